@@ -17,7 +17,7 @@ pub fn login(ctx: &mut Ctx, account: &str) {
     let mask = ctx.client.mask();
     ctx.numeric(RPL_LOGGEDIN, &[&mask, account, &format!("You are now logged in as {account}")]);
     if ctx.client.is_registered() {
-        let line = Line::new(mask, "ACCOUNT", vec![account.to_owned()]).timed();
+        let line = ctx.client.line("ACCOUNT", vec![account.to_owned()]);
         fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AccountNotify));
     }
     tracing::info!(client = ctx.client.id, account, "logged in");

@@ -66,6 +66,9 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
         "END" => {
             ctx.conn.cap_negotiating = false;
+            if !registered && ctx.conn.sasl.take().is_some() {
+                ctx.numeric(crate::proto::numeric::ERR_SASLABORTED, &[]);
+            }
         }
         _ => return err(ERR_INVALIDCAPCMD, &[msg.param(0)]),
     }

@@ -124,10 +124,7 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
         let i = ctx.client.info();
         (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
     };
-    let mut plain = Line::new(mask.clone(), "JOIN", vec![channel.name.clone()]).timed();
-    if let Some(a) = &account {
-        plain = plain.tag("account", a.clone(), Cap::AccountTag);
-    }
+    let plain = Line::from_user(mask.clone(), account.as_deref(), "JOIN", vec![channel.name.clone()]);
     let mut extended = plain.clone();
     extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
     extended.params.push(realname);
@@ -135,7 +132,7 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
     fanout::to_channel(channel, &plain, me, fanout::without_cap(Cap::ExtendedJoin));
     fanout::to_channel(channel, &extended, me, fanout::with_cap(Cap::ExtendedJoin));
     if let Some(away) = away {
-        let line = Line::new(mask, "AWAY", vec![away]).timed();
+        let line = Line::from_user(mask, account.as_deref(), "AWAY", vec![away]);
         fanout::to_channel(channel, &line, me, fanout::with_cap(Cap::AwayNotify));
     }
     ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
@@ -178,7 +175,7 @@ fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
     if !reason.is_empty() {
         params.push(reason.to_owned());
     }
-    let line = Line::new(ctx.client.mask(), "PART", params).timed();
+    let line = ctx.client.line("PART", params);
     fanout::to_channel(ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &ctx.client, ch);
@@ -220,7 +217,7 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             ctx.numeric(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
             continue;
         }
-        let line = Line::new(ctx.client.mask(), "KICK", vec![ch.name.clone(), victim.nick(), reason.clone()]).timed();
+        let line = ctx.client.line("KICK", vec![ch.name.clone(), victim.nick(), reason.clone()]);
         fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
         if member_modes(&ch, &ctx.client).is_some() {
             ctx.reply(line);
@@ -234,18 +231,23 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let (target, name) = (msg.param(0), msg.param(1));
     let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
-    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let vnick = victim.nick();
+    let Some(ch) = ctx.server.find_channel(name) else {
+        // RFC 2812: the channel need not exist; the invitation is only passed on.
+        ctx.numeric(RPL_INVITING, &[&vnick, name]);
+        fanout::to_client(&victim, &ctx.client.line("INVITE", vec![vnick.clone(), name.to_owned()]));
+        return Ok(());
+    };
     let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     if ch.read().modes.invite_only && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
-    let vnick = victim.nick();
     if member_modes(&ch, &victim).is_some() {
         return err(ERR_USERONCHANNEL, &[&vnick, &ch.name]);
     }
     ch.write().invited.insert(victim.id);
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
-    let line = Line::new(ctx.client.mask(), "INVITE", vec![vnick.clone(), ch.name.clone()]).timed();
+    let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
     fanout::to_client(&victim, &line);
     let notify_ops = |c: &Client| {
         c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id
@@ -288,7 +290,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     } else {
         Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
     };
-    let line = Line::new(mask, "TOPIC", vec![ch.name.clone(), text]).timed();
+    let line = ctx.client.line("TOPIC", vec![ch.name.clone(), text]);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     Ok(())

@@ -29,9 +29,9 @@ pub fn send_lusers(ctx: &mut Ctx) {
     ctx.numeric(RPL_LUSERUNKNOWN, &[&unknown.to_string()]);
     ctx.numeric(RPL_LUSERCHANNELS, &[&channels.to_string()]);
     ctx.numeric_owned(RPL_LUSERME, vec![format!("I have {users} clients and 0 servers")]);
-    let (u, m) = (users.to_string(), max.to_string());
-    ctx.numeric(RPL_LOCALUSERS, &[&u, &m, &format!("Current local users {u}, max {m}")]);
-    ctx.numeric(RPL_GLOBALUSERS, &[&u, &m, &format!("Current global users {u}, max {m}")]);
+    // The optional numeric arguments are left out: the text carries the figures.
+    ctx.numeric_owned(RPL_LOCALUSERS, vec![format!("Current local users {users}, max {max}")]);
+    ctx.numeric_owned(RPL_GLOBALUSERS, vec![format!("Current global users {users}, max {max}")]);
 }
 
 /// Sends the MOTD (375/372/376) or `422`.
@@ -113,7 +113,7 @@ pub fn admin(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 pub fn links(ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
     let cfg = ctx.server.config();
     let name = cfg.server.name.clone();
-    ctx.numeric(RPL_LINKS, &["*", &name, &format!("0 {}", cfg.server.description)]);
+    ctx.numeric(RPL_LINKS, &[&name, &name, &format!("0 {}", cfg.server.description)]);
     ctx.numeric(RPL_ENDOFLINKS, &["*"]);
     Ok(())
 }

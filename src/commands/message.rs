@@ -33,10 +33,7 @@ pub fn privmsg(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// NOTICE `targets :text`; errors are never sent back for NOTICE.
 pub fn notice(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let before = ctx.out.len();
-    let _ = relay(ctx, msg, Kind::Notice);
-    ctx.out.truncate(before);
-    Ok(())
+    relay(ctx, msg, Kind::Notice)
 }
 
 /// TAGMSG `targets` (message-tags): only tags, delivered to message-tags clients.
@@ -46,6 +43,9 @@ pub fn tagmsg(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
     let targets = msg.param(0);
+    if kind == Kind::Notice && (targets.is_empty() || msg.param(1).is_empty()) {
+        return Ok(());
+    }
     if targets.is_empty() {
         return err(ERR_NORECIPIENT, &[]);
     }
@@ -54,19 +54,13 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
         return err(ERR_NOTEXTTOSEND, &[]);
     }
     let cfg = ctx.server.config();
-    let (mask, account, bot) = {
-        let i = ctx.client.info();
-        (i.mask(), i.account.clone(), i.modes.bot)
-    };
+    let bot = ctx.client.info().modes.bot;
     let mut params = vec![String::new()];
     if kind != Kind::Tagmsg {
         params.push(text.to_owned());
     }
-    let mut base = Line::new(mask, kind.name(), params).timed();
+    let mut base = ctx.client.line(kind.name(), params);
     base.client_tags = msg.tags.and_then(tags::client_only);
-    if let Some(a) = account {
-        base = base.tag("account", a, Cap::AccountTag);
-    }
     if bot {
         base = base.tag("bot", "", Cap::MessageTags);
     }
@@ -75,14 +69,18 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
     }
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= cfg.limits.max_targets {
-            ctx.numeric(ERR_TOOMANYTARGETS, &[target]);
+            if kind != Kind::Notice {
+                ctx.numeric(ERR_TOOMANYTARGETS, &[target]);
+            }
             break;
         }
         let mut line = base.clone();
         line.params[0] = target.to_owned();
         line = line.tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
         if let Err(e) = deliver(ctx, target, &line, kind) {
-            ctx.report(e);
+            if kind != Kind::Notice {
+                ctx.report(e);
+            }
         }
     }
     Ok(())
@@ -146,7 +144,7 @@ pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     };
     ctx.client.info_mut().away = away.clone();
     let params = away.iter().cloned().collect();
-    let line = Line::new(ctx.client.mask(), "AWAY", params).timed();
+    let line = ctx.client.line("AWAY", params);
     fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
     if away.is_some() {
         ctx.numeric(RPL_NOWAWAY, &[]);

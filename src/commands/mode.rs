@@ -274,7 +274,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         params.extend(arg);
     }
     params[1] = modes;
-    let line = Line::new(ctx.client.mask(), "MODE", params).timed();
+    let line = ctx.client.line("MODE", params);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     ctx.server.remove_channel_if_empty(&ch);

@@ -56,7 +56,7 @@ pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
     let killer = ctx.client.nick();
     let reason = if msg.param(1).is_empty() { "No reason given" } else { msg.param(1) };
-    let line = Line::new(ctx.client.mask(), "KILL", vec![victim.nick(), reason.to_owned()]);
+    let line = ctx.client.line("KILL", vec![victim.nick(), reason.to_owned()]);
     fanout::to_client(&victim, &line);
     victim.request_close(&format!("Killed ({killer} ({reason}))"));
     tracing::info!(by = %killer, victim = %victim.nick(), reason, "KILL");
@@ -65,7 +65,7 @@ pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// WALLOPS `:text`: to every user with `+w`.
 pub fn wallops(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let line = Line::new(ctx.client.mask(), "WALLOPS", vec![msg.param(0).to_owned()]).timed();
+    let line = ctx.client.line("WALLOPS", vec![msg.param(0).to_owned()]);
     let targets: Vec<_> = ctx.server.clients.iter().map(|c| c.value().clone()).collect();
     fanout::to_clients(&targets, &line, |c| c.is_registered() && c.info().modes.wallops);
     Ok(())

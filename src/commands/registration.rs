@@ -33,7 +33,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if !valid_nick(new, cfg.limits.nick_len) {
         return err(ERR_ERRONEUSNICKNAME, &[new]);
     }
-    let old_mask = ctx.client.mask();
+    let old_line = ctx.client.line("NICK", vec![new.to_owned()]);
     let old_nick = ctx.client.nick();
     if old_nick == new {
         return Ok(());
@@ -54,12 +54,14 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.conn.has_nick = true;
     if registered {
         remember(ctx, &old_nick);
-        let line = Line::new(old_mask, "NICK", vec![new.to_owned()]).timed();
+        let line = old_line;
         let peers = fanout::peers(&ctx.client);
         fanout::to_clients(&peers, &line, fanout::everyone);
         ctx.reply(line);
-        crate::state::monitor::notify_offline(&ctx.server, &old_nick);
-        crate::state::monitor::notify_online(&ctx.server, &ctx.client);
+        if ctx.server.fold(&old_nick) != ctx.server.fold(new) {
+            crate::state::monitor::notify_offline(&ctx.server, &old_nick);
+            crate::state::monitor::notify_online(&ctx.server, &ctx.client);
+        }
     }
     Ok(())
 }
@@ -139,7 +141,7 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
     }
     ctx.client.info_mut().realname = name.to_owned();
-    let line = Line::new(ctx.client.mask(), "SETNAME", vec![name.to_owned()]).timed();
+    let line = ctx.client.line("SETNAME", vec![name.to_owned()]);
     fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::Setname));
     if ctx.has_cap(Cap::Setname) {
         ctx.reply(line);
@@ -150,7 +152,7 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// Completes registration once NICK and USER are in, CAP negotiation is closed
 /// and any login requirement is met; sends the welcome burst.
 pub async fn maybe_complete(ctx: &mut Ctx) {
-    if !ctx.conn.has_nick || ctx.conn.user.is_none() || ctx.conn.cap_negotiating || ctx.conn.sasl.is_some() {
+    if !ctx.conn.has_nick || ctx.conn.user.is_none() || ctx.conn.cap_negotiating {
         return;
     }
     if let Some(pass) = ctx.conn.pass.take() {

@@ -52,6 +52,15 @@ impl Line {
         self
     }
 
+    /// A line from a user: `time`, and `account` when logged in (account-tag).
+    pub fn from_user(mask: String, account: Option<&str>, command: &str, params: Vec<String>) -> Line {
+        let line = Line::new(mask, command, params).timed();
+        match account {
+            Some(a) => line.tag("account", a, Cap::AccountTag),
+            None => line,
+        }
+    }
+
     /// Adds the `time` tag (server-time).
     pub fn timed(self) -> Line {
         self.tag("time", server_time(), Cap::ServerTime)

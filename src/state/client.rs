@@ -144,6 +144,12 @@ impl Client {
         self.info().mask()
     }
 
+    /// A line with this client as source (time and account tags included).
+    pub fn line(&self, command: &str, params: Vec<String>) -> crate::proto::line::Line {
+        let info = self.info();
+        crate::proto::line::Line::from_user(info.mask(), info.account.as_deref(), command, params)
+    }
+
     /// Negotiated capabilities.
     pub fn caps(&self) -> CapSet {
         CapSet(self.caps.load(Ordering::Relaxed))

@@ -5,7 +5,6 @@ use super::channel::Channel;
 use super::client::Client;
 use super::fanout;
 use super::Server;
-use crate::proto::line::Line;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -32,7 +31,7 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     }
     server.per_ip.remove_if(&client.ip, |_, n| *n == 0);
     if client.is_registered() {
-        let line = Line::new(client.mask(), "QUIT", vec![reason.to_owned()]).timed();
+        let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);
         server.registered_count.fetch_sub(1, Ordering::Relaxed);
         if client.is_oper() {
