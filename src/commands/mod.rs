@@ -100,7 +100,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("OPER", 2, Registered, Async(oper::oper)),
     cmd("PART", 1, Registered, Sync(channel::part)),
     cmd("PASS", 1, Any, Sync(registration::pass)),
-    cmd("PING", 1, Any, Sync(registration::ping)),
+    cmd("PING", 0, Any, Sync(registration::ping)),
     cmd("PONG", 0, Any, Sync(registration::pong)),
     cmd("PRIVMSG", 0, Registered, Sync(message::privmsg)),
     cmd("QUIT", 0, Any, Sync(registration::quit)),
@@ -119,7 +119,7 @@ pub static COMMANDS: &[Command] = &[
     oper_cmd("WALLOPS", 1, Sync(oper::wallops)),
     cmd("WHO", 0, Registered, Sync(who::who)),
     cmd("WHOIS", 1, Registered, Sync(query::whois)),
-    cmd("WHOWAS", 1, Registered, Sync(query::whowas)),
+    cmd("WHOWAS", 0, Registered, Sync(query::whowas)),
 ];
 
 /// Looks a command up by name, ASCII case-insensitively.

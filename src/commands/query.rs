@@ -1,7 +1,7 @@
 //! Queries about users: WHOIS, WHOWAS, ISON, USERHOST.
 
 use super::listing::visible;
-use super::{Ctx, HandlerResult};
+use super::{err, Ctx, HandlerResult};
 use crate::proto::numeric::*;
 use crate::proto::Message;
 
@@ -64,9 +64,12 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// WHOWAS `nick [count]`.
 pub fn whowas(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let nick = msg.param(0);
+    if nick.is_empty() {
+        return err(ERR_NONICKNAMEGIVEN, &[]);
+    }
     let count: i64 = msg.param(1).parse().unwrap_or(0);
     let cfg = ctx.server.config();
-    let entries = ctx.server.whowas.find(&ctx.server.fold(nick), count.max(0) as usize);
+    let entries = ctx.server.whowas.find(ctx.server.casemap, nick, count.max(0) as usize);
     if entries.is_empty() {
         ctx.numeric(ERR_WASNOSUCHNICK, &[nick]);
     }
@@ -74,9 +77,6 @@ pub fn whowas(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ctx.numeric(RPL_WHOWASUSER, &[&e.nick, &e.user, &e.host, "*", &e.realname]);
         let when = chrono::DateTime::from_timestamp(e.when, 0).map(|t| t.to_rfc2822()).unwrap_or_default();
         ctx.numeric(RPL_WHOISSERVER, &[&e.nick, &cfg.server.name, &when]);
-        if let Some(a) = &e.account {
-            ctx.numeric(RPL_WHOISACCOUNT, &[&e.nick, a]);
-        }
     }
     ctx.numeric(RPL_ENDOFWHOWAS, &[nick]);
     Ok(())

@@ -64,7 +64,9 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     || mask::matches(cm, mask_text, &i.host)
                     || mask::matches(cm, mask_text, &i.realname)
                     || mask::matches(cm, mask_text, &server_name);
-                matched && (c.id == me.id || !i.modes.invisible || shares_channel(&me, c) || me.is_oper())
+                // +i hides a user from mask searches, not from a lookup by exact nick
+                let exact = !mask_text.contains(['*', '?']) && cm.eq(mask_text, &i.nick);
+                matched && (exact || c.id == me.id || !i.modes.invisible || shares_channel(&me, c) || me.is_oper())
             })
             .map(|c| {
                 let ch = first_visible_channel(ctx, &c);
