@@ -70,7 +70,7 @@ fn ping_is_answered_before_registration() {
     let s = Server::start();
     let mut c = s.connect();
     c.send("PING :early-bird");
-    assert_eq!(c.recv(), ":test.banter PONG test.banter early-bird");
+    assert_eq!(c.recv(), ":test.banter PONG test.banter :early-bird");
     c.send("PING");
     assert!(c.recv().contains(" 409 "));
 }

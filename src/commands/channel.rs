@@ -79,16 +79,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
         let first = st.members.is_empty();
         let fresh = first && !st.modes.permanent;
         if fresh {
-            for flag in cfg.channels.default_modes.chars() {
-                match flag {
-                    'i' => st.modes.invite_only = true,
-                    'm' => st.modes.moderated = true,
-                    'n' => st.modes.no_external = true,
-                    's' => st.modes.secret = true,
-                    't' => st.modes.topic_ops = true,
-                    _ => {}
-                }
-            }
+            st.modes.apply_defaults(&cfg.channels.default_modes);
         } else {
             let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
             if let Some(k) = &st.modes.key {

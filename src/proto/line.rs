@@ -35,6 +35,17 @@ pub struct Line {
     pub params: Vec<String>,
 }
 
+/// Whether the last parameter of `command` is free text, sent in the trailing
+/// form (`:text`) even when it is one word, as IRC servers conventionally do.
+fn has_text(command: &str) -> bool {
+    command.bytes().all(|b| b.is_ascii_digit())
+        || matches!(
+            command,
+            "PRIVMSG" | "NOTICE" | "PART" | "QUIT" | "KICK" | "TOPIC" | "AWAY" | "WALLOPS" | "SETNAME" | "KILL"
+                | "ERROR" | "FAIL" | "WARN" | "NOTE" | "REGISTER" | "CAP" | "PONG"
+        )
+}
+
 /// The current time in IRCv3 server-time format.
 pub fn server_time() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -109,7 +120,7 @@ impl Line {
             out.push(' ');
         }
         out.push_str(&self.command);
-        push_params(&mut out, self.params.iter().map(String::as_str));
+        push_params(&mut out, self.params.iter().map(String::as_str), has_text(&self.command));
         if out.len() - body_start > 510 {
             let mut cut = body_start + 510;
             while !out.is_char_boundary(cut) {

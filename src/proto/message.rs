@@ -132,20 +132,20 @@ impl OwnedMessage {
             let _ = write!(out, ":{p} ");
         }
         out.push_str(&self.command);
-        push_params(&mut out, self.params.iter().map(String::as_str));
+        push_params(&mut out, self.params.iter().map(String::as_str), false);
         out.push_str("\r\n");
         out
     }
 }
 
-/// Appends ` p1 p2 :last` to `out`, using the trailing form only where needed
-/// (empty, starts with `:`, or contains a space).
-pub fn push_params<'a>(out: &mut String, params: impl IntoIterator<Item = &'a str>) {
+/// Appends ` p1 p2 :last` to `out`. The trailing form is used where needed
+/// (empty, starts with `:`, or contains a space) or when `force_trailing`.
+pub fn push_params<'a>(out: &mut String, params: impl IntoIterator<Item = &'a str>, force_trailing: bool) {
     let mut iter = params.into_iter().peekable();
     while let Some(p) = iter.next() {
         out.push(' ');
         let last = iter.peek().is_none();
-        if last && (p.is_empty() || p.starts_with(':') || p.contains(' ')) {
+        if last && (force_trailing || p.is_empty() || p.starts_with(':') || p.contains(' ')) {
             out.push(':');
         }
         out.push_str(p);

@@ -57,6 +57,22 @@ pub struct ChannelModes {
     pub limit: Option<usize>,
 }
 
+impl ChannelModes {
+    /// Sets the flag modes named in `flags` (the `channels.default_modes` setting).
+    pub fn apply_defaults(&mut self, flags: &str) {
+        for flag in flags.chars() {
+            match flag {
+                'i' => self.invite_only = true,
+                'm' => self.moderated = true,
+                'n' => self.no_external = true,
+                's' => self.secret = true,
+                't' => self.topic_ops = true,
+                _ => {}
+            }
+        }
+    }
+}
+
 /// A ban, exception or invite-exception entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {

@@ -150,7 +150,11 @@ impl Server {
         let cfg = self.config();
         for name in &cfg.channels.permanent {
             let ch = self.channel_or_create(name);
-            ch.write().modes.permanent = true;
+            let mut st = ch.write();
+            if !st.modes.permanent {
+                st.modes.permanent = true;
+                st.modes.apply_defaults(&cfg.channels.default_modes);
+            }
         }
     }
 
