@@ -67,7 +67,8 @@ pub struct UserInfo {
 impl UserInfo {
     /// `nick!user@host`.
     pub fn mask(&self) -> String {
-        format!("{}!{}@{}", self.nick, self.user, self.host)
+        let user = if self.user.is_empty() { "*" } else { &self.user };
+        format!("{}!{}@{}", self.nick, user, self.host)
     }
 }
 
