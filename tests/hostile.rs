@@ -48,7 +48,8 @@ fn hostile_inputs_get_replies_and_the_server_keeps_serving() {
     h.send("NICK bad\x01nick");
     assert!(h.expect("432").contains(" 432 hostile "));
     // as many channels as fit in one line: the channel limit answers 405
-    let many: Vec<String> = (0..110).map(|i| format!("#{}{}", (b'a' + (i / 26) as u8) as char, (b'a' + (i % 26) as u8) as char)).collect();
+    let many: Vec<String> =
+        (0..110).map(|i| format!("#{}{}", (b'a' + (i / 26) as u8) as char, (b'a' + (i % 26) as u8) as char)).collect();
     h.send(&format!("JOIN {}", many.join(",")));
     h.expect("405");
     // unknown capabilities
@@ -183,7 +184,10 @@ fn a_reader_that_never_reads_is_cut_off_without_hurting_others() {
     }
     assert!(stuck_quit, "the client that never reads was not disconnected");
     let rss_after = server_rss_kib(&s);
-    eprintln!("slow reader: {total} messages of {} bytes delivered in order; server RSS {rss_before} -> {rss_after} KiB", payload.len());
+    eprintln!(
+        "slow reader: {total} messages of {} bytes delivered in order; server RSS {rss_before} -> {rss_after} KiB",
+        payload.len()
+    );
     // the server did not buffer the ~18 MB that stuck never read
     assert!(rss_after < rss_before + 32 * 1024, "server RSS grew from {rss_before} to {rss_after} KiB");
     let mut last = None;
