@@ -164,7 +164,7 @@ fn a_reader_that_never_reads_is_cut_off_without_hurting_others() {
     // with: far more than the kernel buffers and stuck's 64 KiB sendq hold
     let payload = "z".repeat(300);
     let total = 60_000;
-    let batch = 100;
+    let batch = 25;
     let mut got = 0;
     let mut stuck_quit = false;
     while got < total {

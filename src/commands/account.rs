@@ -162,7 +162,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
                 ctx.numeric(RPL_SASLMECHS, &[&sasl::MECHANISMS.join(",")]);
                 return Err(super::CmdError::Numeric(ERR_SASLFAIL, vec![]));
             };
-            ctx.conn.sasl = Some(Exchange::new(mech));
+            ctx.conn.sasl = Some(Box::new(Exchange::new(mech)));
             let name = ctx.server_name();
             ctx.reply(Line::new(name, "AUTHENTICATE", vec!["+".into()]));
             return Ok(());
@@ -187,7 +187,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     })
 }
 
-async fn step(ctx: &mut Ctx, mut exchange: Exchange, data: Vec<u8>) -> HandlerResult {
+async fn step(ctx: &mut Ctx, mut exchange: Box<Exchange>, data: Vec<u8>) -> HandlerResult {
     let cfg = ctx.server.config();
     let ip = ctx.client.ip;
     match exchange.mechanism {

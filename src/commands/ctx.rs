@@ -23,8 +23,8 @@ pub struct Conn {
     pub wanted_nick: Option<String>,
     /// A PASS given before registration.
     pub pass: Option<String>,
-    /// An AUTHENTICATE exchange in progress.
-    pub sasl: Option<crate::accounts::sasl::Exchange>,
+    /// An AUTHENTICATE exchange in progress (boxed: most connections never have one).
+    pub sasl: Option<Box<crate::accounts::sasl::Exchange>>,
     /// Commands received before registration.
     pub prereg_commands: u32,
     /// Set when the connection must end after this command, with the reason.

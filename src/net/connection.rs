@@ -1,9 +1,11 @@
-//! One connection's task: read bytes, frame lines, dispatch commands, and on the
-//! way out remove the client from the server and say goodbye.
+//! One connection's task: it reads bytes, frames lines and dispatches commands,
+//! and it drains the client's outbox to the socket, all in one `select!` loop.
+//! One task per client (not a reader and a writer) keeps an idle connection to
+//! about a kilobyte of task state; on the way out it removes the client from the
+//! server, queues `ERROR`, and flushes.
 
 use super::flood::Bucket;
 use super::input::Input;
-use super::writer;
 use crate::commands::{self, Ctx};
 use crate::proto::LineCodec;
 use crate::state::client::Client;
@@ -12,7 +14,7 @@ use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Decoder;
@@ -20,6 +22,8 @@ use tracing::Instrument;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the final flush (ERROR line and anything queued) may take.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// Serves one accepted plain TCP connection until it ends.
 pub async fn serve_tcp(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
@@ -34,7 +38,7 @@ pub async fn serve_tls(server: Arc<Server>, acceptor: TlsAcceptor, stream: TcpSt
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             let (rd, wr) = tokio::io::split(tls);
-            serve(server, Input::Tls(rd), wr, addr, true).await
+            Box::pin(serve(server, Input::Tls(rd), wr, addr, true)).await
         }
         Ok(Err(e)) => {
             tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
@@ -55,45 +59,118 @@ fn release_admission(server: &Server, addr: SocketAddr) {
     server.per_ip.remove_if(&addr.ip(), |_, n| *n == 0);
 }
 
-async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
-    server: Arc<Server>,
-    input: Input,
-    wr: W,
-    addr: SocketAddr,
-    tls: bool,
-) {
-    let cfg = server.config();
+async fn serve<W: AsyncWrite + Unpin + Send>(server: Arc<Server>, input: Input, wr: W, addr: SocketAddr, tls: bool) {
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
-    let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, cfg.limits.sendq, now));
+    let sendq = server.config().limits.sendq;
+    let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, sendq, now));
     server.clients.insert(id, client.clone());
     let span = tracing::info_span!("conn", id);
     async move {
         tracing::info!(peer = %addr, tls, "connected");
-        let mut writer = tokio::spawn(writer::run(client.clone(), wr));
+        let mut io = Io { input, wr, out: Vec::new(), pos: 0, client: client.clone() };
         let mut ctx = Ctx::new(server.clone(), client.clone());
-        let reason = read_loop(&mut ctx, input).await;
+        let reason = read_loop(&mut ctx, &mut io).await;
         membership::remove_client(&server, &client, &reason);
         let host = client.info().host.clone();
         client.outbox.close_with(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
-        if tokio::time::timeout(Duration::from_secs(5), &mut writer).await.is_err() {
-            writer.abort();
-        }
+        let _ = tokio::time::timeout(FINAL_FLUSH, Box::pin(io.flush_all())).await;
         tracing::info!(%reason, "disconnected");
     }
     .instrument(span)
     .await
 }
 
+/// The socket halves and the bytes being written.
+struct Io<W> {
+    input: Input,
+    wr: W,
+    /// Bytes taken from the outbox, written up to `pos`.
+    out: Vec<u8>,
+    pos: usize,
+    client: Arc<Client>,
+}
+
+/// What woke the connection up.
+enum Event {
+    /// Bytes arrived (or the read failed / reached end of stream).
+    Read(std::io::Result<usize>),
+    /// A close was requested (KILL, SendQ, ping timeout, shutdown).
+    Close,
+    /// The flood delay is over.
+    Timer,
+    /// Writing to the socket failed.
+    WriteFailed,
+}
+
+impl<W: AsyncWrite + Unpin> Io<W> {
+    /// Takes the next batch from the outbox when the current one is written; an
+    /// idle connection keeps no buffer.
+    fn refill(&mut self) {
+        if self.pos < self.out.len() {
+            return;
+        }
+        self.out.clear();
+        self.pos = 0;
+        self.client.outbox.take(&mut self.out);
+        if self.out.is_empty() {
+            self.out = Vec::new();
+            self.client.outbox.release_if_empty();
+        }
+    }
+
+    /// Writes queued output while waiting for input (or, with `until`, for a
+    /// flood delay to pass), and returns the first other event.
+    async fn next_event(&mut self, buf: &mut BytesMut, until: Option<Instant>) -> Event {
+        let mut timer = until.map(|t| Box::pin(tokio::time::sleep_until(t.into())));
+        loop {
+            self.refill();
+            let writing = self.pos < self.out.len();
+            tokio::select! {
+                biased;
+                _ = self.client.wait_close() => return Event::Close,
+                r = self.wr.write(&self.out[self.pos..]), if writing => match r {
+                    Ok(n) if n > 0 => self.pos += n,
+                    _ => return Event::WriteFailed,
+                },
+                _ = self.client.outbox.wait(), if !writing => {
+                    // Let the task that woke us finish its fan-out, so one write
+                    // carries everything it queued for this client.
+                    tokio::task::yield_now().await;
+                }
+                _ = async { timer.as_mut().expect("guarded").await }, if timer.is_some() => return Event::Timer,
+                r = self.input.read(buf), if timer.is_none() => return Event::Read(r),
+            }
+        }
+    }
+
+    /// Writes everything queued until the outbox is closed and empty.
+    async fn flush_all(&mut self) {
+        loop {
+            self.refill();
+            if self.pos >= self.out.len() {
+                break;
+            }
+            if self.wr.write_all(&self.out[self.pos..]).await.is_err() {
+                break;
+            }
+            self.pos = self.out.len();
+        }
+        let _ = self.wr.shutdown().await;
+    }
+}
+
 /// Reads and handles lines until the client quits, the connection drops, or a
 /// close is requested; returns the quit reason.
-async fn read_loop(ctx: &mut Ctx, mut input: Input) -> String {
+async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> String {
     let client = ctx.client.clone();
     let mut codec = LineCodec::new();
     let mut buf = BytesMut::new();
-    let flood = ctx.server.config().flood.clone();
-    let limited = flood.enabled && !ctx.server.config().is_exempt(client.ip);
-    let mut bucket = Bucket::new(flood.burst, flood.per_second, Instant::now());
+    let (limited, max_backlog, mut bucket) = {
+        let cfg = ctx.server.config();
+        let f = &cfg.flood;
+        (f.enabled && !cfg.is_exempt(client.ip), f.max_backlog, Bucket::new(f.burst, f.per_second, Instant::now()))
+    };
     loop {
         loop {
             let frame = match codec.decode(&mut buf) {
@@ -105,14 +182,15 @@ async fn read_loop(ctx: &mut Ctx, mut input: Input) -> String {
                 let delay = bucket.take(Instant::now());
                 if !delay.is_zero() {
                     // Measure what is waiting behind the lag before sleeping on it.
-                    input.read_waiting(&mut buf, 256 * 1024);
+                    io.input.read_waiting(&mut buf, 256 * 1024);
                     let pending = buf.iter().filter(|b| **b == b'\n').count();
-                    if pending as u32 > flood.max_backlog {
+                    if pending as u32 > max_backlog {
                         return "Excess Flood".into();
                     }
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = client.wait_close() => return closing_reason(&client),
+                    match io.next_event(&mut buf, Some(Instant::now() + delay)).await {
+                        Event::Timer => {}
+                        Event::Close => return closing_reason(&client),
+                        _ => return "Connection reset by peer".into(),
                     }
                 }
             }
@@ -130,14 +208,12 @@ async fn read_loop(ctx: &mut Ctx, mut input: Input) -> String {
             // An idle client keeps no read buffer.
             buf = BytesMut::new();
         }
-        tokio::select! {
-            biased;
-            _ = client.wait_close() => return closing_reason(&client),
-            r = input.read(&mut buf) => match r {
-                Ok(0) => return "Connection closed".into(),
-                Ok(_) => {}
-                Err(_) => return "Connection reset by peer".into(),
-            },
+        match io.next_event(&mut buf, None).await {
+            Event::Read(Ok(0)) => return "Connection closed".into(),
+            Event::Read(Ok(_)) => {}
+            Event::Read(Err(_)) | Event::WriteFailed => return "Connection reset by peer".into(),
+            Event::Close => return closing_reason(&client),
+            Event::Timer => {}
         }
     }
 }

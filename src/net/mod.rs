@@ -9,4 +9,3 @@ pub mod limits;
 pub mod listener;
 pub mod sweeper;
 pub mod tls;
-pub mod writer;
