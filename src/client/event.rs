@@ -85,6 +85,8 @@ pub enum UiEvent {
 pub enum Input {
     /// One line the user typed (without newline).
     Line(String),
-    /// Standard input closed, or the user pressed Ctrl-C / Ctrl-D: quit.
+    /// The user pressed Ctrl-C / Ctrl-D: quit now.
     Quit,
+    /// Standard input ended: quit once the lines before it are handled.
+    Eof,
 }

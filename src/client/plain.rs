@@ -67,7 +67,10 @@ fn read_stdin(input: mpsc::Sender<Input>) {
     loop {
         buf.clear();
         match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                let _ = input.blocking_send(Input::Eof);
+                return;
+            }
             Ok(_) => {}
         }
         let line = String::from_utf8_lossy(&buf)

@@ -81,7 +81,7 @@ pub async fn run(
                 Some(line) => app.on_input(line),
                 None => {
                     input_open = false;
-                    app.on_input(Input::Quit);
+                    app.on_input(Input::Eof);
                 }
             },
             _ = sleep_until(connect_at.unwrap_or_else(Instant::now)), if connect_at.is_some() => {

@@ -31,7 +31,7 @@ impl App {
                 return;
             }
         }
-        if !self.conn.registered {
+        if !self.conn.registered || self.phase == Phase::Quitting {
             return;
         }
         match msg.command.as_str() {
@@ -106,10 +106,7 @@ impl App {
             _ if msg.command == "433" => {
                 self.error(format!("The name {} is already in use.", msg.param(1)))
             }
-            _ => {
-                self.query = None;
-                self.error(text.to_string());
-            }
+            _ => self.error(text.to_string()),
         }
     }
 

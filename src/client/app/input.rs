@@ -13,9 +13,9 @@ impl App {
     /// Handles input from the front end.
     pub fn on_input(&mut self, input: Input) {
         match input {
-            Input::Line(line) if self.busy() => self.queue.push_back(line),
+            Input::Line(_) | Input::Eof if self.busy() => self.queue.push_back(input),
             Input::Line(line) => self.handle_line(line),
-            Input::Quit => self.logout(None),
+            Input::Quit | Input::Eof => self.logout(None),
         }
         self.settle();
     }
@@ -34,7 +34,7 @@ impl App {
                     self.logout(None);
                 }
             }
-            _ => self.queue.push_front(line),
+            _ => self.queue.push_front(Input::Line(line)),
         }
     }
 
@@ -192,7 +192,8 @@ impl App {
                             Ok(channel) if self.rooms.contains_key(&irc::fold(&channel)) => channel,
                             _ => target,
                         };
-                        self.query = Some(Query::Who(target.clone(), Vec::new()));
+                        self.queries
+                            .push_back(Query::Who(target.clone(), Vec::new()));
                         self.send(build("WHO", &[&target]));
                     }
                     None => self.error("Usage: /who ROOM|NICK"),
@@ -262,10 +263,11 @@ impl App {
             return self.error("You are not in a room: LIST shows the people in a room.");
         };
         if self.caps.acked.contains("userhost-in-names") {
-            self.query = Some(Query::Names(irc::fold(&channel)));
+            self.queries.push_back(Query::Names(irc::fold(&channel)));
             self.send(build("NAMES", &[&channel]));
         } else {
-            self.query = Some(Query::Who(channel.clone(), Vec::new()));
+            self.queries
+                .push_back(Query::Who(channel.clone(), Vec::new()));
             self.send(build("WHO", &[&channel]));
         }
     }

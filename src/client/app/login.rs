@@ -121,6 +121,7 @@ impl App {
             Phase::Connecting | Phase::Menu | Phase::Name(_) | Phase::Password(..) => {}
             Phase::Auth(_) if !self.auto_login => {
                 self.error(format!("Login failed: {reason}"));
+                self.queue.clear();
                 self.show_menu();
             }
             _ => {
@@ -128,7 +129,7 @@ impl App {
                 for room in self.rooms.values_mut() {
                     room.members.clear();
                 }
-                self.query = None;
+                self.queries.clear();
                 self.room_list = None;
                 let delay = self.next_backoff();
                 self.error(format!(
@@ -397,6 +398,8 @@ impl App {
     fn login_failed(&mut self, why: String) {
         self.error(why);
         self.auto_login = false;
+        // Lines typed ahead assumed this login would work: drop them.
+        self.queue.clear();
         if self.conn.cap_end_sent || self.conn.registered {
             self.reconnect(Duration::ZERO);
         }

@@ -12,7 +12,7 @@ mod rooms;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use super::event::{Line, LineKind, Status, UiEvent};
+use super::event::{Input, Line, LineKind, Status, UiEvent};
 use super::timefmt;
 
 pub use rooms::{Member, Room};
@@ -132,13 +132,13 @@ pub struct App {
     rooms: BTreeMap<String, Room>,
     current: Option<String>,
     room_list: Option<Vec<(String, usize, String)>>,
-    query: Option<Query>,
+    queries: VecDeque<Query>,
     backoff: Duration,
     connecting: bool,
     auto_login: bool,
     ever_connected: bool,
     ever_logged_in: bool,
-    queue: VecDeque<String>,
+    queue: VecDeque<Input>,
     status: Status,
 }
 
@@ -158,7 +158,7 @@ impl App {
             rooms: BTreeMap::new(),
             current: None,
             room_list: None,
-            query: None,
+            queries: VecDeque::new(),
             backoff: Duration::from_secs(1),
             connecting: false,
             auto_login: false,
@@ -199,10 +199,11 @@ impl App {
     /// status line. Every entry point ends here.
     fn settle(&mut self) {
         while !self.busy() {
-            let Some(line) = self.queue.pop_front() else {
-                break;
-            };
-            self.handle_line(line);
+            match self.queue.pop_front() {
+                Some(Input::Line(line)) => self.handle_line(line),
+                Some(Input::Quit | Input::Eof) => self.logout(None),
+                None => break,
+            }
         }
         self.update_status();
     }
@@ -214,7 +215,8 @@ impl App {
             (Phase::Reconnecting, _) => "reconnecting".to_string(),
             (Phase::Quitting, _) => "quitting".to_string(),
             (_, true) if self.conn.registered => "connected".to_string(),
-            (_, true) => "logging in".to_string(),
+            (Phase::Auth(_), true) => "logging in".to_string(),
+            (_, true) => "connected".to_string(),
             (_, false) => "not connected".to_string(),
         };
         let status = Status {

@@ -98,8 +98,12 @@ impl App {
         let first = !room.announced;
         room.announced = true;
         let room = room.clone();
-        if self.query == Some(Query::Names(key)) {
-            self.query = None;
+        let pending = self
+            .queries
+            .iter()
+            .position(|q| *q == Query::Names(key.clone()));
+        if let Some(index) = pending {
+            self.queries.remove(index);
             self.show_people(
                 &room.name,
                 room.members
@@ -123,14 +127,22 @@ impl App {
         if let Some(room) = self.rooms.get_mut(&fold(channel)) {
             room.add(nick, Some(&userhost));
         }
-        if let Some(Query::Who(_, entries)) = &mut self.query {
+        let who = self.queries.iter_mut().find_map(|q| match q {
+            Query::Who(_, entries) => Some(entries),
+            Query::Names(_) => None,
+        });
+        if let Some(entries) = who {
             entries.push((nick.to_string(), userhost));
         }
     }
 
     /// 315: end of WHO.
     pub(super) fn on_who_end(&mut self) {
-        if let Some(Query::Who(target, entries)) = self.query.take() {
+        let pending = self
+            .queries
+            .iter()
+            .position(|q| matches!(q, Query::Who(..)));
+        if let Some(Query::Who(target, entries)) = pending.and_then(|i| self.queries.remove(i)) {
             if entries.is_empty() {
                 self.info(format!("Nobody found for {}", room_label(&target)));
             } else {
@@ -146,16 +158,12 @@ impl App {
         people: impl Iterator<Item = (String, Option<String>)>,
     ) {
         let people: Vec<_> = people.collect();
-        let what = if crate::client::irc::is_channel(target) {
-            "room"
+        if crate::client::irc::is_channel(target) {
+            let label = room_label(target);
+            self.text(format!("People in room [{label}] ({}):", people.len()));
         } else {
-            "query"
-        };
-        self.text(format!(
-            "People in {what} [{}] ({}):",
-            room_label(target),
-            people.len()
-        ));
+            self.text(format!("Who is {target}:"));
+        }
         for (nick, uh) in people {
             match uh {
                 Some(uh) => self.text(format!("  {nick} <{uh}>")),
