@@ -348,9 +348,11 @@ impl App {
     }
 }
 
-/// True for the 4xx and 5xx error numerics.
+/// True for the 4xx and 5xx error numerics (except 422, no MOTD, which
+/// is not a problem for anyone).
 fn is_error_numeric(code: &str) -> bool {
-    code.len() == 3
+    code != "422"
+        && code.len() == 3
         && (code.starts_with('4') || code.starts_with('5'))
         && code.bytes().all(|b| b.is_ascii_digit())
 }

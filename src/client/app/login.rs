@@ -121,7 +121,7 @@ impl App {
             Phase::Connecting | Phase::Menu | Phase::Name(_) | Phase::Password(..) => {}
             Phase::Auth(_) if !self.auto_login => {
                 self.error(format!("Login failed: {reason}"));
-                self.queue.clear();
+                self.drop_typed_ahead();
                 self.show_menu();
             }
             _ => {
@@ -398,8 +398,7 @@ impl App {
     fn login_failed(&mut self, why: String) {
         self.error(why);
         self.auto_login = false;
-        // Lines typed ahead assumed this login would work: drop them.
-        self.queue.clear();
+        self.drop_typed_ahead();
         if self.conn.cap_end_sent || self.conn.registered {
             self.reconnect(Duration::ZERO);
         }

@@ -208,6 +208,12 @@ impl App {
         self.update_status();
     }
 
+    /// Drops lines typed ahead (they assumed the login would work), keeping
+    /// a pending end of input so a script still ends.
+    fn drop_typed_ahead(&mut self) {
+        self.queue.retain(|input| !matches!(input, Input::Line(_)));
+    }
+
     /// Emits a status event when something on the status line changed.
     fn update_status(&mut self) {
         let room = self.current.as_ref().and_then(|key| self.rooms.get(key));

@@ -61,6 +61,17 @@ pub(super) fn parse_names_entry(entry: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Drops the `[+nt]` channel modes some servers put before a LIST topic.
+fn strip_modes(topic: &str) -> &str {
+    match topic
+        .strip_prefix("[+")
+        .and_then(|rest| rest.split_once(']'))
+    {
+        Some((modes, rest)) if !modes.contains(' ') => rest.trim_start(),
+        _ => topic,
+    }
+}
+
 /// "1 member" / "2 members".
 pub(super) fn members_word(n: usize) -> String {
     if n == 1 {
@@ -176,7 +187,7 @@ impl App {
     pub(super) fn on_list_entry(&mut self, channel: &str, count: &str, topic: &str) {
         if let Some(list) = &mut self.room_list {
             let count = count.trim().parse().unwrap_or(0);
-            list.push((channel.to_string(), count, topic.to_string()));
+            list.push((channel.to_string(), count, strip_modes(topic).to_string()));
         }
     }
 
@@ -216,5 +227,12 @@ mod tests {
         assert_eq!(parse_names_entry("@+alice!a@h"), ("alice", Some("a@h")));
         assert_eq!(parse_names_entry("bob"), ("bob", None));
         assert_eq!(parse_names_entry("@"), ("", None));
+    }
+
+    #[test]
+    fn list_topics_lose_their_modes() {
+        assert_eq!(strip_modes("[+nt] hello"), "hello");
+        assert_eq!(strip_modes("[+nt]"), "");
+        assert_eq!(strip_modes("[not modes] x"), "[not modes] x");
     }
 }
