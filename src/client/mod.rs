@@ -6,6 +6,8 @@
 //! lines ([`conn`], parsed by [`irc`]) to the [`app`] state machine; the app
 //! answers with lines to send and [`event::UiEvent`]s to show.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod args;
 pub mod commands;
