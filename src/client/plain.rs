@@ -29,7 +29,7 @@ pub async fn run(mut ui: mpsc::UnboundedReceiver<UiEvent>, input: mpsc::Sender<I
         if hidden && !matches!(event, UiEvent::Status(_)) {
             echo.set(true);
             hidden = false;
-            println!();
+            let _ = writeln!(std::io::stdout());
         }
         let mut out = std::io::stdout().lock();
         match event {

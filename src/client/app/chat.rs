@@ -24,6 +24,8 @@ impl App {
                 return;
             }
             "CAP" => return self.on_cap(msg),
+            // A server without capability negotiation.
+            "421" if msg.param(1).eq_ignore_ascii_case("CAP") => return self.caps_done(),
             _ => {}
         }
         if let Phase::Auth(step) = self.phase {
@@ -121,7 +123,7 @@ impl App {
                 .or_insert_with(|| Room::new(&channel));
             room.announced = false;
             room.add(msg.nick(), msg.userhost());
-            if self.phase == Phase::Joining(key.clone()) || self.current.is_none() {
+            if matches!(self.phase, Phase::Joining(_)) || self.current.is_none() {
                 self.current = Some(key);
                 self.phase = Phase::Chat;
             }

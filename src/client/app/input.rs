@@ -145,8 +145,16 @@ impl App {
     fn join(&mut self, room: &str) {
         match commands::room_channel(room) {
             Ok(channel) => {
+                let key = irc::fold(&channel);
+                if self.rooms.contains_key(&key) {
+                    // Already there (servers ignore a second JOIN): switch to it.
+                    self.current = Some(key);
+                    self.phase = Phase::Chat;
+                    let label = commands::room_label(&channel).to_string();
+                    return self.info(format!("Now talking in room [{label}]"));
+                }
                 self.send(build("JOIN", &[&channel]));
-                self.phase = Phase::Joining(irc::fold(&channel));
+                self.phase = Phase::Joining(key);
             }
             Err(why) => {
                 self.error(why);

@@ -289,3 +289,31 @@ fn garbage_from_the_server_does_not_panic() {
         server(&mut app, line);
     }
 }
+
+#[test]
+fn joining_a_room_we_are_in_just_switches_to_it() {
+    let mut app = logged_in();
+    typed(&mut app, "room1");
+    server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
+    typed(&mut app, "/join lobby");
+    server(&mut app, ":alice!alice@127.0.0.1 JOIN #lobby");
+    let a = server(&mut app, ":bob!b@h PRIVMSG #room1 :over here");
+    assert_eq!(shown(&a), vec!["[room1] bob> over here"]);
+    let a = typed(&mut app, "/join #room1");
+    assert!(sent(&a).is_empty());
+    assert_eq!(shown(&a), vec!["INFO> Now talking in room [room1]"]);
+    assert_eq!(sent(&typed(&mut app, "hi")), vec!["PRIVMSG #room1 hi"]);
+}
+
+#[test]
+fn a_server_without_cap_still_logs_in() {
+    let mut app = App::new("srv:6667", Some("old".into()));
+    app.start();
+    app.on_connected();
+    server(&mut app, ":srv 421 * CAP :Unknown command");
+    typed(&mut app, "2");
+    let a = typed(&mut app, "pw");
+    assert_eq!(sent(&a), vec!["PASS old:pw", "NICK old", "USER old 0 * old", "CAP END"]);
+    let a = server(&mut app, ":srv 001 old :Welcome");
+    assert_eq!(sent(&a), vec!["LIST"]);
+}

@@ -6,7 +6,7 @@
 mod editor;
 mod view;
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -179,7 +179,8 @@ fn restore(terminal: &mut Term) {
 /// Prints the last lines (the goodbye or the error) on the normal screen.
 fn print_tail(view: &View) {
     let skip = view.lines.len().saturating_sub(LINES_AFTER_EXIT);
+    let mut out = io::stdout().lock();
     for line in view.lines.iter().skip(skip) {
-        println!("{}", line.render());
+        let _ = writeln!(out, "{}", line.render());
     }
 }
