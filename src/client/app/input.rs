@@ -28,12 +28,10 @@ impl App {
             Phase::Password(mode, name) => self.password_entered(mode, name, line),
             Phase::Choosing => self.room_chosen(&line),
             Phase::Chat => self.chat_line(&line),
-            Phase::Reconnecting => {
-                self.error("Not connected (reconnecting); nothing was sent. LOGOUT quits.");
-                if commands::parse(&line) == Command::Logout(None) {
-                    self.logout(None);
-                }
-            }
+            Phase::Reconnecting => match commands::parse(&line) {
+                Command::Logout(reason) => self.logout(reason),
+                _ => self.error("Not connected (reconnecting); nothing was sent. LOGOUT quits."),
+            },
             _ => self.queue.push_front(Input::Line(line)),
         }
     }

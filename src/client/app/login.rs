@@ -289,6 +289,19 @@ impl App {
             "902" | "906" => self.login_failed(format!("Login failed: {}", msg.trailing())),
             "464" => self.login_failed("Login failed: wrong name or password.".into()),
             "465" => self.login_failed(format!("Login refused: {}", msg.trailing())),
+            "433"
+                if self.auto_login
+                    && self.conn.nick_sent.as_ref().is_some_and(|n| n.len() < 28) =>
+            {
+                // Our old connection may not have timed out yet: take a
+                // stand-in nick rather than giving up the reconnect.
+                let alt = format!("{}_", self.conn.nick_sent.clone().unwrap_or_default());
+                self.info(format!(
+                    "{name} is still connected from before; using {alt} for now."
+                ));
+                self.send(build("NICK", &[&alt]));
+                self.conn.nick_sent = Some(alt);
+            }
             "433" => {
                 self.conn.nick_sent = None;
                 self.login_failed(format!(

@@ -313,7 +313,27 @@ fn a_server_without_cap_still_logs_in() {
     server(&mut app, ":srv 421 * CAP :Unknown command");
     typed(&mut app, "2");
     let a = typed(&mut app, "pw");
-    assert_eq!(sent(&a), vec!["PASS old:pw", "NICK old", "USER old 0 * old", "CAP END"]);
+    assert_eq!(
+        sent(&a),
+        vec!["PASS old:pw", "NICK old", "USER old 0 * old", "CAP END"]
+    );
     let a = server(&mut app, ":srv 001 old :Welcome");
     assert_eq!(sent(&a), vec!["LIST"]);
+}
+
+#[test]
+fn a_reconnect_takes_a_stand_in_nick_while_the_old_one_lingers() {
+    let mut app = logged_in();
+    app.on_closed("reset");
+    app.take_actions();
+    app.on_connected();
+    server(&mut app, ":srv CAP * LS :sasl");
+    server(&mut app, ":srv CAP * ACK :sasl");
+    let a = server(&mut app, ":srv 433 * alice :Nickname is already in use");
+    assert_eq!(sent(&a), vec!["NICK alice_"]);
+    server(&mut app, "AUTHENTICATE +");
+    server(&mut app, ":srv 903 alice_ :ok");
+    let a = server(&mut app, ":srv 001 alice_ :Welcome");
+    assert_eq!(sent(&a), vec!["LIST"]);
+    assert_eq!(app.me(), "alice_");
 }
