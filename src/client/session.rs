@@ -28,6 +28,8 @@ pub async fn run(
     let mut connect_at: Option<Instant> = None;
     let mut quit_at: Option<Instant> = None;
     let mut input_open = true;
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     app.start();
     loop {
         for action in app.take_actions() {
@@ -88,6 +90,7 @@ pub async fn run(
                 connect_at = None;
                 conn::spawn(conn_id, server.clone(), conn_tx.clone());
             }
+            _ = ticks.tick() => app.on_tick(),
             _ = sleep_until(quit_at.unwrap_or_else(Instant::now)), if quit_at.is_some() => {
                 let _ = ui.send(UiEvent::Exit(0));
                 return;

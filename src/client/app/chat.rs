@@ -9,6 +9,7 @@ use crate::client::timefmt;
 impl App {
     /// Handles one line from the server.
     pub fn on_message(&mut self, msg: &Message) {
+        self.heard_from_server();
         self.dispatch(msg);
         self.settle();
     }
@@ -63,6 +64,8 @@ impl App {
             "315" => self.on_who_end(),
             "322" => self.on_list_entry(msg.param(1), msg.param(2), msg.trailing()),
             "323" => self.on_list_end(),
+            // RPL_TRYAGAIN: the server refused to run the command now.
+            "263" => self.on_server_error(msg, msg.trailing()),
             "FAIL" => self.on_server_error(msg, &format!("{}: {}", msg.param(0), msg.trailing())),
             "WARN" | "NOTE" => self.info(msg.trailing().to_string()),
             code if is_error_numeric(code) => {

@@ -72,6 +72,7 @@ impl App {
             open: true,
             ..Conn::default()
         };
+        self.idle = 0;
         self.caps = Caps::default();
         self.ever_connected = true;
         self.send("CAP LS 302".to_string());

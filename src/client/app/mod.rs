@@ -8,6 +8,7 @@ mod chat;
 mod input;
 mod login;
 mod rooms;
+mod watchdog;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -140,6 +141,12 @@ pub struct App {
     ever_logged_in: bool,
     queue: VecDeque<Input>,
     status: Status,
+    /// The phase `phase_age` counts seconds for.
+    watched_phase: Phase,
+    /// Seconds spent in the current phase.
+    phase_age: u32,
+    /// Seconds since the server last sent anything.
+    idle: u32,
 }
 
 impl App {
@@ -166,6 +173,9 @@ impl App {
             ever_logged_in: false,
             queue: VecDeque::new(),
             status: Status::default(),
+            watched_phase: Phase::Connecting,
+            phase_age: 0,
+            idle: 0,
         }
     }
 

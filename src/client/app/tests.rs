@@ -337,3 +337,26 @@ fn a_reconnect_takes_a_stand_in_nick_while_the_old_one_lingers() {
     assert_eq!(sent(&a), vec!["LIST"]);
     assert_eq!(app.me(), "alice_");
 }
+
+#[test]
+fn the_watchdog_pings_a_quiet_server_and_gives_up_on_missing_replies() {
+    let mut app = logged_in();
+    typed(&mut app, "room1");
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        app.on_tick();
+        all.extend(app.take_actions());
+    }
+    assert!(shown(&all).contains(&"ERROR> The server did not answer the JOIN.".to_string()));
+    assert!(shown(&all).contains(&"?Join a Chat Room or Create New:".to_string()));
+    for _ in 0..40 {
+        app.on_tick();
+        all.extend(app.take_actions());
+    }
+    assert!(sent(&all).contains(&"PING banter".to_string()));
+    for _ in 0..60 {
+        app.on_tick();
+        all.extend(app.take_actions());
+    }
+    assert!(all.contains(&Action::Connect(Duration::from_secs(1))));
+}
