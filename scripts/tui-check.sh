@@ -4,12 +4,18 @@
 #   is half typed (the input line must survive intact), LIST, resize, LOGOUT.
 # Usage: scripts/tui-check.sh            (builds first; needs tmux)
 #        KEEP=1 scripts/tui-check.sh     (leave the temp dir for inspection)
+#        BANTER=path BANTERD=path scripts/tui-check.sh   (use these binaries,
+#                                         no build; tests/client.rs does this)
 # Prints the screen at each step and exits non-zero on the first failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 command -v tmux >/dev/null || { echo "tui-check: tmux is not installed" >&2; exit 2; }
-CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --quiet --bin banter --bin banterd
+if [ -z "${BANTER:-}" ] || [ -z "${BANTERD:-}" ]; then
+    CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --quiet --bin banter --bin banterd
+fi
+BANTER=${BANTER:-target/debug/banter}
+BANTERD=${BANTERD:-target/debug/banterd}
 
 TMP=$(mktemp -d)
 SESSION="banter-tui-check-$$"
@@ -43,7 +49,7 @@ wait_file() {
 }
 
 # A fresh server on an ephemeral port.
-target/debug/banterd --listen 127.0.0.1:0 --data-dir "$TMP/data" 2>"$TMP/server.log" &
+"$BANTERD" --listen 127.0.0.1:0 --data-dir "$TMP/data" 2>"$TMP/server.log" &
 SERVER_PID=$!
 wait_file "$TMP/server.log" "listening on"
 ADDR=$(grep -o 'listening on [0-9.:]*' "$TMP/server.log" | head -1 | awk '{print $3}')
@@ -51,7 +57,7 @@ echo "banterd at $ADDR"
 
 PASSWORD="tui-secret-password"
 tmux new-session -d -s "$SESSION" -x 100 -y 24 \
-    "target/debug/banter --server $ADDR; echo EXITED \$?; sleep 30"
+    "$BANTER --server $ADDR; echo EXITED \$?; sleep 30"
 
 wait_screen "Choose 1, 2 or 3:"
 tmux send-keys -t "$SESSION" "1" Enter
@@ -70,7 +76,7 @@ wait_screen "[room1] 1 member"
 # Half a line typed when bob arrives and speaks.
 tmux send-keys -t "$SESSION" "half typed line"
 mkfifo "$TMP/bob.in"
-target/debug/banter --plain --server "$ADDR" <"$TMP/bob.in" >"$TMP/bob.out" 2>&1 &
+"$BANTER" --plain --server "$ADDR" <"$TMP/bob.in" >"$TMP/bob.out" 2>&1 &
 BOB_PID=$!
 exec 3>"$TMP/bob.in"
 printf '1\nbob\n%s\nroom1\nhello alice\n' "$PASSWORD" >&3

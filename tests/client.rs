@@ -204,3 +204,28 @@ fn reconnects_and_rejoins_after_a_server_restart() {
     bob.join("room1");
     alice.expect("bob joined room [room1]");
 }
+
+/// The TUI under tmux: scripts/tui-check.sh with the binaries under test.
+/// Skipped (with a note) where tmux is not installed.
+#[test]
+fn tui_under_tmux() {
+    let tmux = std::process::Command::new("tmux").arg("-V").output();
+    if !tmux.is_ok_and(|o| o.status.success()) {
+        eprintln!("tui_under_tmux: skipped, tmux is not installed");
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tui-check.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .env("BANTER", env!("CARGO_BIN_EXE_banter"))
+        .env("BANTERD", env!("CARGO_BIN_EXE_banterd"))
+        .env("TZ", "UTC")
+        .output()
+        .expect("run scripts/tui-check.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("tui-check: OK"),
+        "tui-check failed:\n{stdout}\n{stderr}"
+    );
+}
