@@ -126,9 +126,14 @@ impl App {
                 .or_insert_with(|| Room::new(&channel));
             room.announced = false;
             room.add(msg.nick(), msg.userhost());
-            if matches!(self.phase, Phase::Joining(_)) || self.current.is_none() {
-                self.current = Some(key);
-                self.phase = Phase::Chat;
+            match self.phase {
+                Phase::Joining(_) => {
+                    self.current = Some(key);
+                    self.phase = Phase::Chat;
+                }
+                // A rejoin after reconnecting, or a join the server made.
+                Phase::Chat if self.current.is_none() => self.current = Some(key),
+                _ => {}
             }
             self.show(
                 Some(timefmt::stamp(msg)),
@@ -155,17 +160,17 @@ impl App {
         if self.current.as_deref() == Some(key) {
             self.current = None;
         }
-        if matches!(self.phase, Phase::Leaving(_)) {
+        // Only while chatting: LEAVE and the room prompt handle their own.
+        if self.current.is_some() || self.phase != Phase::Chat {
             return;
         }
-        if self.current.is_none() {
-            self.current = self.rooms.keys().next().cloned();
-            if let Some(room) = self.current.clone().and_then(|k| self.rooms.get(&k)) {
+        self.current = self.rooms.keys().next().cloned();
+        match self.current.clone().and_then(|k| self.rooms.get(&k)) {
+            Some(room) => {
                 let name = room_label(&room.name).to_string();
                 self.info(format!("Now talking in room [{name}]"));
-            } else if self.phase == Phase::Chat {
-                self.list_rooms(true);
             }
+            None => self.list_rooms(true),
         }
     }
 

@@ -360,3 +360,29 @@ fn the_watchdog_pings_a_quiet_server_and_gives_up_on_missing_replies() {
     }
     assert!(all.contains(&Action::Connect(Duration::from_secs(1))));
 }
+
+#[test]
+fn parting_or_being_kicked_moves_to_another_room_or_the_list() {
+    let mut app = logged_in();
+    typed(&mut app, "room1");
+    server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
+    typed(&mut app, "/join lobby");
+    server(&mut app, ":alice!alice@127.0.0.1 JOIN #lobby");
+    assert_eq!(sent(&typed(&mut app, "/part")), vec!["PART #lobby"]);
+    let a = server(&mut app, ":alice!alice@127.0.0.1 PART #lobby");
+    assert_eq!(
+        shown(&a),
+        vec![
+            "INFO> You left room [lobby]",
+            "INFO> Now talking in room [room1]"
+        ]
+    );
+    let a = server(&mut app, ":op!o@h KICK #room1 alice :behave");
+    assert_eq!(
+        shown(&a),
+        vec!["ERROR> You were kicked from [room1] by op (behave)"]
+    );
+    assert_eq!(sent(&a), vec!["LIST"]);
+    let a = server(&mut app, ":srv 323 alice :End of LIST");
+    assert!(shown(&a).contains(&"?Join a Chat Room or Create New:".to_string()));
+}
