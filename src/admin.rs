@@ -17,7 +17,8 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
     };
     let cm = Casemap::from_name(&config.server.casemapping);
     let a = &config.accounts;
-    let cost = Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
+    let cost =
+        Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
     let name = args.get(1).cloned().unwrap_or_default();
     let needs_name = matches!(args.first().map(String::as_str), Some("create" | "delete" | "passwd"));
     if needs_name && name.is_empty() {
@@ -28,7 +29,12 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
         Some("list") => store.list().map(|rows| {
             for (name, created, seen, email) in rows {
                 let fmt = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
-                println!("{name}\tcreated {}\tlast seen {}\t{}", fmt(created), seen.map(fmt).unwrap_or("never".into()), email.unwrap_or_default());
+                println!(
+                    "{name}\tcreated {}\tlast seen {}\t{}",
+                    fmt(created),
+                    seen.map(fmt).unwrap_or("never".into()),
+                    email.unwrap_or_default()
+                );
             }
         }),
         Some("create") => read_password(config).and_then(|pw| {
@@ -41,19 +47,28 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
                 last_seen: None,
             };
             match store.insert(&cm.fold(&name), &row)? {
-                true => Ok(println!("created account {name}")),
+                true => {
+                    println!("created account {name}");
+                    Ok(())
+                }
                 false => Err(format!("account {name} already exists")),
             }
         }),
         Some("passwd") => read_password(config).and_then(|pw| {
             let hash = password::hash(&pw, cost)?;
             match store.set_password(&cm.fold(&name), &hash, &password::scram_keys(&pw, a.scram_iterations))? {
-                true => Ok(println!("password changed for {name}")),
+                true => {
+                    println!("password changed for {name}");
+                    Ok(())
+                }
                 false => Err(format!("no account named {name}")),
             }
         }),
         Some("delete") => match store.delete(&cm.fold(&name)) {
-            Ok(true) => Ok(println!("deleted account {name}")),
+            Ok(true) => {
+                println!("deleted account {name}");
+                Ok(())
+            }
             Ok(false) => Err(format!("no account named {name}")),
             Err(e) => Err(e),
         },
@@ -94,7 +109,8 @@ fn read_password(config: &Config) -> Result<String, String> {
 /// `banterd hash-password`: prints an argon2id hash for an `[[oper]]` block.
 pub fn hash_password_command(config: &Config) -> i32 {
     let a = &config.accounts;
-    let cost = Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
+    let cost =
+        Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
     let mut relaxed = config.clone();
     relaxed.accounts.min_password_len = 1;
     match read_password(&relaxed).and_then(|pw| password::hash(&pw, cost)) {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Identity and listeners.
@@ -166,19 +166,6 @@ pub struct OperConfig {
     pub password: Option<String>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            limits: LimitsConfig::default(),
-            flood: FloodConfig::default(),
-            accounts: AccountsConfig::default(),
-            channels: ChannelsConfig::default(),
-            opers: Vec::new(),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -270,8 +257,7 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates a config file; relative paths in it are resolved against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         let mut cfg = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(motd) = &cfg.server.motd_file {

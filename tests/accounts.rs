@@ -144,7 +144,8 @@ fn sasl_scram_sha_256_with_an_independent_client() {
 
 #[test]
 fn failed_logins_are_throttled() {
-    let config = BASE_CONFIG.replace("throttle_free_attempts = 1000", "throttle_free_attempts = 1\nthrottle_base_delay = 1");
+    let config =
+        BASE_CONFIG.replace("throttle_free_attempts = 1000", "throttle_free_attempts = 1\nthrottle_base_delay = 1");
     let s = Server::start_with(&config);
     register(&s, "uma", "uma-password");
     let mut c = sasl_start(&s, "PLAIN");

@@ -23,7 +23,12 @@ fn seed_story_with_three_clients() {
     b.expect("CAP");
     b.send("JOIN #Room1");
     let burst = b.collect_until("366");
-    assert!(burst.iter().any(|l| l.contains(" 353 ben = #room1 :") && l.contains("@ann!~ann@127.0.0.1") && l.contains("ben!~ben@127.0.0.1")), "{burst:?}");
+    assert!(
+        burst.iter().any(|l| l.contains(" 353 ben = #room1 :")
+            && l.contains("@ann!~ann@127.0.0.1")
+            && l.contains("ben!~ben@127.0.0.1")),
+        "{burst:?}"
+    );
     assert_eq!(a.expect("JOIN"), ":ben!~ben@127.0.0.1 JOIN #room1");
 
     // cat sees the room with 2 members in LIST
@@ -259,7 +264,11 @@ fn rehash_reloads_the_motd() {
     let motd = s.dir.path().join("motd.txt");
     std::fs::write(&motd, "first line\n").unwrap();
     let cfg = std::fs::read_to_string(s.dir.path().join("banterd.toml")).unwrap();
-    std::fs::write(s.dir.path().join("banterd.toml"), cfg.replace("network = \"TestNet\"", &format!("network = \"TestNet\"\nmotd_file = {:?}", motd))).unwrap();
+    std::fs::write(
+        s.dir.path().join("banterd.toml"),
+        cfg.replace("network = \"TestNet\"", &format!("network = \"TestNet\"\nmotd_file = {:?}", motd)),
+    )
+    .unwrap();
     let mut o = s.client("opal");
     o.send("OPER admin adminpass");
     o.expect("381");

@@ -17,7 +17,15 @@ fn nick_then_user_gets_the_welcome_burst() {
     assert_eq!(*cmds.last().unwrap(), "422");
     assert!(burst[0].starts_with(":test.banter 001 alice :Welcome to the TestNet IRC Network alice!~alice@127.0.0.1"));
     let isupport: String = burst.iter().filter(|l| command_of(l) == "005").cloned().collect();
-    for tok in ["CASEMAPPING=rfc1459", "CHANTYPES=#", "PREFIX=(ov)@+", "NETWORK=TestNet", "NICKLEN=30", "UTF8ONLY", "LINELEN=512"] {
+    for tok in [
+        "CASEMAPPING=rfc1459",
+        "CHANTYPES=#",
+        "PREFIX=(ov)@+",
+        "NETWORK=TestNet",
+        "NICKLEN=30",
+        "UTF8ONLY",
+        "LINELEN=512",
+    ] {
         assert!(isupport.contains(tok), "005 lacks {tok}");
     }
 }
@@ -186,11 +194,7 @@ fn unknown_config_key_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[server]\nname = \"a.b\"\nlisten_on = 1\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banterd")).arg("--config").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_on") && err.contains("line 3"), "{err}");

@@ -82,16 +82,27 @@ impl Accounts {
     }
 
     /// Creates an account (hashing on the blocking pool).
-    pub async fn register(&self, config: &Config, name: &str, email: Option<&str>, password: &str) -> Result<(), AccountError> {
+    pub async fn register(
+        &self,
+        config: &Config,
+        name: &str,
+        email: Option<&str>,
+        password: &str,
+    ) -> Result<(), AccountError> {
         let folded = self.casemap.fold(name);
         if self.names.contains_key(&folded) {
             return Err(AccountError::Exists);
         }
         let store = self.store()?;
         let a = &config.accounts;
-        let cost = Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
+        let cost = Cost {
+            memory_kib: a.argon2_memory_kib,
+            iterations: a.argon2_iterations,
+            parallelism: a.argon2_parallelism,
+        };
         let iterations = a.scram_iterations;
-        let (name_o, email_o, password_o, folded_o) = (name.to_owned(), email.map(str::to_owned), password.to_owned(), folded.clone());
+        let (name_o, email_o, password_o, folded_o) =
+            (name.to_owned(), email.map(str::to_owned), password.to_owned(), folded.clone());
         let inserted = tokio::task::spawn_blocking(move || {
             let hash = password::hash(&password_o, cost)?;
             let scram = password::scram_keys(&password_o, iterations);
@@ -120,7 +131,13 @@ impl Accounts {
     }
 
     /// Checks a password, with the throttle delay first. `Ok(Some(name))` on success.
-    pub async fn check_password(&self, config: &Config, name: &str, password: &str, ip: IpAddr) -> Result<Option<String>, AccountError> {
+    pub async fn check_password(
+        &self,
+        config: &Config,
+        name: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<Option<String>, AccountError> {
         let folded = self.casemap.fold(name);
         let delay = self.throttle.delay(policy(config), &folded, ip);
         if !delay.is_zero() {

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE accounts (
+const MIGRATIONS: &[&str] = &["CREATE TABLE accounts (
         folded TEXT PRIMARY KEY NOT NULL,
         name TEXT NOT NULL,
         password_hash TEXT NOT NULL,
@@ -20,8 +19,7 @@ const MIGRATIONS: &[&str] = &[
         email TEXT,
         created_at INTEGER NOT NULL,
         last_seen INTEGER
-    );",
-];
+    );"];
 
 /// One stored account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +37,9 @@ pub struct AccountRow {
     /// Unix time of the last login.
     pub last_seen: Option<i64>,
 }
+
+/// What `list` shows of an account: name, created_at, last_seen, email.
+pub type AccountSummary = (String, i64, Option<i64>, Option<String>);
 
 /// The database handle.
 pub struct Store {
@@ -69,11 +70,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL").map_err(e)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(e)?;
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);").map_err(e)?;
-        let version: i64 = conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .optional()
-            .map_err(e)?
-            .unwrap_or(0);
+        let version: i64 =
+            conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(e)?.unwrap_or(0);
         if version == 0 {
             conn.execute("INSERT INTO schema_version (version) VALUES (0)", []).map_err(e)?;
         }
@@ -113,7 +111,9 @@ impl Store {
         );
         match r {
             Ok(_) => Ok(true),
-            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => Ok(false),
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Ok(false)
+            }
             Err(e) => Err(e.to_string()),
         }
     }
@@ -173,15 +173,14 @@ impl Store {
             .map_err(|e| e.to_string())
     }
 
-    /// Every account: (name, created_at, last_seen, email), by name.
-    pub fn list(&self) -> StoreResult<Vec<(String, i64, Option<i64>, Option<String>)>> {
+    /// Every account, by name.
+    pub fn list(&self) -> StoreResult<Vec<AccountSummary>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare("SELECT name, created_at, last_seen, email FROM accounts ORDER BY folded")
             .map_err(|e| e.to_string())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| e.to_string())?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(|e| e.to_string())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
 }

@@ -37,7 +37,8 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         if ctx.client.info().account.is_some() {
             return fail("REGISTER", "ALREADY_AUTHENTICATED", &[name], "You are already logged in");
         }
-        let account = if name == "*" { ctx.conn.wanted_nick.clone().unwrap_or_else(|| ctx.client.nick()) } else { name.clone() };
+        let account =
+            if name == "*" { ctx.conn.wanted_nick.clone().unwrap_or_else(|| ctx.client.nick()) } else { name.clone() };
         if account == "*" || account.is_empty() {
             return fail("REGISTER", "NEED_NICK", &["*"], "Send NICK first or name the account");
         }
@@ -64,22 +65,31 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         }
         match ctx.server.accounts.register(&cfg, &account, email.as_deref(), password).await {
             Ok(()) => {
-                let line = Line::new(ctx.server_name(), "REGISTER", vec!["SUCCESS".into(), account.clone(), "Account created".into()]);
+                let line = Line::new(
+                    ctx.server_name(),
+                    "REGISTER",
+                    vec!["SUCCESS".into(), account.clone(), "Account created".into()],
+                );
                 ctx.reply(line);
                 login(ctx, &account);
                 Ok(())
             }
             Err(AccountError::Exists) => fail("REGISTER", "ACCOUNT_EXISTS", &[&account], "Account already exists"),
-            Err(AccountError::Unavailable) => {
-                fail("REGISTER", "TEMPORARILY_UNAVAILABLE", &[&account], "Account registration is unavailable, try again later")
-            }
+            Err(AccountError::Unavailable) => fail(
+                "REGISTER",
+                "TEMPORARILY_UNAVAILABLE",
+                &[&account],
+                "Account registration is unavailable, try again later",
+            ),
         }
     })
 }
 
 fn valid_email(e: &str) -> bool {
     match e.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !e.contains(' '),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !e.contains(' ')
+        }
         None => false,
     }
 }

@@ -26,9 +26,9 @@ fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client)
     let account = client.info().account.clone();
     list.iter().any(|e| {
         mask::matches(ctx.server.casemap, &e.mask, &m)
-            || account.as_deref().is_some_and(|a| {
-                e.mask.strip_prefix("$a:").is_some_and(|acc| ctx.server.casemap.eq(acc, a))
-            })
+            || account
+                .as_deref()
+                .is_some_and(|a| e.mask.strip_prefix("$a:").is_some_and(|acc| ctx.server.casemap.eq(acc, a)))
     })
 }
 
@@ -240,9 +240,8 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
     let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
     fanout::to_client(&victim, &line);
-    let notify_ops = |c: &Client| {
-        c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id
-    };
+    let notify_ops =
+        |c: &Client| c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id;
     fanout::to_channel(&ch, &line, Some(ctx.client.id), notify_ops);
     if let Some(away) = victim.info().away.clone() {
         ctx.numeric(RPL_AWAY, &[&vnick, &away]);

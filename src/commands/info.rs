@@ -9,7 +9,10 @@ use std::sync::atomic::Ordering;
 fn local_only(ctx: &Ctx, msg: &Message<'_>, idx: usize) -> HandlerResult {
     let target = msg.param(idx);
     let name = ctx.server_name();
-    if target.is_empty() || ctx.server.casemap.eq(target, &name) || crate::state::mask::matches(ctx.server.casemap, target, &name) {
+    if target.is_empty()
+        || ctx.server.casemap.eq(target, &name)
+        || crate::state::mask::matches(ctx.server.casemap, target, &name)
+    {
         Ok(())
     } else {
         err(ERR_NOSUCHSERVER, &[target])
@@ -123,7 +126,8 @@ pub fn stats(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let letter = msg.param(0).chars().next().unwrap_or('*');
     if letter == 'u' {
         let up = chrono::Utc::now().timestamp() - ctx.server.started;
-        let text = format!("Server Up {} days {}:{:02}:{:02}", up / 86400, (up % 86400) / 3600, (up % 3600) / 60, up % 60);
+        let text =
+            format!("Server Up {} days {}:{:02}:{:02}", up / 86400, (up % 86400) / 3600, (up % 3600) / 60, up % 60);
         ctx.numeric(RPL_STATSUPTIME, &[&text]);
     }
     ctx.numeric(RPL_ENDOFSTATS, &[&letter.to_string()]);
@@ -132,13 +136,22 @@ pub fn stats(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// Help topics: command name and lines of text.
 const HELP: &[(&str, &[&str])] = &[
-    ("index", &[
-        "banter understands the standard IRC commands. HELP <command> for one of them:",
-        "ADMIN AWAY CAP HELP INFO INVITE ISON JOIN KICK LINKS LIST LUSERS MODE MONITOR MOTD",
-        "NAMES NICK NOTICE OPER PART PASS PING PRIVMSG QUIT REGISTER SETNAME STATS TAGMSG",
-        "TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
-    ]),
-    ("JOIN", &["JOIN <#channel>[,<#channel>] [<key>[,<key>]]", "Joins a channel, creating it if it does not exist. JOIN 0 leaves all."]),
+    (
+        "index",
+        &[
+            "banter understands the standard IRC commands. HELP <command> for one of them:",
+            "ADMIN AWAY CAP HELP INFO INVITE ISON JOIN KICK LINKS LIST LUSERS MODE MONITOR MOTD",
+            "NAMES NICK NOTICE OPER PART PASS PING PRIVMSG QUIT REGISTER SETNAME STATS TAGMSG",
+            "TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
+        ],
+    ),
+    (
+        "JOIN",
+        &[
+            "JOIN <#channel>[,<#channel>] [<key>[,<key>]]",
+            "Joins a channel, creating it if it does not exist. JOIN 0 leaves all.",
+        ],
+    ),
     ("PART", &["PART <#channel>[,<#channel>] [:<reason>]", "Leaves channels."]),
     ("PRIVMSG", &["PRIVMSG <target>[,<target>] :<text>", "Sends a message to a channel or a nick."]),
     ("NOTICE", &["NOTICE <target> :<text>", "Like PRIVMSG, but never answered automatically."]),

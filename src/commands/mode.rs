@@ -230,7 +230,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     ctx.numeric(ERR_NOPRIVILEGES, &[]);
                     continue;
                 }
-                if !is_op && !(c == 'P' && ctx.client.is_oper()) {
+                if !(is_op || c == 'P') {
                     denied = true;
                     continue;
                 }

@@ -17,7 +17,16 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let cfg = ctx.server.config();
     let (nick, user, host, realname, away, account, modes, channels) = {
         let i = who.info();
-        (i.nick.clone(), i.user.clone(), i.host.clone(), i.realname.clone(), i.away.clone(), i.account.clone(), i.modes, i.channels.clone())
+        (
+            i.nick.clone(),
+            i.user.clone(),
+            i.host.clone(),
+            i.realname.clone(),
+            i.away.clone(),
+            i.account.clone(),
+            i.modes,
+            i.channels.clone(),
+        )
     };
     ctx.numeric(RPL_WHOISUSER, &[&nick, &user, &host, "*", &realname]);
     let mut chans = Vec::new();

@@ -89,11 +89,7 @@ pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if username.is_empty() || realname.is_empty() {
         return err(ERR_NEEDMOREPARAMS, &["USER"]);
     }
-    let clean: String = username
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-        .take(10)
-        .collect();
+    let clean: String = username.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(10).collect();
     let clean = if clean.is_empty() { "user".to_owned() } else { clean };
     ctx.conn.user = Some((format!("~{clean}"), realname.to_owned()));
     Ok(())
@@ -185,7 +181,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
             return;
         }
         let text = format!("{nick} is reserved by a registered account; you are now {guest}");
-        ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", &[nick.clone()], &text);
+        ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", std::slice::from_ref(&nick), &text);
     }
     let (user, realname) = ctx.conn.user.clone().unwrap_or_default();
     {

@@ -186,11 +186,7 @@ mod tests {
     fn bad_utf8_and_nul_are_per_line() {
         assert_eq!(
             decode_all(b"PRIVMSG a :\xff\r\nPRIVMSG a :\0x\r\nPING z\r\n"),
-            vec![
-                Frame::InvalidUtf8("PRIVMSG a :\u{fffd}".into()),
-                Frame::Nul,
-                Frame::Line("PING z".into())
-            ]
+            vec![Frame::InvalidUtf8("PRIVMSG a :\u{fffd}".into()), Frame::Nul, Frame::Line("PING z".into())]
         );
     }
 

@@ -41,8 +41,23 @@ fn has_text(command: &str) -> bool {
     command.bytes().all(|b| b.is_ascii_digit())
         || matches!(
             command,
-            "PRIVMSG" | "NOTICE" | "PART" | "QUIT" | "KICK" | "TOPIC" | "AWAY" | "WALLOPS" | "SETNAME" | "KILL"
-                | "ERROR" | "FAIL" | "WARN" | "NOTE" | "REGISTER" | "CAP" | "PONG"
+            "PRIVMSG"
+                | "NOTICE"
+                | "PART"
+                | "QUIT"
+                | "KICK"
+                | "TOPIC"
+                | "AWAY"
+                | "WALLOPS"
+                | "SETNAME"
+                | "KILL"
+                | "ERROR"
+                | "FAIL"
+                | "WARN"
+                | "NOTE"
+                | "REGISTER"
+                | "CAP"
+                | "PONG"
         )
 }
 
@@ -172,10 +187,7 @@ mod tests {
         assert_eq!(l.serialize(CapSet::EMPTY, &[]), b":n!u@h PRIVMSG #c :hi there\r\n");
         let st = CapSet::EMPTY.with(Cap::ServerTime);
         assert_eq!(l.serialize(st, &[]), b"@time=2020-01-01T00:00:00.000Z :n!u@h PRIVMSG #c :hi there\r\n");
-        assert_eq!(
-            l.serialize(CapSet::EMPTY, &[("label", "x")]),
-            b"@label=x :n!u@h PRIVMSG #c :hi there\r\n"
-        );
+        assert_eq!(l.serialize(CapSet::EMPTY, &[("label", "x")]), b"@label=x :n!u@h PRIVMSG #c :hi there\r\n");
     }
 
     #[test]

@@ -229,7 +229,8 @@ impl Client {
     /// Sends PING and returns every line received before the PONG (a sync point).
     pub fn sync(&mut self) -> Vec<String> {
         self.send("PING :sync-point");
-        let (_, before) = self.expect_where("PONG sync-point", |l| command_of(l) == "PONG" && l.ends_with("sync-point"));
+        let (_, before) =
+            self.expect_where("PONG sync-point", |l| command_of(l) == "PONG" && l.ends_with("sync-point"));
         before
     }
 
