@@ -107,18 +107,14 @@ fn join_or_create_chat_list_leave_logout() {
     let joined = alice.expect("bob joined room [room1]");
     assert!(stamped(&joined), "{joined}");
     assert!(
-        unstamped(&joined).starts_with("INFO> bob joined room [room1] from <")
-            && joined.ends_with("@127.0.0.1>"),
+        unstamped(&joined).starts_with("INFO> bob joined room [room1] from <") && joined.ends_with("@127.0.0.1>"),
         "{joined}"
     );
 
     // Chat both ways, with [HH:MM:SS] timestamps.
     alice.send("hello bob");
     let got = bob.expect("alice> hello bob");
-    assert!(
-        stamped(&got) && unstamped(&got) == "alice> hello bob",
-        "{got}"
-    );
+    assert!(stamped(&got) && unstamped(&got) == "alice> hello bob", "{got}");
     bob.send("hi alice");
     let got = alice.expect("bob> hi alice");
     assert!(stamped(&got) && unstamped(&got) == "bob> hi alice", "{got}");
@@ -128,10 +124,7 @@ fn join_or_create_chat_list_leave_logout() {
     alice.expect("People in room [room1] (2):");
     let a = alice.expect_that("alice's address", |l| l.starts_with("  alice <"));
     let b = alice.expect_that("bob's address", |l| l.starts_with("  bob <"));
-    assert!(
-        a.ends_with("@127.0.0.1>") && b.ends_with("@127.0.0.1>"),
-        "{a} / {b}"
-    );
+    assert!(a.ends_with("@127.0.0.1>") && b.ends_with("@127.0.0.1>"), "{a} / {b}");
 
     // LEAVE: back to the room list; the other side is told.
     bob.send("LEAVE");
@@ -163,9 +156,7 @@ fn private_messages_actions_and_who() {
     bob.expect("*alice* psst");
     bob.send("/who alice");
     bob.expect("Who is alice:");
-    bob.expect_that("alice's address", |l| {
-        l.starts_with("  alice <") && l.ends_with("@127.0.0.1>")
-    });
+    bob.expect_that("alice's address", |l| l.starts_with("  alice <") && l.ends_with("@127.0.0.1>"));
     bob.send("/bogus");
     bob.expect("ERROR> Unknown command /bogus");
 }
@@ -224,8 +215,5 @@ fn tui_under_tmux() {
         .expect("run scripts/tui-check.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("tui-check: OK"),
-        "tui-check failed:\n{stdout}\n{stderr}"
-    );
+    assert!(out.status.success() && stdout.contains("tui-check: OK"), "tui-check failed:\n{stdout}\n{stderr}");
 }

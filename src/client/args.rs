@@ -41,18 +41,11 @@ pub enum Parsed {
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let mut opts = Options {
-        server: DEFAULT_SERVER.to_string(),
-        tls: false,
-        user: None,
-        plain: false,
-    };
+    let mut opts = Options { server: DEFAULT_SERVER.to_string(), tls: false, user: None, plain: false };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_string(), Some(value.to_string()))
-            }
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| {
@@ -77,9 +70,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
 /// Adds the default port to a bare host name.
 fn with_port(server: &str) -> String {
     let has_port = match server.rsplit_once(':') {
-        Some((host, port)) => {
-            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':')
-        }
+        Some((host, port)) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':'),
         None => false,
     };
     let bracketed_v6 = server.starts_with('[') && server.ends_with(']');

@@ -82,10 +82,9 @@ pub fn parse(line: &str) -> Command {
         "join" | "j" => first.map_or(Command::Usage("/join ROOM"), Command::Join),
         "part" | "leave" => Command::Part(first),
         "msg" | "query" => match args.split_once(' ') {
-            Some((target, text)) if !text.trim().is_empty() => Command::Msg {
-                target: target.to_string(),
-                text: text.trim_start().to_string(),
-            },
+            Some((target, text)) if !text.trim().is_empty() => {
+                Command::Msg { target: target.to_string(), text: text.trim_start().to_string() }
+            }
             _ => Command::Usage("/msg NICK|ROOM TEXT"),
         },
         "me" if !args.is_empty() => Command::Me(args.to_string()),
@@ -96,9 +95,7 @@ pub fn parse(line: &str) -> Command {
         "help" | "?" => Command::Help,
         "quote" | "raw" if !args.is_empty() => Command::Quote(args.to_string()),
         "quote" | "raw" => Command::Usage("/quote LINE"),
-        "quit" | "exit" | "logout" => {
-            Command::Logout(Some(args.to_string()).filter(|a| !a.is_empty()))
-        }
+        "quit" | "exit" | "logout" => Command::Logout(Some(args.to_string()).filter(|a| !a.is_empty())),
         _ => Command::Unknown(name.to_string()),
     }
 }
@@ -107,21 +104,14 @@ pub fn parse(line: &str) -> Command {
 /// channel name, or says why it cannot be one.
 pub fn room_channel(name: &str) -> Result<String, String> {
     let name = name.trim();
-    let channel = if name.starts_with(['#', '&']) {
-        name.to_string()
-    } else {
-        format!("#{name}")
-    };
+    let channel = if name.starts_with(['#', '&']) { name.to_string() } else { format!("#{name}") };
     if channel.len() < 2 {
         return Err("a room needs a name".to_string());
     }
     if channel.len() > 50 {
         return Err("room names are at most 49 characters".to_string());
     }
-    if channel
-        .chars()
-        .any(|c| c == ' ' || c == ',' || c.is_control())
-    {
+    if channel.chars().any(|c| c == ' ' || c == ',' || c.is_control()) {
         return Err("room names cannot contain spaces, commas or control characters".to_string());
     }
     Ok(channel)
@@ -141,23 +131,14 @@ mod tests {
         assert_eq!(parse("LIST"), Command::List);
         assert_eq!(parse(" LEAVE "), Command::Leave);
         assert_eq!(parse("LOGOUT"), Command::Logout(None));
-        assert_eq!(
-            parse("list of things"),
-            Command::Say("list of things".into())
-        );
+        assert_eq!(parse("list of things"), Command::Say("list of things".into()));
     }
 
     #[test]
     fn slash_commands() {
         assert_eq!(parse("/join room2"), Command::Join("room2".into()));
         assert_eq!(parse("/join"), Command::Usage("/join ROOM"));
-        assert_eq!(
-            parse("/msg bob hi there"),
-            Command::Msg {
-                target: "bob".into(),
-                text: "hi there".into()
-            }
-        );
+        assert_eq!(parse("/msg bob hi there"), Command::Msg { target: "bob".into(), text: "hi there".into() });
         assert_eq!(parse("/me waves"), Command::Me("waves".into()));
         assert_eq!(parse("/quit gone"), Command::Logout(Some("gone".into())));
         assert_eq!(parse("//etc"), Command::Say("/etc".into()));

@@ -101,11 +101,7 @@ async fn read_loop(
     let mut skipping = false;
     loop {
         buf.clear();
-        match (&mut reader)
-            .take(MAX_INCOMING)
-            .read_until(b'\n', &mut buf)
-            .await
-        {
+        match (&mut reader).take(MAX_INCOMING).read_until(b'\n', &mut buf).await {
             Ok(0) => return "the server closed the connection".to_string(),
             Ok(_) => {}
             Err(err) => return format!("connection error: {err}"),

@@ -80,10 +80,7 @@ impl Message {
     /// The `user@host` part of the prefix, when the server sent one.
     pub fn userhost(&self) -> Option<&str> {
         let prefix = self.prefix.as_deref()?;
-        prefix
-            .split_once('!')
-            .map(|(_, uh)| uh)
-            .filter(|uh| !uh.is_empty())
+        prefix.split_once('!').map(|(_, uh)| uh).filter(|uh| !uh.is_empty())
     }
 }
 
@@ -114,16 +111,7 @@ fn unescape_tag(value: &str) -> String {
 pub fn build(command: &str, params: &[&str]) -> String {
     let mut line = command.to_string();
     for (i, param) in params.iter().enumerate() {
-        let clean: String = param
-            .chars()
-            .map(|c| {
-                if matches!(c, '\r' | '\n' | '\0') {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
+        let clean: String = param.chars().map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c }).collect();
         let last = i + 1 == params.len();
         line.push(' ');
         if last && (clean.is_empty() || clean.contains(' ') || clean.starts_with(':')) {
@@ -184,10 +172,7 @@ mod tests {
 
     #[test]
     fn parses_tags_prefix_and_trailing() {
-        let m = Message::parse(
-            "@time=2026-01-01T10:00:00.000Z;x=a\\sb :bob!b@h PRIVMSG #r :hi there\r\n",
-        )
-        .unwrap();
+        let m = Message::parse("@time=2026-01-01T10:00:00.000Z;x=a\\sb :bob!b@h PRIVMSG #r :hi there\r\n").unwrap();
         assert_eq!(m.tags["time"], "2026-01-01T10:00:00.000Z");
         assert_eq!(m.tags["x"], "a b");
         assert_eq!(m.nick(), "bob");
@@ -198,9 +183,7 @@ mod tests {
 
     #[test]
     fn survives_garbage() {
-        for line in [
-            "", " ", ":", "@", "@a :", ":x", "@;;; :p", ":p 001", "\u{0}",
-        ] {
+        for line in ["", " ", ":", "@", "@a :", ":x", "@;;; :p", ":p 001", "\u{0}"] {
             if let Some(m) = Message::parse(line) {
                 let _ = (m.param(5), m.trailing(), m.nick(), m.userhost());
             }
@@ -210,10 +193,7 @@ mod tests {
 
     #[test]
     fn builds_safe_lines() {
-        assert_eq!(
-            build("PRIVMSG", &["#r", "hi\r\nQUIT"]),
-            "PRIVMSG #r :hi  QUIT"
-        );
+        assert_eq!(build("PRIVMSG", &["#r", "hi\r\nQUIT"]), "PRIVMSG #r :hi  QUIT");
         assert_eq!(build("JOIN", &["#r"]), "JOIN #r");
         assert_eq!(build("PRIVMSG", &["#r", ":)"]), "PRIVMSG #r ::)");
     }

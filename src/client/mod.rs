@@ -45,10 +45,7 @@ pub fn main() -> i32 {
         return 2;
     }
     let plain = opts.plain || !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("banter: cannot start: {err}");

@@ -73,9 +73,7 @@ fn read_stdin(input: mpsc::Sender<Input>) {
             }
             Ok(_) => {}
         }
-        let line = String::from_utf8_lossy(&buf)
-            .trim_end_matches(['\r', '\n'])
-            .to_string();
+        let line = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
         if input.blocking_send(Input::Line(line)).is_err() {
             return;
         }
@@ -96,9 +94,7 @@ impl EchoGuard {
         // SAFETY: tcgetattr only writes into the termios we own.
         let mut term: libc::termios = unsafe { std::mem::zeroed() };
         let ok = unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut term) } == 0;
-        EchoGuard {
-            saved: ok.then_some(term),
-        }
+        EchoGuard { saved: ok.then_some(term) }
     }
 
     /// Turns echo on or off; false when stdin is not a terminal.

@@ -19,10 +19,7 @@ const NICK_COLOURS: &[Color] = &[
 
 /// The colour of a nick: a stable hash of its lower-cased form.
 pub fn nick_colour(nick: &str) -> Color {
-    let hash = nick
-        .to_ascii_lowercase()
-        .bytes()
-        .fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+    let hash = nick.to_ascii_lowercase().bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
     NICK_COLOURS[hash as usize % NICK_COLOURS.len()]
 }
 
@@ -36,37 +33,21 @@ pub fn spans(line: &Line) -> Vec<(String, Style)> {
     let text = line.text.as_str();
     match &line.kind {
         LineKind::Info => out.push((text.to_string(), Style::default().fg(Color::Cyan))),
-        LineKind::Error => out.push((
-            text.to_string(),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        )),
+        LineKind::Error => out.push((text.to_string(), Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))),
         LineKind::Text => out.push((text.to_string(), Style::default())),
-        LineKind::Action { nick } => out.push((
-            text.to_string(),
-            Style::default()
-                .fg(nick_colour(nick))
-                .add_modifier(Modifier::ITALIC),
-        )),
+        LineKind::Action { nick } => {
+            out.push((text.to_string(), Style::default().fg(nick_colour(nick)).add_modifier(Modifier::ITALIC)))
+        }
         LineKind::Private { nick } => match text.split_once("* ") {
             Some((lead, rest)) => {
-                out.push((
-                    format!("{lead}* "),
-                    Style::default()
-                        .fg(nick_colour(nick))
-                        .add_modifier(Modifier::BOLD),
-                ));
+                out.push((format!("{lead}* "), Style::default().fg(nick_colour(nick)).add_modifier(Modifier::BOLD)));
                 out.push((rest.to_string(), Style::default().fg(Color::Yellow)));
             }
             None => out.push((text.to_string(), Style::default().fg(Color::Yellow))),
         },
         LineKind::Message { nick } => match text.split_once("> ") {
             Some((lead, rest)) => {
-                out.push((
-                    format!("{lead}> "),
-                    Style::default()
-                        .fg(nick_colour(nick))
-                        .add_modifier(Modifier::BOLD),
-                ));
+                out.push((format!("{lead}> "), Style::default().fg(nick_colour(nick)).add_modifier(Modifier::BOLD)));
                 out.push((rest.to_string(), Style::default()));
             }
             None => out.push((text.to_string(), Style::default())),
@@ -77,12 +58,7 @@ pub fn spans(line: &Line) -> Vec<(String, Style)> {
 
 /// The line as a ratatui line (one row before wrapping).
 pub fn text_line(line: &Line) -> TextLine<'static> {
-    TextLine::from(
-        spans(line)
-            .into_iter()
-            .map(|(t, s)| Span::styled(t, s))
-            .collect::<Vec<_>>(),
-    )
+    TextLine::from(spans(line).into_iter().map(|(t, s)| Span::styled(t, s)).collect::<Vec<_>>())
 }
 
 /// The line with ANSI colour codes, for plain mode on a terminal.

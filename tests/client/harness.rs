@@ -41,9 +41,7 @@ impl Server {
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(TIMEOUT)
-            .expect("banterd did not say where it listens");
+        let addr = rx.recv_timeout(TIMEOUT).expect("banterd did not say where it listens");
         Server { child, addr }
     }
 
@@ -96,12 +94,7 @@ impl Client {
             }
         });
         let stdin = child.stdin.take();
-        Client {
-            child,
-            stdin,
-            lines: rx,
-            seen: Vec::new(),
-        }
+        Client { child, stdin, lines: rx, seen: Vec::new() }
     }
 
     /// Registers `name` on a new client and waits for the room prompt.
@@ -169,23 +162,15 @@ impl Client {
                         return line;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.fail(&format!("timed out waiting for {what:?}"))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.fail(&format!("banter exited while waiting for {what:?}"))
-                }
+                Err(RecvTimeoutError::Timeout) => self.fail(&format!("timed out waiting for {what:?}")),
+                Err(RecvTimeoutError::Disconnected) => self.fail(&format!("banter exited while waiting for {what:?}")),
             }
         }
     }
 
     /// Asserts that a line equal to `line` was already printed.
     pub fn saw(&self, line: &str) {
-        assert!(
-            self.seen.iter().any(|l| l == line),
-            "expected {line:?} among:\n{}",
-            self.seen.join("\n")
-        );
+        assert!(self.seen.iter().any(|l| l == line), "expected {line:?} among:\n{}", self.seen.join("\n"));
     }
 
     /// Waits for the process to exit; returns its code.

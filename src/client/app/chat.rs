@@ -44,17 +44,10 @@ impl App {
             "KICK" => self.on_kick(msg),
             "NICK" => self.on_nick(msg),
             "PRIVMSG" | "NOTICE" => self.on_privmsg(msg),
-            "TOPIC" => self.info(format!(
-                "{} set the topic of [{}]: {}",
-                msg.nick(),
-                room_label(msg.param(0)),
-                msg.trailing()
-            )),
-            "332" => self.info(format!(
-                "Topic of [{}]: {}",
-                room_label(msg.param(1)),
-                msg.trailing()
-            )),
+            "TOPIC" => {
+                self.info(format!("{} set the topic of [{}]: {}", msg.nick(), room_label(msg.param(0)), msg.trailing()))
+            }
+            "332" => self.info(format!("Topic of [{}]: {}", room_label(msg.param(1)), msg.trailing())),
             "353" => {
                 let channel = msg.params.get(msg.params.len().saturating_sub(2)).cloned();
                 self.on_names(&channel.unwrap_or_default(), msg.trailing());
@@ -69,13 +62,8 @@ impl App {
             "FAIL" => self.on_server_error(msg, &format!("{}: {}", msg.param(0), msg.trailing())),
             "WARN" | "NOTE" => self.info(msg.trailing().to_string()),
             code if is_error_numeric(code) => {
-                let middle: Vec<&str> = msg
-                    .params
-                    .iter()
-                    .skip(1)
-                    .take(msg.params.len().saturating_sub(2))
-                    .map(String::as_str)
-                    .collect();
+                let middle: Vec<&str> =
+                    msg.params.iter().skip(1).take(msg.params.len().saturating_sub(2)).map(String::as_str).collect();
                 let text = if middle.is_empty() {
                     msg.trailing().to_string()
                 } else {
@@ -108,9 +96,7 @@ impl App {
                 self.room_list = None;
                 self.ask_room();
             }
-            _ if msg.command == "433" => {
-                self.error(format!("The name {} is already in use.", msg.param(1)))
-            }
+            _ if msg.command == "433" => self.error(format!("The name {} is already in use.", msg.param(1))),
             _ => self.error(text.to_string()),
         }
     }
@@ -120,10 +106,7 @@ impl App {
         let key = fold(&channel);
         let label = room_label(&channel).to_string();
         if self.is_me(msg.nick()) {
-            let room = self
-                .rooms
-                .entry(key.clone())
-                .or_insert_with(|| Room::new(&channel));
+            let room = self.rooms.entry(key.clone()).or_insert_with(|| Room::new(&channel));
             room.announced = false;
             room.add(msg.nick(), msg.userhost());
             match self.phase {
@@ -146,10 +129,7 @@ impl App {
             return;
         };
         room.add(msg.nick(), msg.userhost());
-        let from = msg
-            .userhost()
-            .map(|uh| format!(" from <{uh}>"))
-            .unwrap_or_default();
+        let from = msg.userhost().map(|uh| format!(" from <{uh}>")).unwrap_or_default();
         let text = format!("INFO> {} joined room [{label}]{from}", msg.nick());
         self.show(Some(timefmt::stamp(msg)), LineKind::Info, text);
     }
@@ -183,11 +163,7 @@ impl App {
             _ => String::new(),
         };
         if self.is_me(msg.nick()) {
-            self.show(
-                Some(timefmt::stamp(msg)),
-                LineKind::Info,
-                format!("INFO> You left room [{label}]"),
-            );
+            self.show(Some(timefmt::stamp(msg)), LineKind::Info, format!("INFO> You left room [{label}]"));
             let leaving = self.phase == Phase::Leaving(key.clone());
             self.forget_room(&key);
             if leaving {
@@ -228,20 +204,14 @@ impl App {
         let reason = msg.params.get(2).cloned().unwrap_or_default();
         let time = Some(timefmt::stamp(msg));
         if self.is_me(&victim) {
-            let text = format!(
-                "ERROR> You were kicked from [{label}] by {} ({reason})",
-                msg.nick()
-            );
+            let text = format!("ERROR> You were kicked from [{label}] by {} ({reason})", msg.nick());
             self.show(time, LineKind::Error, text);
             self.forget_room(&key);
             return;
         }
         if let Some(room) = self.rooms.get_mut(&key) {
             room.remove(&victim);
-            let text = format!(
-                "INFO> {victim} was kicked from [{label}] by {} ({reason})",
-                msg.nick()
-            );
+            let text = format!("INFO> {victim} was kicked from [{label}] by {} ({reason})", msg.nick());
             self.show(time, LineKind::Info, text);
         }
     }
@@ -262,17 +232,9 @@ impl App {
         }
         if self.is_me(&old) {
             self.nick = Some(new.clone());
-            self.show(
-                time,
-                LineKind::Info,
-                format!("INFO> You are now known as {new}"),
-            );
+            self.show(time, LineKind::Info, format!("INFO> You are now known as {new}"));
         } else if seen {
-            self.show(
-                time,
-                LineKind::Info,
-                format!("INFO> {old} is now known as {new}"),
-            );
+            self.show(time, LineKind::Info, format!("INFO> {old} is now known as {new}"));
         }
     }
 
@@ -295,27 +257,13 @@ impl App {
         }
         if is_channel(target) {
             let (kind, shown) = self.format_message(target, &from, &text, action);
-            let shown = if notice {
-                format!("-{from}- {text}")
-            } else {
-                shown
-            };
+            let shown = if notice { format!("-{from}- {text}") } else { shown };
             return self.show(time, kind, shown);
         }
         if self.is_me(&from) {
             // Our own private message, echoed back.
-            let shown = if action {
-                format!("-> *{target}* * {from} {text}")
-            } else {
-                format!("-> *{target}* {text}")
-            };
-            return self.show(
-                time,
-                LineKind::Private {
-                    nick: target.to_string(),
-                },
-                shown,
-            );
+            let shown = if action { format!("-> *{target}* * {from} {text}") } else { format!("-> *{target}* {text}") };
+            return self.show(time, LineKind::Private { nick: target.to_string() }, shown);
         }
         let shown = match (action, notice) {
             (true, _) => format!("*{from}* * {from} {text}"),
@@ -327,33 +275,13 @@ impl App {
 
     /// How a room message looks: `bob> hi` in the current room,
     /// `[room2] bob> hi` elsewhere, `* bob waves` for actions.
-    pub(super) fn format_message(
-        &self,
-        channel: &str,
-        from: &str,
-        text: &str,
-        action: bool,
-    ) -> (LineKind, String) {
+    pub(super) fn format_message(&self, channel: &str, from: &str, text: &str, action: bool) -> (LineKind, String) {
         let here = self.current.as_deref() == Some(fold(channel).as_str());
-        let room = if here {
-            String::new()
-        } else {
-            format!("[{}] ", room_label(channel))
-        };
+        let room = if here { String::new() } else { format!("[{}] ", room_label(channel)) };
         if action {
-            (
-                LineKind::Action {
-                    nick: from.to_string(),
-                },
-                format!("{room}* {from} {text}"),
-            )
+            (LineKind::Action { nick: from.to_string() }, format!("{room}* {from} {text}"))
         } else {
-            (
-                LineKind::Message {
-                    nick: from.to_string(),
-                },
-                format!("{room}{from}> {text}"),
-            )
+            (LineKind::Message { nick: from.to_string() }, format!("{room}{from}> {text}"))
         }
     }
 }

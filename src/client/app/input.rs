@@ -198,8 +198,7 @@ impl App {
                             Ok(channel) if self.rooms.contains_key(&irc::fold(&channel)) => channel,
                             _ => target,
                         };
-                        self.queries
-                            .push_back(Query::Who(target.clone(), Vec::new()));
+                        self.queries.push_back(Query::Who(target.clone(), Vec::new()));
                         self.send(build("WHO", &[&target]));
                     }
                     None => self.error("Usage: /who ROOM|NICK"),
@@ -209,9 +208,7 @@ impl App {
             Command::Help => self.help(),
             Command::Quote(raw) => self.send(raw.replace(['\r', '\n'], " ")),
             Command::Usage(usage) => self.error(format!("Usage: {usage}")),
-            Command::Unknown(name) => self.error(format!(
-                "Unknown command /{name}; /help lists the commands."
-            )),
+            Command::Unknown(name) => self.error(format!("Unknown command /{name}; /help lists the commands.")),
         }
     }
 
@@ -232,11 +229,7 @@ impl App {
     fn say(&mut self, target: &str, text: &str, action: bool) {
         let echo = self.caps.acked.contains("echo-message");
         for piece in irc::split_text(text, MAX_TEXT) {
-            let body = if action {
-                format!("\u{1}ACTION {piece}\u{1}")
-            } else {
-                piece.clone()
-            };
+            let body = if action { format!("\u{1}ACTION {piece}\u{1}") } else { piece.clone() };
             self.send(build("PRIVMSG", &[target, &body]));
             if echo {
                 continue;
@@ -244,18 +237,9 @@ impl App {
             let me = self.me().to_string();
             let time = Some(timefmt::now());
             if !irc::is_channel(target) {
-                let text = if action {
-                    format!("-> *{target}* * {me} {piece}")
-                } else {
-                    format!("-> *{target}* {piece}")
-                };
-                self.show(
-                    time,
-                    LineKind::Private {
-                        nick: target.to_string(),
-                    },
-                    text,
-                );
+                let text =
+                    if action { format!("-> *{target}* * {me} {piece}") } else { format!("-> *{target}* {piece}") };
+                self.show(time, LineKind::Private { nick: target.to_string() }, text);
             } else {
                 let (kind, shown) = self.format_message(target, &me, &piece, action);
                 self.show(time, kind, shown);
@@ -272,8 +256,7 @@ impl App {
             self.queries.push_back(Query::Names(irc::fold(&channel)));
             self.send(build("NAMES", &[&channel]));
         } else {
-            self.queries
-                .push_back(Query::Who(channel.clone(), Vec::new()));
+            self.queries.push_back(Query::Who(channel.clone(), Vec::new()));
             self.send(build("WHO", &[&channel]));
         }
     }
@@ -332,17 +315,10 @@ pub(super) fn valid_name(name: &str) -> Result<(), String> {
     if name.chars().count() > 30 {
         return Err("The name is too long (at most 30 characters).".to_string());
     }
-    let first_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || "_[]\\^{}|`".contains(c));
-    let rest_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || SPECIAL.contains(c));
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || "_[]\\^{}|`".contains(c));
+    let rest_ok = name.chars().all(|c| c.is_ascii_alphanumeric() || SPECIAL.contains(c));
     if !first_ok || !rest_ok {
-        return Err(format!(
-            "\"{name}\" is not a valid name: use letters, digits and - _ (starting with a letter)."
-        ));
+        return Err(format!("\"{name}\" is not a valid name: use letters, digits and - _ (starting with a letter)."));
     }
     Ok(())
 }

@@ -11,14 +11,8 @@ use crate::client::event::UiEvent;
 use crate::client::irc::{build, Message};
 
 /// The capabilities the client uses, when the server offers them.
-const WANTED_CAPS: &[&str] = &[
-    "server-time",
-    "sasl",
-    "draft/account-registration",
-    "userhost-in-names",
-    "multi-prefix",
-    "echo-message",
-];
+const WANTED_CAPS: &[&str] =
+    &["server-time", "sasl", "draft/account-registration", "userhost-in-names", "multi-prefix", "echo-message"];
 
 /// SASL payloads are sent in chunks of this many base64 bytes.
 const SASL_CHUNK: usize = 400;
@@ -68,10 +62,7 @@ impl App {
     /// The TCP connection is up.
     pub fn on_connected(&mut self) {
         self.connecting = false;
-        self.conn = Conn {
-            open: true,
-            ..Conn::default()
-        };
+        self.conn = Conn { open: true, ..Conn::default() };
         self.idle = 0;
         self.caps = Caps::default();
         self.ever_connected = true;
@@ -98,10 +89,7 @@ impl App {
         } else if self.phase == Phase::Reconnecting || self.auto_login {
             self.phase = Phase::Reconnecting;
             let delay = self.next_backoff();
-            self.error(format!(
-                "Reconnect failed: {error}. Retrying in {}s...",
-                delay.as_secs()
-            ));
+            self.error(format!("Reconnect failed: {error}. Retrying in {}s...", delay.as_secs()));
             self.reconnect(delay);
         } else if self.phase != Phase::Quitting {
             self.error(error.to_string());
@@ -150,18 +138,13 @@ impl App {
                 let more = msg.param(2) == "*" && msg.params.len() > 3;
                 for token in msg.trailing().split_whitespace() {
                     let (name, value) = token.split_once('=').unwrap_or((token, ""));
-                    self.caps
-                        .offered
-                        .insert(name.to_string(), value.to_string());
+                    self.caps.offered.insert(name.to_string(), value.to_string());
                 }
                 if more || self.caps.done || self.caps.req_pending {
                     return;
                 }
-                let wanted: Vec<&str> = WANTED_CAPS
-                    .iter()
-                    .copied()
-                    .filter(|cap| self.caps.offered.contains_key(*cap))
-                    .collect();
+                let wanted: Vec<&str> =
+                    WANTED_CAPS.iter().copied().filter(|cap| self.caps.offered.contains_key(*cap)).collect();
                 if wanted.is_empty() {
                     self.caps_done();
                 } else {
@@ -239,15 +222,10 @@ impl App {
                     // PASS must come before NICK: only a new connection will do.
                     return self.reconnect(Duration::ZERO);
                 }
-                self.send(build(
-                    "PASS",
-                    &[&format!("{}:{}", creds.name, creds.password)],
-                ));
+                self.send(build("PASS", &[&format!("{}:{}", creds.name, creds.password)]));
                 self.nick_user(&creds.name);
                 self.cap_end();
-                Step::Welcome {
-                    register_after: false,
-                }
+                Step::Welcome { register_after: false }
             }
             Mode::Register => {
                 self.nick_user(&creds.name);
@@ -261,9 +239,7 @@ impl App {
                     Step::Register
                 } else {
                     self.cap_end();
-                    Step::Welcome {
-                        register_after: true,
-                    }
+                    Step::Welcome { register_after: true }
                 }
             }
         };
@@ -273,48 +249,32 @@ impl App {
     /// Handles a line while logging in. Returns false when it was not a
     /// login reply, so the chat handlers may look at it.
     pub(super) fn on_auth_message(&mut self, step: Step, msg: &Message) -> bool {
-        let name = self
-            .creds
-            .as_ref()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+        let name = self.creds.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         match msg.command.as_str() {
             "AUTHENTICATE" if step == Step::Sasl && msg.param(0) == "+" => self.sasl_payload(),
             "903" | "907" if step == Step::Sasl => {
                 self.cap_end();
-                self.phase = Phase::Auth(Step::Welcome {
-                    register_after: false,
-                });
+                self.phase = Phase::Auth(Step::Welcome { register_after: false });
             }
             "904" | "905" => self.login_failed("Login failed: wrong name or password.".into()),
             "902" | "906" => self.login_failed(format!("Login failed: {}", msg.trailing())),
             "464" => self.login_failed("Login failed: wrong name or password.".into()),
             "465" => self.login_failed(format!("Login refused: {}", msg.trailing())),
-            "433"
-                if self.auto_login
-                    && self.conn.nick_sent.as_ref().is_some_and(|n| n.len() < 28) =>
-            {
+            "433" if self.auto_login && self.conn.nick_sent.as_ref().is_some_and(|n| n.len() < 28) => {
                 // Our old connection may not have timed out yet: take a
                 // stand-in nick rather than giving up the reconnect.
                 let alt = format!("{}_", self.conn.nick_sent.clone().unwrap_or_default());
-                self.info(format!(
-                    "{name} is still connected from before; using {alt} for now."
-                ));
+                self.info(format!("{name} is still connected from before; using {alt} for now."));
                 self.send(build("NICK", &[&alt]));
                 self.conn.nick_sent = Some(alt);
             }
             "433" => {
                 self.conn.nick_sent = None;
-                self.login_failed(format!(
-                    "The name {name} is in use right now (already logged in elsewhere?)."
-                ));
+                self.login_failed(format!("The name {name} is in use right now (already logged in elsewhere?)."));
             }
             "432" => {
                 self.conn.nick_sent = None;
-                self.login_failed(format!(
-                    "\"{name}\" is not a valid name here: {}",
-                    msg.trailing()
-                ));
+                self.login_failed(format!("\"{name}\" is not a valid name here: {}", msg.trailing()));
             }
             "421" if msg.param(1).eq_ignore_ascii_case("REGISTER") => {
                 self.login_failed("This server does not support registering accounts.".into())
@@ -324,14 +284,8 @@ impl App {
             "FAIL" if msg.param(0).eq_ignore_ascii_case("REGISTER") => self.on_register_fail(msg),
             "001" => {
                 self.conn.registered = true;
-                self.nick = Some(msg.param(0).to_string())
-                    .filter(|n| !n.is_empty())
-                    .or(Some(name));
-                if step
-                    == (Step::Welcome {
-                        register_after: true,
-                    })
-                {
+                self.nick = Some(msg.param(0).to_string()).filter(|n| !n.is_empty()).or(Some(name));
+                if step == (Step::Welcome { register_after: true }) {
                     self.send_register();
                     self.phase = Phase::Auth(Step::RegisterAfter);
                 } else {
@@ -366,25 +320,18 @@ impl App {
                     self.logged_in();
                 } else {
                     self.cap_end();
-                    self.phase = Phase::Auth(Step::Welcome {
-                        register_after: false,
-                    });
+                    self.phase = Phase::Auth(Step::Welcome { register_after: false });
                 }
             }
-            "VERIFICATION_REQUIRED" => self.login_failed(format!(
-                "Registration needs verification: {}",
-                msg.trailing()
-            )),
+            "VERIFICATION_REQUIRED" => {
+                self.login_failed(format!("Registration needs verification: {}", msg.trailing()))
+            }
             _ => {}
         }
     }
 
     fn on_register_fail(&mut self, msg: &Message) {
-        let name = self
-            .creds
-            .as_ref()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+        let name = self.creds.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         let text = msg.trailing().to_string();
         let why = match msg.param(1).to_ascii_uppercase().as_str() {
             "ACCOUNT_EXISTS" => {
@@ -396,9 +343,7 @@ impl App {
             }
             "COMPLETE_CONNECTION_REQUIRED" => {
                 self.cap_end();
-                self.phase = Phase::Auth(Step::Welcome {
-                    register_after: true,
-                });
+                self.phase = Phase::Auth(Step::Welcome { register_after: true });
                 return;
             }
             "TEMPORARILY_UNAVAILABLE" => format!("Registration is unavailable right now: {text}"),
@@ -432,10 +377,7 @@ impl App {
             return;
         }
         let labels: Vec<String> = rooms.iter().map(|r| format!("[{}]", label(r))).collect();
-        self.info(format!(
-            "Logged in as {nick}; rejoining {}",
-            labels.join(" ")
-        ));
+        self.info(format!("Logged in as {nick}; rejoining {}", labels.join(" ")));
         self.send(build("JOIN", &[&rooms.join(",")]));
         if self.current.is_some() {
             self.phase = Phase::Chat;

@@ -255,26 +255,17 @@ impl App {
 
     /// Shows a line.
     fn show(&mut self, time: Option<String>, kind: LineKind, text: String) {
-        self.out
-            .push(Action::Ui(UiEvent::Line(Line { time, kind, text })));
+        self.out.push(Action::Ui(UiEvent::Line(Line { time, kind, text })));
     }
 
     /// Shows `INFO> text` stamped now.
     fn info(&mut self, text: impl Into<String>) {
-        self.show(
-            Some(timefmt::now()),
-            LineKind::Info,
-            format!("INFO> {}", text.into()),
-        );
+        self.show(Some(timefmt::now()), LineKind::Info, format!("INFO> {}", text.into()));
     }
 
     /// Shows `ERROR> text` stamped now.
     fn error(&mut self, text: impl Into<String>) {
-        self.show(
-            Some(timefmt::now()),
-            LineKind::Error,
-            format!("ERROR> {}", text.into()),
-        );
+        self.show(Some(timefmt::now()), LineKind::Error, format!("ERROR> {}", text.into()));
     }
 
     /// Shows a plain text line (menus, lists, help).
@@ -284,10 +275,7 @@ impl App {
 
     /// Asks the user something.
     fn prompt(&mut self, text: &str, secret: bool) {
-        self.out.push(Action::Ui(UiEvent::Prompt {
-            text: text.to_string(),
-            secret,
-        }));
+        self.out.push(Action::Ui(UiEvent::Prompt { text: text.to_string(), secret }));
     }
 
     /// The next reconnect delay, doubling up to [`MAX_BACKOFF`].
@@ -304,9 +292,7 @@ impl App {
 
     /// True when `nick` is us.
     fn is_me(&self, nick: &str) -> bool {
-        self.nick
-            .as_deref()
-            .is_some_and(|me| super::irc::fold(me) == super::irc::fold(nick))
+        self.nick.as_deref().is_some_and(|me| super::irc::fold(me) == super::irc::fold(nick))
     }
 }
 

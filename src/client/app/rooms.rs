@@ -31,10 +31,7 @@ pub struct Member {
 impl Room {
     /// A freshly joined room.
     pub fn new(name: &str) -> Room {
-        Room {
-            name: name.to_string(),
-            ..Room::default()
-        }
+        Room { name: name.to_string(), ..Room::default() }
     }
 
     /// Adds or updates a member.
@@ -63,10 +60,7 @@ pub(super) fn parse_names_entry(entry: &str) -> (&str, Option<&str>) {
 
 /// Drops the `[+nt]` channel modes some servers put before a LIST topic.
 fn strip_modes(topic: &str) -> &str {
-    match topic
-        .strip_prefix("[+")
-        .and_then(|rest| rest.split_once(']'))
-    {
+    match topic.strip_prefix("[+").and_then(|rest| rest.split_once(']')) {
         Some((modes, rest)) if !modes.contains(' ') => rest.trim_start(),
         _ => topic,
     }
@@ -109,18 +103,10 @@ impl App {
         let first = !room.announced;
         room.announced = true;
         let room = room.clone();
-        let pending = self
-            .queries
-            .iter()
-            .position(|q| *q == Query::Names(key.clone()));
+        let pending = self.queries.iter().position(|q| *q == Query::Names(key.clone()));
         if let Some(index) = pending {
             self.queries.remove(index);
-            self.show_people(
-                &room.name,
-                room.members
-                    .values()
-                    .map(|m| (m.nick.clone(), m.userhost.clone())),
-            );
+            self.show_people(&room.name, room.members.values().map(|m| (m.nick.clone(), m.userhost.clone())));
         } else if first {
             let nicks: Vec<&str> = room.members.values().map(|m| m.nick.as_str()).collect();
             self.info(format!(
@@ -149,10 +135,7 @@ impl App {
 
     /// 315: end of WHO.
     pub(super) fn on_who_end(&mut self) {
-        let pending = self
-            .queries
-            .iter()
-            .position(|q| matches!(q, Query::Who(..)));
+        let pending = self.queries.iter().position(|q| matches!(q, Query::Who(..)));
         if let Some(Query::Who(target, entries)) = pending.and_then(|i| self.queries.remove(i)) {
             if entries.is_empty() {
                 self.info(format!("Nobody found for {}", room_label(&target)));
@@ -163,11 +146,7 @@ impl App {
     }
 
     /// Prints "People in room [x] (n):" and one `nick <user@host>` a line.
-    fn show_people(
-        &mut self,
-        target: &str,
-        people: impl Iterator<Item = (String, Option<String>)>,
-    ) {
+    fn show_people(&mut self, target: &str, people: impl Iterator<Item = (String, Option<String>)>) {
         let people: Vec<_> = people.collect();
         if crate::client::irc::is_channel(target) {
             let label = room_label(target);
@@ -200,16 +179,8 @@ impl App {
         } else {
             self.text(format!("Rooms ({}):", list.len()));
             for (channel, count, topic) in list {
-                let topic = if topic.is_empty() {
-                    String::new()
-                } else {
-                    format!("  {topic}")
-                };
-                self.text(format!(
-                    "  {} ({}){topic}",
-                    room_label(&channel),
-                    members_word(count)
-                ));
+                let topic = if topic.is_empty() { String::new() } else { format!("  {topic}") };
+                self.text(format!("  {} ({}){topic}", room_label(&channel), members_word(count)));
             }
         }
         if self.phase == Phase::Listing {

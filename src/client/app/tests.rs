@@ -42,45 +42,23 @@ fn logged_in() -> App {
     app.on_connected();
     let a = app.take_actions();
     assert!(sent(&a).contains(&"CAP LS 302".to_string()));
-    let a = server(
-        &mut app,
-        ":srv CAP * LS :sasl server-time echo-message userhost-in-names",
-    );
-    assert_eq!(
-        sent(&a),
-        vec!["CAP REQ :server-time sasl userhost-in-names echo-message"]
-    );
-    server(
-        &mut app,
-        ":srv CAP * ACK :server-time sasl userhost-in-names echo-message",
-    );
+    let a = server(&mut app, ":srv CAP * LS :sasl server-time echo-message userhost-in-names");
+    assert_eq!(sent(&a), vec!["CAP REQ :server-time sasl userhost-in-names echo-message"]);
+    server(&mut app, ":srv CAP * ACK :server-time sasl userhost-in-names echo-message");
     typed(&mut app, "2");
     typed(&mut app, "alice");
     let a = typed(&mut app, "secret");
-    assert_eq!(
-        sent(&a),
-        vec!["NICK alice", "USER alice 0 * alice", "AUTHENTICATE PLAIN"]
-    );
+    assert_eq!(sent(&a), vec!["NICK alice", "USER alice 0 * alice", "AUTHENTICATE PLAIN"]);
     let a = server(&mut app, "AUTHENTICATE +");
     assert_eq!(sent(&a), vec!["AUTHENTICATE AGFsaWNlAHNlY3JldA=="]);
-    server(
-        &mut app,
-        ":srv 900 alice alice!alice@h alice :You are now logged in",
-    );
+    server(&mut app, ":srv 900 alice alice!alice@h alice :You are now logged in");
     let a = server(&mut app, ":srv 903 alice :SASL authentication successful");
     assert_eq!(sent(&a), vec!["CAP END"]);
     let a = server(&mut app, ":srv 001 alice :Welcome");
     assert_eq!(sent(&a), vec!["LIST"]);
     server(&mut app, ":srv 322 alice #room1 2 :hello");
     let a = server(&mut app, ":srv 323 alice :End of LIST");
-    assert_eq!(
-        shown(&a),
-        vec![
-            "Rooms (1):",
-            "  room1 (2 members)  hello",
-            "?Join a Chat Room or Create New:"
-        ]
-    );
+    assert_eq!(shown(&a), vec!["Rooms (1):", "  room1 (2 members)  hello", "?Join a Chat Room or Create New:"]);
     app
 }
 
@@ -93,46 +71,23 @@ fn logs_in_lists_rooms_and_chats() {
     assert!(sent(&typed(&mut app, "hello all")).is_empty());
     let a = server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
     assert_eq!(sent(&a), vec!["PRIVMSG #room1 :hello all"]);
-    server(
-        &mut app,
-        ":srv 353 alice = #room1 :@bob!bob@10.0.0.1 alice!alice@127.0.0.1",
-    );
+    server(&mut app, ":srv 353 alice = #room1 :@bob!bob@10.0.0.1 alice!alice@127.0.0.1");
     let a = server(&mut app, ":srv 366 alice #room1 :End");
-    assert_eq!(
-        shown(&a),
-        vec!["INFO> Room [room1] has 2 members: alice, bob"]
-    );
-    let a = server(
-        &mut app,
-        "@time=2026-01-01T10:00:00Z :carol!c@1.2.3.4 JOIN #room1",
-    );
-    assert_eq!(
-        shown(&a),
-        vec!["INFO> carol joined room [room1] from <c@1.2.3.4>"]
-    );
+    assert_eq!(shown(&a), vec!["INFO> Room [room1] has 2 members: alice, bob"]);
+    let a = server(&mut app, "@time=2026-01-01T10:00:00Z :carol!c@1.2.3.4 JOIN #room1");
+    assert_eq!(shown(&a), vec!["INFO> carol joined room [room1] from <c@1.2.3.4>"]);
     let a = server(&mut app, ":bob!bob@10.0.0.1 PRIVMSG #room1 :hi alice");
     assert_eq!(shown(&a), vec!["bob> hi alice"]);
     let a = typed(&mut app, "LIST");
     assert_eq!(sent(&a), vec!["NAMES #room1"]);
-    server(
-        &mut app,
-        ":srv 353 alice = #room1 :@bob!bob@10.0.0.1 alice!alice@127.0.0.1 carol!c@1.2.3.4",
-    );
+    server(&mut app, ":srv 353 alice = #room1 :@bob!bob@10.0.0.1 alice!alice@127.0.0.1 carol!c@1.2.3.4");
     let a = server(&mut app, ":srv 366 alice #room1 :End");
     assert_eq!(
         shown(&a),
-        vec![
-            "People in room [room1] (3):",
-            "  alice <alice@127.0.0.1>",
-            "  bob <bob@10.0.0.1>",
-            "  carol <c@1.2.3.4>",
-        ]
+        vec!["People in room [room1] (3):", "  alice <alice@127.0.0.1>", "  bob <bob@10.0.0.1>", "  carol <c@1.2.3.4>",]
     );
     let a = server(&mut app, ":carol!c@1.2.3.4 QUIT :gone");
-    assert_eq!(
-        shown(&a),
-        vec!["INFO> carol left room [room1] (quit: gone)"]
-    );
+    assert_eq!(shown(&a), vec!["INFO> carol left room [room1] (quit: gone)"]);
     let a = typed(&mut app, "LEAVE");
     assert_eq!(sent(&a), vec!["PART #room1 Leaving"]);
     let a = server(&mut app, ":alice!alice@127.0.0.1 PART #room1 :Leaving");
@@ -172,26 +127,14 @@ fn registers_before_connect_and_reports_taken_names() {
     app.start();
     app.on_connected();
     server(&mut app, ":srv CAP * LS * :sasl");
-    server(
-        &mut app,
-        ":srv CAP * LS :draft/account-registration=before-connect",
-    );
+    server(&mut app, ":srv CAP * LS :draft/account-registration=before-connect");
     server(&mut app, ":srv CAP * ACK :sasl draft/account-registration");
     typed(&mut app, "1");
     typed(&mut app, "bob");
     let a = typed(&mut app, "pw pw");
-    assert_eq!(
-        sent(&a),
-        vec!["NICK bob", "USER bob 0 * bob", "REGISTER bob * :pw pw"]
-    );
-    let a = server(
-        &mut app,
-        "FAIL REGISTER ACCOUNT_EXISTS bob :Account already exists",
-    );
-    assert_eq!(
-        shown(&a)[0],
-        "ERROR> The name bob is already taken: choose another, or log in."
-    );
+    assert_eq!(sent(&a), vec!["NICK bob", "USER bob 0 * bob", "REGISTER bob * :pw pw"]);
+    let a = server(&mut app, "FAIL REGISTER ACCOUNT_EXISTS bob :Account already exists");
+    assert_eq!(shown(&a)[0], "ERROR> The name bob is already taken: choose another, or log in.");
     typed(&mut app, "1");
     typed(&mut app, "bob2");
     let a = typed(&mut app, "pw");
@@ -211,16 +154,11 @@ fn reconnects_and_rejoins() {
     let a = app.take_actions();
     assert!(a.contains(&Action::Connect(Duration::from_secs(1))));
     app.on_connect_failed("refused");
-    assert!(app
-        .take_actions()
-        .contains(&Action::Connect(Duration::from_secs(2))));
+    assert!(app.take_actions().contains(&Action::Connect(Duration::from_secs(2))));
     app.on_connected();
     server(&mut app, ":srv CAP * LS :sasl");
     let a = server(&mut app, ":srv CAP * ACK :sasl");
-    assert_eq!(
-        sent(&a),
-        vec!["NICK alice", "USER alice 0 * alice", "AUTHENTICATE PLAIN"]
-    );
+    assert_eq!(sent(&a), vec!["NICK alice", "USER alice 0 * alice", "AUTHENTICATE PLAIN"]);
     server(&mut app, "AUTHENTICATE +");
     server(&mut app, ":srv 903 alice :ok");
     let a = server(&mut app, ":srv 001 alice :Welcome");
@@ -237,23 +175,13 @@ fn pass_login_without_sasl_and_connection_refused() {
     typed(&mut app, "2");
     typed(&mut app, "carol");
     let a = typed(&mut app, "pw");
-    assert_eq!(
-        sent(&a),
-        vec![
-            "PASS carol:pw",
-            "NICK carol",
-            "USER carol 0 * carol",
-            "CAP END"
-        ]
-    );
+    assert_eq!(sent(&a), vec!["PASS carol:pw", "NICK carol", "USER carol 0 * carol", "CAP END"]);
 
     let mut refused = App::new("srv:6667", None);
     refused.start();
     refused.take_actions();
     refused.on_connect_failed("cannot connect to srv:6667: connection refused");
-    assert!(refused
-        .take_actions()
-        .contains(&Action::Ui(UiEvent::Exit(1))));
+    assert!(refused.take_actions().contains(&Action::Ui(UiEvent::Exit(1))));
 }
 
 #[test]
@@ -313,10 +241,7 @@ fn a_server_without_cap_still_logs_in() {
     server(&mut app, ":srv 421 * CAP :Unknown command");
     typed(&mut app, "2");
     let a = typed(&mut app, "pw");
-    assert_eq!(
-        sent(&a),
-        vec!["PASS old:pw", "NICK old", "USER old 0 * old", "CAP END"]
-    );
+    assert_eq!(sent(&a), vec!["PASS old:pw", "NICK old", "USER old 0 * old", "CAP END"]);
     let a = server(&mut app, ":srv 001 old :Welcome");
     assert_eq!(sent(&a), vec!["LIST"]);
 }
@@ -370,18 +295,9 @@ fn parting_or_being_kicked_moves_to_another_room_or_the_list() {
     server(&mut app, ":alice!alice@127.0.0.1 JOIN #lobby");
     assert_eq!(sent(&typed(&mut app, "/part")), vec!["PART #lobby"]);
     let a = server(&mut app, ":alice!alice@127.0.0.1 PART #lobby");
-    assert_eq!(
-        shown(&a),
-        vec![
-            "INFO> You left room [lobby]",
-            "INFO> Now talking in room [room1]"
-        ]
-    );
+    assert_eq!(shown(&a), vec!["INFO> You left room [lobby]", "INFO> Now talking in room [room1]"]);
     let a = server(&mut app, ":op!o@h KICK #room1 alice :behave");
-    assert_eq!(
-        shown(&a),
-        vec!["ERROR> You were kicked from [room1] by op (behave)"]
-    );
+    assert_eq!(shown(&a), vec!["ERROR> You were kicked from [room1] by op (behave)"]);
     assert_eq!(sent(&a), vec!["LIST"]);
     let a = server(&mut app, ":srv 323 alice :End of LIST");
     assert!(shown(&a).contains(&"?Join a Chat Room or Create New:".to_string()));

@@ -11,9 +11,7 @@ use std::io::{self, Stdout, Write};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::execute;
-use ratatui::crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
+use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
@@ -86,13 +84,7 @@ fn apply(view: &mut View, event: UiEvent) {
 
 /// Handles a key press or resize; returns input for the session.
 fn on_terminal_event(view: &mut View, event: Event) -> Option<Input> {
-    let Event::Key(KeyEvent {
-        code,
-        modifiers,
-        kind,
-        ..
-    }) = event
-    else {
+    let Event::Key(KeyEvent { code, modifiers, kind, .. }) = event else {
         return None; // resizes just redraw
     };
     if kind == KeyEventKind::Release {
@@ -119,11 +111,7 @@ fn on_terminal_event(view: &mut View, event: Event) -> Option<Input> {
         KeyCode::Up => editor.history_up(),
         KeyCode::Down => editor.history_down(),
         KeyCode::PageUp => view.scroll += view.page.saturating_sub(1).max(1),
-        KeyCode::PageDown => {
-            view.scroll = view
-                .scroll
-                .saturating_sub(view.page.saturating_sub(1).max(1))
-        }
+        KeyCode::PageDown => view.scroll = view.scroll.saturating_sub(view.page.saturating_sub(1).max(1)),
         KeyCode::Enter => return Some(submit(view)),
         _ => {}
     }
@@ -135,16 +123,8 @@ fn submit(view: &mut View) -> Input {
     let secret = view.secret();
     let line = view.editor.submit(secret);
     if let Some((prompt, _)) = view.prompt.take() {
-        let shown = if secret {
-            "*".repeat(line.chars().count())
-        } else {
-            line.clone()
-        };
-        view.push(Line {
-            time: None,
-            kind: LineKind::Text,
-            text: format!("{prompt} {shown}"),
-        });
+        let shown = if secret { "*".repeat(line.chars().count()) } else { line.clone() };
+        view.push(Line { time: None, kind: LineKind::Text, text: format!("{prompt} {shown}") });
     }
     view.scroll = 0;
     Input::Line(line)

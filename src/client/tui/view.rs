@@ -57,12 +57,8 @@ impl View {
 
     /// Draws the whole screen.
     pub fn draw(&mut self, frame: &mut Frame) {
-        let [body, status, input] = Layout::vertical([
-            Constraint::Min(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-        ])
-        .areas(frame.area());
+        let [body, status, input] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(1), Constraint::Length(1)]).areas(frame.area());
         self.draw_scrollback(frame, body);
         self.draw_status(frame, status);
         self.draw_input(frame, input);
@@ -104,15 +100,9 @@ impl View {
             parts.push(format!("scrolled up {} (PgDn)", self.scroll));
         }
         let text = parts.join(" | ");
-        let bar = Style::default()
-            .fg(Color::White)
-            .bg(Color::Blue)
-            .add_modifier(Modifier::BOLD);
+        let bar = Style::default().fg(Color::White).bg(Color::Blue).add_modifier(Modifier::BOLD);
         let pad = usize::from(area.width).saturating_sub(text.chars().count());
-        frame.render_widget(
-            Paragraph::new(format!("{text}{}", " ".repeat(pad))).style(bar),
-            area,
-        );
+        frame.render_widget(Paragraph::new(format!("{text}{}", " ".repeat(pad))).style(bar), area);
     }
 
     fn draw_input(&self, frame: &mut Frame, area: Rect) {
@@ -131,17 +121,11 @@ impl View {
         let shown: String = text.iter().skip(start).take(room).collect();
         let label: String = label.chars().take(label_width).collect();
         let line = TextLine::from(vec![
-            Span::styled(
-                label,
-                Style::default()
-                    .fg(Color::Yellow)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(label, Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
             Span::raw(shown),
         ]);
         frame.render_widget(Paragraph::new(line), area);
-        let x = area.x
-            + u16::try_from(label_width + cursor - start).unwrap_or(area.width.saturating_sub(1));
+        let x = area.x + u16::try_from(label_width + cursor - start).unwrap_or(area.width.saturating_sub(1));
         frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
     }
 }
