@@ -106,13 +106,13 @@ pub fn room_channel(name: &str) -> Result<String, String> {
     let name = name.trim();
     let channel = if name.starts_with(['#', '&']) { name.to_string() } else { format!("#{name}") };
     if channel.len() < 2 {
-        return Err("a room needs a name".to_string());
+        return Err("A room needs a name.".to_string());
     }
     if channel.len() > 50 {
-        return Err("room names are at most 49 characters".to_string());
+        return Err("Room names are at most 49 characters.".to_string());
     }
     if channel.chars().any(|c| c == ' ' || c == ',' || c.is_control()) {
-        return Err("room names cannot contain spaces, commas or control characters".to_string());
+        return Err("Room names cannot contain spaces, commas or control characters.".to_string());
     }
     Ok(channel)
 }
