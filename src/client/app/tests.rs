@@ -302,3 +302,37 @@ fn parting_or_being_kicked_moves_to_another_room_or_the_list() {
     let a = server(&mut app, ":srv 323 alice :End of LIST");
     assert!(shown(&a).contains(&"?Join a Chat Room or Create New:".to_string()));
 }
+
+proptest::proptest! {
+    /// Whatever the server sends, in whatever phase, the client never panics.
+    #[test]
+    fn arbitrary_server_lines_never_panic(
+        lines in proptest::collection::vec(
+            (
+                proptest::option::of("@[a-z=;\\\\:.0-9T-]{0,30} "),
+                proptest::option::of(":[a-z!@.~]{0,12} "),
+                proptest::sample::select(vec![
+                    "001", "353", "366", "352", "315", "322", "323", "433", "904", "903", "JOIN",
+                    "PART", "QUIT", "KICK", "NICK", "PRIVMSG", "NOTICE", "CAP", "REGISTER", "FAIL",
+                    "AUTHENTICATE", "PING", "ERROR", "263", "421", "TOPIC", "332",
+                ]),
+                "( [#&@+a-z!*=:\u{1}\u{3}0-9]{0,10}){0,6}",
+            ),
+            0..40,
+        ),
+        typed_first in proptest::bool::ANY,
+    ) {
+        let mut app = if typed_first { logged_in() } else { App::new("srv:6667", None) };
+        if typed_first {
+            typed(&mut app, "room1");
+        }
+        for (tags, prefix, command, rest) in lines {
+            let line = format!("{}{}{command}{rest}", tags.unwrap_or_default(), prefix.unwrap_or_default());
+            if let Some(msg) = Message::parse(&line) {
+                app.on_message(&msg);
+            }
+            app.on_tick();
+            app.take_actions();
+        }
+    }
+}
