@@ -83,7 +83,7 @@ impl App {
     pub fn on_connect_failed(&mut self, error: &str) {
         self.connecting = false;
         if !self.ever_connected {
-            self.error(error.to_string());
+            self.error(sentence(error));
             self.phase = Phase::Quitting;
             self.out.push(Action::Ui(UiEvent::Exit(1)));
         } else if self.phase == Phase::Reconnecting || self.auto_login {
@@ -92,7 +92,7 @@ impl App {
             self.error(format!("Reconnect failed: {error}. Retrying in {}s...", delay.as_secs()));
             self.reconnect(delay);
         } else if self.phase != Phase::Quitting {
-            self.error(error.to_string());
+            self.error(sentence(error));
             if matches!(self.phase, Phase::Auth(_)) {
                 self.show_menu();
             }
@@ -389,4 +389,13 @@ impl App {
 
 fn label(channel: &str) -> &str {
     crate::client::commands::room_label(channel)
+}
+
+/// `cannot connect...` as a sentence of its own: `Cannot connect...`.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
