@@ -34,7 +34,7 @@ fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client)
 
 /// Whether `client` is banned from a channel (a ban without a matching exception).
 pub fn is_banned(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
-    listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
+    !st.bans.is_empty() && listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
 }
 
 /// JOIN `#a,#b [keys]`, or `JOIN 0` to leave every channel.

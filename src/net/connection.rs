@@ -77,7 +77,9 @@ async fn read_loop(ctx: &mut Ctx, rd: OwnedReadHalf) -> String {
                     }
                 }
             }
-            commands::handle_frame(ctx, frame).await;
+            // Boxed: the handler's state lives on the heap only while a line is
+            // being handled, so an idle connection's task stays small.
+            Box::pin(commands::handle_frame(ctx, frame)).await;
             if let Some(reason) = ctx.conn.quit.take() {
                 return reason;
             }

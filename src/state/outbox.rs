@@ -87,6 +87,14 @@ impl Outbox {
         g.closed
     }
 
+    /// Frees the buffer's memory if nothing is queued (an idle client holds none).
+    pub fn release_if_empty(&self) {
+        let mut g = self.lock();
+        if g.buf.is_empty() && g.buf.capacity() > 0 {
+            g.buf = Vec::new();
+        }
+    }
+
     /// Bytes currently queued.
     pub fn len(&self) -> usize {
         self.lock().buf.len()
