@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks banter's terminal UI under tmux against a real banterd:
 #   register (password masked), room list, join, chat arriving while a line
-#   is half typed (the input line must survive intact), LIST, resize, LOGOUT.
+#   is half typed (the input line must survive intact), Tab completion, LIST,
+#   resize, LOGOUT.
 # Usage: scripts/tui-check.sh            (builds first; needs tmux)
 #        KEEP=1 scripts/tui-check.sh     (leave the temp dir for inspection)
 #        BANTER=path BANTERD=path scripts/tui-check.sh   (use these binaries,
@@ -90,6 +91,10 @@ screen
 # Finish the line: bob receives it.
 tmux send-keys -t "$SESSION" " done" Enter
 wait_file "$TMP/bob.out" "alice> half typed line done"
+
+# Tab completes a nick in the room.
+tmux send-keys -t "$SESSION" "bo" Tab "thanks" Enter
+wait_file "$TMP/bob.out" "alice> bob: thanks"
 
 # LIST shows addresses; a resize keeps everything readable.
 tmux send-keys -t "$SESSION" "LIST" Enter

@@ -58,6 +58,8 @@ pub struct Status {
     pub room: Option<String>,
     /// Members of the current room.
     pub members: usize,
+    /// Their nicks, for Tab completion.
+    pub nicks: Vec<String>,
     /// A word about the connection: `connecting`, `connected`, `reconnecting in 4s`.
     pub link: String,
 }

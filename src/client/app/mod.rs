@@ -240,6 +240,7 @@ impl App {
             nick: self.nick.clone(),
             room: room.map(|r| super::commands::room_label(&r.name).to_string()),
             members: room.map_or(0, |r| r.members.len()),
+            nicks: room.map(|r| r.members.values().map(|m| m.nick.clone()).collect()).unwrap_or_default(),
             link,
         };
         if status != self.status {

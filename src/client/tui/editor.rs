@@ -96,6 +96,25 @@ impl Editor {
         self.cursor = start;
     }
 
+    /// Completes the word before the cursor to the first of `candidates`
+    /// it starts (case-insensitively); a nick at the start of the line gets
+    /// `: ` after it, as IRC users expect.
+    pub fn complete(&mut self, candidates: &[String]) {
+        let start = self.chars[..self.cursor].iter().rposition(|c| *c == ' ').map_or(0, |i| i + 1);
+        let word: String = self.chars[start..self.cursor].iter().collect::<String>().to_lowercase();
+        if word.is_empty() {
+            return;
+        }
+        let Some(found) = candidates.iter().find(|c| c.to_lowercase().starts_with(&word)) else {
+            return;
+        };
+        let suffix = if start == 0 { ": " } else { " " };
+        let replacement: Vec<char> = format!("{found}{suffix}").chars().collect();
+        let added = replacement.len();
+        self.chars.splice(start..self.cursor, replacement);
+        self.cursor = start + added;
+    }
+
     /// Takes the line out; it goes into the history unless `secret`.
     pub fn submit(&mut self, secret: bool) -> String {
         let line = self.text();
@@ -168,6 +187,20 @@ mod tests {
         assert_eq!(e.text(), "jell");
         e.kill_before();
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn tab_completes_nicks() {
+        let nicks = vec!["Alice".to_string(), "bob".to_string()];
+        let mut e = typed("al");
+        e.complete(&nicks);
+        assert_eq!(e.text(), "Alice: ");
+        let mut e = typed("hi B");
+        e.complete(&nicks);
+        assert_eq!(e.text(), "hi bob ");
+        let mut e = typed("hi zed");
+        e.complete(&nicks);
+        assert_eq!(e.text(), "hi zed");
     }
 
     #[test]

@@ -91,6 +91,7 @@ fn on_terminal_event(view: &mut View, event: Event) -> Option<Input> {
         return None;
     }
     let ctrl = modifiers.contains(KeyModifiers::CONTROL);
+    let secret = view.secret();
     let editor = &mut view.editor;
     match code {
         KeyCode::Char('c') if ctrl => return Some(Input::Quit),
@@ -112,6 +113,7 @@ fn on_terminal_event(view: &mut View, event: Event) -> Option<Input> {
         KeyCode::Down => editor.history_down(),
         KeyCode::PageUp => view.scroll += view.page.saturating_sub(1).max(1),
         KeyCode::PageDown => view.scroll = view.scroll.saturating_sub(view.page.saturating_sub(1).max(1)),
+        KeyCode::Tab if !secret => editor.complete(&view.status.nicks),
         KeyCode::Enter => return Some(submit(view)),
         _ => {}
     }
