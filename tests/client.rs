@@ -64,11 +64,48 @@ fn connection_refused_is_explained() {
     assert_eq!(c.wait_exit(), 1);
 }
 
+/// Writes a self-signed certificate for localhost as `cert.pem`/`key.pem`.
+fn self_signed(dir: &std::path::Path) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).expect("write key");
+}
+
 #[test]
-fn tls_flag_is_refused_clearly() {
-    let mut c = Client::spawn("127.0.0.1:1", &["--tls"]);
-    c.expect("--tls is not supported in this build");
-    assert_eq!(c.wait_exit(), 2);
+fn tls_with_the_servers_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    self_signed(dir.path());
+    let srv = Server::start_tls(dir.path());
+    let tls_addr = srv.tls_addr.clone().expect("TLS listener");
+    let ca = dir.path().join("cert.pem");
+    let mut c = Client::spawn(&tls_addr, &["--tls-ca", ca.to_str().expect("utf-8 path")]);
+    c.expect(&format!("Welcome to banter ({tls_addr}, TLS)"));
+    c.menu("1", "alice", PW);
+    c.expect("Logged in as alice");
+    c.expect("Join a Chat Room or Create New:");
+    c.join("room1");
+    let mut bob = Client::register(&srv.addr, "bob", PW);
+    bob.join("room1");
+    c.send("hello over TLS");
+    bob.expect("alice> hello over TLS");
+}
+
+#[test]
+fn tls_with_an_unknown_certificate_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    self_signed(dir.path());
+    let srv = Server::start_tls(dir.path());
+    // Trust only some other certificate, whatever the machine's CA bundle.
+    let other = tempfile::tempdir().expect("tempdir");
+    self_signed(other.path());
+    let bundle = other.path().join("cert.pem");
+    let mut c = Client::spawn_env(&srv.tls_addr.clone().expect("TLS"), &["--tls"], &[("SSL_CERT_FILE", &bundle)]);
+    let line = c.expect("TLS handshake with");
+    assert!(line.contains("certificate") && line.contains("--tls-ca"), "{line}");
+    assert_eq!(c.wait_exit(), 1);
+    let mut missing = Client::spawn(&srv.addr, &["--tls-ca", "/nonexistent/ca.pem"]);
+    missing.expect("stderr: banter: --tls: /nonexistent/ca.pem");
+    assert_eq!(missing.wait_exit(), 2);
 }
 
 #[test]

@@ -1,15 +1,19 @@
 //! Command-line options: `banter [--server HOST:PORT] [--tls] [--user NAME] [--plain]`.
 
-/// The default server address.
-pub const DEFAULT_SERVER: &str = "127.0.0.1:6667";
+use std::path::PathBuf;
+
+/// The default server host.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
 
 /// The usage text shown by `--help` and on bad arguments.
 pub const USAGE: &str = "\
-usage: banter [--server HOST:PORT] [--tls] [--user NAME] [--plain]
+usage: banter [--server HOST:PORT] [--tls] [--tls-ca FILE] [--user NAME] [--plain]
 
   --server HOST:PORT  IRC server to connect to (default 127.0.0.1:6667;
-                      the port defaults to 6667)
-  --tls               connect with TLS (not supported in this build)
+                      the port defaults to 6667, or 6697 with --tls)
+  --tls               connect with TLS, trusting the system's CA bundle
+  --tls-ca FILE       also trust the PEM certificate(s) in FILE, e.g. a
+                      self-signed server's certificate (implies --tls)
   --user NAME         account name to register or log in as (asked otherwise)
   --plain             line mode: prompts and events one per line on stdout,
                       input lines from stdin (automatic when stdin or stdout
@@ -22,8 +26,10 @@ usage: banter [--server HOST:PORT] [--tls] [--user NAME] [--plain]
 pub struct Options {
     /// `host:port` to connect to.
     pub server: String,
-    /// `--tls` was given.
+    /// `--tls` (or `--tls-ca`) was given.
     pub tls: bool,
+    /// `--tls-ca FILE`.
+    pub tls_ca: Option<PathBuf>,
     /// `--user NAME`.
     pub user: Option<String>,
     /// `--plain` was given.
@@ -41,7 +47,8 @@ pub enum Parsed {
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let mut opts = Options { server: DEFAULT_SERVER.to_string(), tls: false, user: None, plain: false };
+    let mut opts = Options { server: String::new(), tls: false, tls_ca: None, user: None, plain: false };
+    let mut server = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -56,19 +63,25 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 .ok_or_else(|| format!("{name} needs a value"))
         };
         match flag.as_str() {
-            "--server" | "-s" => opts.server = with_port(&value("--server")?),
+            "--server" | "-s" => server = Some(value("--server")?),
             "--user" | "-u" => opts.user = Some(value("--user")?),
             "--tls" => opts.tls = true,
+            "--tls-ca" => {
+                opts.tls_ca = Some(value("--tls-ca")?.into());
+                opts.tls = true;
+            }
             "--plain" => opts.plain = true,
             "--help" | "-h" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument: {other}")),
         }
     }
+    let port = if opts.tls { 6697 } else { 6667 };
+    opts.server = with_port(server.as_deref().unwrap_or(DEFAULT_HOST), port);
     Ok(Parsed::Run(opts))
 }
 
 /// Adds the default port to a bare host name.
-fn with_port(server: &str) -> String {
+fn with_port(server: &str, port: u16) -> String {
     let has_port = match server.rsplit_once(':') {
         Some((host, port)) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':'),
         None => false,
@@ -77,7 +90,7 @@ fn with_port(server: &str) -> String {
     if has_port && !bracketed_v6 {
         server.to_string()
     } else {
-        format!("{server}:6667")
+        format!("{server}:{port}")
     }
 }
 
@@ -100,6 +113,9 @@ mod tests {
         assert_eq!(o.user.as_deref(), Some("bob"));
         assert!(o.plain && o.tls);
         assert_eq!(run(&["--server=127.0.0.1:7000"]).server, "127.0.0.1:7000");
+        assert_eq!(run(&["--tls"]).server, "127.0.0.1:6697");
+        let o = run(&["--server", "localhost", "--tls-ca", "ca.pem"]);
+        assert_eq!((o.server.as_str(), o.tls), ("localhost:6697", true));
         assert!(parse(["--user".to_string()]).is_err());
         assert!(parse(["--bogus".to_string()]).is_err());
         assert_eq!(parse(["-h".to_string()]).unwrap(), Parsed::Help);

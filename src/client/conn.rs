@@ -1,14 +1,20 @@
-//! The TCP connection: one task reads and parses lines, one writes.
+//! The connection (TCP, or TLS over it): one task reads and parses lines,
+//! one writes.
 //!
 //! Every event carries the connection's id so the session can ignore late
 //! events from a connection it has already given up on.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::TlsConnector;
 
 use super::irc::Message;
 
@@ -53,14 +59,24 @@ pub enum ConnEvent {
     },
 }
 
-/// Starts connecting to `addr` in the background; the outcome and every line
-/// afterwards arrive on `events`.
-pub fn spawn(id: u64, addr: String, events: mpsc::UnboundedSender<ConnEvent>) {
+/// Where to connect, and how.
+#[derive(Clone)]
+pub struct Target {
+    /// `host:port`.
+    pub addr: String,
+    /// TLS settings with `--tls`; plain TCP without.
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+/// Starts connecting to `target` in the background; the outcome and every
+/// line afterwards arrive on `events`.
+pub fn spawn(id: u64, target: Target, events: mpsc::UnboundedSender<ConnEvent>) {
     tokio::spawn(async move {
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
+        let addr = target.addr.as_str();
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(err)) => {
-                let error = describe_connect_error(&addr, &err);
+                let error = describe_connect_error(addr, &err);
                 let _ = events.send(ConnEvent::Failed { id, error });
                 return;
             }
@@ -71,31 +87,63 @@ pub fn spawn(id: u64, addr: String, events: mpsc::UnboundedSender<ConnEvent>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (read_half, mut write_half) = stream.into_split();
-        let (writer, mut outgoing) = mpsc::unbounded_channel::<String>();
-        tokio::spawn(async move {
-            while let Some(line) = outgoing.recv().await {
-                let data = format!("{line}\r\n");
-                if write_half.write_all(data.as_bytes()).await.is_err() {
-                    break;
-                }
+        let Some(config) = target.tls else {
+            return run(id, stream, events).await;
+        };
+        match handshake(addr, config, stream).await {
+            Ok(tls) => run(id, tls, events).await,
+            Err(error) => {
+                let _ = events.send(ConnEvent::Failed { id, error });
             }
-            let _ = write_half.shutdown().await;
-        });
-        if events.send(ConnEvent::Connected { id, writer }).is_err() {
-            return;
         }
-        let reason = read_loop(id, read_half, &events).await;
-        let _ = events.send(ConnEvent::Closed { id, reason });
     });
 }
 
+/// The TLS handshake, with the host part of `addr` as the expected name.
+async fn handshake(addr: &str, config: Arc<ClientConfig>, stream: TcpStream) -> Result<TlsStream<TcpStream>, String> {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_string()).map_err(|e| format!("TLS: bad server name {host:?}: {e}"))?;
+    let connect = TlsConnector::from(config).connect(name, stream);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(err)) => {
+            let hint = if err.to_string().contains("certificate") {
+                " (for a self-signed server, pass its certificate with --tls-ca FILE)"
+            } else {
+                ""
+            };
+            Err(format!("TLS handshake with {addr} failed: {err}{hint}"))
+        }
+        Err(_) => Err(format!("TLS handshake with {addr} timed out")),
+    }
+}
+
+/// Runs an established connection: a writer task and the read loop.
+async fn run<S>(id: u64, stream: S, events: mpsc::UnboundedSender<ConnEvent>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (read_half, mut write_half) = tokio::io::split(stream);
+    let (writer, mut outgoing) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Some(line) = outgoing.recv().await {
+            let data = format!("{line}\r\n");
+            if write_half.write_all(data.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = write_half.shutdown().await;
+    });
+    if events.send(ConnEvent::Connected { id, writer }).is_err() {
+        return;
+    }
+    let reason = read_loop(id, read_half, &events).await;
+    let _ = events.send(ConnEvent::Closed { id, reason });
+}
+
 /// Reads lines until the connection ends; returns why it ended.
-async fn read_loop(
-    id: u64,
-    read_half: tokio::net::tcp::OwnedReadHalf,
-    events: &mpsc::UnboundedSender<ConnEvent>,
-) -> String {
+async fn read_loop<R: AsyncRead + Unpin>(id: u64, read_half: R, events: &mpsc::UnboundedSender<ConnEvent>) -> String {
     let mut reader = BufReader::new(read_half);
     let mut buf = Vec::new();
     let mut skipping = false;

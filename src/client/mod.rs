@@ -18,6 +18,7 @@ pub mod plain;
 pub mod session;
 pub mod style;
 pub mod timefmt;
+pub mod tls;
 pub mod tui;
 
 use std::io::IsTerminal;
@@ -37,13 +38,14 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    if opts.tls {
-        eprintln!(
-            "banter: --tls is not supported in this build (it has no TLS library); \
-             connect without --tls, or through a TLS tunnel such as stunnel"
-        );
-        return 2;
-    }
+    let tls = match opts.tls.then(|| tls::client_config(opts.tls_ca.as_deref())).transpose() {
+        Ok(tls) => tls,
+        Err(err) => {
+            eprintln!("banter: --tls: {err}");
+            return 2;
+        }
+    };
+    let target = conn::Target { addr: opts.server.clone(), tls };
     let plain = opts.plain || !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -55,7 +57,7 @@ pub fn main() -> i32 {
     runtime.block_on(async move {
         let (input_tx, input_rx) = mpsc::channel(64);
         let (ui_tx, ui_rx) = mpsc::unbounded_channel();
-        tokio::spawn(session::run(opts.server, opts.user, input_rx, ui_tx));
+        tokio::spawn(session::run(target, opts.user, input_rx, ui_tx));
         if plain {
             plain::run(ui_rx, input_tx).await
         } else {

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::app::{Action, App};
-use super::conn::{self, ConnEvent, Writer};
+use super::conn::{self, ConnEvent, Target, Writer};
 use super::event::{Input, UiEvent};
 
 /// How long to wait for the server to close the connection after QUIT.
@@ -16,12 +16,13 @@ const QUIT_GRACE: Duration = Duration::from_secs(2);
 /// Runs the client session until it decides to exit; the last event sent to
 /// `ui` is always [`UiEvent::Exit`].
 pub async fn run(
-    server: String,
+    target: Target,
     user: Option<String>,
     mut input: mpsc::Receiver<Input>,
     ui: mpsc::UnboundedSender<UiEvent>,
 ) {
-    let mut app = App::new(&server, user);
+    let label = if target.tls.is_some() { format!("{}, TLS", target.addr) } else { target.addr.clone() };
+    let mut app = App::new(&label, user);
     let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
     let mut conn_id = 0u64;
     let mut writer: Option<Writer> = None;
@@ -51,7 +52,7 @@ pub async fn run(
                     conn_id += 1;
                     if delay.is_zero() {
                         connect_at = None;
-                        conn::spawn(conn_id, server.clone(), conn_tx.clone());
+                        conn::spawn(conn_id, target.clone(), conn_tx.clone());
                     } else {
                         connect_at = Some(Instant::now() + delay);
                     }
@@ -88,7 +89,7 @@ pub async fn run(
             },
             _ = sleep_until(connect_at.unwrap_or_else(Instant::now)), if connect_at.is_some() => {
                 connect_at = None;
-                conn::spawn(conn_id, server.clone(), conn_tx.clone());
+                conn::spawn(conn_id, target.clone(), conn_tx.clone());
             }
             _ = ticks.tick() => app.on_tick(),
             _ = sleep_until(quit_at.unwrap_or_else(Instant::now)), if quit_at.is_some() => {

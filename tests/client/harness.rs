@@ -12,17 +12,38 @@ use std::time::{Duration, Instant};
 /// How long any single expected line may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The server's config for these tests: the defaults (flood control on, as
+/// users get it) except cheaper password hashing, so tests stay quick.
+const CONFIG: &str = "[accounts]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n";
+
 /// A running banterd, killed on drop.
 pub struct Server {
     child: Child,
     /// `127.0.0.1:PORT`.
     pub addr: String,
+    /// `localhost:PORT` of the TLS listener, when started with TLS.
+    pub tls_addr: Option<String>,
 }
 
 impl Server {
     /// Starts banterd on `listen` (e.g. `127.0.0.1:0`) with its data in `dir`.
     pub fn start_at(listen: &str, dir: &Path) -> Server {
+        Server::start_with(listen, dir, "")
+    }
+
+    /// Starts banterd with a TLS listener too, presenting `cert.pem` and
+    /// `key.pem` from `dir`.
+    pub fn start_tls(dir: &Path) -> Server {
+        let tls = "[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n";
+        Server::start_with("127.0.0.1:0", dir, tls)
+    }
+
+    fn start_with(listen: &str, dir: &Path, extra: &str) -> Server {
+        let config = dir.join("banterd.toml");
+        std::fs::write(&config, format!("{CONFIG}{extra}")).expect("write banterd.toml");
         let mut child = Command::new(env!("CARGO_BIN_EXE_banterd"))
+            .arg("--config")
+            .arg(&config)
             .args(["--listen", listen, "--data-dir"])
             .arg(dir)
             .stdin(Stdio::null())
@@ -35,14 +56,23 @@ impl Server {
         thread::spawn(move || {
             // Keep draining stderr so banterd never blocks on a full pipe.
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
+                for (tls, marker) in [(false, "listening on "), (true, "listening for TLS on ")] {
+                    if let Some(rest) = line.split(marker).nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                        let _ = tx.send((tls, addr));
+                    }
                 }
             }
         });
-        let addr = rx.recv_timeout(TIMEOUT).expect("banterd did not say where it listens");
-        Server { child, addr }
+        let mut server = Server { child, addr: String::new(), tls_addr: None };
+        while server.addr.is_empty() || (!extra.is_empty() && server.tls_addr.is_none()) {
+            match rx.recv_timeout(TIMEOUT).expect("banterd did not say where it listens") {
+                // The certificate names localhost, so connect by that name.
+                (true, addr) => server.tls_addr = Some(addr.replace("127.0.0.1", "localhost")),
+                (false, addr) => server.addr = addr,
+            }
+        }
+        server
     }
 
     /// Stops the server (as a crash would: no goodbye to clients).
@@ -70,9 +100,15 @@ pub struct Client {
 impl Client {
     /// Starts `banter --plain --server ADDR` plus `args`.
     pub fn spawn(addr: &str, args: &[&str]) -> Client {
+        Client::spawn_env(addr, args, &[])
+    }
+
+    /// Like [`Client::spawn`], with extra environment variables.
+    pub fn spawn_env(addr: &str, args: &[&str], env: &[(&str, &Path)]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_banter"))
             .args(["--plain", "--server", addr])
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .env("TZ", "UTC")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
