@@ -64,20 +64,40 @@ fn connection_refused_is_explained() {
     assert_eq!(c.wait_exit(), 1);
 }
 
-/// Writes a self-signed certificate for localhost as `cert.pem`/`key.pem`.
-fn self_signed(dir: &std::path::Path) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
-    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).expect("write cert");
-    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).expect("write key");
+/// Writes a self-signed certificate for localhost as `cert.pem`/`key.pem`;
+/// with `ca`, it is marked as a CA, as `openssl req -x509` makes them.
+fn self_signed(dir: &std::path::Path, ca: bool) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    if ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    let cert = params.self_signed(&key).expect("certificate");
+    std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write key");
+}
+
+/// Writes `ca.pem`, and `cert.pem`/`key.pem` for localhost signed by it.
+fn ca_signed(dir: &std::path::Path) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write CA");
+    std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write key");
 }
 
 #[test]
-fn tls_with_the_servers_certificate() {
+fn tls_with_a_certificate_from_a_trusted_ca() {
     let dir = tempfile::tempdir().expect("tempdir");
-    self_signed(dir.path());
+    ca_signed(dir.path());
     let srv = Server::start_tls(dir.path());
     let tls_addr = srv.tls_addr.clone().expect("TLS listener");
-    let ca = dir.path().join("cert.pem");
+    let ca = dir.path().join("ca.pem");
     let mut c = Client::spawn(&tls_addr, &["--tls-ca", ca.to_str().expect("utf-8 path")]);
     c.expect(&format!("Welcome to banter ({tls_addr}, TLS)"));
     c.menu("1", "alice", PW);
@@ -91,13 +111,26 @@ fn tls_with_the_servers_certificate() {
 }
 
 #[test]
+fn tls_with_a_pinned_self_signed_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    self_signed(dir.path(), true);
+    let srv = Server::start_tls(dir.path());
+    // By address, not by the name in the certificate: pinning accepts it.
+    let tls_addr = srv.tls_addr.clone().expect("TLS listener").replace("localhost", "127.0.0.1");
+    let cert = dir.path().join("cert.pem");
+    let mut c = Client::spawn(&tls_addr, &["--tls-ca", cert.to_str().expect("utf-8 path")]);
+    c.menu("1", "alice", PW);
+    c.expect("Logged in as alice");
+}
+
+#[test]
 fn tls_with_an_unknown_certificate_is_explained() {
     let dir = tempfile::tempdir().expect("tempdir");
-    self_signed(dir.path());
+    self_signed(dir.path(), false);
     let srv = Server::start_tls(dir.path());
     // Trust only some other certificate, whatever the machine's CA bundle.
     let other = tempfile::tempdir().expect("tempdir");
-    self_signed(other.path());
+    self_signed(other.path(), false);
     let bundle = other.path().join("cert.pem");
     let mut c = Client::spawn_env(&srv.tls_addr.clone().expect("TLS"), &["--tls"], &[("SSL_CERT_FILE", &bundle)]);
     let line = c.expect("TLS handshake with");
