@@ -32,25 +32,27 @@ trap cleanup EXIT
 
 fail() { echo "tui-check: FAIL: $*" >&2; echo "--- screen ---" >&2; screen >&2; exit 1; }
 screen() { tmux capture-pane -p -t "$SESSION"; }
-# wait_screen TEXT: waits up to 15 s for TEXT to appear on the screen.
+# wait_screen TEXT: waits up to 30 s for TEXT to appear on the screen.
 wait_screen() {
-    for _ in $(seq 150); do
+    for _ in $(seq 300); do
         screen | grep -qF -- "$1" && return 0
         sleep 0.1
     done
     fail "screen never showed: $1"
 }
-# wait_file FILE TEXT: waits up to 15 s for TEXT in FILE.
+# wait_file FILE TEXT: waits up to 30 s for TEXT in FILE.
 wait_file() {
-    for _ in $(seq 150); do
+    for _ in $(seq 300); do
         grep -qF -- "$2" "$1" 2>/dev/null && return 0
         sleep 0.1
     done
     fail "$1 never showed: $2"
 }
 
-# A fresh server on an ephemeral port.
-"$BANTERD" --listen 127.0.0.1:0 --data-dir "$TMP/data" 2>"$TMP/server.log" &
+# A fresh server on an ephemeral port (cheap password hashing: a quick check).
+mkdir -p "$TMP/data"
+printf '[accounts]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n' >"$TMP/banterd.toml"
+"$BANTERD" --config "$TMP/banterd.toml" --listen 127.0.0.1:0 --data-dir "$TMP/data" 2>"$TMP/server.log" &
 SERVER_PID=$!
 wait_file "$TMP/server.log" "listening on"
 ADDR=$(grep -o 'listening on [0-9.:]*' "$TMP/server.log" | head -1 | awk '{print $3}')
