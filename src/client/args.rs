@@ -109,7 +109,7 @@ mod tests {
     fn defaults_and_flags() {
         assert_eq!(run(&[]).server, "127.0.0.1:6667");
         let o = run(&["--server", "example.org", "--user=bob", "--plain", "--tls"]);
-        assert_eq!(o.server, "example.org:6667");
+        assert_eq!(o.server, "example.org:6697");
         assert_eq!(o.user.as_deref(), Some("bob"));
         assert!(o.plain && o.tls);
         assert_eq!(run(&["--server=127.0.0.1:7000"]).server, "127.0.0.1:7000");
