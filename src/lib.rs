@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod caps;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod isupport;
