@@ -268,6 +268,29 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// The `section.key` a validation error names, if any.
+    fn key(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix("invalid value for `")?;
+        rest.split('`').next()
+    }
+}
+
+/// The 1-based line where `section.key` is set in `text`, if it is.
+fn line_of(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.split_once('.')?;
+    let mut current = "";
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.trim_matches(|c| c == '[' || c == ']').trim();
+        } else if current == section && line.split('=').next().map(str::trim) == Some(key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 impl Config {
     /// Reads and validates a config file; relative paths in it are resolved against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -285,7 +308,10 @@ impl Config {
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
-        cfg.validate()?;
+        cfg.validate().map_err(|e| match e.key().and_then(|k| line_of(text, k)) {
+            Some(line) => ConfigError(format!("line {line}: {}", e.0)),
+            None => e,
+        })?;
         Ok(cfg)
     }
 
@@ -363,8 +389,9 @@ mod tests {
 
     #[test]
     fn bad_value_is_refused() {
-        let err = Config::parse("[server]\ncasemapping = \"utf8\"\n").unwrap_err();
-        assert!(err.0.contains("server.casemapping"));
+        let err = Config::parse("[server]\n\ncasemapping = \"utf8\"\n").unwrap_err();
+        assert!(err.0.contains("server.casemapping"), "{err}");
+        assert!(err.0.starts_with("line 3:"), "{err}");
     }
 
     #[test]
