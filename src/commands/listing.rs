@@ -14,6 +14,13 @@ pub fn visible(ctx: &Ctx, channel: &Channel) -> bool {
     !st.modes.secret || st.members.contains_key(&ctx.client.id) || ctx.client.is_oper()
 }
 
+/// Every channel, ordered by name, so listings are stable.
+fn sorted_channels(ctx: &Ctx) -> Vec<Arc<Channel>> {
+    let mut v: Vec<(String, Arc<Channel>)> = ctx.server.channels.iter().map(|c| (c.key().clone(), c.value().clone())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().map(|(_, c)| c).collect()
+}
+
 /// Sends 353 lines (split to fit) and 366 for one channel.
 pub fn send_names(ctx: &mut Ctx, channel: &Arc<Channel>) {
     send_name_lines(ctx, channel);
@@ -63,8 +70,7 @@ fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
 /// NAMES `[#a,#b]`.
 pub fn names(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if msg.params.is_empty() || msg.param(0).is_empty() {
-        let channels: Vec<Arc<Channel>> = ctx.server.channels.iter().map(|c| c.value().clone()).collect();
-        for ch in channels {
+        for ch in sorted_channels(ctx) {
             if visible(ctx, &ch) {
                 send_name_lines(ctx, &ch);
             }
@@ -108,7 +114,7 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let channels: Vec<Arc<Channel>> = match names {
         Some(n) => n.iter().filter_map(|n| ctx.server.find_channel(n)).collect(),
-        None => ctx.server.channels.iter().map(|c| c.value().clone()).collect(),
+        None => sorted_channels(ctx),
     };
     let cm = ctx.server.casemap;
     ctx.numeric(RPL_LISTSTART, &["Channel", "Users  Name"]);
