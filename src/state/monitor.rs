@@ -2,7 +2,10 @@
 
 use super::client::{Client, ClientId};
 use super::Server;
+use crate::caps::Cap;
 use crate::proto::line::Line;
+use std::collections::HashSet;
+use std::sync::Arc;
 use crate::proto::numeric::*;
 
 /// Removes one watcher of a folded nick.
@@ -40,4 +43,25 @@ pub fn notify_online(server: &Server, client: &Client) {
 /// Tells watchers that `nick` went offline.
 pub fn notify_offline(server: &Server, nick: &str) {
     notify(server, nick, RPL_MONOFFLINE, nick.to_owned());
+}
+
+/// The registered clients watching `nick` with MONITOR.
+pub fn watchers(server: &Server, nick: &str) -> Vec<Arc<Client>> {
+    let Some(ids) = server.monitors.get(&server.fold(nick)).map(|s| s.clone()) else { return Vec::new() };
+    ids.into_iter().filter_map(|id| server.clients.get(&id).map(|c| c.clone())).collect()
+}
+
+/// Who sees `client`'s AWAY, ACCOUNT and SETNAME changes: its channel peers and,
+/// once each, the clients monitoring it with extended-monitor (each still
+/// filtered by the matching notify capability at the call site).
+pub fn audience(server: &Server, client: &Client) -> Vec<Arc<Client>> {
+    let mut out = crate::state::fanout::peers(client);
+    let mut seen: HashSet<_> = out.iter().map(|c| c.id).collect();
+    seen.insert(client.id);
+    for w in watchers(server, &client.nick()) {
+        if w.caps().has(Cap::ExtendedMonitor) && seen.insert(w.id) {
+            out.push(w);
+        }
+    }
+    out
 }
