@@ -418,7 +418,11 @@ fn notify(ctx: &Ctx, target: &Target, changes: &[(String, Option<String>)]) {
             }
             let nick = r.nick();
             let line = match value {
-                Some(v) => Line::new(server_name.clone(), RPL_KEYVALUE.code, vec![nick, name.clone(), key.clone(), "*".into(), v.clone()]),
+                Some(v) => Line::new(
+                    server_name.clone(),
+                    RPL_KEYVALUE.code,
+                    vec![nick, name.clone(), key.clone(), "*".into(), v.clone()],
+                ),
                 None => {
                     let text = RPL_KEYNOTSET.text.unwrap_or_default().to_owned();
                     Line::new(server_name.clone(), RPL_KEYNOTSET.code, vec![nick, name.clone(), key.clone(), text])

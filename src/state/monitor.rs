@@ -4,9 +4,9 @@ use super::client::{Client, ClientId};
 use super::Server;
 use crate::caps::Cap;
 use crate::proto::line::Line;
+use crate::proto::numeric::*;
 use std::collections::HashSet;
 use std::sync::Arc;
-use crate::proto::numeric::*;
 
 /// Removes one watcher of a folded nick.
 pub fn unwatch(server: &Server, folded: &str, id: ClientId) {
