@@ -31,6 +31,12 @@ fn notify(server: &Server, nick: &str, numeric: Numeric, what: String) {
         if let Some(c) = server.clients.get(&id).map(|c| c.clone()) {
             let line = Line::new(name.clone(), numeric.code, vec![c.nick(), what.clone()]);
             crate::state::fanout::to_client(&c, &line);
+            if numeric == RPL_MONONLINE && c.caps().has(Cap::Metadata) {
+                // draft/metadata-3: a metadata-aware watcher is told to SYNC the newcomer.
+                let text = RPL_METADATASYNCLATER.text.unwrap_or_default().to_owned();
+                let params = vec![c.nick(), nick.to_owned(), "0".into(), text];
+                crate::state::fanout::to_client(&c, &Line::new(name.clone(), RPL_METADATASYNCLATER.code, params));
+            }
         }
     }
 }
