@@ -272,3 +272,21 @@ fn mute_and_account_extbans() {
     n.send("JOIN #x");
     n.expect("366");
 }
+
+#[test]
+fn labeled_get_nests_the_metadata_batch() {
+    let s = Server::start();
+    let mut a = with_caps(&s, "alice", "draft/metadata-3 batch labeled-response");
+    a.send("@label=q1 METADATA * GET url");
+    let outer = a.recv();
+    assert_eq!(tag(&outer, "label"), Some("q1"));
+    assert_eq!(params_of(&outer)[1], "labeled-response");
+    let outer_id = params_of(&outer)[0][1..].to_owned();
+    let inner = a.recv();
+    assert_eq!(tag(&inner, "batch"), Some(outer_id.as_str()));
+    assert_eq!(params_of(&inner)[1..], ["metadata", "alice"]);
+    let inner_id = params_of(&inner)[0][1..].to_owned();
+    assert_eq!(a.recv(), format!("@batch={inner_id} :test.banter 766 alice alice url :Key not set"));
+    assert_eq!(a.recv(), format!("@batch={outer_id} :test.banter BATCH -{inner_id}"));
+    assert_eq!(a.recv(), format!(":test.banter BATCH -{outer_id}"));
+}
