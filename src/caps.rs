@@ -70,8 +70,14 @@ caps! {
     Chghost = "chghost";
     /// draft/account-registration: the REGISTER command.
     AccountRegistration = "draft/account-registration";
+    /// draft/metadata-3: METADATA on users and channels, with subscriptions.
+    Metadata = "draft/metadata-3";
+    /// draft/multiline: messages sent as a `draft/multiline` batch of lines.
+    Multiline = "draft/multiline";
     /// echo-message: a client's own messages are echoed back.
     EchoMessage = "echo-message";
+    /// extended-monitor: MONITOR also delivers AWAY, ACCOUNT and SETNAME changes.
+    ExtendedMonitor = "extended-monitor";
     /// extended-join: JOIN carries account and realname.
     ExtendedJoin = "extended-join";
     /// invite-notify: channel operators see INVITEs.
@@ -116,6 +122,21 @@ impl Cap {
                     flags.push("email-required");
                 }
                 Some(flags.join(","))
+            }
+            Cap::Metadata => {
+                let m = &config.metadata;
+                let mut v = Vec::new();
+                if m.before_connect {
+                    v.push("before-connect".to_owned());
+                }
+                v.push(format!("max-subs={}", m.max_subs));
+                v.push(format!("max-keys={}", m.max_keys));
+                v.push(format!("max-key-bytes={}", m.max_key_bytes));
+                v.push(format!("max-value-bytes={}", m.max_value_bytes));
+                Some(v.join(","))
+            }
+            Cap::Multiline => {
+                Some(format!("max-bytes={},max-lines={}", config.multiline.max_bytes, config.multiline.max_lines))
             }
             _ => None,
         }

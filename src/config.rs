@@ -21,6 +21,10 @@ pub struct Config {
     pub channels: ChannelsConfig,
     /// TLS listeners.
     pub tls: TlsConfig,
+    /// IRCv3 metadata limits.
+    pub metadata: MetadataConfig,
+    /// IRCv3 multiline limits.
+    pub multiline: MultilineConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -166,6 +170,32 @@ pub struct ChannelsConfig {
     pub default_modes: String,
 }
 
+/// `[metadata]`: draft/metadata-3 key/value pairs on users and channels (in memory).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetadataConfig {
+    /// Whether METADATA may be used before connection registration completes.
+    pub before_connect: bool,
+    /// Keys one user or one channel may have.
+    pub max_keys: usize,
+    /// Keys one client may subscribe to.
+    pub max_subs: usize,
+    /// Longest key name, in bytes.
+    pub max_key_bytes: usize,
+    /// Longest value, in bytes.
+    pub max_value_bytes: usize,
+}
+
+/// `[multiline]`: draft/multiline batch limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultilineConfig {
+    /// Bytes of text in one batch (line separators count one each).
+    pub max_bytes: usize,
+    /// Lines in one batch.
+    pub max_lines: usize,
+}
+
 /// One `[[oper]]` block.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -253,6 +283,18 @@ impl Default for AccountsConfig {
 impl Default for ChannelsConfig {
     fn default() -> Self {
         ChannelsConfig { permanent: Vec::new(), default_modes: "nt".into() }
+    }
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig { before_connect: true, max_keys: 20, max_subs: 50, max_key_bytes: 64, max_value_bytes: 300 }
+    }
+}
+
+impl Default for MultilineConfig {
+    fn default() -> Self {
+        MultilineConfig { max_bytes: 4096, max_lines: 32 }
     }
 }
 
@@ -355,6 +397,12 @@ impl Config {
         }
         if !self.tls.listen.is_empty() && (self.tls.cert.is_none() || self.tls.key.is_none()) {
             return bad("tls", "tls.listen needs tls.cert and tls.key");
+        }
+        if self.metadata.max_key_bytes == 0 || self.metadata.max_value_bytes > 400 {
+            return bad("metadata", "max_key_bytes must be at least 1 and max_value_bytes at most 400");
+        }
+        if self.multiline.max_lines == 0 || self.multiline.max_bytes < 512 {
+            return bad("multiline", "max_lines must be at least 1 and max_bytes at least 512");
         }
         for o in &self.opers {
             if o.password.is_none() && o.password_hash.is_none() {

@@ -16,6 +16,7 @@ pub fn tokens(config: &Config) -> Vec<String> {
     let l = &config.limits;
     let t = l.max_targets;
     vec![
+        "ACCOUNTEXTBAN=a".into(),
         "AWAYLEN=".to_owned() + &l.away_len.to_string(),
         "BOT=B".into(),
         format!("CASEMAPPING={}", config.server.casemapping),
@@ -25,6 +26,7 @@ pub fn tokens(config: &Config) -> Vec<String> {
         "CHANTYPES=#".into(),
         "ELIST=MNU".into(),
         "EXCEPTS=e".into(),
+        format!("EXTBAN={},{}", crate::state::extban::PREFIX, crate::state::extban::TYPES),
         "INVEX=I".into(),
         format!("KICKLEN={}", l.kick_len),
         "LINELEN=512".into(),

@@ -18,7 +18,8 @@ pub fn login(ctx: &mut Ctx, account: &str) {
     ctx.numeric(RPL_LOGGEDIN, &[&mask, account, &format!("You are now logged in as {account}")]);
     if ctx.client.is_registered() {
         let line = ctx.client.line("ACCOUNT", vec![account.to_owned()]);
-        fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AccountNotify));
+        let audience = crate::state::monitor::audience(&ctx.server, &ctx.client);
+        fanout::to_clients(&audience, &line, fanout::with_cap(Cap::AccountNotify));
     }
     tracing::info!(client = ctx.client.id, account, "logged in");
 }

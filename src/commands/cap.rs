@@ -61,6 +61,10 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             let verdict = if ok { "ACK" } else { "NAK" };
             if ok {
                 ctx.client.set_caps(set);
+                if !set.has(Cap::Metadata) {
+                    // draft/metadata-3: dropping the capability drops the subscriptions.
+                    ctx.client.info_mut().metadata.subs.clear();
+                }
             }
             reply(ctx, vec![verdict.to_owned(), requested.to_owned()]);
         }

@@ -7,7 +7,7 @@ use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
 use crate::state::client::Client;
-use crate::state::{fanout, mask, membership};
+use crate::state::{extban, fanout, membership};
 use std::sync::Arc;
 
 pub use super::listing::{list, names};
@@ -20,21 +20,29 @@ pub fn valid_channel(name: &str, max_len: usize) -> bool {
         && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
 }
 
-/// Whether `client` matches any mask in `list`.
-fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client) -> bool {
+/// Whether `client` matches any entry in `list` (masks and account extbans, or
+/// with `mutes` only the `m:` mute extbans).
+fn listed_as(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client, mutes: bool) -> bool {
     let m = client.mask();
     let account = client.info().account.clone();
-    list.iter().any(|e| {
-        mask::matches(ctx.server.casemap, &e.mask, &m)
-            || account
-                .as_deref()
-                .is_some_and(|a| e.mask.strip_prefix("$a:").is_some_and(|acc| ctx.server.casemap.eq(acc, a)))
-    })
+    list.iter().any(|e| extban::matches(ctx.server.casemap, &e.mask, &m, account.as_deref(), mutes))
+}
+
+fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client) -> bool {
+    listed_as(ctx, list, client, false)
 }
 
 /// Whether `client` is banned from a channel (a ban without a matching exception).
 pub fn is_banned(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
     !st.bans.is_empty() && listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
+}
+
+/// Whether `client` is muted in a channel (an `m:` ban without a matching exception).
+pub fn is_muted(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
+    !st.bans.is_empty()
+        && listed_as(ctx, &st.bans, client, true)
+        && !listed(ctx, &st.excepts, client)
+        && !listed_as(ctx, &st.excepts, client, true)
 }
 
 /// JOIN `#a,#b [keys]`, or `JOIN 0` to leave every channel.
@@ -129,6 +137,7 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
     ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
     send_topic(ctx, channel, false);
     super::listing::send_names(ctx, channel);
+    super::metadata::join_sync(ctx, channel);
 }
 
 /// Sends 332/333 for a channel, or 331 when `say_none` and there is no topic.

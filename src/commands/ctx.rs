@@ -31,6 +31,8 @@ pub struct Conn {
     pub quit: Option<String>,
     /// Set once ACCOUNT_REQUIRED was sent, so it is not repeated.
     pub told_login_required: bool,
+    /// A draft/multiline batch being received.
+    pub multiline: Option<super::multiline::Pending>,
 }
 
 /// What a handler returns when it cannot do what was asked.

@@ -16,7 +16,8 @@ pub fn visible(ctx: &Ctx, channel: &Channel) -> bool {
 
 /// Every channel, ordered by name, so listings are stable.
 fn sorted_channels(ctx: &Ctx) -> Vec<Arc<Channel>> {
-    let mut v: Vec<(String, Arc<Channel>)> = ctx.server.channels.iter().map(|c| (c.key().clone(), c.value().clone())).collect();
+    let mut v: Vec<(String, Arc<Channel>)> =
+        ctx.server.channels.iter().map(|c| (c.key().clone(), c.value().clone())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v.into_iter().map(|(_, c)| c).collect()
 }

@@ -1,12 +1,13 @@
 //! Messages: PRIVMSG, NOTICE, TAGMSG, and AWAY.
 
-use super::channel::{is_banned, member_modes};
+use super::channel::{is_banned, is_muted, member_modes};
 use super::{err, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{tags, Message};
-use crate::state::fanout;
+use crate::state::channel::Channel;
+use crate::state::{fanout, monitor};
 use std::sync::atomic::Ordering;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,23 +87,28 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
     Ok(())
 }
 
+/// Whether the client may speak in `ch`: `+n`, `+m`, bans and mutes (`m:`
+/// extbans) apply unless it is voiced or an operator there.
+pub fn check_channel_send(ctx: &Ctx, ch: &Channel) -> HandlerResult {
+    let mine = member_modes(ch, &ctx.client);
+    let st = ch.read();
+    let privileged = mine.is_some_and(|m| m.op || m.voice);
+    let blocked = (mine.is_none() && st.modes.no_external)
+        || (st.modes.moderated && !privileged)
+        || (!privileged && (is_banned(ctx, &st, &ctx.client) || is_muted(ctx, &st, &ctx.client)));
+    if blocked {
+        return err(ERR_CANNOTSENDTOCHAN, &[&ch.name]);
+    }
+    Ok(())
+}
+
 fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResult {
     let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
     let status = target.chars().take_while(|c| *c == '@' || *c == '+').collect::<String>();
     let chan_name = &target[status.len()..];
     if chan_name.starts_with('#') {
         let Some(ch) = ctx.server.find_channel(chan_name) else { return err(ERR_NOSUCHCHANNEL, &[chan_name]) };
-        let mine = member_modes(&ch, &ctx.client);
-        {
-            let st = ch.read();
-            let privileged = mine.is_some_and(|m| m.op || m.voice);
-            let blocked = (mine.is_none() && st.modes.no_external)
-                || (st.modes.moderated && !privileged)
-                || (!privileged && is_banned(ctx, &st, &ctx.client));
-            if blocked {
-                return err(ERR_CANNOTSENDTOCHAN, &[&ch.name]);
-            }
-        }
+        check_channel_send(ctx, &ch)?;
         if status.is_empty() {
             fanout::to_channel(&ch, line, Some(ctx.client.id), only_tags);
         } else {
@@ -145,7 +151,7 @@ pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.client.info_mut().away = away.clone();
     let params = away.iter().cloned().collect();
     let line = ctx.client.line("AWAY", params);
-    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
+    fanout::to_clients(&monitor::audience(&ctx.server, &ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
     if away.is_some() {
         ctx.numeric(RPL_NOWAWAY, &[]);
     } else {

@@ -11,8 +11,10 @@ pub mod ctx;
 pub mod info;
 pub mod listing;
 pub mod message;
+pub mod metadata;
 pub mod mode;
 pub mod monitor;
+pub mod multiline;
 pub mod oper;
 pub mod query;
 pub mod registration;
@@ -91,6 +93,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("LINKS", 0, Registered, Sync(info::links)),
     cmd("LIST", 0, Registered, Sync(channel::list)),
     cmd("LUSERS", 0, Registered, Sync(info::lusers)),
+    cmd("METADATA", 0, Any, Sync(metadata::metadata)),
     cmd("MODE", 1, Registered, Sync(mode::mode)),
     cmd("MONITOR", 1, Registered, Sync(monitor::monitor)),
     cmd("MOTD", 0, Registered, Sync(info::motd)),
@@ -155,6 +158,12 @@ pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
 
 async fn handle_line(ctx: &mut Ctx, line: &str) {
     let Ok(msg) = Message::parse(line) else { return };
+    // Client batches (draft/multiline) frame other commands, so they are taken
+    // before the table; the batch decides which label its reply carries.
+    if let Some(label) = multiline::intercept(ctx, &msg) {
+        response::flush(ctx, label.as_deref());
+        return;
+    }
     let label = msg.tag("label").map(|l| l.into_owned());
     let registered = ctx.client.is_registered();
     if !registered {

@@ -6,7 +6,7 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::{Channel, ListEntry};
-use crate::state::{fanout, mask};
+use crate::state::{extban, fanout};
 use std::sync::atomic::Ordering;
 
 /// Parameter-taking mode changes accepted per MODE command (ISUPPORT MODES).
@@ -146,7 +146,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 if param_modes > MAX_PARAM_MODES {
                     continue;
                 }
-                let m = if arg.starts_with("$a:") { arg.to_owned() } else { mask::normalize(arg) };
+                let m = extban::normalize(arg);
                 let mut st = ch.write();
                 let max = cfg.limits.max_list_entries;
                 let list = list_of(&mut st, c);

@@ -31,12 +31,16 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 }
                 ctx.server.monitors.entry(folded).or_default().insert(ctx.client.id);
                 match ctx.server.find_user(nick) {
-                    Some(c) => online.push(c.mask()),
+                    Some(c) => online.push(c),
                     None => offline.push(nick.to_owned()),
                 }
             }
             if !online.is_empty() {
-                ctx.numeric(RPL_MONONLINE, &[&online.join(",")]);
+                let masks: Vec<String> = online.iter().map(|c| c.mask()).collect();
+                ctx.numeric(RPL_MONONLINE, &[&masks.join(",")]);
+                for c in &online {
+                    super::metadata::monitor_sync(ctx, c);
+                }
             }
             if !offline.is_empty() {
                 ctx.numeric(RPL_MONOFFLINE, &[&offline.join(",")]);

@@ -66,6 +66,7 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let now = chrono::Utc::now().timestamp();
     let idle = (now - who.last_spoke.load(std::sync::atomic::Ordering::Relaxed)).max(0);
     ctx.numeric(RPL_WHOISIDLE, &[&nick, &idle.to_string(), &who.signon.to_string()]);
+    super::metadata::whois(ctx, &who);
     ctx.numeric(RPL_ENDOFWHOIS, &[&nick]);
     Ok(())
 }

@@ -138,7 +138,8 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     ctx.client.info_mut().realname = name.to_owned();
     let line = ctx.client.line("SETNAME", vec![name.to_owned()]);
-    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::Setname));
+    let audience = crate::state::monitor::audience(&ctx.server, &ctx.client);
+    fanout::to_clients(&audience, &line, fanout::with_cap(Cap::Setname));
     if ctx.has_cap(Cap::Setname) {
         ctx.reply(line);
     }
@@ -211,5 +212,6 @@ fn welcome(ctx: &mut Ctx) {
         ctx.numeric_owned(RPL_ISUPPORT, tokens);
     }
     info::send_lusers(ctx);
+    super::metadata::registration_burst(ctx);
     info::send_motd(ctx);
 }

@@ -30,7 +30,10 @@ pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
             let start = Line::new(ctx.server_name(), "BATCH", vec![format!("+{id}"), "labeled-response".into()]);
             bytes.extend_from_slice(&start.serialize(caps, &[("label", label)]));
             for l in &lines {
-                bytes.extend_from_slice(&l.serialize(caps, &[("batch", &id)]));
+                // A line already inside a nested batch keeps only its own batch tag.
+                let nested = l.tags.iter().any(|t| t.key == "batch");
+                let extra: &[(&str, &str)] = if nested { &[] } else { &[("batch", &id)] };
+                bytes.extend_from_slice(&l.serialize(caps, extra));
             }
             let end = Line::new(ctx.server_name(), "BATCH", vec![format!("-{id}")]);
             bytes.extend_from_slice(&end.serialize(caps, &[]));

@@ -29,7 +29,9 @@ const FINAL_FLUSH: Duration = Duration::from_secs(5);
 pub async fn serve_tcp(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    serve(server, Input::Tcp(rd), wr, addr, false).await
+    // Boxed: the task itself then holds only a pointer, so its (cache-line
+    // aligned) allocation stays small; the connection state is a plain allocation.
+    Box::pin(serve(server, Input::Tcp(rd), wr, addr, false)).await
 }
 
 /// Serves one accepted TLS connection: handshake, then as plain.

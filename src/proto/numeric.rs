@@ -151,6 +151,13 @@ numerics! {
     RPL_MONLIST = "732";
     RPL_ENDOFMONLIST = "733", "End of MONITOR list";
     ERR_MONLISTFULL = "734", "Monitor list is full.";
+    RPL_WHOISKEYVALUE = "760";
+    RPL_KEYVALUE = "761";
+    RPL_KEYNOTSET = "766", "Key not set";
+    RPL_METADATASUBOK = "770";
+    RPL_METADATAUNSUBOK = "771";
+    RPL_METADATASUBS = "772";
+    RPL_METADATASYNCLATER = "774", "Please synchronize metadata later";
     RPL_LOGGEDIN = "900";
     RPL_LOGGEDOUT = "901", "You are now logged out";
     ERR_NICKLOCKED = "902", "You must use a nick assigned to you";

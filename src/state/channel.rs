@@ -112,6 +112,8 @@ pub struct ChannelState {
     pub invex: Vec<ListEntry>,
     /// Clients invited with INVITE (cleared as they join).
     pub invited: HashSet<ClientId>,
+    /// IRCv3 metadata on the channel.
+    pub metadata: super::metadata::Values,
     /// Set when the channel has been removed from the server's map; a joiner
     /// holding a stale `Arc` must look it up again.
     pub dead: bool,

@@ -62,6 +62,8 @@ pub struct UserInfo {
     pub oper_name: Option<String>,
     /// Folded nicks this client MONITORs.
     pub monitoring: HashSet<String>,
+    /// IRCv3 metadata on this user, and its subscriptions.
+    pub metadata: super::metadata::UserMetadata,
 }
 
 impl UserInfo {

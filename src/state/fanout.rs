@@ -81,3 +81,48 @@ pub fn without_cap(cap: Cap) -> impl Fn(&Client) -> bool {
 pub fn everyone(_: &Client) -> bool {
     true
 }
+
+/// One line of a block that is delivered as a unit (a batch), with extra tags
+/// (such as `batch=`) that every recipient sees.
+pub type BlockLine = (Line, Vec<(&'static str, String)>);
+
+/// Serializes a block for a recipient with `caps`.
+pub fn serialize_block(block: &[BlockLine], caps: crate::caps::CapSet) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (line, extra) in block {
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        out.extend_from_slice(&line.serialize(caps, &extra));
+    }
+    out
+}
+
+/// Sends `block` in one append to every member of `channel` except `except`
+/// for which `filter` holds, serialized once per capability variant.
+pub fn block_to_channel(
+    channel: &Channel,
+    block: &[BlockLine],
+    except: Option<ClientId>,
+    filter: impl Fn(&Client) -> bool,
+) {
+    let mut cache: Vec<(crate::caps::CapSet, Vec<u8>)> = Vec::new();
+    let st = channel.read();
+    for m in st.members.values() {
+        if Some(m.client.id) == except || !filter(&m.client) {
+            continue;
+        }
+        let key = m.client.caps().intersect(crate::proto::line::VARIANT_CAPS);
+        let idx = match cache.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                cache.push((key, serialize_block(block, key)));
+                cache.len() - 1
+            }
+        };
+        m.client.send(&cache[idx].1);
+    }
+}
+
+/// Sends `block` to one client in one append.
+pub fn block_to_client(client: &Client, block: &[BlockLine]) {
+    client.send(&serialize_block(block, client.caps()));
+}

@@ -9,9 +9,11 @@
 pub mod casemap;
 pub mod channel;
 pub mod client;
+pub mod extban;
 pub mod fanout;
 pub mod mask;
 pub mod membership;
+pub mod metadata;
 pub mod monitor;
 pub mod outbox;
 pub mod whowas;
