@@ -70,6 +70,14 @@ caps! {
     Chghost = "chghost";
     /// draft/account-registration: the REGISTER command.
     AccountRegistration = "draft/account-registration";
+    /// draft/chathistory: the CHATHISTORY command.
+    ChatHistory = "draft/chathistory";
+    /// draft/event-playback: TAGMSG and TOPIC in history batches.
+    EventPlayback = "draft/event-playback";
+    /// draft/message-redaction: the REDACT command.
+    MessageRedaction = "draft/message-redaction";
+    /// draft/read-marker: the MARKREAD command.
+    ReadMarker = "draft/read-marker";
     /// echo-message: a client's own messages are echoed back.
     EchoMessage = "echo-message";
     /// extended-join: JOIN carries account and realname.
@@ -125,6 +133,7 @@ impl Cap {
     pub fn offered(self, config: &Config) -> bool {
         match self {
             Cap::AccountRegistration => config.accounts.registration,
+            Cap::ChatHistory | Cap::EventPlayback | Cap::MessageRedaction => config.history.enabled,
             _ => true,
         }
     }
