@@ -155,6 +155,7 @@ fn direct_messages_and_targets() {
     let conv = history(&mut a, "CHATHISTORY LATEST BOB * 10");
     assert_eq!(texts(&conv), ["message 0", "message 1", "reply"]);
     assert_eq!(texts(&history(&mut b, "CHATHISTORY LATEST alice * 10")), ["message 0", "message 1", "reply"]);
+    assert_eq!(texts(&history(&mut a, "CHATHISTORY LATEST * * 10")), ["message 0", "message 1", "reply", "message 0"]);
     // carol only sees her own conversation
     assert!(history(&mut c, "CHATHISTORY LATEST bob * 10").is_empty());
     assert_eq!(texts(&history(&mut c, "CHATHISTORY LATEST alice * 10")), ["message 0"]);

@@ -111,7 +111,8 @@ pub fn chathistory(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         },
         _ => return invalid(),
     };
-    let Some(target) = target_for(ctx, name) else {
+    let all_direct = (name == "*").then(|| Target::AllDirect(history::identity(&ctx.server, &ctx.client)));
+    let Some(target) = all_direct.or_else(|| target_for(ctx, name)) else {
         return fail("CHATHISTORY", "INVALID_TARGET", &[&sub, name], "Messages could not be retrieved");
     };
     let events = ctx.has_cap(Cap::EventPlayback);

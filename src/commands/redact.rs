@@ -23,7 +23,7 @@ pub fn redact(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let Some(entry) = ctx.server.history.find(&target, msgid) else { return unknown() };
     let channel = match &target {
         Target::Channel(_) => ctx.server.find_channel(name),
-        Target::Direct(..) => None,
+        Target::Direct(..) | Target::AllDirect(_) => None,
     };
     let own = entry.sender == ctx.client.id || {
         let mine = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));

@@ -119,6 +119,8 @@ pub enum Target {
     Channel(String),
     /// The conversation between two identities (see [`identity`]).
     Direct(String, String),
+    /// Every conversation of one identity, merged (the `*` target).
+    AllDirect(String),
 }
 
 /// The read marker stored for one target.
@@ -256,8 +258,8 @@ impl History {
         self.markers.remove(&me);
     }
 
-    /// The entries `query` selects from `target`, oldest first; events only with
-    /// `events` (draft/event-playback). `None` when there is no such buffer.
+    /// The lines `query` selects from `target`, oldest first; events only with
+    /// `events` (draft/event-playback). Empty when there is no such buffer.
     pub fn select(&self, target: &Target, query: &Query, events: bool) -> Vec<Line> {
         let pick = |entries: &VecDeque<Entry>| -> Vec<Line> {
             select(entries, query, events).into_iter().map(|e| e.line.clone()).collect()
@@ -265,6 +267,17 @@ impl History {
         match target {
             Target::Channel(folded) => self.channels.get(folded).map(|b| pick(&b.entries)),
             Target::Direct(a, b) => self.conversations.get(&pair_key(a, b)).map(|c| pick(&c.buffer.entries)),
+            Target::AllDirect(me) => {
+                let keys: Vec<String> = self.parties.get(me).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+                let mut all: Vec<Entry> = Vec::new();
+                for k in keys {
+                    if let Some(c) = self.conversations.get(&k) {
+                        all.extend(c.buffer.entries.iter().cloned());
+                    }
+                }
+                all.sort_by_key(|e| e.time_ms);
+                Some(pick(&all.into()))
+            }
         }
         .unwrap_or_default()
     }
@@ -275,6 +288,7 @@ impl History {
         match target {
             Target::Channel(folded) => self.channels.get(folded).and_then(|b| find(&b)),
             Target::Direct(a, b) => self.conversations.get(&pair_key(a, b)).and_then(|c| find(&c.buffer)),
+            Target::AllDirect(_) => None,
         }
     }
 
@@ -283,6 +297,7 @@ impl History {
         match target {
             Target::Channel(folded) => self.channels.get_mut(folded)?.remove(msgid),
             Target::Direct(a, b) => self.conversations.get_mut(&pair_key(a, b))?.buffer.remove(msgid),
+            Target::AllDirect(_) => None,
         }
     }
 
