@@ -451,6 +451,23 @@ mod tests {
     }
 
     #[test]
+    fn markers_only_rise_and_are_bounded() {
+        let h = History::new();
+        let cfg = HistoryConfig { read_markers: 2, ..HistoryConfig::default() };
+        assert_eq!(h.set_marker(&cfg, "a:x", "#a", 10), (10, true));
+        assert_eq!(h.set_marker(&cfg, "a:x", "#a", 5), (10, false));
+        assert_eq!(h.set_marker(&cfg, "a:x", "#b", 20), (20, true));
+        assert_eq!(h.set_marker(&cfg, "a:x", "#c", 30), (30, true));
+        assert_eq!(h.marker("a:x", "#a"), None, "the oldest marker was dropped");
+        assert_eq!(h.marker("a:x", "#c"), Some(30));
+        assert_eq!(h.marker("a:y", "#c"), None);
+        h.forget_client(7);
+        assert_eq!(h.set_marker(&cfg, "c:7", "#c", 1), (1, true));
+        h.forget_client(7);
+        assert_eq!(h.marker("c:7", "#c"), None);
+    }
+
+    #[test]
     fn time_round_trip() {
         let t = "2019-01-04T14:33:26.123Z";
         assert_eq!(format_time(parse_time(t).unwrap()), t);
