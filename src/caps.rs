@@ -74,6 +74,14 @@ caps! {
     Metadata = "draft/metadata-3";
     /// draft/multiline: messages sent as a `draft/multiline` batch of lines.
     Multiline = "draft/multiline";
+    /// draft/chathistory: the CHATHISTORY command.
+    ChatHistory = "draft/chathistory";
+    /// draft/event-playback: TAGMSG and TOPIC in history batches.
+    EventPlayback = "draft/event-playback";
+    /// draft/message-redaction: the REDACT command.
+    MessageRedaction = "draft/message-redaction";
+    /// draft/read-marker: the MARKREAD command.
+    ReadMarker = "draft/read-marker";
     /// echo-message: a client's own messages are echoed back.
     EchoMessage = "echo-message";
     /// extended-monitor: MONITOR also delivers AWAY, ACCOUNT and SETNAME changes.
@@ -146,6 +154,7 @@ impl Cap {
     pub fn offered(self, config: &Config) -> bool {
         match self {
             Cap::AccountRegistration => config.accounts.registration,
+            Cap::ChatHistory | Cap::EventPlayback | Cap::MessageRedaction => config.history.enabled,
             _ => true,
         }
     }

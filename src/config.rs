@@ -25,6 +25,8 @@ pub struct Config {
     pub metadata: MetadataConfig,
     /// IRCv3 multiline limits.
     pub multiline: MultilineConfig,
+    /// In-memory chat history and read markers.
+    pub history: HistoryConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -196,6 +198,25 @@ pub struct MultilineConfig {
     pub max_lines: usize,
 }
 
+/// `[history]`: in-memory chat history (CHATHISTORY, REDACT) and read markers (MARKREAD).
+/// Nothing is written to disk: history and markers last until the server stops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Whether messages are kept (and draft/chathistory, draft/message-redaction offered).
+    pub enabled: bool,
+    /// Messages kept per channel; the oldest is dropped beyond it.
+    pub channel_length: usize,
+    /// Messages kept per direct-message conversation.
+    pub direct_length: usize,
+    /// Direct-message conversations kept; the least recently active is dropped beyond it.
+    pub max_conversations: usize,
+    /// Most messages or targets one CHATHISTORY request returns (ISUPPORT `CHATHISTORY`).
+    pub query_limit: usize,
+    /// Read markers kept per user; the oldest is dropped beyond it.
+    pub read_markers: usize,
+}
+
 /// One `[[oper]]` block.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,6 +297,19 @@ impl Default for AccountsConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             scram_iterations: 4096,
+        }
+    }
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            enabled: true,
+            channel_length: 1000,
+            direct_length: 200,
+            max_conversations: 10_000,
+            query_limit: 100,
+            read_markers: 1000,
         }
     }
 }
@@ -403,6 +437,9 @@ impl Config {
         }
         if self.multiline.max_lines == 0 || self.multiline.max_bytes < 512 {
             return bad("multiline", "max_lines must be at least 1 and max_bytes at least 512");
+        }
+        if self.history.query_limit == 0 {
+            return bad("history.query_limit", "must be at least 1");
         }
         for o in &self.opers {
             if o.password.is_none() && o.password_hash.is_none() {

@@ -136,6 +136,7 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
     }
     ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
     send_topic(ctx, channel, false);
+    super::markread::on_join(ctx, channel);
     super::listing::send_names(ctx, channel);
     super::metadata::join_sync(ctx, channel);
 }
@@ -289,8 +290,10 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     } else {
         Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
     };
-    let line = ctx.client.line("TOPIC", vec![ch.name.clone(), text]);
+    let line =
+        ctx.client.line("TOPIC", vec![ch.name.clone(), text]).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+    super::chathistory::record_channel(ctx, &ch, &line);
     ctx.reply(line);
     Ok(())
 }

@@ -111,6 +111,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResul
         check_channel_send(ctx, &ch)?;
         if status.is_empty() {
             fanout::to_channel(&ch, line, Some(ctx.client.id), only_tags);
+            super::chathistory::record_channel(ctx, &ch, line);
         } else {
             fanout::to_channel_status(&ch, line, Some(ctx.client.id), !status.contains('@'));
         }
@@ -119,6 +120,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResul
         if only_tags(&to) {
             fanout::to_client(&to, line);
         }
+        super::chathistory::record_direct(ctx, &to, line);
         if kind == Kind::Privmsg {
             if let Some(away) = to.info().away.clone() {
                 ctx.numeric(RPL_AWAY, &[&to.nick(), &away]);

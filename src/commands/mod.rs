@@ -7,9 +7,11 @@
 pub mod account;
 pub mod cap;
 pub mod channel;
+pub mod chathistory;
 pub mod ctx;
 pub mod info;
 pub mod listing;
+pub mod markread;
 pub mod message;
 pub mod metadata;
 pub mod mode;
@@ -17,6 +19,7 @@ pub mod monitor;
 pub mod multiline;
 pub mod oper;
 pub mod query;
+pub mod redact;
 pub mod registration;
 pub mod response;
 pub mod who;
@@ -81,6 +84,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("AUTHENTICATE", 1, Any, Async(account::authenticate)),
     cmd("AWAY", 0, Registered, Sync(message::away)),
     cmd("CAP", 1, Any, Sync(cap::cap)),
+    cmd("CHATHISTORY", 1, Registered, Sync(chathistory::chathistory)),
     oper_cmd("DIE", 0, Sync(oper::die)),
     cmd("HELP", 0, Registered, Sync(info::help)),
     cmd("HELPOP", 0, Registered, Sync(info::help)),
@@ -93,6 +97,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("LINKS", 0, Registered, Sync(info::links)),
     cmd("LIST", 0, Registered, Sync(channel::list)),
     cmd("LUSERS", 0, Registered, Sync(info::lusers)),
+    cmd("MARKREAD", 0, Registered, Sync(markread::markread)),
     cmd("METADATA", 0, Any, Sync(metadata::metadata)),
     cmd("MODE", 1, Registered, Sync(mode::mode)),
     cmd("MONITOR", 1, Registered, Sync(monitor::monitor)),
@@ -108,6 +113,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("PRIVMSG", 0, Registered, Sync(message::privmsg)),
     cmd("QUIT", 0, Any, Sync(registration::quit)),
     oper_cmd("REHASH", 0, Sync(oper::rehash)),
+    cmd("REDACT", 2, Registered, Sync(redact::redact)),
     cmd("REGISTER", 3, Any, Async(account::register)),
     oper_cmd("RESTART", 0, Sync(oper::restart)),
     cmd("SETNAME", 1, Registered, Sync(registration::setname)),

@@ -25,6 +25,12 @@ pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
         (Some(label), 1) => {
             bytes.extend_from_slice(&lines[0].serialize(caps, &[("label", label)]));
         }
+        (Some(label), _) if is_one_batch(&lines) => {
+            bytes.extend_from_slice(&lines[0].serialize(caps, &[("label", label)]));
+            for l in &lines[1..] {
+                bytes.extend_from_slice(&l.serialize(caps, &[]));
+            }
+        }
         (Some(label), _) if caps.has(Cap::Batch) => {
             let id = batch_id(ctx);
             let start = Line::new(ctx.server_name(), "BATCH", vec![format!("+{id}"), "labeled-response".into()]);
@@ -47,6 +53,15 @@ pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
     if !bytes.is_empty() {
         ctx.client.send(&bytes);
     }
+}
+
+/// Whether the replies are exactly one batch (`BATCH +ref ...` first, `BATCH -ref`
+/// last), which labeled-response labels on its opening line instead of nesting it.
+fn is_one_batch(lines: &[Line]) -> bool {
+    let (Some(first), Some(last)) = (lines.first(), lines.last()) else { return false };
+    let open = first.params.first().and_then(|p| p.strip_prefix('+'));
+    let close = last.params.first().and_then(|p| p.strip_prefix('-'));
+    lines.len() >= 2 && first.command == "BATCH" && last.command == "BATCH" && open.is_some() && open == close
 }
 
 /// A batch reference unique on this connection.

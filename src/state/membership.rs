@@ -56,6 +56,7 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     let nick = client.nick();
     server.release_nick(client);
     super::monitor::clear(server, client);
+    server.history.forget_client(client.id);
     if client.is_registered() {
         super::monitor::notify_offline(server, &nick);
     }

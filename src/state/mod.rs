@@ -11,6 +11,7 @@ pub mod channel;
 pub mod client;
 pub mod extban;
 pub mod fanout;
+pub mod history;
 pub mod mask;
 pub mod membership;
 pub mod metadata;
@@ -56,6 +57,8 @@ pub struct Server {
     pub whowas: Whowas,
     /// The account store.
     pub accounts: Accounts,
+    /// Chat history and read markers.
+    pub history: history::History,
     /// Unix time the server started.
     pub started: i64,
     /// Human-readable start time (003).
@@ -98,6 +101,7 @@ impl Server {
             channels: DashMap::new(),
             per_ip: DashMap::new(),
             accounts,
+            history: history::History::new(),
             started: now.timestamp(),
             created_text: now.format("%a %b %d %Y at %H:%M:%S UTC").to_string(),
             next_id: AtomicU64::new(1),
@@ -264,7 +268,7 @@ impl Server {
     /// Removes `channel` if it is empty and not permanent, marking it dead.
     pub fn remove_channel_if_empty(&self, channel: &Arc<Channel>) {
         let key = self.fold(&channel.name);
-        self.channels.remove_if(&key, |_, c| {
+        let removed = self.channels.remove_if(&key, |_, c| {
             if !Arc::ptr_eq(c, channel) {
                 return false;
             }
@@ -276,6 +280,9 @@ impl Server {
                 false
             }
         });
+        if removed.is_some() {
+            self.history.forget_channel(&key);
+        }
     }
 
     /// A watch that turns true when the server shuts down.

@@ -1,0 +1,66 @@
+//! MARKREAD (draft/read-marker): the last message a user has read, per target.
+//!
+//! Markers belong to the account when logged in (shared by all its connections,
+//! kept in memory until the server stops), else to the connection. A marker only
+//! ever moves forward, and never past the present.
+
+use super::{fail, Ctx, HandlerResult};
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use crate::proto::Message;
+use crate::state::channel::Channel;
+use crate::state::history::{self, format_time, parse_time};
+
+/// The `MARKREAD` line for `target` with the stored marker (or `*`).
+fn marker_line(ctx: &Ctx, target: &str, time_ms: Option<i64>) -> Line {
+    let value = time_ms.map_or_else(|| "*".to_owned(), |t| format!("timestamp={}", format_time(t)));
+    Line::new(ctx.server_name(), "MARKREAD", vec![target.to_owned(), value])
+}
+
+/// MARKREAD `target [timestamp=...]`: get or set the read marker.
+pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let target = msg.param(0);
+    if target.is_empty() {
+        return fail("MARKREAD", "NEED_MORE_PARAMS", &[], "Missing parameters");
+    }
+    if target.len() > 200 || target.contains(['*', '?', ',']) {
+        return fail("MARKREAD", "INVALID_PARAMS", &[target], "Invalid target");
+    }
+    let who = history::identity(&ctx.server, &ctx.client);
+    let folded = ctx.server.fold(target);
+    if msg.params.len() < 2 {
+        let stored = ctx.server.history.marker(&who, &folded);
+        let line = marker_line(ctx, target, stored);
+        ctx.reply(line);
+        return Ok(());
+    }
+    let value = msg.param(1);
+    let Some(time_ms) = value.strip_prefix("timestamp=").and_then(parse_time) else {
+        return fail("MARKREAD", "INVALID_PARAMS", &[value], "Invalid timestamp");
+    };
+    let time_ms = time_ms.min(chrono::Utc::now().timestamp_millis());
+    let cfg = ctx.server.config();
+    let (stored, changed) = ctx.server.history.set_marker(&cfg.history, &who, &folded, time_ms);
+    let line = marker_line(ctx, target, Some(stored));
+    if changed && who.starts_with("a:") {
+        for c in ctx.server.clients.iter() {
+            let c = c.value();
+            if c.id != ctx.client.id && c.caps().has(Cap::ReadMarker) && history::identity(&ctx.server, c) == who {
+                c.send(&line.serialize(c.caps(), &[]));
+            }
+        }
+    }
+    ctx.reply(line);
+    Ok(())
+}
+
+/// Queues the `MARKREAD` a read-marker client gets after joining `channel`.
+pub fn on_join(ctx: &mut Ctx, channel: &Channel) {
+    if !ctx.has_cap(Cap::ReadMarker) {
+        return;
+    }
+    let who = history::identity(&ctx.server, &ctx.client);
+    let stored = ctx.server.history.marker(&who, &ctx.server.fold(&channel.name));
+    let line = marker_line(ctx, &channel.name, stored);
+    ctx.reply(line);
+}
