@@ -1,0 +1,241 @@
+//! The per-connection task of the fan-out scenario: one channel member that
+//! checks every message it receives and, if it is a sender, keeps at most
+//! `window` messages in flight.
+//!
+//! Closed loop: a message is done once every other member of its channel
+//! has received it. Each receiver bumps the message's slot in the sender's
+//! ack ring; the receiver that completes the count marks the message done
+//! and wakes the sender. Receivers see a sender's messages in order, so a
+//! slot is only reused after all its acks arrived (see [`SenderSlot::ack`]).
+
+use super::conn::{pong, Conn};
+use super::hist::Hist;
+use super::line::{parse_u64, push_u64, Line};
+use super::phase::{Phase, PhaseCtl};
+use super::seq::{Seen, SeqTrack};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Closed-loop state of one sender, shared with its channel's receivers.
+#[derive(Debug)]
+pub struct SenderSlot {
+    acks: Box<[AtomicU32]>,
+    /// Messages received by every other channel member.
+    pub completed: AtomicU64,
+    /// Messages sent so far.
+    pub sent: AtomicU64,
+    notify: Notify,
+}
+
+impl SenderSlot {
+    /// A slot with an ack ring of `window` entries.
+    pub fn new(window: u32) -> SenderSlot {
+        SenderSlot {
+            acks: (0..window).map(|_| AtomicU32::new(0)).collect(),
+            completed: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            notify: Notify::new(),
+        }
+    }
+
+    /// Counts one receipt of `seq`; `receivers` receipts complete it.
+    /// The completing receiver subtracts `receivers` rather than storing 0,
+    /// so receipts of the next message using the slot are never lost.
+    fn ack(&self, seq: u64, receivers: u32) {
+        let slot = &self.acks[(seq % self.acks.len() as u64) as usize];
+        let v = slot.fetch_add(1, Ordering::AcqRel) + 1;
+        if v % receivers == 0 {
+            slot.fetch_sub(receivers, Ordering::AcqRel);
+            self.completed.fetch_add(1, Ordering::AcqRel);
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// What every member task shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The scenario phase.
+    pub phase: PhaseCtl,
+    /// Zero point of the timestamps carried in messages.
+    pub base: std::time::Instant,
+    /// One slot per sender, indexed by global sender id.
+    pub slots: Box<[SenderSlot]>,
+    /// Senders per channel.
+    pub senders: usize,
+    /// Receivers per message (members − 1).
+    pub receivers: u32,
+    /// Max messages in flight per sender.
+    pub window: u32,
+    /// Messages per second per sender (0 = as fast as the window allows).
+    pub rate: f64,
+    /// Bytes of filler appended to each message text.
+    pub payload: usize,
+}
+
+/// One member's tallies, merged by the coordinator.
+#[derive(Debug, Default)]
+pub struct MemberStats {
+    /// Distinct messages received.
+    pub unique: u64,
+    /// Duplicates received.
+    pub dups: u64,
+    /// Messages received after a later one from the same sender.
+    pub late: u64,
+    /// PRIVMSGs that were not from a sender of this channel or unparsable.
+    pub foreign: u64,
+    /// Messages received during the measured phase.
+    pub measured: u64,
+    /// Latency of the measured messages, µs.
+    pub hist: Hist,
+    /// First I/O error, if the connection broke.
+    pub error: Option<String>,
+}
+
+/// Who this member is.
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// Channel name.
+    pub chan: String,
+    /// Channel index.
+    pub chan_idx: usize,
+    /// Global sender id when this member sends.
+    pub sender: Option<usize>,
+}
+
+/// Runs the member until the phase is `Done`.
+pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
+    let mut st = MemberStats::default();
+    let mut tracks = vec![SeqTrack::default(); sh.senders];
+    let first_sid = role.chan_idx * sh.senders;
+    let mut phase_rx = sh.phase.subscribe();
+    let mut sent = 0u64;
+    let mut send_start: Option<Instant> = None;
+    let mut prefix = format!("PRIVMSG {} :", role.chan).into_bytes();
+    let filler = vec![b'x'; sh.payload];
+    loop {
+        let ph = sh.phase.get();
+        if ph == Phase::Done {
+            break;
+        }
+        let mut wait_window = false;
+        let mut pace_at = None;
+        if let (Some(sid), Phase::Warmup | Phase::Measure) = (role.sender, ph) {
+            let slot = &sh.slots[sid];
+            let inflight = sent.saturating_sub(slot.completed.load(Ordering::Acquire));
+            let mut n = u64::from(sh.window).saturating_sub(inflight);
+            if sh.rate > 0.0 {
+                let t0 = *send_start.get_or_insert_with(Instant::now);
+                let allowed = (t0.elapsed().as_secs_f64() * sh.rate) as u64 + 1;
+                let paced = allowed.saturating_sub(sent);
+                if paced < n {
+                    n = paced;
+                    if n == 0 {
+                        pace_at = Some(t0 + Duration::from_secs_f64(sent as f64 / sh.rate));
+                    }
+                }
+            }
+            if n > 0 {
+                let ts = sh.base.elapsed().as_nanos() as u64;
+                let out = conn.wbuf();
+                for _ in 0..n {
+                    out.extend_from_slice(&prefix);
+                    push_u64(out, sid as u64);
+                    out.push(b' ');
+                    push_u64(out, sent);
+                    out.push(b' ');
+                    push_u64(out, ts);
+                    if !filler.is_empty() {
+                        out.push(b' ');
+                        out.extend_from_slice(&filler);
+                    }
+                    out.extend_from_slice(b"\r\n");
+                    sent += 1;
+                }
+                slot.sent.store(sent, Ordering::Release);
+            } else if pace_at.is_none() {
+                wait_window = true;
+            }
+        }
+        if let Err(e) = conn.flush().await {
+            st.error = Some(e.to_string());
+            break;
+        }
+        let notify = role.sender.map(|s| &sh.slots[s].notify);
+        tokio::select! {
+            r = conn.fill() => {
+                if let Err(e) = r {
+                    st.error = Some(e.to_string());
+                    break;
+                }
+                let now_ns = sh.base.elapsed().as_nanos() as u64;
+                let measuring = sh.phase.get() == Phase::Measure;
+                conn.drain_lines(|l, out| {
+                    receive(l, out, now_ns, measuring, first_sid, &mut tracks, &mut st, sh)
+                });
+            }
+            _ = async {
+                match notify {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            }, if wait_window => {}
+            _ = tokio::time::sleep_until(pace_at.unwrap_or_else(Instant::now)), if pace_at.is_some() => {}
+            r = phase_rx.changed() => if r.is_err() { break },
+        }
+    }
+    prefix.clear();
+    st
+}
+
+/// Handles one line on the hot path: PING, or a bench PRIVMSG.
+#[allow(clippy::too_many_arguments)]
+fn receive(
+    l: &[u8],
+    out: &mut Vec<u8>,
+    now_ns: u64,
+    measuring: bool,
+    first_sid: usize,
+    tracks: &mut [SeqTrack],
+    st: &mut MemberStats,
+    sh: &Shared,
+) {
+    if l.starts_with(b"PING") {
+        pong(l, out);
+        return;
+    }
+    let Some(m) = Line::parse(l) else { return };
+    if m.command != b"PRIVMSG" {
+        return;
+    }
+    let mut f = m.param(1).unwrap_or(b"").split(|&b| b == b' ');
+    let (Some(sid), Some(seq), Some(ts)) = (
+        f.next().and_then(parse_u64),
+        f.next().and_then(parse_u64),
+        f.next().and_then(parse_u64),
+    ) else {
+        st.foreign += 1;
+        return;
+    };
+    let local = (sid as usize).wrapping_sub(first_sid);
+    if local >= tracks.len() {
+        st.foreign += 1;
+        return;
+    }
+    match tracks[local].see(seq) {
+        Seen::Dup => st.dups += 1,
+        seen => {
+            if seen == Seen::Late {
+                st.late += 1;
+            }
+            st.unique += 1;
+            sh.slots[sid as usize].ack(seq, sh.receivers);
+            if measuring {
+                st.measured += 1;
+                st.hist.record(now_ns.saturating_sub(ts) / 1000);
+            }
+        }
+    }
+}
