@@ -24,6 +24,9 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+/// One panel: y-axis label, y-axis top, value picked from a point.
+type Panel = (&'static str, f64, fn(&Point) -> f64);
+
 const COLORS: [RGBColor; 4] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
@@ -47,7 +50,7 @@ pub fn draw(path: &str, title: &str, series: &[Series]) -> Result<(), String> {
     root.fill(&WHITE).map_err(|x| e(&x))?;
     let root = root.titled(title, ("sans-serif", 20)).map_err(|x| e(&x))?;
     let panels = root.split_evenly((1, 2));
-    let specs: [(&str, f64, fn(&Point) -> f64); 2] = [
+    let specs: [Panel; 2] = [
         ("delivered messages / s (millions)", ymax, |p| p.per_s / 1e6),
         ("p99 delivery latency (ms)", lmax, |p| p.p99_ms),
     ];

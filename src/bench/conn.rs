@@ -27,7 +27,7 @@ pub struct Conn {
 
 /// Errors during setup, with enough context for the human summary.
 pub fn err(what: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, what.into())
+    io::Error::other(what.into())
 }
 
 impl Conn {
@@ -209,7 +209,10 @@ pub fn raise_nofile() -> u64 {
         libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
-    lim.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    {
+        lim.rlim_cur as u64
+    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ impl SenderSlot {
     fn ack(&self, seq: u64, receivers: u32) {
         let slot = &self.acks[(seq % self.acks.len() as u64) as usize];
         let v = slot.fetch_add(1, Ordering::AcqRel) + 1;
-        if v % receivers == 0 {
+        if v.is_multiple_of(receivers) {
             slot.fetch_sub(receivers, Ordering::AcqRel);
             self.completed.fetch_add(1, Ordering::AcqRel);
             self.notify.notify_one();
@@ -137,6 +137,8 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
                     }
                 }
             }
+            // Any completion may open the window (also right after a send).
+            wait_window = true;
             if n > 0 {
                 let ts = sh.base.elapsed().as_nanos() as u64;
                 let out = conn.wbuf();
@@ -155,8 +157,6 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
                     sent += 1;
                 }
                 slot.sent.store(sent, Ordering::Release);
-            } else if pace_at.is_none() {
-                wait_window = true;
             }
         }
         if let Err(e) = conn.flush().await {
