@@ -1,1 +1,107 @@
-fn main() {}
+//! `banterd`: the banter IRC server. See README.md and config.toml.
+
+use banter::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: banterd [--config PATH] [--listen ADDR]... [--data-dir DIR]
+       banterd account create|delete|passwd NAME | list  [--config PATH] [--data-dir DIR]
+       banterd hash-password [--config PATH]";
+
+struct Args {
+    config: Option<PathBuf>,
+    listen: Vec<std::net::SocketAddr>,
+    data_dir: Option<PathBuf>,
+    rest: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { config: None, listen: Vec::new(), data_dir: None, rest: Vec::new() };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--config" | "-c" => args.config = Some(value("--config")?.into()),
+            "--listen" | "-l" => {
+                let v = value("--listen")?;
+                args.listen.push(v.parse().map_err(|_| format!("--listen: not an address: {v}"))?);
+            }
+            "--data-dir" => args.data_dir = Some(value("--data-dir")?.into()),
+            "--help" | "-h" => return Err(String::new()),
+            "--version" | "-V" => {
+                println!("banterd {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            _ => args.rest.push(a),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("banterd: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = args.config.clone().or_else(|| {
+        let default = PathBuf::from("config.toml");
+        default.exists().then_some(default)
+    });
+    let mut config = match &path {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("banterd: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    if !args.listen.is_empty() {
+        config.server.listen = args.listen.clone();
+    }
+    if let Some(d) = &args.data_dir {
+        config.server.data_dir = d.clone();
+    }
+    match args.rest.first().map(String::as_str) {
+        Some("account") => return ExitCode::from(banter::admin::account_command(&config, &args.rest[1..]) as u8),
+        Some("hash-password") => return ExitCode::from(banter::admin::hash_password_command(&config) as u8),
+        Some(other) => {
+            eprintln!("banterd: unknown command {other}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.server.log));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    // Two cores: one worker per core; blocking work (argon2, SQLite) has its own pool.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("banterd: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(banter::server::run(config, path)) {
+        Ok(banter::server::Exit::Stopped) => ExitCode::SUCCESS,
+        Ok(banter::server::Exit::Restart) => {
+            use std::os::unix::process::CommandExt;
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("banterd"));
+            let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).exec();
+            eprintln!("banterd: restart failed: {err}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("banterd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The account database: SQLite (WAL) with a schema version and forward migrations.
+//!
+//! Every call blocks; callers run them on the blocking pool (`spawn_blocking`),
+//! never on the async worker threads.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE accounts (
+        folded TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        scram_salt BLOB NOT NULL,
+        scram_iterations INTEGER NOT NULL,
+        scram_stored_key BLOB NOT NULL,
+        scram_server_key BLOB NOT NULL,
+        email TEXT,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER
+    );",
+];
+
+/// One stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    /// Name as registered.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// SCRAM-SHA-256 credentials.
+    pub scram: super::password::ScramKeys,
+    /// E-mail, if given.
+    pub email: Option<String>,
+    /// Unix time of creation.
+    pub created_at: i64,
+    /// Unix time of the last login.
+    pub last_seen: Option<i64>,
+}
+
+/// The database handle.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+/// A store error, as text for logs.
+pub type StoreResult<T> = Result<T, String>;
+
+impl Store {
+    /// Opens (creating if needed) `<dir>/banter.db` and migrates it.
+    pub fn open(dir: &Path) -> StoreResult<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("banter.db");
+        let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        Self::prepare(conn)
+    }
+
+    /// An in-memory store (for unit tests).
+    pub fn memory() -> StoreResult<Store> {
+        Self::prepare(Connection::open_in_memory().map_err(|e| e.to_string())?)
+    }
+
+    fn prepare(conn: Connection) -> StoreResult<Store> {
+        let e = |e: rusqlite::Error| e.to_string();
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        // FULL: an acknowledged REGISTER is on disk even if the machine loses power.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(e)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(e)?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);").map_err(e)?;
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()
+            .map_err(e)?
+            .unwrap_or(0);
+        if version == 0 {
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)", []).map_err(e)?;
+        }
+        if version as usize > MIGRATIONS.len() {
+            return Err(format!("database schema {version} is newer than this banterd ({})", MIGRATIONS.len()));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.unchecked_transaction().map_err(e)?;
+            tx.execute_batch(sql).map_err(e)?;
+            tx.execute("UPDATE schema_version SET version = ?1", [i as i64 + 1]).map_err(e)?;
+            tx.commit().map_err(e)?;
+        }
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Inserts an account; `Ok(false)` when the folded name is taken.
+    pub fn insert(&self, folded: &str, row: &AccountRow) -> StoreResult<bool> {
+        let r = self.lock().execute(
+            "INSERT INTO accounts (folded, name, password_hash, scram_salt, scram_iterations,
+               scram_stored_key, scram_server_key, email, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                folded,
+                row.name,
+                row.password_hash,
+                row.scram.salt,
+                row.scram.iterations,
+                row.scram.stored_key,
+                row.scram.server_key,
+                row.email,
+                row.created_at
+            ],
+        );
+        match r {
+            Ok(_) => Ok(true),
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Looks an account up by folded name.
+    pub fn get(&self, folded: &str) -> StoreResult<Option<AccountRow>> {
+        self.lock()
+            .query_row(
+                "SELECT name, password_hash, scram_salt, scram_iterations, scram_stored_key,
+                        scram_server_key, email, created_at, last_seen
+                 FROM accounts WHERE folded = ?1",
+                [folded],
+                |r| {
+                    Ok(AccountRow {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        scram: super::password::ScramKeys {
+                            salt: r.get(2)?,
+                            iterations: r.get(3)?,
+                            stored_key: r.get(4)?,
+                            server_key: r.get(5)?,
+                        },
+                        email: r.get(6)?,
+                        created_at: r.get(7)?,
+                        last_seen: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| e.to_string())
+    }
+
+    /// Replaces the password of an account; `Ok(false)` if it does not exist.
+    pub fn set_password(&self, folded: &str, hash: &str, scram: &super::password::ScramKeys) -> StoreResult<bool> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE accounts SET password_hash = ?2, scram_salt = ?3, scram_iterations = ?4,
+                   scram_stored_key = ?5, scram_server_key = ?6 WHERE folded = ?1",
+                params![folded, hash, scram.salt, scram.iterations, scram.stored_key, scram.server_key],
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(n > 0)
+    }
+
+    /// Deletes an account; `Ok(false)` if it did not exist.
+    pub fn delete(&self, folded: &str) -> StoreResult<bool> {
+        let n = self.lock().execute("DELETE FROM accounts WHERE folded = ?1", [folded]).map_err(|e| e.to_string())?;
+        Ok(n > 0)
+    }
+
+    /// Records a login time.
+    pub fn touch(&self, folded: &str, when: i64) -> StoreResult<()> {
+        self.lock()
+            .execute("UPDATE accounts SET last_seen = ?2 WHERE folded = ?1", params![folded, when])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Every account: (name, created_at, last_seen, email), by name.
+    pub fn list(&self) -> StoreResult<Vec<(String, i64, Option<i64>, Option<String>)>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT name, created_at, last_seen, email FROM accounts ORDER BY folded")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::password::ScramKeys;
+
+    fn row(name: &str) -> AccountRow {
+        AccountRow {
+            name: name.into(),
+            password_hash: "$argon2id$x".into(),
+            scram: ScramKeys { salt: vec![1], iterations: 4096, stored_key: vec![2], server_key: vec![3] },
+            email: None,
+            created_at: 1,
+            last_seen: None,
+        }
+    }
+
+    #[test]
+    fn insert_get_unique_delete() {
+        let s = Store::memory().unwrap();
+        assert!(s.insert("alice", &row("Alice")).unwrap());
+        assert!(!s.insert("alice", &row("ALICE")).unwrap());
+        assert_eq!(s.get("alice").unwrap().unwrap().name, "Alice");
+        assert_eq!(s.list().unwrap().len(), 1);
+        assert!(s.delete("alice").unwrap());
+        assert!(s.get("alice").unwrap().is_none());
+    }
+
+    #[test]
+    fn reopen_keeps_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.insert("bob", &row("bob")).unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.get("bob").unwrap().is_some());
+    }
+}

@@ -1,0 +1,245 @@
+//! Accounts on the wire: REGISTER and VERIFY (draft/account-registration),
+//! AUTHENTICATE (SASL PLAIN and SCRAM-SHA-256), and PASS login.
+
+use super::registration::valid_nick;
+use super::{fail, BoxFuture, Ctx, HandlerResult};
+use crate::accounts::sasl::{self, Exchange, Mechanism, ScramStage};
+use crate::accounts::AccountError;
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use crate::proto::numeric::*;
+use crate::proto::{Message, OwnedMessage};
+use crate::state::fanout;
+
+/// Logs the client in to `account`: 900, and ACCOUNT to peers with account-notify.
+pub fn login(ctx: &mut Ctx, account: &str) {
+    ctx.client.info_mut().account = Some(account.to_owned());
+    let mask = ctx.client.mask();
+    ctx.numeric(RPL_LOGGEDIN, &[&mask, account, &format!("You are now logged in as {account}")]);
+    if ctx.client.is_registered() {
+        let line = Line::new(mask, "ACCOUNT", vec![account.to_owned()]).timed();
+        fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AccountNotify));
+    }
+    tracing::info!(client = ctx.client.id, account, "logged in");
+}
+
+/// REGISTER `<account|*> <email|*> <password>`.
+pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let cfg = ctx.server.config();
+        let (name, email, password) = (&msg.params[0], &msg.params[1], &msg.params[2]);
+        if !cfg.accounts.registration {
+            return fail("REGISTER", "TEMPORARILY_UNAVAILABLE", &[name], "Account registration is disabled");
+        }
+        if !ctx.client.is_registered() && !cfg.accounts.register_before_connect {
+            return fail("REGISTER", "COMPLETE_CONNECTION_REQUIRED", &[name], "Finish connecting before registering");
+        }
+        if ctx.client.info().account.is_some() {
+            return fail("REGISTER", "ALREADY_AUTHENTICATED", &[name], "You are already logged in");
+        }
+        let account = if name == "*" { ctx.conn.wanted_nick.clone().unwrap_or_else(|| ctx.client.nick()) } else { name.clone() };
+        if account == "*" || account.is_empty() {
+            return fail("REGISTER", "NEED_NICK", &["*"], "Send NICK first or name the account");
+        }
+        if !valid_nick(&account, cfg.limits.nick_len) {
+            return fail("REGISTER", "BAD_ACCOUNT_NAME", &[&account], "That account name is not valid");
+        }
+        let email = match email.as_str() {
+            "*" if cfg.accounts.email_required => {
+                return fail("REGISTER", "INVALID_EMAIL", &[&account], "An e-mail address is required")
+            }
+            "*" => None,
+            e if valid_email(e) => Some(e.to_owned()),
+            _ => return fail("REGISTER", "INVALID_EMAIL", &[&account], "That e-mail address is not valid"),
+        };
+        if password.chars().count() < cfg.accounts.min_password_len {
+            let text = format!("Passwords must be at least {} characters", cfg.accounts.min_password_len);
+            return fail("REGISTER", "WEAK_PASSWORD", &[&account], &text);
+        }
+        if password.len() > 256 {
+            return fail("REGISTER", "UNACCEPTABLE_PASSWORD", &[&account], "Passwords may be at most 256 bytes");
+        }
+        if ctx.server.find_nick(&account).is_some_and(|c| c.id != ctx.client.id) {
+            return fail("REGISTER", "ACCOUNT_EXISTS", &[&account], "That name is in use");
+        }
+        match ctx.server.accounts.register(&cfg, &account, email.as_deref(), password).await {
+            Ok(()) => {
+                let line = Line::new(ctx.server_name(), "REGISTER", vec!["SUCCESS".into(), account.clone(), "Account created".into()]);
+                ctx.reply(line);
+                login(ctx, &account);
+                Ok(())
+            }
+            Err(AccountError::Exists) => fail("REGISTER", "ACCOUNT_EXISTS", &[&account], "Account already exists"),
+            Err(AccountError::Unavailable) => {
+                fail("REGISTER", "TEMPORARILY_UNAVAILABLE", &[&account], "Account registration is unavailable, try again later")
+            }
+        }
+    })
+}
+
+fn valid_email(e: &str) -> bool {
+    match e.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !e.contains(' '),
+        None => false,
+    }
+}
+
+/// VERIFY: there is no e-mail verification, so every code is refused.
+pub fn verify(_ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    fail("VERIFY", "INVALID_CODE", &[msg.param(0)], "This server does not use verification codes")
+}
+
+/// Checks a PASS given before registration: `account:password`, or the
+/// password of the account named like the nick. Logs in on success.
+pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> bool {
+    if ctx.client.info().account.is_some() {
+        return true;
+    }
+    let (name, password) = match pass.split_once(':') {
+        Some((a, p)) if !a.is_empty() => (a.to_owned(), p.to_owned()),
+        _ => (ctx.client.nick(), pass.to_owned()),
+    };
+    let cfg = ctx.server.config();
+    match ctx.server.accounts.check_password(&cfg, &name, &password, ctx.client.ip).await {
+        Ok(Some(account)) => {
+            login(ctx, &account);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn abort(ctx: &mut Ctx) {
+    ctx.conn.sasl = None;
+}
+
+fn send_challenge(ctx: &mut Ctx, payload: &[u8]) {
+    let b64 = sasl::encode(payload);
+    let name = ctx.server_name();
+    let mut rest = b64.as_str();
+    loop {
+        let (chunk, tail) = rest.split_at(rest.len().min(400));
+        ctx.reply(Line::new(name.clone(), "AUTHENTICATE", vec![chunk.to_owned()]));
+        rest = tail;
+        if chunk.len() < 400 {
+            break;
+        }
+        if rest.is_empty() {
+            ctx.reply(Line::new(name.clone(), "AUTHENTICATE", vec!["+".to_owned()]));
+            break;
+        }
+    }
+}
+
+fn sasl_failed(ctx: &mut Ctx) -> HandlerResult {
+    abort(ctx);
+    Err(super::CmdError::Numeric(ERR_SASLFAIL, vec![]))
+}
+
+/// AUTHENTICATE `<mechanism>` | `<base64 chunk>` | `+` | `*`.
+pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let arg = msg.params[0].as_str();
+        if arg == "*" {
+            abort(ctx);
+            return Err(super::CmdError::Numeric(ERR_SASLABORTED, vec![]));
+        }
+        if ctx.client.info().account.is_some() {
+            return Err(super::CmdError::Numeric(ERR_SASLALREADY, vec![]));
+        }
+        let Some(mut exchange) = ctx.conn.sasl.take() else {
+            let Some(mech) = Mechanism::from_name(arg) else {
+                ctx.numeric(RPL_SASLMECHS, &[&sasl::MECHANISMS.join(",")]);
+                return Err(super::CmdError::Numeric(ERR_SASLFAIL, vec![]));
+            };
+            ctx.conn.sasl = Some(Exchange::new(mech));
+            let name = ctx.server_name();
+            ctx.reply(Line::new(name, "AUTHENTICATE", vec!["+".into()]));
+            return Ok(());
+        };
+        if arg.len() > 400 {
+            abort(ctx);
+            return Err(super::CmdError::Numeric(ERR_SASLTOOLONG, vec![]));
+        }
+        if arg != "+" {
+            exchange.buffer.push_str(arg);
+        }
+        if exchange.buffer.len() > sasl::MAX_PAYLOAD * 4 / 3 + 4 {
+            abort(ctx);
+            return Err(super::CmdError::Numeric(ERR_SASLTOOLONG, vec![]));
+        }
+        if arg.len() == 400 {
+            ctx.conn.sasl = Some(exchange);
+            return Ok(());
+        }
+        let Some(data) = sasl::decode(&std::mem::take(&mut exchange.buffer)) else { return sasl_failed(ctx) };
+        step(ctx, exchange, data).await
+    })
+}
+
+async fn step(ctx: &mut Ctx, mut exchange: Exchange, data: Vec<u8>) -> HandlerResult {
+    let cfg = ctx.server.config();
+    let ip = ctx.client.ip;
+    match exchange.mechanism {
+        Mechanism::Plain => {
+            let Some((authz, authc, password)) = sasl::parse_plain(&data) else { return sasl_failed(ctx) };
+            if !authz.is_empty() && !ctx.server.casemap.eq(&authz, &authc) {
+                return sasl_failed(ctx);
+            }
+            match ctx.server.accounts.check_password(&cfg, &authc, &password, ip).await {
+                Ok(Some(account)) => succeed(ctx, &account),
+                _ => sasl_failed(ctx),
+            }
+        }
+        Mechanism::ScramSha256 => match exchange.scram.clone() {
+            ScramStage::Start => {
+                let Some(first) = sasl::parse_client_first(&data) else { return sasl_failed(ctx) };
+                let Ok((account, keys)) = ctx.server.accounts.scram_keys(&cfg, &first.user).await else {
+                    return sasl_failed(ctx);
+                };
+                let (server_first, stage) = sasl::server_first(&first, account, keys);
+                exchange.scram = stage;
+                send_challenge(ctx, server_first.as_bytes());
+                ctx.conn.sasl = Some(exchange);
+                Ok(())
+            }
+            stage @ ScramStage::Sent { .. } => {
+                let name = match &stage {
+                    ScramStage::Sent { account, .. } => account.clone().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let folded = ctx.server.accounts.fold(&name);
+                let delay = ctx.server.accounts.delay(&cfg, &name, ip);
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                match sasl::verify_client_final(&stage, &data) {
+                    Some((account, server_final)) => {
+                        ctx.server.accounts.record(&folded, ip, true);
+                        exchange.scram = ScramStage::Verified { account };
+                        send_challenge(ctx, server_final.as_bytes());
+                        ctx.conn.sasl = Some(exchange);
+                        Ok(())
+                    }
+                    None => {
+                        ctx.server.accounts.record(&folded, ip, false);
+                        sasl_failed(ctx)
+                    }
+                }
+            }
+            ScramStage::Verified { account } => {
+                if !data.is_empty() {
+                    return sasl_failed(ctx);
+                }
+                succeed(ctx, &account)
+            }
+        },
+    }
+}
+
+fn succeed(ctx: &mut Ctx, account: &str) -> HandlerResult {
+    abort(ctx);
+    login(ctx, account);
+    ctx.numeric(RPL_SASLSUCCESS, &[]);
+    Ok(())
+}

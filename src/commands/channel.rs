@@ -1,0 +1,295 @@
+//! Channel membership: JOIN, PART, KICK, INVITE, TOPIC.
+
+use super::{err, Ctx, HandlerResult};
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use crate::proto::numeric::*;
+use crate::proto::Message;
+use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
+use crate::state::client::Client;
+use crate::state::{fanout, mask, membership};
+use std::sync::Arc;
+
+pub use super::listing::{list, names};
+
+/// Whether `name` is a valid channel name of at most `max_len` bytes.
+pub fn valid_channel(name: &str, max_len: usize) -> bool {
+    name.starts_with('#')
+        && name.len() >= 2
+        && name.len() <= max_len
+        && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
+}
+
+/// Whether `client` matches any mask in `list`.
+fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client) -> bool {
+    let m = client.mask();
+    let account = client.info().account.clone();
+    list.iter().any(|e| {
+        mask::matches(ctx.server.casemap, &e.mask, &m)
+            || account.as_deref().is_some_and(|a| {
+                e.mask.strip_prefix("$a:").is_some_and(|acc| ctx.server.casemap.eq(acc, a))
+            })
+    })
+}
+
+/// Whether `client` is banned from a channel (a ban without a matching exception).
+pub fn is_banned(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
+    listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
+}
+
+/// JOIN `#a,#b [keys]`, or `JOIN 0` to leave every channel.
+pub fn join(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    if msg.param(0) == "0" {
+        let channels = ctx.client.info().channels.clone();
+        for ch in channels {
+            part_one(ctx, &ch, "Left all channels");
+        }
+        return Ok(());
+    }
+    let keys: Vec<&str> = msg.param(1).split(',').collect();
+    for (i, name) in msg.param(0).split(',').filter(|n| !n.is_empty()).enumerate() {
+        if let Err(e) = join_one(ctx, name, keys.get(i).copied().filter(|k| !k.is_empty())) {
+            ctx.report(e);
+        }
+    }
+    Ok(())
+}
+
+fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
+    let cfg = ctx.server.config();
+    if !name.starts_with('#') {
+        return err(ERR_NOSUCHCHANNEL, &[name]);
+    }
+    if !valid_channel(name, cfg.limits.channel_len) {
+        return err(ERR_BADCHANNAME, &[name]);
+    }
+    let joined = ctx.client.info().channels.len();
+    if joined >= cfg.limits.max_channels_per_client {
+        return err(ERR_TOOMANYCHANNELS, &[name]);
+    }
+    let channel = loop {
+        let ch = ctx.server.channel_or_create(name);
+        let mut st = ch.write();
+        if st.dead {
+            continue;
+        }
+        if st.members.contains_key(&ctx.client.id) {
+            return Ok(());
+        }
+        let first = st.members.is_empty();
+        let fresh = first && !st.modes.permanent;
+        if fresh {
+            for flag in cfg.channels.default_modes.chars() {
+                match flag {
+                    'i' => st.modes.invite_only = true,
+                    'm' => st.modes.moderated = true,
+                    'n' => st.modes.no_external = true,
+                    's' => st.modes.secret = true,
+                    't' => st.modes.topic_ops = true,
+                    _ => {}
+                }
+            }
+        } else {
+            let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
+            if let Some(k) = &st.modes.key {
+                if key != Some(k.as_str()) && !invited {
+                    return err(ERR_BADCHANNELKEY, &[&ch.name]);
+                }
+            }
+            if let Some(limit) = st.modes.limit {
+                if st.members.len() >= limit && !invited {
+                    return err(ERR_CHANNELISFULL, &[&ch.name]);
+                }
+            }
+            if st.modes.invite_only && !invited {
+                return err(ERR_INVITEONLYCHAN, &[&ch.name]);
+            }
+            if is_banned(ctx, &st, &ctx.client) && !st.invited.contains(&ctx.client.id) {
+                return err(ERR_BANNEDFROMCHAN, &[&ch.name]);
+            }
+        }
+        st.invited.remove(&ctx.client.id);
+        st.add(ctx.client.clone(), MemberModes { op: first, voice: false });
+        drop(st);
+        break ch;
+    };
+    ctx.client.info_mut().channels.push(channel.clone());
+    announce_join(ctx, &channel);
+    Ok(())
+}
+
+/// Sends the JOIN to the channel and the join burst (topic, names) to the joiner.
+fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
+    let (mask, account, realname, away) = {
+        let i = ctx.client.info();
+        (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
+    };
+    let mut plain = Line::new(mask.clone(), "JOIN", vec![channel.name.clone()]).timed();
+    if let Some(a) = &account {
+        plain = plain.tag("account", a.clone(), Cap::AccountTag);
+    }
+    let mut extended = plain.clone();
+    extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
+    extended.params.push(realname);
+    let me = Some(ctx.client.id);
+    fanout::to_channel(channel, &plain, me, fanout::without_cap(Cap::ExtendedJoin));
+    fanout::to_channel(channel, &extended, me, fanout::with_cap(Cap::ExtendedJoin));
+    if let Some(away) = away {
+        let line = Line::new(mask, "AWAY", vec![away]).timed();
+        fanout::to_channel(channel, &line, me, fanout::with_cap(Cap::AwayNotify));
+    }
+    ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
+    send_topic(ctx, channel, false);
+    super::listing::send_names(ctx, channel);
+}
+
+/// Sends 332/333 for a channel, or 331 when `say_none` and there is no topic.
+pub fn send_topic(ctx: &mut Ctx, channel: &Channel, say_none: bool) {
+    let topic = channel.read().topic.clone();
+    match topic {
+        Some(t) => {
+            ctx.numeric(RPL_TOPIC, &[&channel.name, &t.text]);
+            ctx.numeric(RPL_TOPICWHOTIME, &[&channel.name, &t.set_by, &t.set_at.to_string()]);
+        }
+        None if say_none => ctx.numeric(RPL_NOTOPIC, &[&channel.name]),
+        None => {}
+    }
+}
+
+/// PART `#a,#b [reason]`.
+pub fn part(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let reason = msg.param(1);
+    for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+        let Some(ch) = ctx.server.find_channel(name) else {
+            ctx.numeric(ERR_NOSUCHCHANNEL, &[name]);
+            continue;
+        };
+        if !ch.read().members.contains_key(&ctx.client.id) {
+            ctx.numeric(ERR_NOTONCHANNEL, &[&ch.name]);
+            continue;
+        }
+        part_one(ctx, &ch, reason);
+    }
+    Ok(())
+}
+
+fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
+    let mut params = vec![ch.name.clone()];
+    if !reason.is_empty() {
+        params.push(reason.to_owned());
+    }
+    let line = Line::new(ctx.client.mask(), "PART", params).timed();
+    fanout::to_channel(ch, &line, Some(ctx.client.id), fanout::everyone);
+    ctx.reply(line);
+    membership::leave(&ctx.server, &ctx.client, ch);
+}
+
+/// The member modes of `client` in `channel`, if it is a member.
+pub fn member_modes(channel: &Channel, client: &Client) -> Option<MemberModes> {
+    channel.read().members.get(&client.id).map(|m| m.modes)
+}
+
+/// KICK `#chan nick[,nick] [reason]`.
+pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let name = msg.param(0);
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    let cfg = ctx.server.config();
+    let nick = ctx.client.nick();
+    let mut reason = match msg.param(2) {
+        "" => nick.clone(),
+        r => r.to_owned(),
+    };
+    if reason.len() > cfg.limits.kick_len {
+        let mut cut = cfg.limits.kick_len;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    for target in msg.param(1).split(',').filter(|n| !n.is_empty()) {
+        if !mine.op {
+            ctx.numeric(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+            break;
+        }
+        let Some(victim) = ctx.server.find_user(target) else {
+            ctx.numeric(ERR_NOSUCHNICK, &[target]);
+            continue;
+        };
+        if member_modes(&ch, &victim).is_none() {
+            ctx.numeric(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
+            continue;
+        }
+        let line = Line::new(ctx.client.mask(), "KICK", vec![ch.name.clone(), victim.nick(), reason.clone()]).timed();
+        fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+        if member_modes(&ch, &ctx.client).is_some() {
+            ctx.reply(line);
+        }
+        membership::leave(&ctx.server, &victim, &ch);
+    }
+    Ok(())
+}
+
+/// INVITE `nick #chan`.
+pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let (target, name) = (msg.param(0), msg.param(1));
+    let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    if ch.read().modes.invite_only && !mine.op {
+        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    }
+    let vnick = victim.nick();
+    if member_modes(&ch, &victim).is_some() {
+        return err(ERR_USERONCHANNEL, &[&vnick, &ch.name]);
+    }
+    ch.write().invited.insert(victim.id);
+    ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
+    let line = Line::new(ctx.client.mask(), "INVITE", vec![vnick.clone(), ch.name.clone()]).timed();
+    fanout::to_client(&victim, &line);
+    let notify_ops = |c: &Client| {
+        c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id
+    };
+    fanout::to_channel(&ch, &line, Some(ctx.client.id), notify_ops);
+    if let Some(away) = victim.info().away.clone() {
+        ctx.numeric(RPL_AWAY, &[&vnick, &away]);
+    }
+    Ok(())
+}
+
+/// TOPIC `#chan [:text]`.
+pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let name = msg.param(0);
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let mine = member_modes(&ch, &ctx.client);
+    if msg.params.len() < 2 {
+        if mine.is_none() && ch.read().modes.secret {
+            return err(ERR_NOTONCHANNEL, &[&ch.name]);
+        }
+        send_topic(ctx, &ch, true);
+        return Ok(());
+    }
+    let Some(mine) = mine else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    if ch.read().modes.topic_ops && !mine.op {
+        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    }
+    let cfg = ctx.server.config();
+    let mut text = msg.param(1).to_owned();
+    if text.len() > cfg.limits.topic_len {
+        let mut cut = cfg.limits.topic_len;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    let mask = ctx.client.mask();
+    ch.write().topic = if text.is_empty() {
+        None
+    } else {
+        Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
+    };
+    let line = Line::new(mask, "TOPIC", vec![ch.name.clone(), text]).timed();
+    fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+    ctx.reply(line);
+    Ok(())
+}

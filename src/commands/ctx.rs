@@ -1,0 +1,146 @@
+//! The per-connection context every handler receives, and the typed errors
+//! handlers return.
+
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use crate::proto::numeric::Numeric;
+use crate::state::client::Client;
+use crate::state::Server;
+use std::sync::Arc;
+
+/// Connection-local state that only the connection's own task touches.
+#[derive(Debug, Default)]
+pub struct Conn {
+    /// CAP negotiation is open (registration suspended).
+    pub cap_negotiating: bool,
+    /// CAP version the client announced (0, 301 or 302).
+    pub cap_version: u32,
+    /// USER parameters once given: username and realname.
+    pub user: Option<(String, String)>,
+    /// Whether a nick has been claimed.
+    pub has_nick: bool,
+    /// The last nick asked for before registration, even if it was taken.
+    pub wanted_nick: Option<String>,
+    /// A PASS given before registration.
+    pub pass: Option<String>,
+    /// An AUTHENTICATE exchange in progress.
+    pub sasl: Option<crate::accounts::sasl::Exchange>,
+    /// Commands received before registration.
+    pub prereg_commands: u32,
+    /// Set when the connection must end after this command, with the reason.
+    pub quit: Option<String>,
+    /// Set once ACCOUNT_REQUIRED was sent, so it is not repeated.
+    pub told_login_required: bool,
+}
+
+/// What a handler returns when it cannot do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    /// A numeric reply with its parameters (the target nick is added in front).
+    Numeric(Numeric, Vec<String>),
+    /// An IRCv3 standard reply: `FAIL <command> <code> [context...] :<text>`.
+    Fail {
+        /// The command that failed.
+        command: String,
+        /// The machine-readable code.
+        code: &'static str,
+        /// Context parameters.
+        context: Vec<String>,
+        /// Human-readable text.
+        text: String,
+    },
+}
+
+/// A handler's result.
+pub type HandlerResult = Result<(), CmdError>;
+
+/// Shorthand for a numeric error.
+pub fn err(n: Numeric, params: &[&str]) -> HandlerResult {
+    Err(CmdError::Numeric(n, params.iter().map(|s| (*s).to_owned()).collect()))
+}
+
+/// Shorthand for a FAIL reply.
+pub fn fail(command: &str, code: &'static str, context: &[&str], text: &str) -> HandlerResult {
+    Err(CmdError::Fail {
+        command: command.to_owned(),
+        code,
+        context: context.iter().map(|s| (*s).to_owned()).collect(),
+        text: text.to_owned(),
+    })
+}
+
+/// Everything a handler works with.
+pub struct Ctx {
+    /// The server state.
+    pub server: Arc<Server>,
+    /// This connection's client.
+    pub client: Arc<Client>,
+    /// Connection-local state.
+    pub conn: Conn,
+    /// Replies to this command, flushed (and labeled) after the handler returns.
+    pub out: Vec<Line>,
+}
+
+impl Ctx {
+    /// A context for a new connection.
+    pub fn new(server: Arc<Server>, client: Arc<Client>) -> Ctx {
+        Ctx { server, client, conn: Conn::default(), out: Vec::new() }
+    }
+
+    /// The server's name (the source of numerics).
+    pub fn server_name(&self) -> String {
+        self.server.config().server.name.clone()
+    }
+
+    /// Queues a reply line.
+    pub fn reply(&mut self, line: Line) {
+        self.out.push(line);
+    }
+
+    /// Queues a numeric: `:server CODE nick params... [:text]`.
+    pub fn numeric(&mut self, n: Numeric, params: &[&str]) {
+        let owned: Vec<String> = params.iter().map(|s| (*s).to_owned()).collect();
+        self.numeric_owned(n, owned);
+    }
+
+    /// [`Ctx::numeric`] with owned parameters.
+    pub fn numeric_owned(&mut self, n: Numeric, params: Vec<String>) {
+        let mut all = Vec::with_capacity(params.len() + 2);
+        all.push(self.client.nick());
+        all.extend(params);
+        if let Some(t) = n.text {
+            all.push(t.to_owned());
+        }
+        let line = Line::new(self.server_name(), n.code, all);
+        self.out.push(line);
+    }
+
+    /// Queues a standard reply (`FAIL`, `WARN` or `NOTE`).
+    pub fn standard_reply(&mut self, kind: &str, command: &str, code: &str, context: &[String], text: &str) {
+        let mut params = vec![command.to_owned(), code.to_owned()];
+        params.extend(context.iter().cloned());
+        params.push(text.to_owned());
+        let line = Line::new(self.server_name(), kind, params);
+        self.out.push(line);
+    }
+
+    /// Turns a handler error into its reply.
+    pub fn report(&mut self, e: CmdError) {
+        match e {
+            CmdError::Numeric(n, params) => self.numeric_owned(n, params),
+            CmdError::Fail { command, code, context, text } => {
+                self.standard_reply("FAIL", &command, code, &context, &text)
+            }
+        }
+    }
+
+    /// Whether this client negotiated `cap`.
+    pub fn has_cap(&self, cap: Cap) -> bool {
+        self.client.caps().has(cap)
+    }
+
+    /// Ends the connection after this command.
+    pub fn quit(&mut self, reason: &str) {
+        self.conn.quit = Some(reason.to_owned());
+    }
+}

@@ -1,0 +1,140 @@
+//! Channel listings: NAMES and LIST (with ELIST filters).
+
+use super::{Ctx, HandlerResult};
+use crate::caps::Cap;
+use crate::proto::numeric::*;
+use crate::proto::Message;
+use crate::state::channel::Channel;
+use crate::state::mask;
+use std::sync::Arc;
+
+/// Whether the client may see `channel` in listings (not secret, or a member).
+pub fn visible(ctx: &Ctx, channel: &Channel) -> bool {
+    let st = channel.read();
+    !st.modes.secret || st.members.contains_key(&ctx.client.id) || ctx.client.is_oper()
+}
+
+/// Sends 353 lines (split to fit) and 366 for one channel.
+pub fn send_names(ctx: &mut Ctx, channel: &Arc<Channel>) {
+    send_name_lines(ctx, channel);
+    ctx.numeric(RPL_ENDOFNAMES, &[&channel.name]);
+}
+
+/// Sends the 353 lines for one channel.
+fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
+    let all_prefixes = ctx.has_cap(Cap::MultiPrefix);
+    let uhnames = ctx.has_cap(Cap::UserhostInNames);
+    let (symbol, entries, member) = {
+        let st = channel.read();
+        let member = st.members.contains_key(&ctx.client.id);
+        let symbol = if st.modes.secret { "@" } else { "=" };
+        let entries: Vec<String> = st
+            .members_ordered()
+            .into_iter()
+            .filter(|m| member || !m.client.info().modes.invisible)
+            .map(|m| {
+                let info = m.client.info();
+                let who = if uhnames { info.mask() } else { info.nick.clone() };
+                format!("{}{}", m.modes.prefixes(all_prefixes), who)
+            })
+            .collect();
+        (symbol, entries, member)
+    };
+    if member || !channel.read().modes.secret {
+        let overhead = ctx.server_name().len() + ctx.client.nick().len() + channel.name.len() + 20;
+        let budget = 510usize.saturating_sub(overhead).max(64);
+        let mut cur = String::new();
+        for e in entries {
+            if !cur.is_empty() && cur.len() + 1 + e.len() > budget {
+                ctx.numeric(RPL_NAMREPLY, &[symbol, &channel.name, &cur]);
+                cur.clear();
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(&e);
+        }
+        if !cur.is_empty() {
+            ctx.numeric(RPL_NAMREPLY, &[symbol, &channel.name, &cur]);
+        }
+    }
+}
+
+/// NAMES `[#a,#b]`.
+pub fn names(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    if msg.params.is_empty() || msg.param(0).is_empty() {
+        let channels: Vec<Arc<Channel>> = ctx.server.channels.iter().map(|c| c.value().clone()).collect();
+        for ch in channels {
+            if visible(ctx, &ch) {
+                send_name_lines(ctx, &ch);
+            }
+        }
+        ctx.numeric(RPL_ENDOFNAMES, &["*"]);
+        return Ok(());
+    }
+    for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+        match ctx.server.find_channel(name) {
+            Some(ch) if visible(ctx, &ch) => send_names(ctx, &ch),
+            _ => ctx.numeric(RPL_ENDOFNAMES, &[name]),
+        }
+    }
+    Ok(())
+}
+
+/// One ELIST condition.
+enum Filter {
+    MoreThan(usize),
+    FewerThan(usize),
+    Mask(String),
+    NotMask(String),
+}
+
+/// LIST `[#a,#b | filters]`: channels with member counts and topics.
+pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let mut filters = Vec::new();
+    let mut names: Option<Vec<String>> = None;
+    for word in msg.param(0).split(',').filter(|w| !w.is_empty()) {
+        if let Some(n) = word.strip_prefix('>') {
+            filters.push(Filter::MoreThan(n.parse().unwrap_or(0)));
+        } else if let Some(n) = word.strip_prefix('<') {
+            filters.push(Filter::FewerThan(n.parse().unwrap_or(usize::MAX)));
+        } else if let Some(m) = word.strip_prefix('!') {
+            filters.push(Filter::NotMask(m.to_owned()));
+        } else if word.contains('*') || word.contains('?') {
+            filters.push(Filter::Mask(word.to_owned()));
+        } else {
+            names.get_or_insert_with(Vec::new).push(word.to_owned());
+        }
+    }
+    let channels: Vec<Arc<Channel>> = match names {
+        Some(n) => n.iter().filter_map(|n| ctx.server.find_channel(n)).collect(),
+        None => ctx.server.channels.iter().map(|c| c.value().clone()).collect(),
+    };
+    let cm = ctx.server.casemap;
+    ctx.numeric(RPL_LISTSTART, &["Channel", "Users  Name"]);
+    for ch in channels {
+        if !visible(ctx, &ch) {
+            continue;
+        }
+        let (count, topic, modes) = {
+            let st = ch.read();
+            (st.members.len(), st.topic.as_ref().map(|t| t.text.clone()).unwrap_or_default(), st.mode_string(false).0)
+        };
+        let keep = filters.iter().all(|f| match f {
+            Filter::MoreThan(n) => count > *n,
+            Filter::FewerThan(n) => count < *n,
+            Filter::Mask(m) => mask::matches(cm, m, &ch.name),
+            Filter::NotMask(m) => !mask::matches(cm, m, &ch.name),
+        });
+        if keep {
+            let text = match (modes.len() > 1, topic.is_empty()) {
+                (true, true) => format!("[{modes}]"),
+                (true, false) => format!("[{modes}] {topic}"),
+                _ => topic,
+            };
+            ctx.numeric(RPL_LIST, &[&ch.name, &count.to_string(), &text]);
+        }
+    }
+    ctx.numeric(RPL_LISTEND, &[]);
+    Ok(())
+}

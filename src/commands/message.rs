@@ -1,0 +1,157 @@
+//! Messages: PRIVMSG, NOTICE, TAGMSG, and AWAY.
+
+use super::channel::{is_banned, member_modes};
+use super::{err, Ctx, HandlerResult};
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use crate::proto::numeric::*;
+use crate::proto::{tags, Message};
+use crate::state::fanout;
+use std::sync::atomic::Ordering;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Privmsg,
+    Notice,
+    Tagmsg,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Privmsg => "PRIVMSG",
+            Kind::Notice => "NOTICE",
+            Kind::Tagmsg => "TAGMSG",
+        }
+    }
+}
+
+/// PRIVMSG `targets :text`.
+pub fn privmsg(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    relay(ctx, msg, Kind::Privmsg)
+}
+
+/// NOTICE `targets :text`; errors are never sent back for NOTICE.
+pub fn notice(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let before = ctx.out.len();
+    let _ = relay(ctx, msg, Kind::Notice);
+    ctx.out.truncate(before);
+    Ok(())
+}
+
+/// TAGMSG `targets` (message-tags): only tags, delivered to message-tags clients.
+pub fn tagmsg(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    relay(ctx, msg, Kind::Tagmsg)
+}
+
+fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
+    let targets = msg.param(0);
+    if targets.is_empty() {
+        return err(ERR_NORECIPIENT, &[]);
+    }
+    let text = msg.param(1);
+    if kind != Kind::Tagmsg && text.is_empty() {
+        return err(ERR_NOTEXTTOSEND, &[]);
+    }
+    let cfg = ctx.server.config();
+    let (mask, account, bot) = {
+        let i = ctx.client.info();
+        (i.mask(), i.account.clone(), i.modes.bot)
+    };
+    let mut params = vec![String::new()];
+    if kind != Kind::Tagmsg {
+        params.push(text.to_owned());
+    }
+    let mut base = Line::new(mask, kind.name(), params).timed();
+    base.client_tags = msg.tags.and_then(tags::client_only);
+    if let Some(a) = account {
+        base = base.tag("account", a, Cap::AccountTag);
+    }
+    if bot {
+        base = base.tag("bot", "", Cap::MessageTags);
+    }
+    if kind != Kind::Tagmsg {
+        ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+    for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
+        if i >= cfg.limits.max_targets {
+            ctx.numeric(ERR_TOOMANYTARGETS, &[target]);
+            break;
+        }
+        let mut line = base.clone();
+        line.params[0] = target.to_owned();
+        line = line.tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
+        if let Err(e) = deliver(ctx, target, &line, kind) {
+            ctx.report(e);
+        }
+    }
+    Ok(())
+}
+
+fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResult {
+    let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
+    let status = target.chars().take_while(|c| *c == '@' || *c == '+').collect::<String>();
+    let chan_name = &target[status.len()..];
+    if chan_name.starts_with('#') {
+        let Some(ch) = ctx.server.find_channel(chan_name) else { return err(ERR_NOSUCHCHANNEL, &[chan_name]) };
+        let mine = member_modes(&ch, &ctx.client);
+        {
+            let st = ch.read();
+            let privileged = mine.is_some_and(|m| m.op || m.voice);
+            let blocked = (mine.is_none() && st.modes.no_external)
+                || (st.modes.moderated && !privileged)
+                || (!privileged && is_banned(ctx, &st, &ctx.client));
+            if blocked {
+                return err(ERR_CANNOTSENDTOCHAN, &[&ch.name]);
+            }
+        }
+        if status.is_empty() {
+            fanout::to_channel(&ch, line, Some(ctx.client.id), only_tags);
+        } else {
+            fanout::to_channel_status(&ch, line, Some(ctx.client.id), !status.contains('@'));
+        }
+    } else {
+        let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
+        if only_tags(&to) {
+            fanout::to_client(&to, line);
+        }
+        if kind == Kind::Privmsg {
+            if let Some(away) = to.info().away.clone() {
+                ctx.numeric(RPL_AWAY, &[&to.nick(), &away]);
+            }
+        }
+    }
+    if ctx.has_cap(Cap::EchoMessage) {
+        ctx.reply(line.clone());
+    }
+    Ok(())
+}
+
+/// AWAY `[:message]`: set or clear the away message.
+pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let cfg = ctx.server.config();
+    let text = msg.param(0);
+    let away = if text.is_empty() {
+        None
+    } else {
+        let mut t = text.to_owned();
+        if t.len() > cfg.limits.away_len {
+            let mut cut = cfg.limits.away_len;
+            while !t.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            t.truncate(cut);
+        }
+        Some(t)
+    };
+    ctx.client.info_mut().away = away.clone();
+    let params = away.iter().cloned().collect();
+    let line = Line::new(ctx.client.mask(), "AWAY", params).timed();
+    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
+    if away.is_some() {
+        ctx.numeric(RPL_NOWAWAY, &[]);
+    } else {
+        ctx.numeric(RPL_UNAWAY, &[]);
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Queries about users: WHOIS, WHOWAS, ISON, USERHOST.
+
+use super::listing::visible;
+use super::{Ctx, HandlerResult};
+use crate::proto::numeric::*;
+use crate::proto::Message;
+
+/// WHOIS `[server] nick`.
+pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let target = if msg.params.len() >= 2 { msg.param(1) } else { msg.param(0) };
+    let target = target.split(',').next().unwrap_or("");
+    let Some(who) = ctx.server.find_user(target) else {
+        ctx.numeric(ERR_NOSUCHNICK, &[target]);
+        ctx.numeric(RPL_ENDOFWHOIS, &[target]);
+        return Ok(());
+    };
+    let cfg = ctx.server.config();
+    let (nick, user, host, realname, away, account, modes, channels) = {
+        let i = who.info();
+        (i.nick.clone(), i.user.clone(), i.host.clone(), i.realname.clone(), i.away.clone(), i.account.clone(), i.modes, i.channels.clone())
+    };
+    ctx.numeric(RPL_WHOISUSER, &[&nick, &user, &host, "*", &realname]);
+    let mut chans = Vec::new();
+    for ch in &channels {
+        if !visible(ctx, ch) {
+            continue;
+        }
+        let prefix = ch.read().members.get(&who.id).map(|m| m.modes.prefixes(true)).unwrap_or("");
+        chans.push(format!("{prefix}{}", ch.name));
+    }
+    for chunk in chans.chunks(20) {
+        ctx.numeric(RPL_WHOISCHANNELS, &[&nick, &chunk.join(" ")]);
+    }
+    ctx.numeric(RPL_WHOISSERVER, &[&nick, &cfg.server.name, &cfg.server.description]);
+    if modes.oper {
+        ctx.numeric(RPL_WHOISOPERATOR, &[&nick]);
+    }
+    if who.tls {
+        ctx.numeric(RPL_WHOISSECURE, &[&nick]);
+    }
+    if let Some(a) = &account {
+        ctx.numeric(RPL_WHOISACCOUNT, &[&nick, a]);
+    }
+    if modes.bot {
+        let text = format!("is a bot on {}", cfg.server.network);
+        ctx.numeric(RPL_WHOISBOT, &[&nick, &text]);
+    }
+    if who.id == ctx.client.id || ctx.client.is_oper() {
+        let host_text = format!("is connecting from {user}@{host} {}", who.ip);
+        ctx.numeric(RPL_WHOISHOST, &[&nick, &host_text]);
+        let modes_text = format!("is using modes {}", modes.to_mode_string());
+        ctx.numeric(RPL_WHOISMODES, &[&nick, &modes_text]);
+    }
+    if let Some(a) = &away {
+        ctx.numeric(RPL_AWAY, &[&nick, a]);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let idle = (now - who.last_spoke.load(std::sync::atomic::Ordering::Relaxed)).max(0);
+    ctx.numeric(RPL_WHOISIDLE, &[&nick, &idle.to_string(), &who.signon.to_string()]);
+    ctx.numeric(RPL_ENDOFWHOIS, &[&nick]);
+    Ok(())
+}
+
+/// WHOWAS `nick [count]`.
+pub fn whowas(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let nick = msg.param(0);
+    let count: i64 = msg.param(1).parse().unwrap_or(0);
+    let cfg = ctx.server.config();
+    let entries = ctx.server.whowas.find(&ctx.server.fold(nick), count.max(0) as usize);
+    if entries.is_empty() {
+        ctx.numeric(ERR_WASNOSUCHNICK, &[nick]);
+    }
+    for e in entries {
+        ctx.numeric(RPL_WHOWASUSER, &[&e.nick, &e.user, &e.host, "*", &e.realname]);
+        let when = chrono::DateTime::from_timestamp(e.when, 0).map(|t| t.to_rfc2822()).unwrap_or_default();
+        ctx.numeric(RPL_WHOISSERVER, &[&e.nick, &cfg.server.name, &when]);
+        if let Some(a) = &e.account {
+            ctx.numeric(RPL_WHOISACCOUNT, &[&e.nick, a]);
+        }
+    }
+    ctx.numeric(RPL_ENDOFWHOWAS, &[nick]);
+    Ok(())
+}
+
+/// ISON `nick...`: which of the nicks are online.
+pub fn ison(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let online: Vec<String> = msg
+        .params
+        .iter()
+        .flat_map(|p| p.split(' '))
+        .filter_map(|n| ctx.server.find_user(n).map(|c| c.nick()))
+        .collect();
+    ctx.numeric(RPL_ISON, &[&online.join(" ")]);
+    Ok(())
+}
+
+/// USERHOST `nick...` (up to five).
+pub fn userhost(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let replies: Vec<String> = msg
+        .params
+        .iter()
+        .flat_map(|p| p.split(' '))
+        .take(5)
+        .filter_map(|n| ctx.server.find_user(n))
+        .map(|c| {
+            let i = c.info();
+            let oper = if i.modes.oper { "*" } else { "" };
+            let away = if i.away.is_some() { '-' } else { '+' };
+            format!("{}{oper}={away}{}@{}", i.nick, i.user, i.host)
+        })
+        .collect();
+    ctx.numeric(RPL_USERHOST, &[&replies.join(" ")]);
+    Ok(())
+}

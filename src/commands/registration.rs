@@ -1,0 +1,217 @@
+//! Connection registration: NICK, USER, PASS, PING/PONG, QUIT, SETNAME and the
+//! welcome burst.
+
+use super::{err, fail, info, Ctx, HandlerResult};
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use crate::proto::numeric::*;
+use crate::proto::Message;
+use crate::state::fanout;
+use crate::state::whowas::WhowasEntry;
+use std::sync::atomic::Ordering;
+
+/// The version string in 002, 004 and VERSION.
+pub const VERSION: &str = concat!("banter-", env!("CARGO_PKG_VERSION"));
+
+/// Whether `nick` is a valid nickname of at most `max_len` bytes.
+pub fn valid_nick(nick: &str, max_len: usize) -> bool {
+    let special = |c: char| "[]\\`_^{|}".contains(c);
+    let mut chars = nick.chars();
+    let Some(first) = chars.next() else { return false };
+    nick.len() <= max_len
+        && (first.is_ascii_alphabetic() || special(first))
+        && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
+}
+
+/// NICK: claim a nick before registration, or change it after.
+pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let new = msg.param(0);
+    if new.is_empty() {
+        return err(ERR_NONICKNAMEGIVEN, &[]);
+    }
+    let cfg = ctx.server.config();
+    if !valid_nick(new, cfg.limits.nick_len) {
+        return err(ERR_ERRONEUSNICKNAME, &[new]);
+    }
+    let old_mask = ctx.client.mask();
+    let old_nick = ctx.client.nick();
+    if old_nick == new {
+        return Ok(());
+    }
+    let registered = ctx.client.is_registered();
+    if !registered {
+        ctx.conn.wanted_nick = Some(new.to_owned());
+    }
+    if registered && ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
+        let context = [new.to_owned()];
+        let text = "Nickname is reserved by a registered account";
+        ctx.standard_reply("FAIL", "NICK", "NICKNAME_RESERVED", &context, text);
+        return err(ERR_NICKNAMEINUSE, &[new]);
+    }
+    if ctx.server.claim_nick(&ctx.client, new).is_err() {
+        return err(ERR_NICKNAMEINUSE, &[new]);
+    }
+    ctx.conn.has_nick = true;
+    if registered {
+        remember(ctx, &old_nick);
+        let line = Line::new(old_mask, "NICK", vec![new.to_owned()]).timed();
+        let peers = fanout::peers(&ctx.client);
+        fanout::to_clients(&peers, &line, fanout::everyone);
+        ctx.reply(line);
+        crate::state::monitor::notify_offline(&ctx.server, &old_nick);
+        crate::state::monitor::notify_online(&ctx.server, &ctx.client);
+    }
+    Ok(())
+}
+
+/// Records the client's current identity under `nick` for WHOWAS.
+pub fn remember(ctx: &Ctx, nick: &str) {
+    let info = ctx.client.info();
+    ctx.server.whowas.push(WhowasEntry {
+        folded: ctx.server.fold(nick),
+        nick: nick.to_owned(),
+        user: info.user.clone(),
+        host: info.host.clone(),
+        realname: info.realname.clone(),
+        account: info.account.clone(),
+        when: chrono::Utc::now().timestamp(),
+    });
+}
+
+/// USER: username and realname, once, before registration.
+pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    if ctx.client.is_registered() || ctx.conn.user.is_some() {
+        return err(ERR_ALREADYREGISTERED, &[]);
+    }
+    let (username, realname) = (msg.param(0), msg.param(3));
+    if username.is_empty() || realname.is_empty() {
+        return err(ERR_NEEDMOREPARAMS, &["USER"]);
+    }
+    let clean: String = username
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .take(10)
+        .collect();
+    let clean = if clean.is_empty() { "user".to_owned() } else { clean };
+    ctx.conn.user = Some((format!("~{clean}"), realname.to_owned()));
+    Ok(())
+}
+
+/// PASS: remembered for login at registration (`account:password`, or the
+/// password of the account named like the nick).
+pub fn pass(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    if ctx.client.is_registered() {
+        return err(ERR_ALREADYREGISTERED, &[]);
+    }
+    ctx.conn.pass = Some(msg.param(0).to_owned());
+    Ok(())
+}
+
+/// PING: answered at any time.
+pub fn ping(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    if msg.params.is_empty() {
+        return err(ERR_NOORIGIN, &[]);
+    }
+    let name = ctx.server_name();
+    ctx.reply(Line::new(name.clone(), "PONG", vec![name, msg.param(0).to_owned()]));
+    Ok(())
+}
+
+/// PONG: only refreshes the activity time (done for every line).
+pub fn pong(_ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
+    Ok(())
+}
+
+/// QUIT: the connection task sends `ERROR` and closes after this command.
+pub fn quit(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let reason = match msg.params.first() {
+        Some(r) if !r.is_empty() => format!("Quit: {r}"),
+        _ => "Client Quit".to_owned(),
+    };
+    ctx.quit(&reason);
+    Ok(())
+}
+
+/// SETNAME: change the realname (IRCv3 setname).
+pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let name = msg.param(0);
+    if name.is_empty() || name.len() > 200 {
+        return fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
+    }
+    ctx.client.info_mut().realname = name.to_owned();
+    let line = Line::new(ctx.client.mask(), "SETNAME", vec![name.to_owned()]).timed();
+    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::Setname));
+    if ctx.has_cap(Cap::Setname) {
+        ctx.reply(line);
+    }
+    Ok(())
+}
+
+/// Completes registration once NICK and USER are in, CAP negotiation is closed
+/// and any login requirement is met; sends the welcome burst.
+pub async fn maybe_complete(ctx: &mut Ctx) {
+    if !ctx.conn.has_nick || ctx.conn.user.is_none() || ctx.conn.cap_negotiating || ctx.conn.sasl.is_some() {
+        return;
+    }
+    if let Some(pass) = ctx.conn.pass.take() {
+        if !super::account::login_with_pass(ctx, &pass).await {
+            ctx.numeric(ERR_PASSWDMISMATCH, &[]);
+            ctx.quit("Bad password");
+            return;
+        }
+    }
+    let cfg = ctx.server.config();
+    let account = ctx.client.info().account.clone();
+    if cfg.accounts.require_login && account.is_none() {
+        if !ctx.conn.told_login_required {
+            ctx.conn.told_login_required = true;
+            ctx.standard_reply(
+                "FAIL",
+                "*",
+                "ACCOUNT_REQUIRED",
+                &[],
+                "You must log in (SASL or PASS account:password) or create an account with REGISTER <name> * <password> before connecting",
+            );
+        }
+        return;
+    }
+    let nick = ctx.client.nick();
+    if ctx.server.accounts.nick_reserved_against(&ctx.server, &nick, &ctx.client) {
+        let guest = format!("Guest{}", ctx.client.id);
+        if ctx.server.claim_nick(&ctx.client, &guest).is_err() {
+            ctx.quit("Nickname is reserved");
+            return;
+        }
+        let text = format!("{nick} is reserved by a registered account; you are now {guest}");
+        ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", &[nick.clone()], &text);
+    }
+    let (user, realname) = ctx.conn.user.clone().unwrap_or_default();
+    {
+        let mut info = ctx.client.info_mut();
+        info.user = user;
+        info.realname = realname;
+    }
+    ctx.client.set_registered();
+    let n = ctx.server.registered_count.fetch_add(1, Ordering::Relaxed) + 1;
+    ctx.server.max_registered.fetch_max(n, Ordering::Relaxed);
+    tracing::info!(client = ctx.client.id, mask = %ctx.client.mask(), "registered");
+    welcome(ctx);
+    crate::state::monitor::notify_online(&ctx.server, &ctx.client);
+}
+
+fn welcome(ctx: &mut Ctx) {
+    let cfg = ctx.server.config();
+    let mask = ctx.client.mask();
+    ctx.numeric_owned(RPL_WELCOME, vec![format!("Welcome to the {} IRC Network {mask}", cfg.server.network)]);
+    ctx.numeric_owned(RPL_YOURHOST, vec![format!("Your host is {}, running version {VERSION}", cfg.server.name)]);
+    ctx.numeric_owned(RPL_CREATED, vec![format!("This server was created {}", ctx.server.created_text)]);
+    ctx.numeric(
+        RPL_MYINFO,
+        &[&cfg.server.name, VERSION, crate::isupport::USER_MODES, crate::isupport::CHANNEL_MODES, "Ikbelov"],
+    );
+    for tokens in crate::isupport::lines(&cfg) {
+        ctx.numeric_owned(RPL_ISUPPORT, tokens);
+    }
+    info::send_lusers(ctx);
+    info::send_motd(ctx);
+}

@@ -1,0 +1,372 @@
+//! Configuration: serde structs with explicit defaults, unknown keys refused, and
+//! validation at load. `config.toml` at the repository root documents every key.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Identity and listeners.
+    pub server: ServerConfig,
+    /// Resource limits and timeouts.
+    pub limits: LimitsConfig,
+    /// Flood control (fake lag).
+    pub flood: FloodConfig,
+    /// Accounts and login.
+    pub accounts: AccountsConfig,
+    /// Channel defaults and permanent channels.
+    pub channels: ChannelsConfig,
+    /// IRC operators.
+    #[serde(rename = "oper")]
+    pub opers: Vec<OperConfig>,
+}
+
+/// `[server]`: who the server is and where it listens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Server name shown as the source of server messages.
+    pub name: String,
+    /// Network name (ISUPPORT `NETWORK`).
+    pub network: String,
+    /// Free-form description (LINKS, ADMIN, INFO).
+    pub description: String,
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Message of the day file; relative to the config file. Missing file: `422`.
+    pub motd_file: Option<PathBuf>,
+    /// Where the account database lives.
+    pub data_dir: PathBuf,
+    /// Log filter when `RUST_LOG` is unset (e.g. `info`, `banter=debug`).
+    pub log: String,
+    /// `rfc1459` or `ascii`.
+    pub casemapping: String,
+    /// Administrative contact (ADMIN).
+    pub admin_email: String,
+    /// Allow the DIE command for operators.
+    pub allow_die: bool,
+    /// Allow the RESTART command for operators.
+    pub allow_restart: bool,
+}
+
+/// `[limits]`: sizes and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest nickname.
+    pub nick_len: usize,
+    /// Longest channel name, including the `#`.
+    pub channel_len: usize,
+    /// Longest topic.
+    pub topic_len: usize,
+    /// Longest kick reason.
+    pub kick_len: usize,
+    /// Longest away message.
+    pub away_len: usize,
+    /// Targets per PRIVMSG/NOTICE/JOIN etc.
+    pub max_targets: usize,
+    /// Channels one client may be in.
+    pub max_channels_per_client: usize,
+    /// Entries per ban/exception/invite list.
+    pub max_list_entries: usize,
+    /// Bytes queued for one client before it is disconnected (`SendQ exceeded`).
+    pub sendq: usize,
+    /// Seconds a connection may take to register.
+    pub registration_timeout: u64,
+    /// Seconds of silence before the server sends PING.
+    pub ping_interval: u64,
+    /// Seconds to wait for any reply after that PING.
+    pub ping_timeout: u64,
+    /// Maximum simultaneous connections.
+    pub max_clients: usize,
+    /// Maximum simultaneous connections from one IP.
+    pub max_per_ip: usize,
+    /// New connections per IP per minute.
+    pub connects_per_minute: u32,
+    /// Commands accepted before registration completes.
+    pub max_prereg_commands: u32,
+    /// WHOWAS entries kept.
+    pub whowas_entries: usize,
+    /// MONITOR entries per client.
+    pub monitor_entries: usize,
+    /// IPs exempt from the per-IP limits, connection rate and flood control.
+    pub exempt: Vec<IpAddr>,
+}
+
+/// `[flood]`: a token bucket per client; excess commands are delayed (fake lag).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FloodConfig {
+    /// Whether flood control is on.
+    pub enabled: bool,
+    /// Commands that may be sent in a burst without delay.
+    pub burst: u32,
+    /// Sustained commands per second.
+    pub per_second: u32,
+    /// Commands waiting behind the fake lag before the client is disconnected.
+    pub max_backlog: u32,
+}
+
+/// `[accounts]`: registration and login.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Whether REGISTER is offered.
+    pub registration: bool,
+    /// Whether REGISTER is allowed before connection registration completes.
+    pub register_before_connect: bool,
+    /// Whether an e-mail address is required by REGISTER.
+    pub email_required: bool,
+    /// Shortest acceptable password.
+    pub min_password_len: usize,
+    /// Refuse to complete connection registration without a login.
+    pub require_login: bool,
+    /// Only the owning account may use a nick equal to an account name.
+    pub nick_protection: bool,
+    /// Failed logins per account or IP before delays start.
+    pub throttle_free_attempts: u32,
+    /// First delay in seconds; it doubles per further failure.
+    pub throttle_base_delay: u64,
+    /// Longest delay in seconds.
+    pub throttle_max_delay: u64,
+    /// Argon2id memory cost in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// PBKDF2 iterations for the stored SCRAM-SHA-256 keys.
+    pub scram_iterations: u32,
+}
+
+/// `[channels]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    /// Channels that always exist, even when empty.
+    pub permanent: Vec<String>,
+    /// Modes set on a newly created channel (e.g. `nt`).
+    pub default_modes: String,
+}
+
+/// One `[[oper]]` block.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperConfig {
+    /// Name given to OPER.
+    pub name: String,
+    /// Argon2id PHC hash of the password (`banterd hash-password` prints one).
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Plain-text password; accepted for test setups, hashed at load.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            limits: LimitsConfig::default(),
+            flood: FloodConfig::default(),
+            accounts: AccountsConfig::default(),
+            channels: ChannelsConfig::default(),
+            opers: Vec::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            name: "banter.local".into(),
+            network: "banter".into(),
+            description: "banter IRC server".into(),
+            listen: vec!["127.0.0.1:6667".parse().expect("static address")],
+            motd_file: None,
+            data_dir: PathBuf::from("data"),
+            log: "info".into(),
+            casemapping: "rfc1459".into(),
+            admin_email: "admin@banter.local".into(),
+            allow_die: false,
+            allow_restart: false,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            nick_len: 30,
+            channel_len: 64,
+            topic_len: 390,
+            kick_len: 390,
+            away_len: 390,
+            max_targets: 4,
+            max_channels_per_client: 100,
+            max_list_entries: 100,
+            sendq: 1 << 20,
+            registration_timeout: 60,
+            ping_interval: 120,
+            ping_timeout: 60,
+            max_clients: 10_000,
+            max_per_ip: 16,
+            connects_per_minute: 60,
+            max_prereg_commands: 64,
+            whowas_entries: 1000,
+            monitor_entries: 100,
+            exempt: Vec::new(),
+        }
+    }
+}
+
+impl Default for FloodConfig {
+    fn default() -> Self {
+        FloodConfig { enabled: true, burst: 20, per_second: 4, max_backlog: 100 }
+    }
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            registration: true,
+            register_before_connect: true,
+            email_required: false,
+            min_password_len: 8,
+            require_login: false,
+            nick_protection: true,
+            throttle_free_attempts: 3,
+            throttle_base_delay: 1,
+            throttle_max_delay: 60,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            scram_iterations: 4096,
+        }
+    }
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        ChannelsConfig { permanent: Vec::new(), default_modes: "nt".into() }
+    }
+}
+
+/// A configuration error, with the file and what is wrong.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a config file; relative paths in it are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let mut cfg = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(motd) = &cfg.server.motd_file {
+            if motd.is_relative() {
+                cfg.server.motd_file = Some(base.join(motd));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
+        if self.server.name.is_empty() || self.server.name.contains(' ') || !self.server.name.contains('.') {
+            return bad("server.name", "must be a host-like name with a dot and no spaces");
+        }
+        if self.server.network.is_empty() || self.server.network.contains(' ') {
+            return bad("server.network", "must be non-empty without spaces");
+        }
+        if !matches!(self.server.casemapping.as_str(), "rfc1459" | "ascii") {
+            return bad("server.casemapping", "must be \"rfc1459\" or \"ascii\"");
+        }
+        if !(9..=64).contains(&self.limits.nick_len) {
+            return bad("limits.nick_len", "must be between 9 and 64");
+        }
+        if !(2..=200).contains(&self.limits.channel_len) {
+            return bad("limits.channel_len", "must be between 2 and 200");
+        }
+        if self.limits.sendq < 8192 {
+            return bad("limits.sendq", "must be at least 8192 bytes");
+        }
+        if self.limits.max_targets == 0 {
+            return bad("limits.max_targets", "must be at least 1");
+        }
+        if self.flood.enabled && (self.flood.per_second == 0 || self.flood.burst == 0) {
+            return bad("flood", "burst and per_second must be at least 1");
+        }
+        if self.accounts.argon2_memory_kib < 8 * self.accounts.argon2_parallelism.max(1) {
+            return bad("accounts.argon2_memory_kib", "too small for argon2");
+        }
+        if self.accounts.scram_iterations < 4096 {
+            return bad("accounts.scram_iterations", "must be at least 4096 (RFC 7677)");
+        }
+        for flag in self.channels.default_modes.chars() {
+            if !"imnst".contains(flag) {
+                return bad("channels.default_modes", "only i, m, n, s and t may be defaults");
+            }
+        }
+        for o in &self.opers {
+            if o.password.is_none() && o.password_hash.is_none() {
+                return bad("oper", "each [[oper]] needs password_hash (or password)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an address is exempt from per-IP limits and flood control.
+    pub fn is_exempt(&self, ip: IpAddr) -> bool {
+        self.limits.exempt.contains(&ip)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+        Config::parse("").unwrap();
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = Config::parse("[server]\nname = \"a.b\"\nbogus = 1\n").unwrap_err();
+        assert!(err.0.contains("bogus"), "{err}");
+        assert!(err.0.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_refused() {
+        let err = Config::parse("[server]\ncasemapping = \"utf8\"\n").unwrap_err();
+        assert!(err.0.contains("server.casemapping"));
+    }
+
+    #[test]
+    fn shipped_config_parses() {
+        let text = include_str!("../config.toml");
+        Config::parse(text).unwrap();
+    }
+}

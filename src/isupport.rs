@@ -1,0 +1,50 @@
+//! RPL_ISUPPORT (005) tokens, built from the config in this one place.
+
+use crate::config::Config;
+
+/// Channel modes by ISUPPORT CHANMODES class: lists, always-param, set-param, flags.
+pub const CHANMODES: &str = "beI,k,l,imnstP";
+/// Member prefixes, highest first.
+pub const PREFIX: &str = "(ov)@+";
+/// User modes the server knows.
+pub const USER_MODES: &str = "iowB";
+/// Channel modes the server knows (for 004).
+pub const CHANNEL_MODES: &str = "beIiklmnopstvP";
+
+/// The ISUPPORT tokens for `config`, in a stable order.
+pub fn tokens(config: &Config) -> Vec<String> {
+    let l = &config.limits;
+    let t = l.max_targets;
+    vec![
+        "AWAYLEN=".to_owned() + &l.away_len.to_string(),
+        "BOT=B".into(),
+        format!("CASEMAPPING={}", config.server.casemapping),
+        format!("CHANLIMIT=#:{}", l.max_channels_per_client),
+        format!("CHANMODES={CHANMODES}"),
+        format!("CHANNELLEN={}", l.channel_len),
+        "CHANTYPES=#".into(),
+        "ELIST=MNU".into(),
+        "EXCEPTS=e".into(),
+        "INVEX=I".into(),
+        format!("KICKLEN={}", l.kick_len),
+        "LINELEN=512".into(),
+        format!("MAXLIST=beI:{}", l.max_list_entries),
+        format!("MAXTARGETS={t}"),
+        "MODES=4".into(),
+        format!("MONITOR={}", l.monitor_entries),
+        format!("NETWORK={}", config.server.network),
+        format!("NICKLEN={}", l.nick_len),
+        format!("PREFIX={PREFIX}"),
+        "SAFELIST".into(),
+        "STATUSMSG=@+".into(),
+        format!("TARGMAX=JOIN:,KICK:1,LIST:1,MONITOR:,NAMES:1,NOTICE:{t},PART:,PRIVMSG:{t},TAGMSG:{t},WHOIS:1"),
+        format!("TOPICLEN={}", l.topic_len),
+        "UTF8ONLY".into(),
+        "WHOX".into(),
+    ]
+}
+
+/// The tokens grouped into 005 lines of at most 13 tokens each.
+pub fn lines(config: &Config) -> Vec<Vec<String>> {
+    tokens(config).chunks(13).map(|c| c.to_vec()).collect()
+}

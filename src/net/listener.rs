@@ -1,0 +1,47 @@
+//! Accepting connections and admitting them under the configured limits.
+
+use super::limits::{admit, RateTable};
+use crate::state::Server;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+/// Accepts on `listener` until shutdown, spawning a connection task per client.
+pub async fn run(server: Arc<Server>, listener: TcpListener) {
+    let rates = Arc::new(RateTable::default());
+    let mut shutdown = server.shutdown_signal();
+    let mut last_prune = Instant::now();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (mut stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if last_prune.elapsed().as_secs() >= 60 {
+            rates.prune(Instant::now());
+            last_prune = Instant::now();
+        }
+        let cfg = server.config();
+        match admit(&server, &cfg, &rates, addr.ip()) {
+            Ok(()) => {
+                tokio::spawn(super::connection::serve(server.clone(), stream, addr));
+            }
+            Err(reason) => {
+                tracing::info!(peer = %addr, reason, "connection refused");
+                tokio::spawn(async move {
+                    let _ = stream.write_all(format!("ERROR :Closing Link: {} ({reason})\r\n", addr.ip()).as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        }
+    }
+}

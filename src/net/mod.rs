@@ -1,0 +1,10 @@
+//! Networking: the listener (accept and admission limits), one connection task
+//! per client (read, frame, dispatch) and one writer task per client (drain the
+//! outbox), plus the keep-alive sweeper.
+
+pub mod connection;
+pub mod flood;
+pub mod limits;
+pub mod listener;
+pub mod sweeper;
+pub mod writer;

@@ -1,0 +1,46 @@
+//! The keep-alive sweeper: once a second it closes connections that did not
+//! register in time, PINGs quiet clients and closes those that never answer.
+
+use crate::state::Server;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs until shutdown.
+pub async fn run(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => sweep(&server),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn sweep(server: &Server) {
+    let cfg = server.config();
+    let now = chrono::Utc::now().timestamp();
+    let reg_timeout = cfg.limits.registration_timeout as i64;
+    let interval = cfg.limits.ping_interval as i64;
+    let timeout = cfg.limits.ping_timeout as i64;
+    let name = &cfg.server.name;
+    for entry in server.clients.iter() {
+        let c = entry.value();
+        if !c.is_registered() {
+            if now - c.signon >= reg_timeout {
+                c.request_close("Registration timed out");
+            }
+            continue;
+        }
+        let quiet = now - c.last_active.load(Ordering::Relaxed);
+        if c.ping_pending.load(Ordering::Relaxed) {
+            if quiet >= interval + timeout {
+                c.request_close(&format!("Ping timeout: {quiet} seconds"));
+            }
+        } else if quiet >= interval {
+            c.ping_pending.store(true, Ordering::Relaxed);
+            c.send(format!("PING :{name}\r\n").as_bytes());
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Outgoing lines: built once, serialized per capability variant.
+
+use super::message::push_params;
+use super::tags;
+use crate::caps::{Cap, CapSet};
+
+/// Capabilities that change how a line is serialized; recipients whose caps agree
+/// on these share one serialization.
+pub const VARIANT_CAPS: CapSet =
+    CapSet((1 << Cap::ServerTime as u8) | (1 << Cap::MessageTags as u8) | (1 << Cap::AccountTag as u8));
+
+/// A server tag and the capability a recipient needs to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// Key.
+    pub key: &'static str,
+    /// Unescaped value ("" for a bare key).
+    pub value: String,
+    /// Shown only to clients with this capability.
+    pub cap: Cap,
+}
+
+/// An outgoing message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Line {
+    /// Server tags (time, msgid, account, bot...).
+    pub tags: Vec<Tag>,
+    /// Client-only tags from the sender, already escaped (`+a=b;+c`), for message-tags clients.
+    pub client_tags: Option<String>,
+    /// Source (`server.name` or `nick!user@host`); empty for none.
+    pub source: String,
+    /// Command or numeric.
+    pub command: String,
+    /// Parameters; the last becomes trailing when needed.
+    pub params: Vec<String>,
+}
+
+/// The current time in IRCv3 server-time format.
+pub fn server_time() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+impl Line {
+    /// A line with a source, command and parameters and no tags.
+    pub fn new(source: impl Into<String>, command: impl Into<String>, params: Vec<String>) -> Line {
+        Line { tags: Vec::new(), client_tags: None, source: source.into(), command: command.into(), params }
+    }
+
+    /// Adds a server tag visible to clients with `cap`.
+    pub fn tag(mut self, key: &'static str, value: impl Into<String>, cap: Cap) -> Line {
+        self.tags.push(Tag { key, value: value.into(), cap });
+        self
+    }
+
+    /// Adds the `time` tag (server-time).
+    pub fn timed(self) -> Line {
+        self.tag("time", server_time(), Cap::ServerTime)
+    }
+
+    /// Serializes for a recipient with `caps`, prepending `extra` tags (label, batch)
+    /// that are always shown. The body is cut to 512 bytes at a character boundary.
+    pub fn serialize(&self, caps: CapSet, extra: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = String::with_capacity(64 + self.params.iter().map(|p| p.len() + 1).sum::<usize>());
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            out.push(if first { '@' } else { ';' });
+            first = false;
+        };
+        for (k, v) in extra {
+            sep(&mut out);
+            out.push_str(k);
+            if !v.is_empty() {
+                out.push('=');
+                out.push_str(&tags::escape(v));
+            }
+        }
+        for t in &self.tags {
+            if caps.has(t.cap) {
+                sep(&mut out);
+                out.push_str(t.key);
+                if !t.value.is_empty() {
+                    out.push('=');
+                    out.push_str(&tags::escape(&t.value));
+                }
+            }
+        }
+        if caps.has(Cap::MessageTags) {
+            if let Some(ct) = &self.client_tags {
+                sep(&mut out);
+                out.push_str(ct);
+            }
+        }
+        if !first {
+            out.push(' ');
+        }
+        let body_start = out.len();
+        if !self.source.is_empty() {
+            out.push(':');
+            out.push_str(&self.source);
+            out.push(' ');
+        }
+        out.push_str(&self.command);
+        push_params(&mut out, self.params.iter().map(String::as_str));
+        if out.len() - body_start > 510 {
+            let mut cut = body_start + 510;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+        }
+        out.push_str("\r\n");
+        out.into_bytes()
+    }
+}
+
+/// Serializes one [`Line`] lazily for each capability variant it meets.
+#[derive(Debug)]
+pub struct Variants<'a> {
+    line: &'a Line,
+    cache: Vec<(CapSet, Vec<u8>)>,
+}
+
+impl<'a> Variants<'a> {
+    /// A cache for `line`.
+    pub fn new(line: &'a Line) -> Self {
+        Variants { line, cache: Vec::with_capacity(2) }
+    }
+
+    /// The bytes for a recipient with `caps`.
+    pub fn for_caps(&mut self, caps: CapSet) -> &[u8] {
+        let key = caps.intersect(VARIANT_CAPS);
+        let idx = match self.cache.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.cache.push((key, self.line.serialize(key, &[])));
+                self.cache.len() - 1
+            }
+        };
+        &self.cache[idx].1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_only_for_caps() {
+        let l = Line::new("n!u@h", "PRIVMSG", vec!["#c".into(), "hi there".into()])
+            .tag("time", "2020-01-01T00:00:00.000Z", Cap::ServerTime)
+            .tag("msgid", "abc", Cap::MessageTags);
+        assert_eq!(l.serialize(CapSet::EMPTY, &[]), b":n!u@h PRIVMSG #c :hi there\r\n");
+        let st = CapSet::EMPTY.with(Cap::ServerTime);
+        assert_eq!(l.serialize(st, &[]), b"@time=2020-01-01T00:00:00.000Z :n!u@h PRIVMSG #c :hi there\r\n");
+        assert_eq!(
+            l.serialize(CapSet::EMPTY, &[("label", "x")]),
+            b"@label=x :n!u@h PRIVMSG #c :hi there\r\n"
+        );
+    }
+
+    #[test]
+    fn body_truncated_to_512() {
+        let l = Line::new("server.name", "PONG", vec!["server.name".into(), "é".repeat(400)]);
+        let out = l.serialize(CapSet::EMPTY, &[]);
+        assert!(out.len() <= 512);
+        assert!(std::str::from_utf8(&out).is_ok());
+    }
+}

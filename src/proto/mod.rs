@@ -1,0 +1,11 @@
+//! The wire protocol: framing ([`codec`]), parsing and serializing ([`message`]),
+//! and the numeric replies, each declared once ([`numeric`]).
+
+pub mod codec;
+pub mod message;
+pub mod numeric;
+pub mod line;
+pub mod tags;
+
+pub use codec::{Frame, LineCodec};
+pub use message::{Message, OwnedMessage};

@@ -1,0 +1,73 @@
+//! Starting and stopping the server: bind listeners, open the account store,
+//! run until SIGINT/SIGTERM (or DIE), then close every connection gracefully.
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::net;
+use crate::state::Server;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How the server ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Shut down; the process should exit 0.
+    Stopped,
+    /// RESTART was requested; the process should start itself again.
+    Restart,
+}
+
+/// Runs the server with `config` until it is told to stop.
+pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, String> {
+    let accounts = Accounts::open(&config)?;
+    let mut listeners = Vec::new();
+    for addr in &config.server.listen {
+        let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!("listening on {local}");
+        listeners.push(l);
+    }
+    let server = Server::new(config, config_path, accounts);
+    for l in listeners {
+        tokio::spawn(net::listener::run(server.clone(), l));
+    }
+    tokio::spawn(net::sweeper::run(server.clone()));
+    let mut shutdown = server.shutdown_signal();
+    tokio::select! {
+        _ = signal() => {}
+        _ = shutdown.changed() => {}
+    }
+    tracing::info!("shutting down");
+    server.begin_shutdown();
+    drain(&server).await;
+    Ok(if server.restart_requested.load(std::sync::atomic::Ordering::Relaxed) { Exit::Restart } else { Exit::Stopped })
+}
+
+/// Asks every client to close and waits (up to 5 s) for them to go.
+async fn drain(server: &Arc<Server>) {
+    for c in server.clients.iter() {
+        c.value().request_close("Server shutting down");
+    }
+    for _ in 0..100 {
+        if server.clients.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the writers flush the final ERROR lines.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

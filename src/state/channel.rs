@@ -1,0 +1,174 @@
+//! Channels: members with their prefixes, topic, modes and lists.
+
+use super::client::{Client, ClientId};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// A member's channel privileges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberModes {
+    /// `+o`.
+    pub op: bool,
+    /// `+v`.
+    pub voice: bool,
+}
+
+impl MemberModes {
+    /// The prefixes, highest first; all of them or only the highest.
+    pub fn prefixes(self, all: bool) -> &'static str {
+        match (self.op, self.voice, all) {
+            (true, true, true) => "@+",
+            (true, _, _) => "@",
+            (false, true, _) => "+",
+            _ => "",
+        }
+    }
+}
+
+/// One member.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The client.
+    pub client: Arc<Client>,
+    /// Its privileges here.
+    pub modes: MemberModes,
+    /// Join order, so NAMES lists members in the order they came.
+    pub seq: u64,
+}
+
+/// Channel flag modes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelModes {
+    /// `+i`.
+    pub invite_only: bool,
+    /// `+m`.
+    pub moderated: bool,
+    /// `+n`.
+    pub no_external: bool,
+    /// `+s`.
+    pub secret: bool,
+    /// `+t`.
+    pub topic_ops: bool,
+    /// `+P` permanent: kept when empty.
+    pub permanent: bool,
+    /// `+k`.
+    pub key: Option<String>,
+    /// `+l`.
+    pub limit: Option<usize>,
+}
+
+/// A ban, exception or invite-exception entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The mask as set.
+    pub mask: String,
+    /// Who set it.
+    pub set_by: String,
+    /// When, Unix time.
+    pub set_at: i64,
+}
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    /// The text.
+    pub text: String,
+    /// Who set it (nick!user@host).
+    pub set_by: String,
+    /// When, Unix time.
+    pub set_at: i64,
+}
+
+/// The mutable state of a channel.
+#[derive(Debug, Default)]
+pub struct ChannelState {
+    /// Members by client id.
+    pub members: HashMap<ClientId, Member>,
+    /// The topic, if set.
+    pub topic: Option<Topic>,
+    /// Modes.
+    pub modes: ChannelModes,
+    /// `+b`.
+    pub bans: Vec<ListEntry>,
+    /// `+e`.
+    pub excepts: Vec<ListEntry>,
+    /// `+I`.
+    pub invex: Vec<ListEntry>,
+    /// Clients invited with INVITE (cleared as they join).
+    pub invited: HashSet<ClientId>,
+    /// Set when the channel has been removed from the server's map; a joiner
+    /// holding a stale `Arc` must look it up again.
+    pub dead: bool,
+    next_seq: u64,
+}
+
+impl ChannelState {
+    /// Adds a member.
+    pub fn add(&mut self, client: Arc<Client>, modes: MemberModes) {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.members.insert(client.id, Member { client, modes, seq });
+    }
+
+    /// Members in join order.
+    pub fn members_ordered(&self) -> Vec<&Member> {
+        let mut v: Vec<&Member> = self.members.values().collect();
+        v.sort_by_key(|m| m.seq);
+        v
+    }
+
+    /// The `+modes args` string; key and limit values only for members.
+    pub fn mode_string(&self, show_params: bool) -> (String, Vec<String>) {
+        let m = &self.modes;
+        let mut s = String::from("+");
+        let mut args = Vec::new();
+        for (on, c) in [
+            (m.invite_only, 'i'),
+            (m.moderated, 'm'),
+            (m.no_external, 'n'),
+            (m.secret, 's'),
+            (m.topic_ops, 't'),
+            (m.permanent, 'P'),
+        ] {
+            if on {
+                s.push(c);
+            }
+        }
+        if let Some(k) = &m.key {
+            s.push('k');
+            args.push(if show_params { k.clone() } else { "*".into() });
+        }
+        if let Some(l) = m.limit {
+            s.push('l');
+            args.push(l.to_string());
+        }
+        (s, args)
+    }
+}
+
+/// A channel.
+#[derive(Debug)]
+pub struct Channel {
+    /// The name as first created (display form).
+    pub name: String,
+    /// Unix time of creation.
+    pub created: i64,
+    state: RwLock<ChannelState>,
+}
+
+impl Channel {
+    /// A new empty channel.
+    pub fn new(name: &str, created: i64) -> Self {
+        Channel { name: name.to_owned(), created, state: RwLock::new(ChannelState::default()) }
+    }
+
+    /// Reads the state.
+    pub fn read(&self) -> RwLockReadGuard<'_, ChannelState> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the state; never await with the guard held.
+    pub fn write(&self) -> RwLockWriteGuard<'_, ChannelState> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,198 @@
+//! A connected client as the rest of the server sees it: identity, capabilities,
+//! its output buffer, and how to ask its connection task to close it.
+
+use super::channel::Channel;
+use super::outbox::{Outbox, Push};
+use crate::caps::CapSet;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::Notify;
+
+/// A connection's unique id for the life of the process.
+pub type ClientId = u64;
+
+/// User modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserModes {
+    /// `+i` invisible.
+    pub invisible: bool,
+    /// `+w` receives WALLOPS.
+    pub wallops: bool,
+    /// `+o` IRC operator.
+    pub oper: bool,
+    /// `+B` bot.
+    pub bot: bool,
+}
+
+impl UserModes {
+    /// The `+modes` string (`+` alone when none are set).
+    pub fn to_mode_string(self) -> String {
+        let mut s = String::from("+");
+        for (on, c) in [(self.bot, 'B'), (self.invisible, 'i'), (self.oper, 'o'), (self.wallops, 'w')] {
+            if on {
+                s.push(c);
+            }
+        }
+        s
+    }
+}
+
+/// The parts of a client that change over its life, behind one lock.
+#[derive(Debug, Default)]
+pub struct UserInfo {
+    /// Current nick (`*` before one is set).
+    pub nick: String,
+    /// Username from USER (prefixed `~`: there is no ident lookup).
+    pub user: String,
+    /// Real name from USER or SETNAME.
+    pub realname: String,
+    /// Displayed host.
+    pub host: String,
+    /// User modes.
+    pub modes: UserModes,
+    /// Away message, if away.
+    pub away: Option<String>,
+    /// Logged-in account name.
+    pub account: Option<String>,
+    /// Channels the client is in.
+    pub channels: Vec<Arc<Channel>>,
+    /// Oper block name, when opered.
+    pub oper_name: Option<String>,
+    /// Folded nicks this client MONITORs.
+    pub monitoring: HashSet<String>,
+}
+
+impl UserInfo {
+    /// `nick!user@host`.
+    pub fn mask(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Client {
+    /// Unique id.
+    pub id: ClientId,
+    /// Remote address.
+    pub ip: IpAddr,
+    /// Remote port.
+    pub port: u16,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// Unix time of connection.
+    pub signon: i64,
+    /// Bytes waiting to be written.
+    pub outbox: Outbox,
+    caps: AtomicU32,
+    info: RwLock<UserInfo>,
+    registered: AtomicBool,
+    /// Unix time of the last line received (for PING timeouts).
+    pub last_active: AtomicI64,
+    /// Unix time of the last PRIVMSG/NOTICE sent (for WHOIS idle).
+    pub last_spoke: AtomicI64,
+    /// Whether a keep-alive PING is outstanding.
+    pub ping_pending: AtomicBool,
+    close_reason: Mutex<Option<String>>,
+    close_wake: Notify,
+}
+
+impl Client {
+    /// A new, unregistered client.
+    pub fn new(id: ClientId, ip: IpAddr, port: u16, tls: bool, sendq: usize, now: i64) -> Self {
+        let host = match ip {
+            IpAddr::V6(v6) if v6.to_string().starts_with(':') => format!("0{v6}"),
+            ip => ip.to_string(),
+        };
+        Client {
+            id,
+            ip,
+            port,
+            tls,
+            signon: now,
+            outbox: Outbox::new(sendq),
+            caps: AtomicU32::new(0),
+            info: RwLock::new(UserInfo { nick: "*".into(), host, ..UserInfo::default() }),
+            registered: AtomicBool::new(false),
+            last_active: AtomicI64::new(now),
+            last_spoke: AtomicI64::new(now),
+            ping_pending: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            close_wake: Notify::new(),
+        }
+    }
+
+    /// Reads the mutable parts.
+    pub fn info(&self) -> RwLockReadGuard<'_, UserInfo> {
+        self.info.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the mutable parts; keep the guard short and never await with it.
+    pub fn info_mut(&self) -> RwLockWriteGuard<'_, UserInfo> {
+        self.info.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current nick.
+    pub fn nick(&self) -> String {
+        self.info().nick.clone()
+    }
+
+    /// `nick!user@host`.
+    pub fn mask(&self) -> String {
+        self.info().mask()
+    }
+
+    /// Negotiated capabilities.
+    pub fn caps(&self) -> CapSet {
+        CapSet(self.caps.load(Ordering::Relaxed))
+    }
+
+    /// Replaces the negotiated capabilities.
+    pub fn set_caps(&self, caps: CapSet) {
+        self.caps.store(caps.0, Ordering::Relaxed)
+    }
+
+    /// Whether connection registration has completed.
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Acquire)
+    }
+
+    /// Marks connection registration complete.
+    pub fn set_registered(&self) {
+        self.registered.store(true, Ordering::Release)
+    }
+
+    /// Whether the client is an IRC operator.
+    pub fn is_oper(&self) -> bool {
+        self.info().modes.oper
+    }
+
+    /// Queues bytes; on sendq overflow the client is asked to close.
+    pub fn send(&self, bytes: &[u8]) {
+        if self.outbox.push(bytes) == Push::Overflow {
+            self.request_close("SendQ exceeded");
+        }
+    }
+
+    /// Asks the connection task to quit this client with `reason` (first reason wins).
+    pub fn request_close(&self, reason: &str) {
+        let mut g = self.close_reason.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            *g = Some(reason.to_owned());
+        }
+        drop(g);
+        self.close_wake.notify_one();
+    }
+
+    /// The pending close reason, if one was requested.
+    pub fn close_requested(&self) -> Option<String> {
+        self.close_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until a close is requested.
+    pub async fn wait_close(&self) {
+        self.close_wake.notified().await
+    }
+}

@@ -1,0 +1,261 @@
+//! Server state: clients, nicks and channels, and the one place uniqueness is enforced.
+//!
+//! Concurrency discipline: maps are `DashMap`s keyed by the casefolded name; a map
+//! guard is never held while taking another map's guard or across an `.await`.
+//! Lock order is map shard → channel → client info → outbox. Channel removal marks
+//! the channel dead under its write lock, so a joiner holding a stale `Arc`
+//! retries the lookup.
+
+pub mod casemap;
+pub mod channel;
+pub mod client;
+pub mod fanout;
+pub mod mask;
+pub mod membership;
+pub mod monitor;
+pub mod outbox;
+pub mod whowas;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use casemap::Casemap;
+use channel::Channel;
+use client::{Client, ClientId};
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
+use whowas::Whowas;
+
+/// The whole server's shared state.
+pub struct Server {
+    config: RwLock<Arc<Config>>,
+    /// Case mapping, fixed for the life of the process.
+    pub casemap: Casemap,
+    /// Every connection by id.
+    pub clients: DashMap<ClientId, Arc<Client>>,
+    /// Nick owners by folded nick (claimed at NICK, also before registration).
+    pub nicks: DashMap<String, Arc<Client>>,
+    /// Channels by folded name.
+    pub channels: DashMap<String, Arc<Channel>>,
+    /// Connections per IP.
+    pub per_ip: DashMap<IpAddr, usize>,
+    /// Watchers per folded nick (MONITOR).
+    pub monitors: DashMap<String, HashSet<ClientId>>,
+    /// Set by RESTART: the process starts itself again after shutting down.
+    pub restart_requested: AtomicBool,
+    config_path: Option<PathBuf>,
+    motd: RwLock<Option<Arc<Vec<String>>>>,
+    /// Recently used nicks.
+    pub whowas: Whowas,
+    /// The account store.
+    pub accounts: Accounts,
+    /// Unix time the server started.
+    pub started: i64,
+    /// Human-readable start time (003).
+    pub created_text: String,
+    next_id: AtomicU64,
+    msgid_counter: AtomicU64,
+    msgid_prefix: String,
+    /// Registered clients.
+    pub registered_count: AtomicUsize,
+    /// Opered clients.
+    pub oper_count: AtomicUsize,
+    /// Most registered clients seen at once.
+    pub max_registered: AtomicUsize,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Why a nick could not be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NickError {
+    /// Someone else has it.
+    InUse,
+}
+
+impl Server {
+    /// Builds the state for `config` (read from `config_path`, if any), with the
+    /// account store opened by the caller.
+    pub fn new(config: Config, config_path: Option<PathBuf>, accounts: Accounts) -> Arc<Server> {
+        let now = chrono::Utc::now();
+        let motd = RwLock::new(load_motd(&config));
+        let server = Server {
+            monitors: DashMap::new(),
+            restart_requested: AtomicBool::new(false),
+            config_path,
+            motd,
+            casemap: Casemap::from_name(&config.server.casemapping),
+            whowas: Whowas::new(config.limits.whowas_entries),
+            config: RwLock::new(Arc::new(config)),
+            clients: DashMap::new(),
+            nicks: DashMap::new(),
+            channels: DashMap::new(),
+            per_ip: DashMap::new(),
+            accounts,
+            started: now.timestamp(),
+            created_text: now.format("%a %b %d %Y at %H:%M:%S UTC").to_string(),
+            next_id: AtomicU64::new(1),
+            msgid_counter: AtomicU64::new(0),
+            msgid_prefix: format!("{:08x}", rand::random::<u32>()),
+            registered_count: AtomicUsize::new(0),
+            oper_count: AtomicUsize::new(0),
+            max_registered: AtomicUsize::new(0),
+            shutdown: watch::channel(false).0,
+        };
+        server.ensure_permanent_channels();
+        Arc::new(server)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Swaps in a new configuration (REHASH); settings that cannot change at run
+    /// time (listeners, casemapping) keep their old values.
+    pub fn set_config(&self, config: Config) {
+        *self.motd.write().unwrap_or_else(|e| e.into_inner()) = load_motd(&config);
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.ensure_permanent_channels();
+    }
+
+    /// The config file in use, if the server was started with one.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
+    }
+
+    /// Reloads the config file; an invalid file leaves the running config untouched.
+    pub fn rehash(&self) -> Result<(), String> {
+        let path = self.config_path.as_deref().ok_or("no config file")?;
+        let mut fresh = Config::load(path).map_err(|e| e.to_string())?;
+        let old = self.config();
+        fresh.server.listen = old.server.listen.clone();
+        fresh.server.casemapping = old.server.casemapping.clone();
+        fresh.server.data_dir = old.server.data_dir.clone();
+        self.set_config(fresh);
+        Ok(())
+    }
+
+    /// The MOTD lines, if a MOTD file is configured and readable.
+    pub fn motd(&self) -> Option<Arc<Vec<String>>> {
+        self.motd.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Creates the configured permanent channels that do not exist yet.
+    fn ensure_permanent_channels(&self) {
+        let cfg = self.config();
+        for name in &cfg.channels.permanent {
+            let ch = self.channel_or_create(name);
+            ch.write().modes.permanent = true;
+        }
+    }
+
+    /// A fresh connection id.
+    pub fn next_client_id(&self) -> ClientId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh, unique message id.
+    pub fn next_msgid(&self) -> String {
+        let n = self.msgid_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}{:x}", self.msgid_prefix, n)
+    }
+
+    /// Folds a nick or channel name with the server's case mapping.
+    pub fn fold(&self, name: &str) -> String {
+        self.casemap.fold(name)
+    }
+
+    /// Claims `nick` for `client`, releasing its old nick. Atomic on the folded key.
+    pub fn claim_nick(&self, client: &Arc<Client>, nick: &str) -> Result<(), NickError> {
+        let key = self.fold(nick);
+        match self.nicks.entry(key.clone()) {
+            Entry::Occupied(e) if e.get().id != client.id => return Err(NickError::InUse),
+            Entry::Occupied(_) => {}
+            Entry::Vacant(v) => {
+                v.insert(client.clone());
+            }
+        }
+        let old = std::mem::replace(&mut client.info_mut().nick, nick.to_owned());
+        let old_key = self.fold(&old);
+        if old != "*" && old_key != key {
+            self.nicks.remove_if(&old_key, |_, c| c.id == client.id);
+        }
+        Ok(())
+    }
+
+    /// Releases `client`'s nick.
+    pub fn release_nick(&self, client: &Client) {
+        let key = self.fold(&client.nick());
+        self.nicks.remove_if(&key, |_, c| c.id == client.id);
+    }
+
+    /// The client using `nick`, registered or not.
+    pub fn find_nick(&self, nick: &str) -> Option<Arc<Client>> {
+        self.nicks.get(&self.fold(nick)).map(|c| c.clone())
+    }
+
+    /// The registered client using `nick`.
+    pub fn find_user(&self, nick: &str) -> Option<Arc<Client>> {
+        self.find_nick(nick).filter(|c| c.is_registered())
+    }
+
+    /// The channel named `name`.
+    pub fn find_channel(&self, name: &str) -> Option<Arc<Channel>> {
+        self.channels.get(&self.fold(name)).map(|c| c.clone())
+    }
+
+    /// The channel named `name`, created empty if it does not exist.
+    pub fn channel_or_create(&self, name: &str) -> Arc<Channel> {
+        let now = chrono::Utc::now().timestamp();
+        let ch = self.channels.entry(self.fold(name)).or_insert_with(|| Arc::new(Channel::new(name, now)));
+        ch.clone()
+    }
+
+    /// Removes `channel` if it is empty and not permanent, marking it dead.
+    pub fn remove_channel_if_empty(&self, channel: &Arc<Channel>) {
+        let key = self.fold(&channel.name);
+        self.channels.remove_if(&key, |_, c| {
+            if !Arc::ptr_eq(c, channel) {
+                return false;
+            }
+            let mut st = c.write();
+            if st.members.is_empty() && !st.modes.permanent {
+                st.dead = true;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// A watch that turns true when the server shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Starts a graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Clients connected but not registered.
+    pub fn unknown_count(&self) -> usize {
+        self.clients.len().saturating_sub(self.registered_count.load(Ordering::Relaxed))
+    }
+}
+
+fn load_motd(config: &Config) -> Option<Arc<Vec<String>>> {
+    let path = config.server.motd_file.as_ref()?;
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(Arc::new(text.lines().map(str::to_owned).collect())),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read MOTD file");
+            None
+        }
+    }
+}
