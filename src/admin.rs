@@ -17,9 +17,16 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
     };
     let cm = Casemap::from_name(&config.server.casemapping);
     let a = &config.accounts;
-    let cost = Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
+    let cost = Cost {
+        memory_kib: a.argon2_memory_kib,
+        iterations: a.argon2_iterations,
+        parallelism: a.argon2_parallelism,
+    };
     let name = args.get(1).cloned().unwrap_or_default();
-    let needs_name = matches!(args.first().map(String::as_str), Some("create" | "delete" | "passwd"));
+    let needs_name = matches!(
+        args.first().map(String::as_str),
+        Some("create" | "delete" | "passwd")
+    );
     if needs_name && name.is_empty() {
         eprintln!("banterd account {}: an account name is needed", args[0]);
         return 2;
@@ -27,8 +34,17 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
     let result = match args.first().map(String::as_str) {
         Some("list") => store.list().map(|rows| {
             for (name, created, seen, email) in rows {
-                let fmt = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
-                println!("{name}\tcreated {}\tlast seen {}\t{}", fmt(created), seen.map(fmt).unwrap_or("never".into()), email.unwrap_or_default());
+                let fmt = |t: i64| {
+                    chrono::DateTime::from_timestamp(t, 0)
+                        .map(|d| d.to_rfc3339())
+                        .unwrap_or_default()
+                };
+                println!(
+                    "{name}\tcreated {}\tlast seen {}\t{}",
+                    fmt(created),
+                    seen.map(fmt).unwrap_or("never".into()),
+                    email.unwrap_or_default()
+                );
             }
         }),
         Some("create") => read_password(config).and_then(|pw| {
@@ -47,7 +63,11 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
         }),
         Some("passwd") => read_password(config).and_then(|pw| {
             let hash = password::hash(&pw, cost)?;
-            match store.set_password(&cm.fold(&name), &hash, &password::scram_keys(&pw, a.scram_iterations))? {
+            match store.set_password(
+                &cm.fold(&name),
+                &hash,
+                &password::scram_keys(&pw, a.scram_iterations),
+            )? {
                 true => Ok(println!("password changed for {name}")),
                 false => Err(format!("no account named {name}")),
             }
@@ -82,11 +102,17 @@ fn read_password(config: &Config) -> Result<String, String> {
         a
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     if pw.chars().count() < config.accounts.min_password_len {
-        return Err(format!("passwords must be at least {} characters", config.accounts.min_password_len));
+        return Err(format!(
+            "passwords must be at least {} characters",
+            config.accounts.min_password_len
+        ));
     }
     Ok(pw)
 }
@@ -94,7 +120,11 @@ fn read_password(config: &Config) -> Result<String, String> {
 /// `banterd hash-password`: prints an argon2id hash for an `[[oper]]` block.
 pub fn hash_password_command(config: &Config) -> i32 {
     let a = &config.accounts;
-    let cost = Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
+    let cost = Cost {
+        memory_kib: a.argon2_memory_kib,
+        iterations: a.argon2_iterations,
+        parallelism: a.argon2_parallelism,
+    };
     let mut relaxed = config.clone();
     relaxed.accounts.min_password_len = 1;
     match read_password(&relaxed).and_then(|pw| password::hash(&pw, cost)) {

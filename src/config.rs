@@ -225,7 +225,12 @@ impl Default for LimitsConfig {
 
 impl Default for FloodConfig {
     fn default() -> Self {
-        FloodConfig { enabled: true, burst: 20, per_second: 4, max_backlog: 100 }
+        FloodConfig {
+            enabled: true,
+            burst: 20,
+            per_second: 4,
+            max_backlog: 100,
+        }
     }
 }
 
@@ -251,7 +256,10 @@ impl Default for AccountsConfig {
 
 impl Default for ChannelsConfig {
     fn default() -> Self {
-        ChannelsConfig { permanent: Vec::new(), default_modes: "nt".into() }
+        ChannelsConfig {
+            permanent: Vec::new(),
+            default_modes: "nt".into(),
+        }
     }
 }
 
@@ -272,7 +280,8 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        let mut cfg = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        let mut cfg =
+            Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(motd) = &cfg.server.motd_file {
             if motd.is_relative() {
@@ -291,9 +300,16 @@ impl Config {
 
     /// Checks values that serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
-        if self.server.name.is_empty() || self.server.name.contains(' ') || !self.server.name.contains('.') {
-            return bad("server.name", "must be a host-like name with a dot and no spaces");
+        let bad =
+            |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
+        if self.server.name.is_empty()
+            || self.server.name.contains(' ')
+            || !self.server.name.contains('.')
+        {
+            return bad(
+                "server.name",
+                "must be a host-like name with a dot and no spaces",
+            );
         }
         if self.server.network.is_empty() || self.server.network.contains(' ') {
             return bad("server.network", "must be non-empty without spaces");
@@ -320,11 +336,17 @@ impl Config {
             return bad("accounts.argon2_memory_kib", "too small for argon2");
         }
         if self.accounts.scram_iterations < 4096 {
-            return bad("accounts.scram_iterations", "must be at least 4096 (RFC 7677)");
+            return bad(
+                "accounts.scram_iterations",
+                "must be at least 4096 (RFC 7677)",
+            );
         }
         for flag in self.channels.default_modes.chars() {
             if !"imnst".contains(flag) {
-                return bad("channels.default_modes", "only i, m, n, s and t may be defaults");
+                return bad(
+                    "channels.default_modes",
+                    "only i, m, n, s and t may be defaults",
+                );
             }
         }
         for o in &self.opers {

@@ -64,6 +64,12 @@ impl Spec {
             read_size: a.num("read-buf", 64 * 1024)?,
             setup_timeout: a.secs("setup-timeout", 120.0)?,
         };
+        let mut s = s;
+        if let Some(total) = a.get("target-rate") {
+            let total: f64 = total.parse().map_err(|_| "bad --target-rate")?;
+            let per_msg = (s.channels * s.senders * (s.members.max(2) - 1)) as f64;
+            s.rate = total / per_msg;
+        }
         s.check()?;
         Ok(s)
     }

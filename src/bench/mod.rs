@@ -11,6 +11,7 @@
 //! - `churn`: JOIN/PART/NICK loops; operations/s.
 //! - `soak`: many clients with paced traffic; RSS at start and end.
 //! - `chart`: redraws a chart from saved sweep JSON lines.
+//! - `report`: a Markdown table of medians and ratios from saved JSON lines.
 //!
 //! Each scenario prints one JSON line on stdout and a summary on stderr,
 //! and the whole process stops on its own at a hard time limit.
@@ -27,6 +28,7 @@ pub mod line;
 pub mod member;
 pub mod phase;
 pub mod procfs;
+pub mod report;
 pub mod scenarios;
 pub mod seq;
 
@@ -37,11 +39,13 @@ banter-bench SCENARIO [--option value]...
 scenarios:
   connect  --clients 5000 --concurrency 500 --duration 2 (hold before RSS)
   fanout   --channels 1 --members 500 --senders 4 --window 16 [--rate MSG/S per sender]
+           [--target-rate DELIVERIES/S: sets --rate from the total delivery rate]
            [--payload BYTES] --warmup 2 --duration 5 --drain 5 --concurrency 200
   sweep    fanout over --sizes 10,100,500,1000 (1 channel each) [--svg FILE] [--title T]
   churn    --clients 200 --channels 20 --warmup 1 --duration 5
   soak     --clients 10000 --channel-size 50 --rate 1 --duration 60
   chart    --svg FILE [--title T] SWEEP.jsonl...   (draw saved sweep lines)
+  report   --labels banterd,inspircd RESULTS.jsonl... (medians and ratios, Markdown)
 
 common options:
   --server 127.0.0.1:6667   server address (loopback only)

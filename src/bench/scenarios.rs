@@ -3,7 +3,7 @@
 
 use super::chart;
 use super::cli::{loopback_addr, Args};
-use super::{churn, conn, connect, fanout};
+use super::{churn, conn, connect, fanout, report};
 use serde::Serialize;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +13,9 @@ use std::time::Duration;
 pub fn run(a: &Args) -> Result<(), String> {
     if a.command == "chart" {
         return chart_cmd(a);
+    }
+    if a.command == "report" {
+        return report_cmd(a);
     }
     let addr = loopback_addr(a.get("server").unwrap_or("127.0.0.1:6667"))?;
     let pid: Option<u32> = a
@@ -156,6 +159,24 @@ fn sweep(
     Ok(())
 }
 
+/// `report --labels A,B FILES...`: prints the comparison table.
+fn report_cmd(a: &Args) -> Result<(), String> {
+    let labels: Vec<String> = a
+        .get("labels")
+        .ok_or("report needs --labels A,B")?
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    reject_unused(a)?;
+    let mut text = String::new();
+    for f in &a.free {
+        text += &std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
+        text.push('\n');
+    }
+    print!("{}", report::table(&text, &labels));
+    Ok(())
+}
+
 /// `chart --svg FILE [--title T] FILES...`: draws saved sweep lines.
 fn chart_cmd(a: &Args) -> Result<(), String> {
     let path = a.get("svg").ok_or("chart needs --svg FILE")?.to_string();
@@ -175,6 +196,9 @@ fn chart_cmd(a: &Args) -> Result<(), String> {
 }
 
 fn reject_unused(a: &Args) -> Result<(), String> {
+    if !a.free.is_empty() && !matches!(a.command.as_str(), "chart" | "report") {
+        return Err(format!("unexpected argument(s): {}", a.free.join(" ")));
+    }
     let u = a.unused();
     if u.is_empty() {
         Ok(())

@@ -28,7 +28,12 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             send_list(ctx, "LS", &entries);
         }
         "LIST" => {
-            let names: Vec<String> = ctx.client.caps().iter().map(|c| c.name().to_owned()).collect();
+            let names: Vec<String> = ctx
+                .client
+                .caps()
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect();
             send_list(ctx, "LIST", &names);
         }
         "REQ" => {

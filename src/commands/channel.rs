@@ -17,7 +17,9 @@ pub fn valid_channel(name: &str, max_len: usize) -> bool {
     name.starts_with('#')
         && name.len() >= 2
         && name.len() <= max_len
-        && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
+        && !name
+            .chars()
+            .any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
 }
 
 /// Whether `client` matches any mask in `list`.
@@ -27,7 +29,9 @@ fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client)
     list.iter().any(|e| {
         mask::matches(ctx.server.casemap, &e.mask, &m)
             || account.as_deref().is_some_and(|a| {
-                e.mask.strip_prefix("$a:").is_some_and(|acc| ctx.server.casemap.eq(acc, a))
+                e.mask
+                    .strip_prefix("$a:")
+                    .is_some_and(|acc| ctx.server.casemap.eq(acc, a))
             })
     })
 }
@@ -47,7 +51,12 @@ pub fn join(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return Ok(());
     }
     let keys: Vec<&str> = msg.param(1).split(',').collect();
-    for (i, name) in msg.param(0).split(',').filter(|n| !n.is_empty()).enumerate() {
+    for (i, name) in msg
+        .param(0)
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .enumerate()
+    {
         if let Err(e) = join_one(ctx, name, keys.get(i).copied().filter(|k| !k.is_empty())) {
             ctx.report(e);
         }
@@ -90,7 +99,8 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
                 }
             }
         } else {
-            let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
+            let invited =
+                st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
             if let Some(k) = &st.modes.key {
                 if key != Some(k.as_str()) && !invited {
                     return err(ERR_BADCHANNELKEY, &[&ch.name]);
@@ -109,7 +119,13 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
             }
         }
         st.invited.remove(&ctx.client.id);
-        st.add(ctx.client.clone(), MemberModes { op: first, voice: false });
+        st.add(
+            ctx.client.clone(),
+            MemberModes {
+                op: first,
+                voice: false,
+            },
+        );
         drop(st);
         break ch;
     };
@@ -122,14 +138,21 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
 fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
     let (mask, account, realname, away) = {
         let i = ctx.client.info();
-        (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
+        (
+            i.mask(),
+            i.account.clone(),
+            i.realname.clone(),
+            i.away.clone(),
+        )
     };
     let mut plain = Line::new(mask.clone(), "JOIN", vec![channel.name.clone()]).timed();
     if let Some(a) = &account {
         plain = plain.tag("account", a.clone(), Cap::AccountTag);
     }
     let mut extended = plain.clone();
-    extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
+    extended
+        .params
+        .push(account.clone().unwrap_or_else(|| "*".into()));
     extended.params.push(realname);
     let me = Some(ctx.client.id);
     fanout::to_channel(channel, &plain, me, fanout::without_cap(Cap::ExtendedJoin));
@@ -138,7 +161,11 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
         let line = Line::new(mask, "AWAY", vec![away]).timed();
         fanout::to_channel(channel, &line, me, fanout::with_cap(Cap::AwayNotify));
     }
-    ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
+    ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) {
+        extended
+    } else {
+        plain
+    });
     send_topic(ctx, channel, false);
     super::listing::send_names(ctx, channel);
 }
@@ -149,7 +176,10 @@ pub fn send_topic(ctx: &mut Ctx, channel: &Channel, say_none: bool) {
     match topic {
         Some(t) => {
             ctx.numeric(RPL_TOPIC, &[&channel.name, &t.text]);
-            ctx.numeric(RPL_TOPICWHOTIME, &[&channel.name, &t.set_by, &t.set_at.to_string()]);
+            ctx.numeric(
+                RPL_TOPICWHOTIME,
+                &[&channel.name, &t.set_by, &t.set_at.to_string()],
+            );
         }
         None if say_none => ctx.numeric(RPL_NOTOPIC, &[&channel.name]),
         None => {}
@@ -192,8 +222,12 @@ pub fn member_modes(channel: &Channel, client: &Client) -> Option<MemberModes> {
 /// KICK `#chan nick[,nick] [reason]`.
 pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
-    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    let Some(ch) = ctx.server.find_channel(name) else {
+        return err(ERR_NOSUCHCHANNEL, &[name]);
+    };
+    let Some(mine) = member_modes(&ch, &ctx.client) else {
+        return err(ERR_NOTONCHANNEL, &[&ch.name]);
+    };
     let cfg = ctx.server.config();
     let nick = ctx.client.nick();
     let mut reason = match msg.param(2) {
@@ -220,7 +254,12 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             ctx.numeric(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
             continue;
         }
-        let line = Line::new(ctx.client.mask(), "KICK", vec![ch.name.clone(), victim.nick(), reason.clone()]).timed();
+        let line = Line::new(
+            ctx.client.mask(),
+            "KICK",
+            vec![ch.name.clone(), victim.nick(), reason.clone()],
+        )
+        .timed();
         fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
         if member_modes(&ch, &ctx.client).is_some() {
             ctx.reply(line);
@@ -233,9 +272,15 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// INVITE `nick #chan`.
 pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let (target, name) = (msg.param(0), msg.param(1));
-    let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
-    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    let Some(victim) = ctx.server.find_user(target) else {
+        return err(ERR_NOSUCHNICK, &[target]);
+    };
+    let Some(ch) = ctx.server.find_channel(name) else {
+        return err(ERR_NOSUCHCHANNEL, &[name]);
+    };
+    let Some(mine) = member_modes(&ch, &ctx.client) else {
+        return err(ERR_NOTONCHANNEL, &[&ch.name]);
+    };
     if ch.read().modes.invite_only && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
@@ -245,10 +290,17 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     ch.write().invited.insert(victim.id);
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
-    let line = Line::new(ctx.client.mask(), "INVITE", vec![vnick.clone(), ch.name.clone()]).timed();
+    let line = Line::new(
+        ctx.client.mask(),
+        "INVITE",
+        vec![vnick.clone(), ch.name.clone()],
+    )
+    .timed();
     fanout::to_client(&victim, &line);
     let notify_ops = |c: &Client| {
-        c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id
+        c.caps().has(Cap::InviteNotify)
+            && member_modes(&ch, c).is_some_and(|m| m.op)
+            && c.id != victim.id
     };
     fanout::to_channel(&ch, &line, Some(ctx.client.id), notify_ops);
     if let Some(away) = victim.info().away.clone() {
@@ -260,7 +312,9 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// TOPIC `#chan [:text]`.
 pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
-    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let Some(ch) = ctx.server.find_channel(name) else {
+        return err(ERR_NOSUCHCHANNEL, &[name]);
+    };
     let mine = member_modes(&ch, &ctx.client);
     if msg.params.len() < 2 {
         if mine.is_none() && ch.read().modes.secret {
@@ -269,7 +323,9 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         send_topic(ctx, &ch, true);
         return Ok(());
     }
-    let Some(mine) = mine else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    let Some(mine) = mine else {
+        return err(ERR_NOTONCHANNEL, &[&ch.name]);
+    };
     if ch.read().modes.topic_ops && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
@@ -286,7 +342,11 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ch.write().topic = if text.is_empty() {
         None
     } else {
-        Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
+        Some(Topic {
+            text: text.clone(),
+            set_by: mask.clone(),
+            set_at: chrono::Utc::now().timestamp(),
+        })
     };
     let line = Line::new(mask, "TOPIC", vec![ch.name.clone(), text]).timed();
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);

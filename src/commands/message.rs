@@ -71,7 +71,9 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
         base = base.tag("bot", "", Cap::MessageTags);
     }
     if kind != Kind::Tagmsg {
-        ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        ctx.client
+            .last_spoke
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= cfg.limits.max_targets {
@@ -89,11 +91,17 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
 }
 
 fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResult {
-    let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
-    let status = target.chars().take_while(|c| *c == '@' || *c == '+').collect::<String>();
+    let only_tags =
+        |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
+    let status = target
+        .chars()
+        .take_while(|c| *c == '@' || *c == '+')
+        .collect::<String>();
     let chan_name = &target[status.len()..];
     if chan_name.starts_with('#') {
-        let Some(ch) = ctx.server.find_channel(chan_name) else { return err(ERR_NOSUCHCHANNEL, &[chan_name]) };
+        let Some(ch) = ctx.server.find_channel(chan_name) else {
+            return err(ERR_NOSUCHCHANNEL, &[chan_name]);
+        };
         let mine = member_modes(&ch, &ctx.client);
         {
             let st = ch.read();
@@ -111,7 +119,9 @@ fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResul
             fanout::to_channel_status(&ch, line, Some(ctx.client.id), !status.contains('@'));
         }
     } else {
-        let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
+        let Some(to) = ctx.server.find_user(target) else {
+            return err(ERR_NOSUCHNICK, &[target]);
+        };
         if only_tags(&to) {
             fanout::to_client(&to, line);
         }
@@ -147,7 +157,11 @@ pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.client.info_mut().away = away.clone();
     let params = away.iter().cloned().collect();
     let line = Line::new(ctx.client.mask(), "AWAY", params).timed();
-    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
+    fanout::to_clients(
+        &fanout::peers(&ctx.client),
+        &line,
+        fanout::with_cap(Cap::AwayNotify),
+    );
     if away.is_some() {
         ctx.numeric(RPL_NOWAWAY, &[]);
     } else {

@@ -63,11 +63,23 @@ pub struct Command {
 }
 
 const fn cmd(name: &'static str, min_params: usize, when: When, handler: Handler) -> Command {
-    Command { name, min_params, when, oper: false, handler }
+    Command {
+        name,
+        min_params,
+        when,
+        oper: false,
+        handler,
+    }
 }
 
 const fn oper_cmd(name: &'static str, min_params: usize, handler: Handler) -> Command {
-    Command { name, min_params, when: When::Registered, oper: true, handler }
+    Command {
+        name,
+        min_params,
+        when: When::Registered,
+        oper: true,
+        handler,
+    }
 }
 
 use Handler::{Async, Sync};
@@ -139,22 +151,39 @@ pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
             response::flush(ctx, None);
         }
         Frame::Nul => {
-            ctx.standard_reply("FAIL", "*", "INVALID_LINE", &[], "Line contains a NUL byte; it was ignored");
+            ctx.standard_reply(
+                "FAIL",
+                "*",
+                "INVALID_LINE",
+                &[],
+                "Line contains a NUL byte; it was ignored",
+            );
             response::flush(ctx, None);
         }
         Frame::InvalidUtf8(lossy) => {
             let (command, label) = match Message::parse(&lossy) {
-                Ok(m) => (m.command.to_ascii_uppercase(), m.tag("label").map(|l| l.into_owned())),
+                Ok(m) => (
+                    m.command.to_ascii_uppercase(),
+                    m.tag("label").map(|l| l.into_owned()),
+                ),
                 Err(_) => ("*".to_owned(), None),
             };
-            ctx.standard_reply("FAIL", &command, "INVALID_UTF8", &[], "Message rejected: it is not valid UTF-8");
+            ctx.standard_reply(
+                "FAIL",
+                &command,
+                "INVALID_UTF8",
+                &[],
+                "Message rejected: it is not valid UTF-8",
+            );
             response::flush(ctx, label.as_deref());
         }
     }
 }
 
 async fn handle_line(ctx: &mut Ctx, line: &str) {
-    let Ok(msg) = Message::parse(line) else { return };
+    let Ok(msg) = Message::parse(line) else {
+        return;
+    };
     let label = msg.tag("label").map(|l| l.into_owned());
     let registered = ctx.client.is_registered();
     if !registered {

@@ -17,7 +17,9 @@ pub const VERSION: &str = concat!("banter-", env!("CARGO_PKG_VERSION"));
 pub fn valid_nick(nick: &str, max_len: usize) -> bool {
     let special = |c: char| "[]\\`_^{|}".contains(c);
     let mut chars = nick.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     nick.len() <= max_len
         && (first.is_ascii_alphabetic() || special(first))
         && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
@@ -42,7 +44,12 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if !registered {
         ctx.conn.wanted_nick = Some(new.to_owned());
     }
-    if registered && ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
+    if registered
+        && ctx
+            .server
+            .accounts
+            .nick_reserved_against(&ctx.server, new, &ctx.client)
+    {
         let context = [new.to_owned()];
         let text = "Nickname is reserved by a registered account";
         ctx.standard_reply("FAIL", "NICK", "NICKNAME_RESERVED", &context, text);
@@ -92,7 +99,11 @@ pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
         .take(10)
         .collect();
-    let clean = if clean.is_empty() { "user".to_owned() } else { clean };
+    let clean = if clean.is_empty() {
+        "user".to_owned()
+    } else {
+        clean
+    };
     ctx.conn.user = Some((format!("~{clean}"), realname.to_owned()));
     Ok(())
 }
@@ -113,7 +124,11 @@ pub fn ping(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return err(ERR_NOORIGIN, &[]);
     }
     let name = ctx.server_name();
-    ctx.reply(Line::new(name.clone(), "PONG", vec![name, msg.param(0).to_owned()]));
+    ctx.reply(Line::new(
+        name.clone(),
+        "PONG",
+        vec![name, msg.param(0).to_owned()],
+    ));
     Ok(())
 }
 
@@ -140,7 +155,11 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     ctx.client.info_mut().realname = name.to_owned();
     let line = Line::new(ctx.client.mask(), "SETNAME", vec![name.to_owned()]).timed();
-    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::Setname));
+    fanout::to_clients(
+        &fanout::peers(&ctx.client),
+        &line,
+        fanout::with_cap(Cap::Setname),
+    );
     if ctx.has_cap(Cap::Setname) {
         ctx.reply(line);
     }
@@ -150,7 +169,11 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// Completes registration once NICK and USER are in, CAP negotiation is closed
 /// and any login requirement is met; sends the welcome burst.
 pub async fn maybe_complete(ctx: &mut Ctx) {
-    if !ctx.conn.has_nick || ctx.conn.user.is_none() || ctx.conn.cap_negotiating || ctx.conn.sasl.is_some() {
+    if !ctx.conn.has_nick
+        || ctx.conn.user.is_none()
+        || ctx.conn.cap_negotiating
+        || ctx.conn.sasl.is_some()
+    {
         return;
     }
     if let Some(pass) = ctx.conn.pass.take() {
@@ -176,7 +199,11 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         return;
     }
     let nick = ctx.client.nick();
-    if ctx.server.accounts.nick_reserved_against(&ctx.server, &nick, &ctx.client) {
+    if ctx
+        .server
+        .accounts
+        .nick_reserved_against(&ctx.server, &nick, &ctx.client)
+    {
         let guest = format!("Guest{}", ctx.client.id);
         if ctx.server.claim_nick(&ctx.client, &guest).is_err() {
             ctx.quit("Nickname is reserved");
@@ -202,12 +229,36 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
 fn welcome(ctx: &mut Ctx) {
     let cfg = ctx.server.config();
     let mask = ctx.client.mask();
-    ctx.numeric_owned(RPL_WELCOME, vec![format!("Welcome to the {} IRC Network {mask}", cfg.server.network)]);
-    ctx.numeric_owned(RPL_YOURHOST, vec![format!("Your host is {}, running version {VERSION}", cfg.server.name)]);
-    ctx.numeric_owned(RPL_CREATED, vec![format!("This server was created {}", ctx.server.created_text)]);
+    ctx.numeric_owned(
+        RPL_WELCOME,
+        vec![format!(
+            "Welcome to the {} IRC Network {mask}",
+            cfg.server.network
+        )],
+    );
+    ctx.numeric_owned(
+        RPL_YOURHOST,
+        vec![format!(
+            "Your host is {}, running version {VERSION}",
+            cfg.server.name
+        )],
+    );
+    ctx.numeric_owned(
+        RPL_CREATED,
+        vec![format!(
+            "This server was created {}",
+            ctx.server.created_text
+        )],
+    );
     ctx.numeric(
         RPL_MYINFO,
-        &[&cfg.server.name, VERSION, crate::isupport::USER_MODES, crate::isupport::CHANNEL_MODES, "Ikbelov"],
+        &[
+            &cfg.server.name,
+            VERSION,
+            crate::isupport::USER_MODES,
+            crate::isupport::CHANNEL_MODES,
+            "Ikbelov",
+        ],
     );
     for tokens in crate::isupport::lines(&cfg) {
         ctx.numeric_owned(RPL_ISUPPORT, tokens);

@@ -24,7 +24,14 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let cfg = server.config();
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
-    let client = Arc::new(Client::new(id, addr.ip(), addr.port(), false, cfg.limits.sendq, now));
+    let client = Arc::new(Client::new(
+        id,
+        addr.ip(),
+        addr.port(),
+        false,
+        cfg.limits.sendq,
+        now,
+    ));
     server.clients.insert(id, client.clone());
     let span = tracing::info_span!("conn", id);
     async move {
@@ -36,8 +43,13 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
         let reason = read_loop(&mut ctx, rd).await;
         membership::remove_client(&server, &client, &reason);
         let host = client.info().host.clone();
-        client.outbox.close_with(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
-        if tokio::time::timeout(Duration::from_secs(5), &mut writer).await.is_err() {
+        client
+            .outbox
+            .close_with(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
+        if tokio::time::timeout(Duration::from_secs(5), &mut writer)
+            .await
+            .is_err()
+        {
             writer.abort();
         }
         tracing::info!(%reason, "disconnected");
@@ -109,7 +121,9 @@ async fn read_loop(ctx: &mut Ctx, rd: OwnedReadHalf) -> String {
 }
 
 fn closing_reason(client: &Client) -> String {
-    client.close_requested().unwrap_or_else(|| "Connection closed".into())
+    client
+        .close_requested()
+        .unwrap_or_else(|| "Connection closed".into())
 }
 
 /// Reads whatever is already waiting on the socket, without blocking, up to a cap.

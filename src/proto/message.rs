@@ -65,12 +65,19 @@ impl<'a> Message<'a> {
             params.push(p);
             rest = r;
         }
-        Ok(Message { tags, prefix, command, params })
+        Ok(Message {
+            tags,
+            prefix,
+            command,
+            params,
+        })
     }
 
     /// The value of a tag, unescaped, if the message carries it.
     pub fn tag(&self, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-        tags::iter(self.tags?).find(|(k, _)| *k == key).map(|(_, v)| v)
+        tags::iter(self.tags?)
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
     }
 
     /// Whether the command is `name` (ASCII case-insensitively).
@@ -88,7 +95,11 @@ impl<'a> Message<'a> {
         OwnedMessage {
             tags: self
                 .tags
-                .map(|t| tags::iter(t).map(|(k, v)| (k.to_owned(), v.into_owned())).collect())
+                .map(|t| {
+                    tags::iter(t)
+                        .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                        .collect()
+                })
                 .unwrap_or_default(),
             prefix: self.prefix.map(str::to_owned),
             command: self.command.to_owned(),
@@ -178,7 +189,13 @@ mod tests {
 
     #[test]
     fn fifteenth_param_takes_the_rest() {
-        let line = format!("CMD {}", (1..=20).map(|i| i.to_string()).collect::<Vec<_>>().join(" "));
+        let line = format!(
+            "CMD {}",
+            (1..=20)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         let m = Message::parse(&line).unwrap();
         assert_eq!(m.params.len(), 15);
         assert_eq!(m.params[14], "15 16 17 18 19 20");
@@ -192,7 +209,12 @@ mod tests {
 
     #[test]
     fn agrees_with_irc_proto() {
-        for line in ["PRIVMSG #a :hi there", ":n!u@h JOIN #x", "@+t=v\\s1 TAGMSG #c", "MODE #c +o n"] {
+        for line in [
+            "PRIVMSG #a :hi there",
+            ":n!u@h JOIN #x",
+            "@+t=v\\s1 TAGMSG #c",
+            "MODE #c +o n",
+        ] {
             let ours = Message::parse(line).unwrap();
             let theirs: irc_proto::Message = line.parse().unwrap();
             let theirs_line = theirs.to_string();

@@ -2,9 +2,9 @@
 //! and the numeric replies, each declared once ([`numeric`]).
 
 pub mod codec;
+pub mod line;
 pub mod message;
 pub mod numeric;
-pub mod line;
 pub mod tags;
 
 pub use codec::{Frame, LineCodec};

@@ -107,7 +107,8 @@ impl ChannelState {
     pub fn add(&mut self, client: Arc<Client>, modes: MemberModes) {
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.members.insert(client.id, Member { client, modes, seq });
+        self.members
+            .insert(client.id, Member { client, modes, seq });
     }
 
     /// Members in join order.
@@ -159,7 +160,11 @@ pub struct Channel {
 impl Channel {
     /// A new empty channel.
     pub fn new(name: &str, created: i64) -> Self {
-        Channel { name: name.to_owned(), created, state: RwLock::new(ChannelState::default()) }
+        Channel {
+            name: name.to_owned(),
+            created,
+            state: RwLock::new(ChannelState::default()),
+        }
     }
 
     /// Reads the state.

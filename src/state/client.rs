@@ -30,7 +30,12 @@ impl UserModes {
     /// The `+modes` string (`+` alone when none are set).
     pub fn to_mode_string(self) -> String {
         let mut s = String::from("+");
-        for (on, c) in [(self.bot, 'B'), (self.invisible, 'i'), (self.oper, 'o'), (self.wallops, 'w')] {
+        for (on, c) in [
+            (self.bot, 'B'),
+            (self.invisible, 'i'),
+            (self.oper, 'o'),
+            (self.wallops, 'w'),
+        ] {
             if on {
                 s.push(c);
             }
@@ -114,7 +119,11 @@ impl Client {
             signon: now,
             outbox: Outbox::new(sendq),
             caps: AtomicU32::new(0),
-            info: RwLock::new(UserInfo { nick: "*".into(), host, ..UserInfo::default() }),
+            info: RwLock::new(UserInfo {
+                nick: "*".into(),
+                host,
+                ..UserInfo::default()
+            }),
             registered: AtomicBool::new(false),
             last_active: AtomicI64::new(now),
             last_spoke: AtomicI64::new(now),
@@ -188,7 +197,10 @@ impl Client {
 
     /// The pending close reason, if one was requested.
     pub fn close_requested(&self) -> Option<String> {
-        self.close_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Waits until a close is requested.

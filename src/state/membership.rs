@@ -13,7 +13,10 @@ use std::sync::Arc;
 /// removes the channel if it is now empty. Returns whether it was a member.
 pub fn leave(server: &Server, client: &Client, channel: &Arc<Channel>) -> bool {
     let was = channel.write().members.remove(&client.id).is_some();
-    client.info_mut().channels.retain(|c| !Arc::ptr_eq(c, channel));
+    client
+        .info_mut()
+        .channels
+        .retain(|c| !Arc::ptr_eq(c, channel));
     if was {
         server.remove_channel_if_empty(channel);
     }

@@ -112,7 +112,10 @@ impl Server {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Swaps in a new configuration (REHASH); settings that cannot change at run
@@ -212,7 +215,10 @@ impl Server {
     /// The channel named `name`, created empty if it does not exist.
     pub fn channel_or_create(&self, name: &str) -> Arc<Channel> {
         let now = chrono::Utc::now().timestamp();
-        let ch = self.channels.entry(self.fold(name)).or_insert_with(|| Arc::new(Channel::new(name, now)));
+        let ch = self
+            .channels
+            .entry(self.fold(name))
+            .or_insert_with(|| Arc::new(Channel::new(name, now)));
         ch.clone()
     }
 
@@ -245,7 +251,9 @@ impl Server {
 
     /// Clients connected but not registered.
     pub fn unknown_count(&self) -> usize {
-        self.clients.len().saturating_sub(self.registered_count.load(Ordering::Relaxed))
+        self.clients
+            .len()
+            .saturating_sub(self.registered_count.load(Ordering::Relaxed))
     }
 }
 

@@ -32,7 +32,11 @@ pub struct Outbox {
 impl Outbox {
     /// An empty outbox that holds at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Outbox { inner: Mutex::new(Inner::default()), wake: Notify::new(), limit }
+        Outbox {
+            inner: Mutex::new(Inner::default()),
+            wake: Notify::new(),
+            limit,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -32,7 +32,10 @@ pub struct Whowas {
 impl Whowas {
     /// A history holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Whowas { entries: Mutex::new(VecDeque::new()), capacity }
+        Whowas {
+            entries: Mutex::new(VecDeque::new()),
+            capacity,
+        }
     }
 
     /// Records an entry, dropping the oldest when full.
