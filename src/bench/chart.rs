@@ -87,7 +87,7 @@ pub fn draw(path: &str, title: &str, series: &[Series]) -> Result<(), String> {
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .draw()
             .map_err(|x| e(&x))?;
     }

@@ -166,6 +166,8 @@ pub struct Report {
     pub rss_start_kib: Option<u64>,
     /// Server RSS when counting ended, KiB.
     pub rss_end_kib: Option<u64>,
+    /// 1-minute load average when counting ended (other work on the box).
+    pub load1: Option<f64>,
 }
 
 /// Runs one fan-out scenario against `addr`.
@@ -254,6 +256,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     let cpu1 = pid.and_then(procfs::cpu_secs);
     let self1 = procfs::self_cpu_secs();
     let rss_end = pid.and_then(procfs::rss_kib);
+    let load1 = procfs::load1();
     let drain_end = Instant::now() + spec.drain;
     while Instant::now() < drain_end && !all_done(&sh) {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -310,6 +313,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
         bench_cpu_s: self0.zip(self1).map(|(a, b)| round3(b - a)),
         rss_start_kib: rss_start,
         rss_end_kib: rss_end,
+        load1,
     })
 }
 

@@ -22,6 +22,12 @@ pub fn self_cpu_secs() -> Option<f64> {
     cpu_secs(std::process::id())
 }
 
+/// The 1-minute load average, to tell a quiet machine from a busy one.
+pub fn load1() -> Option<f64> {
+    let s = fs::read_to_string("/proc/loadavg").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 /// utime + stime in clock ticks from the text of `/proc/PID/stat`. The
 /// command name may contain spaces and parentheses, so fields are counted
 /// after the last `)`.

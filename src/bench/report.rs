@@ -76,6 +76,9 @@ const METRICS: &[Metric] = &[
     },
 ];
 
+/// (scenario, shape, metric index) and the values per label.
+type Cell = ((String, String, usize), BTreeMap<String, Vec<f64>>);
+
 /// The shape of a run, so only like is compared with like.
 fn shape(v: &Value) -> String {
     let n = |k: &str| v[k].as_u64().unwrap_or(0);
@@ -84,11 +87,8 @@ fn shape(v: &Value) -> String {
         "churn" => format!("{} clients / {} channels", n("clients"), n("channels")),
         _ => {
             let rate = v["rate"].as_f64().unwrap_or(0.0);
-            let paced = if rate > 0.0 {
-                format!(", paced {rate:.0} msg/s/sender")
-            } else {
-                String::new()
-            };
+            // Paced runs share one row whatever each server's own rate was.
+            let paced = if rate > 0.0 { ", paced" } else { "" };
             format!(
                 "{}×{}, {} senders{paced}",
                 n("channels"),
@@ -117,7 +117,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 /// order and the ratio is first label ÷ second label.
 pub fn table(text: &str, labels: &[String]) -> String {
     // (scenario, shape, metric name) -> label -> values
-    let mut cells: BTreeMap<(String, String, usize), BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    // Rows keep the order in which they first appear in the results.
+    let mut cells: Vec<Cell> = Vec::new();
     for l in text.lines() {
         let Ok(v) = serde_json::from_str::<Value>(l) else {
             continue;
@@ -131,12 +132,14 @@ pub fn table(text: &str, labels: &[String]) -> String {
         {
             if let Some(x) = get(&v, m.path) {
                 let key = (scen.clone(), shape(&v), i);
-                cells
-                    .entry(key)
-                    .or_default()
-                    .entry(label.clone())
-                    .or_default()
-                    .push(x);
+                let at = match cells.iter().position(|c| c.0 == key) {
+                    Some(at) => at,
+                    None => {
+                        cells.push((key, BTreeMap::new()));
+                        cells.len() - 1
+                    }
+                };
+                cells[at].1.entry(label.clone()).or_default().push(x);
             }
         }
     }
