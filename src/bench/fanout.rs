@@ -44,6 +44,8 @@ pub struct Spec {
     pub read_size: usize,
     /// Max time for connecting, registering and joining everyone.
     pub setup_timeout: Duration,
+    /// Keepalive PING interval per member (soak), if any.
+    pub keepalive: Option<Duration>,
 }
 
 impl Spec {
@@ -63,6 +65,7 @@ impl Spec {
             concurrency: a.num("concurrency", 200)?,
             read_size: a.num("read-buf", 64 * 1024)?,
             setup_timeout: a.secs("setup-timeout", 120.0)?,
+            keepalive: None,
         };
         let mut s = s;
         if let Some(total) = a.get("target-rate") {
@@ -184,6 +187,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
         window: spec.window,
         rate: spec.rate,
         payload: spec.payload,
+        keepalive: spec.keepalive,
     });
     let total = spec.channels * spec.members;
     let sem = Arc::new(Semaphore::new(spec.concurrency));

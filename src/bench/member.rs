@@ -73,6 +73,9 @@ pub struct Shared {
     pub rate: f64,
     /// Bytes of filler appended to each message text.
     pub payload: usize,
+    /// Every member sends `PING` this often (random phase), as idle
+    /// clients do; `None` for none.
+    pub keepalive: Option<Duration>,
 }
 
 /// One member's tallies, merged by the coordinator.
@@ -115,6 +118,9 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
     let mut send_start: Option<Instant> = None;
     let mut prefix = format!("PRIVMSG {} :", role.chan).into_bytes();
     let filler = vec![b'x'; sh.payload];
+    let mut next_ping = sh
+        .keepalive
+        .map(|k| Instant::now() + k.mul_f64(rand::random::<f64>()));
     loop {
         let ph = sh.phase.get();
         if ph == Phase::Done {
@@ -127,8 +133,15 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
             let inflight = sent.saturating_sub(slot.completed.load(Ordering::Acquire));
             let mut n = u64::from(sh.window).saturating_sub(inflight);
             if sh.rate > 0.0 {
-                let t0 = *send_start.get_or_insert_with(Instant::now);
-                let allowed = (t0.elapsed().as_secs_f64() * sh.rate) as u64 + 1;
+                // A random phase spreads paced senders over the interval
+                // instead of having them all fire at once.
+                let t0 = *send_start.get_or_insert_with(|| {
+                    Instant::now() + Duration::from_secs_f64(rand::random::<f64>() / sh.rate)
+                });
+                let allowed = match Instant::now().checked_duration_since(t0) {
+                    Some(d) => (d.as_secs_f64() * sh.rate) as u64 + 1,
+                    None => 0,
+                };
                 let paced = allowed.saturating_sub(sent);
                 if paced < n {
                     n = paced;
@@ -183,6 +196,10 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
                 }
             }, if wait_window => {}
             _ = tokio::time::sleep_until(pace_at.unwrap_or_else(Instant::now)), if pace_at.is_some() => {}
+            _ = tokio::time::sleep_until(next_ping.unwrap_or_else(Instant::now)), if next_ping.is_some() => {
+                conn.queue(b"PING :soak\r\n");
+                next_ping = sh.keepalive.map(|k| Instant::now() + k);
+            }
             r = phase_rx.changed() => if r.is_err() { break },
         }
     }

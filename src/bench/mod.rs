@@ -43,7 +43,8 @@ scenarios:
            [--payload BYTES] --warmup 2 --duration 5 --drain 5 --concurrency 200
   sweep    fanout over --sizes 10,100,500,1000 (1 channel each) [--svg FILE] [--title T]
   churn    --clients 200 --channels 20 --warmup 1 --duration 5
-  soak     --clients 10000 --channel-size 50 --rate 1 --duration 60
+  soak     --clients 10000 --channel-size 50 --senders 1 --rate 1 (msg/s per sender)
+           --keepalive 30 (PING per client, s) --duration 60
   chart    --svg FILE [--title T] SWEEP.jsonl...   (draw saved sweep lines)
   report   --labels banterd,inspircd RESULTS.jsonl... (medians and ratios, Markdown)
 

@@ -72,6 +72,8 @@ pub fn run(a: &Args) -> Result<(), String> {
             spec.duration = a.secs("duration", 60.0)?;
             spec.read_size = a.num("read-buf", 2048)?;
             spec.concurrency = a.num("concurrency", 500)?;
+            let ka = a.secs("keepalive", 30.0)?;
+            spec.keepalive = (!ka.is_zero()).then_some(ka);
             spec.check()?;
             reject_unused(a)?;
             check_fds(spec.channels * spec.members, nofile)?;
