@@ -18,8 +18,19 @@ impl Drop for Server {
 }
 
 /// Starts banterd on an ephemeral loopback port; returns it with its port.
+/// Uses the bench config when there is one (no flood control for
+/// 127.0.0.1), so that throttling cannot hold messages past the drain.
 fn start_banterd(data_dir: &std::path::Path) -> (Server, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_banterd"))
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_banterd"));
+    let config = ["benches/bench.toml", "tests/irctest.toml"]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| p.exists());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    let mut child = cmd
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .stdout(Stdio::null())
