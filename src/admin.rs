@@ -17,16 +17,10 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
     };
     let cm = Casemap::from_name(&config.server.casemapping);
     let a = &config.accounts;
-    let cost = Cost {
-        memory_kib: a.argon2_memory_kib,
-        iterations: a.argon2_iterations,
-        parallelism: a.argon2_parallelism,
-    };
+    let cost =
+        Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
     let name = args.get(1).cloned().unwrap_or_default();
-    let needs_name = matches!(
-        args.first().map(String::as_str),
-        Some("create" | "delete" | "passwd")
-    );
+    let needs_name = matches!(args.first().map(String::as_str), Some("create" | "delete" | "passwd"));
     if needs_name && name.is_empty() {
         eprintln!("banterd account {}: an account name is needed", args[0]);
         return 2;
@@ -34,11 +28,7 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
     let result = match args.first().map(String::as_str) {
         Some("list") => store.list().map(|rows| {
             for (name, created, seen, email) in rows {
-                let fmt = |t: i64| {
-                    chrono::DateTime::from_timestamp(t, 0)
-                        .map(|d| d.to_rfc3339())
-                        .unwrap_or_default()
-                };
+                let fmt = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
                 println!(
                     "{name}\tcreated {}\tlast seen {}\t{}",
                     fmt(created),
@@ -57,23 +47,28 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
                 last_seen: None,
             };
             match store.insert(&cm.fold(&name), &row)? {
-                true => Ok(println!("created account {name}")),
+                true => {
+                    println!("created account {name}");
+                    Ok(())
+                }
                 false => Err(format!("account {name} already exists")),
             }
         }),
         Some("passwd") => read_password(config).and_then(|pw| {
             let hash = password::hash(&pw, cost)?;
-            match store.set_password(
-                &cm.fold(&name),
-                &hash,
-                &password::scram_keys(&pw, a.scram_iterations),
-            )? {
-                true => Ok(println!("password changed for {name}")),
+            match store.set_password(&cm.fold(&name), &hash, &password::scram_keys(&pw, a.scram_iterations))? {
+                true => {
+                    println!("password changed for {name}");
+                    Ok(())
+                }
                 false => Err(format!("no account named {name}")),
             }
         }),
         Some("delete") => match store.delete(&cm.fold(&name)) {
-            Ok(true) => Ok(println!("deleted account {name}")),
+            Ok(true) => {
+                println!("deleted account {name}");
+                Ok(())
+            }
             Ok(false) => Err(format!("no account named {name}")),
             Err(e) => Err(e),
         },
@@ -102,17 +97,11 @@ fn read_password(config: &Config) -> Result<String, String> {
         a
     } else {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     if pw.chars().count() < config.accounts.min_password_len {
-        return Err(format!(
-            "passwords must be at least {} characters",
-            config.accounts.min_password_len
-        ));
+        return Err(format!("passwords must be at least {} characters", config.accounts.min_password_len));
     }
     Ok(pw)
 }
@@ -120,11 +109,8 @@ fn read_password(config: &Config) -> Result<String, String> {
 /// `banterd hash-password`: prints an argon2id hash for an `[[oper]]` block.
 pub fn hash_password_command(config: &Config) -> i32 {
     let a = &config.accounts;
-    let cost = Cost {
-        memory_kib: a.argon2_memory_kib,
-        iterations: a.argon2_iterations,
-        parallelism: a.argon2_parallelism,
-    };
+    let cost =
+        Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism };
     let mut relaxed = config.clone();
     relaxed.accounts.min_password_len = 1;
     match read_password(&relaxed).and_then(|pw| password::hash(&pw, cost)) {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Identity and listeners.
@@ -166,19 +166,6 @@ pub struct OperConfig {
     pub password: Option<String>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            limits: LimitsConfig::default(),
-            flood: FloodConfig::default(),
-            accounts: AccountsConfig::default(),
-            channels: ChannelsConfig::default(),
-            opers: Vec::new(),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -225,12 +212,7 @@ impl Default for LimitsConfig {
 
 impl Default for FloodConfig {
     fn default() -> Self {
-        FloodConfig {
-            enabled: true,
-            burst: 20,
-            per_second: 4,
-            max_backlog: 100,
-        }
+        FloodConfig { enabled: true, burst: 20, per_second: 4, max_backlog: 100 }
     }
 }
 
@@ -256,10 +238,7 @@ impl Default for AccountsConfig {
 
 impl Default for ChannelsConfig {
     fn default() -> Self {
-        ChannelsConfig {
-            permanent: Vec::new(),
-            default_modes: "nt".into(),
-        }
+        ChannelsConfig { permanent: Vec::new(), default_modes: "nt".into() }
     }
 }
 
@@ -278,10 +257,8 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates a config file; relative paths in it are resolved against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        let mut cfg =
-            Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let mut cfg = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(motd) = &cfg.server.motd_file {
             if motd.is_relative() {
@@ -300,16 +277,9 @@ impl Config {
 
     /// Checks values that serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad =
-            |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
-        if self.server.name.is_empty()
-            || self.server.name.contains(' ')
-            || !self.server.name.contains('.')
-        {
-            return bad(
-                "server.name",
-                "must be a host-like name with a dot and no spaces",
-            );
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
+        if self.server.name.is_empty() || self.server.name.contains(' ') || !self.server.name.contains('.') {
+            return bad("server.name", "must be a host-like name with a dot and no spaces");
         }
         if self.server.network.is_empty() || self.server.network.contains(' ') {
             return bad("server.network", "must be non-empty without spaces");
@@ -336,17 +306,11 @@ impl Config {
             return bad("accounts.argon2_memory_kib", "too small for argon2");
         }
         if self.accounts.scram_iterations < 4096 {
-            return bad(
-                "accounts.scram_iterations",
-                "must be at least 4096 (RFC 7677)",
-            );
+            return bad("accounts.scram_iterations", "must be at least 4096 (RFC 7677)");
         }
         for flag in self.channels.default_modes.chars() {
             if !"imnst".contains(flag) {
-                return bad(
-                    "channels.default_modes",
-                    "only i, m, n, s and t may be defaults",
-                );
+                return bad("channels.default_modes", "only i, m, n, s and t may be defaults");
             }
         }
         for o in &self.opers {

@@ -24,9 +24,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, S
     let accounts = Accounts::open(&config)?;
     let mut listeners = Vec::new();
     for addr in &config.server.listen {
-        let l = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         tracing::info!("listening on {local}");
         listeners.push(l);
@@ -44,16 +42,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, S
     tracing::info!("shutting down");
     server.begin_shutdown();
     drain(&server).await;
-    Ok(
-        if server
-            .restart_requested
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            Exit::Restart
-        } else {
-            Exit::Stopped
-        },
-    )
+    Ok(if server.restart_requested.load(std::sync::atomic::Ordering::Relaxed) { Exit::Restart } else { Exit::Stopped })
 }
 
 /// Asks every client to close and waits (up to 5 s) for them to go.
@@ -73,10 +62,7 @@ async fn drain(server: &Arc<Server>) {
 
 async fn signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         std::future::pending::<()>().await;
         return;
     };

@@ -23,10 +23,7 @@ impl Drop for Server {
 fn start_banterd(data_dir: &std::path::Path) -> (Server, u16) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_banterd"));
-    let config = ["benches/bench.toml", "tests/irctest.toml"]
-        .iter()
-        .map(|p| root.join(p))
-        .find(|p| p.exists());
+    let config = ["benches/bench.toml", "tests/irctest.toml"].iter().map(|p| root.join(p)).find(|p| p.exists());
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
@@ -51,9 +48,7 @@ fn start_banterd(data_dir: &std::path::Path) -> (Server, u16) {
             }
         }
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("banterd did not log `listening on 127.0.0.1:PORT`");
+    let port = rx.recv_timeout(Duration::from_secs(30)).expect("banterd did not log `listening on 127.0.0.1:PORT`");
     (server, port)
 }
 
@@ -96,10 +91,7 @@ fn fanout_delivers_every_message() {
     if let Some(p) = &pid {
         args.extend(["--pid".to_string(), p.clone()]);
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_banter-bench"))
-        .args(&args)
-        .output()
-        .expect("run banter-bench");
+    let out = Command::new(env!("CARGO_BIN_EXE_banter-bench")).args(&args).output().expect("run banter-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");

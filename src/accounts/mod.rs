@@ -56,13 +56,7 @@ impl Accounts {
                 }
             }
         }
-        Accounts {
-            store,
-            names,
-            throttle: Default::default(),
-            casemap,
-            decoy_secret: rand::random(),
-        }
+        Accounts { store, names, throttle: Default::default(), casemap, decoy_secret: rand::random() }
     }
 
     /// Whether an account with this name exists.
@@ -80,12 +74,7 @@ impl Accounts {
         if !self.names.contains_key(&folded) {
             return false;
         }
-        client
-            .info()
-            .account
-            .as_deref()
-            .map(|a| self.casemap.fold(a))
-            != Some(folded)
+        client.info().account.as_deref().map(|a| self.casemap.fold(a)) != Some(folded)
     }
 
     fn store(&self) -> Result<Arc<Store>, AccountError> {
@@ -112,12 +101,8 @@ impl Accounts {
             parallelism: a.argon2_parallelism,
         };
         let iterations = a.scram_iterations;
-        let (name_o, email_o, password_o, folded_o) = (
-            name.to_owned(),
-            email.map(str::to_owned),
-            password.to_owned(),
-            folded.clone(),
-        );
+        let (name_o, email_o, password_o, folded_o) =
+            (name.to_owned(), email.map(str::to_owned), password.to_owned(), folded.clone());
         let inserted = tokio::task::spawn_blocking(move || {
             let hash = password::hash(&password_o, cost)?;
             let scram = password::scram_keys(&password_o, iterations);
@@ -161,9 +146,7 @@ impl Accounts {
         let store = self.store()?;
         let (f, pw) = (folded.clone(), password.to_owned());
         let result = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
-            let Some(row) = store.get(&f)? else {
-                return Ok(None);
-            };
+            let Some(row) = store.get(&f)? else { return Ok(None) };
             if password::verify(&pw, &row.password_hash) {
                 let _ = store.touch(&f, chrono::Utc::now().timestamp());
                 Ok(Some(row.name))
@@ -193,16 +176,11 @@ impl Accounts {
 
     /// The throttle delay for an account and IP under `config`.
     pub fn delay(&self, config: &Config, name: &str, ip: IpAddr) -> std::time::Duration {
-        self.throttle
-            .delay(policy(config), &self.casemap.fold(name), ip)
+        self.throttle.delay(policy(config), &self.casemap.fold(name), ip)
     }
 
     /// SCRAM keys for `name`, or decoy keys when it does not exist; with the name as registered.
-    pub async fn scram_keys(
-        &self,
-        config: &Config,
-        name: &str,
-    ) -> Result<(Option<String>, ScramKeys), AccountError> {
+    pub async fn scram_keys(&self, config: &Config, name: &str) -> Result<(Option<String>, ScramKeys), AccountError> {
         let store = self.store()?;
         let folded = self.casemap.fold(name);
         let row = tokio::task::spawn_blocking(move || store.get(&folded))
@@ -211,10 +189,7 @@ impl Accounts {
             .map_err(|_| AccountError::Unavailable)?;
         Ok(match row {
             Some(r) => (Some(r.name), r.scram),
-            None => (
-                None,
-                sasl::decoy_keys(name, config.accounts.scram_iterations, &self.decoy_secret),
-            ),
+            None => (None, sasl::decoy_keys(name, config.accounts.scram_iterations, &self.decoy_secret)),
         })
     }
 

@@ -44,8 +44,7 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 
 /// Hashes `password` with argon2id into a PHC string.
 pub fn hash(password: &str, cost: Cost) -> Result<String, String> {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .map_err(|e| e.to_string())?;
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).map_err(|e| e.to_string())?;
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(password.as_bytes(), &salt)
@@ -56,9 +55,7 @@ pub fn hash(password: &str, cost: Cost) -> Result<String, String> {
 /// Checks `password` against a PHC string (parameters are read from the string).
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -86,11 +83,7 @@ pub fn scram_keys_with_salt(password: &str, salt: &[u8], iterations: u32) -> Scr
 mod tests {
     use super::*;
 
-    const CHEAP: Cost = Cost {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
+    const CHEAP: Cost = Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
 
     #[test]
     fn argon2_round_trip() {
@@ -110,9 +103,6 @@ mod tests {
         let keys = scram_keys_with_salt("pencil", &salt, 4096);
         let auth = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let server_sig = hmac(&keys.server_key, auth.as_bytes());
-        assert_eq!(
-            b64.encode(server_sig),
-            "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
-        );
+        assert_eq!(b64.encode(server_sig), "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
     }
 }

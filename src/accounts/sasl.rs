@@ -74,11 +74,7 @@ pub struct Exchange {
 impl Exchange {
     /// A new exchange.
     pub fn new(mechanism: Mechanism) -> Exchange {
-        Exchange {
-            mechanism,
-            buffer: String::new(),
-            scram: ScramStage::Start,
-        }
+        Exchange { mechanism, buffer: String::new(), scram: ScramStage::Start }
     }
 }
 
@@ -140,48 +136,21 @@ pub fn parse_client_first(data: &[u8]) -> Option<ClientFirst> {
     if user.is_empty() || nonce.is_empty() {
         return None;
     }
-    Some(ClientFirst {
-        gs2,
-        user,
-        nonce,
-        bare: bare.to_owned(),
-    })
+    Some(ClientFirst { gs2, user, nonce, bare: bare.to_owned() })
 }
 
 /// Builds server-first and the next stage for `first`, given the account's keys.
-pub fn server_first(
-    first: &ClientFirst,
-    account: Option<String>,
-    keys: ScramKeys,
-) -> (String, ScramStage) {
+pub fn server_first(first: &ClientFirst, account: Option<String>, keys: ScramKeys) -> (String, ScramStage) {
     let server_nonce: [u8; 18] = rand::random();
     let nonce = format!("{}{}", first.nonce, encode(&server_nonce));
     let msg = format!("r={nonce},s={},i={}", encode(&keys.salt), keys.iterations);
     let auth_prefix = format!("{},{msg}", first.bare);
-    (
-        msg,
-        ScramStage::Sent {
-            account,
-            keys,
-            auth_prefix,
-            nonce,
-            gs2: first.gs2.clone(),
-        },
-    )
+    (msg, ScramStage::Sent { account, keys, auth_prefix, nonce, gs2: first.gs2.clone() })
 }
 
 /// Checks client-final; on success returns the account and server-final.
 pub fn verify_client_final(stage: &ScramStage, data: &[u8]) -> Option<(String, String)> {
-    let ScramStage::Sent {
-        account,
-        keys,
-        auth_prefix,
-        nonce,
-        gs2,
-    } = stage
-    else {
-        return None;
-    };
+    let ScramStage::Sent { account, keys, auth_prefix, nonce, gs2 } = stage else { return None };
     let s = std::str::from_utf8(data).ok()?;
     let (without_proof, proof_b64) = s.rsplit_once(",p=")?;
     let mut cbind = None;
@@ -216,12 +185,7 @@ pub fn verify_client_final(stage: &ScramStage, data: &[u8]) -> Option<(String, S
 /// cannot tell a missing account from a wrong password.
 pub fn decoy_keys(name: &str, iterations: u32, secret: &[u8]) -> ScramKeys {
     let salt = hmac(secret, name.as_bytes())[..16].to_vec();
-    ScramKeys {
-        salt,
-        iterations,
-        stored_key: vec![0; 32],
-        server_key: vec![0; 32],
-    }
+    ScramKeys { salt, iterations, stored_key: vec![0; 32], server_key: vec![0; 32] }
 }
 
 #[cfg(test)]

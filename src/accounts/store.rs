@@ -38,6 +38,9 @@ pub struct AccountRow {
     pub last_seen: Option<i64>,
 }
 
+/// What `list` shows of an account: name, created_at, last_seen, email.
+pub type AccountSummary = (String, i64, Option<i64>, Option<String>);
+
 /// The database handle.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -49,11 +52,9 @@ pub type StoreResult<T> = Result<T, String>;
 impl Store {
     /// Opens (creating if needed) `<dir>/banter.db` and migrates it.
     pub fn open(dir: &Path) -> StoreResult<Store> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join("banter.db");
-        let conn =
-            Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         Self::prepare(conn)
     }
 
@@ -67,35 +68,23 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
         // FULL: an acknowledged REGISTER is on disk even if the machine loses power.
         conn.pragma_update(None, "synchronous", "FULL").map_err(e)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(e)?;
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
-            .map_err(e)?;
-        let version: i64 = conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .optional()
-            .map_err(e)?
-            .unwrap_or(0);
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(e)?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);").map_err(e)?;
+        let version: i64 =
+            conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(e)?.unwrap_or(0);
         if version == 0 {
-            conn.execute("INSERT INTO schema_version (version) VALUES (0)", [])
-                .map_err(e)?;
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)", []).map_err(e)?;
         }
         if version as usize > MIGRATIONS.len() {
-            return Err(format!(
-                "database schema {version} is newer than this banterd ({})",
-                MIGRATIONS.len()
-            ));
+            return Err(format!("database schema {version} is newer than this banterd ({})", MIGRATIONS.len()));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.unchecked_transaction().map_err(e)?;
             tx.execute_batch(sql).map_err(e)?;
-            tx.execute("UPDATE schema_version SET version = ?1", [i as i64 + 1])
-                .map_err(e)?;
+            tx.execute("UPDATE schema_version SET version = ?1", [i as i64 + 1]).map_err(e)?;
             tx.commit().map_err(e)?;
         }
-        Ok(Store {
-            conn: Mutex::new(conn),
-        })
+        Ok(Store { conn: Mutex::new(conn) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -122,9 +111,7 @@ impl Store {
         );
         match r {
             Ok(_) => Ok(true),
-            Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 Ok(false)
             }
             Err(e) => Err(e.to_string()),
@@ -160,25 +147,13 @@ impl Store {
     }
 
     /// Replaces the password of an account; `Ok(false)` if it does not exist.
-    pub fn set_password(
-        &self,
-        folded: &str,
-        hash: &str,
-        scram: &super::password::ScramKeys,
-    ) -> StoreResult<bool> {
+    pub fn set_password(&self, folded: &str, hash: &str, scram: &super::password::ScramKeys) -> StoreResult<bool> {
         let n = self
             .lock()
             .execute(
                 "UPDATE accounts SET password_hash = ?2, scram_salt = ?3, scram_iterations = ?4,
                    scram_stored_key = ?5, scram_server_key = ?6 WHERE folded = ?1",
-                params![
-                    folded,
-                    hash,
-                    scram.salt,
-                    scram.iterations,
-                    scram.stored_key,
-                    scram.server_key
-                ],
+                params![folded, hash, scram.salt, scram.iterations, scram.stored_key, scram.server_key],
             )
             .map_err(|e| e.to_string())?;
         Ok(n > 0)
@@ -186,35 +161,27 @@ impl Store {
 
     /// Deletes an account; `Ok(false)` if it did not exist.
     pub fn delete(&self, folded: &str) -> StoreResult<bool> {
-        let n = self
-            .lock()
-            .execute("DELETE FROM accounts WHERE folded = ?1", [folded])
-            .map_err(|e| e.to_string())?;
+        let n = self.lock().execute("DELETE FROM accounts WHERE folded = ?1", [folded]).map_err(|e| e.to_string())?;
         Ok(n > 0)
     }
 
     /// Records a login time.
     pub fn touch(&self, folded: &str, when: i64) -> StoreResult<()> {
         self.lock()
-            .execute(
-                "UPDATE accounts SET last_seen = ?2 WHERE folded = ?1",
-                params![folded, when],
-            )
+            .execute("UPDATE accounts SET last_seen = ?2 WHERE folded = ?1", params![folded, when])
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
 
-    /// Every account: (name, created_at, last_seen, email), by name.
-    pub fn list(&self) -> StoreResult<Vec<(String, i64, Option<i64>, Option<String>)>> {
+    /// Every account, by name.
+    pub fn list(&self) -> StoreResult<Vec<AccountSummary>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare("SELECT name, created_at, last_seen, email FROM accounts ORDER BY folded")
             .map_err(|e| e.to_string())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
 }
 
@@ -227,12 +194,7 @@ mod tests {
         AccountRow {
             name: name.into(),
             password_hash: "$argon2id$x".into(),
-            scram: ScramKeys {
-                salt: vec![1],
-                iterations: 4096,
-                stored_key: vec![2],
-                server_key: vec![3],
-            },
+            scram: ScramKeys { salt: vec![1], iterations: 4096, stored_key: vec![2], server_key: vec![3] },
             email: None,
             created_at: 1,
             last_seen: None,

@@ -53,12 +53,7 @@ impl Throttle {
             e.0 += 1;
             e.1 = now;
         };
-        bump(
-            &mut self
-                .by_account
-                .entry(account.to_owned())
-                .or_insert((0, now)),
-        );
+        bump(&mut self.by_account.entry(account.to_owned()).or_insert((0, now)));
         bump(&mut self.by_ip.entry(ip).or_insert((0, now)));
     }
 
@@ -76,11 +71,7 @@ mod tests {
     #[test]
     fn delay_grows_after_free_attempts() {
         let t = Throttle::default();
-        let p = Policy {
-            free: 2,
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(5),
-        };
+        let p = Policy { free: 2, base: Duration::from_secs(1), max: Duration::from_secs(5) };
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(t.delay(p, "a", ip), Duration::ZERO);
         t.failed("a", ip);

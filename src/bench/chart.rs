@@ -27,19 +27,13 @@ pub struct Series {
 /// One panel: y-axis label, y-axis top, value picked from a point.
 type Panel = (&'static str, f64, fn(&Point) -> f64);
 
-const COLORS: [RGBColor; 4] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
+const COLORS: [RGBColor; 4] =
+    [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
 
 /// Writes the two-panel chart to `path`.
 pub fn draw(path: &str, title: &str, series: &[Series]) -> Result<(), String> {
     let all = || series.iter().flat_map(|s| s.points.iter());
-    let (xmin, xmax) = all().fold((f64::MAX, 1.0f64), |(a, b), p| {
-        (a.min(p.size), b.max(p.size))
-    });
+    let (xmin, xmax) = all().fold((f64::MAX, 1.0f64), |(a, b), p| (a.min(p.size), b.max(p.size)));
     if xmin > xmax {
         return Err("nothing to draw".into());
     }
@@ -76,12 +70,8 @@ pub fn draw(path: &str, title: &str, series: &[Series]) -> Result<(), String> {
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                 .map_err(|x| e(&x))?
                 .label(s.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))
-                .map_err(|x| e(&x))?;
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(|x| e(&x))?;
         }
         chart
             .configure_series_labels()
@@ -106,25 +96,16 @@ pub fn series_from_json(lines: &str) -> Vec<Series> {
         if v["scenario"] != "sweep" {
             continue;
         }
-        let (Some(size), Some(per_s), Some(p99)) = (
-            v["members"].as_f64(),
-            v["delivered_per_s"].as_f64(),
-            v["latency_us"]["p99"].as_f64(),
-        ) else {
+        let (Some(size), Some(per_s), Some(p99)) =
+            (v["members"].as_f64(), v["delivered_per_s"].as_f64(), v["latency_us"]["p99"].as_f64())
+        else {
             continue;
         };
         let label = v["label"].as_str().unwrap_or("").to_string();
-        let p = Point {
-            size,
-            per_s,
-            p99_ms: p99 / 1000.0,
-        };
+        let p = Point { size, per_s, p99_ms: p99 / 1000.0 };
         match out.iter_mut().find(|s| s.label == label) {
             Some(s) => s.points.push(p),
-            None => out.push(Series {
-                label,
-                points: vec![p],
-            }),
+            None => out.push(Series { label, points: vec![p] }),
         }
     }
     for s in &mut out {

@@ -109,21 +109,14 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     let deadline = Instant::now() + spec.setup_timeout;
     let mut tasks = Vec::with_capacity(spec.clients);
     for i in 0..spec.clients {
-        let (phase, sem, ready, tag, inflight) = (
-            phase.clone(),
-            sem.clone(),
-            ready_tx.clone(),
-            tag.clone(),
-            inflight.clone(),
-        );
+        let (phase, sem, ready, tag, inflight) =
+            (phase.clone(), sem.clone(), ready_tx.clone(), tag.clone(), inflight.clone());
         let channels = spec.channels;
         tasks.push(tokio::spawn(async move {
             let setup = async {
                 let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
                 let mut c = Conn::connect(addr, 4096).await.map_err(|e| e.to_string())?;
-                c.register(&fleet::nick(&tag, i), deadline)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                c.register(&fleet::nick(&tag, i), deadline).await.map_err(|e| e.to_string())?;
                 Ok::<_, String>(c)
             };
             match setup.await {
@@ -279,9 +272,8 @@ fn completes(op: Op, m: &Line<'_>, me: &str, tag: &str) -> Option<bool> {
         return Some(false);
     }
     let mine = eq_ignore_case(m.nick(), me.as_bytes());
-    let is_chan = |p: Option<&[u8]>, ch: usize| {
-        p.is_some_and(|p| eq_ignore_case(p, fleet::channel(tag, ch).as_bytes()))
-    };
+    let is_chan =
+        |p: Option<&[u8]>, ch: usize| p.is_some_and(|p| eq_ignore_case(p, fleet::channel(tag, ch).as_bytes()));
     match op {
         Op::Join(ch) => (c == b"366" && is_chan(m.param(1), ch)).then_some(true),
         Op::Part(ch) => (c == b"PART" && mine && is_chan(m.param(0), ch)).then_some(true),
@@ -293,13 +285,6 @@ fn completes(op: Op, m: &Line<'_>, me: &str, tag: &str) -> Option<bool> {
 pub fn summary(r: &Report) -> String {
     format!(
         "churn {}: {} clients over {} channels: {:.0} ops/s, p50 {} µs, p99 {} µs, errors {}, broken {}",
-        r.label,
-        r.clients,
-        r.channels,
-        r.ops_per_s,
-        r.latency_us.p50,
-        r.latency_us.p99,
-        r.errors,
-        r.broken
+        r.label, r.clients, r.channels, r.ops_per_s, r.latency_us.p50, r.latency_us.p99, r.errors, r.broken
     )
 }

@@ -38,12 +38,7 @@ impl Args {
                 free.push(a.clone());
             }
         }
-        Ok(Args {
-            command,
-            opts,
-            used: Default::default(),
-            free,
-        })
+        Ok(Args { command, opts, used: Default::default(), free })
     }
 
     /// The raw value of `--key`, if given.
@@ -56,9 +51,7 @@ impl Args {
     pub fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("--{key}: cannot parse {v:?}")),
+            Some(v) => v.parse().map_err(|_| format!("--{key}: cannot parse {v:?}")),
         }
     }
 
@@ -74,20 +67,14 @@ impl Args {
     /// Options given on the command line that no getter asked for.
     pub fn unused(&self) -> Vec<String> {
         let used = self.used.borrow();
-        self.opts
-            .keys()
-            .filter(|k| !used.iter().any(|u| u == *k))
-            .cloned()
-            .collect()
+        self.opts.keys().filter(|k| !used.iter().any(|u| u == *k)).cloned().collect()
     }
 }
 
 /// Parses `--server` and refuses anything but a loopback address: the bench
 /// is a load generator and must never point at another host.
 pub fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = s
-        .parse()
-        .map_err(|_| format!("--server {s:?}: expected IP:PORT, e.g. 127.0.0.1:6667"))?;
+    let addr: SocketAddr = s.parse().map_err(|_| format!("--server {s:?}: expected IP:PORT, e.g. 127.0.0.1:6667"))?;
     if !addr.ip().is_loopback() {
         return Err(format!("--server {s}: only loopback addresses are allowed"));
     }
@@ -109,17 +96,12 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        let argv: Vec<String> = ["fanout", "--channels", "3", "--duration=2.5", "x"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let argv: Vec<String> =
+            ["fanout", "--channels", "3", "--duration=2.5", "x"].iter().map(|s| s.to_string()).collect();
         let a = Args::parse(&argv).unwrap();
         assert_eq!(a.command, "fanout");
         assert_eq!(a.num("channels", 1usize).unwrap(), 3);
-        assert_eq!(
-            a.secs("duration", 1.0).unwrap(),
-            Duration::from_millis(2500)
-        );
+        assert_eq!(a.secs("duration", 1.0).unwrap(), Duration::from_millis(2500));
         assert_eq!(a.free, vec!["x".to_string()]);
         assert!(a.unused().is_empty());
     }

@@ -36,13 +36,7 @@ impl Conn {
     pub async fn connect(addr: SocketAddr, read_size: usize) -> io::Result<Conn> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(Conn {
-            stream,
-            rbuf: BytesMut::new(),
-            read_size: read_size.max(512),
-            wbuf: Vec::new(),
-            nick: String::new(),
-        })
+        Ok(Conn { stream, rbuf: BytesMut::new(), read_size: read_size.max(512), wbuf: Vec::new(), nick: String::new() })
     }
 
     /// Appends raw bytes (one or more CR LF terminated lines) to the output.
@@ -108,9 +102,7 @@ impl Conn {
                 }
                 return Ok(l);
             }
-            timeout_at(deadline, self.fill())
-                .await
-                .map_err(|_| err("timed out waiting for the server"))??;
+            timeout_at(deadline, self.fill()).await.map_err(|_| err("timed out waiting for the server"))??;
         }
     }
 
@@ -158,12 +150,7 @@ impl Conn {
             let l = self.line(deadline).await?;
             let Some(m) = Line::parse(&l) else { continue };
             match m.command {
-                b"366"
-                    if m.param(1)
-                        .is_some_and(|c| eq_ignore_case(c, chan.as_bytes())) =>
-                {
-                    return Ok(())
-                }
+                b"366" if m.param(1).is_some_and(|c| eq_ignore_case(c, chan.as_bytes())) => return Ok(()),
                 b"403" | b"405" | b"471" | b"473" | b"474" | b"475" | b"477" | b"479" => {
                     return Err(err(format!("JOIN {chan} refused: {}", lossy(&l))));
                 }
@@ -196,10 +183,7 @@ fn lossy(l: &[u8]) -> String {
 /// Raises this process's open-file limit to its hard limit so that
 /// thousands of client sockets fit; returns the new soft limit.
 pub fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {

@@ -89,9 +89,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
             let setup = async {
                 let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
                 let mut c = Conn::connect(addr, 512).await.map_err(|e| e.to_string())?;
-                c.register(&nick, deadline)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                c.register(&nick, deadline).await.map_err(|e| e.to_string())?;
                 Ok::<_, String>(c)
             };
             match setup.await {
@@ -121,9 +119,9 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
                 registrations_per_s: (spec.clients as f64 / took.as_secs_f64()).round(),
                 rss_before_kib: rss_before,
                 rss_after_kib: rss_after,
-                rss_per_client_kib: rss_before.zip(rss_after).map(|(b, a)| {
-                    ((a as f64 - b as f64) / spec.clients as f64 * 100.0).round() / 100.0
-                }),
+                rss_per_client_kib: rss_before
+                    .zip(rss_after)
+                    .map(|(b, a)| ((a as f64 - b as f64) / spec.clients as f64 * 100.0).round() / 100.0),
             })
         }
         Err(e) => Err(e),
@@ -160,10 +158,7 @@ pub async fn hold(mut c: Conn, phase: &PhaseCtl) {
 
 /// One-line human summary.
 pub fn summary(r: &Report) -> String {
-    let mem = r
-        .rss_per_client_kib
-        .map(|k| format!(", {k:.2} KiB RSS per idle client"))
-        .unwrap_or_default();
+    let mem = r.rss_per_client_kib.map(|k| format!(", {k:.2} KiB RSS per idle client")).unwrap_or_default();
     format!(
         "connect {}: {} clients in {:.2} s = {:.0} registrations/s{}",
         r.label, r.clients, r.secs, r.registrations_per_s, mem

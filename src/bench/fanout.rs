@@ -179,9 +179,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     let sh = Arc::new(Shared {
         phase: PhaseCtl::default(),
         base: std::time::Instant::now(),
-        slots: (0..spec.channels * spec.senders)
-            .map(|_| SenderSlot::new(spec.window))
-            .collect(),
+        slots: (0..spec.channels * spec.senders).map(|_| SenderSlot::new(spec.window)).collect(),
         senders: spec.senders,
         receivers: (spec.members - 1) as u32,
         window: spec.window,
@@ -208,15 +206,9 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
             tasks.push(tokio::spawn(async move {
                 let setup = async {
                     let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
-                    let mut c = Conn::connect(addr, read_size)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    c.register(&nick, deadline)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    c.join(&role.chan, deadline)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let mut c = Conn::connect(addr, read_size).await.map_err(|e| e.to_string())?;
+                    c.register(&nick, deadline).await.map_err(|e| e.to_string())?;
+                    c.join(&role.chan, deadline).await.map_err(|e| e.to_string())?;
                     Ok::<_, String>(c)
                 };
                 match setup.await {
@@ -226,10 +218,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e.clone()));
-                        MemberStats {
-                            error: Some(e),
-                            ..Default::default()
-                        }
+                        MemberStats { error: Some(e), ..Default::default() }
                     }
                 }
             }));
@@ -281,11 +270,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
         sum.measured += s.measured;
         sum.hist.merge(&s.hist);
     }
-    let sent: u64 = sh
-        .slots
-        .iter()
-        .map(|s| s.sent.load(std::sync::atomic::Ordering::Acquire))
-        .sum();
+    let sent: u64 = sh.slots.iter().map(|s| s.sent.load(std::sync::atomic::Ordering::Acquire)).sum();
     let expected = sent * u64::from(sh.receivers);
     let server_cpu = cpu0.zip(cpu1).map(|(a, b)| b - a);
     let per_s = sum.measured as f64 / measured.as_secs_f64();
@@ -323,18 +308,11 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
 
 fn all_done(sh: &Shared) -> bool {
     use std::sync::atomic::Ordering::Acquire;
-    sh.slots
-        .iter()
-        .all(|s| s.completed.load(Acquire) >= s.sent.load(Acquire))
+    sh.slots.iter().all(|s| s.completed.load(Acquire) >= s.sent.load(Acquire))
 }
 
 fn latency(h: &Hist) -> Latency {
-    Latency {
-        p50: h.quantile(0.50),
-        p90: h.quantile(0.90),
-        p99: h.quantile(0.99),
-        max: h.max(),
-    }
+    Latency { p50: h.quantile(0.50), p90: h.quantile(0.90), p99: h.quantile(0.99), max: h.max() }
 }
 
 /// Rounds to three decimals for readable JSON.
@@ -344,10 +322,7 @@ pub fn round3(v: f64) -> f64 {
 
 /// One-line human summary of a report.
 pub fn summary(r: &Report) -> String {
-    let cpu = r
-        .server_cpu_s_per_million
-        .map(|c| format!(", server {c:.3} CPU-s/M"))
-        .unwrap_or_default();
+    let cpu = r.server_cpu_s_per_million.map(|c| format!(", server {c:.3} CPU-s/M")).unwrap_or_default();
     format!(
         "{} {}: {}×{} ({} senders, window {}): {:.0} delivered/s, p50 {} µs, p99 {} µs{}; \
          loss {}, dups {}, reordered {}, broken {}",

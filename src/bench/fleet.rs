@@ -40,9 +40,7 @@ pub async fn wait_ready(
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Err(_) => return Err(format!("setup timed out: {ok} of {n} clients ready")),
             Ok(None) => return Err(format!("setup aborted: {ok} of {n} clients ready")),
-            Ok(Some(Err(e))) => {
-                return Err(format!("client setup failed ({ok} of {n} ready): {e}"))
-            }
+            Ok(Some(Err(e))) => return Err(format!("client setup failed ({ok} of {n} ready): {e}")),
             Ok(Some(Ok(()))) => ok += 1,
         }
     }

@@ -29,20 +29,12 @@ impl<'a> Line<'a> {
         if end == 0 {
             return None;
         }
-        Some(Line {
-            source,
-            command: &l[..end],
-            rest: &l[end..],
-        })
+        Some(Line { source, command: &l[..end], rest: &l[end..] })
     }
 
     /// The nick part of the source (up to `!`).
     pub fn nick(&self) -> &'a [u8] {
-        let end = self
-            .source
-            .iter()
-            .position(|&b| b == b'!')
-            .unwrap_or(self.source.len());
+        let end = self.source.iter().position(|&b| b == b'!').unwrap_or(self.source.len());
         &self.source[..end]
     }
 

@@ -118,9 +118,7 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
     let mut send_start: Option<Instant> = None;
     let mut prefix = format!("PRIVMSG {} :", role.chan).into_bytes();
     let filler = vec![b'x'; sh.payload];
-    let mut next_ping = sh
-        .keepalive
-        .map(|k| Instant::now() + k.mul_f64(rand::random::<f64>()));
+    let mut next_ping = sh.keepalive.map(|k| Instant::now() + k.mul_f64(rand::random::<f64>()));
     loop {
         let ph = sh.phase.get();
         if ph == Phase::Done {
@@ -135,9 +133,8 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
             if sh.rate > 0.0 {
                 // A random phase spreads paced senders over the interval
                 // instead of having them all fire at once.
-                let t0 = *send_start.get_or_insert_with(|| {
-                    Instant::now() + Duration::from_secs_f64(rand::random::<f64>() / sh.rate)
-                });
+                let t0 = *send_start
+                    .get_or_insert_with(|| Instant::now() + Duration::from_secs_f64(rand::random::<f64>() / sh.rate));
                 let allowed = match Instant::now().checked_duration_since(t0) {
                     Some(d) => (d.as_secs_f64() * sh.rate) as u64 + 1,
                     None => 0,
@@ -228,11 +225,9 @@ fn receive(
         return;
     }
     let mut f = m.param(1).unwrap_or(b"").split(|&b| b == b' ');
-    let (Some(sid), Some(seq), Some(ts)) = (
-        f.next().and_then(parse_u64),
-        f.next().and_then(parse_u64),
-        f.next().and_then(parse_u64),
-    ) else {
+    let (Some(sid), Some(seq), Some(ts)) =
+        (f.next().and_then(parse_u64), f.next().and_then(parse_u64), f.next().and_then(parse_u64))
+    else {
         st.foreign += 1;
         return;
     };

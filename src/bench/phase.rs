@@ -41,10 +41,7 @@ pub struct PhaseCtl {
 
 impl Default for PhaseCtl {
     fn default() -> Self {
-        PhaseCtl {
-            cur: AtomicU8::new(0),
-            tx: watch::channel(0).0,
-        }
+        PhaseCtl { cur: AtomicU8::new(0), tx: watch::channel(0).0 }
     }
 }
 

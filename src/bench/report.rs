@@ -14,66 +14,26 @@ struct Metric {
 }
 
 const METRICS: &[Metric] = &[
-    Metric {
-        scenario: "fanout",
-        name: "delivered/s",
-        path: &["delivered_per_s"],
-        higher_is_better: true,
-    },
+    Metric { scenario: "fanout", name: "delivered/s", path: &["delivered_per_s"], higher_is_better: true },
     Metric {
         scenario: "fanout",
         name: "server CPU-s per million deliveries",
         path: &["server_cpu_s_per_million"],
         higher_is_better: false,
     },
-    Metric {
-        scenario: "fanout",
-        name: "p50 latency µs",
-        path: &["latency_us", "p50"],
-        higher_is_better: false,
-    },
-    Metric {
-        scenario: "fanout",
-        name: "p99 latency µs",
-        path: &["latency_us", "p99"],
-        higher_is_better: false,
-    },
-    Metric {
-        scenario: "sweep",
-        name: "delivered/s",
-        path: &["delivered_per_s"],
-        higher_is_better: true,
-    },
-    Metric {
-        scenario: "sweep",
-        name: "p99 latency µs",
-        path: &["latency_us", "p99"],
-        higher_is_better: false,
-    },
-    Metric {
-        scenario: "connect",
-        name: "registrations/s",
-        path: &["registrations_per_s"],
-        higher_is_better: true,
-    },
+    Metric { scenario: "fanout", name: "p50 latency µs", path: &["latency_us", "p50"], higher_is_better: false },
+    Metric { scenario: "fanout", name: "p99 latency µs", path: &["latency_us", "p99"], higher_is_better: false },
+    Metric { scenario: "sweep", name: "delivered/s", path: &["delivered_per_s"], higher_is_better: true },
+    Metric { scenario: "sweep", name: "p99 latency µs", path: &["latency_us", "p99"], higher_is_better: false },
+    Metric { scenario: "connect", name: "registrations/s", path: &["registrations_per_s"], higher_is_better: true },
     Metric {
         scenario: "connect",
         name: "RSS KiB per idle client",
         path: &["rss_per_client_kib"],
         higher_is_better: false,
     },
-    Metric {
-        scenario: "churn",
-        name: "ops/s",
-        path: &["ops_per_s"],
-        higher_is_better: true,
-    },
-    Metric {
-        scenario: "soak",
-        name: "server RSS KiB at end",
-        path: &["rss_end_kib"],
-        higher_is_better: false,
-    },
+    Metric { scenario: "churn", name: "ops/s", path: &["ops_per_s"], higher_is_better: true },
+    Metric { scenario: "soak", name: "server RSS KiB at end", path: &["rss_end_kib"], higher_is_better: false },
 ];
 
 /// (scenario, shape, metric index) and the values per label.
@@ -89,12 +49,7 @@ fn shape(v: &Value) -> String {
             let rate = v["rate"].as_f64().unwrap_or(0.0);
             // Paced runs share one row whatever each server's own rate was.
             let paced = if rate > 0.0 { ", paced" } else { "" };
-            format!(
-                "{}×{}, {} senders{paced}",
-                n("channels"),
-                n("members"),
-                n("senders")
-            )
+            format!("{}×{}, {} senders{paced}", n("channels"), n("members"), n("senders"))
         }
     }
 }
@@ -125,11 +80,7 @@ pub fn table(text: &str, labels: &[String]) -> String {
         };
         let scen = v["scenario"].as_str().unwrap_or("").to_string();
         let label = v["label"].as_str().unwrap_or("").to_string();
-        for (i, m) in METRICS
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.scenario == scen)
-        {
+        for (i, m) in METRICS.iter().enumerate().filter(|(_, m)| m.scenario == scen) {
             if let Some(x) = get(&v, m.path) {
                 let key = (scen.clone(), shape(&v), i);
                 let at = match cells.iter().position(|c| c.0 == key) {
@@ -156,15 +107,8 @@ pub fn table(text: &str, labels: &[String]) -> String {
     out.push('\n');
     for ((scen, shape, i), by_label) in &cells {
         let m = &METRICS[*i];
-        let meds: Vec<Option<f64>> = labels
-            .iter()
-            .map(|l| by_label.get(l).map(|xs| median(xs.clone())))
-            .collect();
-        out += &format!(
-            "| {scen} {shape} | {}{} |",
-            m.name,
-            if m.higher_is_better { " ↑" } else { " ↓" }
-        );
+        let meds: Vec<Option<f64>> = labels.iter().map(|l| by_label.get(l).map(|xs| median(xs.clone()))).collect();
+        out += &format!("| {scen} {shape} | {}{} |", m.name, if m.higher_is_better { " ↑" } else { " ↓" });
         for x in &meds {
             out += &match x {
                 Some(x) => format!(" {} |", fmt(*x)),
@@ -205,9 +149,6 @@ mod tests {
 {"scenario":"fanout","label":"a","channels":1,"members":500,"senders":4,"delivered_per_s":2000000}
 {"scenario":"fanout","label":"b","channels":1,"members":500,"senders":4,"delivered_per_s":1000000}"#;
         let t = table(text, &["a".into(), "b".into()]);
-        assert!(
-            t.contains("| fanout 1×500, 4 senders | delivered/s ↑ | 2.00M | 1.00M | 2.00 |"),
-            "{t}"
-        );
+        assert!(t.contains("| fanout 1×500, 4 senders | delivered/s ↑ | 2.00M | 1.00M | 2.00 |"), "{t}");
     }
 }

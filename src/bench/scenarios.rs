@@ -18,18 +18,10 @@ pub fn run(a: &Args) -> Result<(), String> {
         return report_cmd(a);
     }
     let addr = loopback_addr(a.get("server").unwrap_or("127.0.0.1:6667"))?;
-    let pid: Option<u32> = a
-        .get("pid")
-        .map(str::parse)
-        .transpose()
-        .map_err(|_| "bad --pid")?;
+    let pid: Option<u32> = a.get("pid").map(str::parse).transpose().map_err(|_| "bad --pid")?;
     let threads: usize = a.num("threads", 2)?;
     let label = a.get("label").unwrap_or("").to_string();
-    let limit: Option<f64> = a
-        .get("time-limit")
-        .map(str::parse)
-        .transpose()
-        .map_err(|_| "bad --time-limit")?;
+    let limit: Option<f64> = a.get("time-limit").map(str::parse).transpose().map_err(|_| "bad --time-limit")?;
     let nofile = conn::raise_nofile();
     match a.command.as_str() {
         "connect" => {
@@ -106,36 +98,21 @@ fn sweep(
         .get("sizes")
         .unwrap_or("10,100,500,1000")
         .split(',')
-        .map(|s| {
-            s.trim()
-                .parse()
-                .map_err(|_| format!("bad --sizes entry {s:?}"))
-        })
+        .map(|s| s.trim().parse().map_err(|_| format!("bad --sizes entry {s:?}")))
         .collect::<Result<_, _>>()?;
     let base = fanout::Spec::from_args(a, 10)?;
     let svg = a.get("svg").map(str::to_string);
-    let title = a
-        .get("title")
-        .unwrap_or("banter-bench fan-out sweep")
-        .to_string();
+    let title = a.get("title").unwrap_or("banter-bench fan-out sweep").to_string();
     reject_unused(a)?;
     let specs: Vec<fanout::Spec> = sizes
         .iter()
-        .map(|&m| fanout::Spec {
-            channels: 1,
-            members: m,
-            senders: base.senders.min(m),
-            ..base.clone()
-        })
+        .map(|&m| fanout::Spec { channels: 1, members: m, senders: base.senders.min(m), ..base.clone() })
         .collect();
     for s in &specs {
         s.check()?;
         check_fds(s.members, nofile)?;
     }
-    let total: Duration = specs
-        .iter()
-        .map(|s| s.budget() + Duration::from_secs(2))
-        .sum();
+    let total: Duration = specs.iter().map(|s| s.budget() + Duration::from_secs(2)).sum();
     let budget = limit_or(limit, total);
     let reports = block_on(threads, budget, async {
         let mut out = Vec::new();
@@ -151,10 +128,7 @@ fn sweep(
         Ok::<_, String>(out)
     })?;
     if let Some(path) = svg {
-        let lines: Vec<String> = reports
-            .iter()
-            .filter_map(|r| serde_json::to_string(r).ok())
-            .collect();
+        let lines: Vec<String> = reports.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
         chart::draw(&path, &title, &chart::series_from_json(&lines.join("\n")))?;
         eprintln!("chart written to {path}");
     }
@@ -163,12 +137,8 @@ fn sweep(
 
 /// `report --labels A,B FILES...`: prints the comparison table.
 fn report_cmd(a: &Args) -> Result<(), String> {
-    let labels: Vec<String> = a
-        .get("labels")
-        .ok_or("report needs --labels A,B")?
-        .split(',')
-        .map(str::to_string)
-        .collect();
+    let labels: Vec<String> =
+        a.get("labels").ok_or("report needs --labels A,B")?.split(',').map(str::to_string).collect();
     reject_unused(a)?;
     let mut text = String::new();
     for f in &a.free {
@@ -182,9 +152,7 @@ fn report_cmd(a: &Args) -> Result<(), String> {
 /// `chart --svg FILE [--title T] FILES...`: draws saved sweep lines.
 fn chart_cmd(a: &Args) -> Result<(), String> {
     let path = a.get("svg").ok_or("chart needs --svg FILE")?.to_string();
-    let title = a
-        .get("title")
-        .unwrap_or("fan-out: delivered/s and p99 latency vs channel size");
+    let title = a.get("title").unwrap_or("fan-out: delivered/s and p99 latency vs channel size");
     reject_unused(a)?;
     let mut text = String::new();
     for f in &a.free {
@@ -205,57 +173,36 @@ fn reject_unused(a: &Args) -> Result<(), String> {
     if u.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "unknown option(s) for {}: --{}",
-            a.command,
-            u.join(", --")
-        ))
+        Err(format!("unknown option(s) for {}: --{}", a.command, u.join(", --")))
     }
 }
 
 fn check_fds(clients: usize, nofile: u64) -> Result<(), String> {
     if clients as u64 + 64 > nofile {
-        return Err(format!(
-            "{clients} clients need more than the {nofile} open files allowed"
-        ));
+        return Err(format!("{clients} clients need more than the {nofile} open files allowed"));
     }
     Ok(())
 }
 
 fn limit_or(limit: Option<f64>, budget: Duration) -> Duration {
-    limit
-        .filter(|s| *s > 0.0 && *s < 86_400.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(budget)
+    limit.filter(|s| *s > 0.0 && *s < 86_400.0).map(Duration::from_secs_f64).unwrap_or(budget)
 }
 
 /// Builds the bench runtime (`threads` workers; 1 = current-thread) and
 /// runs `fut` under a hard limit: a timeout inside the runtime and, should
 /// the runtime itself be stuck, a watchdog thread that exits the process.
-fn block_on<T>(
-    threads: usize,
-    limit: Duration,
-    fut: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
+fn block_on<T>(threads: usize, limit: Duration, fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     let threads = threads.clamp(1, 64);
     let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
     }
     .map_err(|e| format!("runtime: {e}"))?;
     let grace = limit + Duration::from_secs(15);
     std::thread::spawn(move || {
         std::thread::sleep(grace);
-        eprintln!(
-            "banter-bench: hard time limit of {:.0} s reached, exiting",
-            grace.as_secs_f64()
-        );
+        eprintln!("banter-bench: hard time limit of {:.0} s reached, exiting", grace.as_secs_f64());
         std::process::exit(3);
     });
     let out = rt.block_on(async {

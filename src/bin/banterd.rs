@@ -16,12 +16,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        config: None,
-        listen: Vec::new(),
-        data_dir: None,
-        rest: Vec::new(),
-    };
+    let mut args = Args { config: None, listen: Vec::new(), data_dir: None, rest: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -29,10 +24,7 @@ fn parse_args() -> Result<Args, String> {
             "--config" | "-c" => args.config = Some(value("--config")?.into()),
             "--listen" | "-l" => {
                 let v = value("--listen")?;
-                args.listen.push(
-                    v.parse()
-                        .map_err(|_| format!("--listen: not an address: {v}"))?,
-                );
+                args.listen.push(v.parse().map_err(|_| format!("--listen: not an address: {v}"))?);
             }
             "--data-dir" => args.data_dir = Some(value("--data-dir")?.into()),
             "--help" | "-h" => return Err(String::new()),
@@ -79,12 +71,8 @@ fn main() -> ExitCode {
         config.server.data_dir = d.clone();
     }
     match args.rest.first().map(String::as_str) {
-        Some("account") => {
-            return ExitCode::from(banter::admin::account_command(&config, &args.rest[1..]) as u8)
-        }
-        Some("hash-password") => {
-            return ExitCode::from(banter::admin::hash_password_command(&config) as u8)
-        }
+        Some("account") => return ExitCode::from(banter::admin::account_command(&config, &args.rest[1..]) as u8),
+        Some("hash-password") => return ExitCode::from(banter::admin::hash_password_command(&config) as u8),
         Some(other) => {
             eprintln!("banterd: unknown command {other}\n{USAGE}");
             return ExitCode::from(2);
@@ -93,16 +81,9 @@ fn main() -> ExitCode {
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.server.log));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
     // Two cores: one worker per core; blocking work (argon2, SQLite) has its own pool.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("banterd: cannot start the runtime: {e}");
@@ -114,9 +95,7 @@ fn main() -> ExitCode {
         Ok(banter::server::Exit::Restart) => {
             use std::os::unix::process::CommandExt;
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("banterd"));
-            let err = std::process::Command::new(exe)
-                .args(std::env::args_os().skip(1))
-                .exec();
+            let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).exec();
             eprintln!("banterd: restart failed: {err}");
             ExitCode::from(1)
         }

@@ -15,21 +15,10 @@ use crate::state::fanout;
 pub fn login(ctx: &mut Ctx, account: &str) {
     ctx.client.info_mut().account = Some(account.to_owned());
     let mask = ctx.client.mask();
-    ctx.numeric(
-        RPL_LOGGEDIN,
-        &[
-            &mask,
-            account,
-            &format!("You are now logged in as {account}"),
-        ],
-    );
+    ctx.numeric(RPL_LOGGEDIN, &[&mask, account, &format!("You are now logged in as {account}")]);
     if ctx.client.is_registered() {
-        let line = Line::new(mask, "ACCOUNT", vec![account.to_owned()]).timed();
-        fanout::to_clients(
-            &fanout::peers(&ctx.client),
-            &line,
-            fanout::with_cap(Cap::AccountNotify),
-        );
+        let line = ctx.client.line("ACCOUNT", vec![account.to_owned()]);
+        fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AccountNotify));
     }
     tracing::info!(client = ctx.client.id, account, "logged in");
 }
@@ -40,106 +29,41 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         let cfg = ctx.server.config();
         let (name, email, password) = (&msg.params[0], &msg.params[1], &msg.params[2]);
         if !cfg.accounts.registration {
-            return fail(
-                "REGISTER",
-                "TEMPORARILY_UNAVAILABLE",
-                &[name],
-                "Account registration is disabled",
-            );
+            return fail("REGISTER", "TEMPORARILY_UNAVAILABLE", &[name], "Account registration is disabled");
         }
         if !ctx.client.is_registered() && !cfg.accounts.register_before_connect {
-            return fail(
-                "REGISTER",
-                "COMPLETE_CONNECTION_REQUIRED",
-                &[name],
-                "Finish connecting before registering",
-            );
+            return fail("REGISTER", "COMPLETE_CONNECTION_REQUIRED", &[name], "Finish connecting before registering");
         }
         if ctx.client.info().account.is_some() {
-            return fail(
-                "REGISTER",
-                "ALREADY_AUTHENTICATED",
-                &[name],
-                "You are already logged in",
-            );
+            return fail("REGISTER", "ALREADY_AUTHENTICATED", &[name], "You are already logged in");
         }
-        let account = if name == "*" {
-            ctx.conn
-                .wanted_nick
-                .clone()
-                .unwrap_or_else(|| ctx.client.nick())
-        } else {
-            name.clone()
-        };
+        let account =
+            if name == "*" { ctx.conn.wanted_nick.clone().unwrap_or_else(|| ctx.client.nick()) } else { name.clone() };
         if account == "*" || account.is_empty() {
-            return fail(
-                "REGISTER",
-                "NEED_NICK",
-                &["*"],
-                "Send NICK first or name the account",
-            );
+            return fail("REGISTER", "NEED_NICK", &["*"], "Send NICK first or name the account");
         }
         if !valid_nick(&account, cfg.limits.nick_len) {
-            return fail(
-                "REGISTER",
-                "BAD_ACCOUNT_NAME",
-                &[&account],
-                "That account name is not valid",
-            );
+            return fail("REGISTER", "BAD_ACCOUNT_NAME", &[&account], "That account name is not valid");
         }
         let email = match email.as_str() {
             "*" if cfg.accounts.email_required => {
-                return fail(
-                    "REGISTER",
-                    "INVALID_EMAIL",
-                    &[&account],
-                    "An e-mail address is required",
-                )
+                return fail("REGISTER", "INVALID_EMAIL", &[&account], "An e-mail address is required")
             }
             "*" => None,
             e if valid_email(e) => Some(e.to_owned()),
-            _ => {
-                return fail(
-                    "REGISTER",
-                    "INVALID_EMAIL",
-                    &[&account],
-                    "That e-mail address is not valid",
-                )
-            }
+            _ => return fail("REGISTER", "INVALID_EMAIL", &[&account], "That e-mail address is not valid"),
         };
         if password.chars().count() < cfg.accounts.min_password_len {
-            let text = format!(
-                "Passwords must be at least {} characters",
-                cfg.accounts.min_password_len
-            );
+            let text = format!("Passwords must be at least {} characters", cfg.accounts.min_password_len);
             return fail("REGISTER", "WEAK_PASSWORD", &[&account], &text);
         }
         if password.len() > 256 {
-            return fail(
-                "REGISTER",
-                "UNACCEPTABLE_PASSWORD",
-                &[&account],
-                "Passwords may be at most 256 bytes",
-            );
+            return fail("REGISTER", "UNACCEPTABLE_PASSWORD", &[&account], "Passwords may be at most 256 bytes");
         }
-        if ctx
-            .server
-            .find_nick(&account)
-            .is_some_and(|c| c.id != ctx.client.id)
-        {
-            return fail(
-                "REGISTER",
-                "ACCOUNT_EXISTS",
-                &[&account],
-                "That name is in use",
-            );
+        if ctx.server.find_nick(&account).is_some_and(|c| c.id != ctx.client.id) {
+            return fail("REGISTER", "ACCOUNT_EXISTS", &[&account], "That name is in use");
         }
-        match ctx
-            .server
-            .accounts
-            .register(&cfg, &account, email.as_deref(), password)
-            .await
-        {
+        match ctx.server.accounts.register(&cfg, &account, email.as_deref(), password).await {
             Ok(()) => {
                 let line = Line::new(
                     ctx.server_name(),
@@ -150,12 +74,7 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
                 login(ctx, &account);
                 Ok(())
             }
-            Err(AccountError::Exists) => fail(
-                "REGISTER",
-                "ACCOUNT_EXISTS",
-                &[&account],
-                "Account already exists",
-            ),
+            Err(AccountError::Exists) => fail("REGISTER", "ACCOUNT_EXISTS", &[&account], "Account already exists"),
             Err(AccountError::Unavailable) => fail(
                 "REGISTER",
                 "TEMPORARILY_UNAVAILABLE",
@@ -169,10 +88,7 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
 fn valid_email(e: &str) -> bool {
     match e.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !e.contains(' ')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !e.contains(' ')
         }
         None => false,
     }
@@ -180,12 +96,7 @@ fn valid_email(e: &str) -> bool {
 
 /// VERIFY: there is no e-mail verification, so every code is refused.
 pub fn verify(_ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    fail(
-        "VERIFY",
-        "INVALID_CODE",
-        &[msg.param(0)],
-        "This server does not use verification codes",
-    )
+    fail("VERIFY", "INVALID_CODE", &[msg.param(0)], "This server does not use verification codes")
 }
 
 /// Checks a PASS given before registration: `account:password`, or the
@@ -199,12 +110,7 @@ pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> bool {
         _ => (ctx.client.nick(), pass.to_owned()),
     };
     let cfg = ctx.server.config();
-    match ctx
-        .server
-        .accounts
-        .check_password(&cfg, &name, &password, ctx.client.ip)
-        .await
-    {
+    match ctx.server.accounts.check_password(&cfg, &name, &password, ctx.client.ip).await {
         Ok(Some(account)) => {
             login(ctx, &account);
             true
@@ -223,21 +129,13 @@ fn send_challenge(ctx: &mut Ctx, payload: &[u8]) {
     let mut rest = b64.as_str();
     loop {
         let (chunk, tail) = rest.split_at(rest.len().min(400));
-        ctx.reply(Line::new(
-            name.clone(),
-            "AUTHENTICATE",
-            vec![chunk.to_owned()],
-        ));
+        ctx.reply(Line::new(name.clone(), "AUTHENTICATE", vec![chunk.to_owned()]));
         rest = tail;
         if chunk.len() < 400 {
             break;
         }
         if rest.is_empty() {
-            ctx.reply(Line::new(
-                name.clone(),
-                "AUTHENTICATE",
-                vec!["+".to_owned()],
-            ));
+            ctx.reply(Line::new(name.clone(), "AUTHENTICATE", vec!["+".to_owned()]));
             break;
         }
     }
@@ -284,9 +182,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
             ctx.conn.sasl = Some(exchange);
             return Ok(());
         }
-        let Some(data) = sasl::decode(&std::mem::take(&mut exchange.buffer)) else {
-            return sasl_failed(ctx);
-        };
+        let Some(data) = sasl::decode(&std::mem::take(&mut exchange.buffer)) else { return sasl_failed(ctx) };
         step(ctx, exchange, data).await
     })
 }
@@ -296,29 +192,19 @@ async fn step(ctx: &mut Ctx, mut exchange: Exchange, data: Vec<u8>) -> HandlerRe
     let ip = ctx.client.ip;
     match exchange.mechanism {
         Mechanism::Plain => {
-            let Some((authz, authc, password)) = sasl::parse_plain(&data) else {
-                return sasl_failed(ctx);
-            };
+            let Some((authz, authc, password)) = sasl::parse_plain(&data) else { return sasl_failed(ctx) };
             if !authz.is_empty() && !ctx.server.casemap.eq(&authz, &authc) {
                 return sasl_failed(ctx);
             }
-            match ctx
-                .server
-                .accounts
-                .check_password(&cfg, &authc, &password, ip)
-                .await
-            {
+            match ctx.server.accounts.check_password(&cfg, &authc, &password, ip).await {
                 Ok(Some(account)) => succeed(ctx, &account),
                 _ => sasl_failed(ctx),
             }
         }
         Mechanism::ScramSha256 => match exchange.scram.clone() {
             ScramStage::Start => {
-                let Some(first) = sasl::parse_client_first(&data) else {
-                    return sasl_failed(ctx);
-                };
-                let Ok((account, keys)) = ctx.server.accounts.scram_keys(&cfg, &first.user).await
-                else {
+                let Some(first) = sasl::parse_client_first(&data) else { return sasl_failed(ctx) };
+                let Ok((account, keys)) = ctx.server.accounts.scram_keys(&cfg, &first.user).await else {
                     return sasl_failed(ctx);
                 };
                 let (server_first, stage) = sasl::server_first(&first, account, keys);

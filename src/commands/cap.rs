@@ -28,12 +28,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             send_list(ctx, "LS", &entries);
         }
         "LIST" => {
-            let names: Vec<String> = ctx
-                .client
-                .caps()
-                .iter()
-                .map(|c| c.name().to_owned())
-                .collect();
+            let names: Vec<String> = ctx.client.caps().iter().map(|c| c.name().to_owned()).collect();
             send_list(ctx, "LIST", &names);
         }
         "REQ" => {
@@ -71,6 +66,9 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
         "END" => {
             ctx.conn.cap_negotiating = false;
+            if !registered && ctx.conn.sasl.take().is_some() {
+                ctx.numeric(crate::proto::numeric::ERR_SASLABORTED, &[]);
+            }
         }
         _ => return err(ERR_INVALIDCAPCMD, &[msg.param(0)]),
     }

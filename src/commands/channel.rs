@@ -17,9 +17,7 @@ pub fn valid_channel(name: &str, max_len: usize) -> bool {
     name.starts_with('#')
         && name.len() >= 2
         && name.len() <= max_len
-        && !name
-            .chars()
-            .any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
+        && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
 }
 
 /// Whether `client` matches any mask in `list`.
@@ -28,17 +26,15 @@ fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client)
     let account = client.info().account.clone();
     list.iter().any(|e| {
         mask::matches(ctx.server.casemap, &e.mask, &m)
-            || account.as_deref().is_some_and(|a| {
-                e.mask
-                    .strip_prefix("$a:")
-                    .is_some_and(|acc| ctx.server.casemap.eq(acc, a))
-            })
+            || account
+                .as_deref()
+                .is_some_and(|a| e.mask.strip_prefix("$a:").is_some_and(|acc| ctx.server.casemap.eq(acc, a)))
     })
 }
 
 /// Whether `client` is banned from a channel (a ban without a matching exception).
 pub fn is_banned(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
-    listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
+    !st.bans.is_empty() && listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
 }
 
 /// JOIN `#a,#b [keys]`, or `JOIN 0` to leave every channel.
@@ -51,12 +47,7 @@ pub fn join(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return Ok(());
     }
     let keys: Vec<&str> = msg.param(1).split(',').collect();
-    for (i, name) in msg
-        .param(0)
-        .split(',')
-        .filter(|n| !n.is_empty())
-        .enumerate()
-    {
+    for (i, name) in msg.param(0).split(',').filter(|n| !n.is_empty()).enumerate() {
         if let Err(e) = join_one(ctx, name, keys.get(i).copied().filter(|k| !k.is_empty())) {
             ctx.report(e);
         }
@@ -88,19 +79,9 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
         let first = st.members.is_empty();
         let fresh = first && !st.modes.permanent;
         if fresh {
-            for flag in cfg.channels.default_modes.chars() {
-                match flag {
-                    'i' => st.modes.invite_only = true,
-                    'm' => st.modes.moderated = true,
-                    'n' => st.modes.no_external = true,
-                    's' => st.modes.secret = true,
-                    't' => st.modes.topic_ops = true,
-                    _ => {}
-                }
-            }
+            st.modes.apply_defaults(&cfg.channels.default_modes);
         } else {
-            let invited =
-                st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
+            let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
             if let Some(k) = &st.modes.key {
                 if key != Some(k.as_str()) && !invited {
                     return err(ERR_BADCHANNELKEY, &[&ch.name]);
@@ -119,13 +100,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
             }
         }
         st.invited.remove(&ctx.client.id);
-        st.add(
-            ctx.client.clone(),
-            MemberModes {
-                op: first,
-                voice: false,
-            },
-        );
+        st.add(ctx.client.clone(), MemberModes { op: first, voice: false });
         drop(st);
         break ch;
     };
@@ -138,34 +113,20 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
 fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
     let (mask, account, realname, away) = {
         let i = ctx.client.info();
-        (
-            i.mask(),
-            i.account.clone(),
-            i.realname.clone(),
-            i.away.clone(),
-        )
+        (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
     };
-    let mut plain = Line::new(mask.clone(), "JOIN", vec![channel.name.clone()]).timed();
-    if let Some(a) = &account {
-        plain = plain.tag("account", a.clone(), Cap::AccountTag);
-    }
+    let plain = Line::from_user(mask.clone(), account.as_deref(), "JOIN", vec![channel.name.clone()]);
     let mut extended = plain.clone();
-    extended
-        .params
-        .push(account.clone().unwrap_or_else(|| "*".into()));
+    extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
     extended.params.push(realname);
     let me = Some(ctx.client.id);
     fanout::to_channel(channel, &plain, me, fanout::without_cap(Cap::ExtendedJoin));
     fanout::to_channel(channel, &extended, me, fanout::with_cap(Cap::ExtendedJoin));
     if let Some(away) = away {
-        let line = Line::new(mask, "AWAY", vec![away]).timed();
+        let line = Line::from_user(mask, account.as_deref(), "AWAY", vec![away]);
         fanout::to_channel(channel, &line, me, fanout::with_cap(Cap::AwayNotify));
     }
-    ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) {
-        extended
-    } else {
-        plain
-    });
+    ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
     send_topic(ctx, channel, false);
     super::listing::send_names(ctx, channel);
 }
@@ -176,10 +137,7 @@ pub fn send_topic(ctx: &mut Ctx, channel: &Channel, say_none: bool) {
     match topic {
         Some(t) => {
             ctx.numeric(RPL_TOPIC, &[&channel.name, &t.text]);
-            ctx.numeric(
-                RPL_TOPICWHOTIME,
-                &[&channel.name, &t.set_by, &t.set_at.to_string()],
-            );
+            ctx.numeric(RPL_TOPICWHOTIME, &[&channel.name, &t.set_by, &t.set_at.to_string()]);
         }
         None if say_none => ctx.numeric(RPL_NOTOPIC, &[&channel.name]),
         None => {}
@@ -208,7 +166,7 @@ fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
     if !reason.is_empty() {
         params.push(reason.to_owned());
     }
-    let line = Line::new(ctx.client.mask(), "PART", params).timed();
+    let line = ctx.client.line("PART", params);
     fanout::to_channel(ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &ctx.client, ch);
@@ -222,12 +180,8 @@ pub fn member_modes(channel: &Channel, client: &Client) -> Option<MemberModes> {
 /// KICK `#chan nick[,nick] [reason]`.
 pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
-    let Some(ch) = ctx.server.find_channel(name) else {
-        return err(ERR_NOSUCHCHANNEL, &[name]);
-    };
-    let Some(mine) = member_modes(&ch, &ctx.client) else {
-        return err(ERR_NOTONCHANNEL, &[&ch.name]);
-    };
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     let cfg = ctx.server.config();
     let nick = ctx.client.nick();
     let mut reason = match msg.param(2) {
@@ -254,12 +208,7 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             ctx.numeric(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
             continue;
         }
-        let line = Line::new(
-            ctx.client.mask(),
-            "KICK",
-            vec![ch.name.clone(), victim.nick(), reason.clone()],
-        )
-        .timed();
+        let line = ctx.client.line("KICK", vec![ch.name.clone(), victim.nick(), reason.clone()]);
         fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
         if member_modes(&ch, &ctx.client).is_some() {
             ctx.reply(line);
@@ -272,36 +221,27 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// INVITE `nick #chan`.
 pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let (target, name) = (msg.param(0), msg.param(1));
-    let Some(victim) = ctx.server.find_user(target) else {
-        return err(ERR_NOSUCHNICK, &[target]);
-    };
+    let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
+    let vnick = victim.nick();
     let Some(ch) = ctx.server.find_channel(name) else {
-        return err(ERR_NOSUCHCHANNEL, &[name]);
+        // RFC 2812: the channel need not exist; the invitation is only passed on.
+        ctx.numeric(RPL_INVITING, &[&vnick, name]);
+        fanout::to_client(&victim, &ctx.client.line("INVITE", vec![vnick.clone(), name.to_owned()]));
+        return Ok(());
     };
-    let Some(mine) = member_modes(&ch, &ctx.client) else {
-        return err(ERR_NOTONCHANNEL, &[&ch.name]);
-    };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     if ch.read().modes.invite_only && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
-    let vnick = victim.nick();
     if member_modes(&ch, &victim).is_some() {
         return err(ERR_USERONCHANNEL, &[&vnick, &ch.name]);
     }
     ch.write().invited.insert(victim.id);
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
-    let line = Line::new(
-        ctx.client.mask(),
-        "INVITE",
-        vec![vnick.clone(), ch.name.clone()],
-    )
-    .timed();
+    let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
     fanout::to_client(&victim, &line);
-    let notify_ops = |c: &Client| {
-        c.caps().has(Cap::InviteNotify)
-            && member_modes(&ch, c).is_some_and(|m| m.op)
-            && c.id != victim.id
-    };
+    let notify_ops =
+        |c: &Client| c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id;
     fanout::to_channel(&ch, &line, Some(ctx.client.id), notify_ops);
     if let Some(away) = victim.info().away.clone() {
         ctx.numeric(RPL_AWAY, &[&vnick, &away]);
@@ -312,9 +252,7 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// TOPIC `#chan [:text]`.
 pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
-    let Some(ch) = ctx.server.find_channel(name) else {
-        return err(ERR_NOSUCHCHANNEL, &[name]);
-    };
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
     if msg.params.len() < 2 {
         if mine.is_none() && ch.read().modes.secret {
@@ -323,9 +261,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         send_topic(ctx, &ch, true);
         return Ok(());
     }
-    let Some(mine) = mine else {
-        return err(ERR_NOTONCHANNEL, &[&ch.name]);
-    };
+    let Some(mine) = mine else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     if ch.read().modes.topic_ops && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
@@ -342,13 +278,9 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ch.write().topic = if text.is_empty() {
         None
     } else {
-        Some(Topic {
-            text: text.clone(),
-            set_by: mask.clone(),
-            set_at: chrono::Utc::now().timestamp(),
-        })
+        Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
     };
-    let line = Line::new(mask, "TOPIC", vec![ch.name.clone(), text]).timed();
+    let line = ctx.client.line("TOPIC", vec![ch.name.clone(), text]);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     Ok(())

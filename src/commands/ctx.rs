@@ -56,10 +56,7 @@ pub type HandlerResult = Result<(), CmdError>;
 
 /// Shorthand for a numeric error.
 pub fn err(n: Numeric, params: &[&str]) -> HandlerResult {
-    Err(CmdError::Numeric(
-        n,
-        params.iter().map(|s| (*s).to_owned()).collect(),
-    ))
+    Err(CmdError::Numeric(n, params.iter().map(|s| (*s).to_owned()).collect()))
 }
 
 /// Shorthand for a FAIL reply.
@@ -87,12 +84,7 @@ pub struct Ctx {
 impl Ctx {
     /// A context for a new connection.
     pub fn new(server: Arc<Server>, client: Arc<Client>) -> Ctx {
-        Ctx {
-            server,
-            client,
-            conn: Conn::default(),
-            out: Vec::new(),
-        }
+        Ctx { server, client, conn: Conn::default(), out: Vec::new() }
     }
 
     /// The server's name (the source of numerics).
@@ -124,14 +116,7 @@ impl Ctx {
     }
 
     /// Queues a standard reply (`FAIL`, `WARN` or `NOTE`).
-    pub fn standard_reply(
-        &mut self,
-        kind: &str,
-        command: &str,
-        code: &str,
-        context: &[String],
-        text: &str,
-    ) {
+    pub fn standard_reply(&mut self, kind: &str, command: &str, code: &str, context: &[String], text: &str) {
         let mut params = vec![command.to_owned(), code.to_owned()];
         params.extend(context.iter().cloned());
         params.push(text.to_owned());
@@ -143,12 +128,9 @@ impl Ctx {
     pub fn report(&mut self, e: CmdError) {
         match e {
             CmdError::Numeric(n, params) => self.numeric_owned(n, params),
-            CmdError::Fail {
-                command,
-                code,
-                context,
-                text,
-            } => self.standard_reply("FAIL", &command, code, &context, &text),
+            CmdError::Fail { command, code, context, text } => {
+                self.standard_reply("FAIL", &command, code, &context, &text)
+            }
         }
     }
 

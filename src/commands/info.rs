@@ -27,28 +27,14 @@ pub fn send_lusers(ctx: &mut Ctx) {
     let unknown = s.unknown_count();
     let channels = s.channels.len();
     let max = s.max_registered.load(Ordering::Relaxed);
-    ctx.numeric_owned(
-        RPL_LUSERCLIENT,
-        vec![format!(
-            "There are {users} users and 0 invisible on 1 servers"
-        )],
-    );
+    ctx.numeric_owned(RPL_LUSERCLIENT, vec![format!("There are {users} users and 0 invisible on 1 servers")]);
     ctx.numeric(RPL_LUSEROP, &[&opers.to_string()]);
     ctx.numeric(RPL_LUSERUNKNOWN, &[&unknown.to_string()]);
     ctx.numeric(RPL_LUSERCHANNELS, &[&channels.to_string()]);
-    ctx.numeric_owned(
-        RPL_LUSERME,
-        vec![format!("I have {users} clients and 0 servers")],
-    );
-    let (u, m) = (users.to_string(), max.to_string());
-    ctx.numeric(
-        RPL_LOCALUSERS,
-        &[&u, &m, &format!("Current local users {u}, max {m}")],
-    );
-    ctx.numeric(
-        RPL_GLOBALUSERS,
-        &[&u, &m, &format!("Current global users {u}, max {m}")],
-    );
+    ctx.numeric_owned(RPL_LUSERME, vec![format!("I have {users} clients and 0 servers")]);
+    // The optional numeric arguments are left out: the text carries the figures.
+    ctx.numeric_owned(RPL_LOCALUSERS, vec![format!("Current local users {users}, max {max}")]);
+    ctx.numeric_owned(RPL_GLOBALUSERS, vec![format!("Current global users {users}, max {max}")]);
 }
 
 /// Sends the MOTD (375/372/376) or `422`.
@@ -56,10 +42,7 @@ pub fn send_motd(ctx: &mut Ctx) {
     match ctx.server.motd() {
         Some(lines) => {
             let name = ctx.server_name();
-            ctx.numeric_owned(
-                RPL_MOTDSTART,
-                vec![format!("- {name} Message of the day - ")],
-            );
+            ctx.numeric_owned(RPL_MOTDSTART, vec![format!("- {name} Message of the day - ")]);
             for l in lines.iter() {
                 ctx.numeric_owned(RPL_MOTD, vec![format!("- {l}")]);
             }
@@ -98,9 +81,7 @@ pub fn version(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 pub fn time(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     local_only(ctx, msg, 0)?;
     let name = ctx.server_name();
-    let now = chrono::Utc::now()
-        .format("%A %B %d %Y -- %H:%M:%S +00:00")
-        .to_string();
+    let now = chrono::Utc::now().format("%A %B %d %Y -- %H:%M:%S +00:00").to_string();
     ctx.numeric(RPL_TIME, &[&name, &now]);
     Ok(())
 }
@@ -108,14 +89,9 @@ pub fn time(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// INFO `[server]`.
 pub fn info(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     local_only(ctx, msg, 0)?;
-    let started = chrono::DateTime::from_timestamp(ctx.server.started, 0)
-        .map(|t| t.to_rfc2822())
-        .unwrap_or_default();
+    let started = chrono::DateTime::from_timestamp(ctx.server.started, 0).map(|t| t.to_rfc2822()).unwrap_or_default();
     for line in [
-        format!(
-            "{} - an IRC-compatible chat server written in Rust",
-            super::registration::VERSION
-        ),
+        format!("{} - an IRC-compatible chat server written in Rust", super::registration::VERSION),
         "Source and documentation: see README.md and docs/ in the banter repository.".to_owned(),
         format!("Up since {started}"),
     ] {
@@ -140,10 +116,7 @@ pub fn admin(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 pub fn links(ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
     let cfg = ctx.server.config();
     let name = cfg.server.name.clone();
-    ctx.numeric(
-        RPL_LINKS,
-        &["*", &name, &format!("0 {}", cfg.server.description)],
-    );
+    ctx.numeric(RPL_LINKS, &[&name, &name, &format!("0 {}", cfg.server.description)]);
     ctx.numeric(RPL_ENDOFLINKS, &["*"]);
     Ok(())
 }
@@ -153,13 +126,8 @@ pub fn stats(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let letter = msg.param(0).chars().next().unwrap_or('*');
     if letter == 'u' {
         let up = chrono::Utc::now().timestamp() - ctx.server.started;
-        let text = format!(
-            "Server Up {} days {}:{:02}:{:02}",
-            up / 86400,
-            (up % 86400) / 3600,
-            (up % 3600) / 60,
-            up % 60
-        );
+        let text =
+            format!("Server Up {} days {}:{:02}:{:02}", up / 86400, (up % 86400) / 3600, (up % 3600) / 60, up % 60);
         ctx.numeric(RPL_STATSUPTIME, &[&text]);
     }
     ctx.numeric(RPL_ENDOFSTATS, &[&letter.to_string()]);
@@ -184,85 +152,19 @@ const HELP: &[(&str, &[&str])] = &[
             "Joins a channel, creating it if it does not exist. JOIN 0 leaves all.",
         ],
     ),
-    (
-        "PART",
-        &[
-            "PART <#channel>[,<#channel>] [:<reason>]",
-            "Leaves channels.",
-        ],
-    ),
-    (
-        "PRIVMSG",
-        &[
-            "PRIVMSG <target>[,<target>] :<text>",
-            "Sends a message to a channel or a nick.",
-        ],
-    ),
-    (
-        "NOTICE",
-        &[
-            "NOTICE <target> :<text>",
-            "Like PRIVMSG, but never answered automatically.",
-        ],
-    ),
-    (
-        "LIST",
-        &[
-            "LIST [<#channel>|<filter>]",
-            "Lists channels with their member counts. Filters: >n, <n, mask, !mask.",
-        ],
-    ),
-    (
-        "NAMES",
-        &["NAMES [<#channel>]", "Lists the members of a channel."],
-    ),
-    (
-        "WHO",
-        &[
-            "WHO <mask|#channel> [o][%fields[,token]]",
-            "Lists users with their user@host.",
-        ],
-    ),
-    (
-        "WHOIS",
-        &["WHOIS <nick>", "Shows information about a user."],
-    ),
+    ("PART", &["PART <#channel>[,<#channel>] [:<reason>]", "Leaves channels."]),
+    ("PRIVMSG", &["PRIVMSG <target>[,<target>] :<text>", "Sends a message to a channel or a nick."]),
+    ("NOTICE", &["NOTICE <target> :<text>", "Like PRIVMSG, but never answered automatically."]),
+    ("LIST", &["LIST [<#channel>|<filter>]", "Lists channels with their member counts. Filters: >n, <n, mask, !mask."]),
+    ("NAMES", &["NAMES [<#channel>]", "Lists the members of a channel."]),
+    ("WHO", &["WHO <mask|#channel> [o][%fields[,token]]", "Lists users with their user@host."]),
+    ("WHOIS", &["WHOIS <nick>", "Shows information about a user."]),
     ("NICK", &["NICK <nick>", "Sets or changes your nickname."]),
-    (
-        "QUIT",
-        &[
-            "QUIT [:<reason>]",
-            "Disconnects (logs out), leaving every channel.",
-        ],
-    ),
-    (
-        "REGISTER",
-        &[
-            "REGISTER <account|*> <email|*> <password>",
-            "Creates an account and logs you in.",
-        ],
-    ),
-    (
-        "TOPIC",
-        &[
-            "TOPIC <#channel> [:<topic>]",
-            "Shows or sets a channel topic.",
-        ],
-    ),
-    (
-        "MODE",
-        &[
-            "MODE <target> [<modes> [<params>]]",
-            "Shows or changes user or channel modes.",
-        ],
-    ),
-    (
-        "AWAY",
-        &[
-            "AWAY [:<message>]",
-            "Marks you as away, or back without a message.",
-        ],
-    ),
+    ("QUIT", &["QUIT [:<reason>]", "Disconnects (logs out), leaving every channel."]),
+    ("REGISTER", &["REGISTER <account|*> <email|*> <password>", "Creates an account and logs you in."]),
+    ("TOPIC", &["TOPIC <#channel> [:<topic>]", "Shows or sets a channel topic."]),
+    ("MODE", &["MODE <target> [<modes> [<params>]]", "Shows or changes user or channel modes."]),
+    ("AWAY", &["AWAY [:<message>]", "Marks you as away, or back without a message."]),
 ];
 
 /// HELP / HELPOP `[topic]`.

@@ -34,11 +34,7 @@ fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
             .filter(|m| member || !m.client.info().modes.invisible)
             .map(|m| {
                 let info = m.client.info();
-                let who = if uhnames {
-                    info.mask()
-                } else {
-                    info.nick.clone()
-                };
+                let who = if uhnames { info.mask() } else { info.nick.clone() };
                 format!("{}{}", m.modes.prefixes(all_prefixes), who)
             })
             .collect();
@@ -67,12 +63,7 @@ fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
 /// NAMES `[#a,#b]`.
 pub fn names(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if msg.params.is_empty() || msg.param(0).is_empty() {
-        let channels: Vec<Arc<Channel>> = ctx
-            .server
-            .channels
-            .iter()
-            .map(|c| c.value().clone())
-            .collect();
+        let channels: Vec<Arc<Channel>> = ctx.server.channels.iter().map(|c| c.value().clone()).collect();
         for ch in channels {
             if visible(ctx, &ch) {
                 send_name_lines(ctx, &ch);
@@ -116,16 +107,8 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
     }
     let channels: Vec<Arc<Channel>> = match names {
-        Some(n) => n
-            .iter()
-            .filter_map(|n| ctx.server.find_channel(n))
-            .collect(),
-        None => ctx
-            .server
-            .channels
-            .iter()
-            .map(|c| c.value().clone())
-            .collect(),
+        Some(n) => n.iter().filter_map(|n| ctx.server.find_channel(n)).collect(),
+        None => ctx.server.channels.iter().map(|c| c.value().clone()).collect(),
     };
     let cm = ctx.server.casemap;
     ctx.numeric(RPL_LISTSTART, &["Channel", "Users  Name"]);
@@ -135,14 +118,7 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
         let (count, topic, modes) = {
             let st = ch.read();
-            (
-                st.members.len(),
-                st.topic
-                    .as_ref()
-                    .map(|t| t.text.clone())
-                    .unwrap_or_default(),
-                st.mode_string(false).0,
-            )
+            (st.members.len(), st.topic.as_ref().map(|t| t.text.clone()).unwrap_or_default(), st.mode_string(false).0)
         };
         let keep = filters.iter().all(|f| match f {
             Filter::MoreThan(n) => count > *n,

@@ -33,10 +33,7 @@ pub fn privmsg(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// NOTICE `targets :text`; errors are never sent back for NOTICE.
 pub fn notice(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let before = ctx.out.len();
-    let _ = relay(ctx, msg, Kind::Notice);
-    ctx.out.truncate(before);
-    Ok(())
+    relay(ctx, msg, Kind::Notice)
 }
 
 /// TAGMSG `targets` (message-tags): only tags, delivered to message-tags clients.
@@ -46,6 +43,9 @@ pub fn tagmsg(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
     let targets = msg.param(0);
+    if kind == Kind::Notice && (targets.is_empty() || msg.param(1).is_empty()) {
+        return Ok(());
+    }
     if targets.is_empty() {
         return err(ERR_NORECIPIENT, &[]);
     }
@@ -54,54 +54,44 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
         return err(ERR_NOTEXTTOSEND, &[]);
     }
     let cfg = ctx.server.config();
-    let (mask, account, bot) = {
-        let i = ctx.client.info();
-        (i.mask(), i.account.clone(), i.modes.bot)
-    };
+    let bot = ctx.client.info().modes.bot;
     let mut params = vec![String::new()];
     if kind != Kind::Tagmsg {
         params.push(text.to_owned());
     }
-    let mut base = Line::new(mask, kind.name(), params).timed();
+    let mut base = ctx.client.line(kind.name(), params);
     base.client_tags = msg.tags.and_then(tags::client_only);
-    if let Some(a) = account {
-        base = base.tag("account", a, Cap::AccountTag);
-    }
     if bot {
         base = base.tag("bot", "", Cap::MessageTags);
     }
     if kind != Kind::Tagmsg {
-        ctx.client
-            .last_spoke
-            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= cfg.limits.max_targets {
-            ctx.numeric(ERR_TOOMANYTARGETS, &[target]);
+            if kind != Kind::Notice {
+                ctx.numeric(ERR_TOOMANYTARGETS, &[target]);
+            }
             break;
         }
         let mut line = base.clone();
         line.params[0] = target.to_owned();
         line = line.tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
         if let Err(e) = deliver(ctx, target, &line, kind) {
-            ctx.report(e);
+            if kind != Kind::Notice {
+                ctx.report(e);
+            }
         }
     }
     Ok(())
 }
 
 fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResult {
-    let only_tags =
-        |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
-    let status = target
-        .chars()
-        .take_while(|c| *c == '@' || *c == '+')
-        .collect::<String>();
+    let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
+    let status = target.chars().take_while(|c| *c == '@' || *c == '+').collect::<String>();
     let chan_name = &target[status.len()..];
     if chan_name.starts_with('#') {
-        let Some(ch) = ctx.server.find_channel(chan_name) else {
-            return err(ERR_NOSUCHCHANNEL, &[chan_name]);
-        };
+        let Some(ch) = ctx.server.find_channel(chan_name) else { return err(ERR_NOSUCHCHANNEL, &[chan_name]) };
         let mine = member_modes(&ch, &ctx.client);
         {
             let st = ch.read();
@@ -119,9 +109,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResul
             fanout::to_channel_status(&ch, line, Some(ctx.client.id), !status.contains('@'));
         }
     } else {
-        let Some(to) = ctx.server.find_user(target) else {
-            return err(ERR_NOSUCHNICK, &[target]);
-        };
+        let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
         if only_tags(&to) {
             fanout::to_client(&to, line);
         }
@@ -156,12 +144,8 @@ pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     };
     ctx.client.info_mut().away = away.clone();
     let params = away.iter().cloned().collect();
-    let line = Line::new(ctx.client.mask(), "AWAY", params).timed();
-    fanout::to_clients(
-        &fanout::peers(&ctx.client),
-        &line,
-        fanout::with_cap(Cap::AwayNotify),
-    );
+    let line = ctx.client.line("AWAY", params);
+    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
     if away.is_some() {
         ctx.numeric(RPL_NOWAWAY, &[]);
     } else {

@@ -63,23 +63,11 @@ pub struct Command {
 }
 
 const fn cmd(name: &'static str, min_params: usize, when: When, handler: Handler) -> Command {
-    Command {
-        name,
-        min_params,
-        when,
-        oper: false,
-        handler,
-    }
+    Command { name, min_params, when, oper: false, handler }
 }
 
 const fn oper_cmd(name: &'static str, min_params: usize, handler: Handler) -> Command {
-    Command {
-        name,
-        min_params,
-        when: When::Registered,
-        oper: true,
-        handler,
-    }
+    Command { name, min_params, when: When::Registered, oper: true, handler }
 }
 
 use Handler::{Async, Sync};
@@ -112,7 +100,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("OPER", 2, Registered, Async(oper::oper)),
     cmd("PART", 1, Registered, Sync(channel::part)),
     cmd("PASS", 1, Any, Sync(registration::pass)),
-    cmd("PING", 1, Any, Sync(registration::ping)),
+    cmd("PING", 0, Any, Sync(registration::ping)),
     cmd("PONG", 0, Any, Sync(registration::pong)),
     cmd("PRIVMSG", 0, Registered, Sync(message::privmsg)),
     cmd("QUIT", 0, Any, Sync(registration::quit)),
@@ -131,7 +119,7 @@ pub static COMMANDS: &[Command] = &[
     oper_cmd("WALLOPS", 1, Sync(oper::wallops)),
     cmd("WHO", 0, Registered, Sync(who::who)),
     cmd("WHOIS", 1, Registered, Sync(query::whois)),
-    cmd("WHOWAS", 1, Registered, Sync(query::whowas)),
+    cmd("WHOWAS", 0, Registered, Sync(query::whowas)),
 ];
 
 /// Looks a command up by name, ASCII case-insensitively.
@@ -151,39 +139,22 @@ pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
             response::flush(ctx, None);
         }
         Frame::Nul => {
-            ctx.standard_reply(
-                "FAIL",
-                "*",
-                "INVALID_LINE",
-                &[],
-                "Line contains a NUL byte; it was ignored",
-            );
+            ctx.standard_reply("FAIL", "*", "INVALID_LINE", &[], "Line contains a NUL byte; it was ignored");
             response::flush(ctx, None);
         }
         Frame::InvalidUtf8(lossy) => {
             let (command, label) = match Message::parse(&lossy) {
-                Ok(m) => (
-                    m.command.to_ascii_uppercase(),
-                    m.tag("label").map(|l| l.into_owned()),
-                ),
+                Ok(m) => (m.command.to_ascii_uppercase(), m.tag("label").map(|l| l.into_owned())),
                 Err(_) => ("*".to_owned(), None),
             };
-            ctx.standard_reply(
-                "FAIL",
-                &command,
-                "INVALID_UTF8",
-                &[],
-                "Message rejected: it is not valid UTF-8",
-            );
+            ctx.standard_reply("FAIL", &command, "INVALID_UTF8", &[], "Message rejected: it is not valid UTF-8");
             response::flush(ctx, label.as_deref());
         }
     }
 }
 
 async fn handle_line(ctx: &mut Ctx, line: &str) {
-    let Ok(msg) = Message::parse(line) else {
-        return;
-    };
+    let Ok(msg) = Message::parse(line) else { return };
     let label = msg.tag("label").map(|l| l.into_owned());
     let registered = ctx.client.is_registered();
     if !registered {

@@ -108,9 +108,7 @@ fn send_list(ctx: &mut Ctx, ch: &Channel, c: char) {
 
 fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
-    let Some(ch) = ctx.server.find_channel(name) else {
-        return err(ERR_NOSUCHCHANNEL, &[name]);
-    };
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
     if msg.params.len() < 2 {
         let (modes, args) = ch.read().mode_string(mine.is_some());
@@ -148,22 +146,14 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 if param_modes > MAX_PARAM_MODES {
                     continue;
                 }
-                let m = if arg.starts_with("$a:") {
-                    arg.to_owned()
-                } else {
-                    mask::normalize(arg)
-                };
+                let m = if arg.starts_with("$a:") { arg.to_owned() } else { mask::normalize(arg) };
                 let mut st = ch.write();
                 let max = cfg.limits.max_list_entries;
                 let list = list_of(&mut st, c);
                 let pos = list.iter().position(|e| ctx.server.casemap.eq(&e.mask, &m));
                 match (adding, pos) {
                     (true, None) if list.len() < max => {
-                        list.push(ListEntry {
-                            mask: m.clone(),
-                            set_by: setter.clone(),
-                            set_at: now,
-                        });
+                        list.push(ListEntry { mask: m.clone(), set_by: setter.clone(), set_at: now });
                         changes.push((true, c, Some(m)));
                     }
                     (false, Some(i)) => {
@@ -193,11 +183,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     ctx.numeric(ERR_USERNOTINCHANNEL, &[&who.nick(), &ch.name]);
                     continue;
                 };
-                let flag = if c == 'o' {
-                    &mut m.modes.op
-                } else {
-                    &mut m.modes.voice
-                };
+                let flag = if c == 'o' { &mut m.modes.op } else { &mut m.modes.voice };
                 if *flag != adding {
                     *flag = adding;
                     changes.push((adding, c, Some(who.nick())));
@@ -211,9 +197,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 }
                 let mut st = ch.write();
                 if adding {
-                    let Some(k) =
-                        arg.filter(|k| !k.is_empty() && !k.contains(' ') && k.len() <= 23)
-                    else {
+                    let Some(k) = arg.filter(|k| !k.is_empty() && !k.contains(' ') && k.len() <= 23) else {
                         if arg.is_some() {
                             drop(st);
                             ctx.numeric(ERR_INVALIDKEY, &[&ch.name]);
@@ -234,10 +218,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 }
                 let mut st = ch.write();
                 if adding {
-                    let Some(n) = arg.and_then(|a| a.parse::<usize>().ok()).filter(|n| *n > 0)
-                    else {
-                        continue;
-                    };
+                    let Some(n) = arg.and_then(|a| a.parse::<usize>().ok()).filter(|n| *n > 0) else { continue };
                     st.modes.limit = Some(n);
                     changes.push((true, 'l', Some(n.to_string())));
                 } else if st.modes.limit.take().is_some() {
@@ -249,7 +230,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     ctx.numeric(ERR_NOPRIVILEGES, &[]);
                     continue;
                 }
-                if !is_op && !(c == 'P' && ctx.client.is_oper()) {
+                if !(is_op || c == 'P') {
                     denied = true;
                     continue;
                 }
@@ -293,7 +274,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         params.extend(arg);
     }
     params[1] = modes;
-    let line = Line::new(ctx.client.mask(), "MODE", params).timed();
+    let line = ctx.client.line("MODE", params);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     ctx.server.remove_channel_if_empty(&ch);

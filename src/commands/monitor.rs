@@ -29,11 +29,7 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     ctx.numeric(ERR_MONLISTFULL, &[&limit.to_string(), rest]);
                     break;
                 }
-                ctx.server
-                    .monitors
-                    .entry(folded)
-                    .or_default()
-                    .insert(ctx.client.id);
+                ctx.server.monitors.entry(folded).or_default().insert(ctx.client.id);
                 match ctx.server.find_user(nick) {
                     Some(c) => online.push(c.mask()),
                     None => offline.push(nick.to_owned()),

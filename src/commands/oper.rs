@@ -18,11 +18,9 @@ pub fn oper(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         let ok = match (&block.password_hash, &block.password) {
             (Some(hash), _) => {
                 let hash = hash.clone();
-                tokio::task::spawn_blocking(move || {
-                    crate::accounts::password::verify(&password, &hash)
-                })
-                .await
-                .unwrap_or(false)
+                tokio::task::spawn_blocking(move || crate::accounts::password::verify(&password, &hash))
+                    .await
+                    .unwrap_or(false)
             }
             (None, Some(plain)) => {
                 use subtle::ConstantTimeEq;
@@ -55,20 +53,10 @@ pub fn oper(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
 /// KILL `nick [:reason]`.
 pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let target = msg.param(0);
-    let Some(victim) = ctx.server.find_user(target) else {
-        return err(ERR_NOSUCHNICK, &[target]);
-    };
+    let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
     let killer = ctx.client.nick();
-    let reason = if msg.param(1).is_empty() {
-        "No reason given"
-    } else {
-        msg.param(1)
-    };
-    let line = Line::new(
-        ctx.client.mask(),
-        "KILL",
-        vec![victim.nick(), reason.to_owned()],
-    );
+    let reason = if msg.param(1).is_empty() { "No reason given" } else { msg.param(1) };
+    let line = ctx.client.line("KILL", vec![victim.nick(), reason.to_owned()]);
     fanout::to_client(&victim, &line);
     victim.request_close(&format!("Killed ({killer} ({reason}))"));
     tracing::info!(by = %killer, victim = %victim.nick(), reason, "KILL");
@@ -77,29 +65,16 @@ pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// WALLOPS `:text`: to every user with `+w`.
 pub fn wallops(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let line = Line::new(ctx.client.mask(), "WALLOPS", vec![msg.param(0).to_owned()]).timed();
-    let targets: Vec<_> = ctx
-        .server
-        .clients
-        .iter()
-        .map(|c| c.value().clone())
-        .collect();
-    fanout::to_clients(&targets, &line, |c| {
-        c.is_registered() && c.info().modes.wallops
-    });
+    let line = ctx.client.line("WALLOPS", vec![msg.param(0).to_owned()]);
+    let targets: Vec<_> = ctx.server.clients.iter().map(|c| c.value().clone()).collect();
+    fanout::to_clients(&targets, &line, |c| c.is_registered() && c.info().modes.wallops);
     Ok(())
 }
 
 /// REHASH: reload the config file.
 pub fn rehash(ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
     let Some(path) = ctx.server.config_path() else {
-        ctx.standard_reply(
-            "FAIL",
-            "REHASH",
-            "NO_CONFIG_FILE",
-            &[],
-            "The server runs on built-in defaults",
-        );
+        ctx.standard_reply("FAIL", "REHASH", "NO_CONFIG_FILE", &[], "The server runs on built-in defaults");
         return Ok(());
     };
     match ctx.server.rehash() {

@@ -1,17 +1,13 @@
 //! Queries about users: WHOIS, WHOWAS, ISON, USERHOST.
 
 use super::listing::visible;
-use super::{Ctx, HandlerResult};
+use super::{err, Ctx, HandlerResult};
 use crate::proto::numeric::*;
 use crate::proto::Message;
 
 /// WHOIS `[server] nick`.
 pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let target = if msg.params.len() >= 2 {
-        msg.param(1)
-    } else {
-        msg.param(0)
-    };
+    let target = if msg.params.len() >= 2 { msg.param(1) } else { msg.param(0) };
     let target = target.split(',').next().unwrap_or("");
     let Some(who) = ctx.server.find_user(target) else {
         ctx.numeric(ERR_NOSUCHNICK, &[target]);
@@ -38,21 +34,13 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         if !visible(ctx, ch) {
             continue;
         }
-        let prefix = ch
-            .read()
-            .members
-            .get(&who.id)
-            .map(|m| m.modes.prefixes(true))
-            .unwrap_or("");
+        let prefix = ch.read().members.get(&who.id).map(|m| m.modes.prefixes(true)).unwrap_or("");
         chans.push(format!("{prefix}{}", ch.name));
     }
     for chunk in chans.chunks(20) {
         ctx.numeric(RPL_WHOISCHANNELS, &[&nick, &chunk.join(" ")]);
     }
-    ctx.numeric(
-        RPL_WHOISSERVER,
-        &[&nick, &cfg.server.name, &cfg.server.description],
-    );
+    ctx.numeric(RPL_WHOISSERVER, &[&nick, &cfg.server.name, &cfg.server.description]);
     if modes.oper {
         ctx.numeric(RPL_WHOISOPERATOR, &[&nick]);
     }
@@ -77,10 +65,7 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let now = chrono::Utc::now().timestamp();
     let idle = (now - who.last_spoke.load(std::sync::atomic::Ordering::Relaxed)).max(0);
-    ctx.numeric(
-        RPL_WHOISIDLE,
-        &[&nick, &idle.to_string(), &who.signon.to_string()],
-    );
+    ctx.numeric(RPL_WHOISIDLE, &[&nick, &idle.to_string(), &who.signon.to_string()]);
     ctx.numeric(RPL_ENDOFWHOIS, &[&nick]);
     Ok(())
 }
@@ -88,27 +73,19 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// WHOWAS `nick [count]`.
 pub fn whowas(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let nick = msg.param(0);
+    if nick.is_empty() {
+        return err(ERR_NONICKNAMEGIVEN, &[]);
+    }
     let count: i64 = msg.param(1).parse().unwrap_or(0);
     let cfg = ctx.server.config();
-    let entries = ctx
-        .server
-        .whowas
-        .find(&ctx.server.fold(nick), count.max(0) as usize);
+    let entries = ctx.server.whowas.find(ctx.server.casemap, nick, count.max(0) as usize);
     if entries.is_empty() {
         ctx.numeric(ERR_WASNOSUCHNICK, &[nick]);
     }
     for e in entries {
-        ctx.numeric(
-            RPL_WHOWASUSER,
-            &[&e.nick, &e.user, &e.host, "*", &e.realname],
-        );
-        let when = chrono::DateTime::from_timestamp(e.when, 0)
-            .map(|t| t.to_rfc2822())
-            .unwrap_or_default();
+        ctx.numeric(RPL_WHOWASUSER, &[&e.nick, &e.user, &e.host, "*", &e.realname]);
+        let when = chrono::DateTime::from_timestamp(e.when, 0).map(|t| t.to_rfc2822()).unwrap_or_default();
         ctx.numeric(RPL_WHOISSERVER, &[&e.nick, &cfg.server.name, &when]);
-        if let Some(a) = &e.account {
-            ctx.numeric(RPL_WHOISACCOUNT, &[&e.nick, a]);
-        }
     }
     ctx.numeric(RPL_ENDOFWHOWAS, &[nick]);
     Ok(())

@@ -17,9 +17,7 @@ pub const VERSION: &str = concat!("banter-", env!("CARGO_PKG_VERSION"));
 pub fn valid_nick(nick: &str, max_len: usize) -> bool {
     let special = |c: char| "[]\\`_^{|}".contains(c);
     let mut chars = nick.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
+    let Some(first) = chars.next() else { return false };
     nick.len() <= max_len
         && (first.is_ascii_alphabetic() || special(first))
         && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
@@ -35,7 +33,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if !valid_nick(new, cfg.limits.nick_len) {
         return err(ERR_ERRONEUSNICKNAME, &[new]);
     }
-    let old_mask = ctx.client.mask();
+    let old_line = ctx.client.line("NICK", vec![new.to_owned()]);
     let old_nick = ctx.client.nick();
     if old_nick == new {
         return Ok(());
@@ -44,12 +42,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if !registered {
         ctx.conn.wanted_nick = Some(new.to_owned());
     }
-    if registered
-        && ctx
-            .server
-            .accounts
-            .nick_reserved_against(&ctx.server, new, &ctx.client)
-    {
+    if registered && ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
         let context = [new.to_owned()];
         let text = "Nickname is reserved by a registered account";
         ctx.standard_reply("FAIL", "NICK", "NICKNAME_RESERVED", &context, text);
@@ -61,12 +54,14 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.conn.has_nick = true;
     if registered {
         remember(ctx, &old_nick);
-        let line = Line::new(old_mask, "NICK", vec![new.to_owned()]).timed();
+        let line = old_line;
         let peers = fanout::peers(&ctx.client);
         fanout::to_clients(&peers, &line, fanout::everyone);
         ctx.reply(line);
-        crate::state::monitor::notify_offline(&ctx.server, &old_nick);
-        crate::state::monitor::notify_online(&ctx.server, &ctx.client);
+        if ctx.server.fold(&old_nick) != ctx.server.fold(new) {
+            crate::state::monitor::notify_offline(&ctx.server, &old_nick);
+            crate::state::monitor::notify_online(&ctx.server, &ctx.client);
+        }
     }
     Ok(())
 }
@@ -94,16 +89,8 @@ pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if username.is_empty() || realname.is_empty() {
         return err(ERR_NEEDMOREPARAMS, &["USER"]);
     }
-    let clean: String = username
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-        .take(10)
-        .collect();
-    let clean = if clean.is_empty() {
-        "user".to_owned()
-    } else {
-        clean
-    };
+    let clean: String = username.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(10).collect();
+    let clean = if clean.is_empty() { "user".to_owned() } else { clean };
     ctx.conn.user = Some((format!("~{clean}"), realname.to_owned()));
     Ok(())
 }
@@ -124,11 +111,7 @@ pub fn ping(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return err(ERR_NOORIGIN, &[]);
     }
     let name = ctx.server_name();
-    ctx.reply(Line::new(
-        name.clone(),
-        "PONG",
-        vec![name, msg.param(0).to_owned()],
-    ));
+    ctx.reply(Line::new(name.clone(), "PONG", vec![name, msg.param(0).to_owned()]));
     Ok(())
 }
 
@@ -154,12 +137,8 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
     }
     ctx.client.info_mut().realname = name.to_owned();
-    let line = Line::new(ctx.client.mask(), "SETNAME", vec![name.to_owned()]).timed();
-    fanout::to_clients(
-        &fanout::peers(&ctx.client),
-        &line,
-        fanout::with_cap(Cap::Setname),
-    );
+    let line = ctx.client.line("SETNAME", vec![name.to_owned()]);
+    fanout::to_clients(&fanout::peers(&ctx.client), &line, fanout::with_cap(Cap::Setname));
     if ctx.has_cap(Cap::Setname) {
         ctx.reply(line);
     }
@@ -169,11 +148,7 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// Completes registration once NICK and USER are in, CAP negotiation is closed
 /// and any login requirement is met; sends the welcome burst.
 pub async fn maybe_complete(ctx: &mut Ctx) {
-    if !ctx.conn.has_nick
-        || ctx.conn.user.is_none()
-        || ctx.conn.cap_negotiating
-        || ctx.conn.sasl.is_some()
-    {
+    if !ctx.conn.has_nick || ctx.conn.user.is_none() || ctx.conn.cap_negotiating {
         return;
     }
     if let Some(pass) = ctx.conn.pass.take() {
@@ -199,18 +174,14 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         return;
     }
     let nick = ctx.client.nick();
-    if ctx
-        .server
-        .accounts
-        .nick_reserved_against(&ctx.server, &nick, &ctx.client)
-    {
+    if ctx.server.accounts.nick_reserved_against(&ctx.server, &nick, &ctx.client) {
         let guest = format!("Guest{}", ctx.client.id);
         if ctx.server.claim_nick(&ctx.client, &guest).is_err() {
             ctx.quit("Nickname is reserved");
             return;
         }
         let text = format!("{nick} is reserved by a registered account; you are now {guest}");
-        ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", &[nick.clone()], &text);
+        ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", std::slice::from_ref(&nick), &text);
     }
     let (user, realname) = ctx.conn.user.clone().unwrap_or_default();
     {
@@ -229,36 +200,12 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
 fn welcome(ctx: &mut Ctx) {
     let cfg = ctx.server.config();
     let mask = ctx.client.mask();
-    ctx.numeric_owned(
-        RPL_WELCOME,
-        vec![format!(
-            "Welcome to the {} IRC Network {mask}",
-            cfg.server.network
-        )],
-    );
-    ctx.numeric_owned(
-        RPL_YOURHOST,
-        vec![format!(
-            "Your host is {}, running version {VERSION}",
-            cfg.server.name
-        )],
-    );
-    ctx.numeric_owned(
-        RPL_CREATED,
-        vec![format!(
-            "This server was created {}",
-            ctx.server.created_text
-        )],
-    );
+    ctx.numeric_owned(RPL_WELCOME, vec![format!("Welcome to the {} IRC Network {mask}", cfg.server.network)]);
+    ctx.numeric_owned(RPL_YOURHOST, vec![format!("Your host is {}, running version {VERSION}", cfg.server.name)]);
+    ctx.numeric_owned(RPL_CREATED, vec![format!("This server was created {}", ctx.server.created_text)]);
     ctx.numeric(
         RPL_MYINFO,
-        &[
-            &cfg.server.name,
-            VERSION,
-            crate::isupport::USER_MODES,
-            crate::isupport::CHANNEL_MODES,
-            "Ikbelov",
-        ],
+        &[&cfg.server.name, VERSION, crate::isupport::USER_MODES, crate::isupport::CHANNEL_MODES, "Ikbelov"],
     );
     for tokens in crate::isupport::lines(&cfg) {
         ctx.numeric_owned(RPL_ISUPPORT, tokens);

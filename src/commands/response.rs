@@ -27,11 +27,7 @@ pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
         }
         (Some(label), _) if caps.has(Cap::Batch) => {
             let id = batch_id(ctx);
-            let start = Line::new(
-                ctx.server_name(),
-                "BATCH",
-                vec![format!("+{id}"), "labeled-response".into()],
-            );
+            let start = Line::new(ctx.server_name(), "BATCH", vec![format!("+{id}"), "labeled-response".into()]);
             bytes.extend_from_slice(&start.serialize(caps, &[("label", label)]));
             for l in &lines {
                 bytes.extend_from_slice(&l.serialize(caps, &[("batch", &id)]));

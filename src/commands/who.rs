@@ -52,12 +52,7 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         let server_name = ctx.server_name();
         let all = mask_text == "*" || mask_text == "0";
         let me = ctx.client.clone();
-        let clients: Vec<Arc<Client>> = ctx
-            .server
-            .clients
-            .iter()
-            .map(|c| c.value().clone())
-            .collect();
+        let clients: Vec<Arc<Client>> = ctx.server.clients.iter().map(|c| c.value().clone()).collect();
         clients
             .into_iter()
             .filter(|c| c.is_registered())
@@ -69,11 +64,9 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     || mask::matches(cm, mask_text, &i.host)
                     || mask::matches(cm, mask_text, &i.realname)
                     || mask::matches(cm, mask_text, &server_name);
-                matched
-                    && (c.id == me.id
-                        || !i.modes.invisible
-                        || shares_channel(&me, c)
-                        || me.is_oper())
+                // +i hides a user from mask searches, not from a lookup by exact nick
+                let exact = !mask_text.contains(['*', '?']) && cm.eq(mask_text, &i.nick);
+                matched && (exact || c.id == me.id || !i.modes.invisible || shares_channel(&me, c) || me.is_oper())
             })
             .map(|c| {
                 let ch = first_visible_channel(ctx, &c);
@@ -96,18 +89,11 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 }
 
 fn shares_channel(a: &Client, b: &Client) -> bool {
-    a.info()
-        .channels
-        .iter()
-        .any(|ch| ch.read().members.contains_key(&b.id))
+    a.info().channels.iter().any(|ch| ch.read().members.contains_key(&b.id))
 }
 
 fn first_visible_channel(ctx: &Ctx, c: &Client) -> Option<Arc<Channel>> {
-    c.info()
-        .channels
-        .iter()
-        .find(|ch| super::listing::visible(ctx, ch))
-        .cloned()
+    c.info().channels.iter().find(|ch| super::listing::visible(ctx, ch)).cloned()
 }
 
 /// The WHO flags: `H`/`G`, `*` for opers, channel prefixes, `B` for bots.
@@ -133,26 +119,10 @@ fn who_reply(ctx: &mut Ctx, c: &Client, ch: Option<&Channel>) {
     let f = flags(ctx, c, ch);
     let (user, host, nick, realname) = {
         let i = c.info();
-        (
-            i.user.clone(),
-            i.host.clone(),
-            i.nick.clone(),
-            i.realname.clone(),
-        )
+        (i.user.clone(), i.host.clone(), i.nick.clone(), i.realname.clone())
     };
     let chan = ch.map(|c| c.name.clone()).unwrap_or_else(|| "*".into());
-    ctx.numeric(
-        RPL_WHOREPLY,
-        &[
-            &chan,
-            &user,
-            &host,
-            &server,
-            &nick,
-            &f,
-            &format!("0 {realname}"),
-        ],
-    );
+    ctx.numeric(RPL_WHOREPLY, &[&chan, &user, &host, &server, &nick, &f, &format!("0 {realname}")]);
 }
 
 fn whox_reply(ctx: &mut Ctx, c: &Client, ch: Option<&Channel>, fields: &str, token: Option<&str>) {
@@ -178,9 +148,7 @@ fn whox_reply(ctx: &mut Ctx, c: &Client, ch: Option<&Channel>, fields: &str, tok
             'n' => i.nick.clone(),
             'f' => f.clone(),
             'd' => "0".into(),
-            'l' => (now - c.last_spoke.load(Ordering::Relaxed))
-                .max(0)
-                .to_string(),
+            'l' => (now - c.last_spoke.load(Ordering::Relaxed)).max(0).to_string(),
             'a' => i.account.clone().unwrap_or_else(|| "0".into()),
             'o' => "n/a".into(),
             _ => i.realname.clone(),

@@ -24,14 +24,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let cfg = server.config();
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
-    let client = Arc::new(Client::new(
-        id,
-        addr.ip(),
-        addr.port(),
-        false,
-        cfg.limits.sendq,
-        now,
-    ));
+    let client = Arc::new(Client::new(id, addr.ip(), addr.port(), false, cfg.limits.sendq, now));
     server.clients.insert(id, client.clone());
     let span = tracing::info_span!("conn", id);
     async move {
@@ -43,13 +36,8 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
         let reason = read_loop(&mut ctx, rd).await;
         membership::remove_client(&server, &client, &reason);
         let host = client.info().host.clone();
-        client
-            .outbox
-            .close_with(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
-        if tokio::time::timeout(Duration::from_secs(5), &mut writer)
-            .await
-            .is_err()
-        {
+        client.outbox.close_with(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
+        if tokio::time::timeout(Duration::from_secs(5), &mut writer).await.is_err() {
             writer.abort();
         }
         tracing::info!(%reason, "disconnected");
@@ -89,7 +77,9 @@ async fn read_loop(ctx: &mut Ctx, rd: OwnedReadHalf) -> String {
                     }
                 }
             }
-            commands::handle_frame(ctx, frame).await;
+            // Boxed: the handler's state lives on the heap only while a line is
+            // being handled, so an idle connection's task stays small.
+            Box::pin(commands::handle_frame(ctx, frame)).await;
             if let Some(reason) = ctx.conn.quit.take() {
                 return reason;
             }
@@ -121,9 +111,7 @@ async fn read_loop(ctx: &mut Ctx, rd: OwnedReadHalf) -> String {
 }
 
 fn closing_reason(client: &Client) -> String {
-    client
-        .close_requested()
-        .unwrap_or_else(|| "Connection closed".into())
+    client.close_requested().unwrap_or_else(|| "Connection closed".into())
 }
 
 /// Reads whatever is already waiting on the socket, without blocking, up to a cap.

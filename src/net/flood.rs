@@ -16,12 +16,7 @@ pub struct Bucket {
 impl Bucket {
     /// A full bucket.
     pub fn new(burst: u32, per_second: u32, now: Instant) -> Bucket {
-        Bucket {
-            tokens: burst as f64,
-            last: now,
-            burst: burst as f64,
-            rate: per_second.max(1) as f64,
-        }
+        Bucket { tokens: burst as f64, last: now, burst: burst as f64, rate: per_second.max(1) as f64 }
     }
 
     /// Takes a token for one command; returns how long to delay it.

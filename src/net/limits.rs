@@ -25,20 +25,13 @@ impl RateTable {
 
     /// Forgets windows older than a minute.
     pub fn prune(&self, now: Instant) {
-        self.windows.retain(|_, (start, _)| {
-            now.saturating_duration_since(*start) < Duration::from_secs(60)
-        });
+        self.windows.retain(|_, (start, _)| now.saturating_duration_since(*start) < Duration::from_secs(60));
     }
 }
 
 /// Decides whether a new connection from `ip` is admitted; on success the
 /// per-IP count is taken (released by `membership::remove_client`).
-pub fn admit(
-    server: &Server,
-    cfg: &Config,
-    rates: &RateTable,
-    ip: IpAddr,
-) -> Result<(), &'static str> {
+pub fn admit(server: &Server, cfg: &Config, rates: &RateTable, ip: IpAddr) -> Result<(), &'static str> {
     if server.clients.len() >= cfg.limits.max_clients {
         return Err("Server is full, try again later");
     }

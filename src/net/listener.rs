@@ -38,11 +38,8 @@ pub async fn run(server: Arc<Server>, listener: TcpListener) {
             Err(reason) => {
                 tracing::info!(peer = %addr, reason, "connection refused");
                 tokio::spawn(async move {
-                    let _ = stream
-                        .write_all(
-                            format!("ERROR :Closing Link: {} ({reason})\r\n", addr.ip()).as_bytes(),
-                        )
-                        .await;
+                    let _ =
+                        stream.write_all(format!("ERROR :Closing Link: {} ({reason})\r\n", addr.ip()).as_bytes()).await;
                     let _ = stream.shutdown().await;
                 });
             }

@@ -13,7 +13,13 @@ pub async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut wr: W) {
             if closed {
                 break;
             }
+            // Idle: neither this buffer nor the outbox's keeps its memory.
+            buf = Vec::new();
+            client.outbox.release_if_empty();
             client.outbox.wait().await;
+            // Let the task that woke us finish its fan-out first, so one write
+            // carries everything it queued for this client.
+            tokio::task::yield_now().await;
             continue;
         }
         if let Err(e) = wr.write_all(&buf).await {
@@ -22,8 +28,8 @@ pub async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut wr: W) {
             client.outbox.close_with(b"");
             break;
         }
-        // Release the memory: an idle client holds no buffer.
-        buf = Vec::new();
+        // While busy the two buffers swap back and forth without reallocating.
+        buf.clear();
     }
     let _ = wr.shutdown().await;
 }

@@ -137,19 +137,13 @@ mod tests {
     fn crlf_and_bare_lf() {
         assert_eq!(
             decode_all(b"NICK a\r\nUSER a 0 * :b\n"),
-            vec![
-                Frame::Line("NICK a".into()),
-                Frame::Line("USER a 0 * :b".into())
-            ]
+            vec![Frame::Line("NICK a".into()), Frame::Line("USER a 0 * :b".into())]
         );
     }
 
     #[test]
     fn blank_lines_skipped() {
-        assert_eq!(
-            decode_all(b"\r\n\n  \r\nPING x\r\n"),
-            vec![Frame::Line("PING x".into())]
-        );
+        assert_eq!(decode_all(b"\r\n\n  \r\nPING x\r\n"), vec![Frame::Line("PING x".into())]);
     }
 
     #[test]
@@ -158,10 +152,7 @@ mod tests {
         assert_eq!(decode_all(ok.as_bytes()).len(), 1);
         assert!(matches!(decode_all(ok.as_bytes())[0], Frame::Line(_)));
         let long = format!("PING {}\r\nPING y\r\n", "x".repeat(506));
-        assert_eq!(
-            decode_all(long.as_bytes()),
-            vec![Frame::TooLong, Frame::Line("PING y".into())]
-        );
+        assert_eq!(decode_all(long.as_bytes()), vec![Frame::TooLong, Frame::Line("PING y".into())]);
     }
 
     #[test]
@@ -195,11 +186,7 @@ mod tests {
     fn bad_utf8_and_nul_are_per_line() {
         assert_eq!(
             decode_all(b"PRIVMSG a :\xff\r\nPRIVMSG a :\0x\r\nPING z\r\n"),
-            vec![
-                Frame::InvalidUtf8("PRIVMSG a :\u{fffd}".into()),
-                Frame::Nul,
-                Frame::Line("PING z".into())
-            ]
+            vec![Frame::InvalidUtf8("PRIVMSG a :\u{fffd}".into()), Frame::Nul, Frame::Line("PING z".into())]
         );
     }
 
@@ -211,9 +198,6 @@ mod tests {
             assert!(codec.decode(&mut buf).unwrap().is_none());
             buf.extend_from_slice(&[*b]);
         }
-        assert_eq!(
-            codec.decode(&mut buf).unwrap(),
-            Some(Frame::Line("PING abc".into()))
-        );
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(Frame::Line("PING abc".into())));
     }
 }

@@ -6,9 +6,8 @@ use crate::caps::{Cap, CapSet};
 
 /// Capabilities that change how a line is serialized; recipients whose caps agree
 /// on these share one serialization.
-pub const VARIANT_CAPS: CapSet = CapSet(
-    (1 << Cap::ServerTime as u8) | (1 << Cap::MessageTags as u8) | (1 << Cap::AccountTag as u8),
-);
+pub const VARIANT_CAPS: CapSet =
+    CapSet((1 << Cap::ServerTime as u8) | (1 << Cap::MessageTags as u8) | (1 << Cap::AccountTag as u8));
 
 /// A server tag and the capability a recipient needs to see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,33 +35,56 @@ pub struct Line {
     pub params: Vec<String>,
 }
 
+/// Whether the last parameter of `command` is free text, sent in the trailing
+/// form (`:text`) even when it is one word, as IRC servers conventionally do.
+fn has_text(command: &str) -> bool {
+    command.bytes().all(|b| b.is_ascii_digit())
+        || matches!(
+            command,
+            "PRIVMSG"
+                | "NOTICE"
+                | "PART"
+                | "QUIT"
+                | "KICK"
+                | "TOPIC"
+                | "AWAY"
+                | "WALLOPS"
+                | "SETNAME"
+                | "KILL"
+                | "ERROR"
+                | "FAIL"
+                | "WARN"
+                | "NOTE"
+                | "REGISTER"
+                | "CAP"
+                | "PONG"
+        )
+}
+
 /// The current time in IRCv3 server-time format.
 pub fn server_time() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 impl Line {
     /// A line with a source, command and parameters and no tags.
     pub fn new(source: impl Into<String>, command: impl Into<String>, params: Vec<String>) -> Line {
-        Line {
-            tags: Vec::new(),
-            client_tags: None,
-            source: source.into(),
-            command: command.into(),
-            params,
-        }
+        Line { tags: Vec::new(), client_tags: None, source: source.into(), command: command.into(), params }
     }
 
     /// Adds a server tag visible to clients with `cap`.
     pub fn tag(mut self, key: &'static str, value: impl Into<String>, cap: Cap) -> Line {
-        self.tags.push(Tag {
-            key,
-            value: value.into(),
-            cap,
-        });
+        self.tags.push(Tag { key, value: value.into(), cap });
         self
+    }
+
+    /// A line from a user: `time`, and `account` when logged in (account-tag).
+    pub fn from_user(mask: String, account: Option<&str>, command: &str, params: Vec<String>) -> Line {
+        let line = Line::new(mask, command, params).timed();
+        match account {
+            Some(a) => line.tag("account", a, Cap::AccountTag),
+            None => line,
+        }
     }
 
     /// Adds the `time` tag (server-time).
@@ -73,8 +95,7 @@ impl Line {
     /// Serializes for a recipient with `caps`, prepending `extra` tags (label, batch)
     /// that are always shown. The body is cut to 512 bytes at a character boundary.
     pub fn serialize(&self, caps: CapSet, extra: &[(&str, &str)]) -> Vec<u8> {
-        let mut out =
-            String::with_capacity(64 + self.params.iter().map(|p| p.len() + 1).sum::<usize>());
+        let mut out = String::with_capacity(64 + self.params.iter().map(|p| p.len() + 1).sum::<usize>());
         let mut first = true;
         let mut sep = |out: &mut String| {
             out.push(if first { '@' } else { ';' });
@@ -114,7 +135,7 @@ impl Line {
             out.push(' ');
         }
         out.push_str(&self.command);
-        push_params(&mut out, self.params.iter().map(String::as_str));
+        push_params(&mut out, self.params.iter().map(String::as_str), has_text(&self.command));
         if out.len() - body_start > 510 {
             let mut cut = body_start + 510;
             while !out.is_char_boundary(cut) {
@@ -137,10 +158,7 @@ pub struct Variants<'a> {
 impl<'a> Variants<'a> {
     /// A cache for `line`.
     pub fn new(line: &'a Line) -> Self {
-        Variants {
-            line,
-            cache: Vec::with_capacity(2),
-        }
+        Variants { line, cache: Vec::with_capacity(2) }
     }
 
     /// The bytes for a recipient with `caps`.
@@ -166,28 +184,15 @@ mod tests {
         let l = Line::new("n!u@h", "PRIVMSG", vec!["#c".into(), "hi there".into()])
             .tag("time", "2020-01-01T00:00:00.000Z", Cap::ServerTime)
             .tag("msgid", "abc", Cap::MessageTags);
-        assert_eq!(
-            l.serialize(CapSet::EMPTY, &[]),
-            b":n!u@h PRIVMSG #c :hi there\r\n"
-        );
+        assert_eq!(l.serialize(CapSet::EMPTY, &[]), b":n!u@h PRIVMSG #c :hi there\r\n");
         let st = CapSet::EMPTY.with(Cap::ServerTime);
-        assert_eq!(
-            l.serialize(st, &[]),
-            b"@time=2020-01-01T00:00:00.000Z :n!u@h PRIVMSG #c :hi there\r\n"
-        );
-        assert_eq!(
-            l.serialize(CapSet::EMPTY, &[("label", "x")]),
-            b"@label=x :n!u@h PRIVMSG #c :hi there\r\n"
-        );
+        assert_eq!(l.serialize(st, &[]), b"@time=2020-01-01T00:00:00.000Z :n!u@h PRIVMSG #c :hi there\r\n");
+        assert_eq!(l.serialize(CapSet::EMPTY, &[("label", "x")]), b"@label=x :n!u@h PRIVMSG #c :hi there\r\n");
     }
 
     #[test]
     fn body_truncated_to_512() {
-        let l = Line::new(
-            "server.name",
-            "PONG",
-            vec!["server.name".into(), "é".repeat(400)],
-        );
+        let l = Line::new("server.name", "PONG", vec!["server.name".into(), "é".repeat(400)]);
         let out = l.serialize(CapSet::EMPTY, &[]);
         assert!(out.len() <= 512);
         assert!(std::str::from_utf8(&out).is_ok());

@@ -65,19 +65,12 @@ impl<'a> Message<'a> {
             params.push(p);
             rest = r;
         }
-        Ok(Message {
-            tags,
-            prefix,
-            command,
-            params,
-        })
+        Ok(Message { tags, prefix, command, params })
     }
 
     /// The value of a tag, unescaped, if the message carries it.
     pub fn tag(&self, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-        tags::iter(self.tags?)
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        tags::iter(self.tags?).find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Whether the command is `name` (ASCII case-insensitively).
@@ -95,11 +88,7 @@ impl<'a> Message<'a> {
         OwnedMessage {
             tags: self
                 .tags
-                .map(|t| {
-                    tags::iter(t)
-                        .map(|(k, v)| (k.to_owned(), v.into_owned()))
-                        .collect()
-                })
+                .map(|t| tags::iter(t).map(|(k, v)| (k.to_owned(), v.into_owned())).collect())
                 .unwrap_or_default(),
             prefix: self.prefix.map(str::to_owned),
             command: self.command.to_owned(),
@@ -143,20 +132,20 @@ impl OwnedMessage {
             let _ = write!(out, ":{p} ");
         }
         out.push_str(&self.command);
-        push_params(&mut out, self.params.iter().map(String::as_str));
+        push_params(&mut out, self.params.iter().map(String::as_str), false);
         out.push_str("\r\n");
         out
     }
 }
 
-/// Appends ` p1 p2 :last` to `out`, using the trailing form only where needed
-/// (empty, starts with `:`, or contains a space).
-pub fn push_params<'a>(out: &mut String, params: impl IntoIterator<Item = &'a str>) {
+/// Appends ` p1 p2 :last` to `out`. The trailing form is used where needed
+/// (empty, starts with `:`, or contains a space) or when `force_trailing`.
+pub fn push_params<'a>(out: &mut String, params: impl IntoIterator<Item = &'a str>, force_trailing: bool) {
     let mut iter = params.into_iter().peekable();
     while let Some(p) = iter.next() {
         out.push(' ');
         let last = iter.peek().is_none();
-        if last && (p.is_empty() || p.starts_with(':') || p.contains(' ')) {
+        if last && (force_trailing || p.is_empty() || p.starts_with(':') || p.contains(' ')) {
             out.push(':');
         }
         out.push_str(p);
@@ -189,13 +178,7 @@ mod tests {
 
     #[test]
     fn fifteenth_param_takes_the_rest() {
-        let line = format!(
-            "CMD {}",
-            (1..=20)
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let line = format!("CMD {}", (1..=20).map(|i| i.to_string()).collect::<Vec<_>>().join(" "));
         let m = Message::parse(&line).unwrap();
         assert_eq!(m.params.len(), 15);
         assert_eq!(m.params[14], "15 16 17 18 19 20");
@@ -209,12 +192,7 @@ mod tests {
 
     #[test]
     fn agrees_with_irc_proto() {
-        for line in [
-            "PRIVMSG #a :hi there",
-            ":n!u@h JOIN #x",
-            "@+t=v\\s1 TAGMSG #c",
-            "MODE #c +o n",
-        ] {
+        for line in ["PRIVMSG #a :hi there", ":n!u@h JOIN #x", "@+t=v\\s1 TAGMSG #c", "MODE #c +o n"] {
             let ours = Message::parse(line).unwrap();
             let theirs: irc_proto::Message = line.parse().unwrap();
             let theirs_line = theirs.to_string();

@@ -4,10 +4,7 @@ use std::borrow::Cow;
 
 /// Escapes a tag value for the wire (`;` `\s` `\\` `\r` `\n`).
 pub fn escape(value: &str) -> Cow<'_, str> {
-    if !value
-        .bytes()
-        .any(|b| matches!(b, b';' | b' ' | b'\\' | b'\r' | b'\n'))
-    {
+    if !value.bytes().any(|b| matches!(b, b';' | b' ' | b'\\' | b'\r' | b'\n')) {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len() + 8);
@@ -52,12 +49,10 @@ pub fn unescape(raw: &str) -> Cow<'_, str> {
 
 /// Iterates over `key[=value]` pairs of a raw tag section (without the `@`).
 pub fn iter(raw: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
-    raw.split(';')
-        .filter(|t| !t.is_empty())
-        .map(|t| match t.split_once('=') {
-            Some((k, v)) => (k, unescape(v)),
-            None => (t, Cow::Borrowed("")),
-        })
+    raw.split(';').filter(|t| !t.is_empty()).map(|t| match t.split_once('=') {
+        Some((k, v)) => (k, unescape(v)),
+        None => (t, Cow::Borrowed("")),
+    })
 }
 
 /// Serializes the client-only (`+`-prefixed) tags of a raw tag section, re-escaped,
@@ -100,10 +95,7 @@ mod tests {
 
     #[test]
     fn client_only_filters() {
-        assert_eq!(
-            client_only("foo=bar;+baz=a\\sb;+x"),
-            Some("+baz=a\\sb;+x".into())
-        );
+        assert_eq!(client_only("foo=bar;+baz=a\\sb;+x"), Some("+baz=a\\sb;+x".into()));
         assert_eq!(client_only("time=1;msgid=2"), None);
     }
 }

@@ -38,10 +38,7 @@ impl Casemap {
 
     /// Whether two names are equal under this mapping.
     pub fn eq(self, a: &str, b: &str) -> bool {
-        a.len() == b.len()
-            && a.chars()
-                .zip(b.chars())
-                .all(|(x, y)| self.fold_char(x) == self.fold_char(y))
+        a.len() == b.len() && a.chars().zip(b.chars()).all(|(x, y)| self.fold_char(x) == self.fold_char(y))
     }
 }
 

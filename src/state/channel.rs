@@ -57,6 +57,22 @@ pub struct ChannelModes {
     pub limit: Option<usize>,
 }
 
+impl ChannelModes {
+    /// Sets the flag modes named in `flags` (the `channels.default_modes` setting).
+    pub fn apply_defaults(&mut self, flags: &str) {
+        for flag in flags.chars() {
+            match flag {
+                'i' => self.invite_only = true,
+                'm' => self.moderated = true,
+                'n' => self.no_external = true,
+                's' => self.secret = true,
+                't' => self.topic_ops = true,
+                _ => {}
+            }
+        }
+    }
+}
+
 /// A ban, exception or invite-exception entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
@@ -107,8 +123,7 @@ impl ChannelState {
     pub fn add(&mut self, client: Arc<Client>, modes: MemberModes) {
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.members
-            .insert(client.id, Member { client, modes, seq });
+        self.members.insert(client.id, Member { client, modes, seq });
     }
 
     /// Members in join order.
@@ -160,11 +175,7 @@ pub struct Channel {
 impl Channel {
     /// A new empty channel.
     pub fn new(name: &str, created: i64) -> Self {
-        Channel {
-            name: name.to_owned(),
-            created,
-            state: RwLock::new(ChannelState::default()),
-        }
+        Channel { name: name.to_owned(), created, state: RwLock::new(ChannelState::default()) }
     }
 
     /// Reads the state.

@@ -30,12 +30,7 @@ impl UserModes {
     /// The `+modes` string (`+` alone when none are set).
     pub fn to_mode_string(self) -> String {
         let mut s = String::from("+");
-        for (on, c) in [
-            (self.bot, 'B'),
-            (self.invisible, 'i'),
-            (self.oper, 'o'),
-            (self.wallops, 'w'),
-        ] {
+        for (on, c) in [(self.bot, 'B'), (self.invisible, 'i'), (self.oper, 'o'), (self.wallops, 'w')] {
             if on {
                 s.push(c);
             }
@@ -72,7 +67,8 @@ pub struct UserInfo {
 impl UserInfo {
     /// `nick!user@host`.
     pub fn mask(&self) -> String {
-        format!("{}!{}@{}", self.nick, self.user, self.host)
+        let user = if self.user.is_empty() { "*" } else { &self.user };
+        format!("{}!{}@{}", self.nick, user, self.host)
     }
 }
 
@@ -119,11 +115,7 @@ impl Client {
             signon: now,
             outbox: Outbox::new(sendq),
             caps: AtomicU32::new(0),
-            info: RwLock::new(UserInfo {
-                nick: "*".into(),
-                host,
-                ..UserInfo::default()
-            }),
+            info: RwLock::new(UserInfo { nick: "*".into(), host, ..UserInfo::default() }),
             registered: AtomicBool::new(false),
             last_active: AtomicI64::new(now),
             last_spoke: AtomicI64::new(now),
@@ -151,6 +143,12 @@ impl Client {
     /// `nick!user@host`.
     pub fn mask(&self) -> String {
         self.info().mask()
+    }
+
+    /// A line with this client as source (time and account tags included).
+    pub fn line(&self, command: &str, params: Vec<String>) -> crate::proto::line::Line {
+        let info = self.info();
+        crate::proto::line::Line::from_user(info.mask(), info.account.as_deref(), command, params)
     }
 
     /// Negotiated capabilities.
@@ -197,10 +195,7 @@ impl Client {
 
     /// The pending close reason, if one was requested.
     pub fn close_requested(&self) -> Option<String> {
-        self.close_reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.close_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Waits until a close is requested.

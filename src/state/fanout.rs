@@ -12,12 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Sends `line` to every member of `channel` except `except`; `filter` decides per recipient.
-pub fn to_channel(
-    channel: &Channel,
-    line: &Line,
-    except: Option<ClientId>,
-    filter: impl Fn(&Client) -> bool,
-) {
+pub fn to_channel(channel: &Channel, line: &Line, except: Option<ClientId>, filter: impl Fn(&Client) -> bool) {
     let mut variants = Variants::new(line);
     let st = channel.read();
     for m in st.members.values() {
@@ -30,12 +25,7 @@ pub fn to_channel(
 
 /// Sends `line` to every member of `channel` (except `except`) with at least the
 /// given prefix (`@` ops only, `+` voiced and ops): STATUSMSG.
-pub fn to_channel_status(
-    channel: &Channel,
-    line: &Line,
-    except: Option<ClientId>,
-    min_voice: bool,
-) {
+pub fn to_channel_status(channel: &Channel, line: &Line, except: Option<ClientId>, min_voice: bool) {
     let mut variants = Variants::new(line);
     let st = channel.read();
     for m in st.members.values() {

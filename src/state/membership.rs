@@ -5,7 +5,6 @@ use super::channel::Channel;
 use super::client::Client;
 use super::fanout;
 use super::Server;
-use crate::proto::line::Line;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -13,10 +12,7 @@ use std::sync::Arc;
 /// removes the channel if it is now empty. Returns whether it was a member.
 pub fn leave(server: &Server, client: &Client, channel: &Arc<Channel>) -> bool {
     let was = channel.write().members.remove(&client.id).is_some();
-    client
-        .info_mut()
-        .channels
-        .retain(|c| !Arc::ptr_eq(c, channel));
+    client.info_mut().channels.retain(|c| !Arc::ptr_eq(c, channel));
     if was {
         server.remove_channel_if_empty(channel);
     }
@@ -35,7 +31,7 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     }
     server.per_ip.remove_if(&client.ip, |_, n| *n == 0);
     if client.is_registered() {
-        let line = Line::new(client.mask(), "QUIT", vec![reason.to_owned()]).timed();
+        let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);
         server.registered_count.fetch_sub(1, Ordering::Relaxed);
         if client.is_oper() {

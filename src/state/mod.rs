@@ -112,10 +112,7 @@ impl Server {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Swaps in a new configuration (REHASH); settings that cannot change at run
@@ -153,7 +150,11 @@ impl Server {
         let cfg = self.config();
         for name in &cfg.channels.permanent {
             let ch = self.channel_or_create(name);
-            ch.write().modes.permanent = true;
+            let mut st = ch.write();
+            if !st.modes.permanent {
+                st.modes.permanent = true;
+                st.modes.apply_defaults(&cfg.channels.default_modes);
+            }
         }
     }
 
@@ -215,10 +216,7 @@ impl Server {
     /// The channel named `name`, created empty if it does not exist.
     pub fn channel_or_create(&self, name: &str) -> Arc<Channel> {
         let now = chrono::Utc::now().timestamp();
-        let ch = self
-            .channels
-            .entry(self.fold(name))
-            .or_insert_with(|| Arc::new(Channel::new(name, now)));
+        let ch = self.channels.entry(self.fold(name)).or_insert_with(|| Arc::new(Channel::new(name, now)));
         ch.clone()
     }
 
@@ -251,9 +249,7 @@ impl Server {
 
     /// Clients connected but not registered.
     pub fn unknown_count(&self) -> usize {
-        self.clients
-            .len()
-            .saturating_sub(self.registered_count.load(Ordering::Relaxed))
+        self.clients.len().saturating_sub(self.registered_count.load(Ordering::Relaxed))
     }
 }
 

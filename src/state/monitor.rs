@@ -22,9 +22,7 @@ pub fn clear(server: &Server, client: &Client) {
 }
 
 fn notify(server: &Server, nick: &str, numeric: Numeric, what: String) {
-    let Some(watchers) = server.monitors.get(&server.fold(nick)).map(|s| s.clone()) else {
-        return;
-    };
+    let Some(watchers) = server.monitors.get(&server.fold(nick)).map(|s| s.clone()) else { return };
     let name = server.config().server.name.clone();
     for id in watchers {
         if let Some(c) = server.clients.get(&id).map(|c| c.clone()) {

@@ -32,11 +32,7 @@ pub struct Outbox {
 impl Outbox {
     /// An empty outbox that holds at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Outbox {
-            inner: Mutex::new(Inner::default()),
-            wake: Notify::new(),
-            limit,
-        }
+        Outbox { inner: Mutex::new(Inner::default()), wake: Notify::new(), limit }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -89,6 +85,14 @@ impl Outbox {
         let mut g = self.lock();
         std::mem::swap(&mut g.buf, spare);
         g.closed
+    }
+
+    /// Frees the buffer's memory if nothing is queued (an idle client holds none).
+    pub fn release_if_empty(&self) {
+        let mut g = self.lock();
+        if g.buf.is_empty() && g.buf.capacity() > 0 {
+            g.buf = Vec::new();
+        }
     }
 
     /// Bytes currently queued.

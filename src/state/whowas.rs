@@ -32,10 +32,7 @@ pub struct Whowas {
 impl Whowas {
     /// A history holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Whowas {
-            entries: Mutex::new(VecDeque::new()),
-            capacity,
-        }
+        Whowas { entries: Mutex::new(VecDeque::new()), capacity }
     }
 
     /// Records an entry, dropping the oldest when full.
@@ -50,10 +47,17 @@ impl Whowas {
         g.push_back(entry);
     }
 
-    /// Entries for a folded nick, newest first, at most `max` (0 = all).
-    pub fn find(&self, folded: &str, max: usize) -> Vec<WhowasEntry> {
+    /// Entries whose nick matches `pattern` (a nick or a wildcard mask), newest
+    /// first, at most `max` (0 = all).
+    pub fn find(&self, casemap: super::casemap::Casemap, pattern: &str, max: usize) -> Vec<WhowasEntry> {
+        let folded = casemap.fold(pattern);
+        let wild = pattern.contains(['*', '?']);
         let g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let it = g.iter().rev().filter(|e| e.folded == folded).cloned();
+        let it = g
+            .iter()
+            .rev()
+            .filter(|e| if wild { super::mask::matches(casemap, pattern, &e.nick) } else { e.folded == folded })
+            .cloned();
         if max == 0 {
             it.collect()
         } else {

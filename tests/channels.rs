@@ -1,0 +1,293 @@
+//! The seed's rooms over real TCP: create, join, list with counts, names with
+//! addresses, chat, leave, logout, and the channel modes and queries around them.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn seed_story_with_three_clients() {
+    let s = Server::start();
+    let mut a = s.client("ann");
+    let mut b = s.client("ben");
+    let mut c = s.client("cat");
+
+    // ann creates the room and is its operator
+    a.send("JOIN #room1");
+    let burst = a.collect_until("366");
+    assert_eq!(burst[0], ":ann!~ann@127.0.0.1 JOIN #room1");
+    assert!(burst.iter().any(|l| l == ":test.banter 353 ann = #room1 :@ann"), "{burst:?}");
+
+    // ben joins and sees ann; ann sees the join notice
+    b.send("CAP REQ :userhost-in-names");
+    b.expect("CAP");
+    b.send("JOIN #Room1");
+    let burst = b.collect_until("366");
+    assert!(
+        burst.iter().any(|l| l.contains(" 353 ben = #room1 :")
+            && l.contains("@ann!~ann@127.0.0.1")
+            && l.contains("ben!~ben@127.0.0.1")),
+        "{burst:?}"
+    );
+    assert_eq!(a.expect("JOIN"), ":ben!~ben@127.0.0.1 JOIN #room1");
+
+    // cat sees the room with 2 members in LIST
+    c.send("LIST");
+    let list = c.collect_until("323");
+    assert!(list.iter().any(|l| params_of(l)[1..3] == ["#room1".to_owned(), "2".to_owned()]), "{list:?}");
+
+    // WHO gives addresses
+    c.send("WHO #room1");
+    let who = c.collect_until("315");
+    assert_eq!(who.iter().filter(|l| command_of(l) == "352").count(), 2);
+    assert!(who.iter().any(|l| l.contains(" 352 cat #room1 ~ann 127.0.0.1 test.banter ann H@ :0 Real ann")), "{who:?}");
+
+    // chat both ways, never echoed to the sender
+    a.send("PRIVMSG #room1 :hello ben");
+    assert_eq!(b.expect("PRIVMSG"), ":ann!~ann@127.0.0.1 PRIVMSG #room1 :hello ben");
+    b.send("PRIVMSG #room1 :hi ann");
+    assert_eq!(a.expect("PRIVMSG"), ":ben!~ben@127.0.0.1 PRIVMSG #room1 :hi ann");
+    assert!(!b.sync().iter().any(|l| command_of(l) == "PRIVMSG"));
+
+    // cat joins; ben leaves with a notice to the others
+    c.send("JOIN #room1");
+    c.expect("366");
+    b.send("PART #room1 :see you");
+    assert_eq!(a.expect("PART"), ":ben!~ben@127.0.0.1 PART #room1 :see you");
+    assert_eq!(c.expect("PART"), ":ben!~ben@127.0.0.1 PART #room1 :see you");
+
+    // cat logs out: ann sees exactly one QUIT even though they share two rooms
+    a.send("JOIN #room2");
+    a.expect("366");
+    c.send("JOIN #room2");
+    c.expect("366");
+    a.sync();
+    c.send("QUIT :bye all");
+    let lines = a.drain(Duration::from_millis(500));
+    let quits: Vec<_> = lines.iter().filter(|l| command_of(l) == "QUIT").collect();
+    assert_eq!(quits, [":cat!~cat@127.0.0.1 QUIT :Quit: bye all"]);
+
+    // the room disappears when its last member leaves
+    a.send("PART #room2");
+    a.expect("PART");
+    b.send("LIST");
+    let list = b.collect_until("323");
+    assert!(!list.iter().any(|l| l.contains("#room2")), "{list:?}");
+    assert!(list.iter().any(|l| l.contains("#room1")), "{list:?}");
+}
+
+#[test]
+fn join_zero_parts_everything_and_bad_names_are_refused() {
+    let s = Server::start();
+    let mut a = s.client("dan");
+    a.send("JOIN #a,#b");
+    a.expect("366");
+    a.expect("366");
+    a.send("JOIN 0");
+    assert_eq!(a.expect("PART"), ":dan!~dan@127.0.0.1 PART #a :Left all channels");
+    assert_eq!(a.expect("PART"), ":dan!~dan@127.0.0.1 PART #b :Left all channels");
+    a.send("JOIN nohash");
+    assert!(a.recv().contains(" 403 dan nohash "));
+    a.send("JOIN #bad\x07bell");
+    assert!(a.recv().contains(" 479 dan "));
+}
+
+#[test]
+fn topic_and_modes() {
+    let s = Server::start();
+    let mut op = s.client("olga");
+    let mut u = s.client("ugo");
+    op.send("JOIN #t");
+    op.expect("366");
+    u.send("JOIN #t");
+    u.expect("366");
+    u.send("TOPIC #t :not allowed");
+    assert!(u.recv().contains(" 482 ugo #t "));
+    op.send("TOPIC #t :welcome all");
+    assert_eq!(u.expect("TOPIC"), ":olga!~olga@127.0.0.1 TOPIC #t :welcome all");
+    u.send("TOPIC #t");
+    assert_eq!(u.recv(), ":test.banter 332 ugo #t :welcome all");
+    assert!(u.recv().starts_with(":test.banter 333 ugo #t olga!~olga@127.0.0.1 "));
+    op.send("MODE #t +m");
+    op.expect("MODE");
+    u.send("PRIVMSG #t :muted?");
+    assert!(u.expect("404").contains(" 404 ugo #t "));
+    op.send("MODE #t +v ugo");
+    assert_eq!(u.expect("MODE"), ":olga!~olga@127.0.0.1 MODE #t +v ugo");
+    u.send("PRIVMSG #t :now I speak");
+    assert_eq!(op.expect("PRIVMSG"), ":ugo!~ugo@127.0.0.1 PRIVMSG #t :now I speak");
+    op.send("MODE #t +kl secret 5");
+    op.expect("MODE");
+    op.send("MODE #t");
+    assert_eq!(params_of(&op.recv()), ["olga", "#t", "+mntkl", "secret", "5"]);
+    op.send("MODE #t +b bad!*@*");
+    op.expect("MODE");
+    op.send("MODE #t b");
+    assert!(op.recv().contains(" 367 olga #t bad!*@* olga!~olga@127.0.0.1 "));
+    assert!(op.recv().contains(" 368 olga #t "));
+    let mut bad = s.client("bad");
+    bad.send("JOIN #t secret");
+    assert!(bad.recv().contains(" 474 bad #t "));
+    op.send("MODE #t +z");
+    assert!(op.recv().contains(" 472 olga z "));
+}
+
+#[test]
+fn kick_and_invite() {
+    let s = Server::start();
+    let mut op = s.client("pia");
+    let mut v = s.client("vic");
+    op.send("JOIN #k");
+    op.expect("366");
+    v.send("JOIN #k");
+    v.expect("366");
+    op.send("KICK #k vic :behave");
+    assert_eq!(v.expect("KICK"), ":pia!~pia@127.0.0.1 KICK #k vic :behave");
+    op.send("MODE #k +i");
+    op.expect("MODE");
+    v.send("JOIN #k");
+    assert!(v.recv().contains(" 473 vic #k "));
+    op.send("INVITE vic #k");
+    assert_eq!(params_of(&op.expect("341")), ["pia", "vic", "#k"]);
+    assert_eq!(v.expect("INVITE"), ":pia!~pia@127.0.0.1 INVITE vic #k");
+    v.send("JOIN #k");
+    v.expect("366");
+    v.send("KICK #k pia");
+    assert!(v.recv().contains(" 482 vic #k "));
+}
+
+#[test]
+fn privmsg_errors_and_away() {
+    let s = Server::start();
+    let mut a = s.client("amy");
+    let mut b = s.client("bob");
+    a.send("PRIVMSG nobody :hi");
+    assert_eq!(a.recv(), ":test.banter 401 amy nobody :No such nick/channel");
+    a.send("PRIVMSG #nowhere :hi");
+    assert!(a.recv().contains(" 403 amy #nowhere "));
+    a.send("PRIVMSG bob");
+    assert!(a.recv().contains(" 412 amy "));
+    a.send("NOTICE nobody :hi");
+    assert!(a.sync().is_empty(), "NOTICE errors must not be answered");
+    b.send("AWAY :lunch");
+    assert_eq!(b.recv(), ":test.banter 306 bob :You have been marked as being away");
+    a.send("PRIVMSG bob :there?");
+    assert_eq!(a.recv(), ":test.banter 301 amy bob :lunch");
+    a.send("WHOIS bob");
+    let whois = a.collect_until("318");
+    assert!(whois.iter().any(|l| l.contains(" 311 amy bob ~bob 127.0.0.1 * :Real bob")));
+    assert!(whois.iter().any(|l| l.contains(" 301 amy bob :lunch")));
+    assert!(whois.iter().any(|l| command_of(l) == "317"));
+}
+
+#[test]
+fn names_and_list_filters() {
+    let s = Server::start();
+    let mut a = s.client("eve");
+    a.send("JOIN #one,#two");
+    a.expect("366");
+    a.expect("366");
+    let mut b = s.client("fay");
+    b.send("JOIN #two");
+    b.expect("366");
+    b.send("LIST >1");
+    let list = b.collect_until("323");
+    let chans: Vec<String> = list.iter().filter(|l| command_of(l) == "322").map(|l| params_of(l)[1].clone()).collect();
+    assert_eq!(chans, ["#two"]);
+    b.send("LIST !#tw*");
+    let list = b.collect_until("323");
+    let chans: Vec<String> = list.iter().filter(|l| command_of(l) == "322").map(|l| params_of(l)[1].clone()).collect();
+    assert_eq!(chans, ["#one"]);
+    b.send("NAMES #one");
+    assert_eq!(b.recv(), ":test.banter 353 fay = #one :@eve");
+    assert_eq!(b.recv(), ":test.banter 366 fay #one :End of /NAMES list");
+    a.send("MODE #one +s");
+    a.expect("MODE");
+    b.send("LIST");
+    let list = b.collect_until("323");
+    assert!(!list.iter().any(|l| l.contains("#one")), "secret channel listed: {list:?}");
+}
+
+#[test]
+fn permanent_rooms_exist_empty_and_survive() {
+    let config = format!("{BASE_CONFIG}\n[channels]\npermanent = [\"#default\"]\n");
+    let s = Server::start_with(&config);
+    let mut a = s.client("gus");
+    a.send("LIST");
+    let list = a.collect_until("323");
+    assert!(list.iter().any(|l| params_of(l).get(1..3) == Some(&["#default".to_owned(), "0".to_owned()])), "{list:?}");
+    a.send("JOIN #default");
+    a.expect("366");
+    a.send("TOPIC #default :stays");
+    a.expect("TOPIC");
+    a.send("PART #default");
+    a.expect("PART");
+    a.send("LIST #default");
+    let list = a.collect_until("323");
+    assert!(list.iter().any(|l| l.ends_with("#default 0 :[+ntP] stays")), "{list:?}");
+    // opers can make any channel permanent with +P
+    a.send("OPER admin adminpass");
+    a.expect("381");
+    a.send("JOIN #keep");
+    a.expect("366");
+    a.send("MODE #keep +P");
+    a.expect("MODE");
+    a.send("PART #keep");
+    a.expect("PART");
+    a.send("LIST #keep");
+    assert!(a.collect_until("323").iter().any(|l| l.contains("#keep 0")));
+}
+
+#[test]
+fn oper_kill_and_wallops() {
+    let s = Server::start();
+    let mut o = s.client("root");
+    let mut v = s.client("victim");
+    o.send("KILL victim :nope");
+    assert!(o.recv().contains(" 481 root "));
+    o.send("OPER admin wrong");
+    assert!(o.recv().contains(" 464 root "));
+    o.send("OPER admin adminpass");
+    assert_eq!(o.expect("381"), ":test.banter 381 root :You are now an IRC operator");
+    v.send("MODE victim +w");
+    v.expect("MODE");
+    o.send("WALLOPS :maintenance soon");
+    assert_eq!(v.expect("WALLOPS"), ":root!~root@127.0.0.1 WALLOPS :maintenance soon");
+    o.send("KILL victim :bad behaviour");
+    assert!(v.expect("ERROR").contains("Killed (root (bad behaviour))"));
+    assert!(v.closed());
+}
+
+#[test]
+fn rehash_reloads_the_motd() {
+    let s = Server::start();
+    let motd = s.dir.path().join("motd.txt");
+    std::fs::write(&motd, "first line\n").unwrap();
+    let cfg = std::fs::read_to_string(s.dir.path().join("banterd.toml")).unwrap();
+    std::fs::write(
+        s.dir.path().join("banterd.toml"),
+        cfg.replace("network = \"TestNet\"", &format!("network = \"TestNet\"\nmotd_file = {:?}", motd)),
+    )
+    .unwrap();
+    let mut o = s.client("opal");
+    o.send("OPER admin adminpass");
+    o.expect("381");
+    o.send("REHASH");
+    o.expect("382");
+    o.send("MOTD");
+    let lines = o.collect_until("376");
+    assert!(lines.iter().any(|l| l.ends_with(":- first line")), "{lines:?}");
+}
+
+#[test]
+fn casemapping_makes_channels_and_nicks_unique() {
+    let s = Server::start();
+    let mut a = s.client("x[1]");
+    let mut b = s.client("y");
+    a.send("JOIN #Chan[A]");
+    a.expect("366");
+    b.send("JOIN #chan{a}");
+    assert_eq!(b.expect("JOIN"), ":y!~y@127.0.0.1 JOIN #Chan[A]");
+    b.send("PRIVMSG X{1} :case-folded nick");
+    assert_eq!(a.expect("PRIVMSG"), ":y!~y@127.0.0.1 PRIVMSG X{1} :case-folded nick");
+}

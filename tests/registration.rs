@@ -1,0 +1,201 @@
+//! Connection registration over real TCP: orders, CAP suspension, PING, nick
+//! rules and collisions, line limits, bad UTF-8, QUIT, and shutdown.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn nick_then_user_gets_the_welcome_burst() {
+    let s = Server::start();
+    let mut c = s.connect();
+    let burst = c.register("alice");
+    let cmds: Vec<&str> = burst.iter().map(|l| command_of(l)).collect();
+    for n in ["001", "002", "003", "004", "005", "251", "252", "253", "254", "255"] {
+        assert!(cmds.contains(&n), "missing {n} in {cmds:?}");
+    }
+    assert_eq!(*cmds.last().unwrap(), "422");
+    assert!(burst[0].starts_with(":test.banter 001 alice :Welcome to the TestNet IRC Network alice!~alice@127.0.0.1"));
+    let isupport: String = burst.iter().filter(|l| command_of(l) == "005").cloned().collect();
+    for tok in [
+        "CASEMAPPING=rfc1459",
+        "CHANTYPES=#",
+        "PREFIX=(ov)@+",
+        "NETWORK=TestNet",
+        "NICKLEN=30",
+        "UTF8ONLY",
+        "LINELEN=512",
+    ] {
+        assert!(isupport.contains(tok), "005 lacks {tok}");
+    }
+}
+
+#[test]
+fn user_then_nick_also_registers() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send("USER bob 0 * :Bob");
+    c.send("NICK bob");
+    assert!(c.expect("001").contains(" 001 bob "));
+}
+
+#[test]
+fn pass_nick_user_order_with_an_account() {
+    let s = Server::start();
+    let mut a = s.connect();
+    a.send("REGISTER carol * sekrit-password");
+    a.expect("REGISTER");
+    let mut c = s.connect();
+    c.send("PASS carol:sekrit-password");
+    c.send("USER carol 0 * :Carol");
+    c.send("NICK carol");
+    assert!(c.expect("900").contains("carol"));
+    c.expect("001");
+}
+
+#[test]
+fn cap_ls_302_suspends_registration_until_cap_end() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send("CAP LS 302");
+    c.send("NICK dave");
+    c.send("USER dave 0 * :Dave");
+    let ls = c.expect("CAP");
+    assert!(ls.contains(" LS "), "{ls}");
+    assert!(ls.contains("sasl=PLAIN,SCRAM-SHA-256"), "{ls}");
+    let early = c.drain(Duration::from_millis(300));
+    assert!(!early.iter().any(|l| command_of(l) == "001"), "registered during CAP: {early:?}");
+    c.send("CAP REQ :server-time bogus-cap");
+    assert!(c.expect("CAP").contains("NAK"));
+    c.send("CAP REQ :server-time");
+    assert_eq!(params_of(&c.expect("CAP")), ["dave", "ACK", "server-time"]);
+    c.send("CAP END");
+    c.expect("001");
+}
+
+#[test]
+fn ping_is_answered_before_registration() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send("PING :early-bird");
+    assert_eq!(c.recv(), ":test.banter PONG test.banter :early-bird");
+    c.send("PING");
+    assert!(c.recv().contains(" 409 "));
+}
+
+#[test]
+fn commands_before_registration_get_451_and_unknown_get_421() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send("JOIN #x");
+    assert_eq!(c.recv(), ":test.banter 451 * :You have not registered");
+    c.register("erin");
+    c.send("FROBNICATE now");
+    assert_eq!(c.recv(), ":test.banter 421 erin FROBNICATE :Unknown command");
+    c.send("JOIN");
+    assert_eq!(c.recv(), ":test.banter 461 erin JOIN :Not enough parameters");
+}
+
+#[test]
+fn nick_collision_is_case_insensitive() {
+    let s = Server::start();
+    let _a = s.client("Frank[1]");
+    let mut b = s.connect();
+    b.send("NICK frank{1}");
+    assert!(b.recv().contains(" 433 * frank{1} :Nickname is already in use"));
+    b.send("NICK fr@nk");
+    assert!(b.recv().contains(" 432 * fr@nk "));
+    b.register("frank2");
+    b.send("NICK FRANK[1]");
+    assert!(b.recv().contains(" 433 frank2 FRANK[1] "));
+}
+
+#[test]
+fn nick_change_is_seen_by_the_user_and_channel_peers() {
+    let s = Server::start();
+    let mut a = s.client("gina");
+    let mut b = s.client("hank");
+    a.send("JOIN #room");
+    a.expect("366");
+    b.send("JOIN #room");
+    b.expect("366");
+    a.sync();
+    b.send("NICK hank2");
+    assert_eq!(b.expect("NICK"), ":hank!~hank@127.0.0.1 NICK hank2");
+    assert_eq!(a.expect("NICK"), ":hank!~hank@127.0.0.1 NICK hank2");
+    // the old nick is free again
+    let mut c = s.connect();
+    c.register("hank");
+}
+
+#[test]
+fn overlong_line_gets_417_and_the_connection_stays_usable() {
+    let s = Server::start();
+    let mut c = s.client("ivan");
+    c.send(&format!("PRIVMSG ivan :{}", "x".repeat(600)));
+    assert_eq!(c.recv(), ":test.banter 417 ivan :Input line was too long");
+    c.send("PING :still-here");
+    assert!(c.recv().ends_with("still-here"));
+}
+
+#[test]
+fn bad_utf8_line_is_refused_and_the_next_line_works() {
+    let s = Server::start();
+    let mut a = s.client("judy");
+    let mut b = s.client("kim");
+    a.send_raw(b"PRIVMSG kim :caf\xe9\r\n");
+    let fail = a.recv();
+    assert!(fail.contains("FAIL PRIVMSG INVALID_UTF8"), "{fail}");
+    a.send("PRIVMSG kim :caf\u{e9} ok");
+    assert_eq!(b.expect("PRIVMSG"), ":judy!~judy@127.0.0.1 PRIVMSG kim :caf\u{e9} ok");
+}
+
+#[test]
+fn quit_answers_error_and_closes() {
+    let s = Server::start();
+    let mut c = s.client("leo");
+    c.send("QUIT :gone fishing");
+    assert_eq!(c.recv(), "ERROR :Closing Link: 127.0.0.1 (Quit: gone fishing)");
+    assert!(c.closed());
+}
+
+#[test]
+fn sigterm_says_goodbye_to_everyone_and_exits_zero() {
+    let mut s = Server::start();
+    let mut a = s.client("mia");
+    let mut b = s.connect();
+    s.signal("TERM");
+    assert_eq!(a.expect("ERROR"), "ERROR :Closing Link: 127.0.0.1 (Server shutting down)");
+    assert_eq!(b.expect("ERROR"), "ERROR :Closing Link: 127.0.0.1 (Server shutting down)");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn registration_timeout_closes_silent_connections() {
+    let config = format!("{BASE_CONFIG}\n").replace("[limits]\n", "[limits]\nregistration_timeout = 1\n");
+    let s = Server::start_with(&config);
+    let mut c = s.connect();
+    assert!(c.expect("ERROR").contains("Registration timed out"));
+}
+
+#[test]
+fn idle_clients_are_pinged_and_dropped_when_silent() {
+    let config = BASE_CONFIG.replace("[limits]\n", "[limits]\nping_interval = 1\nping_timeout = 1\n");
+    let s = Server::start_with(&config);
+    let mut c = s.client("ned");
+    assert_eq!(c.expect("PING"), "PING :test.banter");
+    c.send("PONG :test.banter");
+    assert_eq!(c.expect("PING"), "PING :test.banter");
+    assert!(c.expect("ERROR").contains("Ping timeout"));
+}
+
+#[test]
+fn unknown_config_key_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[server]\nname = \"a.b\"\nlisten_on = 1\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banterd")).arg("--config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen_on") && err.contains("line 3"), "{err}");
+}
