@@ -2,7 +2,7 @@
 //! a write buffer flushed in one call, and the slow-path helpers used during
 //! setup (registration, joining).
 
-use super::line::{eq_ignore_case, Line};
+use super::line::{eq_ignore_case, find_byte, Line};
 use bytes::{Buf, BytesMut};
 use std::io;
 use std::net::SocketAddr;
@@ -77,7 +77,7 @@ impl Conn {
     pub fn drain_lines(&mut self, mut f: impl FnMut(&[u8], &mut Vec<u8>)) {
         let buf = &self.rbuf[..];
         let mut start = 0;
-        while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
+        while let Some(pos) = find_byte(&buf[start..], b'\n') {
             let end = start + pos + 1;
             f(&buf[start..end], &mut self.wbuf);
             start = end;

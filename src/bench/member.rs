@@ -10,7 +10,7 @@
 
 use super::conn::{pong, Conn};
 use super::hist::Hist;
-use super::line::{parse_u64, push_u64, Line};
+use super::line::{find_byte, parse_u64, push_u64, trim_crlf, Line};
 use super::phase::{Phase, PhaseCtl};
 use super::seq::{Seen, SeqTrack};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -204,6 +204,33 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
     st
 }
 
+/// The text of a PRIVMSG line, or `None` for any other line. Fast path for
+/// `:source PRIVMSG target :text` (one forward scan over the source, one
+/// backward scan over the text, which never contains `:`); anything else,
+/// e.g. a line with tags, goes through the general parser.
+fn privmsg_text(l: &[u8]) -> Option<&[u8]> {
+    let l = trim_crlf(l);
+    if l.first() == Some(&b':') {
+        let rest = &l[find_byte(l, b' ')? + 1..];
+        if !rest.starts_with(b"PRIVMSG ") {
+            return None;
+        }
+        let colon = rest.iter().rposition(|&b| b == b':')?;
+        return Some(&rest[colon + 1..]);
+    }
+    let m = Line::parse(l)?;
+    (m.command == b"PRIVMSG").then(|| m.param(1)).flatten()
+}
+
+/// Parses the decimal number at the start of `s` and skips one following
+/// space.
+fn take_u64(s: &mut &[u8]) -> Option<u64> {
+    let end = s.iter().position(|&b| b == b' ').unwrap_or(s.len());
+    let v = parse_u64(&s[..end])?;
+    *s = s.get(end + 1..).unwrap_or(&[]);
+    Some(v)
+}
+
 /// Handles one line on the hot path: PING, or a bench PRIVMSG.
 #[allow(clippy::too_many_arguments)]
 fn receive(
@@ -220,14 +247,8 @@ fn receive(
         pong(l, out);
         return;
     }
-    let Some(m) = Line::parse(l) else { return };
-    if m.command != b"PRIVMSG" {
-        return;
-    }
-    let mut f = m.param(1).unwrap_or(b"").split(|&b| b == b' ');
-    let (Some(sid), Some(seq), Some(ts)) =
-        (f.next().and_then(parse_u64), f.next().and_then(parse_u64), f.next().and_then(parse_u64))
-    else {
+    let Some(mut text) = privmsg_text(l) else { return };
+    let (Some(sid), Some(seq), Some(ts)) = (take_u64(&mut text), take_u64(&mut text), take_u64(&mut text)) else {
         st.foreign += 1;
         return;
     };
@@ -249,5 +270,21 @@ fn receive(
                 st.hist.record(now_ns.saturating_sub(ts) / 1000);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_privmsg_text() {
+        assert_eq!(privmsg_text(b":a!b@c PRIVMSG #x :1 2 3\r\n"), Some(&b"1 2 3"[..]));
+        assert_eq!(privmsg_text(b"@t=1 :a!b@c PRIVMSG #x :1 2 3\r\n"), Some(&b"1 2 3"[..]));
+        assert_eq!(privmsg_text(b":a!b@c JOIN #x\r\n"), None);
+        assert_eq!(privmsg_text(b":a"), None);
+        let mut t: &[u8] = b"12 34 56 xx";
+        assert_eq!((take_u64(&mut t), take_u64(&mut t), take_u64(&mut t)), (Some(12), Some(34), Some(56)));
+        assert_eq!(take_u64(&mut t), None);
     }
 }
