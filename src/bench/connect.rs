@@ -4,6 +4,7 @@
 
 use super::cli::Args;
 use super::conn::{pong, Conn};
+use super::fanout::round3;
 use super::fleet::{self, secs};
 use super::phase::{Phase, PhaseCtl};
 use super::procfs;
@@ -70,6 +71,10 @@ pub struct Report {
     pub rss_after_kib: Option<u64>,
     /// (after − before) / clients, KiB.
     pub rss_per_client_kib: Option<f64>,
+    /// Server CPU seconds spent on the registrations (needs `--pid`).
+    pub server_cpu_s: Option<f64>,
+    /// This bench's CPU seconds over the same span.
+    pub bench_cpu_s: Option<f64>,
 }
 
 /// Runs the connect scenario.
@@ -79,6 +84,8 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     let sem = Arc::new(Semaphore::new(spec.concurrency));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let rss_before = pid.and_then(procfs::rss_kib);
+    let cpu0 = pid.and_then(procfs::cpu_secs);
+    let self0 = procfs::self_cpu_secs();
     let t0 = Instant::now();
     let deadline = t0 + spec.setup_timeout;
     let mut tasks = Vec::with_capacity(spec.clients);
@@ -108,6 +115,8 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     let report = match result {
         Ok(t1) => {
             let took = t1 - t0;
+            let cpu = cpu0.zip(pid.and_then(procfs::cpu_secs)).map(|(a, b)| round3(b - a));
+            let own = self0.zip(procfs::self_cpu_secs()).map(|(a, b)| round3(b - a));
             tokio::time::sleep(spec.hold).await;
             let rss_after = pid.and_then(procfs::rss_kib);
             Ok(Report {
@@ -122,6 +131,8 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
                 rss_per_client_kib: rss_before
                     .zip(rss_after)
                     .map(|(b, a)| ((a as f64 - b as f64) / spec.clients as f64 * 100.0).round() / 100.0),
+                server_cpu_s: cpu,
+                bench_cpu_s: own,
             })
         }
         Err(e) => Err(e),
