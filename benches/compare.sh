@@ -12,6 +12,7 @@
 #   THREADS [2]       worker threads of the bench's own runtime
 #   CLIENTS [10000]   clients for the connect scenario
 #   SWEEP [1]         0 skips the channel-size sweep and chart
+#   SOAK [0]          seconds of soak (10k clients, paced traffic) per server; 0 skips
 #   SVG [docs/fanout-sweep.svg]  where the sweep chart goes
 #   OUT [mktemp -d]   where results.jsonl, summaries and logs go
 #   BANTER_PORT [16668], INSP_PORT [16667]
@@ -27,6 +28,7 @@ DURATION=${DURATION:-5}
 THREADS=${THREADS:-2}
 CLIENTS=${CLIENTS:-10000}
 SWEEP=${SWEEP:-1}
+SOAK=${SOAK:-0}
 SVG=${SVG:-docs/fanout-sweep.svg}
 BANTER_PORT=${BANTER_PORT:-16668}
 INSP_PORT=${INSP_PORT:-16667}
@@ -127,6 +129,13 @@ for rep in $(seq 1 "$REPS"); do
         fi
     done
 done
+
+if [ "$SOAK" != 0 ]; then
+    echo "== soak, $SOAK s" >&2
+    stop
+    start_servers
+    both soak --clients 10000 --channel-size 50 --rate 1 --duration "$SOAK" --concurrency 1000
+fi
 
 if [ "$SWEEP" = 1 ]; then
     echo "== channel-size sweep" >&2
