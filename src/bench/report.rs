@@ -33,6 +33,7 @@ const METRICS: &[Metric] = &[
         higher_is_better: false,
     },
     Metric { scenario: "churn", name: "ops/s", path: &["ops_per_s"], higher_is_better: true },
+    Metric { scenario: "soak", name: "server RSS KiB at start", path: &["rss_start_kib"], higher_is_better: false },
     Metric { scenario: "soak", name: "server RSS KiB at end", path: &["rss_end_kib"], higher_is_better: false },
 ];
 
