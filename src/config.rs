@@ -19,9 +19,23 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Channel defaults and permanent channels.
     pub channels: ChannelsConfig,
+    /// TLS listeners.
+    pub tls: TlsConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
+}
+
+/// `[tls]`: listeners that speak TLS, and the certificate they present.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Addresses for TLS (usually port 6697); empty: no TLS listener.
+    pub listen: Vec<SocketAddr>,
+    /// PEM certificate chain; relative to the config file.
+    pub cert: Option<PathBuf>,
+    /// PEM private key; relative to the config file.
+    pub key: Option<PathBuf>,
 }
 
 /// `[server]`: who the server is and where it listens.
@@ -260,9 +274,9 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         let mut cfg = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(motd) = &cfg.server.motd_file {
-            if motd.is_relative() {
-                cfg.server.motd_file = Some(base.join(motd));
+        for p in [&mut cfg.server.motd_file, &mut cfg.tls.cert, &mut cfg.tls.key].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
             }
         }
         Ok(cfg)
@@ -312,6 +326,9 @@ impl Config {
             if !"imnst".contains(flag) {
                 return bad("channels.default_modes", "only i, m, n, s and t may be defaults");
             }
+        }
+        if !self.tls.listen.is_empty() && (self.tls.cert.is_none() || self.tls.key.is_none()) {
+            return bad("tls", "tls.listen needs tls.cert and tls.key");
         }
         for o in &self.opers {
             if o.password.is_none() && o.password_hash.is_none() {

@@ -29,9 +29,22 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, S
         tracing::info!("listening on {local}");
         listeners.push(l);
     }
+    let mut tls_listeners = Vec::new();
+    if !config.tls.listen.is_empty() {
+        let acceptor = net::tls::acceptor(&config.tls)?;
+        for addr in &config.tls.listen {
+            let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let local = l.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!("listening for TLS on {local}");
+            tls_listeners.push((l, acceptor.clone()));
+        }
+    }
     let server = Server::new(config, config_path, accounts);
     for l in listeners {
-        tokio::spawn(net::listener::run(server.clone(), l));
+        tokio::spawn(net::listener::run(server.clone(), l, None));
+    }
+    for (l, acceptor) in tls_listeners {
+        tokio::spawn(net::listener::run(server.clone(), l, Some(acceptor)));
     }
     tokio::spawn(net::sweeper::run(server.clone()));
     let mut shutdown = server.shutdown_signal();

@@ -291,3 +291,28 @@ fn casemapping_makes_channels_and_nicks_unique() {
     b.send("PRIVMSG X{1} :case-folded nick");
     assert_eq!(a.expect("PRIVMSG"), ":y!~y@127.0.0.1 PRIVMSG X{1} :case-folded nick");
 }
+
+#[test]
+fn rehash_announces_capability_changes_with_cap_notify() {
+    let s = Server::start();
+    let mut o = s.connect();
+    o.send("CAP LS 302");
+    o.expect("CAP");
+    o.send("CAP REQ :draft/account-registration");
+    assert!(o.expect("CAP").contains("ACK"));
+    o.send("CAP END");
+    o.register("capper");
+    o.send("OPER admin adminpass");
+    o.expect("381");
+    let path = s.dir.path().join("banterd.toml");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, cfg.replace("[accounts]\n", "[accounts]\nregistration = false\n")).unwrap();
+    o.send("REHASH");
+    let del = o.expect("CAP");
+    assert_eq!(params_of(&del), ["capper", "DEL", "draft/account-registration=before-connect"]);
+    o.send("CAP LIST");
+    assert!(!o.expect("CAP").contains("account-registration"));
+    std::fs::write(&path, cfg).unwrap();
+    o.send("REHASH");
+    assert_eq!(params_of(&o.expect("CAP"))[1..], ["NEW", "draft/account-registration=before-connect"]);
+}

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
-/// Accepts on `listener` until shutdown, spawning a connection task per client.
-pub async fn run(server: Arc<Server>, listener: TcpListener) {
+/// Accepts on `listener` until shutdown, spawning a connection task per client;
+/// with `tls`, each connection does a TLS handshake first.
+pub async fn run(server: Arc<Server>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let rates = Arc::new(RateTable::default());
     let mut shutdown = server.shutdown_signal();
     let mut last_prune = Instant::now();
@@ -32,9 +34,14 @@ pub async fn run(server: Arc<Server>, listener: TcpListener) {
         }
         let cfg = server.config();
         match admit(&server, &cfg, &rates, addr.ip()) {
-            Ok(()) => {
-                tokio::spawn(super::connection::serve(server.clone(), stream, addr));
-            }
+            Ok(()) => match &tls {
+                None => {
+                    tokio::spawn(super::connection::serve_tcp(server.clone(), stream, addr));
+                }
+                Some(acceptor) => {
+                    tokio::spawn(super::connection::serve_tls(server.clone(), acceptor.clone(), stream, addr));
+                }
+            },
             Err(reason) => {
                 tracing::info!(peer = %addr, reason, "connection refused");
                 tokio::spawn(async move {

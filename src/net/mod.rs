@@ -4,7 +4,9 @@
 
 pub mod connection;
 pub mod flood;
+pub mod input;
 pub mod limits;
 pub mod listener;
 pub mod sweeper;
+pub mod tls;
 pub mod writer;

@@ -136,8 +136,47 @@ impl Server {
         fresh.server.listen = old.server.listen.clone();
         fresh.server.casemapping = old.server.casemapping.clone();
         fresh.server.data_dir = old.server.data_dir.clone();
+        let before = crate::caps::ls_entries(&old, true);
+        let after = crate::caps::ls_entries(&fresh, true);
         self.set_config(fresh);
+        self.notify_cap_changes(&before, &after);
         Ok(())
+    }
+
+    /// Sends `CAP DEL` / `CAP NEW` to cap-notify clients when the offered
+    /// capabilities (or their values) changed, and drops deleted caps from them.
+    fn notify_cap_changes(&self, before: &[String], after: &[String]) {
+        let del: Vec<&String> = before.iter().filter(|c| !after.contains(c)).collect();
+        let new: Vec<&String> = after.iter().filter(|c| !before.contains(c)).collect();
+        if del.is_empty() && new.is_empty() {
+            return;
+        }
+        let name = self.config().server.name.clone();
+        let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+        let gone: Vec<crate::caps::Cap> = del
+            .iter()
+            .filter_map(|e| crate::caps::Cap::from_name(e.split('=').next().unwrap_or("")))
+            .filter(|c| !after.iter().any(|a| a.split('=').next() == Some(c.name())))
+            .collect();
+        for entry in self.clients.iter() {
+            let c = entry.value();
+            if !c.caps().has(crate::caps::Cap::CapNotify) {
+                continue;
+            }
+            let mut caps = c.caps();
+            for g in &gone {
+                caps = caps.without(*g);
+            }
+            c.set_caps(caps);
+            let nick = c.nick();
+            for (sub, list) in [("DEL", &del), ("NEW", &new)] {
+                if !list.is_empty() {
+                    let line =
+                        crate::proto::line::Line::new(name.clone(), "CAP", vec![nick.clone(), sub.into(), join(list)]);
+                    fanout::to_client(c, &line);
+                }
+            }
+        }
     }
 
     /// The MOTD lines, if a MOTD file is configured and readable.
