@@ -23,7 +23,9 @@ impl Drop for Server {
 fn start_banterd(data_dir: &std::path::Path) -> (Server, u16) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_banterd"));
-    let config = ["benches/bench.toml", "tests/irctest.toml"].iter().map(|p| root.join(p)).find(|p| p.exists());
+    // irctest.toml first: it keeps the INFO log with the listening address
+    // (bench.toml logs warnings only).
+    let config = ["tests/irctest.toml", "benches/bench.toml"].iter().map(|p| root.join(p)).find(|p| p.exists());
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
