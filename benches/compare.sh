@@ -148,6 +148,8 @@ fi
 stop
 
 echo
+echo "banterd $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(inspircd --version 2>/dev/null | head -1 || true)," \
+    "load average now: $(cut -d' ' -f1-3 /proc/loadavg) (each JSON line has load1)"
 echo "Results: $RESULTS"
 LABELS=$(echo "$SERVERS" | tr ' ' ',')
 "$BENCH" report --labels "$LABELS" "$RESULTS" | tee "$OUT/report.md"
