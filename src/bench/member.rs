@@ -278,6 +278,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ack_ring_completes_each_message_once() {
+        let slot = SenderSlot::new(4);
+        // 3 receivers per message; message 4 reuses message 0's slot.
+        for _ in 0..3 {
+            slot.ack(1, 3);
+        }
+        assert_eq!(slot.completed.load(Ordering::Acquire), 1);
+        slot.ack(0, 3);
+        slot.ack(0, 3);
+        slot.ack(0, 3);
+        assert_eq!(slot.completed.load(Ordering::Acquire), 2);
+        slot.ack(4, 3);
+        slot.ack(4, 3);
+        assert_eq!(slot.completed.load(Ordering::Acquire), 2);
+        slot.ack(4, 3);
+        assert_eq!(slot.completed.load(Ordering::Acquire), 3);
+        assert!(slot.acks.iter().all(|a| a.load(Ordering::Acquire) == 0));
+    }
+
+    #[test]
     fn finds_privmsg_text() {
         assert_eq!(privmsg_text(b":a!b@c PRIVMSG #x :1 2 3\r\n"), Some(&b"1 2 3"[..]));
         assert_eq!(privmsg_text(b"@t=1 :a!b@c PRIVMSG #x :1 2 3\r\n"), Some(&b"1 2 3"[..]));
