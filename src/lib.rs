@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod bench;
 pub mod caps;
 pub mod client;
 pub mod commands;

@@ -1,0 +1,112 @@
+//! Smoke run of `banter-bench fanout` against a real `banterd`: a tiny setup
+//! for a second must deliver every message exactly once and in order.
+//! No timing assertions.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Kills the server when the test ends, whatever happens.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts banterd on an ephemeral loopback port; returns it with its port.
+/// Uses the bench config when there is one (no flood control for
+/// 127.0.0.1), so that throttling cannot hold messages past the drain.
+fn start_banterd(data_dir: &std::path::Path) -> (Server, u16) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_banterd"));
+    // irctest.toml first: it keeps the INFO log with the listening address
+    // (bench.toml logs warnings only).
+    let config = ["tests/irctest.toml", "benches/bench.toml"].iter().map(|p| root.join(p)).find(|p| p.exists());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    let mut child = cmd
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start banterd");
+    let stderr = child.stderr.take().expect("stderr");
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep reading after the port so the server never blocks on a full pipe.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(p) = digits.parse::<u16>() {
+                    let _ = tx.send(p);
+                }
+            }
+        }
+    });
+    let port = rx.recv_timeout(Duration::from_secs(30)).expect("banterd did not log `listening on 127.0.0.1:PORT`");
+    (server, port)
+}
+
+#[test]
+fn fanout_delivers_every_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // BENCH_SMOKE_SERVER=127.0.0.1:PORT runs against another server instead.
+    let (server, addr) = match std::env::var("BENCH_SMOKE_SERVER") {
+        Ok(a) => (None, a),
+        Err(_) => {
+            let (s, port) = start_banterd(dir.path());
+            (Some(s), format!("127.0.0.1:{port}"))
+        }
+    };
+    let mut args = vec![
+        "fanout",
+        "--server",
+        &addr,
+        "--channels",
+        "2",
+        "--members",
+        "5",
+        "--senders",
+        "2",
+        "--window",
+        "8",
+        "--warmup",
+        "0.5",
+        "--duration",
+        "1",
+        "--threads",
+        "1",
+        "--time-limit",
+        "60",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    let pid = server.as_ref().map(|s| s.0.id().to_string());
+    if let Some(p) = &pid {
+        args.extend(["--pid".to_string(), p.clone()]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_banter-bench")).args(&args).output().expect("run banter-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
+    let line = stdout.lines().last().expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(v["scenario"], "fanout", "{line}");
+    assert!(v["delivered"].as_u64().unwrap_or(0) > 0, "{line}");
+    assert!(v["sent"].as_u64().unwrap_or(0) > 0, "{line}");
+    assert_eq!(v["loss"], 0, "{line}");
+    assert_eq!(v["dups"], 0, "{line}");
+    assert_eq!(v["reordered"], 0, "{line}");
+    assert_eq!(v["foreign"], 0, "{line}");
+    assert_eq!(v["broken"], 0, "{line}");
+    assert_eq!(v["received"], v["expected"], "{line}");
+    drop(server);
+}
