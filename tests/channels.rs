@@ -194,6 +194,11 @@ fn names_and_list_filters() {
     let list = b.collect_until("323");
     let chans: Vec<String> = list.iter().filter(|l| command_of(l) == "322").map(|l| params_of(l)[1].clone()).collect();
     assert_eq!(chans, ["#two"]);
+    b.send("LIST C<5,C>-1");
+    let list = b.collect_until("323");
+    assert_eq!(list.iter().filter(|l| command_of(l) == "322").count(), 2, "{list:?}");
+    b.send("LIST C>5");
+    assert!(!b.collect_until("323").iter().any(|l| command_of(l) == "322"));
     b.send("LIST !#tw*");
     let list = b.collect_until("323");
     let chans: Vec<String> = list.iter().filter(|l| command_of(l) == "322").map(|l| params_of(l)[1].clone()).collect();

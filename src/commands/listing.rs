@@ -94,6 +94,10 @@ enum Filter {
     FewerThan(usize),
     Mask(String),
     NotMask(String),
+    /// Created more (`true`) or less than this many minutes ago.
+    Created(bool, i64),
+    /// Topic set more (`true`) or less than this many minutes ago.
+    TopicSet(bool, i64),
 }
 
 /// LIST `[#a,#b | filters]`: channels with member counts and topics.
@@ -101,7 +105,12 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let mut filters = Vec::new();
     let mut names: Option<Vec<String>> = None;
     for word in msg.param(0).split(',').filter(|w| !w.is_empty()) {
-        if let Some(n) = word.strip_prefix('>') {
+        let minutes = |w: &str| w[2..].parse::<i64>().unwrap_or(0);
+        if word.len() > 2 && (word.starts_with("C>") || word.starts_with("C<")) {
+            filters.push(Filter::Created(word.as_bytes()[1] == b'>', minutes(word)));
+        } else if word.len() > 2 && (word.starts_with("T>") || word.starts_with("T<")) {
+            filters.push(Filter::TopicSet(word.as_bytes()[1] == b'>', minutes(word)));
+        } else if let Some(n) = word.strip_prefix('>') {
             filters.push(Filter::MoreThan(n.parse().unwrap_or(0)));
         } else if let Some(n) = word.strip_prefix('<') {
             filters.push(Filter::FewerThan(n.parse().unwrap_or(usize::MAX)));
@@ -123,15 +132,25 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         if !visible(ctx, &ch) {
             continue;
         }
-        let (count, topic, modes) = {
+        let (count, topic, topic_at, modes) = {
             let st = ch.read();
-            (st.members.len(), st.topic.as_ref().map(|t| t.text.clone()).unwrap_or_default(), st.mode_string(false).0)
+            let topic = st.topic.as_ref();
+            (
+                st.members.len(),
+                topic.map(|t| t.text.clone()).unwrap_or_default(),
+                topic.map(|t| t.set_at),
+                st.mode_string(false).0,
+            )
         };
+        let now = chrono::Utc::now().timestamp();
+        let older = |at: i64, more: bool, mins: i64| if more { now - at > mins * 60 } else { now - at < mins * 60 };
         let keep = filters.iter().all(|f| match f {
             Filter::MoreThan(n) => count > *n,
             Filter::FewerThan(n) => count < *n,
             Filter::Mask(m) => mask::matches(cm, m, &ch.name),
             Filter::NotMask(m) => !mask::matches(cm, m, &ch.name),
+            Filter::Created(more, mins) => older(ch.created, *more, *mins),
+            Filter::TopicSet(more, mins) => topic_at.is_some_and(|at| older(at, *more, *mins)),
         });
         if keep {
             let text = match (modes.len() > 1, topic.is_empty()) {

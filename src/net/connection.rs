@@ -13,6 +13,9 @@ use crate::state::{membership, Server};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -75,7 +78,7 @@ async fn serve<W: AsyncWrite + Unpin + Send>(server: Arc<Server>, input: Input, 
         let reason = read_loop(&mut ctx, &mut io).await;
         membership::remove_client(&server, &client, &reason);
         let host = client.info().host.clone();
-        client.outbox.close_with(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
+        client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
         let _ = tokio::time::timeout(FINAL_FLUSH, Box::pin(io.flush_all())).await;
         tracing::info!(%reason, "disconnected");
     }
@@ -122,28 +125,54 @@ impl<W: AsyncWrite + Unpin> Io<W> {
     }
 
     /// Writes queued output while waiting for input (or, with `until`, for a
-    /// flood delay to pass), and returns the first other event.
+    /// flood delay to pass), and returns the first other event. Polled by hand
+    /// rather than with `select!`, so the waiting state is a few pointers.
     async fn next_event(&mut self, buf: &mut BytesMut, until: Option<Instant>) -> Event {
         let mut timer = until.map(|t| Box::pin(tokio::time::sleep_until(t.into())));
-        loop {
-            self.refill();
-            let writing = self.pos < self.out.len();
-            tokio::select! {
-                biased;
-                _ = self.client.wait_close() => return Event::Close,
-                r = self.wr.write(&self.out[self.pos..]), if writing => match r {
-                    Ok(n) if n > 0 => self.pos += n,
-                    _ => return Event::WriteFailed,
-                },
-                _ = self.client.outbox.wait(), if !writing => {
-                    // Let the task that woke us finish its fan-out, so one write
-                    // carries everything it queued for this client.
-                    tokio::task::yield_now().await;
-                }
-                _ = async { timer.as_mut().expect("guarded").await }, if timer.is_some() => return Event::Timer,
-                r = self.input.read(buf), if timer.is_none() => return Event::Read(r),
+        let mut yielded = false;
+        std::future::poll_fn(|cx| loop {
+            self.client.take_signal();
+            if self.client.close_requested().is_some() {
+                return Poll::Ready(Event::Close);
             }
-        }
+            if self.pos >= self.out.len() {
+                if !yielded && !self.client.outbox.is_empty() {
+                    // Woken by fan-out: let the waking task finish its loop first,
+                    // so one write carries everything it queued for this client.
+                    yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                self.refill();
+            }
+            if self.pos < self.out.len() {
+                match Pin::new(&mut self.wr).poll_write(cx, &self.out[self.pos..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => {
+                        self.pos += n;
+                        continue;
+                    }
+                    Poll::Ready(_) => return Poll::Ready(Event::WriteFailed),
+                    Poll::Pending => {}
+                }
+            }
+            yielded = false;
+            match timer.as_mut() {
+                Some(t) => {
+                    if t.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Event::Timer);
+                    }
+                }
+                None => {
+                    if let Poll::Ready(r) = self.input.poll_read(cx, buf) {
+                        return Poll::Ready(Event::Read(r));
+                    }
+                }
+            }
+            if !self.client.register_waker(cx) {
+                return Poll::Pending;
+            }
+        })
+        .await
     }
 
     /// Writes everything queued until the outbox is closed and empty.

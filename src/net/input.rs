@@ -3,7 +3,9 @@
 
 use bytes::BytesMut;
 use std::io;
-use tokio::io::{AsyncReadExt, ReadHalf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::ReadHalf;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -20,27 +22,29 @@ pub enum Input {
 }
 
 impl Input {
-    /// Waits for data and appends it to `buf`; `Ok(0)` at end of stream. Cancel-safe.
-    pub async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    /// Polls for data and appends it to `buf`; `Ok(0)` at end of stream. A plain
+    /// TCP connection reserves buffer space only once the socket is readable.
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         match self {
             Input::Tcp(rd) => loop {
-                rd.readable().await?;
+                if let Err(e) = std::task::ready!(rd.as_ref().poll_read_ready(cx)) {
+                    return Poll::Ready(Err(e));
+                }
                 buf.reserve(READ_CHUNK);
                 match rd.try_read_buf(buf) {
-                    Ok(n) => return Ok(n),
+                    Ok(n) => return Poll::Ready(Ok(n)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // The readiness was stale: do not hold the buffer while waiting.
                         if buf.is_empty() {
                             *buf = BytesMut::new();
                         }
-                        continue;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
             },
             Input::Tls(rd) => {
                 buf.reserve(READ_CHUNK);
-                rd.read_buf(buf).await
+                tokio_util::io::poll_read_buf(Pin::new(rd), cx, buf)
             }
         }
     }

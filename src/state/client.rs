@@ -8,7 +8,8 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tokio::sync::Notify;
+use super::signal::Signal;
+use std::task::Context;
 
 /// A connection's unique id for the life of the process.
 pub type ClientId = u64;
@@ -99,7 +100,8 @@ pub struct Client {
     /// Whether a keep-alive PING is outstanding.
     pub ping_pending: AtomicBool,
     close_reason: Mutex<Option<String>>,
-    close_wake: Notify,
+    /// Wakes the connection task: output queued, or a close requested.
+    signal: Signal,
 }
 
 impl Client {
@@ -123,7 +125,7 @@ impl Client {
             last_spoke: AtomicI64::new(now),
             ping_pending: AtomicBool::new(false),
             close_reason: Mutex::new(None),
-            close_wake: Notify::new(),
+            signal: Signal::default(),
         }
     }
 
@@ -180,9 +182,17 @@ impl Client {
 
     /// Queues bytes; on sendq overflow the client is asked to close.
     pub fn send(&self, bytes: &[u8]) {
-        if self.outbox.push(bytes) == Push::Overflow {
-            self.request_close("SendQ exceeded");
+        match self.outbox.push(bytes) {
+            Push::Woke => self.signal.raise(),
+            Push::Overflow => self.request_close("SendQ exceeded"),
+            Push::Queued | Push::Closed => {}
         }
+    }
+
+    /// Queues a last line and closes the outbox (see [`Outbox::close_with`]).
+    pub fn close_outbox(&self, last: &[u8]) {
+        self.outbox.close_with(last);
+        self.signal.raise();
     }
 
     /// Asks the connection task to quit this client with `reason` (first reason wins).
@@ -192,7 +202,7 @@ impl Client {
             *g = Some(reason.to_owned());
         }
         drop(g);
-        self.close_wake.notify_one();
+        self.signal.raise();
     }
 
     /// The pending close reason, if one was requested.
@@ -200,8 +210,13 @@ impl Client {
         self.close_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Waits until a close is requested.
-    pub async fn wait_close(&self) {
-        self.close_wake.notified().await
+    /// Consumes the wake-up flag; true if output was queued or a close requested since.
+    pub fn take_signal(&self) -> bool {
+        self.signal.take()
+    }
+
+    /// Registers the connection task for the next wake-up; true if one already happened.
+    pub fn register_waker(&self, cx: &Context<'_>) -> bool {
+        self.signal.register(cx)
     }
 }

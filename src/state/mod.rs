@@ -17,6 +17,7 @@ pub mod membership;
 pub mod metadata;
 pub mod monitor;
 pub mod outbox;
+pub mod signal;
 pub mod whowas;
 
 use crate::accounts::Accounts;

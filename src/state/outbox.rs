@@ -1,14 +1,16 @@
-//! A client's bounded output buffer: fan-out appends bytes under a short lock and
-//! wakes the writer only when the buffer goes from empty to non-empty.
+//! A client's bounded output buffer: fan-out appends bytes under a short lock;
+//! the caller wakes the connection only when the buffer goes from empty to
+//! non-empty ([`Push::Woke`]).
 
 use std::sync::Mutex;
-use tokio::sync::Notify;
 
 /// What happened to an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
-    /// Queued.
+    /// Queued behind other bytes: the connection is already awake.
     Queued,
+    /// Queued into an empty buffer: the connection must be woken.
+    Woke,
     /// The buffer would exceed the sendq; it was dropped and the outbox closed.
     Overflow,
     /// The outbox is closed; nothing was queued.
@@ -25,14 +27,13 @@ struct Inner {
 #[derive(Debug)]
 pub struct Outbox {
     inner: Mutex<Inner>,
-    wake: Notify,
     limit: usize,
 }
 
 impl Outbox {
     /// An empty outbox that holds at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Outbox { inner: Mutex::new(Inner::default()), wake: Notify::new(), limit }
+        Outbox { inner: Mutex::new(Inner::default()), limit }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -41,26 +42,22 @@ impl Outbox {
 
     /// Appends one or more complete lines.
     pub fn push(&self, bytes: &[u8]) -> Push {
-        let was_empty;
-        {
-            let mut g = self.lock();
-            if g.closed {
-                return Push::Closed;
-            }
-            if g.buf.len() + bytes.len() > self.limit {
-                g.buf = Vec::new();
-                g.closed = true;
-                drop(g);
-                self.wake.notify_one();
-                return Push::Overflow;
-            }
-            was_empty = g.buf.is_empty();
-            g.buf.extend_from_slice(bytes);
+        let mut g = self.lock();
+        if g.closed {
+            return Push::Closed;
         }
+        if g.buf.len() + bytes.len() > self.limit {
+            g.buf = Vec::new();
+            g.closed = true;
+            return Push::Overflow;
+        }
+        let was_empty = g.buf.is_empty();
+        g.buf.extend_from_slice(bytes);
         if was_empty {
-            self.wake.notify_one();
+            Push::Woke
+        } else {
+            Push::Queued
         }
-        Push::Queued
     }
 
     /// Appends a last line (which may go over the limit) and closes the outbox; the
@@ -76,7 +73,6 @@ impl Outbox {
             }
             g.closed = true;
         }
-        self.wake.notify_one();
     }
 
     /// Moves the queued bytes into `spare` (which must be empty) and reports whether
@@ -104,11 +100,6 @@ impl Outbox {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Waits until something is pushed or the outbox is closed.
-    pub async fn wait(&self) {
-        self.wake.notified().await
-    }
 }
 
 #[cfg(test)]
@@ -118,7 +109,7 @@ mod tests {
     #[test]
     fn overflow_closes() {
         let o = Outbox::new(10);
-        assert_eq!(o.push(b"12345"), Push::Queued);
+        assert_eq!(o.push(b"12345"), Push::Woke);
         assert_eq!(o.push(b"123456"), Push::Overflow);
         assert_eq!(o.push(b"1"), Push::Closed);
         let mut spare = Vec::new();
