@@ -31,8 +31,8 @@ pub struct Conn {
     pub quit: Option<String>,
     /// Set once ACCOUNT_REQUIRED was sent, so it is not repeated.
     pub told_login_required: bool,
-    /// A draft/multiline batch being received.
-    pub multiline: Option<super::multiline::Pending>,
+    /// A draft/multiline batch being received (boxed: rare, and idle clients stay small).
+    pub multiline: Option<Box<super::multiline::Pending>>,
 }
 
 /// What a handler returns when it cannot do what was asked.

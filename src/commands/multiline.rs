@@ -83,13 +83,13 @@ fn batch(ctx: &mut Ctx, msg: &Message<'_>, label: Option<String>) -> Result<Opti
         if ctx.conn.multiline.take().is_some() {
             return Err(invalid("A multiline batch is already open"));
         }
-        ctx.conn.multiline = Some(Pending {
+        ctx.conn.multiline = Some(Box::new(Pending {
             reference: reference.to_owned(),
             target: target.to_owned(),
             label,
             client_tags: msg.tags.and_then(tags::client_only),
             ..Pending::default()
-        });
+        }));
         return Ok(None);
     }
     let Some(reference) = param.strip_prefix('-') else { return Err(invalid("Expected BATCH +ref or -ref")) };
@@ -101,7 +101,7 @@ fn batch(ctx: &mut Ctx, msg: &Message<'_>, label: Option<String>) -> Result<Opti
     if pending.failed {
         return Ok(label);
     }
-    match send(ctx, pending, label.as_deref()) {
+    match send(ctx, *pending, label.as_deref()) {
         Ok(true) => Ok(None),
         Ok(false) => Ok(label),
         Err(e) => {

@@ -184,7 +184,8 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         let text = format!("{nick} is reserved by a registered account; you are now {guest}");
         ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", std::slice::from_ref(&nick), &text);
     }
-    let (user, realname) = ctx.conn.user.clone().unwrap_or_default();
+    let (user, realname) = ctx.conn.user.take().unwrap_or_default();
+    ctx.conn.wanted_nick = None;
     {
         let mut info = ctx.client.info_mut();
         info.user = user;

@@ -64,26 +64,33 @@ fn release_admission(server: &Server, addr: SocketAddr) {
     server.per_ip.remove_if(&addr.ip(), |_, n| *n == 0);
 }
 
-async fn serve<W: AsyncWrite + Unpin + Send>(server: Arc<Server>, input: Input, wr: W, addr: SocketAddr, tls: bool) {
+/// Registers a new client for an accepted connection and returns its task's
+/// future. A plain function, so the future holds only the session's state.
+fn serve<W: AsyncWrite + Unpin + Send>(
+    server: Arc<Server>,
+    input: Input,
+    wr: W,
+    addr: SocketAddr,
+    tls: bool,
+) -> impl std::future::Future<Output = ()> {
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
     let sendq = server.config().limits.sendq;
     let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, sendq, now));
     server.clients.insert(id, client.clone());
-    let span = tracing::info_span!("conn", id);
-    async move {
-        tracing::info!(peer = %addr, tls, "connected");
-        let mut io = Io { input, wr, out: Vec::new(), pos: 0, client: client.clone() };
-        let mut ctx = Ctx::new(server.clone(), client.clone());
-        let reason = read_loop(&mut ctx, &mut io).await;
-        membership::remove_client(&server, &client, &reason);
-        let host = client.info().host.clone();
-        client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
-        let _ = tokio::time::timeout(FINAL_FLUSH, Box::pin(io.flush_all())).await;
-        tracing::info!(%reason, "disconnected");
-    }
-    .instrument(span)
-    .await
+    tracing::info!(id, peer = %addr, tls, "connected");
+    let io = Io { input, wr, out: Vec::new(), pos: 0, client: client.clone() };
+    session(io, Ctx::new(server, client)).instrument(tracing::info_span!("conn", id))
+}
+
+/// The life of one client: handle its lines, then remove it and say goodbye.
+async fn session<W: AsyncWrite + Unpin + Send>(mut io: Io<W>, mut ctx: Ctx) {
+    let reason = read_loop(&mut ctx, &mut io).await;
+    membership::remove_client(&ctx.server, &ctx.client, &reason);
+    let host = ctx.client.info().host.clone();
+    ctx.client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
+    let _ = Box::pin(tokio::time::timeout(FINAL_FLUSH, io.flush_all())).await;
+    tracing::info!(%reason, "disconnected");
 }
 
 /// The socket halves and the bytes being written.
@@ -251,4 +258,33 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
 
 fn closing_reason(client: &Client) -> String {
     client.close_requested().unwrap_or_else(|| "Connection closed".into())
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn print_sizes() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let s = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+            let (rd, wr) = s.into_split();
+            let cfg = crate::config::Config::default();
+            let server = Server::new(cfg.clone(), None, crate::accounts::Accounts::with_store(None, &cfg));
+            let client = Arc::new(Client::new(1, "127.0.0.1".parse().unwrap(), 1, false, 1000, 0));
+            let mut io = Io { input: Input::Tcp(rd), wr, out: Vec::new(), pos: 0, client: client.clone() };
+            let mut ctx = Ctx::new(server.clone(), client.clone());
+            let mut buf = BytesMut::new();
+            eprintln!("Ctx {} Conn {} Io {} Client {} UserInfo {}", std::mem::size_of::<Ctx>(), std::mem::size_of::<crate::commands::Conn>(), std::mem::size_of_val(&io), std::mem::size_of::<Client>(), std::mem::size_of::<crate::state::client::UserInfo>());
+            eprintln!("next_event {}", std::mem::size_of_val(&io.next_event(&mut buf, None)));
+            eprintln!("read_loop {}", std::mem::size_of_val(&read_loop(&mut ctx, &mut io)));
+            eprintln!("flush_all {}", std::mem::size_of_val(&io.flush_all()));
+            let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let s2 = TcpStream::connect(l2.local_addr().unwrap()).await.unwrap();
+            let (rd2, wr2) = s2.into_split();
+            eprintln!("serve {}", std::mem::size_of_val(&serve(server.clone(), Input::Tcp(rd2), wr2, "127.0.0.1:1".parse().unwrap(), false)));
+        });
+    }
 }
