@@ -25,7 +25,9 @@ pub enum Frame {
     TooLong,
     /// The line was not valid UTF-8; the lossy text is kept to name the command in the reply.
     InvalidUtf8(String),
-    /// The line contained a NUL byte; it was dropped.
+    /// The line contained a NUL byte, or a CR before its end; it was dropped. A CR
+    /// inside a line would reach other clients, and those that end lines at a bare
+    /// CR would read the rest as a separate line the sender forged.
     Nul,
 }
 
@@ -56,7 +58,7 @@ impl LineCodec {
         if tag_len > MAX_TAG_SECTION || line.len() - tag_len > MAX_BODY - 2 {
             return Frame::TooLong;
         }
-        if line.contains(&0) {
+        if line.iter().any(|&b| b == 0 || b == b'\r') {
             return Frame::Nul;
         }
         match std::str::from_utf8(line) {
@@ -188,6 +190,16 @@ mod tests {
             decode_all(b"PRIVMSG a :\xff\r\nPRIVMSG a :\0x\r\nPING z\r\n"),
             vec![Frame::InvalidUtf8("PRIVMSG a :\u{fffd}".into()), Frame::Nul, Frame::Line("PING z".into())]
         );
+    }
+
+    #[test]
+    fn bare_cr_inside_a_line_is_refused() {
+        // found by fuzz/commands: the CR was echoed in a 479 and relayed in PRIVMSG text
+        assert_eq!(
+            decode_all(b"PRIVMSG #c :hi\r:evil!u@h PRIVMSG #c :forged\r\nJOIN #a\rb\r\nPING z\r\n"),
+            vec![Frame::Nul, Frame::Nul, Frame::Line("PING z".into())]
+        );
+        assert_eq!(decode_all(b"PING a\r\r\n"), vec![Frame::Nul]);
     }
 
     #[test]
