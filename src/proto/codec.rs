@@ -101,7 +101,9 @@ impl Decoder for LineCodec {
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            if line.iter().all(|b| *b == b' ' || *b == b'\r') {
+            // An overlong blank line is refused like any other, as it is when it
+            // arrives in several reads and hits the ceiling before its newline.
+            if line.len() <= MAX_LINE && line.iter().all(|b| *b == b' ' || *b == b'\r') {
                 buf.advance(end + 1);
                 continue;
             }
@@ -200,6 +202,25 @@ mod tests {
             vec![Frame::Nul, Frame::Nul, Frame::Line("PING z".into())]
         );
         assert_eq!(decode_all(b"PING a\r\r\n"), vec![Frame::Nul]);
+    }
+
+    #[test]
+    fn overlong_blank_line_does_not_depend_on_reads() {
+        // in one read it was skipped as blank, in two it was 417
+        let mut input = vec![b' '; MAX_LINE + 1];
+        input.extend_from_slice(b"\r\nPING z\r\n");
+        let expected = vec![Frame::TooLong, Frame::Line("PING z".into())];
+        assert_eq!(decode_all(&input), expected);
+        let mut codec = LineCodec::new();
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for part in input.chunks(MAX_LINE + 1) {
+            buf.extend_from_slice(part);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames, expected);
     }
 
     #[test]
