@@ -101,7 +101,8 @@ impl Harness {
         let client = Arc::new(Client::new(id, ip, 40000 + slot as u16, false, server.config().limits.sendq, 0));
         *server.per_ip.entry(ip).or_insert(0) += 1;
         server.clients.insert(id, client.clone());
-        self.slots[slot] = Some(Conn { ctx: Ctx::new(server.clone(), client), codec: LineCodec::new(), buf: BytesMut::new() });
+        self.slots[slot] =
+            Some(Conn { ctx: Ctx::new(server.clone(), client), codec: LineCodec::new(), buf: BytesMut::new() });
     }
 
     /// Delivers one line of bytes from `slot` (connecting it first if needed).
