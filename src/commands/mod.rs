@@ -148,7 +148,7 @@ pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
             response::flush(ctx, None);
         }
         Frame::Nul => {
-            ctx.standard_reply("FAIL", "*", "INVALID_LINE", &[], "Line contains a NUL byte; it was ignored");
+            ctx.standard_reply("FAIL", "*", "INVALID_LINE", &[], "Line contains a NUL or CR byte; it was ignored");
             response::flush(ctx, None);
         }
         Frame::InvalidUtf8(lossy) => {

@@ -25,7 +25,9 @@ pub enum Frame {
     TooLong,
     /// The line was not valid UTF-8; the lossy text is kept to name the command in the reply.
     InvalidUtf8(String),
-    /// The line contained a NUL byte; it was dropped.
+    /// The line contained a NUL byte, or a CR before its end; it was dropped. A CR
+    /// inside a line would reach other clients, and those that end lines at a bare
+    /// CR would read the rest as a separate line the sender forged.
     Nul,
 }
 
@@ -56,7 +58,7 @@ impl LineCodec {
         if tag_len > MAX_TAG_SECTION || line.len() - tag_len > MAX_BODY - 2 {
             return Frame::TooLong;
         }
-        if line.contains(&0) {
+        if line.iter().any(|&b| b == 0 || b == b'\r') {
             return Frame::Nul;
         }
         match std::str::from_utf8(line) {
@@ -99,7 +101,9 @@ impl Decoder for LineCodec {
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            if line.iter().all(|b| *b == b' ' || *b == b'\r') {
+            // An overlong blank line is refused like any other, as it is when it
+            // arrives in several reads and hits the ceiling before its newline.
+            if line.len() <= MAX_LINE && line.iter().all(|b| *b == b' ' || *b == b'\r') {
                 buf.advance(end + 1);
                 continue;
             }
@@ -188,6 +192,35 @@ mod tests {
             decode_all(b"PRIVMSG a :\xff\r\nPRIVMSG a :\0x\r\nPING z\r\n"),
             vec![Frame::InvalidUtf8("PRIVMSG a :\u{fffd}".into()), Frame::Nul, Frame::Line("PING z".into())]
         );
+    }
+
+    #[test]
+    fn bare_cr_inside_a_line_is_refused() {
+        // found by fuzz/commands: the CR was echoed in a 479 and relayed in PRIVMSG text
+        assert_eq!(
+            decode_all(b"PRIVMSG #c :hi\r:evil!u@h PRIVMSG #c :forged\r\nJOIN #a\rb\r\nPING z\r\n"),
+            vec![Frame::Nul, Frame::Nul, Frame::Line("PING z".into())]
+        );
+        assert_eq!(decode_all(b"PING a\r\r\n"), vec![Frame::Nul]);
+    }
+
+    #[test]
+    fn overlong_blank_line_does_not_depend_on_reads() {
+        // in one read it was skipped as blank, in two it was 417
+        let mut input = vec![b' '; MAX_LINE + 1];
+        input.extend_from_slice(b"\r\nPING z\r\n");
+        let expected = vec![Frame::TooLong, Frame::Line("PING z".into())];
+        assert_eq!(decode_all(&input), expected);
+        let mut codec = LineCodec::new();
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for part in input.chunks(MAX_LINE + 1) {
+            buf.extend_from_slice(part);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames, expected);
     }
 
     #[test]
