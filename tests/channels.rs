@@ -143,6 +143,16 @@ fn kick_and_invite() {
     v.expect("366");
     op.send("KICK #k vic :behave");
     assert_eq!(v.expect("KICK"), ":pia!~pia@127.0.0.1 KICK #k vic :behave");
+    // several channels pair with several nicks
+    op.send("JOIN #k2");
+    op.expect("366");
+    for ch in ["#k", "#k2"] {
+        v.send(&format!("JOIN {ch}"));
+        v.expect("366");
+    }
+    op.send("KICK #k,#k2 vic,vic :twice");
+    assert!(v.expect("KICK").contains("KICK #k vic :twice"));
+    assert!(v.expect("KICK").contains("KICK #k2 vic :twice"));
     op.send("MODE #k +i");
     op.expect("MODE");
     v.send("JOIN #k");
@@ -206,6 +216,10 @@ fn names_and_list_filters() {
     b.send("NAMES #one");
     assert_eq!(b.recv(), ":test.banter 353 fay = #one :@eve");
     assert_eq!(b.recv(), ":test.banter 366 fay #one :End of /NAMES list");
+    b.send("NAMES #one,#two");
+    assert_eq!(b.recv(), ":test.banter 353 fay = #one :@eve");
+    assert_eq!(b.recv(), ":test.banter 353 fay = #two :@eve fay");
+    assert_eq!(b.recv(), ":test.banter 366 fay #one,#two :End of /NAMES list");
     a.send("MODE #one +s");
     a.expect("MODE");
     b.send("LIST");

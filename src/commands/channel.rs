@@ -187,15 +187,13 @@ pub fn member_modes(channel: &Channel, client: &Client) -> Option<MemberModes> {
     channel.read().members.get(&client.id).map(|m| m.modes)
 }
 
-/// KICK `#chan nick[,nick] [reason]`.
+/// KICK `#chan nick[,nick] [reason]`, or `#a,#b nick1,nick2` (pairwise).
 pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let name = msg.param(0);
-    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    let channels: Vec<&str> = msg.param(0).split(',').filter(|n| !n.is_empty()).collect();
+    let targets: Vec<&str> = msg.param(1).split(',').filter(|n| !n.is_empty()).collect();
     let cfg = ctx.server.config();
-    let nick = ctx.client.nick();
     let mut reason = match msg.param(2) {
-        "" => nick.clone(),
+        "" => ctx.client.nick(),
         r => r.to_owned(),
     };
     if reason.len() > cfg.limits.kick_len {
@@ -205,26 +203,32 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
         reason.truncate(cut);
     }
-    for target in msg.param(1).split(',').filter(|n| !n.is_empty()) {
-        if !mine.op {
-            ctx.numeric(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
-            break;
-        }
-        let Some(victim) = ctx.server.find_user(target) else {
-            ctx.numeric(ERR_NOSUCHNICK, &[target]);
-            continue;
-        };
-        if member_modes(&ch, &victim).is_none() {
-            ctx.numeric(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
-            continue;
-        }
-        let line = ctx.client.line("KICK", vec![ch.name.clone(), victim.nick(), reason.clone()]);
-        fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
-        if member_modes(&ch, &ctx.client).is_some() {
-            ctx.reply(line);
-        }
-        membership::leave(&ctx.server, &victim, &ch);
+    if channels.len() > 1 && channels.len() != targets.len() {
+        return err(ERR_NEEDMOREPARAMS, &["KICK"]);
     }
+    for (i, target) in targets.iter().enumerate() {
+        let name = if channels.len() > 1 { channels[i] } else { channels.first().copied().unwrap_or("") };
+        if let Err(e) = kick_one(ctx, name, target, &reason) {
+            ctx.report(e);
+        }
+    }
+    Ok(())
+}
+
+fn kick_one(ctx: &mut Ctx, name: &str, target: &str, reason: &str) -> HandlerResult {
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    if !mine.op {
+        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    }
+    let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
+    if member_modes(&ch, &victim).is_none() {
+        return err(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
+    }
+    let line = ctx.client.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]);
+    fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+    ctx.reply(line);
+    membership::leave(&ctx.server, &victim, &ch);
     Ok(())
 }
 

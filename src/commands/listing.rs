@@ -79,12 +79,21 @@ pub fn names(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ctx.numeric(RPL_ENDOFNAMES, &["*"]);
         return Ok(());
     }
-    for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+    let names: Vec<&str> = msg.param(0).split(',').filter(|n| !n.is_empty()).collect();
+    if let [name] = names[..] {
         match ctx.server.find_channel(name) {
             Some(ch) if visible(ctx, &ch) => send_names(ctx, &ch),
             _ => ctx.numeric(RPL_ENDOFNAMES, &[name]),
         }
+        return Ok(());
     }
+    // Several channels: their 353s, then one 366 naming the whole list.
+    for name in &names {
+        if let Some(ch) = ctx.server.find_channel(name).filter(|ch| visible(ctx, ch)) {
+            send_name_lines(ctx, &ch);
+        }
+    }
+    ctx.numeric(RPL_ENDOFNAMES, &[msg.param(0)]);
     Ok(())
 }
 

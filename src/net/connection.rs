@@ -11,10 +11,10 @@ use crate::proto::LineCodec;
 use crate::state::client::Client;
 use crate::state::{membership, Server};
 use bytes::BytesMut;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -79,18 +79,19 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, sendq, now));
     server.clients.insert(id, client.clone());
     tracing::info!(id, peer = %addr, tls, "connected");
-    let io = Io { input, wr, out: Vec::new(), pos: 0, client: client.clone() };
-    session(io, Ctx::new(server, client)).instrument(tracing::info_span!("conn", id))
-}
-
-/// The life of one client: handle its lines, then remove it and say goodbye.
-async fn session<W: AsyncWrite + Unpin + Send>(mut io: Io<W>, mut ctx: Ctx) {
-    let reason = read_loop(&mut ctx, &mut io).await;
-    membership::remove_client(&ctx.server, &ctx.client, &reason);
-    let host = ctx.client.info().host.clone();
-    ctx.client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
-    let _ = Box::pin(tokio::time::timeout(FINAL_FLUSH, io.flush_all())).await;
-    tracing::info!(%reason, "disconnected");
+    let mut io = Io { input, wr, out: Vec::new(), pos: 0, client: client.clone() };
+    let mut ctx = Ctx::new(server, client);
+    // An async block, not an async fn taking `mut io, mut ctx`: those would be
+    // stored twice in the task (once as arguments, once as locals).
+    async move {
+        let reason = read_loop(&mut ctx, &mut io).await;
+        membership::remove_client(&ctx.server, &ctx.client, &reason);
+        let host = ctx.client.info().host.clone();
+        ctx.client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
+        let _ = Box::pin(tokio::time::timeout(FINAL_FLUSH, io.flush_all())).await;
+        tracing::info!(%reason, "disconnected");
+    }
+    .instrument(tracing::info_span!("conn", id))
 }
 
 /// The socket halves and the bytes being written.
@@ -258,33 +259,4 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
 
 fn closing_reason(client: &Client) -> String {
     client.close_requested().unwrap_or_else(|| "Connection closed".into())
-}
-
-#[cfg(test)]
-mod size_tests {
-    use super::*;
-
-    #[test]
-    fn print_sizes() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let s = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-            let (rd, wr) = s.into_split();
-            let cfg = crate::config::Config::default();
-            let server = Server::new(cfg.clone(), None, crate::accounts::Accounts::with_store(None, &cfg));
-            let client = Arc::new(Client::new(1, "127.0.0.1".parse().unwrap(), 1, false, 1000, 0));
-            let mut io = Io { input: Input::Tcp(rd), wr, out: Vec::new(), pos: 0, client: client.clone() };
-            let mut ctx = Ctx::new(server.clone(), client.clone());
-            let mut buf = BytesMut::new();
-            eprintln!("Ctx {} Conn {} Io {} Client {} UserInfo {}", std::mem::size_of::<Ctx>(), std::mem::size_of::<crate::commands::Conn>(), std::mem::size_of_val(&io), std::mem::size_of::<Client>(), std::mem::size_of::<crate::state::client::UserInfo>());
-            eprintln!("next_event {}", std::mem::size_of_val(&io.next_event(&mut buf, None)));
-            eprintln!("read_loop {}", std::mem::size_of_val(&read_loop(&mut ctx, &mut io)));
-            eprintln!("flush_all {}", std::mem::size_of_val(&io.flush_all()));
-            let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let s2 = TcpStream::connect(l2.local_addr().unwrap()).await.unwrap();
-            let (rd2, wr2) = s2.into_split();
-            eprintln!("serve {}", std::mem::size_of_val(&serve(server.clone(), Input::Tcp(rd2), wr2, "127.0.0.1:1".parse().unwrap(), false)));
-        });
-    }
 }

@@ -3,12 +3,12 @@
 
 use super::channel::Channel;
 use super::outbox::{Outbox, Push};
+use super::signal::Signal;
 use crate::caps::CapSet;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use super::signal::Signal;
 use std::task::Context;
 
 /// A connection's unique id for the life of the process.
