@@ -7,30 +7,6 @@ use common::*;
 const ALL: &str = "batch message-tags server-time echo-message labeled-response draft/chathistory \
                    draft/message-redaction draft/read-marker";
 
-/// A registered client that negotiated `caps`, logged in with PASS when `password` is given.
-fn with_caps(s: &Server, nick: &str, caps: &str, password: Option<&str>) -> Client {
-    let mut c = s.connect();
-    if let Some(p) = password {
-        c.send(&format!("PASS {p}"));
-    }
-    c.send("CAP LS 302");
-    c.send(&format!("CAP REQ :{caps}"));
-    let (ack, _) = c.expect_where("CAP ACK", |l| l.contains(" ACK ") || l.contains(" NAK "));
-    assert!(ack.contains(" ACK "), "{ack}");
-    c.send("CAP END");
-    c.register(nick);
-    c
-}
-
-fn tag<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let tags = line.strip_prefix('@')?.split(' ').next()?;
-    tags.split(';').find_map(|t| match t.split_once('=') {
-        Some((k, v)) if k == key => Some(v),
-        None if t == key => Some(""),
-        _ => None,
-    })
-}
-
 /// Sends `n` messages to `target` and returns their echoes.
 fn say(c: &mut Client, target: &str, n: usize) -> Vec<String> {
     (0..n)
@@ -83,7 +59,7 @@ fn isupport_and_caps_are_advertised() {
 #[test]
 fn channel_history_subcommands() {
     let s = Server::start();
-    let mut a = with_caps(&s, "alice", ALL, None);
+    let mut a = with_caps_and_pass(&s, "alice", ALL, None);
     a.send("JOIN #h");
     a.expect("366");
     let echoes = say(&mut a, "#h", 6);
@@ -123,8 +99,8 @@ fn channel_history_subcommands() {
 #[test]
 fn outsiders_cannot_read_and_tagmsg_needs_event_playback() {
     let s = Server::start();
-    let mut a = with_caps(&s, "alice", ALL, None);
-    let mut b = with_caps(&s, "bob", &format!("{ALL} draft/event-playback"), None);
+    let mut a = with_caps_and_pass(&s, "alice", ALL, None);
+    let mut b = with_caps_and_pass(&s, "bob", &format!("{ALL} draft/event-playback"), None);
     a.send("JOIN #h");
     a.expect("366");
     a.send("@+draft/react=x TAGMSG #h");
@@ -143,9 +119,9 @@ fn outsiders_cannot_read_and_tagmsg_needs_event_playback() {
 #[test]
 fn direct_messages_and_targets() {
     let s = Server::start();
-    let mut a = with_caps(&s, "alice", ALL, None);
-    let mut b = with_caps(&s, "bob", ALL, None);
-    let mut c = with_caps(&s, "carol", ALL, None);
+    let mut a = with_caps_and_pass(&s, "alice", ALL, None);
+    let mut b = with_caps_and_pass(&s, "bob", ALL, None);
+    let mut c = with_caps_and_pass(&s, "carol", ALL, None);
     say(&mut a, "bob", 2);
     b.send("PRIVMSG alice :reply");
     b.expect("PRIVMSG");
@@ -169,16 +145,16 @@ fn direct_messages_and_targets() {
     // An unregistered user's conversations end with its connection.
     c.send("QUIT");
     assert!(c.closed());
-    let mut c2 = with_caps(&s, "carol", ALL, None);
+    let mut c2 = with_caps_and_pass(&s, "carol", ALL, None);
     assert!(history(&mut c2, "CHATHISTORY LATEST alice * 10").is_empty());
 }
 
 #[test]
 fn redact_own_others_and_forbidden() {
     let s = Server::start();
-    let mut a = with_caps(&s, "alice", ALL, None);
-    let mut b = with_caps(&s, "bob", ALL, None);
-    let mut plain = with_caps(&s, "plain", "message-tags", None);
+    let mut a = with_caps_and_pass(&s, "alice", ALL, None);
+    let mut b = with_caps_and_pass(&s, "bob", ALL, None);
+    let mut plain = with_caps_and_pass(&s, "plain", "message-tags", None);
     for c in [&mut a, &mut b, &mut plain] {
         c.send("JOIN #r");
         c.expect("366");
@@ -228,8 +204,8 @@ fn read_markers() {
     let mut reg = s.connect();
     reg.send("REGISTER mark * mark-password");
     assert!(reg.expect("REGISTER").contains("SUCCESS"));
-    let mut a = with_caps(&s, "mark", "draft/read-marker", Some("mark-password"));
-    let mut a2 = with_caps(&s, "mark2", "draft/read-marker", Some("mark:mark-password"));
+    let mut a = with_caps_and_pass(&s, "mark", "draft/read-marker", Some("mark-password"));
+    let mut a2 = with_caps_and_pass(&s, "mark2", "draft/read-marker", Some("mark:mark-password"));
     a.send("JOIN #m");
     let burst = a.collect_until("366");
     let pos = burst.iter().position(|l| command_of(l) == "MARKREAD").expect("MARKREAD on join");
@@ -251,7 +227,7 @@ fn read_markers() {
     assert_eq!(params_of(&a.expect("FAIL"))[..2], ["MARKREAD", "INVALID_PARAMS"]);
 
     // a connection without an account has its own markers
-    let mut guest = with_caps(&s, "guest", "draft/read-marker", None);
+    let mut guest = with_caps_and_pass(&s, "guest", "draft/read-marker", None);
     guest.send("MARKREAD #m");
     assert_eq!(params_of(&guest.expect("MARKREAD")), ["#m", "*"]);
 }

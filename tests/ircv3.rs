@@ -4,27 +4,6 @@
 mod common;
 use common::*;
 
-/// A registered client that negotiated `caps`.
-fn with_caps(s: &Server, nick: &str, caps: &str) -> Client {
-    let mut c = s.connect();
-    c.send("CAP LS 302");
-    c.send(&format!("CAP REQ :{caps}"));
-    let (ack, _) = c.expect_where("CAP ACK", |l| l.contains(" ACK ") || l.contains(" NAK "));
-    assert!(ack.contains(" ACK "), "{ack}");
-    c.send("CAP END");
-    c.register(nick);
-    c
-}
-
-fn tag<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let tags = line.strip_prefix('@')?.split(' ').next()?;
-    tags.split(';').find_map(|t| match t.split_once('=') {
-        Some((k, v)) if k == key => Some(v),
-        None if t == key => Some(""),
-        _ => None,
-    })
-}
-
 #[test]
 fn server_time_only_with_the_cap() {
     let s = Server::start();

@@ -103,7 +103,7 @@ impl Accounts {
         let iterations = a.scram_iterations;
         let (name_o, email_o, password_o, folded_o) =
             (name.to_owned(), email.map(str::to_owned), password.to_owned(), folded.clone());
-        let inserted = tokio::task::spawn_blocking(move || {
+        let inserted = blocking(move || {
             let hash = password::hash(&password_o, cost)?;
             let scram = password::scram_keys(&password_o, iterations);
             let row = AccountRow {
@@ -116,12 +116,7 @@ impl Accounts {
             };
             store.insert(&folded_o, &row)
         })
-        .await
-        .map_err(|_| AccountError::Unavailable)?
-        .map_err(|e| {
-            tracing::error!(error = %e, "account store failed");
-            AccountError::Unavailable
-        })?;
+        .await?;
         if !inserted {
             return Err(AccountError::Exists);
         }
@@ -145,7 +140,7 @@ impl Accounts {
         }
         let store = self.store()?;
         let (f, pw) = (folded.clone(), password.to_owned());
-        let result = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
+        let result = blocking(move || -> Result<Option<String>, String> {
             let Some(row) = store.get(&f)? else { return Ok(None) };
             if password::verify(&pw, &row.password_hash) {
                 let _ = store.touch(&f, chrono::Utc::now().timestamp());
@@ -154,12 +149,7 @@ impl Accounts {
                 Ok(None)
             }
         })
-        .await
-        .map_err(|_| AccountError::Unavailable)?
-        .map_err(|e| {
-            tracing::error!(error = %e, "account store failed");
-            AccountError::Unavailable
-        })?;
+        .await?;
         self.record(&folded, ip, result.is_some());
         Ok(result)
     }
@@ -183,10 +173,7 @@ impl Accounts {
     pub async fn scram_keys(&self, config: &Config, name: &str) -> Result<(Option<String>, ScramKeys), AccountError> {
         let store = self.store()?;
         let folded = self.casemap.fold(name);
-        let row = tokio::task::spawn_blocking(move || store.get(&folded))
-            .await
-            .map_err(|_| AccountError::Unavailable)?
-            .map_err(|_| AccountError::Unavailable)?;
+        let row = blocking(move || store.get(&folded)).await?;
         Ok(match row {
             Some(r) => (Some(r.name), r.scram),
             None => (None, sasl::decoy_keys(name, config.accounts.scram_iterations, &self.decoy_secret)),
@@ -196,6 +183,21 @@ impl Accounts {
     /// Folds an account name.
     pub fn fold(&self, name: &str) -> String {
         self.casemap.fold(name)
+    }
+}
+
+/// Runs blocking store or hashing work on tokio's blocking pool; a failure is
+/// logged and reported as `Unavailable`.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, AccountError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "account store failed");
+            Err(AccountError::Unavailable)
+        }
+        Err(_) => Err(AccountError::Unavailable),
     }
 }
 

@@ -31,7 +31,7 @@ impl Message {
             let (tags, after) = stripped.split_once(' ').unwrap_or((stripped, ""));
             for tag in tags.split(';').filter(|t| !t.is_empty()) {
                 let (key, value) = tag.split_once('=').unwrap_or((tag, ""));
-                msg.tags.insert(key.to_string(), unescape_tag(value));
+                msg.tags.insert(key.to_string(), crate::proto::tags::unescape(value).into_owned());
             }
             rest = after.trim_start_matches(' ');
         }
@@ -82,27 +82,6 @@ impl Message {
         let prefix = self.prefix.as_deref()?;
         prefix.split_once('!').map(|(_, uh)| uh).filter(|uh| !uh.is_empty())
     }
-}
-
-/// Undoes IRCv3 tag value escaping (`\:` `\s` `\\` `\r` `\n`).
-fn unescape_tag(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(':') => out.push(';'),
-            Some('s') => out.push(' '),
-            Some('r') => out.push('\r'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 /// Builds a wire line from a command and parameters; the last parameter is

@@ -261,6 +261,36 @@ impl Client {
     }
 }
 
+/// A registered client that negotiated `caps`, logged in with PASS when `password` is given.
+pub fn with_caps_and_pass(s: &Server, nick: &str, caps: &str, password: Option<&str>) -> Client {
+    let mut c = s.connect();
+    if let Some(p) = password {
+        c.send(&format!("PASS {p}"));
+    }
+    c.send("CAP LS 302");
+    c.send(&format!("CAP REQ :{caps}"));
+    let (ack, _) = c.expect_where("CAP ACK", |l| l.contains(" ACK ") || l.contains(" NAK "));
+    assert!(ack.contains(" ACK "), "{ack}");
+    c.send("CAP END");
+    c.register(nick);
+    c
+}
+
+/// A registered client that negotiated `caps`.
+pub fn with_caps(s: &Server, nick: &str, caps: &str) -> Client {
+    with_caps_and_pass(s, nick, caps, None)
+}
+
+/// The raw value of tag `key` on a line (`""` for a bare key), if present.
+pub fn tag<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let tags = line.strip_prefix('@')?.split(' ').next()?;
+    tags.split(';').find_map(|t| match t.split_once('=') {
+        Some((k, v)) if k == key => Some(v),
+        None if t == key => Some(""),
+        _ => None,
+    })
+}
+
 /// The command word of a line (skipping tags and source).
 pub fn command_of(line: &str) -> &str {
     let mut rest = line;
