@@ -106,6 +106,17 @@ fn send_list(ctx: &mut Ctx, ch: &Channel, c: char) {
     ctx.numeric(end, &[&ch.name]);
 }
 
+/// Whether a parameter mode may be applied: the sender is an op (else `denied`
+/// is set) and fewer than [`MAX_PARAM_MODES`] were applied by this command.
+fn param_slot(is_op: bool, denied: &mut bool, used: &mut usize) -> bool {
+    if !is_op {
+        *denied = true;
+        return false;
+    }
+    *used += 1;
+    *used <= MAX_PARAM_MODES
+}
+
 fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
@@ -138,12 +149,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     send_list(ctx, &ch, c);
                     continue;
                 };
-                if !is_op {
-                    denied = true;
-                    continue;
-                }
-                param_modes += 1;
-                if param_modes > MAX_PARAM_MODES {
+                if !param_slot(is_op, &mut denied, &mut param_modes) {
                     continue;
                 }
                 let m = extban::normalize(arg);
@@ -165,12 +171,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             }
             'o' | 'v' => {
                 let Some(arg) = args.next() else { continue };
-                if !is_op {
-                    denied = true;
-                    continue;
-                }
-                param_modes += 1;
-                if param_modes > MAX_PARAM_MODES {
+                if !param_slot(is_op, &mut denied, &mut param_modes) {
                     continue;
                 }
                 let Some(who) = ctx.server.find_user(arg) else {
