@@ -314,13 +314,7 @@ fn casemapping_makes_channels_and_nicks_unique() {
 #[test]
 fn rehash_announces_capability_changes_with_cap_notify() {
     let s = Server::start();
-    let mut o = s.connect();
-    o.send("CAP LS 302");
-    o.send("CAP REQ :draft/account-registration");
-    // CAP LS may take several lines; wait for the ACK itself.
-    o.expect_where("CAP ACK", |l| l.contains(" ACK "));
-    o.send("CAP END");
-    o.register("capper");
+    let mut o = with_caps(&s, "capper", "draft/account-registration");
     o.send("OPER admin adminpass");
     o.expect("381");
     let path = s.dir.path().join("banterd.toml");

@@ -196,13 +196,7 @@ pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         "" => ctx.client.nick(),
         r => r.to_owned(),
     };
-    if reason.len() > cfg.limits.kick_len {
-        let mut cut = cfg.limits.kick_len;
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        reason.truncate(cut);
-    }
+    reason.truncate(reason.floor_char_boundary(cfg.limits.kick_len));
     if channels.len() > 1 && channels.len() != targets.len() {
         return err(ERR_NEEDMOREPARAMS, &["KICK"]);
     }
@@ -280,14 +274,8 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
     let cfg = ctx.server.config();
-    let mut text = msg.param(1).to_owned();
-    if text.len() > cfg.limits.topic_len {
-        let mut cut = cfg.limits.topic_len;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
+    let param = msg.param(1);
+    let text = param[..param.floor_char_boundary(cfg.limits.topic_len)].to_owned();
     let mask = ctx.client.mask();
     ch.write().topic = if text.is_empty() {
         None

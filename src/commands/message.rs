@@ -137,19 +137,8 @@ fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResul
 pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let cfg = ctx.server.config();
     let text = msg.param(0);
-    let away = if text.is_empty() {
-        None
-    } else {
-        let mut t = text.to_owned();
-        if t.len() > cfg.limits.away_len {
-            let mut cut = cfg.limits.away_len;
-            while !t.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            t.truncate(cut);
-        }
-        Some(t)
-    };
+    let away =
+        if text.is_empty() { None } else { Some(text[..text.floor_char_boundary(cfg.limits.away_len)].to_owned()) };
     ctx.client.info_mut().away = away.clone();
     let params = away.iter().cloned().collect();
     let line = ctx.client.line("AWAY", params);

@@ -7,7 +7,6 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::fanout;
-use crate::state::whowas::WhowasEntry;
 use std::sync::atomic::Ordering;
 
 /// The version string in 002, 004 and VERSION.
@@ -68,16 +67,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// Records the client's current identity under `nick` for WHOWAS.
 pub fn remember(ctx: &Ctx, nick: &str) {
-    let info = ctx.client.info();
-    ctx.server.whowas.push(WhowasEntry {
-        folded: ctx.server.fold(nick),
-        nick: nick.to_owned(),
-        user: info.user.clone(),
-        host: info.host.clone(),
-        realname: info.realname.clone(),
-        account: info.account.clone(),
-        when: chrono::Utc::now().timestamp(),
-    });
+    ctx.server.remember(nick, &ctx.client.info());
 }
 
 /// USER: username and realname, once, before registration.

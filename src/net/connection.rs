@@ -47,21 +47,13 @@ pub async fn serve_tls(server: Arc<Server>, acceptor: TlsAcceptor, stream: TcpSt
         }
         Ok(Err(e)) => {
             tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
-            release_admission(&server, addr);
+            server.release_ip(addr.ip());
         }
         Err(_) => {
             tracing::info!(peer = %addr, "TLS handshake timed out");
-            release_admission(&server, addr);
+            server.release_ip(addr.ip());
         }
     }
-}
-
-/// Gives back the per-IP slot taken by the listener for a connection that never became a client.
-fn release_admission(server: &Server, addr: SocketAddr) {
-    if let Some(mut n) = server.per_ip.get_mut(&addr.ip()) {
-        *n = n.saturating_sub(1);
-    }
-    server.per_ip.remove_if(&addr.ip(), |_, n| *n == 0);
 }
 
 /// Registers a new client for an accepted connection and returns its task's

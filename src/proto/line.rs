@@ -136,13 +136,7 @@ impl Line {
         }
         out.push_str(&self.command);
         push_params(&mut out, self.params.iter().map(String::as_str), has_text(&self.command));
-        if out.len() - body_start > 510 {
-            let mut cut = body_start + 510;
-            while !out.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.truncate(cut);
-        }
+        out.truncate(out.floor_char_boundary(body_start + 510));
         out.push_str("\r\n");
         out.into_bytes()
     }

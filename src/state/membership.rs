@@ -26,10 +26,7 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     if server.clients.remove(&client.id).is_none() {
         return;
     }
-    if let Some(mut n) = server.per_ip.get_mut(&client.ip) {
-        *n = n.saturating_sub(1);
-    }
-    server.per_ip.remove_if(&client.ip, |_, n| *n == 0);
+    server.release_ip(client.ip);
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);
@@ -38,15 +35,7 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
             server.oper_count.fetch_sub(1, Ordering::Relaxed);
         }
         let info = client.info();
-        server.whowas.push(super::whowas::WhowasEntry {
-            folded: server.fold(&info.nick),
-            nick: info.nick.clone(),
-            user: info.user.clone(),
-            host: info.host.clone(),
-            realname: info.realname.clone(),
-            account: info.account.clone(),
-            when: chrono::Utc::now().timestamp(),
-        });
+        server.remember(&info.nick, &info);
     }
     let channels = std::mem::take(&mut client.info_mut().channels);
     for ch in &channels {

@@ -238,6 +238,28 @@ impl Server {
         Ok(())
     }
 
+    /// Records a user as `nick` in the WHOWAS history (the nick is passed
+    /// because on a nick change `info` already carries the new one).
+    pub fn remember(&self, nick: &str, info: &client::UserInfo) {
+        self.whowas.push(whowas::WhowasEntry {
+            folded: self.fold(nick),
+            nick: nick.to_owned(),
+            user: info.user.clone(),
+            host: info.host.clone(),
+            realname: info.realname.clone(),
+            account: info.account.clone(),
+            when: chrono::Utc::now().timestamp(),
+        });
+    }
+
+    /// Gives back one connection's slot in the per-IP count.
+    pub fn release_ip(&self, ip: IpAddr) {
+        if let Some(mut n) = self.per_ip.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+        }
+        self.per_ip.remove_if(&ip, |_, n| *n == 0);
+    }
+
     /// Releases `client`'s nick.
     pub fn release_nick(&self, client: &Client) {
         let key = self.fold(&client.nick());
