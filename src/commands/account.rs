@@ -38,8 +38,11 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         if ctx.client.info().account.is_some() {
             return fail("REGISTER", "ALREADY_AUTHENTICATED", &[name], "You are already logged in");
         }
-        let account =
-            if name == "*" { ctx.conn.wanted_nick.clone().unwrap_or_else(|| ctx.client.nick()) } else { name.clone() };
+        let account = if name == "*" {
+            ctx.conn.wanted_nick().map_or_else(|| ctx.client.nick(), str::to_owned)
+        } else {
+            name.clone()
+        };
         if account == "*" || account.is_empty() {
             return fail("REGISTER", "NEED_NICK", &["*"], "Send NICK first or name the account");
         }

@@ -285,7 +285,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let line =
         ctx.client.line("TOPIC", vec![ch.name.clone(), text]).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
-    super::chathistory::record_channel(ctx, &ch, &line);
-    ctx.reply(line);
+    ctx.reply(line.clone());
+    super::chathistory::record_channel(ctx, &ch, [line]);
     Ok(())
 }

@@ -29,17 +29,26 @@ fn kind_of(line: &Line) -> Option<Kind> {
     }
 }
 
-/// Records `line`, just relayed to `channel` by this client.
-pub fn record_channel(ctx: &Ctx, channel: &Channel, line: &Line) {
-    let Some(kind) = kind_of(line) else { return };
-    let Some(entry) = Entry::new(&ctx.server, &ctx.client, line, kind) else { return };
+/// Records `lines`, just relayed to `channel` by this client (taken, not
+/// copied: this is on every channel message's path).
+pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Item = Line>) {
     let cfg = ctx.server.config();
-    ctx.server.history.record_channel(&cfg.history, &ctx.server.fold(&channel.name), entry);
+    if !cfg.history.enabled {
+        return;
+    }
+    let entries = lines.into_iter().filter_map(|line| {
+        let kind = kind_of(&line)?;
+        Entry::new(&ctx.server, &ctx.client, line, kind)
+    });
+    ctx.server.history.record_channel(&cfg.history, &ctx.server.fold(&channel.name), entries);
 }
 
 /// Records `line`, just sent by this client to the user `to`.
-pub fn record_direct(ctx: &Ctx, to: &Client, line: &Line) {
-    let Some(kind) = kind_of(line) else { return };
+pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
+    if !ctx.server.config().history.enabled {
+        return;
+    }
+    let Some(kind) = kind_of(&line) else { return };
     let Some(entry) = Entry::new(&ctx.server, &ctx.client, line, kind) else { return };
     ctx.server.history.record_direct(&ctx.server, &ctx.client, to, entry);
 }
@@ -65,7 +74,7 @@ fn parse_ref(text: &str) -> Option<Ref> {
     if let Some(id) = text.strip_prefix("msgid=") {
         return (!id.is_empty()).then(|| Ref::Msgid(id.to_owned()));
     }
-    text.strip_prefix("timestamp=").and_then(history::parse_time).map(Ref::Time)
+    text.strip_prefix("timestamp=").and_then(crate::proto::time::parse).map(Ref::Time)
 }
 
 /// CHATHISTORY `BEFORE|AFTER|LATEST|AROUND target ref limit`,
@@ -141,7 +150,7 @@ fn targets(ctx: &mut Ctx, from: i64, to: i64, limit: usize) {
     let lines = found
         .into_iter()
         .map(|(name, t)| {
-            Line::new(source.clone(), "CHATHISTORY", vec!["TARGETS".into(), name, history::format_time(t)])
+            Line::new(source.clone(), "CHATHISTORY", vec!["TARGETS".into(), name, crate::proto::time::format(t)])
         })
         .collect();
     send_batch(ctx, vec!["draft/chathistory-targets".into()], lines);

@@ -15,14 +15,11 @@ pub struct Conn {
     pub cap_negotiating: bool,
     /// CAP version the client announced (0, 301 or 302).
     pub cap_version: u32,
-    /// USER parameters once given: username and realname.
-    pub user: Option<(String, String)>,
+    /// What USER, NICK and PASS left for registration (boxed, and dropped once
+    /// registered: a registered client keeps none of it).
+    pub pre: Option<Box<PreRegistration>>,
     /// Whether a nick has been claimed.
     pub has_nick: bool,
-    /// The last nick asked for before registration, even if it was taken.
-    pub wanted_nick: Option<String>,
-    /// A PASS given before registration.
-    pub pass: Option<String>,
     /// An AUTHENTICATE exchange in progress (boxed: most connections never have one).
     pub sasl: Option<Box<crate::accounts::sasl::Exchange>>,
     /// Commands received before registration.
@@ -33,6 +30,34 @@ pub struct Conn {
     pub told_login_required: bool,
     /// A draft/multiline batch being received (boxed: rare, and idle clients stay small).
     pub multiline: Option<Box<super::multiline::Pending>>,
+}
+
+/// Connection state that only matters until registration completes.
+#[derive(Debug, Default)]
+pub struct PreRegistration {
+    /// USER parameters once given: username and realname.
+    pub user: Option<(String, String)>,
+    /// The last nick asked for before registration, even if it was taken.
+    pub wanted_nick: Option<String>,
+    /// A PASS given before registration.
+    pub pass: Option<String>,
+}
+
+impl Conn {
+    /// The pre-registration state, created on first use.
+    pub fn pre(&mut self) -> &mut PreRegistration {
+        self.pre.get_or_insert_with(Default::default)
+    }
+
+    /// Whether USER has been given.
+    pub fn has_user(&self) -> bool {
+        self.pre.as_ref().is_some_and(|p| p.user.is_some())
+    }
+
+    /// The nick asked for before registration, if any.
+    pub fn wanted_nick(&self) -> Option<&str> {
+        self.pre.as_ref().and_then(|p| p.wanted_nick.as_deref())
+    }
 }
 
 /// What a handler returns when it cannot do what was asked.
@@ -81,12 +106,15 @@ pub struct Ctx {
     pub conn: Conn,
     /// Replies to this command, flushed (and labeled) after the handler returns.
     pub out: Vec<Line>,
+    /// Channel messages held back until this read batch is handled (boxed:
+    /// idle clients stay small).
+    pub pending: Option<Box<crate::state::fanout::Pending>>,
 }
 
 impl Ctx {
     /// A context for a new connection.
     pub fn new(server: Arc<Server>, client: Arc<Client>) -> Ctx {
-        Ctx { server, client, conn: Conn::default(), out: Vec::new() }
+        Ctx { server, client, conn: Conn::default(), out: Vec::new(), pending: None }
     }
 
     /// The server's name (the source of numerics).

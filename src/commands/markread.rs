@@ -7,9 +7,10 @@
 use super::{fail, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::Line;
+use crate::proto::time::{format as format_time, parse as parse_time};
 use crate::proto::Message;
 use crate::state::channel::Channel;
-use crate::state::history::{self, format_time, parse_time};
+use crate::state::history;
 
 /// The `MARKREAD` line for `target` with the stored marker (or `*`).
 fn marker_line(ctx: &Ctx, target: &str, time_ms: Option<i64>) -> Line {

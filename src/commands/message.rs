@@ -68,6 +68,7 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
     if kind != Kind::Tagmsg {
         ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
+    let count = targets.split(',').filter(|t| !t.is_empty()).count();
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= cfg.limits.max_targets {
             if kind != Kind::Notice {
@@ -75,10 +76,11 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
             }
             break;
         }
-        let mut line = base.clone();
+        // The last target takes the line itself; only earlier ones copy it.
+        let mut line = if i + 1 == count { std::mem::take(&mut base) } else { base.clone() };
         line.params[0] = target.to_owned();
         line = line.tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
-        if let Err(e) = deliver(ctx, target, &line, kind) {
+        if let Err(e) = deliver(ctx, target, line, kind) {
             if kind != Kind::Notice {
                 ctx.report(e);
             }
@@ -102,7 +104,8 @@ pub fn check_channel_send(ctx: &Ctx, ch: &Channel) -> HandlerResult {
     Ok(())
 }
 
-fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResult {
+/// Relays `line` to `target`, echoes it (echo-message) and records it in history.
+fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult {
     let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
     let status = target.chars().take_while(|c| *c == '@' || *c == '+').collect::<String>();
     let chan_name = &target[status.len()..];
@@ -110,27 +113,60 @@ fn deliver(ctx: &mut Ctx, target: &str, line: &Line, kind: Kind) -> HandlerResul
         let Some(ch) = ctx.server.find_channel(chan_name) else { return err(ERR_NOSUCHCHANNEL, &[chan_name]) };
         check_channel_send(ctx, &ch)?;
         if status.is_empty() {
-            fanout::to_channel(&ch, line, Some(ctx.client.id), only_tags);
-            super::chathistory::record_channel(ctx, &ch, line);
+            echo(ctx, &line);
+            hold(ctx, ch, line, kind == Kind::Tagmsg);
         } else {
-            fanout::to_channel_status(&ch, line, Some(ctx.client.id), !status.contains('@'));
+            flush_held(ctx);
+            fanout::to_channel_status(&ch, &line, Some(ctx.client.id), !status.contains('@'));
+            echo(ctx, &line);
         }
     } else {
+        flush_held(ctx);
         let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
         if only_tags(&to) {
-            fanout::to_client(&to, line);
+            fanout::to_client(&to, &line);
         }
-        super::chathistory::record_direct(ctx, &to, line);
         if kind == Kind::Privmsg {
             if let Some(away) = to.info().away.clone() {
                 ctx.numeric(RPL_AWAY, &[&to.nick(), &away]);
             }
         }
+        echo(ctx, &line);
+        super::chathistory::record_direct(ctx, &to, line);
     }
+    Ok(())
+}
+
+/// Holds a channel message with the ones before it (see [`fanout::Pending`]).
+fn hold(ctx: &mut Ctx, ch: std::sync::Arc<Channel>, line: Line, tags_only: bool) {
+    if !ctx.pending.as_ref().is_some_and(|p| p.matches(&ch, tags_only)) {
+        flush_held(ctx);
+        ctx.pending = Some(Box::new(fanout::Pending::new(ch, ctx.client.id, tags_only)));
+    }
+    if ctx.pending.as_mut().is_some_and(|p| p.push(line)) {
+        flush_held(ctx);
+    }
+}
+
+/// Delivers the channel messages held back so far and records them in history.
+/// Called before anything else the client does, at the end of each read batch,
+/// and when the connection ends.
+pub fn flush_held(ctx: &mut Ctx) {
+    let Some(pending) = ctx.pending.take() else { return };
+    let (channel, lines) = pending.deliver();
+    super::chathistory::record_channel(ctx, &channel, lines);
+}
+
+/// Whether `command` relays a message (and may be held with the ones before it).
+pub fn is_relay(command: &str) -> bool {
+    ["PRIVMSG", "NOTICE", "TAGMSG"].iter().any(|c| command.eq_ignore_ascii_case(c))
+}
+
+/// Sends the sender its own message back when it negotiated echo-message.
+fn echo(ctx: &mut Ctx, line: &Line) {
     if ctx.has_cap(Cap::EchoMessage) {
         ctx.reply(line.clone());
     }
-    Ok(())
 }
 
 /// AWAY `[:message]`: set or clear the away message.

@@ -164,6 +164,11 @@ pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
 
 async fn handle_line(ctx: &mut Ctx, line: &str) {
     let Ok(msg) = Message::parse(line) else { return };
+    if !message::is_relay(msg.command) || msg.tag("batch").is_some() {
+        // Anything but a plain message delivers the held ones first, so that
+        // nothing the client does overtakes them.
+        message::flush_held(ctx);
+    }
     // Client batches (draft/multiline) frame other commands, so they are taken
     // before the table; the batch decides which label its reply carries.
     if let Some(label) = multiline::intercept(ctx, &msg) {

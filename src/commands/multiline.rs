@@ -13,8 +13,9 @@
 
 use super::{fail, CmdError, Ctx, HandlerResult};
 use crate::caps::Cap;
-use crate::proto::line::{server_time, Line};
+use crate::proto::line::Line;
 use crate::proto::numeric::*;
+use crate::proto::time;
 use crate::proto::{tags, Message};
 use crate::state::client::Client;
 use crate::state::fanout::{self, BlockLine};
@@ -213,11 +214,11 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
         l
     };
     let msgid = ctx.server.next_msgid();
-    let time = server_time();
+    let stamp = time::now();
     let id = super::response::batch_id(ctx);
 
     let start = Line::new(mask.clone(), "BATCH", vec![format!("+{id}"), BATCH_TYPE.into(), target.clone()])
-        .tag("time", time.clone(), Cap::ServerTime)
+        .tag("time", stamp.clone(), Cap::ServerTime)
         .tag("msgid", msgid.clone(), Cap::MessageTags);
     let mut block: Vec<BlockLine> = vec![(user_tags(start), Vec::new())];
     for (text, concat) in &p.lines {
@@ -234,7 +235,7 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     for (text, _) in p.lines.iter().filter(|(t, _)| !t.is_empty()) {
         let mut line = Line::new(mask.clone(), command, vec![target.clone(), text.clone()]).tag(
             "time",
-            time.clone(),
+            stamp.clone(),
             Cap::ServerTime,
         );
         if fallback.is_empty() {

@@ -39,7 +39,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let registered = ctx.client.is_registered();
     if !registered {
-        ctx.conn.wanted_nick = Some(new.to_owned());
+        ctx.conn.pre().wanted_nick = Some(new.to_owned());
     }
     if registered && ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
         let context = [new.to_owned()];
@@ -72,7 +72,7 @@ pub fn remember(ctx: &Ctx, nick: &str) {
 
 /// USER: username and realname, once, before registration.
 pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    if ctx.client.is_registered() || ctx.conn.user.is_some() {
+    if ctx.client.is_registered() || ctx.conn.has_user() {
         return err(ERR_ALREADYREGISTERED, &[]);
     }
     let (username, realname) = (msg.param(0), msg.param(3));
@@ -81,7 +81,7 @@ pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let clean: String = username.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(10).collect();
     let clean = if clean.is_empty() { "user".to_owned() } else { clean };
-    ctx.conn.user = Some((format!("~{clean}"), realname.to_owned()));
+    ctx.conn.pre().user = Some((format!("~{clean}"), realname.to_owned()));
     Ok(())
 }
 
@@ -91,7 +91,7 @@ pub fn pass(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if ctx.client.is_registered() {
         return err(ERR_ALREADYREGISTERED, &[]);
     }
-    ctx.conn.pass = Some(msg.param(0).to_owned());
+    ctx.conn.pre().pass = Some(msg.param(0).to_owned());
     Ok(())
 }
 
@@ -139,10 +139,10 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// Completes registration once NICK and USER are in, CAP negotiation is closed
 /// and any login requirement is met; sends the welcome burst.
 pub async fn maybe_complete(ctx: &mut Ctx) {
-    if !ctx.conn.has_nick || ctx.conn.user.is_none() || ctx.conn.cap_negotiating {
+    if !ctx.conn.has_nick || !ctx.conn.has_user() || ctx.conn.cap_negotiating {
         return;
     }
-    if let Some(pass) = ctx.conn.pass.take() {
+    if let Some(pass) = ctx.conn.pre.as_mut().and_then(|p| p.pass.take()) {
         if !super::account::login_with_pass(ctx, &pass).await {
             ctx.numeric(ERR_PASSWDMISMATCH, &[]);
             ctx.quit("Bad password");
@@ -174,8 +174,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         let text = format!("{nick} is reserved by a registered account; you are now {guest}");
         ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", std::slice::from_ref(&nick), &text);
     }
-    let (user, realname) = ctx.conn.user.take().unwrap_or_default();
-    ctx.conn.wanted_nick = None;
+    let (user, realname) = ctx.conn.pre.take().and_then(|p| p.user).unwrap_or_default();
     {
         let mut info = ctx.client.info_mut();
         info.user = user;

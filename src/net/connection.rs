@@ -28,13 +28,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the final flush (ERROR line and anything queued) may take.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
-/// Serves one accepted plain TCP connection until it ends.
-pub async fn serve_tcp(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
+/// Serves one accepted plain TCP connection until it ends: the task to spawn.
+/// Boxed, and not an async fn: the task (a cache-line aligned allocation) then
+/// holds only a pointer, and the session state is one plain allocation.
+pub fn serve_tcp(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) -> Pin<Box<impl Future<Output = ()>>> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    // Boxed: the task itself then holds only a pointer, so its (cache-line
-    // aligned) allocation stays small; the connection state is a plain allocation.
-    Box::pin(serve(server, Input::Tcp(rd), wr, addr, false)).await
+    Box::pin(serve(server, Input::Tcp(rd), wr, addr, false))
 }
 
 /// Serves one accepted TLS connection: handshake, then as plain.
@@ -77,6 +77,7 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     // stored twice in the task (once as arguments, once as locals).
     async move {
         let reason = read_loop(&mut ctx, &mut io).await;
+        commands::message::flush_held(&mut ctx);
         membership::remove_client(&ctx.server, &ctx.client, &reason);
         let host = ctx.client.info().host.clone();
         ctx.client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
@@ -212,13 +213,15 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
             if limited && !client.is_oper() {
                 let delay = bucket.take(Instant::now());
                 if !delay.is_zero() {
+                    commands::message::flush_held(ctx);
                     // Measure what is waiting behind the lag before sleeping on it.
                     io.input.read_waiting(&mut buf, 256 * 1024);
                     let pending = buf.iter().filter(|b| **b == b'\n').count();
                     if pending as u32 > max_backlog {
                         return "Excess Flood".into();
                     }
-                    match io.next_event(&mut buf, Some(Instant::now() + delay)).await {
+                    // Boxed: rare, and the idle task then keeps no room for it.
+                    match Box::pin(io.next_event(&mut buf, Some(Instant::now() + delay))).await {
                         Event::Timer => {}
                         Event::Close => return closing_reason(&client),
                         _ => return "Connection reset by peer".into(),
@@ -235,6 +238,8 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
                 return reason;
             }
         }
+        // The read batch is handled: deliver the channel messages it held.
+        commands::message::flush_held(ctx);
         if buf.is_empty() {
             // An idle client keeps no read buffer.
             buf = BytesMut::new();

@@ -61,11 +61,6 @@ fn has_text(command: &str) -> bool {
         )
 }
 
-/// The current time in IRCv3 server-time format.
-pub fn server_time() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
 impl Line {
     /// A line with a source, command and parameters and no tags.
     pub fn new(source: impl Into<String>, command: impl Into<String>, params: Vec<String>) -> Line {
@@ -89,7 +84,7 @@ impl Line {
 
     /// Adds the `time` tag (server-time).
     pub fn timed(self) -> Line {
-        self.tag("time", server_time(), Cap::ServerTime)
+        self.tag("time", super::time::now(), Cap::ServerTime)
     }
 
     /// Serializes for a recipient with `caps`, prepending `extra` tags (label, batch)

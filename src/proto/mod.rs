@@ -6,6 +6,7 @@ pub mod line;
 pub mod message;
 pub mod numeric;
 pub mod tags;
+pub mod time;
 
 pub use codec::{Frame, LineCodec};
 pub use message::{Message, OwnedMessage};

@@ -5,7 +5,7 @@ use super::channel::Channel;
 use super::outbox::{Outbox, Push};
 use super::signal::Signal;
 use crate::caps::CapSet;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -62,16 +62,23 @@ pub struct UserInfo {
     /// Oper block name, when opered.
     pub oper_name: Option<String>,
     /// Folded nicks this client MONITORs.
-    pub monitoring: HashSet<String>,
+    pub monitoring: super::rare::Rare<BTreeSet<String>>,
     /// IRCv3 metadata on this user, and its subscriptions.
-    pub metadata: super::metadata::UserMetadata,
+    pub metadata: super::rare::Rare<super::metadata::UserMetadata>,
 }
 
 impl UserInfo {
     /// `nick!user@host`.
     pub fn mask(&self) -> String {
+        // Built by hand: this is on every relayed message's path.
         let user = if self.user.is_empty() { "*" } else { &self.user };
-        format!("{}!{}@{}", self.nick, user, self.host)
+        let mut mask = String::with_capacity(self.nick.len() + user.len() + self.host.len() + 2);
+        mask.push_str(&self.nick);
+        mask.push('!');
+        mask.push_str(user);
+        mask.push('@');
+        mask.push_str(&self.host);
+        mask
     }
 }
 

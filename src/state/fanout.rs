@@ -122,6 +122,56 @@ pub fn block_to_channel(
     }
 }
 
+/// Consecutive messages from one client to one channel, held back until the
+/// client's read batch is handled (or until the client does anything else),
+/// then appended to each member's outbox in one piece. A sender's read often
+/// holds many lines; relaying them together costs one lock and one copy per
+/// member instead of one per member and line. Every recipient still sees the
+/// messages in order, and nothing the sender does later can overtake them,
+/// because anything else the sender does delivers the held lines first.
+#[derive(Debug)]
+pub struct Pending {
+    channel: Arc<Channel>,
+    except: ClientId,
+    tags_only: bool,
+    block: Vec<BlockLine>,
+    bytes: usize,
+}
+
+impl Pending {
+    /// Most lines held at once.
+    const MAX_LINES: usize = 64;
+    /// Most (approximate) bytes held at once.
+    const MAX_BYTES: usize = 16 * 1024;
+
+    /// Starts holding messages from `except` to `channel`; `tags_only` (TAGMSG)
+    /// limits delivery to message-tags clients.
+    pub fn new(channel: Arc<Channel>, except: ClientId, tags_only: bool) -> Pending {
+        Pending { channel, except, tags_only, block: Vec::new(), bytes: 0 }
+    }
+
+    /// Whether a message to `channel` of this kind can join the held ones.
+    pub fn matches(&self, channel: &Arc<Channel>, tags_only: bool) -> bool {
+        Arc::ptr_eq(&self.channel, channel) && self.tags_only == tags_only
+    }
+
+    /// Holds one more line; true when the holder should deliver now.
+    pub fn push(&mut self, line: Line) -> bool {
+        self.bytes += line.params.iter().map(String::len).sum::<usize>() + line.source.len() + 64;
+        self.block.push((line, Vec::new()));
+        self.block.len() >= Self::MAX_LINES || self.bytes >= Self::MAX_BYTES
+    }
+
+    /// Delivers the held lines; returns the channel and the lines (for history).
+    pub fn deliver(self) -> (Arc<Channel>, Vec<Line>) {
+        let tags_only = self.tags_only;
+        block_to_channel(&self.channel, &self.block, Some(self.except), |c| {
+            !tags_only || c.caps().has(Cap::MessageTags)
+        });
+        (self.channel, self.block.into_iter().map(|(line, _)| line).collect())
+    }
+}
+
 /// Sends `block` to one client in one append.
 pub fn block_to_client(client: &Client, block: &[BlockLine]) {
     client.send(&serialize_block(block, client.caps()));

@@ -47,12 +47,12 @@ pub struct Entry {
 
 impl Entry {
     /// An entry for `line` sent by `from`; `None` when the line lacks a msgid or time.
-    pub fn new(server: &Server, from: &Client, line: &Line, kind: Kind) -> Option<Entry> {
+    pub fn new(server: &Server, from: &Client, line: Line, kind: Kind) -> Option<Entry> {
         let tag = |k: &str| line.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
         let msgid = tag("msgid")?;
-        let time_ms = parse_time(&tag("time")?)?;
+        let time_ms = crate::proto::time::parse(&tag("time")?)?;
         let sender_account = from.info().account.as_deref().map(|a| server.fold(a));
-        Some(Entry { line: line.clone(), msgid, time_ms, sender: from.id, sender_account, kind })
+        Some(Entry { line, msgid, time_ms, sender: from.id, sender_account, kind })
     }
 }
 
@@ -166,31 +166,24 @@ fn pair_key(a: &str, b: &str) -> String {
     }
 }
 
-/// Parses an IRCv3 server-time timestamp (`YYYY-MM-DDThh:mm:ss.sssZ`) to milliseconds.
-pub fn parse_time(text: &str) -> Option<i64> {
-    if !text.ends_with('Z') {
-        return None;
-    }
-    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis())
-}
-
-/// Formats milliseconds as an IRCv3 server-time timestamp.
-pub fn format_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
 impl History {
     /// An empty store.
     pub fn new() -> History {
         History::default()
     }
 
-    /// Records a message to the channel with folded name `folded`.
-    pub fn record_channel(&self, cfg: &HistoryConfig, folded: &str, entry: Entry) {
+    /// Records messages to the channel with folded name `folded`, in order.
+    pub fn record_channel(&self, cfg: &HistoryConfig, folded: &str, entries: impl IntoIterator<Item = Entry>) {
         if !cfg.enabled {
             return;
         }
-        self.channels.entry(folded.to_owned()).or_default().push(entry, cfg.channel_length);
+        let mut buffer = match self.channels.get_mut(folded) {
+            Some(b) => b,
+            None => self.channels.entry(folded.to_owned()).or_default(),
+        };
+        for entry in entries {
+            buffer.push(entry, cfg.channel_length);
+        }
     }
 
     /// Records a direct message between `from` and `to` (the same client for
@@ -465,12 +458,5 @@ mod tests {
         assert_eq!(h.set_marker(&cfg, "c:7", "#c", 1), (1, true));
         h.forget_client(7);
         assert_eq!(h.marker("c:7", "#c"), None);
-    }
-
-    #[test]
-    fn time_round_trip() {
-        let t = "2019-01-04T14:33:26.123Z";
-        assert_eq!(format_time(parse_time(t).unwrap()), t);
-        assert_eq!(parse_time("not-a-time"), None);
     }
 }

@@ -16,6 +16,10 @@ pub struct UserMetadata {
     pub subs: BTreeSet<String>,
 }
 
+impl super::rare::Empty for UserMetadata {
+    const EMPTY: &'static Self = &UserMetadata { values: BTreeMap::new(), subs: BTreeSet::new() };
+}
+
 /// Whether `key` is a valid metadata key: 1..=`max_bytes` of `a-z 0-9 _ . / -`.
 pub fn valid_key(key: &str, max_bytes: usize) -> bool {
     !key.is_empty()

@@ -17,6 +17,7 @@ pub mod membership;
 pub mod metadata;
 pub mod monitor;
 pub mod outbox;
+pub mod rare;
 pub mod signal;
 pub mod whowas;
 
@@ -212,7 +213,10 @@ impl Server {
     /// A fresh, unique message id.
     pub fn next_msgid(&self) -> String {
         let n = self.msgid_counter.fetch_add(1, Ordering::Relaxed);
-        format!("{}{:x}", self.msgid_prefix, n)
+        let mut id = String::with_capacity(self.msgid_prefix.len() + 16);
+        id.push_str(&self.msgid_prefix);
+        push_hex(&mut id, n);
+        id
     }
 
     /// Folds a nick or channel name with the server's case mapping.
@@ -331,6 +335,27 @@ fn load_motd(config: &Config) -> Option<Arc<Vec<String>>> {
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot read MOTD file");
             None
+        }
+    }
+}
+
+/// Appends `n` in lower-case hexadecimal (what `{:x}` prints, without the
+/// formatting machinery: message ids are made for every message).
+fn push_hex(out: &mut String, n: u64) {
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
+    for shift in (0..digits).rev() {
+        out.push(char::from_digit(((n >> (shift * 4)) & 0xf) as u32, 16).unwrap_or('0'));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_hex_matches_format() {
+        for n in [0u64, 1, 15, 16, 255, 4096, 0xdead_beef, u64::MAX] {
+            let mut s = String::new();
+            super::push_hex(&mut s, n);
+            assert_eq!(s, format!("{n:x}"));
         }
     }
 }

@@ -18,7 +18,7 @@ pub fn unwatch(server: &Server, folded: &str, id: ClientId) {
 
 /// Drops every MONITOR entry of `client` (MONITOR C, and on quit).
 pub fn clear(server: &Server, client: &Client) {
-    let list: Vec<String> = client.info_mut().monitoring.drain().collect();
+    let list: Vec<String> = std::mem::take(&mut *client.info_mut().monitoring).into_iter().collect();
     for folded in list {
         unwatch(server, &folded, client.id);
     }

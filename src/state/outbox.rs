@@ -4,6 +4,9 @@
 
 use std::sync::Mutex;
 
+/// Bytes reserved by the first append to an empty, unallocated buffer.
+const FIRST_RESERVE: usize = 2048;
+
 /// What happened to an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
@@ -52,6 +55,11 @@ impl Outbox {
             return Push::Overflow;
         }
         let was_empty = g.buf.is_empty();
+        if g.buf.capacity() == 0 {
+            // An idle client holds no buffer; start with room for a typical batch
+            // rather than growing (and copying) through the small sizes.
+            g.buf.reserve(bytes.len().max(FIRST_RESERVE).min(self.limit));
+        }
         g.buf.extend_from_slice(bytes);
         if was_empty {
             Push::Woke
