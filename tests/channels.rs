@@ -329,3 +329,47 @@ fn rehash_announces_capability_changes_with_cap_notify() {
     o.send("REHASH");
     assert_eq!(params_of(&o.expect("CAP"))[1..], ["NEW", "draft/account-registration=before-connect"]);
 }
+
+/// Messages a client sends to a channel in one write are held and delivered
+/// together; whatever the client does next (a direct message, PART, NICK, a
+/// message to another channel) must still reach everyone after them.
+#[test]
+fn one_write_of_mixed_commands_arrives_in_order() {
+    let s = Server::start();
+    let mut a = s.client("ann");
+    let mut b = s.client("ben");
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #one,#two");
+        c.expect("366");
+        c.expect("366");
+    }
+    a.sync();
+    b.sync();
+    let mut batch = String::new();
+    for i in 0..5 {
+        batch.push_str(&format!("PRIVMSG #one :m{i}\r\n"));
+    }
+    batch.push_str("PRIVMSG ben :direct\r\nPRIVMSG #one :m5\r\nPRIVMSG #two :other\r\nPRIVMSG #one :m6\r\n");
+    batch.push_str("NICK anne\r\nPRIVMSG #one :m7\r\nPART #one :bye\r\n");
+    a.send_raw(batch.as_bytes());
+    let (_, before) = b.expect_where("PART", |l| command_of(l) == "PART");
+    let seen: Vec<String> = before
+        .iter()
+        .filter(|l| matches!(command_of(l), "PRIVMSG" | "NICK"))
+        .map(|l| format!("{} {}", command_of(l), params_of(l).last().cloned().unwrap_or_default()))
+        .collect();
+    let want = [
+        "PRIVMSG m0",
+        "PRIVMSG m1",
+        "PRIVMSG m2",
+        "PRIVMSG m3",
+        "PRIVMSG m4",
+        "PRIVMSG direct",
+        "PRIVMSG m5",
+        "PRIVMSG other",
+        "PRIVMSG m6",
+        "NICK anne",
+        "PRIVMSG m7",
+    ];
+    assert_eq!(seen, want);
+}
