@@ -8,7 +8,6 @@ use crate::state::Server;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// How the server ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +23,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, S
     let accounts = Accounts::open(&config)?;
     let mut listeners = Vec::new();
     for addr in &config.server.listen {
-        let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let l = net::listener::bind(*addr)?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         tracing::info!("listening on {local}");
         listeners.push(l);
@@ -33,7 +32,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, S
     if !config.tls.listen.is_empty() {
         let acceptor = net::tls::acceptor(&config.tls)?;
         for addr in &config.tls.listen {
-            let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let l = net::listener::bind(*addr)?;
             let local = l.local_addr().map_err(|e| e.to_string())?;
             tracing::info!("listening for TLS on {local}");
             tls_listeners.push((l, acceptor.clone()));

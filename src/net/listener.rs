@@ -8,6 +8,23 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// The listen backlog asked for; the kernel caps it at `net.core.somaxconn`
+/// (4096 on current Linux). tokio's default of 1024 overflows when a thousand
+/// clients connect at once (after a netsplit, or a bouncer reconnecting its
+/// users), and every dropped SYN costs that client a one-second retry.
+const BACKLOG: u32 = 4096;
+
+/// Binds a listening socket on `addr` (with `SO_REUSEADDR`, as servers do).
+pub fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, String> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+    let listen = |socket: tokio::net::TcpSocket| {
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(BACKLOG)
+    };
+    socket.and_then(listen).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
 /// Accepts on `listener` until shutdown, spawning a connection task per client;
 /// with `tls`, each connection does a TLS handshake first.
 pub async fn run(server: Arc<Server>, listener: TcpListener, tls: Option<TlsAcceptor>) {
