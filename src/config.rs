@@ -94,6 +94,10 @@ pub struct LimitsConfig {
     pub max_list_entries: usize,
     /// Bytes queued for one client before it is disconnected (`SendQ exceeded`).
     pub sendq: usize,
+    /// Least milliseconds between two writes to one client's socket: output
+    /// that arrives sooner waits and goes out with the next write. 0 writes
+    /// at once.
+    pub write_interval_ms: u64,
     /// Seconds a connection may take to register.
     pub registration_timeout: u64,
     /// Seconds of silence before the server sends PING.
@@ -261,6 +265,7 @@ impl Default for LimitsConfig {
             max_channels_per_client: 100,
             max_list_entries: 100,
             sendq: 1 << 20,
+            write_interval_ms: 8,
             registration_timeout: 60,
             ping_interval: 120,
             ping_timeout: 60,

@@ -373,3 +373,26 @@ fn one_write_of_mixed_commands_arrives_in_order() {
     ];
     assert_eq!(seen, want);
 }
+
+/// With a write interval, channel traffic for a client that was just written to
+/// waits for the next write; a reply to the client's own command goes out at
+/// once and takes the waiting lines with it, in order.
+#[test]
+fn replies_are_not_held_by_the_write_interval() {
+    let s = Server::start_with(&BASE_CONFIG.replace("[limits]\n", "[limits]\nwrite_interval_ms = 60000\n"));
+    let mut a = s.client("ann");
+    let mut b = s.client("ben");
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #held");
+        c.expect("366");
+    }
+    a.send("PRIVMSG #held :one");
+    a.send("PRIVMSG #held :two");
+    a.sync();
+    // ben's last write (the JOIN replies) was just now: "one" and "two" wait,
+    // until ben's PING is answered, which sends them first
+    let before = b.sync();
+    let texts: Vec<String> =
+        before.iter().filter(|l| command_of(l) == "PRIVMSG").map(|l| params_of(l)[1].clone()).collect();
+    assert_eq!(texts, ["one", "two"]);
+}

@@ -149,7 +149,10 @@ fn flooding_is_delayed_then_disconnected() {
 
 #[test]
 fn a_reader_that_never_reads_is_cut_off_without_hurting_others() {
-    let config = BASE_CONFIG.replace("[limits]\n", "[limits]\nsendq = 65536\n");
+    // The closed loop below makes 2400 round trips through another client; the
+    // write interval would add up to 8 ms to each, and the stuck client's last
+    // line must still be within the 5 s final flush when the loop ends.
+    let config = BASE_CONFIG.replace("[limits]\n", "[limits]\nsendq = 65536\nwrite_interval_ms = 0\n");
     let s = Server::start_with(&config);
     let mut sender = s.client("sender");
     let mut reader = s.client("reader");

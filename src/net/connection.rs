@@ -71,7 +71,18 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, sendq, now));
     server.clients.insert(id, client.clone());
     tracing::info!(id, peer = %addr, tls, "connected");
-    let mut io = Io { input, wr, out: Vec::new(), pos: 0, client: client.clone() };
+    let interval_ms = server.config().limits.write_interval_ms.min(u64::from(u32::MAX)) as u32;
+    let mut io = Io {
+        input,
+        wr,
+        out: Vec::new(),
+        pos: 0,
+        client: client.clone(),
+        interval_ms,
+        replies: false,
+        last_write: None,
+        hold: None,
+    };
     let mut ctx = Ctx::new(server, client);
     // An async block, not an async fn taking `mut io, mut ctx`: those would be
     // stored twice in the task (once as arguments, once as locals).
@@ -95,6 +106,15 @@ struct Io<W> {
     out: Vec<u8>,
     pos: usize,
     client: Arc<Client>,
+    /// Least milliseconds between two writes (`limits.write_interval_ms`).
+    interval_ms: u32,
+    /// Replies to the client's own commands are queued: they go out at once.
+    replies: bool,
+    /// When the last batch started to be written.
+    last_write: Option<Instant>,
+    /// The wait before the next write, only while output waits for it (boxed:
+    /// most clients never have one).
+    hold: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// What woke the connection up.
@@ -125,6 +145,28 @@ impl<W: AsyncWrite + Unpin> Io<W> {
         }
     }
 
+    /// Whether the next batch must wait for the write interval; if so, the
+    /// task is woken when it is over. Otherwise the batch starts now. Replies
+    /// to the client's own commands never wait: the interval only gathers
+    /// what other clients' traffic queues.
+    fn hold_write(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        let now = Instant::now();
+        let next = self.last_write.map(|t| t + Duration::from_millis(u64::from(self.interval_ms)));
+        if let Some(at) = next.filter(|at| self.interval_ms > 0 && !self.replies && *at > now) {
+            let hold = self.hold.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at.into())));
+            if hold.deadline() != at.into() {
+                hold.as_mut().reset(at.into());
+            }
+            if hold.as_mut().poll(cx).is_pending() {
+                return true;
+            }
+        }
+        self.replies = false;
+        self.hold = None;
+        self.last_write = Some(now);
+        false
+    }
+
     /// Writes queued output while waiting for input (or, with `until`, for a
     /// flood delay to pass), and returns the first other event. Polled by hand
     /// rather than with `select!`, so the waiting state is a few pointers.
@@ -136,27 +178,33 @@ impl<W: AsyncWrite + Unpin> Io<W> {
             if self.client.close_requested().is_some() {
                 return Poll::Ready(Event::Close);
             }
-            if self.pos >= self.out.len() {
-                if !yielded && !self.client.outbox.is_empty() {
+            let mut held = false;
+            if self.pos >= self.out.len() && !self.client.outbox.is_empty() {
+                if !yielded {
                     // Woken by fan-out: let the waking task finish its loop first,
                     // so one write carries everything it queued for this client.
                     yielded = true;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                self.refill();
+                held = self.hold_write(cx);
             }
-            if self.pos < self.out.len() {
-                match Pin::new(&mut self.wr).poll_write(cx, &self.out[self.pos..]) {
-                    Poll::Ready(Ok(n)) if n > 0 => {
-                        self.pos += n;
-                        continue;
-                    }
-                    Poll::Ready(_) => return Poll::Ready(Event::WriteFailed),
-                    Poll::Pending => {}
+            if !held {
+                if self.pos >= self.out.len() {
+                    self.refill();
                 }
+                if self.pos < self.out.len() {
+                    match Pin::new(&mut self.wr).poll_write(cx, &self.out[self.pos..]) {
+                        Poll::Ready(Ok(n)) if n > 0 => {
+                            self.pos += n;
+                            continue;
+                        }
+                        Poll::Ready(_) => return Poll::Ready(Event::WriteFailed),
+                        Poll::Pending => {}
+                    }
+                }
+                yielded = false;
             }
-            yielded = false;
             match timer.as_mut() {
                 Some(t) => {
                     if t.as_mut().poll(cx).is_ready() {
@@ -238,8 +286,10 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
                 return reason;
             }
         }
-        // The read batch is handled: deliver the channel messages it held.
+        // The read batch is handled: deliver the channel messages it held, and
+        // answer the client without waiting for the write interval.
         commands::message::flush_held(ctx);
+        io.replies = !client.outbox.is_empty();
         if buf.is_empty() {
             // An idle client keeps no read buffer.
             buf = BytesMut::new();
