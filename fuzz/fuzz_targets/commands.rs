@@ -121,6 +121,8 @@ impl Harness {
                 break;
             }
         }
+        // The read batch is handled: deliver held channel messages, as net::connection does.
+        commands::message::flush_held(&mut conn.ctx);
         if let Some(reason) = closed {
             self.disconnect(slot, &reason);
         }
@@ -134,7 +136,8 @@ impl Harness {
     }
 
     fn disconnect(&mut self, slot: usize, reason: &str) {
-        if let Some(conn) = self.slots[slot].take() {
+        if let Some(mut conn) = self.slots[slot].take() {
+            commands::message::flush_held(&mut conn.ctx);
             membership::remove_client(&self.server, &conn.ctx.client, reason);
             check_output(&conn.ctx.client);
         }
