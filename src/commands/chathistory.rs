@@ -16,7 +16,7 @@ const TRANSIENT_TAGS: &[&str] = &["+typing", "+draft/typing"];
 /// What a relayed line is for history, or `None` when it is not kept: PRIVMSG and
 /// NOTICE are messages; TOPIC and TAGMSG (but not typing notifications) are events.
 fn kind_of(line: &Line) -> Option<Kind> {
-    match line.command.as_str() {
+    match &*line.command {
         "PRIVMSG" | "NOTICE" => Some(Kind::Message),
         "TOPIC" => Some(Kind::Event),
         "TAGMSG" => {

@@ -146,7 +146,7 @@ impl Ctx {
     }
 
     /// Queues a standard reply (`FAIL`, `WARN` or `NOTE`).
-    pub fn standard_reply(&mut self, kind: &str, command: &str, code: &str, context: &[String], text: &str) {
+    pub fn standard_reply(&mut self, kind: &'static str, command: &str, code: &str, context: &[String], text: &str) {
         let mut params = vec![command.to_owned(), code.to_owned()];
         params.extend(context.iter().cloned());
         params.push(text.to_owned());

@@ -3,6 +3,7 @@
 use super::message::push_params;
 use super::tags;
 use crate::caps::{Cap, CapSet};
+use std::borrow::Cow;
 
 /// Capabilities that change how a line is serialized; recipients whose caps agree
 /// on these share one serialization.
@@ -29,8 +30,9 @@ pub struct Line {
     pub client_tags: Option<String>,
     /// Source (`server.name` or `nick!user@host`); empty for none.
     pub source: String,
-    /// Command or numeric.
-    pub command: String,
+    /// Command or numeric (borrowed when static, as nearly all are: one
+    /// allocation less per line).
+    pub command: Cow<'static, str>,
     /// Parameters; the last becomes trailing when needed.
     pub params: Vec<String>,
 }
@@ -63,7 +65,7 @@ fn has_text(command: &str) -> bool {
 
 impl Line {
     /// A line with a source, command and parameters and no tags.
-    pub fn new(source: impl Into<String>, command: impl Into<String>, params: Vec<String>) -> Line {
+    pub fn new(source: impl Into<String>, command: impl Into<Cow<'static, str>>, params: Vec<String>) -> Line {
         Line { tags: Vec::new(), client_tags: None, source: source.into(), command: command.into(), params }
     }
 
@@ -74,7 +76,7 @@ impl Line {
     }
 
     /// A line from a user: `time`, and `account` when logged in (account-tag).
-    pub fn from_user(mask: String, account: Option<&str>, command: &str, params: Vec<String>) -> Line {
+    pub fn from_user(mask: String, account: Option<&str>, command: &'static str, params: Vec<String>) -> Line {
         let line = Line::new(mask, command, params).timed();
         match account {
             Some(a) => line.tag("account", a, Cap::AccountTag),

@@ -157,7 +157,7 @@ impl Client {
     }
 
     /// A line with this client as source (time and account tags included).
-    pub fn line(&self, command: &str, params: Vec<String>) -> crate::proto::line::Line {
+    pub fn line(&self, command: &'static str, params: Vec<String>) -> crate::proto::line::Line {
         let info = self.info();
         crate::proto::line::Line::from_user(info.mask(), info.account.as_deref(), command, params)
     }

@@ -33,8 +33,6 @@ pub enum Kind {
 pub struct Entry {
     /// The line as relayed (time, msgid, account tags and client tags included).
     pub line: Line,
-    /// Its msgid.
-    pub msgid: String,
     /// Its time, in milliseconds since the Unix epoch.
     pub time_ms: i64,
     /// The sending connection.
@@ -48,12 +46,20 @@ pub struct Entry {
 impl Entry {
     /// An entry for `line` sent by `from`; `None` when the line lacks a msgid or time.
     pub fn new(server: &Server, from: &Client, line: Line, kind: Kind) -> Option<Entry> {
-        let tag = |k: &str| line.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
-        let msgid = tag("msgid")?;
-        let time_ms = crate::proto::time::parse(&tag("time")?)?;
+        let time_ms = crate::proto::time::parse(tag_of(&line, "time")?)?;
+        tag_of(&line, "msgid")?;
         let sender_account = from.info().account.as_deref().map(|a| server.fold(a));
-        Some(Entry { line, msgid, time_ms, sender: from.id, sender_account, kind })
+        Some(Entry { line, time_ms, sender: from.id, sender_account, kind })
     }
+
+    /// Its msgid (kept in the line's tags, not a copy: every message is recorded).
+    pub fn msgid(&self) -> &str {
+        tag_of(&self.line, "msgid").unwrap_or_default()
+    }
+}
+
+fn tag_of<'a>(line: &'a Line, key: &str) -> Option<&'a str> {
+    line.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
 }
 
 /// A bounded, time-ordered list of entries.
@@ -75,7 +81,7 @@ impl Buffer {
     }
 
     fn remove(&mut self, msgid: &str) -> Option<Entry> {
-        let i = self.entries.iter().position(|e| e.msgid == msgid)?;
+        let i = self.entries.iter().position(|e| e.msgid() == msgid)?;
         self.entries.remove(i)
     }
 }
@@ -277,7 +283,7 @@ impl History {
 
     /// The entry with `msgid` in `target`, if kept.
     pub fn find(&self, target: &Target, msgid: &str) -> Option<Entry> {
-        let find = |b: &Buffer| b.entries.iter().find(|e| e.msgid == msgid).cloned();
+        let find = |b: &Buffer| b.entries.iter().find(|e| e.msgid() == msgid).cloned();
         match target {
             Target::Channel(folded) => self.channels.get(folded).and_then(|b| find(&b)),
             Target::Direct(a, b) => self.conversations.get(&pair_key(a, b)).and_then(|c| find(&c.buffer)),
@@ -349,7 +355,7 @@ fn select<'a>(entries: &'a VecDeque<Entry>, query: &Query, events: bool) -> Vec<
     // Positions in `visible`: `after(r)` is the first entry after `r`, `before(r)`
     // the first entry at or after `r` (so `..before(r)` is everything before it).
     // A msgid that is not kept gives nothing.
-    let index_of = |id: &str| entries.iter().position(|e| e.msgid == id);
+    let index_of = |id: &str| entries.iter().position(|e| e.msgid() == id);
     let after = |r: &Ref| -> Option<usize> {
         Some(match r {
             Ref::Msgid(id) => {
@@ -404,8 +410,11 @@ mod tests {
     fn buffer(n: usize) -> VecDeque<Entry> {
         (0..n)
             .map(|i| Entry {
-                line: Line::new("n!u@h", "PRIVMSG", vec!["#c".into(), format!("{i}")]),
-                msgid: format!("m{i}"),
+                line: Line::new("n!u@h", "PRIVMSG", vec!["#c".into(), format!("{i}")]).tag(
+                    "msgid",
+                    format!("m{i}"),
+                    crate::caps::Cap::MessageTags,
+                ),
                 time_ms: 1000 + 10 * i as i64,
                 sender: 1,
                 sender_account: None,
@@ -415,7 +424,7 @@ mod tests {
     }
 
     fn ids(v: Vec<&Entry>) -> Vec<&str> {
-        v.iter().map(|e| e.msgid.as_str()).collect()
+        v.iter().map(|e| e.msgid()).collect()
     }
 
     #[test]
