@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub allow_die: bool,
     /// Allow the RESTART command for operators.
     pub allow_restart: bool,
+    /// Worker threads of the async runtime; 0 means one per CPU core.
+    pub worker_threads: usize,
 }
 
 /// `[limits]`: sizes and timeouts.
@@ -249,6 +251,7 @@ impl Default for ServerConfig {
             admin_email: "admin@banter.local".into(),
             allow_die: false,
             allow_restart: false,
+            worker_threads: 0,
         }
     }
 }

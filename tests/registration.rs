@@ -209,3 +209,21 @@ fn unknown_config_key_exits_2_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_on") && err.contains("line 3"), "{err}");
 }
+
+/// `server.worker_threads` sizes the runtime; a single worker still serves
+/// clients, and chat between them works.
+#[test]
+fn one_worker_thread_serves() {
+    let s = Server::start_with(&BASE_CONFIG.replace("[server]\n", "[server]\nworker_threads = 1\n"));
+    let workers = std::fs::read_dir(format!("/proc/{}/task", s.child.id()))
+        .expect("task list")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count();
+    assert_eq!(workers, 1, "worker threads of the runtime");
+    let mut a = s.client("ann");
+    let mut b = s.client("ben");
+    a.send("PRIVMSG ben :hello");
+    let line = b.expect("PRIVMSG");
+    assert!(line.ends_with(":hello"), "{line}");
+}
