@@ -227,3 +227,30 @@ fn one_worker_thread_serves() {
     let line = b.expect("PRIVMSG");
     assert!(line.ends_with(":hello"), "{line}");
 }
+
+/// LUSERS counts invisible (`+i`) users apart from the visible ones, and stops
+/// counting them when they go visible again or leave.
+#[test]
+fn lusers_counts_invisible_users() {
+    let s = Server::start();
+    let mut a = s.client("ann");
+    let mut b = s.client("ben");
+    let lusers = |c: &mut Client| {
+        c.send("LUSERS");
+        let line = c.expect("251");
+        params_of(&line).last().cloned().unwrap_or_default()
+    };
+    assert_eq!(lusers(&mut a), "There are 2 users and 0 invisible on 1 servers");
+    b.send("MODE ben +i");
+    b.expect("MODE");
+    assert_eq!(lusers(&mut a), "There are 1 users and 1 invisible on 1 servers");
+    b.send("MODE ben +i");
+    b.send("MODE ben -i");
+    b.expect("MODE");
+    assert_eq!(lusers(&mut a), "There are 2 users and 0 invisible on 1 servers");
+    b.send("MODE ben +i");
+    b.expect("MODE");
+    b.send("QUIT");
+    b.expect("ERROR");
+    assert_eq!(lusers(&mut a), "There are 1 users and 0 invisible on 1 servers");
+}

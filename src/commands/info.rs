@@ -23,11 +23,15 @@ fn local_only(ctx: &Ctx, msg: &Message<'_>, idx: usize) -> HandlerResult {
 pub fn send_lusers(ctx: &mut Ctx) {
     let s = &ctx.server;
     let users = s.registered_count.load(Ordering::Relaxed);
+    let invisible = s.invisible_count.load(Ordering::Relaxed).min(users);
     let opers = s.oper_count.load(Ordering::Relaxed);
     let unknown = s.unknown_count();
     let channels = s.channels.len();
     let max = s.max_registered.load(Ordering::Relaxed);
-    ctx.numeric_owned(RPL_LUSERCLIENT, vec![format!("There are {users} users and 0 invisible on 1 servers")]);
+    ctx.numeric_owned(
+        RPL_LUSERCLIENT,
+        vec![format!("There are {} users and {invisible} invisible on 1 servers", users - invisible)],
+    );
     ctx.numeric(RPL_LUSEROP, &[&opers.to_string()]);
     ctx.numeric(RPL_LUSERUNKNOWN, &[&unknown.to_string()]);
     ctx.numeric(RPL_LUSERCHANNELS, &[&channels.to_string()]);

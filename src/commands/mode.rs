@@ -64,6 +64,14 @@ fn user_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 info.oper_name = None;
                 ctx.server.oper_count.fetch_sub(1, Ordering::Relaxed);
             }
+            if c == 'i' {
+                let count = &ctx.server.invisible_count;
+                if adding {
+                    count.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    count.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
             if last_sign != Some(adding) {
                 applied.push(if adding { '+' } else { '-' });
                 last_sign = Some(adding);

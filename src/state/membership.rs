@@ -35,6 +35,9 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
             server.oper_count.fetch_sub(1, Ordering::Relaxed);
         }
         let info = client.info();
+        if info.modes.invisible {
+            server.invisible_count.fetch_sub(1, Ordering::Relaxed);
+        }
         server.remember(&info.nick, &info);
     }
     let channels = std::mem::take(&mut client.info_mut().channels);

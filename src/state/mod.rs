@@ -72,6 +72,8 @@ pub struct Server {
     pub registered_count: AtomicUsize,
     /// Opered clients.
     pub oper_count: AtomicUsize,
+    /// Registered clients with user mode `+i` (LUSERS).
+    pub invisible_count: AtomicUsize,
     /// Most registered clients seen at once.
     pub max_registered: AtomicUsize,
     shutdown: watch::Sender<bool>,
@@ -111,6 +113,7 @@ impl Server {
             msgid_prefix: format!("{:08x}", rand::random::<u32>()),
             registered_count: AtomicUsize::new(0),
             oper_count: AtomicUsize::new(0),
+            invisible_count: AtomicUsize::new(0),
             max_registered: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
         };
