@@ -264,3 +264,52 @@ fn admin_cli_creates_lists_changes_and_deletes() {
     assert!(run(dir.path(), &["account", "delete", "zoe"], "").status.success());
     assert!(run(dir.path(), &["account", "list"], "").stdout.is_empty());
 }
+
+/// An account made with `banterd account create` while the server runs is
+/// protected once an operator REHASHes (the name index is read again).
+#[test]
+fn rehash_picks_up_accounts_made_with_the_cli() {
+    let config = BASE_CONFIG.replace("[accounts]\n", "[accounts]\nnick_protection = true\n");
+    let s = Server::start_with(&config);
+    let created = {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
+            .args(["account", "create", "yan", "--data-dir"])
+            .arg(s.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"yan-password\n").unwrap();
+        child.wait().unwrap()
+    };
+    assert!(created.success());
+    // not seen yet: the running server's name index predates it
+    let mut early = s.client("yan");
+    early.send("QUIT");
+    early.expect("ERROR");
+    let mut o = s.client("op");
+    o.send("OPER admin adminpass");
+    o.expect("381");
+    o.send("REHASH");
+    o.expect("382");
+    // the reload runs on the blocking pool right after the reply
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = s.connect();
+        c.send("NICK yan");
+        c.send("USER y 0 * :y");
+        let lines = c.collect_until("001");
+        if lines.iter().any(|l| command_of(l) == "WARN" && l.contains("NICKNAME_RESERVED")) {
+            assert!(lines.last().unwrap().contains(" 001 Guest"), "{lines:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "yan was never protected: {lines:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // and its owner can log in and use it
+    let mut owner = s.connect();
+    owner.send("PASS yan:yan-password");
+    owner.register("yan");
+}

@@ -59,6 +59,35 @@ impl Accounts {
         Accounts { store, names, throttle: Default::default(), casemap, decoy_secret: rand::random() }
     }
 
+    /// Re-reads the account names from the database, for accounts that
+    /// `banterd account` created or deleted while the server ran: nick
+    /// protection and REGISTER see the change afterwards. Blocking (SQLite):
+    /// run it on the blocking pool. Returns (added, removed).
+    pub fn reload_names(&self) -> Result<(usize, usize), String> {
+        let store = self.store.as_ref().ok_or("accounts are unavailable")?;
+        let listed: std::collections::HashMap<String, String> =
+            store.list()?.into_iter().map(|(name, ..)| (self.casemap.fold(&name), name)).collect();
+        let mut added = 0;
+        for (folded, name) in &listed {
+            if !self.names.contains_key(folded) {
+                self.names.insert(folded.clone(), name.clone());
+                added += 1;
+            }
+        }
+        // A name missing from the list is checked again on its own: an account
+        // REGISTERed after the list was read must stay.
+        let missing: Vec<String> =
+            self.names.iter().filter(|e| !listed.contains_key(e.key())).map(|e| e.key().clone()).collect();
+        let mut removed = 0;
+        for folded in missing {
+            if matches!(store.get(&folded), Ok(None)) {
+                self.names.remove(&folded);
+                removed += 1;
+            }
+        }
+        Ok((added, removed))
+    }
+
     /// Whether an account with this name exists.
     pub fn exists(&self, name: &str) -> bool {
         self.names.contains_key(&self.casemap.fold(name))

@@ -81,6 +81,12 @@ pub fn rehash(ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
         Ok(()) => {
             ctx.numeric(RPL_REHASHING, &[&path.display().to_string()]);
             tracing::info!(by = %ctx.client.nick(), "rehashed");
+            // Accounts made or deleted with `banterd account` while running.
+            let server = ctx.server.clone();
+            tokio::task::spawn_blocking(move || match server.accounts.reload_names() {
+                Ok((added, removed)) => tracing::info!(added, removed, "account names reloaded"),
+                Err(e) => tracing::warn!(error = %e, "account names not reloaded"),
+            });
         }
         Err(e) => ctx.standard_reply("FAIL", "REHASH", "INVALID_CONFIG", &[], &e),
     }
