@@ -68,8 +68,8 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
     if kind != Kind::Tagmsg {
         ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
-    let count = targets.split(',').filter(|t| !t.is_empty()).count();
-    for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
+    let targets: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
+    for (i, &target) in targets.iter().enumerate() {
         if i >= cfg.limits.max_targets {
             if kind != Kind::Notice {
                 ctx.numeric(ERR_TOOMANYTARGETS, &[target]);
@@ -77,7 +77,7 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
             break;
         }
         // The last target takes the line itself; only earlier ones copy it.
-        let mut line = if i + 1 == count { std::mem::take(&mut base) } else { base.clone() };
+        let mut line = if i + 1 == targets.len() { std::mem::take(&mut base) } else { base.clone() };
         line.params[0] = target.to_owned();
         line = line.tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
         if let Err(e) = deliver(ctx, target, line, kind) {

@@ -150,9 +150,12 @@ impl<W: AsyncWrite + Unpin> Io<W> {
     /// to the client's own commands never wait: the interval only gathers
     /// what other clients' traffic queues.
     fn hold_write(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.interval_ms == 0 {
+            return false;
+        }
         let now = Instant::now();
         let next = self.last_write.map(|t| t + Duration::from_millis(u64::from(self.interval_ms)));
-        if let Some(at) = next.filter(|at| self.interval_ms > 0 && !self.replies && *at > now) {
+        if let Some(at) = next.filter(|at| !self.replies && *at > now) {
             let hold = self.hold.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at.into())));
             if hold.deadline() != at.into() {
                 hold.as_mut().reset(at.into());
