@@ -71,14 +71,15 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, sendq, now));
     server.clients.insert(id, client.clone());
     tracing::info!(id, peer = %addr, tls, "connected");
-    let interval_ms = server.config().limits.write_interval_ms.min(u64::from(u32::MAX)) as u32;
+    let interval_us = server.config().limits.write_interval_ms.saturating_mul(1000).min(u64::from(u32::MAX)) as u32;
     let mut io = Io {
         input,
         wr,
         out: Vec::new(),
         pos: 0,
         client: client.clone(),
-        interval_ms,
+        interval_us,
+        phase_us: write_phase(id, interval_us),
         replies: false,
         last_write: None,
         hold: None,
@@ -106,8 +107,12 @@ struct Io<W> {
     out: Vec<u8>,
     pos: usize,
     client: Arc<Client>,
-    /// Least milliseconds between two writes (`limits.write_interval_ms`).
-    interval_ms: u32,
+    /// Microseconds between two writes of a busy client
+    /// (`limits.write_interval_ms`); 0 writes at once.
+    interval_us: u32,
+    /// Where in each interval this client's held writes happen (see
+    /// [`next_write_slot`]).
+    phase_us: u32,
     /// Replies to the client's own commands are queued: they go out at once.
     replies: bool,
     /// When the last batch started to be written.
@@ -146,22 +151,30 @@ impl<W: AsyncWrite + Unpin> Io<W> {
     }
 
     /// Whether the next batch must wait for the write interval; if so, the
-    /// task is woken when it is over. Otherwise the batch starts now. Replies
-    /// to the client's own commands never wait: the interval only gathers
-    /// what other clients' traffic queues.
+    /// task is woken when it is over. Otherwise the batch starts now. A client
+    /// written to less than an interval ago waits for its next write slot;
+    /// replies to the client's own commands never wait: the interval only
+    /// gathers what other clients' traffic queues.
     fn hold_write(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        if self.interval_ms == 0 {
+        if self.interval_us == 0 {
             return false;
         }
         let now = Instant::now();
-        let next = self.last_write.map(|t| t + Duration::from_millis(u64::from(self.interval_ms)));
-        if let Some(at) = next.filter(|at| !self.replies && *at > now) {
-            let hold = self.hold.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at.into())));
-            if hold.deadline() != at.into() {
-                hold.as_mut().reset(at.into());
-            }
-            if hold.as_mut().poll(cx).is_pending() {
-                return true;
+        if !self.replies {
+            if let Some(hold) = self.hold.as_mut() {
+                if hold.as_mut().poll(cx).is_pending() {
+                    return true;
+                }
+            } else if self
+                .last_write
+                .is_some_and(|t| now.duration_since(t) < Duration::from_micros(self.interval_us.into()))
+            {
+                let at = next_write_slot(now, self.interval_us, self.phase_us);
+                let mut hold = Box::pin(tokio::time::sleep_until(at.into()));
+                if hold.as_mut().poll(cx).is_pending() {
+                    self.hold = Some(hold);
+                    return true;
+                }
             }
         }
         self.replies = false;
@@ -307,6 +320,64 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
     }
 }
 
+/// Where in the write interval a client's held writes happen: spread over
+/// the interval by client id, so that the members of a busy channel, who all
+/// have output at the same moments, are not all written in one burst.
+fn write_phase(id: u64, interval_us: u32) -> u32 {
+    if interval_us == 0 {
+        return 0;
+    }
+    (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32 % interval_us
+}
+
+/// The first of a client's write slots after `now`: the instants `phase_us`
+/// past a multiple of `interval_us` since the first call (the epoch shared by
+/// every connection).
+fn next_write_slot(now: Instant, interval_us: u32, phase_us: u32) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(|| now);
+    let period = u64::from(interval_us);
+    let elapsed = now.saturating_duration_since(epoch).as_micros() as u64;
+    let into = (elapsed + period - u64::from(phase_us)) % period;
+    epoch + Duration::from_micros(elapsed + period - into)
+}
+
 fn closing_reason(client: &Client) -> String {
     client.close_requested().unwrap_or_else(|| "Connection closed".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_slots_follow_the_phase() {
+        let interval = 8_000;
+        for phase in [0, 1, 3_999, 7_999] {
+            let start = Instant::now();
+            let first = next_write_slot(start, interval, phase);
+            assert!(first > start && first <= start + Duration::from_micros(interval.into()));
+            // From anywhere before a slot, the next one is that slot; from the
+            // slot itself, the one an interval later.
+            for back in [1, 500, 7_999] {
+                assert_eq!(next_write_slot(first - Duration::from_micros(back), interval, phase), first);
+            }
+            assert_eq!(next_write_slot(first, interval, phase), first + Duration::from_micros(interval.into()));
+        }
+    }
+
+    #[test]
+    fn phases_spread_over_the_interval() {
+        let interval = 8_000;
+        let mut per_ms = [0u32; 8];
+        for id in 0..800 {
+            let p = write_phase(id, interval);
+            assert!(p < interval);
+            per_ms[(p / 1_000) as usize] += 1;
+        }
+        // Consecutive ids (how connections are numbered) fill every
+        // millisecond of the interval about evenly.
+        assert!(per_ms.iter().all(|&n| (70..=130).contains(&n)), "{per_ms:?}");
+        assert_eq!(write_phase(5, 0), 0);
+    }
 }

@@ -139,17 +139,22 @@ impl Line {
     }
 }
 
-/// Serializes one [`Line`] lazily for each capability variant it meets.
-#[derive(Debug)]
-pub struct Variants<'a> {
-    line: &'a Line,
+/// Serializes something (one [`Line`], or a block of lines) lazily, once for
+/// each capability variant it meets.
+pub struct Variants<F> {
+    make: F,
     cache: Vec<(CapSet, Vec<u8>)>,
 }
 
-impl<'a> Variants<'a> {
-    /// A cache for `line`.
-    pub fn new(line: &'a Line) -> Self {
-        Variants { line, cache: Vec::with_capacity(2) }
+/// A [`Variants`] cache for one line.
+pub fn variants(line: &Line) -> Variants<impl Fn(CapSet) -> Vec<u8> + '_> {
+    Variants::with(move |caps| line.serialize(caps, &[]))
+}
+
+impl<F: Fn(CapSet) -> Vec<u8>> Variants<F> {
+    /// A cache whose variants `make` serializes (given only [`VARIANT_CAPS`]).
+    pub fn with(make: F) -> Self {
+        Variants { make, cache: Vec::with_capacity(2) }
     }
 
     /// The bytes for a recipient with `caps`.
@@ -158,7 +163,7 @@ impl<'a> Variants<'a> {
         let idx = match self.cache.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
-                self.cache.push((key, self.line.serialize(key, &[])));
+                self.cache.push((key, (self.make)(key)));
                 self.cache.len() - 1
             }
         };

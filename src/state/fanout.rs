@@ -7,13 +7,13 @@
 use super::channel::Channel;
 use super::client::{Client, ClientId};
 use crate::caps::Cap;
-use crate::proto::line::{Line, Variants};
+use crate::proto::line::{variants, Line, Variants};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Sends `line` to every member of `channel` except `except`; `filter` decides per recipient.
 pub fn to_channel(channel: &Channel, line: &Line, except: Option<ClientId>, filter: impl Fn(&Client) -> bool) {
-    let mut variants = Variants::new(line);
+    let mut variants = variants(line);
     let st = channel.read();
     for m in st.members.values() {
         if Some(m.client.id) == except || !filter(&m.client) {
@@ -26,7 +26,7 @@ pub fn to_channel(channel: &Channel, line: &Line, except: Option<ClientId>, filt
 /// Sends `line` to every member of `channel` (except `except`) with at least the
 /// given prefix (`@` ops only, `+` voiced and ops): STATUSMSG.
 pub fn to_channel_status(channel: &Channel, line: &Line, except: Option<ClientId>, min_voice: bool) {
-    let mut variants = Variants::new(line);
+    let mut variants = variants(line);
     let st = channel.read();
     for m in st.members.values() {
         let ok = m.modes.op || (min_voice && m.modes.voice);
@@ -54,7 +54,7 @@ pub fn peers(client: &Client) -> Vec<Arc<Client>> {
 
 /// Sends `line` once to each client in `to` for which `filter` holds.
 pub fn to_clients(to: &[Arc<Client>], line: &Line, filter: impl Fn(&Client) -> bool) {
-    let mut variants = Variants::new(line);
+    let mut variants = variants(line);
     for c in to {
         if filter(c) {
             c.send(variants.for_caps(c.caps()));
@@ -104,21 +104,13 @@ pub fn block_to_channel(
     except: Option<ClientId>,
     filter: impl Fn(&Client) -> bool,
 ) {
-    let mut cache: Vec<(crate::caps::CapSet, Vec<u8>)> = Vec::new();
+    let mut variants = Variants::with(|caps| serialize_block(block, caps));
     let st = channel.read();
     for m in st.members.values() {
         if Some(m.client.id) == except || !filter(&m.client) {
             continue;
         }
-        let key = m.client.caps().intersect(crate::proto::line::VARIANT_CAPS);
-        let idx = match cache.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                cache.push((key, serialize_block(block, key)));
-                cache.len() - 1
-            }
-        };
-        m.client.send(&cache[idx].1);
+        m.client.send(variants.for_caps(m.client.caps()));
     }
 }
 
