@@ -23,6 +23,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
+/// Writes a client may get in quick succession before the write interval
+/// spaces them (see `Io::hold_write`): quiet chat is never held, a stream is.
+const WRITE_BURST: u32 = 4;
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the final flush (ERROR line and anything queued) may take.
@@ -81,7 +84,7 @@ fn serve<W: AsyncWrite + Unpin + Send>(
         interval_us,
         phase_us: write_phase(id, interval_us),
         replies: false,
-        last_write: None,
+        paced_until: None,
         hold: None,
     };
     let mut ctx = Ctx::new(server, client);
@@ -115,8 +118,11 @@ struct Io<W> {
     phase_us: u32,
     /// Replies to the client's own commands are queued: they go out at once.
     replies: bool,
-    /// When the last batch started to be written.
-    last_write: Option<Instant>,
+    /// Write pacing (a generic cell rate algorithm): each write moves this
+    /// one interval later, from now at the earliest; a write is held while it
+    /// is more than [`WRITE_BURST`] − 1 intervals ahead. `None` before the
+    /// first write.
+    paced_until: Option<Instant>,
     /// The wait before the next write, only while output waits for it (boxed:
     /// most clients never have one).
     hold: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -152,24 +158,24 @@ impl<W: AsyncWrite + Unpin> Io<W> {
 
     /// Whether the next batch must wait for the write interval; if so, the
     /// task is woken when it is over. Otherwise the batch starts now. A client
-    /// written to less than an interval ago waits for its next write slot;
-    /// replies to the client's own commands never wait: the interval only
+    /// may be written to [`WRITE_BURST`] times in quick succession; after that,
+    /// while output keeps coming, once per interval, at its own write slot.
+    /// Replies to the client's own commands never wait: the interval only
     /// gathers what other clients' traffic queues.
     fn hold_write(&mut self, cx: &mut std::task::Context<'_>) -> bool {
         if self.interval_us == 0 {
             return false;
         }
         let now = Instant::now();
+        let interval = Duration::from_micros(self.interval_us.into());
         if !self.replies {
             if let Some(hold) = self.hold.as_mut() {
                 if hold.as_mut().poll(cx).is_pending() {
                     return true;
                 }
-            } else if self
-                .last_write
-                .is_some_and(|t| now.duration_since(t) < Duration::from_micros(self.interval_us.into()))
-            {
-                let at = next_write_slot(now, self.interval_us, self.phase_us);
+            } else if let Some(until) = self.paced_until.filter(|&t| t > now + interval * (WRITE_BURST - 1)) {
+                let allowed = until - interval * (WRITE_BURST - 1);
+                let at = next_write_slot(allowed, self.interval_us, self.phase_us);
                 let mut hold = Box::pin(tokio::time::sleep_until(at.into()));
                 if hold.as_mut().poll(cx).is_pending() {
                     self.hold = Some(hold);
@@ -179,7 +185,7 @@ impl<W: AsyncWrite + Unpin> Io<W> {
         }
         self.replies = false;
         self.hold = None;
-        self.last_write = Some(now);
+        self.paced_until = Some(self.paced_until.map_or(now, |t| t.max(now)) + interval);
         false
     }
 
