@@ -276,6 +276,10 @@ fn rehash_picks_up_accounts_made_with_the_cli() {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
             .args(["account", "create", "yan", "--data-dir"])
             .arg(s.dir.path())
+            // the test config's cheap argon2 cost: the default one, unoptimized
+            // and beside other tests, can make the login below time out
+            .arg("--config")
+            .arg(s.dir.path().join("banterd.toml"))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
