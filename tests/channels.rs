@@ -396,3 +396,25 @@ fn replies_are_not_held_by_the_write_interval() {
         before.iter().filter(|l| command_of(l) == "PRIVMSG").map(|l| params_of(l)[1].clone()).collect();
     assert_eq!(texts, ["one", "two"]);
 }
+
+/// Replies go out at once but still count against the write interval; many of
+/// them must not push a later channel message back by more than one interval.
+/// Before the debt was bounded, 1500 answered PINGs held the next message for
+/// 1500 × 8 ms = 12 s, past `expect`'s deadline.
+#[test]
+fn answered_commands_do_not_hold_later_relays() {
+    let s = Server::start_with(&BASE_CONFIG.replace("[limits]\n", "[limits]\nwrite_interval_ms = 8\n"));
+    let mut a = s.client("amy");
+    let mut b = s.client("bob");
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #debt");
+        c.expect("366");
+    }
+    for i in 0..1500 {
+        b.send(&format!("PING :p{i}"));
+        b.expect("PONG");
+    }
+    a.send("PRIVMSG #debt :after the pings");
+    let got = b.expect("PRIVMSG");
+    assert!(got.ends_with(":after the pings"), "{got}");
+}

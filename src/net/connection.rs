@@ -121,9 +121,10 @@ struct Io<W> {
     /// Replies to the client's own commands are queued: they go out at once.
     replies: bool,
     /// Write pacing (a generic cell rate algorithm): each write moves this
-    /// one interval later, from now at the earliest; a write is held while it
-    /// is more than [`WRITE_BURST`] − 1 intervals ahead. `None` before the
-    /// first write.
+    /// one interval later, from now at the earliest and to at most
+    /// [`WRITE_BURST`] intervals ahead; while it is more than `WRITE_BURST` − 1
+    /// intervals ahead, output waits for the client's next write slot. `None`
+    /// before the first write.
     paced_until: Option<Instant>,
     /// The wait before the next write, only while output waits for it (boxed:
     /// most clients never have one).
@@ -175,9 +176,8 @@ impl<W: AsyncWrite + Unpin> Io<W> {
                 if hold.as_mut().poll(cx).is_pending() {
                     return true;
                 }
-            } else if let Some(until) = self.paced_until.filter(|&t| t > now + interval * (WRITE_BURST - 1)) {
-                let allowed = until - interval * (WRITE_BURST - 1);
-                let at = next_write_slot(allowed, self.interval_us, self.phase_us);
+            } else if self.paced_until.is_some_and(|t| t > now + interval * (WRITE_BURST - 1)) {
+                let at = next_write_slot(now, self.interval_us, self.phase_us);
                 let mut hold = Box::pin(tokio::time::sleep_until(at.into()));
                 if hold.as_mut().poll(cx).is_pending() {
                     self.hold = Some(hold);
@@ -187,7 +187,10 @@ impl<W: AsyncWrite + Unpin> Io<W> {
         }
         self.replies = false;
         self.hold = None;
-        self.paced_until = Some(self.paced_until.map_or(now, |t| t.max(now)) + interval);
+        // Writes that did not wait (replies) count too, but the debt stays
+        // within one burst: a held write never waits past its next slot.
+        let until = self.paced_until.map_or(now, |t| t.max(now)) + interval;
+        self.paced_until = Some(until.min(now + interval * WRITE_BURST));
         false
     }
 
