@@ -124,6 +124,33 @@ pub fn table(text: &str, labels: &[String]) -> String {
         }
         out.push('\n');
     }
+    out + &integrity(text)
+}
+
+/// Counters that must be zero in a sound run.
+const INTEGRITY: &[&str] = &["loss", "dups", "reordered", "broken"];
+
+/// One line per run whose integrity counters are not all zero: a figure
+/// measured while messages went missing is no figure, so the table says so
+/// under it.
+fn integrity(text: &str) -> String {
+    let mut out = String::new();
+    for v in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+        let bad: Vec<String> =
+            INTEGRITY.iter().filter_map(|k| v[*k].as_i64().filter(|n| *n != 0).map(|n| format!("{k} {n}"))).collect();
+        if !bad.is_empty() {
+            out += &format!(
+                "\n**Not sound:** {} {} {}: {}",
+                v["label"].as_str().unwrap_or(""),
+                v["scenario"].as_str().unwrap_or(""),
+                shape(&v),
+                bad.join(", ")
+            );
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out
 }
 
@@ -151,5 +178,13 @@ mod tests {
 {"scenario":"fanout","label":"b","channels":1,"members":500,"senders":4,"delivered_per_s":1000000}"#;
         let t = table(text, &["a".into(), "b".into()]);
         assert!(t.contains("| fanout 1×500, 4 senders | delivered/s ↑ | 2.00M | 1.00M | 2.00 |"), "{t}");
+        assert!(!t.contains("Not sound"), "{t}");
+    }
+
+    #[test]
+    fn runs_with_loss_are_named() {
+        let text = r#"{"scenario":"fanout","label":"a","channels":1,"members":500,"senders":4,"rate":10.0,"delivered_per_s":3000000,"loss":42,"dups":0,"reordered":0,"broken":0}"#;
+        let t = table(text, &["a".into(), "b".into()]);
+        assert!(t.contains("**Not sound:** a fanout 1×500, 4 senders, paced: loss 42"), "{t}");
     }
 }
