@@ -96,9 +96,9 @@ pub struct LimitsConfig {
     pub max_list_entries: usize,
     /// Bytes queued for one client before it is disconnected (`SendQ exceeded`).
     pub sendq: usize,
-    /// Least milliseconds between two writes to one client's socket: output
-    /// that arrives sooner waits and goes out with the next write. 0 writes
-    /// at once.
+    /// Milliseconds between two writes to a busy client's socket: after two
+    /// writes in quick succession, output waits for the client's next write
+    /// slot and goes out with everything queued by then. 0 writes at once.
     pub write_interval_ms: u64,
     /// Seconds a connection may take to register.
     pub registration_timeout: u64,

@@ -379,13 +379,7 @@ fn one_write_of_mixed_commands_arrives_in_order() {
 /// once and takes the waiting lines with it, in order.
 #[test]
 fn replies_are_not_held_by_the_write_interval() {
-    let s = Server::start_with(&BASE_CONFIG.replace("[limits]\n", "[limits]\nwrite_interval_ms = 60000\n"));
-    let mut a = s.client("ann");
-    let mut b = s.client("ben");
-    for c in [&mut a, &mut b] {
-        c.send("JOIN #held");
-        c.expect("366");
-    }
+    let (_s, mut a, mut b) = two_members_with_interval(60_000, "#held");
     a.send("PRIVMSG #held :one");
     a.send("PRIVMSG #held :two");
     a.sync();
@@ -403,13 +397,7 @@ fn replies_are_not_held_by_the_write_interval() {
 /// 1500 × 8 ms = 12 s, past `expect`'s deadline.
 #[test]
 fn answered_commands_do_not_hold_later_relays() {
-    let s = Server::start_with(&BASE_CONFIG.replace("[limits]\n", "[limits]\nwrite_interval_ms = 8\n"));
-    let mut a = s.client("amy");
-    let mut b = s.client("bob");
-    for c in [&mut a, &mut b] {
-        c.send("JOIN #debt");
-        c.expect("366");
-    }
+    let (_s, mut a, mut b) = two_members_with_interval(8, "#debt");
     for i in 0..1500 {
         b.send(&format!("PING :p{i}"));
         b.expect("PONG");
@@ -417,4 +405,17 @@ fn answered_commands_do_not_hold_later_relays() {
     a.send("PRIVMSG #debt :after the pings");
     let got = b.expect("PRIVMSG");
     assert!(got.ends_with(":after the pings"), "{got}");
+}
+
+/// A server with `limits.write_interval_ms = ms` and two clients, ann and ben,
+/// in `chan`.
+fn two_members_with_interval(ms: u64, chan: &str) -> (Server, Client, Client) {
+    let s = Server::start_with(&BASE_CONFIG.replace("[limits]\n", &format!("[limits]\nwrite_interval_ms = {ms}\n")));
+    let mut a = s.client("ann");
+    let mut b = s.client("ben");
+    for c in [&mut a, &mut b] {
+        c.send(&format!("JOIN {chan}"));
+        c.expect("366");
+    }
+    (s, a, b)
 }
