@@ -11,47 +11,47 @@ pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
     let caps = ctx.client.caps();
     let label = label.filter(|_| caps.has(Cap::LabeledResponse));
     let lines = std::mem::take(&mut ctx.out);
-    let mut bytes = Vec::new();
+    let mut bytes = String::new();
     match (label, lines.len()) {
         (None, _) => {
             for l in &lines {
-                bytes.extend_from_slice(&l.serialize(caps, &[]));
+                l.serialize_into(caps, &[], &mut bytes);
             }
         }
         (Some(label), 0) => {
             let ack = Line::new(ctx.server_name(), "ACK", vec![]);
-            bytes.extend_from_slice(&ack.serialize(caps, &[("label", label)]));
+            ack.serialize_into(caps, &[("label", label)], &mut bytes);
         }
         (Some(label), 1) => {
-            bytes.extend_from_slice(&lines[0].serialize(caps, &[("label", label)]));
+            lines[0].serialize_into(caps, &[("label", label)], &mut bytes);
         }
         (Some(label), _) if is_one_batch(&lines) => {
-            bytes.extend_from_slice(&lines[0].serialize(caps, &[("label", label)]));
+            lines[0].serialize_into(caps, &[("label", label)], &mut bytes);
             for l in &lines[1..] {
-                bytes.extend_from_slice(&l.serialize(caps, &[]));
+                l.serialize_into(caps, &[], &mut bytes);
             }
         }
         (Some(label), _) if caps.has(Cap::Batch) => {
             let id = batch_id(ctx);
             let start = Line::new(ctx.server_name(), "BATCH", vec![format!("+{id}"), "labeled-response".into()]);
-            bytes.extend_from_slice(&start.serialize(caps, &[("label", label)]));
+            start.serialize_into(caps, &[("label", label)], &mut bytes);
             for l in &lines {
                 // A line already inside a nested batch keeps only its own batch tag.
                 let nested = l.tags.iter().any(|t| t.key == "batch");
                 let extra: &[(&str, &str)] = if nested { &[] } else { &[("batch", &id)] };
-                bytes.extend_from_slice(&l.serialize(caps, extra));
+                l.serialize_into(caps, extra, &mut bytes);
             }
             let end = Line::new(ctx.server_name(), "BATCH", vec![format!("-{id}")]);
-            bytes.extend_from_slice(&end.serialize(caps, &[]));
+            end.serialize_into(caps, &[], &mut bytes);
         }
         (Some(_), _) => {
             for l in &lines {
-                bytes.extend_from_slice(&l.serialize(caps, &[]));
+                l.serialize_into(caps, &[], &mut bytes);
             }
         }
     }
     if !bytes.is_empty() {
-        ctx.client.send(&bytes);
+        ctx.client.send(bytes.as_bytes());
     }
 }
 

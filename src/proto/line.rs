@@ -93,13 +93,20 @@ impl Line {
     /// that are always shown. The body is cut to 512 bytes at a character boundary.
     pub fn serialize(&self, caps: CapSet, extra: &[(&str, &str)]) -> Vec<u8> {
         let mut out = String::with_capacity(64 + self.params.iter().map(|p| p.len() + 1).sum::<usize>());
+        self.serialize_into(caps, extra, &mut out);
+        out.into_bytes()
+    }
+
+    /// [`Line::serialize`], appended to `out`: a block of lines is built in one
+    /// buffer.
+    pub fn serialize_into(&self, caps: CapSet, extra: &[(&str, &str)], out: &mut String) {
         let mut first = true;
         let mut sep = |out: &mut String| {
             out.push(if first { '@' } else { ';' });
             first = false;
         };
         for (k, v) in extra {
-            sep(&mut out);
+            sep(out);
             out.push_str(k);
             if !v.is_empty() {
                 out.push('=');
@@ -108,7 +115,7 @@ impl Line {
         }
         for t in &self.tags {
             if caps.has(t.cap) {
-                sep(&mut out);
+                sep(out);
                 out.push_str(t.key);
                 if !t.value.is_empty() {
                     out.push('=');
@@ -118,7 +125,7 @@ impl Line {
         }
         if caps.has(Cap::MessageTags) {
             if let Some(ct) = &self.client_tags {
-                sep(&mut out);
+                sep(out);
                 out.push_str(ct);
             }
         }
@@ -132,10 +139,9 @@ impl Line {
             out.push(' ');
         }
         out.push_str(&self.command);
-        push_params(&mut out, self.params.iter().map(String::as_str), has_text(&self.command));
+        push_params(out, self.params.iter().map(String::as_str), has_text(&self.command));
         out.truncate(out.floor_char_boundary(body_start + 510));
         out.push_str("\r\n");
-        out.into_bytes()
     }
 }
 

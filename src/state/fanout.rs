@@ -88,12 +88,12 @@ pub type BlockLine = (Line, Vec<(&'static str, String)>);
 
 /// Serializes a block for a recipient with `caps`.
 pub fn serialize_block(block: &[BlockLine], caps: crate::caps::CapSet) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = String::new();
     for (line, extra) in block {
         let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        out.extend_from_slice(&line.serialize(caps, &extra));
+        line.serialize_into(caps, &extra, &mut out);
     }
-    out
+    out.into_bytes()
 }
 
 /// Sends `block` in one append to every member of `channel` except `except`
