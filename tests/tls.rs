@@ -1,57 +1,24 @@
 //! TLS: a second listener with a certificate generated at test time; TLS users
-//! get 671 in WHOIS.
+//! get 671 in WHOIS; client certificates (CertFP) log in with SASL EXTERNAL.
 
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_rustls::rustls;
 
 #[test]
 fn tls_listener_registers_clients_and_whois_shows_671() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
-    let config = format!("{BASE_CONFIG}\n[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n");
-    let s = Server::start_in(dir, &config);
-    let tls_port: u16 = loop {
-        let line = s.log.recv_timeout(WAIT).expect("no TLS listener logged");
-        if let Some(rest) = line.split("listening for TLS on 127.0.0.1:").nth(1) {
-            break rest.trim().parse().unwrap();
-        }
-    };
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(client_config), "localhost".try_into().unwrap()).unwrap();
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(b"NICK secure\r\nUSER secure 0 * :Secure\r\nWHOIS secure\r\n").unwrap();
-    let mut reader = BufReader::new(tls);
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let line = line.trim_end().to_owned();
-        let end = command_of(&line) == "318";
-        lines.push(line);
-        if end {
-            break;
-        }
-    }
+    let (s, port, server_cert) = tls_server();
+    let mut tls = TlsClient::connect(port, &server_cert, None);
+    tls.send("NICK secure");
+    tls.send("USER secure 0 * :Secure");
+    tls.send("WHOIS secure");
+    let lines = tls.until("318");
     assert!(lines.iter().any(|l| command_of(l) == "001"), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains(" 671 secure secure :is using a secure connection")), "{lines:?}");
+    // no client certificate, no 276
+    assert!(!lines.iter().any(|l| command_of(l) == "276"), "{lines:?}");
 
     // a plain client sees no 671 for itself, and can WHOIS the TLS user
     let mut plain = s.client("plain");
@@ -69,4 +36,150 @@ fn tls_without_certificate_is_a_config_error() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_banterd")).arg("--config").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tls"));
+}
+
+/// A banterd with a TLS listener: the server, the listener's port and its
+/// certificate.
+fn tls_server() -> (Server, u16, rcgen::CertifiedKey) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let config = format!("{BASE_CONFIG}\n[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n");
+    let s = Server::start_in(dir, &config);
+    let port = loop {
+        let line = s.log.recv_timeout(WAIT).expect("no TLS listener logged");
+        if let Some(rest) = line.split("listening for TLS on 127.0.0.1:").nth(1) {
+            break rest.trim().parse().unwrap();
+        }
+    };
+    (s, port, cert)
+}
+
+/// A blocking IRC connection over TLS, optionally showing a client certificate.
+struct TlsClient {
+    reader: BufReader<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>>,
+}
+
+impl TlsClient {
+    fn connect(port: u16, server: &rcgen::CertifiedKey, client: Option<&rcgen::CertifiedKey>) -> TlsClient {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(server.cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match client {
+            Some(c) => {
+                let key = rustls::pki_types::PrivateKeyDer::Pkcs8(c.key_pair.serialize_der().into());
+                builder.with_client_auth_cert(vec![c.cert.der().clone()], key).unwrap()
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let conn = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        TlsClient { reader: BufReader::new(rustls::StreamOwned::new(conn, tcp)) }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.reader.get_mut().write_all(format!("{line}\r\n").as_bytes()).unwrap();
+    }
+
+    /// Lines up to and including the first whose command is `command`.
+    fn until(&mut self, command: &str) -> Vec<String> {
+        self.until_any(&[command])
+    }
+
+    /// SASL EXTERNAL before registration; the numeric that ends it (903 or 904).
+    fn sasl_external(&mut self) -> String {
+        self.send("CAP REQ :sasl");
+        self.until("CAP");
+        self.send("AUTHENTICATE EXTERNAL");
+        self.until("AUTHENTICATE");
+        self.send("AUTHENTICATE +");
+        let lines = self.until_any(&["903", "904"]);
+        command_of(lines.last().unwrap()).to_owned()
+    }
+
+    /// Lines up to and including the first whose command is one of `commands`.
+    fn until_any(&mut self, commands: &[&str]) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(self.reader.read_line(&mut line).unwrap() > 0, "closed before {commands:?}: {lines:?}");
+            let line = line.trim_end().to_owned();
+            let done = commands.contains(&command_of(&line));
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// CertFP: a certificate linked with CERTFP ADD logs its account in with SASL
+/// EXTERNAL; another certificate, none, or an unlinked one does not.
+#[test]
+fn certfp_links_certificates_for_sasl_external() {
+    let (s, port, server_cert) = tls_server();
+    let cert_a = rcgen::generate_simple_self_signed(vec!["carol".into()]).unwrap();
+    let cert_b = rcgen::generate_simple_self_signed(vec!["mallory".into()]).unwrap();
+    let fp_a = sha256_hex(cert_a.cert.der());
+
+    // carol registers over TLS with certificate A and links it
+    let mut c = TlsClient::connect(port, &server_cert, Some(&cert_a));
+    c.send("NICK carol");
+    c.send("USER carol 0 * :Carol");
+    c.until("001");
+    c.send("CERTFP ADD");
+    assert!(c.until("FAIL").last().unwrap().contains("FAIL CERTFP ACCOUNT_REQUIRED"));
+    c.send("REGISTER carol * carol-password");
+    c.until("900");
+    c.send("CERTFP ADD");
+    assert!(c.until("NOTE").last().unwrap().contains(&format!("NOTE CERTFP ADDED {fp_a} ")));
+    c.send("CERTFP LIST");
+    let listed = c.until("NOTE");
+    assert!(listed.last().unwrap().contains(&format!("NOTE CERTFP FINGERPRINT {fp_a} ")), "{listed:?}");
+    c.send("WHOIS carol");
+    let whois = c.until("318");
+    assert!(whois.iter().any(|l| l.contains(&format!(" 276 carol carol :has client certificate fingerprint {fp_a}"))));
+    c.send("QUIT");
+
+    // certificate A logs in with SASL EXTERNAL, B and no certificate do not
+    let mut again = TlsClient::connect(port, &server_cert, Some(&cert_a));
+    assert_eq!(again.sasl_external(), "903");
+    again.send("CAP END");
+    again.send("NICK carol2");
+    again.send("USER carol 0 * :Carol");
+    again.until("001");
+    again.send("WHOIS carol2");
+    assert!(again.until("318").iter().any(|l| l.contains(" 330 carol2 carol2 carol ")));
+    assert_eq!(TlsClient::connect(port, &server_cert, Some(&cert_b)).sasl_external(), "904");
+    assert_eq!(TlsClient::connect(port, &server_cert, None).sasl_external(), "904");
+
+    // a fingerprint belongs to one account; a plain connection has none to add
+    let mut dave = s.client("dave");
+    dave.send("REGISTER dave * dave-password");
+    dave.expect("900");
+    dave.send(&format!("CERTFP ADD {}", fp_a.to_uppercase()));
+    assert!(dave.expect("FAIL").contains(&format!("FAIL CERTFP FINGERPRINT_TAKEN {fp_a} ")));
+    dave.send("CERTFP ADD");
+    assert!(dave.expect("FAIL").contains("FAIL CERTFP NO_CERTIFICATE"));
+
+    // carol unlinks A from a plain connection; A no longer logs in
+    let mut plain = s.connect();
+    plain.send("PASS carol:carol-password");
+    plain.register("carol3");
+    plain.send(&format!("CERTFP DEL {fp_a}"));
+    assert!(plain.expect("NOTE").contains(&format!("NOTE CERTFP REMOVED {fp_a} ")));
+    plain.send("CERTFP LIST");
+    assert!(plain.expect("NOTE").contains("NOTE CERTFP LISTED 0 "));
+    assert_eq!(TlsClient::connect(port, &server_cert, Some(&cert_a)).sasl_external(), "904");
 }

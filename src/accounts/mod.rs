@@ -209,6 +209,35 @@ impl Accounts {
         })
     }
 
+    /// Links certificate fingerprint `fp` to account `name`: `Ok(None)` when
+    /// added, `Ok(Some(owner))` when it is already linked (to `name` or another).
+    pub async fn add_certfp(&self, name: &str, fp: &str) -> Result<Option<String>, AccountError> {
+        let store = self.store()?;
+        let (folded, fp) = (self.casemap.fold(name), fp.to_owned());
+        blocking(move || store.add_certfp(&folded, &fp)).await
+    }
+
+    /// Unlinks `fp` from account `name`; false if it was not linked to it.
+    pub async fn remove_certfp(&self, name: &str, fp: &str) -> Result<bool, AccountError> {
+        let store = self.store()?;
+        let (folded, fp) = (self.casemap.fold(name), fp.to_owned());
+        blocking(move || store.remove_certfp(&folded, &fp)).await
+    }
+
+    /// The fingerprints linked to account `name`.
+    pub async fn certfps(&self, name: &str) -> Result<Vec<String>, AccountError> {
+        let store = self.store()?;
+        let folded = self.casemap.fold(name);
+        blocking(move || store.certfps(&folded)).await
+    }
+
+    /// The account (name as registered) that certificate fingerprint `fp` logs in to.
+    pub async fn account_for_certfp(&self, fp: &str) -> Result<Option<String>, AccountError> {
+        let store = self.store()?;
+        let fp = fp.to_owned();
+        blocking(move || store.account_for_certfp(&fp)).await
+    }
+
     /// Folds an account name.
     pub fn fold(&self, name: &str) -> String {
         self.casemap.fold(name)

@@ -1,4 +1,6 @@
-//! SASL mechanisms: PLAIN and SCRAM-SHA-256, as server-side state machines.
+//! SASL mechanisms: PLAIN and SCRAM-SHA-256, as server-side state machines,
+//! and EXTERNAL (the TLS client certificate's fingerprint, linked to an
+//! account with `CERTFP ADD`).
 //!
 //! SCRAM is written here rather than taken from rsasl: the server side is three
 //! small message parsers and two HMACs over keys we already store, and owning it
@@ -10,7 +12,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 /// Mechanisms offered, in `sasl=` order.
-pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256"];
+pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "EXTERNAL"];
 
 /// Largest decoded SASL payload accepted.
 pub const MAX_PAYLOAD: usize = 8192;
@@ -22,6 +24,8 @@ pub enum Mechanism {
     Plain,
     /// RFC 7677.
     ScramSha256,
+    /// RFC 4422 appendix A: the identity the TLS layer established.
+    External,
 }
 
 impl Mechanism {
@@ -30,6 +34,7 @@ impl Mechanism {
         match name.to_ascii_uppercase().as_str() {
             "PLAIN" => Some(Mechanism::Plain),
             "SCRAM-SHA-256" => Some(Mechanism::ScramSha256),
+            "EXTERNAL" => Some(Mechanism::External),
             _ => None,
         }
     }

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &["CREATE TABLE accounts (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE accounts (
         folded TEXT PRIMARY KEY NOT NULL,
         name TEXT NOT NULL,
         password_hash TEXT NOT NULL,
@@ -19,7 +20,13 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE accounts (
         email TEXT,
         created_at INTEGER NOT NULL,
         last_seen INTEGER
-    );"];
+    );",
+    "CREATE TABLE certfps (
+        fp TEXT PRIMARY KEY NOT NULL,
+        account TEXT NOT NULL
+    );
+    CREATE INDEX certfps_account ON certfps (account);",
+];
 
 /// One stored account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,8 +168,55 @@ impl Store {
 
     /// Deletes an account; `Ok(false)` if it did not exist.
     pub fn delete(&self, folded: &str) -> StoreResult<bool> {
-        let n = self.lock().execute("DELETE FROM accounts WHERE folded = ?1", [folded]).map_err(|e| e.to_string())?;
+        let conn = self.lock();
+        conn.execute("DELETE FROM certfps WHERE account = ?1", [folded]).map_err(|e| e.to_string())?;
+        let n = conn.execute("DELETE FROM accounts WHERE folded = ?1", [folded]).map_err(|e| e.to_string())?;
         Ok(n > 0)
+    }
+
+    /// Links a certificate fingerprint to an account. `Ok(None)` when added,
+    /// `Ok(Some(owner))` when the fingerprint already belongs to an account
+    /// (folded name, possibly `folded` itself).
+    pub fn add_certfp(&self, folded: &str, fp: &str) -> StoreResult<Option<String>> {
+        let conn = self.lock();
+        let e = |e: rusqlite::Error| e.to_string();
+        let owner: Option<String> =
+            conn.query_row("SELECT account FROM certfps WHERE fp = ?1", [fp], |r| r.get(0)).optional().map_err(e)?;
+        if owner.is_some() {
+            return Ok(owner);
+        }
+        conn.execute("INSERT INTO certfps (fp, account) VALUES (?1, ?2)", params![fp, folded]).map_err(e)?;
+        Ok(None)
+    }
+
+    /// Unlinks a fingerprint from an account; false if it was not linked to it.
+    pub fn remove_certfp(&self, folded: &str, fp: &str) -> StoreResult<bool> {
+        let n = self
+            .lock()
+            .execute("DELETE FROM certfps WHERE fp = ?1 AND account = ?2", params![fp, folded])
+            .map_err(|e| e.to_string())?;
+        Ok(n > 0)
+    }
+
+    /// The fingerprints linked to an account, sorted.
+    pub fn certfps(&self, folded: &str) -> StoreResult<Vec<String>> {
+        let conn = self.lock();
+        let mut st =
+            conn.prepare("SELECT fp FROM certfps WHERE account = ?1 ORDER BY fp").map_err(|e| e.to_string())?;
+        let rows = st.query_map([folded], |r| r.get(0)).map_err(|e| e.to_string())?;
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    }
+
+    /// The account (name as registered) a fingerprint is linked to.
+    pub fn account_for_certfp(&self, fp: &str) -> StoreResult<Option<String>> {
+        self.lock()
+            .query_row(
+                "SELECT a.name FROM certfps c JOIN accounts a ON a.folded = c.account WHERE c.fp = ?1",
+                [fp],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| e.to_string())
     }
 
     /// Records a login time.
@@ -210,6 +264,23 @@ mod tests {
         assert_eq!(s.list().unwrap().len(), 1);
         assert!(s.delete("alice").unwrap());
         assert!(s.get("alice").unwrap().is_none());
+    }
+
+    #[test]
+    fn certfps_belong_to_one_account_and_go_with_it() {
+        let s = Store::memory().unwrap();
+        s.insert("ann", &row("Ann")).unwrap();
+        s.insert("ben", &row("Ben")).unwrap();
+        assert_eq!(s.add_certfp("ann", "aa11").unwrap(), None);
+        assert_eq!(s.add_certfp("ben", "aa11").unwrap(), Some("ann".into()));
+        assert_eq!(s.account_for_certfp("aa11").unwrap(), Some("Ann".into()));
+        assert_eq!(s.certfps("ann").unwrap(), ["aa11"]);
+        assert!(!s.remove_certfp("ben", "aa11").unwrap());
+        assert!(s.delete("ann").unwrap());
+        assert_eq!(s.account_for_certfp("aa11").unwrap(), None);
+        assert_eq!(s.add_certfp("ben", "aa11").unwrap(), None);
+        assert!(s.remove_certfp("ben", "aa11").unwrap());
+        assert!(s.certfps("ben").unwrap().is_empty());
     }
 
     #[test]

@@ -205,6 +205,18 @@ async fn step(ctx: &mut Ctx, mut exchange: Box<Exchange>, data: Vec<u8>) -> Hand
                 _ => sasl_failed(ctx),
             }
         }
+        Mechanism::External => {
+            // The message is the authorization identity, empty for "the account
+            // the certificate belongs to".
+            let Some(fp) = ctx.client.certfp.clone() else { return sasl_failed(ctx) };
+            let Ok(authz) = String::from_utf8(data) else { return sasl_failed(ctx) };
+            match ctx.server.accounts.account_for_certfp(&fp).await {
+                Ok(Some(account)) if authz.is_empty() || ctx.server.casemap.eq(&authz, &account) => {
+                    succeed(ctx, &account)
+                }
+                _ => sasl_failed(ctx),
+            }
+        }
         Mechanism::ScramSha256 => match exchange.scram.clone() {
             ScramStage::Start => {
                 let Some(first) = sasl::parse_client_first(&data) else { return sasl_failed(ctx) };

@@ -144,7 +144,7 @@ const HELP: &[(&str, &[&str])] = &[
         "index",
         &[
             "banter understands the standard IRC commands. HELP <command> for one of them:",
-            "ADMIN AWAY CAP HELP INFO INVITE ISON JOIN KICK LINKS LIST LUSERS MODE MONITOR MOTD",
+            "ADMIN AWAY CAP CERTFP HELP INFO INVITE ISON JOIN KICK LINKS LIST LUSERS MODE MONITOR MOTD",
             "NAMES NICK NOTICE OPER PART PASS PING PRIVMSG QUIT REGISTER SETNAME STATS TAGMSG",
             "TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
         ],
@@ -166,6 +166,13 @@ const HELP: &[(&str, &[&str])] = &[
     ("NICK", &["NICK <nick>", "Sets or changes your nickname."]),
     ("QUIT", &["QUIT [:<reason>]", "Disconnects (logs out), leaving every channel."]),
     ("REGISTER", &["REGISTER <account|*> <email|*> <password>", "Creates an account and logs you in."]),
+    (
+        "CERTFP",
+        &[
+            "CERTFP [ADD [<fingerprint>] | DEL <fingerprint> | LIST]",
+            "Links TLS client certificates to your account, for SASL EXTERNAL.",
+        ],
+    ),
     ("TOPIC", &["TOPIC <#channel> [:<topic>]", "Shows or sets a channel topic."]),
     ("MODE", &["MODE <target> [<modes> [<params>]]", "Shows or changes user or channel modes."]),
     ("AWAY", &["AWAY [:<message>]", "Marks you as away, or back without a message."]),

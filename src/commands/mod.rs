@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod cap;
+pub mod certfp;
 pub mod channel;
 pub mod chathistory;
 pub mod ctx;
@@ -84,6 +85,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("AUTHENTICATE", 1, Any, Async(account::authenticate)),
     cmd("AWAY", 0, Registered, Sync(message::away)),
     cmd("CAP", 1, Any, Sync(cap::cap)),
+    cmd("CERTFP", 0, Registered, Async(certfp::certfp)),
     cmd("CHATHISTORY", 1, Registered, Sync(chathistory::chathistory)),
     oper_cmd("DIE", 0, Sync(oper::die)),
     cmd("HELP", 0, Registered, Sync(info::help)),

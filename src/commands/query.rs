@@ -47,6 +47,10 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if who.tls {
         ctx.numeric(RPL_WHOISSECURE, &[&nick]);
     }
+    if let Some(fp) = who.certfp.as_deref().filter(|_| who.id == ctx.client.id || ctx.client.is_oper()) {
+        let text = format!("has client certificate fingerprint {fp}");
+        ctx.numeric(RPL_WHOISCERTFP, &[&nick, &text]);
+    }
     if let Some(a) = &account {
         ctx.numeric(RPL_WHOISACCOUNT, &[&nick, a]);
     }

@@ -39,7 +39,7 @@ const FINAL_FLUSH: Duration = Duration::from_secs(5);
 pub fn serve_tcp(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) -> Pin<Box<impl Future<Output = ()>>> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    Box::pin(serve(server, Input::Tcp(rd), wr, addr, false))
+    Box::pin(serve(server, Input::Tcp(rd), wr, addr, None))
 }
 
 /// Serves one accepted TLS connection: handshake, then as plain.
@@ -47,8 +47,10 @@ pub async fn serve_tls(server: Arc<Server>, acceptor: TlsAcceptor, stream: TcpSt
     let _ = stream.set_nodelay(true);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
+            let certfp =
+                tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| super::tls::fingerprint(c));
             let (rd, wr) = tokio::io::split(tls);
-            Box::pin(serve(server, Input::Tls(rd), wr, addr, true)).await
+            Box::pin(serve(server, Input::Tls(rd), wr, addr, Some(certfp))).await
         }
         Ok(Err(e)) => {
             tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
@@ -63,19 +65,22 @@ pub async fn serve_tls(server: Arc<Server>, acceptor: TlsAcceptor, stream: TcpSt
 
 /// Registers a new client for an accepted connection and returns its task's
 /// future. A plain function, so the future holds only the session's state.
+/// `tls` is `None` for plain TCP, else the client certificate's fingerprint,
+/// if any.
 fn serve<W: AsyncWrite + Unpin + Send>(
     server: Arc<Server>,
     input: Input,
     wr: W,
     addr: SocketAddr,
-    tls: bool,
+    tls: Option<Option<String>>,
 ) -> impl std::future::Future<Output = ()> {
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
     let sendq = server.config().limits.sendq;
-    let client = Arc::new(Client::new(id, addr.ip(), addr.port(), tls, sendq, now));
+    let (is_tls, certfp) = (tls.is_some(), tls.flatten());
+    let client = Arc::new(Client::new(id, addr.ip(), addr.port(), is_tls, sendq, now).with_certfp(certfp));
     server.clients.insert(id, client.clone());
-    tracing::info!(id, peer = %addr, tls, "connected");
+    tracing::info!(id, peer = %addr, tls = is_tls, certfp = client.certfp.as_deref(), "connected");
     let interval_us = server.config().limits.write_interval_ms.saturating_mul(1000).min(u64::from(u32::MAX)) as u32;
     let mut io = Io {
         input,

@@ -93,6 +93,8 @@ pub struct Client {
     pub port: u16,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// SHA-256 fingerprint (hex) of the TLS client certificate, if one was shown.
+    pub certfp: Option<Box<str>>,
     /// Unix time of connection.
     pub signon: i64,
     /// Bytes waiting to be written.
@@ -123,6 +125,7 @@ impl Client {
             ip,
             port,
             tls,
+            certfp: None,
             signon: now,
             outbox: Outbox::new(sendq),
             caps: AtomicU32::new(0),
@@ -134,6 +137,12 @@ impl Client {
             close_reason: Mutex::new(None),
             signal: Signal::default(),
         }
+    }
+
+    /// The client with the fingerprint of its TLS client certificate.
+    pub fn with_certfp(mut self, certfp: Option<String>) -> Self {
+        self.certfp = certfp.map(String::into_boxed_str);
+        self
     }
 
     /// Reads the mutable parts.
