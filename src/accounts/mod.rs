@@ -209,12 +209,12 @@ impl Accounts {
         })
     }
 
-    /// Links certificate fingerprint `fp` to account `name`: `Ok(None)` when
-    /// added, `Ok(Some(owner))` when it is already linked (to `name` or another).
-    pub async fn add_certfp(&self, name: &str, fp: &str) -> Result<Option<String>, AccountError> {
+    /// Links certificate fingerprint `fp` to account `name`, which may have at
+    /// most `max`.
+    pub async fn add_certfp(&self, name: &str, fp: &str, max: usize) -> Result<store::CertfpAdd, AccountError> {
         let store = self.store()?;
         let (folded, fp) = (self.casemap.fold(name), fp.to_owned());
-        blocking(move || store.add_certfp(&folded, &fp)).await
+        blocking(move || store.add_certfp(&folded, &fp, max)).await
     }
 
     /// Unlinks `fp` from account `name`; false if it was not linked to it.

@@ -48,6 +48,19 @@ pub struct AccountRow {
 /// What `list` shows of an account: name, created_at, last_seen, email.
 pub type AccountSummary = (String, i64, Option<i64>, Option<String>);
 
+/// What linking a certificate fingerprint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertfpAdd {
+    /// Linked.
+    Added,
+    /// It was linked to this account already.
+    Already,
+    /// It is linked to another account.
+    Taken,
+    /// The account has the most fingerprints allowed.
+    Full,
+}
+
 /// The database handle.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -174,19 +187,25 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Links a certificate fingerprint to an account. `Ok(None)` when added,
-    /// `Ok(Some(owner))` when the fingerprint already belongs to an account
-    /// (folded name, possibly `folded` itself).
-    pub fn add_certfp(&self, folded: &str, fp: &str) -> StoreResult<Option<String>> {
+    /// Links a certificate fingerprint to an account that has fewer than `max`
+    /// (checked and inserted under one lock, so concurrent adds cannot pass it).
+    pub fn add_certfp(&self, folded: &str, fp: &str, max: usize) -> StoreResult<CertfpAdd> {
         let conn = self.lock();
         let e = |e: rusqlite::Error| e.to_string();
         let owner: Option<String> =
             conn.query_row("SELECT account FROM certfps WHERE fp = ?1", [fp], |r| r.get(0)).optional().map_err(e)?;
-        if owner.is_some() {
-            return Ok(owner);
+        match owner {
+            Some(o) if o == folded => return Ok(CertfpAdd::Already),
+            Some(_) => return Ok(CertfpAdd::Taken),
+            None => {}
+        }
+        let count: i64 =
+            conn.query_row("SELECT COUNT(*) FROM certfps WHERE account = ?1", [folded], |r| r.get(0)).map_err(e)?;
+        if count as usize >= max {
+            return Ok(CertfpAdd::Full);
         }
         conn.execute("INSERT INTO certfps (fp, account) VALUES (?1, ?2)", params![fp, folded]).map_err(e)?;
-        Ok(None)
+        Ok(CertfpAdd::Added)
     }
 
     /// Unlinks a fingerprint from an account; false if it was not linked to it.
@@ -271,14 +290,18 @@ mod tests {
         let s = Store::memory().unwrap();
         s.insert("ann", &row("Ann")).unwrap();
         s.insert("ben", &row("Ben")).unwrap();
-        assert_eq!(s.add_certfp("ann", "aa11").unwrap(), None);
-        assert_eq!(s.add_certfp("ben", "aa11").unwrap(), Some("ann".into()));
+        assert_eq!(s.add_certfp("ann", "aa11", 2).unwrap(), CertfpAdd::Added);
+        assert_eq!(s.add_certfp("ann", "aa11", 2).unwrap(), CertfpAdd::Already);
+        assert_eq!(s.add_certfp("ben", "aa11", 2).unwrap(), CertfpAdd::Taken);
+        assert_eq!(s.add_certfp("ann", "bb22", 2).unwrap(), CertfpAdd::Added);
+        assert_eq!(s.add_certfp("ann", "cc33", 2).unwrap(), CertfpAdd::Full);
+        assert!(s.remove_certfp("ann", "bb22").unwrap());
         assert_eq!(s.account_for_certfp("aa11").unwrap(), Some("Ann".into()));
         assert_eq!(s.certfps("ann").unwrap(), ["aa11"]);
         assert!(!s.remove_certfp("ben", "aa11").unwrap());
         assert!(s.delete("ann").unwrap());
         assert_eq!(s.account_for_certfp("aa11").unwrap(), None);
-        assert_eq!(s.add_certfp("ben", "aa11").unwrap(), None);
+        assert_eq!(s.add_certfp("ben", "aa11", 2).unwrap(), CertfpAdd::Added);
         assert!(s.remove_certfp("ben", "aa11").unwrap());
         assert!(s.certfps("ben").unwrap().is_empty());
     }

@@ -7,6 +7,7 @@
 //! `FAIL CERTFP <code> ...`.
 
 use super::{fail, BoxFuture, Ctx};
+use crate::accounts::store::CertfpAdd;
 use crate::accounts::AccountError;
 use crate::proto::line::Line;
 use crate::proto::OwnedMessage;
@@ -43,32 +44,29 @@ pub fn certfp(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
                         return fail("CERTFP", "NO_CERTIFICATE", &[], "This connection has no client certificate")
                     }
                 };
-                match accounts.certfps(&account).await {
-                    Ok(fps) if fps.len() >= MAX_PER_ACCOUNT && !fps.contains(&fp) => {
+                match accounts.add_certfp(&account, &fp, MAX_PER_ACCOUNT).await {
+                    Ok(CertfpAdd::Added) => {
+                        tracing::info!(account, fp, "certificate fingerprint added");
+                        note(ctx, "ADDED", &fp, "Certificate fingerprint linked to your account");
+                        Ok(())
+                    }
+                    Ok(CertfpAdd::Already) => {
+                        note(ctx, "ADDED", &fp, "Certificate fingerprint already linked to your account");
+                        Ok(())
+                    }
+                    Ok(CertfpAdd::Taken) => {
+                        return fail(
+                            "CERTFP",
+                            "FINGERPRINT_TAKEN",
+                            &[&fp],
+                            "That fingerprint is linked to another account",
+                        )
+                    }
+                    Ok(CertfpAdd::Full) => {
                         let text = format!("An account may link at most {MAX_PER_ACCOUNT} fingerprints");
                         return fail("CERTFP", "TOO_MANY_FINGERPRINTS", &[&fp], &text);
                     }
                     Err(e) => Err(e),
-                    Ok(_) => match accounts.add_certfp(&account, &fp).await {
-                        Ok(None) => {
-                            tracing::info!(account, fp, "certificate fingerprint added");
-                            note(ctx, "ADDED", &fp, "Certificate fingerprint linked to your account");
-                            Ok(())
-                        }
-                        Ok(Some(owner)) if accounts.fold(&account) == owner => {
-                            note(ctx, "ADDED", &fp, "Certificate fingerprint already linked to your account");
-                            Ok(())
-                        }
-                        Ok(Some(_)) => {
-                            return fail(
-                                "CERTFP",
-                                "FINGERPRINT_TAKEN",
-                                &[&fp],
-                                "That fingerprint is linked to another account",
-                            )
-                        }
-                        Err(e) => Err(e),
-                    },
                 }
             }
             "DEL" => {
