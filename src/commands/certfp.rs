@@ -9,7 +9,6 @@
 use super::{fail, BoxFuture, Ctx};
 use crate::accounts::store::CertfpAdd;
 use crate::accounts::AccountError;
-use crate::proto::line::Line;
 use crate::proto::OwnedMessage;
 
 /// Fingerprints one account may link.
@@ -107,8 +106,7 @@ pub fn certfp(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
 }
 
 fn note(ctx: &mut Ctx, code: &str, subject: &str, text: &str) {
-    let line = Line::new(ctx.server_name(), "NOTE", vec!["CERTFP".into(), code.into(), subject.into(), text.into()]);
-    ctx.reply(line);
+    ctx.standard_reply("NOTE", "CERTFP", code, &[subject.to_owned()], text);
 }
 
 /// `fp` as 64 lowercase hex digits: colons (`AB:CD:…`, as openssl prints
