@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod signals;
+
 /// How the server ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -18,8 +20,9 @@ pub enum Exit {
     Restart,
 }
 
-/// Runs the server with `config` until it is told to stop.
-pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, String> {
+/// Runs the server with `config` until it is told to stop: by `signals` (which
+/// are installed before anything is bound) or by DIE/RESTART.
+pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: signals::Signals) -> Result<Exit, String> {
     let accounts = Accounts::open(&config)?;
     let mut listeners = Vec::new();
     for addr in &config.server.listen {
@@ -48,7 +51,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<Exit, S
     tokio::spawn(net::sweeper::run(server.clone()));
     let mut shutdown = server.shutdown_signal();
     tokio::select! {
-        _ = signal() => {}
+        _ = signals.recv() => {}
         _ = shutdown.changed() => {}
     }
     tracing::info!("shutting down");
@@ -70,16 +73,4 @@ async fn drain(server: &Arc<Server>) {
     }
     // Let the writers flush the final ERROR lines.
     tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-async fn signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

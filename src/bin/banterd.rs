@@ -4,9 +4,23 @@ use banter::config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: banterd [--config PATH] [--listen ADDR]... [--data-dir DIR]
-       banterd account create|delete|passwd NAME | list  [--config PATH] [--data-dir DIR]
-       banterd hash-password [--config PATH]";
+const USAGE: &str = "usage: banterd [OPTIONS]                      run the server
+       banterd account create|delete|passwd NAME   manage accounts offline
+       banterd account list
+       banterd hash-password                        print an argon2id hash for [[oper]]
+
+options:
+  -c, --config PATH    configuration file (default: ./config.toml if present,
+                       else built-in defaults); relative paths in it are
+                       resolved against its folder
+  -l, --listen ADDR    listen on ADDR instead of server.listen (repeatable)
+      --data-dir DIR   data directory instead of server.data_dir
+  -h, --help           print this help and exit
+  -V, --version        print the version and exit
+
+Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT or DIE), 1 when the
+server cannot start (address in use, data directory locked...), 2 for bad
+arguments or a bad configuration.";
 
 struct Args {
     config: Option<PathBuf>,
@@ -15,7 +29,14 @@ struct Args {
     rest: Vec<String>,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// What the command line asks for.
+enum Parsed {
+    Run(Args),
+    Help,
+    Version,
+}
+
+fn parse_args() -> Result<Parsed, String> {
     let mut args = Args { config: None, listen: Vec::new(), data_dir: None, rest: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -27,26 +48,31 @@ fn parse_args() -> Result<Args, String> {
                 args.listen.push(v.parse().map_err(|_| format!("--listen: not an address: {v}"))?);
             }
             "--data-dir" => args.data_dir = Some(value("--data-dir")?.into()),
-            "--help" | "-h" => return Err(String::new()),
-            "--version" | "-V" => {
-                println!("banterd {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
+            "--help" | "-h" => return Ok(Parsed::Help),
+            "--version" | "-V" => return Ok(Parsed::Version),
             _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ => args.rest.push(a),
         }
     }
-    Ok(args)
+    Ok(Parsed::Run(args))
 }
 
 fn main() -> ExitCode {
+    // SIGTERM and SIGINT are held from the first instruction until the runtime's
+    // handlers are installed, so a stop right after start-up is a clean shutdown.
+    let held = banter::server::signals::hold();
     let args = match parse_args() {
-        Ok(a) => a,
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            println!("banterd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("banterd: {e}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("banterd: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -71,8 +97,14 @@ fn main() -> ExitCode {
         config.server.data_dir = d.clone();
     }
     match args.rest.first().map(String::as_str) {
-        Some("account") => return ExitCode::from(banter::admin::account_command(&config, &args.rest[1..]) as u8),
-        Some("hash-password") => return ExitCode::from(banter::admin::hash_password_command(&config) as u8),
+        Some("account") => {
+            held.release();
+            return ExitCode::from(banter::admin::account_command(&config, &args.rest[1..]) as u8);
+        }
+        Some("hash-password") => {
+            held.release();
+            return ExitCode::from(banter::admin::hash_password_command(&config) as u8);
+        }
         Some(other) => {
             eprintln!("banterd: unknown command {other}\n{USAGE}");
             return ExitCode::from(2);
@@ -83,6 +115,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.server.log));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
     // One worker per core unless configured; blocking work (argon2, SQLite) has its own pool.
+    // The runtime's threads inherit the held signals, so only this thread takes them.
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if config.server.worker_threads > 0 {
         builder.worker_threads(config.server.worker_threads);
@@ -94,7 +127,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(banter::server::run(config, path)) {
+    let signals = {
+        let _enter = runtime.enter();
+        match banter::server::signals::Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("banterd: cannot install signal handlers: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    held.release();
+    match runtime.block_on(banter::server::run(config, path, signals)) {
         Ok(banter::server::Exit::Stopped) => ExitCode::SUCCESS,
         Ok(banter::server::Exit::Restart) => {
             use std::os::unix::process::CommandExt;
