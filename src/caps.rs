@@ -126,6 +126,8 @@ impl Cap {
                 if config.accounts.register_before_connect {
                     flags.push("before-connect");
                 }
+                // REGISTER takes any free account name, not only the nick
+                flags.push("custom-account-name");
                 if config.accounts.email_required {
                     flags.push("email-required");
                 }

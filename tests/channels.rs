@@ -322,12 +322,15 @@ fn rehash_announces_capability_changes_with_cap_notify() {
     std::fs::write(&path, cfg.replace("[accounts]\n", "[accounts]\nregistration = false\n")).unwrap();
     o.send("REHASH");
     let del = o.expect("CAP");
-    assert_eq!(params_of(&del), ["capper", "DEL", "draft/account-registration=before-connect"]);
+    assert_eq!(params_of(&del), ["capper", "DEL", "draft/account-registration=before-connect,custom-account-name"]);
     o.send("CAP LIST");
     assert!(!o.expect("CAP").contains("account-registration"));
     std::fs::write(&path, cfg).unwrap();
     o.send("REHASH");
-    assert_eq!(params_of(&o.expect("CAP"))[1..], ["NEW", "draft/account-registration=before-connect"]);
+    assert_eq!(
+        params_of(&o.expect("CAP"))[1..],
+        ["NEW", "draft/account-registration=before-connect,custom-account-name"]
+    );
 }
 
 /// Messages a client sends to a channel in one write are held and delivered
