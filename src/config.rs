@@ -120,6 +120,9 @@ pub struct LimitsConfig {
     pub monitor_entries: usize,
     /// IPs exempt from the per-IP limits, connection rate and flood control.
     pub exempt: Vec<IpAddr>,
+    /// IPv6 addresses count as one address per prefix of this many bits in
+    /// every per-address limit, rate and throttle (IPv4: each address).
+    pub ipv6_prefix: u8,
 }
 
 /// `[flood]`: a token bucket per client; excess commands are delayed (fake lag).
@@ -279,6 +282,7 @@ impl Default for LimitsConfig {
             whowas_entries: 1000,
             monitor_entries: 100,
             exempt: Vec::new(),
+            ipv6_prefix: 64,
         }
     }
 }
@@ -419,6 +423,9 @@ impl Config {
         }
         if self.limits.sendq < 8192 {
             return bad("limits.sendq", "must be at least 8192 bytes");
+        }
+        if !(16..=128).contains(&self.limits.ipv6_prefix) {
+            return bad("limits.ipv6_prefix", "must be between 16 and 128");
         }
         if self.limits.max_targets == 0 {
             return bad("limits.max_targets", "must be at least 1");

@@ -41,11 +41,16 @@ fn tls_without_certificate_is_a_config_error() {
 /// A banterd with a TLS listener: the server, the listener's port and its
 /// certificate.
 fn tls_server() -> (Server, u16, rcgen::CertifiedKey) {
+    tls_server_with(BASE_CONFIG)
+}
+
+/// [`tls_server`] with `base` as the config before the `[tls]` section.
+fn tls_server_with(base: &str) -> (Server, u16, rcgen::CertifiedKey) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
-    let config = format!("{BASE_CONFIG}\n[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n");
+    let config = format!("{base}\n[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n");
     let s = Server::start_in(dir, &config);
     let port = loop {
         let line = s.log.recv_timeout(WAIT).expect("no TLS listener logged");
@@ -182,4 +187,24 @@ fn certfp_links_certificates_for_sasl_external() {
     plain.send("CERTFP LIST");
     assert!(plain.expect("NOTE").contains("NOTE CERTFP LISTED 0 "));
     assert_eq!(TlsClient::connect(port, &server_cert, Some(&cert_a)).sasl_external(), "904");
+}
+
+/// Connections still in their TLS handshake count toward `max_clients`:
+/// before, a few TCP connections to the TLS port that never started their
+/// handshake held no place, so any number of them could be open at once.
+#[test]
+fn tls_handshakes_in_progress_count_toward_max_clients() {
+    let (s, port, server_cert) = tls_server_with(&BASE_CONFIG.replace("[limits]\n", "[limits]\nmax_clients = 2\n"));
+    let _silent: Vec<std::net::TcpStream> =
+        (0..2).map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut plain = s.connect();
+    assert_eq!(plain.recv(), "ERROR :Closing Link: 127.0.0.1 (Server is full, try again later)");
+    drop(_silent);
+    // Their places are given back when the handshakes fail.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut tls = TlsClient::connect(port, &server_cert, None);
+    tls.send("NICK late");
+    tls.send("USER late 0 * :Late");
+    tls.until("001");
 }

@@ -12,12 +12,14 @@ pub mod client;
 pub mod extban;
 pub mod fanout;
 pub mod history;
+pub mod ipkey;
 pub mod mask;
 pub mod membership;
 pub mod metadata;
 pub mod monitor;
 pub mod outbox;
 pub mod rare;
+pub mod ratelimit;
 pub mod signal;
 pub mod whowas;
 
@@ -28,6 +30,7 @@ use channel::Channel;
 use client::{Client, ClientId};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
+use ipkey::IpKey;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -47,8 +50,15 @@ pub struct Server {
     pub nicks: DashMap<String, Arc<Client>>,
     /// Channels by folded name.
     pub channels: DashMap<String, Arc<Channel>>,
-    /// Connections per IP.
-    pub per_ip: DashMap<IpAddr, usize>,
+    /// Connections per address (IPv6 grouped by prefix), TLS handshakes included.
+    pub per_ip: DashMap<IpKey, usize>,
+    /// Connections admitted and not yet closed, TLS handshakes included
+    /// (`limits.max_clients` counts these; `clients` only has connections
+    /// past their handshake).
+    pub connections: AtomicUsize,
+    /// `limits.ipv6_prefix` as the server started: per-address counts taken
+    /// under one prefix must be released under the same, so REHASH keeps it.
+    ipv6_prefix: u8,
     /// Watchers per folded nick (MONITOR).
     pub monitors: DashMap<String, HashSet<ClientId>>,
     /// Set by RESTART: the process starts itself again after shutting down.
@@ -92,6 +102,7 @@ impl Server {
     pub fn new(config: Config, config_path: Option<PathBuf>, accounts: Accounts) -> Arc<Server> {
         let now = chrono::Utc::now();
         let motd = RwLock::new(load_motd(&config));
+        let ipv6_prefix = config.limits.ipv6_prefix;
         let server = Server {
             monitors: DashMap::new(),
             restart_requested: AtomicBool::new(false),
@@ -104,6 +115,8 @@ impl Server {
             nicks: DashMap::new(),
             channels: DashMap::new(),
             per_ip: DashMap::new(),
+            connections: AtomicUsize::new(0),
+            ipv6_prefix,
             accounts,
             history: history::History::new(),
             started: now.timestamp(),
@@ -147,6 +160,7 @@ impl Server {
         fresh.server.listen = old.server.listen.clone();
         fresh.server.casemapping = old.server.casemapping.clone();
         fresh.server.data_dir = old.server.data_dir.clone();
+        fresh.limits.ipv6_prefix = old.limits.ipv6_prefix;
         let before = crate::caps::ls_entries(&old, true);
         let after = crate::caps::ls_entries(&fresh, true);
         self.set_config(fresh);
@@ -259,12 +273,20 @@ impl Server {
         });
     }
 
-    /// Gives back one connection's slot in the per-IP count.
+    /// The unit per-address limits count `ip` in (IPv6 cut to `limits.ipv6_prefix`).
+    pub fn ip_key(&self, ip: IpAddr) -> IpKey {
+        IpKey::new(ip, self.ipv6_prefix)
+    }
+
+    /// Gives back one admitted connection's slots: in the per-address count
+    /// and in the total.
     pub fn release_ip(&self, ip: IpAddr) {
-        if let Some(mut n) = self.per_ip.get_mut(&ip) {
+        let key = self.ip_key(ip);
+        if let Some(mut n) = self.per_ip.get_mut(&key) {
             *n = n.saturating_sub(1);
         }
-        self.per_ip.remove_if(&ip, |_, n| *n == 0);
+        self.per_ip.remove_if(&key, |_, n| *n == 0);
+        let _ = self.connections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// Releases `client`'s nick.
