@@ -72,6 +72,10 @@ pub struct ServerConfig {
     pub allow_restart: bool,
     /// Worker threads of the async runtime; 0 means one per CPU core.
     pub worker_threads: usize,
+    /// Connection password every client must give with PASS before
+    /// registering (`464` and a closed connection otherwise): plain text or an
+    /// argon2id hash from `banterd hash-password`. None: no server password.
+    pub password: Option<String>,
 }
 
 /// `[limits]`: sizes and timeouts.
@@ -255,6 +259,7 @@ impl Default for ServerConfig {
             allow_die: false,
             allow_restart: false,
             worker_threads: 0,
+            password: None,
         }
     }
 }
@@ -455,6 +460,14 @@ impl Config {
         }
         if self.history.query_limit == 0 {
             return bad("history.query_limit", "must be at least 1");
+        }
+        if let Some(p) = &self.server.password {
+            if p.is_empty() {
+                return bad("server.password", "must not be empty (remove the key for no password)");
+            }
+            if crate::accounts::password::is_phc_hash(p) && argon2::password_hash::PasswordHash::new(p).is_err() {
+                return bad("server.password", "starts like an argon2 hash but is not one");
+            }
         }
         for o in &self.opers {
             if o.password.is_none() && o.password_hash.is_none() {

@@ -254,3 +254,44 @@ fn lusers_counts_invisible_users() {
     b.expect("ERROR");
     assert_eq!(lusers(&mut a), "There are 1 users and 0 invisible on 1 servers");
 }
+
+/// `[server] password`: PASS must carry it before registration; a missing or
+/// wrong one gets 464 and ERROR; an argon2id hash works as well as plain text.
+#[test]
+fn server_password_is_required_before_registration() {
+    let hash = banter::accounts::password::hash(
+        "letmein",
+        banter::accounts::password::Cost { memory_kib: 1024, iterations: 1, parallelism: 1 },
+    )
+    .unwrap();
+    for configured in ["letmein".to_owned(), hash] {
+        let cfg = BASE_CONFIG.replace("[server]\n", &format!("[server]\npassword = \"{configured}\"\n"));
+        let s = Server::start_with(&cfg);
+
+        let mut ok = s.connect();
+        ok.send("PASS letmein");
+        ok.register("alice");
+
+        let mut none = s.connect();
+        none.send("NICK bob");
+        none.send("USER bob 0 * :Bob");
+        none.expect("464");
+        assert!(none.expect("ERROR").contains("Bad password"));
+        assert!(none.closed());
+
+        let mut wrong = s.connect();
+        wrong.send("PASS letmeout");
+        wrong.send("NICK carol");
+        wrong.send("USER carol 0 * :Carol");
+        wrong.expect("464");
+        assert!(wrong.closed());
+
+        // too late: PASS after NICK and USER finds the connection already refused
+        let mut late = s.connect();
+        late.send("NICK dave");
+        late.send("USER dave 0 * :Dave");
+        late.send("PASS letmein");
+        late.expect("464");
+        assert!(late.closed());
+    }
+}

@@ -60,6 +60,23 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
+/// Whether a configured secret is an argon2id PHC hash rather than plain text.
+pub fn is_phc_hash(configured: &str) -> bool {
+    configured.starts_with("$argon2")
+}
+
+/// Checks `given` against a secret from the config file that is either an
+/// argon2id hash (as `banterd hash-password` prints) or plain text, compared in
+/// constant time. Hashing is slow: call it off the async threads.
+pub fn check_configured(configured: &str, given: &str) -> bool {
+    if is_phc_hash(configured) {
+        verify(given, configured)
+    } else {
+        use subtle::ConstantTimeEq;
+        configured.as_bytes().ct_eq(given.as_bytes()).into()
+    }
+}
+
 /// Derives SCRAM-SHA-256 keys for `password` with a fresh salt.
 pub fn scram_keys(password: &str, iterations: u32) -> ScramKeys {
     let salt: [u8; 16] = rand::random();
@@ -92,6 +109,10 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("wrong", &h));
         assert!(!verify("x", "not a hash"));
+        assert!(check_configured(&h, "correct horse"));
+        assert!(!check_configured(&h, "wrong"));
+        assert!(check_configured("plain secret", "plain secret"));
+        assert!(!check_configured("plain secret", "plain secreT"));
     }
 
     #[test]

@@ -142,6 +142,25 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     if !ctx.conn.has_nick || !ctx.conn.has_user() || ctx.conn.cap_negotiating {
         return;
     }
+    let server_password = ctx.server.config().server.password.clone();
+    if let Some(expected) = server_password {
+        // With a connection password, PASS carries it and nothing else: accounts
+        // log in with SASL.
+        let given = ctx.conn.pre.as_mut().and_then(|p| p.pass.take());
+        let ok = match given {
+            Some(given) => {
+                tokio::task::spawn_blocking(move || crate::accounts::password::check_configured(&expected, &given))
+                    .await
+                    .unwrap_or(false)
+            }
+            None => false,
+        };
+        if !ok {
+            ctx.numeric(ERR_PASSWDMISMATCH, &[]);
+            ctx.quit("Bad password");
+            return;
+        }
+    }
     if let Some(pass) = ctx.conn.pre.as_mut().and_then(|p| p.pass.take()) {
         if !super::account::login_with_pass(ctx, &pass).await {
             ctx.numeric(ERR_PASSWDMISMATCH, &[]);
