@@ -27,6 +27,8 @@ pub struct Config {
     pub multiline: MultilineConfig,
     /// In-memory chat history and read markers.
     pub history: HistoryConfig,
+    /// ChanServ: channel registration.
+    pub chanserv: ChanServConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -183,6 +185,22 @@ pub struct ChannelsConfig {
     pub permanent: Vec<String>,
     /// Modes set on a newly created channel (e.g. `nt`).
     pub default_modes: String,
+}
+
+/// `[chanserv]`: channel registration (`/msg ChanServ REGISTER #channel`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChanServConfig {
+    /// Whether ChanServ accepts commands (registered channels are kept either way).
+    pub enabled: bool,
+    /// Channels one account may found.
+    pub max_channels_per_account: usize,
+}
+
+impl Default for ChanServConfig {
+    fn default() -> Self {
+        ChanServConfig { enabled: true, max_channels_per_account: 10 }
+    }
 }
 
 /// `[metadata]`: draft/metadata-3 key/value pairs on users and channels (in memory).

@@ -25,4 +25,6 @@ pub mod isupport;
 pub mod net;
 pub mod proto;
 pub mod server;
+pub mod services;
 pub mod state;
+pub mod store;

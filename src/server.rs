@@ -1,10 +1,14 @@
-//! Starting and stopping the server: bind listeners, open the account store,
+//! Starting and stopping the server: open the data dir (restoring persistent
+//! channels), bind listeners,
 //! run until SIGINT/SIGTERM (or DIE), then close every connection gracefully.
 
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::net;
 use crate::state::Server;
+use crate::store::commit::Committer;
+use crate::store::sqlite::Sqlite;
+use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,25 +27,36 @@ pub enum Exit {
 /// Runs the server with `config` until it is told to stop: by `signals` (which
 /// are installed before anything is bound) or by DIE/RESTART.
 pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: signals::Signals) -> Result<Exit, String> {
+    // The data dir first: persistent channels exist before anyone can connect.
+    let dir = config.server.data_dir.clone();
+    let (store, records) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let store: Arc<dyn Store> = Arc::new(Sqlite::open(&dir)?);
+        let records = store.load_channels()?;
+        Ok((store, records))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let accounts = Accounts::open(&config)?;
+    let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
+    let server = Server::new(config, config_path, accounts);
+    server.restore_channels(Committer::start(store), records);
     let mut listeners = Vec::new();
-    for addr in &config.server.listen {
+    for addr in &listen {
         let l = net::listener::bind(*addr)?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         tracing::info!("listening on {local}");
         listeners.push(l);
     }
     let mut tls_listeners = Vec::new();
-    if !config.tls.listen.is_empty() {
-        let acceptor = net::tls::acceptor(&config.tls)?;
-        for addr in &config.tls.listen {
+    if !tls.listen.is_empty() {
+        let acceptor = net::tls::acceptor(&tls)?;
+        for addr in &tls.listen {
             let l = net::listener::bind(*addr)?;
             let local = l.local_addr().map_err(|e| e.to_string())?;
             tracing::info!("listening for TLS on {local}");
             tls_listeners.push((l, acceptor.clone()));
         }
     }
-    let server = Server::new(config, config_path, accounts);
     for l in listeners {
         tokio::spawn(net::listener::run(server.clone(), l, None));
     }

@@ -3,30 +3,10 @@
 //! Every call blocks; callers run them on the blocking pool (`spawn_blocking`),
 //! never on the async worker threads.
 
+use crate::store::sqlite::{open_file, schema, Sync, MAIN_FILE};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
-
-/// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE accounts (
-        folded TEXT PRIMARY KEY NOT NULL,
-        name TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        scram_salt BLOB NOT NULL,
-        scram_iterations INTEGER NOT NULL,
-        scram_stored_key BLOB NOT NULL,
-        scram_server_key BLOB NOT NULL,
-        email TEXT,
-        created_at INTEGER NOT NULL,
-        last_seen INTEGER
-    );",
-    "CREATE TABLE certfps (
-        fp TEXT PRIMARY KEY NOT NULL,
-        account TEXT NOT NULL
-    );
-    CREATE INDEX certfps_account ON certfps (account);",
-];
 
 /// One stored account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,40 +50,17 @@ pub struct Store {
 pub type StoreResult<T> = Result<T, String>;
 
 impl Store {
-    /// Opens (creating if needed) `<dir>/banter.db` and migrates it.
+    /// Opens (creating if needed) `<dir>/banter.db` and migrates it
+    /// (the schema is `store::sqlite::schema::MAIN`, shared with channels).
     pub fn open(dir: &Path) -> StoreResult<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let path = dir.join("banter.db");
-        let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        Self::prepare(conn)
+        let conn = open_file(dir, MAIN_FILE, Sync::Full, schema::MAIN)?;
+        Ok(Store { conn: Mutex::new(conn) })
     }
 
     /// An in-memory store (for unit tests).
     pub fn memory() -> StoreResult<Store> {
-        Self::prepare(Connection::open_in_memory().map_err(|e| e.to_string())?)
-    }
-
-    fn prepare(conn: Connection) -> StoreResult<Store> {
-        let e = |e: rusqlite::Error| e.to_string();
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
-        // FULL: an acknowledged REGISTER is on disk even if the machine loses power.
-        conn.pragma_update(None, "synchronous", "FULL").map_err(e)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(e)?;
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);").map_err(e)?;
-        let version: i64 =
-            conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(e)?.unwrap_or(0);
-        if version == 0 {
-            conn.execute("INSERT INTO schema_version (version) VALUES (0)", []).map_err(e)?;
-        }
-        if version as usize > MIGRATIONS.len() {
-            return Err(format!("database schema {version} is newer than this banterd ({})", MIGRATIONS.len()));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.unchecked_transaction().map_err(e)?;
-            tx.execute_batch(sql).map_err(e)?;
-            tx.execute("UPDATE schema_version SET version = ?1", [i as i64 + 1]).map_err(e)?;
-            tx.commit().map_err(e)?;
-        }
+        let conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
+        schema::migrate(&conn, schema::MAIN, "memory")?;
         Ok(Store { conn: Mutex::new(conn) })
     }
 

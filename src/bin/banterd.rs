@@ -8,6 +8,7 @@ const USAGE: &str = "usage: banterd [OPTIONS]                      run the serve
        banterd account create|delete|passwd NAME   manage accounts offline
        banterd account list
        banterd hash-password                        print an argon2id hash for [[oper]]
+       banterd backup OUT_DIR                       copy the databases (safe while running)
 
 options:
   -c, --config PATH    configuration file (default: ./config.toml if present,
@@ -105,6 +106,10 @@ fn main() -> ExitCode {
             held.release();
             return ExitCode::from(banter::admin::hash_password_command(&config) as u8);
         }
+        Some("backup") => {
+            held.release();
+            return ExitCode::from(backup(&config, &args.rest[1..]));
+        }
         Some(other) => {
             eprintln!("banterd: unknown command {other}\n{USAGE}");
             return ExitCode::from(2);
@@ -150,6 +155,27 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("banterd: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `banterd backup OUT_DIR`: a consistent copy of the data dir's databases,
+/// safe while the server runs.
+fn backup(config: &Config, rest: &[String]) -> u8 {
+    let [out] = rest else {
+        eprintln!("banterd backup: name one output directory\n{USAGE}");
+        return 2;
+    };
+    match banter::store::backup::run(&config.server.data_dir, std::path::Path::new(out)) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("banterd backup: {e}");
+            1
         }
     }
 }

@@ -46,7 +46,7 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         if account == "*" || account.is_empty() {
             return fail("REGISTER", "NEED_NICK", &["*"], "Send NICK first or name the account");
         }
-        if !valid_nick(&account, cfg.limits.nick_len) {
+        if !valid_nick(&account, cfg.limits.nick_len) || crate::services::lookup(&ctx.server, &account).is_some() {
             return fail("REGISTER", "BAD_ACCOUNT_NAME", &[&account], "That account name is not valid");
         }
         let email = match email.as_str() {

@@ -85,10 +85,12 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
             return Ok(());
         }
         let first = st.members.is_empty();
-        let fresh = first && !st.modes.permanent;
+        let fresh = first && !st.is_persistent();
+        // The founder and access-list accounts of a registered channel are let in.
+        let trusted = st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).is_some();
         if fresh {
             st.modes.apply_defaults(&cfg.channels.default_modes);
-        } else {
+        } else if !trusted {
             let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
             if let Some(k) = &st.modes.key {
                 if key != Some(k.as_str()) && !invited {
@@ -108,7 +110,12 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
             }
         }
         st.invited.remove(&ctx.client.id);
-        st.add(ctx.client.clone(), MemberModes { op: first, voice: false });
+        // A registered channel's status follows its founder and access list.
+        let modes = match &st.registration {
+            Some(_) => st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).unwrap_or_default(),
+            None => MemberModes { op: first, voice: false },
+        };
+        st.add(ctx.client.clone(), modes);
         drop(st);
         break ch;
     };
@@ -282,6 +289,10 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     } else {
         Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
     };
+    if ch.read().is_persistent() {
+        let ack = ctx.server.persist_channel(&ch);
+        ctx.commit("TOPIC", ack);
+    }
     let line =
         ctx.client.line("TOPIC", vec![ch.name.clone(), text]).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
     fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);

@@ -109,12 +109,59 @@ pub struct Ctx {
     /// Channel messages held back until this read batch is handled (boxed:
     /// idle clients stay small).
     pub pending: Option<Box<crate::state::fanout::Pending>>,
+    /// What the reply to this command waits for (boxed: rare).
+    pub waits: Option<Box<Waits>>,
+}
+
+/// Work a command's reply waits for: store commits, and requests to services
+/// (`PRIVMSG ChanServ`), which run after the handler, asynchronously.
+#[derive(Default)]
+pub struct Waits {
+    /// Persistent changes being committed, with the command that made them.
+    pub commits: Vec<(String, crate::store::commit::Ack)>,
+    /// Messages to a service: (service nick, text).
+    pub services: Vec<(String, String)>,
 }
 
 impl Ctx {
     /// A context for a new connection.
     pub fn new(server: Arc<Server>, client: Arc<Client>) -> Ctx {
-        Ctx { server, client, conn: Conn::default(), out: Vec::new(), pending: None }
+        Ctx { server, client, conn: Conn::default(), out: Vec::new(), pending: None, waits: None }
+    }
+
+    /// Makes this command's reply wait until `ack` (a change made by
+    /// `command`) is committed; a failure is reported to the client.
+    pub fn commit(&mut self, command: &str, ack: Option<crate::store::commit::Ack>) {
+        if let Some(ack) = ack {
+            self.waits.get_or_insert_with(Default::default).commits.push((command.to_owned(), ack));
+        }
+    }
+
+    /// Runs the service requests and waits for the commits this command made.
+    pub async fn settle(&mut self) {
+        let Some(mut waits) = self.waits.take() else { return };
+        for (service, text) in std::mem::take(&mut waits.services) {
+            crate::services::handle(self, &service, &text).await;
+        }
+        // A service may have queued more.
+        if let Some(more) = self.waits.take() {
+            waits.commits.extend(more.commits);
+        }
+        for (command, ack) in waits.commits {
+            let failed = match ack.await {
+                Ok(Ok(_)) => false,
+                Ok(Err(_)) | Err(_) => true,
+            };
+            if failed {
+                self.standard_reply(
+                    "FAIL",
+                    &command,
+                    "TEMPORARILY_UNAVAILABLE",
+                    &[],
+                    "The change was made but could not be saved: it will be lost if the server restarts",
+                );
+            }
+        }
     }
 
     /// The server's name (the source of numerics).

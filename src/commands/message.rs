@@ -122,6 +122,12 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
         }
     } else {
         flush_held(ctx);
+        if let Some(service) = crate::services::lookup(&ctx.server, target) {
+            if kind == Kind::Privmsg {
+                crate::services::queue(ctx, service, line.params.last().map_or("", String::as_str));
+            }
+            return Ok(());
+        }
         let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
         if only_tags(&to) {
             fanout::to_client(&to, &line);

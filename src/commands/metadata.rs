@@ -65,6 +65,16 @@ pub fn metadata(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
 }
 
+/// Saves a persistent channel's metadata before the reply goes out.
+fn persist(ctx: &mut Ctx, t: &Target) {
+    if let Target::Channel(ch) = t {
+        if ch.read().is_persistent() {
+            let ack = ctx.server.persist_channel(ch);
+            ctx.commit("METADATA", ack);
+        }
+    }
+}
+
 /// Resolves `*` (oneself), a nick or a channel; `FAIL INVALID_TARGET` otherwise.
 fn resolve(ctx: &Ctx, target: &str) -> Result<Target, CmdError> {
     let invalid = || fail("METADATA", "INVALID_TARGET", &[target], "Invalid metadata target").unwrap_err();
@@ -202,6 +212,7 @@ fn set(ctx: &mut Ctx, target: &str, key: &str, value: Option<&str>) -> HandlerRe
     if result.is_err() {
         return fail("METADATA", "LIMIT_REACHED", &[&name, &limits.max_keys.to_string()], "Metadata limit reached");
     }
+    persist(ctx, &t);
     match value {
         Some(v) => key_value(ctx, &name, key, v),
         None => ctx.numeric(RPL_KEYNOTSET, &[&name, key]),
@@ -220,6 +231,7 @@ fn clear(ctx: &mut Ctx, target: &str) -> HandlerResult {
         Target::Channel(ch) => std::mem::take(&mut ch.write().metadata),
     };
     let name = display(ctx, &t);
+    persist(ctx, &t);
     let batch = open_batch(ctx, "metadata", Some(&name));
     for k in cleared.keys() {
         ctx.numeric(RPL_KEYNOTSET, &[&name, k]);

@@ -86,6 +86,8 @@ pub static COMMANDS: &[Command] = &[
     cmd("AWAY", 0, Registered, Sync(message::away)),
     cmd("CAP", 1, Any, Sync(cap::cap)),
     cmd("CERTFP", 0, Registered, Async(certfp::certfp)),
+    cmd("CS", 1, Registered, Sync(crate::services::cs)),
+    cmd("CHANSERV", 1, Registered, Sync(crate::services::cs)),
     cmd("CHATHISTORY", 1, Registered, Sync(chathistory::chathistory)),
     oper_cmd("DIE", 0, Sync(oper::die)),
     cmd("HELP", 0, Registered, Sync(info::help)),
@@ -200,6 +202,7 @@ async fn handle_line(ctx: &mut Ctx, line: &str) {
     if let Err(e) = result {
         ctx.report(e);
     }
+    ctx.settle().await;
     if !ctx.client.is_registered() && ctx.conn.quit.is_none() {
         registration::maybe_complete(ctx).await;
     }

@@ -271,6 +271,13 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ctx.server.remove_channel_if_empty(&ch);
         return Ok(());
     }
+    // Member prefixes are not kept; anything else on a persistent channel (or
+    // +P/-P itself) is saved before the MODE is answered.
+    let kept = changes.iter().any(|(_, c, _)| !matches!(c, 'o' | 'v'));
+    if kept && (ch.read().is_persistent() || changes.iter().any(|(_, c, _)| *c == 'P')) {
+        let ack = ctx.server.persist_channel(&ch);
+        ctx.commit("MODE", ack);
+    }
     let mut modes = String::new();
     let mut params = vec![ch.name.clone(), String::new()];
     let mut sign = None;

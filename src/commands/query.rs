@@ -9,6 +9,14 @@ use crate::proto::Message;
 pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let target = if msg.params.len() >= 2 { msg.param(1) } else { msg.param(0) };
     let target = target.split(',').next().unwrap_or("");
+    if let Some(service) = crate::services::lookup(&ctx.server, target) {
+        let cfg = ctx.server.config();
+        let host = format!("services.{}", cfg.server.name);
+        ctx.numeric(RPL_WHOISUSER, &[service, service, &host, "*", "Network service"]);
+        ctx.numeric(RPL_WHOISSERVER, &[service, &cfg.server.name, &cfg.server.description]);
+        ctx.numeric(RPL_ENDOFWHOIS, &[service]);
+        return Ok(());
+    }
     let Some(who) = ctx.server.find_user(target) else {
         ctx.numeric(ERR_NOSUCHNICK, &[target]);
         ctx.numeric(RPL_ENDOFWHOIS, &[target]);

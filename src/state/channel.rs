@@ -58,6 +58,22 @@ pub struct ChannelModes {
 }
 
 impl ChannelModes {
+    /// The flag modes that are set, as letters (`imnstP` order).
+    pub fn flags(&self) -> String {
+        [
+            (self.invite_only, 'i'),
+            (self.moderated, 'm'),
+            (self.no_external, 'n'),
+            (self.secret, 's'),
+            (self.topic_ops, 't'),
+            (self.permanent, 'P'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect()
+    }
+
     /// Sets the flag modes named in `flags` (the `channels.default_modes` setting).
     pub fn apply_defaults(&mut self, flags: &str) {
         for flag in flags.chars() {
@@ -114,6 +130,8 @@ pub struct ChannelState {
     pub invited: HashSet<ClientId>,
     /// IRCv3 metadata on the channel.
     pub metadata: super::metadata::Values,
+    /// The ChanServ registration, if registered (boxed: most channels have none).
+    pub registration: Option<Box<crate::store::Registration>>,
     /// Set when the channel has been removed from the server's map; a joiner
     /// holding a stale `Arc` must look it up again.
     pub dead: bool,
@@ -121,6 +139,26 @@ pub struct ChannelState {
 }
 
 impl ChannelState {
+    /// Whether the channel outlives its last member and is kept on disk:
+    /// registered with ChanServ, or `+P`.
+    pub fn is_persistent(&self) -> bool {
+        self.modes.permanent || self.registration.is_some()
+    }
+
+    /// The status an account gets on joining a registered channel: the
+    /// founder and AMODE `+o` accounts are ops, AMODE `+v` ones voiced.
+    pub fn access_of(&self, casemap: super::casemap::Casemap, account: Option<&str>) -> Option<MemberModes> {
+        let (reg, account) = (self.registration.as_ref()?, account?);
+        if casemap.eq(&reg.founder, account) {
+            return Some(MemberModes { op: true, voice: false });
+        }
+        let entry = reg.access.iter().find(|a| casemap.eq(&a.account, account))?;
+        Some(match entry.mode {
+            crate::store::AccessMode::Op => MemberModes { op: true, voice: false },
+            crate::store::AccessMode::Voice => MemberModes { op: false, voice: true },
+        })
+    }
+
     /// Adds a member.
     pub fn add(&mut self, client: Arc<Client>, modes: MemberModes) {
         self.next_seq += 1;
@@ -138,20 +176,8 @@ impl ChannelState {
     /// The `+modes args` string; key and limit values only for members.
     pub fn mode_string(&self, show_params: bool) -> (String, Vec<String>) {
         let m = &self.modes;
-        let mut s = String::from("+");
+        let mut s = format!("+{}", m.flags());
         let mut args = Vec::new();
-        for (on, c) in [
-            (m.invite_only, 'i'),
-            (m.moderated, 'm'),
-            (m.no_external, 'n'),
-            (m.secret, 's'),
-            (m.topic_ops, 't'),
-            (m.permanent, 'P'),
-        ] {
-            if on {
-                s.push(c);
-            }
-        }
         if let Some(k) = &m.key {
             s.push('k');
             args.push(if show_params { k.clone() } else { "*".into() });

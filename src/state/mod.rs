@@ -18,6 +18,7 @@ pub mod membership;
 pub mod metadata;
 pub mod monitor;
 pub mod outbox;
+pub mod persist;
 pub mod rare;
 pub mod ratelimit;
 pub mod signal;
@@ -87,6 +88,8 @@ pub struct Server {
     /// Most registered clients seen at once.
     pub max_registered: AtomicUsize,
     shutdown: watch::Sender<bool>,
+    /// Where persistent channel changes go (see [`persist`]); unset without a store.
+    committer: std::sync::OnceLock<crate::store::commit::Committer>,
 }
 
 /// Why a nick could not be taken.
@@ -129,6 +132,7 @@ impl Server {
             invisible_count: AtomicUsize::new(0),
             max_registered: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
+            committer: std::sync::OnceLock::new(),
         };
         server.ensure_permanent_channels();
         Arc::new(server)
@@ -209,7 +213,8 @@ impl Server {
         self.motd.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Creates the configured permanent channels that do not exist yet.
+    /// Creates the configured permanent channels that do not exist yet, and
+    /// saves the ones that were not persistent.
     fn ensure_permanent_channels(&self) {
         let cfg = self.config();
         for name in &cfg.channels.permanent {
@@ -218,6 +223,9 @@ impl Server {
             if !st.modes.permanent {
                 st.modes.permanent = true;
                 st.modes.apply_defaults(&cfg.channels.default_modes);
+                drop(st);
+                // Nobody waits on this: it is saved in order with later changes.
+                drop(self.persist_channel(&ch));
             }
         }
     }
@@ -243,6 +251,9 @@ impl Server {
 
     /// Claims `nick` for `client`, releasing its old nick. Atomic on the folded key.
     pub fn claim_nick(&self, client: &Arc<Client>, nick: &str) -> Result<(), NickError> {
+        if crate::services::lookup(self, nick).is_some() {
+            return Err(NickError::InUse);
+        }
         let key = self.fold(nick);
         match self.nicks.entry(key.clone()) {
             Entry::Occupied(e) if e.get().id != client.id => return Err(NickError::InUse),
@@ -317,7 +328,7 @@ impl Server {
         ch.clone()
     }
 
-    /// Removes `channel` if it is empty and not permanent, marking it dead.
+    /// Removes `channel` if it is empty and not persistent, marking it dead.
     pub fn remove_channel_if_empty(&self, channel: &Arc<Channel>) {
         let key = self.fold(&channel.name);
         let removed = self.channels.remove_if(&key, |_, c| {
@@ -325,7 +336,7 @@ impl Server {
                 return false;
             }
             let mut st = c.write();
-            if st.members.is_empty() && !st.modes.permanent {
+            if st.members.is_empty() && !st.is_persistent() {
                 st.dead = true;
                 true
             } else {

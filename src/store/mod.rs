@@ -1,0 +1,135 @@
+//! Durable state: what survives a restart.
+//!
+//! One [`Store`] interface, one implementation per engine: [`sqlite`] is the
+//! embedded default (two files in the data dir: `banter.db` for accounts and
+//! registered channels, `history.db` for chat history). Every method blocks;
+//! callers run them on the blocking pool or on one of the store's own threads,
+//! never on the async workers.
+//!
+//! Writes reach the engine through two ordered queues, each drained by one
+//! thread: [`commit::Committer`] for persistent channel state (a change is
+//! acknowledged only once committed) and [`writer::HistoryWriter`] for chat
+//! history (batched, bounded, never blocking a sender).
+
+pub mod backup;
+pub mod commit;
+pub mod sqlite;
+
+use crate::state::channel::{ChannelModes, ListEntry, Topic};
+
+/// A store error, as text for logs and start-up messages.
+pub type StoreResult<T> = Result<T, String>;
+
+/// An account's standing in a registered channel's access list (AMODE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    /// Gets `+o` on join.
+    Op,
+    /// Gets `+v` on join.
+    Voice,
+}
+
+impl AccessMode {
+    /// The mode letter.
+    pub fn letter(self) -> char {
+        match self {
+            AccessMode::Op => 'o',
+            AccessMode::Voice => 'v',
+        }
+    }
+
+    /// The mode for a letter.
+    pub fn from_letter(c: char) -> Option<AccessMode> {
+        match c {
+            'o' => Some(AccessMode::Op),
+            'v' => Some(AccessMode::Voice),
+            _ => None,
+        }
+    }
+}
+
+/// One AMODE entry: an account and the status it gets on join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The account, as its name was given.
+    pub account: String,
+    /// The status.
+    pub mode: AccessMode,
+}
+
+/// A channel's registration with ChanServ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The founder's account name.
+    pub founder: String,
+    /// Unix time of registration.
+    pub registered_at: i64,
+    /// Accounts that get a status on join (AMODE).
+    pub access: Vec<Access>,
+}
+
+/// Everything kept of a persistent channel (registered, or `+P`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRecord {
+    /// Folded name (the key).
+    pub folded: String,
+    /// Display name.
+    pub name: String,
+    /// Unix time of creation.
+    pub created: i64,
+    /// The registration, if registered.
+    pub registration: Option<Registration>,
+    /// Topic with setter and time.
+    pub topic: Option<Topic>,
+    /// Flag modes (`+P` included), key and limit.
+    pub modes: ChannelModes,
+    /// `+b`, `+e` and `+I` entries.
+    pub bans: Vec<ListEntry>,
+    /// `+e`.
+    pub excepts: Vec<ListEntry>,
+    /// `+I`.
+    pub invex: Vec<ListEntry>,
+    /// Channel metadata (draft/metadata-3).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A change to persistent channel state.
+#[derive(Debug, Clone)]
+pub enum ChannelChange {
+    /// Register a channel (the record carries the registration): refused when
+    /// it is registered already or the founder has `max_per_account` channels.
+    Register {
+        /// The channel as it is now, with its registration.
+        record: ChannelRecord,
+        /// Most channels one account may found.
+        max_per_account: usize,
+    },
+    /// Write the channel as it is now (insert or replace).
+    Save(ChannelRecord),
+    /// Forget the channel (dropped and not permanent).
+    Delete(String),
+}
+
+/// What a [`ChannelChange`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Written.
+    Done,
+    /// `Register`: the channel is registered already.
+    Taken,
+    /// `Register`: the founder has the most channels allowed.
+    TooMany,
+}
+
+/// The durable store. Blocking; see the module docs.
+pub trait Store: Send + Sync {
+    /// Every persistent channel, for start-up.
+    fn load_channels(&self) -> StoreResult<Vec<ChannelRecord>>;
+
+    /// Applies `changes` in order in one transaction; one outcome per change.
+    fn apply_channel_changes(&self, changes: &[ChannelChange]) -> StoreResult<Vec<ChangeOutcome>>;
+
+    /// Writes a consistent copy of every database file into `out_dir`, which
+    /// must exist and hold none of them; returns the files written.
+    fn backup(&self, out_dir: &std::path::Path) -> StoreResult<Vec<std::path::PathBuf>>;
+}
