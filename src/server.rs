@@ -28,14 +28,9 @@ pub enum Exit {
 /// are installed before anything is bound) or by DIE/RESTART.
 pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: signals::Signals) -> Result<Exit, String> {
     // The data dir first: persistent channels exist before anyone can connect.
-    let dir = config.server.data_dir.clone();
-    let (store, records) = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let store: Arc<dyn Store> = Arc::new(Sqlite::open(&dir)?);
-        let records = store.load_channels()?;
-        Ok((store, records))
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    // Opened right here (nothing else runs yet), like the account store below.
+    let store: Arc<dyn Store> = Arc::new(Sqlite::open(&config.server.data_dir)?);
+    let records = store.load_channels()?;
     let accounts = Accounts::open(&config)?;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
     let server = Server::new(config, config_path, accounts);
