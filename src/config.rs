@@ -240,12 +240,26 @@ pub struct HistoryConfig {
     pub channel_length: usize,
     /// Messages kept per direct-message conversation.
     pub direct_length: usize,
-    /// Direct-message conversations kept; the least recently active is dropped beyond it.
+    /// Direct-message conversations kept; beyond it, those of the users with the
+    /// most conversations are dropped first.
     pub max_conversations: usize,
     /// Most messages or targets one CHATHISTORY request returns (ISUPPORT `CHATHISTORY`).
     pub query_limit: usize,
     /// Read markers kept per user; the oldest is dropped beyond it.
     pub read_markers: usize,
+    /// Bytes of memory one channel's history may hold; the oldest messages go first.
+    pub channel_bytes: usize,
+    /// Bytes of memory one direct-message conversation may hold.
+    pub direct_bytes: usize,
+    /// Bytes of memory all history together may hold; beyond it, the largest
+    /// buffers are trimmed first (to nine tenths of it).
+    pub total_bytes: usize,
+    /// Bytes of client-only tags (`+draft/reply` etc.) kept with a message; the
+    /// tags beyond it are relayed but not kept.
+    pub client_tag_bytes: usize,
+    /// Direct-message conversations one user (account or connection) takes part
+    /// in; beyond it, that user's least recently active one is dropped.
+    pub conversations_per_user: usize,
 }
 
 /// One `[[oper]]` block.
@@ -345,6 +359,11 @@ impl Default for HistoryConfig {
             max_conversations: 10_000,
             query_limit: 100,
             read_markers: 1000,
+            channel_bytes: 512 * 1024,
+            direct_bytes: 128 * 1024,
+            total_bytes: 256 * 1024 * 1024,
+            client_tag_bytes: 512,
+            conversations_per_user: 100,
         }
     }
 }
@@ -485,6 +504,15 @@ impl Config {
             }
             if crate::accounts::password::is_phc_hash(p) && argon2::password_hash::PasswordHash::new(p).is_err() {
                 return bad("server.password", "starts like an argon2 hash but is not one");
+            }
+        }
+        for (key, value) in [
+            ("history.channel_bytes", self.history.channel_bytes),
+            ("history.direct_bytes", self.history.direct_bytes),
+            ("history.total_bytes", self.history.total_bytes),
+        ] {
+            if value < 1024 {
+                return bad(key, "must be at least 1024 bytes");
             }
         }
         for o in &self.opers {

@@ -125,7 +125,7 @@ pub fn chathistory(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return fail("CHATHISTORY", "INVALID_TARGET", &[&sub, name], "Messages could not be retrieved");
     };
     let events = ctx.has_cap(Cap::EventPlayback);
-    let lines = ctx.server.history.select(&target, &query, events);
+    let lines = ctx.server.history.select(&target, &query, events).into_iter().map(|e| e.line).collect();
     send_batch(ctx, vec!["chathistory".into(), name.to_owned()], lines);
     Ok(())
 }

@@ -5,19 +5,32 @@
 //! and per direct-message conversation, keyed by the two parties' identities: the
 //! account when logged in, else the connection (so a later user of the same nick
 //! never sees an unregistered user's conversations; they are dropped when that
-//! connection closes). Every buffer is a bounded ring; the number of
-//! conversations is bounded too. Each entry keeps the relayed [`Line`] itself, so
-//! a replay is serialized by the same code, for the replaying client's caps.
+//! connection closes). Each entry keeps the relayed [`Line`] itself, so a replay
+//! is serialized by the same code, for the replaying client's caps.
+//!
+//! Memory is bounded at every level (see docs/security.md, "Memory budgets"):
+//! an entry keeps at most `client_tag_bytes` of client-only tags; a buffer keeps
+//! at most `channel_length`/`direct_length` entries and `channel_bytes`/
+//! `direct_bytes` bytes; one identity takes part in at most
+//! `conversations_per_user` conversations and the server keeps at most
+//! `max_conversations`, evicted from whoever holds the most ([`budget`]); and all
+//! buffers together stay under `total_bytes`, trimmed from the largest first.
 //!
 //! Locking: every map is a `DashMap` and at most one of their guards is held at a
 //! time; none is held while taking a channel or client lock.
 
+mod budget;
+pub mod select;
+
 use super::client::{Client, ClientId};
 use super::Server;
 use crate::config::HistoryConfig;
-use crate::proto::line::Line;
+use crate::proto::line::{Line, Tag};
 use dashmap::DashMap;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::mem::size_of;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// What a history entry records, which decides who may see it replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,48 +45,116 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The line as relayed (time, msgid, account tags and client tags included).
+    /// For a multiline message: its first non-blank line, carrying the message's
+    /// tags.
     pub line: Line,
     /// Its time, in milliseconds since the Unix epoch.
     pub time_ms: i64,
+    /// Order of recording, unique over the server (set when recorded).
+    pub seq: u64,
     /// The sending connection.
     pub sender: ClientId,
     /// The sender's account when it was sent, folded.
     pub sender_account: Option<String>,
     /// What it records.
     pub kind: Kind,
+    /// For a draft/multiline message: every line, and whether it joins the
+    /// previous one without a line break (`draft/multiline-concat`).
+    pub multiline: Option<Box<[(String, bool)]>>,
 }
 
 impl Entry {
-    /// An entry for `line` sent by `from`; `None` when the line lacks a msgid or time.
-    pub fn new(server: &Server, from: &Client, line: Line, kind: Kind) -> Option<Entry> {
+    /// An entry for `line` sent by `from`; `None` when the line lacks a msgid or
+    /// time. Client-only tags beyond `history.client_tag_bytes` are not kept.
+    pub fn new(server: &Server, from: &Client, mut line: Line, kind: Kind) -> Option<Entry> {
         let time_ms = crate::proto::time::parse(tag_of(&line, "time")?)?;
         tag_of(&line, "msgid")?;
+        let cap = server.config().history.client_tag_bytes;
+        if line.client_tags.as_ref().is_some_and(|t| t.len() > cap) {
+            line.client_tags = line.client_tags.as_deref().and_then(|t| cap_client_tags(t, cap));
+        }
         let sender_account = from.info().account.as_deref().map(|a| server.fold(a));
-        Some(Entry { line, time_ms, sender: from.id, sender_account, kind })
+        Some(Entry { line, time_ms, seq: 0, sender: from.id, sender_account, kind, multiline: None })
     }
 
     /// Its msgid (kept in the line's tags, not a copy: every message is recorded).
     pub fn msgid(&self) -> &str {
         tag_of(&self.line, "msgid").unwrap_or_default()
     }
+
+    /// About how many bytes of memory it holds: its own size and the text it
+    /// owns (what the byte limits count; the allocator adds a little per string).
+    pub fn cost(&self) -> usize {
+        let l = &self.line;
+        let params: usize = l.params.iter().map(|p| p.len() + size_of::<String>()).sum();
+        let tags: usize = l.tags.iter().map(|t| t.value.len() + size_of::<Tag>()).sum();
+        let multiline: usize =
+            self.multiline.iter().flat_map(|m| m.iter()).map(|(t, _)| t.len() + size_of::<(String, bool)>()).sum();
+        size_of::<Entry>()
+            + l.source.len()
+            + params
+            + tags
+            + l.client_tags.as_ref().map_or(0, String::len)
+            + self.sender_account.as_ref().map_or(0, String::len)
+            + multiline
+    }
+}
+
+/// The leading whole tags of an escaped client-tag section that fit in `max`
+/// bytes; `None` when none does.
+fn cap_client_tags(tags: &str, max: usize) -> Option<String> {
+    let mut end = 0;
+    for (i, _) in tags.match_indices(';').chain([(tags.len(), "")]) {
+        if i > max {
+            break;
+        }
+        end = i;
+    }
+    (end > 0).then(|| tags[..end].to_owned())
 }
 
 fn tag_of<'a>(line: &'a Line, key: &str) -> Option<&'a str> {
     line.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
 }
 
-/// A bounded, time-ordered list of entries.
+/// A bounded, time-ordered list of entries and the bytes they hold.
 #[derive(Debug, Default)]
 struct Buffer {
     entries: VecDeque<Entry>,
+    /// What the entries hold ([`Entry::cost`]); the per-buffer cap counts this.
+    bytes: usize,
 }
 
 impl Buffer {
-    fn push(&mut self, entry: Entry, max: usize) {
-        while self.entries.len() >= max.max(1) {
-            self.entries.pop_front();
-        }
+    /// What the buffer holds in memory: its entries and the ring's spare slots
+    /// (what the server-wide total counts).
+    fn footprint(&self) -> usize {
+        self.bytes + (self.entries.capacity() - self.entries.len()) * size_of::<Entry>()
+    }
+
+    /// Appends `entry`, then drops the oldest entries while there are more than
+    /// `max_len` or they hold more than `max_bytes` (the new one always stays).
+    fn push(&mut self, entry: Entry, max_len: usize, max_bytes: usize) {
+        self.bytes += entry.cost();
         self.entries.push_back(entry);
+        while self.entries.len() > 1 && (self.entries.len() > max_len.max(1) || self.bytes > max_bytes) {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(e) = self.entries.pop_front() {
+            self.bytes -= e.cost();
+        }
+    }
+
+    /// Drops the oldest entries until at most `max_bytes` are held, and gives
+    /// back the ring's spare slots.
+    fn trim_to(&mut self, max_bytes: usize) {
+        while self.bytes > max_bytes && !self.entries.is_empty() {
+            self.pop_front();
+        }
+        self.entries.shrink_to_fit();
     }
 
     fn last_time(&self) -> i64 {
@@ -82,7 +163,9 @@ impl Buffer {
 
     fn remove(&mut self, msgid: &str) -> Option<Entry> {
         let i = self.entries.iter().position(|e| e.msgid() == msgid)?;
-        self.entries.remove(i)
+        let entry = self.entries.remove(i)?;
+        self.bytes -= entry.cost();
+        Some(entry)
     }
 }
 
@@ -144,6 +227,12 @@ pub struct History {
     parties: DashMap<String, HashSet<String>>,
     /// Identity → folded target → marker.
     markers: DashMap<String, HashMap<String, Marker>>,
+    /// What all buffers hold ([`Buffer::footprint`]), changed under the buffer's guard.
+    bytes: AtomicUsize,
+    /// The last sequence number given to an entry.
+    seq: AtomicU64,
+    /// Held while trimming buffers to the byte budget (one trimmer at a time).
+    trimming: Mutex<()>,
 }
 
 /// Who a client is for history and read markers: `a:<folded account>` when
@@ -172,10 +261,63 @@ fn pair_key(a: &str, b: &str) -> String {
     }
 }
 
+/// The buffers one query reads, visited one guard at a time.
+struct Sources<'a> {
+    history: &'a History,
+    channel: Option<&'a str>,
+    conversations: Vec<String>,
+}
+
+impl select::Buffers for Sources<'_> {
+    fn count(&self) -> usize {
+        self.conversations.len() + usize::from(self.channel.is_some())
+    }
+
+    fn visit(&self, i: usize, f: &mut dyn FnMut(&VecDeque<Entry>)) {
+        match self.channel {
+            Some(folded) => {
+                if let Some(b) = self.history.channels.get(folded) {
+                    f(&b.entries);
+                }
+            }
+            None => {
+                if let Some(c) = self.history.conversations.get(&self.conversations[i]) {
+                    f(&c.buffer.entries);
+                }
+            }
+        }
+    }
+}
+
 impl History {
     /// An empty store.
     pub fn new() -> History {
         History::default()
+    }
+
+    /// Bytes held by all buffers, as the budget counts them.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Appends `entry` to `buffer` with a fresh sequence number.
+    fn push(&self, buffer: &mut Buffer, mut entry: Entry, max_len: usize, max_bytes: usize) {
+        entry.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        self.change(buffer, |b| b.push(entry, max_len, max_bytes));
+    }
+
+    /// Applies `f` to `buffer` (whose guard the caller holds) and counts the
+    /// change in its footprint.
+    fn change<T>(&self, buffer: &mut Buffer, f: impl FnOnce(&mut Buffer) -> T) -> T {
+        let before = buffer.footprint();
+        let out = f(buffer);
+        let after = buffer.footprint();
+        if after >= before {
+            self.bytes.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.bytes.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        out
     }
 
     /// Records messages to the channel with folded name `folded`, in order.
@@ -183,13 +325,16 @@ impl History {
         if !cfg.enabled {
             return;
         }
-        let mut buffer = match self.channels.get_mut(folded) {
-            Some(b) => b,
-            None => self.channels.entry(folded.to_owned()).or_default(),
-        };
-        for entry in entries {
-            buffer.push(entry, cfg.channel_length);
+        {
+            let mut buffer = match self.channels.get_mut(folded) {
+                Some(b) => b,
+                None => self.channels.entry(folded.to_owned()).or_default(),
+            };
+            for entry in entries {
+                self.push(&mut buffer, entry, cfg.channel_length, cfg.channel_bytes);
+            }
         }
+        self.keep_budget(cfg);
     }
 
     /// Records a direct message between `from` and `to` (the same client for
@@ -202,36 +347,29 @@ impl History {
         let sides = [(identity(server, from), from.nick()), (identity(server, to), to.nick())];
         let key = pair_key(&sides[0].0, &sides[1].0);
         if !self.conversations.contains_key(&key) {
-            self.evict_conversations(cfg.max_conversations.saturating_sub(1));
+            self.make_room(cfg, [&sides[0].0, &sides[1].0]);
             for (id, _) in &sides {
                 self.parties.entry(id.clone()).or_default().insert(key.clone());
             }
         }
-        let mut conv = self
-            .conversations
-            .entry(key)
-            .or_insert_with(|| Conversation { buffer: Buffer::default(), sides: sides.clone() });
-        for (id, nick) in sides {
-            for side in conv.sides.iter_mut().filter(|s| s.0 == id) {
-                side.1.clone_from(&nick);
+        {
+            let mut conv = self
+                .conversations
+                .entry(key)
+                .or_insert_with(|| Conversation { buffer: Buffer::default(), sides: sides.clone() });
+            for (id, nick) in sides {
+                for side in conv.sides.iter_mut().filter(|s| s.0 == id) {
+                    side.1.clone_from(&nick);
+                }
             }
+            self.push(&mut conv.buffer, entry, cfg.direct_length, cfg.direct_bytes);
         }
-        conv.buffer.push(entry, cfg.direct_length);
-    }
-
-    /// Drops the least recently active conversations until at most `keep` remain.
-    fn evict_conversations(&self, keep: usize) {
-        while self.conversations.len() > keep {
-            let oldest = self.conversations.iter().min_by_key(|c| c.buffer.last_time()).map(|c| c.key().clone());
-            match oldest {
-                Some(k) => self.drop_conversation(&k),
-                None => break,
-            }
-        }
+        self.keep_budget(cfg);
     }
 
     fn drop_conversation(&self, key: &str) {
         let Some((_, conv)) = self.conversations.remove(key) else { return };
+        self.bytes.fetch_sub(conv.buffer.footprint(), Ordering::Relaxed);
         for (id, _) in &conv.sides {
             if let Some(mut set) = self.parties.get_mut(id) {
                 set.remove(key);
@@ -242,43 +380,41 @@ impl History {
 
     /// Forgets a channel's history (the channel ended).
     pub fn forget_channel(&self, folded: &str) {
-        self.channels.remove(folded);
+        if let Some((_, b)) = self.channels.remove(folded) {
+            self.bytes.fetch_sub(b.footprint(), Ordering::Relaxed);
+        }
     }
 
     /// Forgets what belongs to a closed connection that was not logged in: its
     /// conversations and read markers.
     pub fn forget_client(&self, id: ClientId) {
         let me = format!("c:{id}");
-        let keys: Vec<String> = self.parties.get(&me).map(|s| s.iter().cloned().collect()).unwrap_or_default();
-        for k in keys {
+        for k in self.conversations_of(&me) {
             self.drop_conversation(&k);
         }
         self.parties.remove(&me);
         self.markers.remove(&me);
     }
 
-    /// The lines `query` selects from `target`, oldest first; events only with
+    /// The keys of the conversations `who` takes part in.
+    fn conversations_of(&self, who: &str) -> Vec<String> {
+        self.parties.get(who).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Whether `a` and `b` have a conversation in history.
+    pub fn has_conversation(&self, a: &str, b: &str) -> bool {
+        self.conversations.contains_key(&pair_key(a, b))
+    }
+
+    /// The entries `query` selects from `target`, oldest first; events only with
     /// `events` (draft/event-playback). Empty when there is no such buffer.
-    pub fn select(&self, target: &Target, query: &Query, events: bool) -> Vec<Line> {
-        let pick = |entries: &VecDeque<Entry>| -> Vec<Line> {
-            select(entries, query, events).into_iter().map(|e| e.line.clone()).collect()
+    pub fn select(&self, target: &Target, query: &Query, events: bool) -> Vec<Entry> {
+        let sources = match target {
+            Target::Channel(folded) => Sources { history: self, channel: Some(folded), conversations: Vec::new() },
+            Target::Direct(a, b) => Sources { history: self, channel: None, conversations: vec![pair_key(a, b)] },
+            Target::AllDirect(me) => Sources { history: self, channel: None, conversations: self.conversations_of(me) },
         };
-        match target {
-            Target::Channel(folded) => self.channels.get(folded).map(|b| pick(&b.entries)),
-            Target::Direct(a, b) => self.conversations.get(&pair_key(a, b)).map(|c| pick(&c.buffer.entries)),
-            Target::AllDirect(me) => {
-                let keys: Vec<String> = self.parties.get(me).map(|s| s.iter().cloned().collect()).unwrap_or_default();
-                let mut all: Vec<Entry> = Vec::new();
-                for k in keys {
-                    if let Some(c) = self.conversations.get(&k) {
-                        all.extend(c.buffer.entries.iter().cloned());
-                    }
-                }
-                all.sort_by_key(|e| e.time_ms);
-                Some(pick(&all.into()))
-            }
-        }
-        .unwrap_or_default()
+        select::run(&sources, query, events)
     }
 
     /// The entry with `msgid` in `target`, if kept.
@@ -294,8 +430,10 @@ impl History {
     /// Removes the entry with `msgid` from `target` (REDACT).
     pub fn remove(&self, target: &Target, msgid: &str) -> Option<Entry> {
         match target {
-            Target::Channel(folded) => self.channels.get_mut(folded)?.remove(msgid),
-            Target::Direct(a, b) => self.conversations.get_mut(&pair_key(a, b))?.buffer.remove(msgid),
+            Target::Channel(folded) => self.change(&mut *self.channels.get_mut(folded)?, |b| b.remove(msgid)),
+            Target::Direct(a, b) => {
+                self.change(&mut self.conversations.get_mut(&pair_key(a, b))?.buffer, |b| b.remove(msgid))
+            }
             Target::AllDirect(_) => None,
         }
     }
@@ -309,9 +447,8 @@ impl History {
     /// The conversations of `me`: the other side's last nick and the time of the
     /// latest visible entry.
     pub fn direct_latest(&self, me: &str, events: bool) -> Vec<(String, i64)> {
-        let keys: Vec<String> = self.parties.get(me).map(|s| s.iter().cloned().collect()).unwrap_or_default();
         let mut out = Vec::new();
-        for k in keys {
+        for k in self.conversations_of(me) {
             let Some(c) = self.conversations.get(&k) else { continue };
             let other = if c.sides[0].0 == me { &c.sides[1].1 } else { &c.sides[0].1 };
             let latest = c.buffer.entries.iter().rev().find(|e| events || e.kind == Kind::Message);
@@ -345,127 +482,12 @@ impl History {
         map.insert(target.to_owned(), Marker { time_ms });
         (time_ms, true)
     }
-}
 
-/// Applies `query` to `entries`, keeping events only with `events`.
-fn select<'a>(entries: &'a VecDeque<Entry>, query: &Query, events: bool) -> Vec<&'a Entry> {
-    let visible: Vec<(usize, &Entry)> =
-        entries.iter().enumerate().filter(|(_, e)| events || e.kind == Kind::Message).collect();
-    let n = visible.len();
-    // Positions in `visible`: `after(r)` is the first entry after `r`, `before(r)`
-    // the first entry at or after `r` (so `..before(r)` is everything before it).
-    // A msgid that is not kept gives nothing.
-    let index_of = |id: &str| entries.iter().position(|e| e.msgid() == id);
-    let after = |r: &Ref| -> Option<usize> {
-        Some(match r {
-            Ref::Msgid(id) => {
-                let j = index_of(id)?;
-                visible.partition_point(|(i, _)| *i <= j)
-            }
-            Ref::Time(t) => visible.partition_point(|(_, e)| e.time_ms <= *t),
-        })
-    };
-    let before = |r: &Ref| -> Option<usize> {
-        Some(match r {
-            Ref::Msgid(id) => {
-                let j = index_of(id)?;
-                visible.partition_point(|(i, _)| *i < j)
-            }
-            Ref::Time(t) => visible.partition_point(|(_, e)| e.time_ms < *t),
-        })
-    };
-    let range = match query {
-        Query::Before(r, limit) => before(r).map(|end| (end.saturating_sub(*limit), end)),
-        Query::After(r, limit) => after(r).map(|start| (start, (start + limit).min(n))),
-        Query::Latest(r, limit) => {
-            let lo = match r {
-                Some(r) => after(r),
-                None => Some(0),
-            };
-            lo.map(|lo| (n.saturating_sub(*limit).max(lo), n))
-        }
-        Query::Around(r, limit) => before(r).map(|p| {
-            let start = p.saturating_sub(limit / 2);
-            let end = (start + limit).min(n);
-            (end.saturating_sub(*limit), end)
-        }),
-        Query::Between(a, b, limit) => match (after(a), before(b)) {
-            (Some(lo), Some(hi)) if lo <= hi => Some((lo, (lo + limit).min(hi))),
-            _ => match (after(b), before(a)) {
-                (Some(lo), Some(hi)) if lo <= hi => Some((hi.saturating_sub(*limit).max(lo), hi)),
-                _ => None,
-            },
-        },
-    };
-    match range {
-        Some((start, end)) if start < end => visible[start..end].iter().map(|(_, e)| *e).collect(),
-        _ => Vec::new(),
+    /// How many read markers `who` has.
+    pub fn marker_count(&self, who: &str) -> usize {
+        self.markers.get(who).map_or(0, |m| m.len())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn buffer(n: usize) -> VecDeque<Entry> {
-        (0..n)
-            .map(|i| Entry {
-                line: Line::new("n!u@h", "PRIVMSG", vec!["#c".into(), format!("{i}")]).tag(
-                    "msgid",
-                    format!("m{i}"),
-                    crate::caps::Cap::MessageTags,
-                ),
-                time_ms: 1000 + 10 * i as i64,
-                sender: 1,
-                sender_account: None,
-                kind: if i == 5 { Kind::Event } else { Kind::Message },
-            })
-            .collect()
-    }
-
-    fn ids(v: Vec<&Entry>) -> Vec<&str> {
-        v.iter().map(|e| e.msgid()).collect()
-    }
-
-    #[test]
-    fn selections() {
-        let b = buffer(10);
-        let m = |i: usize| Ref::Msgid(format!("m{i}"));
-        assert_eq!(ids(select(&b, &Query::Latest(None, 3), true)), ["m7", "m8", "m9"]);
-        assert_eq!(ids(select(&b, &Query::Latest(Some(m(7)), 10), true)), ["m8", "m9"]);
-        assert_eq!(ids(select(&b, &Query::Before(m(3), 2), true)), ["m1", "m2"]);
-        assert_eq!(ids(select(&b, &Query::Before(Ref::Time(1030), 10), true)), ["m0", "m1", "m2"]);
-        assert_eq!(ids(select(&b, &Query::After(Ref::Time(1060), 2), true)), ["m7", "m8"]);
-        assert_eq!(ids(select(&b, &Query::Around(m(7), 3), true)), ["m6", "m7", "m8"]);
-        assert_eq!(ids(select(&b, &Query::Around(m(7), 1), true)), ["m7"]);
-        assert_eq!(ids(select(&b, &Query::Between(m(0), m(9), 2), true)), ["m1", "m2"]);
-        assert_eq!(ids(select(&b, &Query::Between(m(9), m(0), 2), true)), ["m7", "m8"]);
-        assert!(select(&b, &Query::After(Ref::Msgid("nope".into()), 5), true).is_empty());
-    }
-
-    #[test]
-    fn events_hidden_without_playback() {
-        let b = buffer(10);
-        assert_eq!(
-            ids(select(&b, &Query::Between(Ref::Msgid("m3".into()), Ref::Msgid("m8".into()), 9), false)),
-            ["m4", "m6", "m7"]
-        );
-    }
-
-    #[test]
-    fn markers_only_rise_and_are_bounded() {
-        let h = History::new();
-        let cfg = HistoryConfig { read_markers: 2, ..HistoryConfig::default() };
-        assert_eq!(h.set_marker(&cfg, "a:x", "#a", 10), (10, true));
-        assert_eq!(h.set_marker(&cfg, "a:x", "#a", 5), (10, false));
-        assert_eq!(h.set_marker(&cfg, "a:x", "#b", 20), (20, true));
-        assert_eq!(h.set_marker(&cfg, "a:x", "#c", 30), (30, true));
-        assert_eq!(h.marker("a:x", "#a"), None, "the oldest marker was dropped");
-        assert_eq!(h.marker("a:x", "#c"), Some(30));
-        assert_eq!(h.marker("a:y", "#c"), None);
-        h.forget_client(7);
-        assert_eq!(h.set_marker(&cfg, "c:7", "#c", 1), (1, true));
-        h.forget_client(7);
-        assert_eq!(h.marker("c:7", "#c"), None);
-    }
-}
+mod tests;

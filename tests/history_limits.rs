@@ -1,0 +1,131 @@
+//! What one user can make chat history hold (issue 14, items 4 and 5): each test
+//! replays an attack at a small scale against limits set low in the config.
+
+mod common;
+use common::*;
+
+const CAPS: &str = "batch message-tags server-time echo-message draft/chathistory";
+
+fn config(history: &str) -> String {
+    format!("{BASE_CONFIG}\n[history]\n{history}\n")
+}
+
+/// The lines of one CHATHISTORY batch.
+fn history(c: &mut Client, request: &str) -> Vec<String> {
+    c.send(request);
+    let lines = c.collect_until("BATCH");
+    assert!(lines.last().is_some_and(|l| params_of(l)[0].starts_with('+')), "{lines:?}");
+    let mut inner = Vec::new();
+    loop {
+        let l = c.recv();
+        if command_of(&l) == "BATCH" {
+            return inner;
+        }
+        inner.push(l);
+    }
+}
+
+fn texts(lines: &[String]) -> Vec<String> {
+    lines.iter().map(|l| params_of(l).last().cloned().unwrap_or_default()).collect()
+}
+
+/// Sends `n` PRIVMSGs to `target` in one write and waits until the server has
+/// handled them.
+fn flood(c: &mut Client, target: &str, n: usize, text: &str) {
+    let lines: String = (0..n).map(|i| format!("PRIVMSG {target} :{i} {text}\r\n")).collect();
+    c.send_raw(lines.as_bytes());
+    c.sync();
+}
+
+/// One user opening conversations with many others only drops its own
+/// conversations: before, the server-wide cap evicted the least recently active
+/// conversation of anyone, so a user who messaged enough people erased everyone's
+/// direct-message history. A `*` query reads only the user's own (capped) set.
+#[test]
+fn one_user_cannot_evict_everyones_conversations() {
+    let s = Server::start_with(&config("max_conversations = 4\nconversations_per_user = 3"));
+    let mut alice = with_caps(&s, "alice", CAPS);
+    let mut bob = with_caps(&s, "bob", CAPS);
+    alice.send("PRIVMSG bob :hello bob");
+    alice.expect("PRIVMSG");
+    bob.expect("PRIVMSG");
+
+    let mut mallory = with_caps(&s, "mallory", CAPS);
+    let mut victims: Vec<Client> = (0..5).map(|i| s.client(&format!("v{i}"))).collect();
+    for (i, v) in victims.iter_mut().enumerate() {
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        mallory.send(&format!("PRIVMSG v{i} :spam {i}"));
+        mallory.expect("PRIVMSG");
+        v.expect("PRIVMSG");
+    }
+    // alice and bob keep their conversation.
+    assert_eq!(texts(&history(&mut bob, "CHATHISTORY LATEST alice * 10")), ["hello bob"]);
+    // mallory keeps at most 3: the newest.
+    assert_eq!(texts(&history(&mut mallory, "CHATHISTORY LATEST * * 100")), ["spam 2", "spam 3", "spam 4"]);
+    let targets = history(
+        &mut mallory,
+        "CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z timestamp=2262-01-01T00:00:00.000Z 10",
+    );
+    assert_eq!(targets.len(), 3, "{targets:?}");
+    // The oldest victim's conversation went with mallory's cap, not alice's.
+    assert!(history(&mut mallory, "CHATHISTORY LATEST v0 * 10").is_empty());
+}
+
+/// A message with 4 KiB of client tags is relayed whole but kept with at most
+/// `client_tag_bytes` of them: before, history kept every tag (about 5 KB per
+/// entry).
+#[test]
+fn history_keeps_only_a_bounded_part_of_client_tags() {
+    let s = Server::start_with(&config("client_tag_bytes = 64"));
+    let mut a = with_caps(&s, "alice", CAPS);
+    let mut b = with_caps(&s, "bob", CAPS);
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #t");
+        c.expect("366");
+    }
+    a.sync();
+    let big = "x".repeat(4000);
+    a.send(&format!("@+draft/reply=abc;+example.org/blob={big} PRIVMSG #t :tagged"));
+    let live = b.expect("PRIVMSG");
+    assert_eq!(tag(&live, "+example.org/blob"), Some(big.as_str()), "relayed with every tag");
+    let kept = history(&mut b, "CHATHISTORY LATEST #t * 10");
+    assert_eq!(texts(&kept), ["tagged"]);
+    assert_eq!(tag(&kept[0], "+draft/reply"), Some("abc"), "a short tag is kept");
+    assert_eq!(tag(&kept[0], "+example.org/blob"), None, "the tag past the cap is not");
+}
+
+/// Flooding several channels fills each only up to `channel_bytes`, and all of
+/// them together only up to `total_bytes`, trimmed from the largest: a quiet
+/// channel's few messages survive. Before, each channel kept 1000 messages of
+/// any size, with no total.
+#[test]
+fn a_flood_is_bounded_per_channel_and_in_total_and_spares_small_channels() {
+    let s = Server::start_with(&config("channel_bytes = 16384\ntotal_bytes = 49152"));
+    let mut quiet = with_caps(&s, "quiet", CAPS);
+    quiet.send("JOIN #quiet");
+    quiet.expect("366");
+    for i in 0..5 {
+        quiet.send(&format!("PRIVMSG #quiet :calm {i}"));
+        quiet.expect("PRIVMSG");
+    }
+    let mut spammer = s.client("spammer");
+    let text = "y".repeat(400);
+    for ch in ["#s1", "#s2", "#s3", "#s4", "#s5"] {
+        spammer.send(&format!("JOIN {ch}"));
+        spammer.expect("366");
+        flood(&mut spammer, ch, 200, &text);
+    }
+    let mut reader = with_caps(&s, "reader", CAPS);
+    let mut kept = 0;
+    for ch in ["#s1", "#s2", "#s3", "#s4", "#s5"] {
+        reader.send(&format!("JOIN {ch}"));
+        reader.expect("366");
+        let n = history(&mut reader, &format!("CHATHISTORY LATEST {ch} * 100")).len();
+        // Each kept entry holds at least its 400-byte text.
+        assert!(n > 0 && n * 400 <= 16384, "{ch} keeps {n} messages of 400 bytes");
+        kept += n;
+    }
+    assert!(kept * 400 <= 49152, "{kept} messages of 400 bytes kept in all");
+    let calm = history(&mut quiet, "CHATHISTORY LATEST #quiet * 100");
+    assert_eq!(texts(&calm), (0..5).map(|i| format!("calm {i}")).collect::<Vec<_>>());
+}
