@@ -3,13 +3,13 @@
 use crate::config::Config;
 
 /// Channel modes by ISUPPORT CHANMODES class: lists, always-param, set-param, flags.
-pub const CHANMODES: &str = "beI,k,l,imnstP";
+pub const CHANMODES: &str = "beI,k,l,CimnstP";
 /// Member prefixes, highest first.
 pub const PREFIX: &str = "(ov)@+";
 /// User modes the server knows.
 pub const USER_MODES: &str = "iowB";
 /// Channel modes the server knows (for 004).
-pub const CHANNEL_MODES: &str = "beIiklmnopstvP";
+pub const CHANNEL_MODES: &str = "beCIiklmnopstvP";
 
 /// The ISUPPORT tokens for `config`, in a stable order.
 pub fn tokens(config: &Config) -> Vec<String> {

@@ -166,6 +166,57 @@ fn kick_and_invite() {
     assert!(v.recv().contains(" 482 vic #k "));
 }
 
+/// INVITE with no parameters lists the invitations still pending (336/337):
+/// joining the channel ends one.
+#[test]
+fn invite_without_parameters_lists_pending_invitations() {
+    let s = Server::start();
+    let mut op = s.client("ivy");
+    let mut v = s.client("guest");
+    for ch in ["#one", "#two"] {
+        op.send(&format!("JOIN {ch}"));
+        op.expect("366");
+        op.send(&format!("INVITE guest {ch}"));
+        op.expect("341");
+        v.expect("INVITE");
+    }
+    v.send("INVITE");
+    assert_eq!(params_of(&v.expect("336")), ["guest", "#one"]);
+    assert_eq!(params_of(&v.expect("336")), ["guest", "#two"]);
+    assert_eq!(params_of(&v.expect("337")), ["guest", "End of /INVITE list"]);
+    v.send("JOIN #one");
+    v.expect("366");
+    v.send("INVITE");
+    assert_eq!(params_of(&v.expect("336")), ["guest", "#two"]);
+    v.expect("337");
+    v.send("INVITE guest");
+    assert!(v.recv().contains(" 461 guest INVITE "));
+}
+
+/// `+C` refuses CTCPs to the channel with 404, except ACTION.
+#[test]
+fn no_ctcp_mode_blocks_ctcp_but_not_action() {
+    let s = Server::start();
+    let mut op = s.client("cop");
+    let mut u = s.client("user");
+    op.send("JOIN #quiet");
+    op.expect("366");
+    u.send("JOIN #quiet");
+    u.expect("366");
+    op.expect("JOIN");
+    op.send("MODE #quiet +C");
+    assert!(op.expect("MODE").ends_with("MODE #quiet +C"));
+    u.expect("MODE");
+    u.send("PRIVMSG #quiet :\x01VERSION\x01");
+    assert!(u.recv().contains(" 404 user #quiet "));
+    u.send("PRIVMSG #quiet :\x01ACTION waves\x01");
+    u.send("PRIVMSG #quiet :plain text");
+    assert!(op.expect("PRIVMSG").ends_with(":\x01ACTION waves\x01"));
+    assert!(op.expect("PRIVMSG").ends_with(":plain text"));
+    op.send("MODE #quiet");
+    assert!(params_of(&op.expect("324"))[2].contains('C'));
+}
+
 #[test]
 fn privmsg_errors_and_away() {
     let s = Server::start();

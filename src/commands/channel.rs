@@ -6,7 +6,7 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
-use crate::state::client::Client;
+use crate::state::client::{Client, MAX_INVITES_KEPT};
 use crate::state::{extban, fanout, membership};
 use std::sync::Arc;
 
@@ -235,6 +235,11 @@ fn kick_one(ctx: &mut Ctx, name: &str, target: &str, reason: &str) -> HandlerRes
 
 /// INVITE `nick #chan`.
 pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    match msg.params.len() {
+        0 => return list_invites(ctx),
+        1 => return err(ERR_NEEDMOREPARAMS, &["INVITE"]),
+        _ => {}
+    }
     let (target, name) = (msg.param(0), msg.param(1));
     let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
     let vnick = victim.nick();
@@ -252,6 +257,12 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return err(ERR_USERONCHANNEL, &[&vnick, &ch.name]);
     }
     ch.write().invited.insert(victim.id);
+    {
+        let mut info = victim.info_mut();
+        if info.invited_to.len() < MAX_INVITES_KEPT {
+            info.invited_to.insert(ch.name.clone());
+        }
+    }
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
     let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
     fanout::to_client(&victim, &line);
@@ -261,6 +272,28 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if let Some(away) = victim.info().away.clone() {
         ctx.numeric(RPL_AWAY, &[&vnick, &away]);
     }
+    Ok(())
+}
+
+/// INVITE with no parameters: the channels the client is invited to and has
+/// not joined (`336` each, then `337`). Invitations that ended (joined, or the
+/// channel is gone) are forgotten on the way.
+fn list_invites(ctx: &mut Ctx) -> HandlerResult {
+    let names: Vec<String> = ctx.client.info().invited_to.iter().cloned().collect();
+    let mut ended = Vec::new();
+    for name in names {
+        match ctx.server.find_channel(&name) {
+            Some(ch) if ch.read().invited.contains(&ctx.client.id) => ctx.numeric(RPL_INVITEDLIST, &[&ch.name]),
+            _ => ended.push(name),
+        }
+    }
+    if !ended.is_empty() {
+        let mut info = ctx.client.info_mut();
+        for name in ended {
+            info.invited_to.remove(&name);
+        }
+    }
+    ctx.numeric(RPL_ENDOFINVITEDLIST, &[]);
     Ok(())
 }
 

@@ -104,6 +104,11 @@ pub fn check_channel_send(ctx: &Ctx, ch: &Channel) -> HandlerResult {
     Ok(())
 }
 
+/// Whether `text` is a CTCP that `+C` refuses: any but ACTION (`/me`).
+fn is_blocked_ctcp(text: &str) -> bool {
+    text.strip_prefix('\x01').is_some_and(|ctcp| !(ctcp.starts_with("ACTION ") || ctcp == "ACTION\x01"))
+}
+
 /// Relays `line` to `target`, echoes it (echo-message) and records it in history.
 fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult {
     let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
@@ -112,6 +117,12 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
     if chan_name.starts_with('#') {
         let Some(ch) = ctx.server.find_channel(chan_name) else { return err(ERR_NOSUCHCHANNEL, &[chan_name]) };
         check_channel_send(ctx, &ch)?;
+        if kind != Kind::Tagmsg
+            && ch.read().modes.no_ctcp
+            && is_blocked_ctcp(line.params.last().map_or("", |t| t.as_str()))
+        {
+            return err(ERR_CANNOTSENDTOCHAN, &[&ch.name]);
+        }
         if status.is_empty() {
             echo(ctx, &line);
             hold(ctx, ch, line, kind == Kind::Tagmsg);

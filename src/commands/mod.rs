@@ -93,7 +93,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("HELP", 0, Registered, Sync(info::help)),
     cmd("HELPOP", 0, Registered, Sync(info::help)),
     cmd("INFO", 0, Registered, Sync(info::info)),
-    cmd("INVITE", 2, Registered, Sync(channel::invite)),
+    cmd("INVITE", 0, Registered, Sync(channel::invite)),
     cmd("ISON", 1, Registered, Sync(query::ison)),
     cmd("JOIN", 1, Registered, Sync(channel::join)),
     cmd("KICK", 2, Registered, Sync(channel::kick)),

@@ -234,7 +234,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     changes.push((false, 'l', None));
                 }
             }
-            'i' | 'm' | 'n' | 's' | 't' | 'P' => {
+            'C' | 'i' | 'm' | 'n' | 's' | 't' | 'P' => {
                 if c == 'P' && !ctx.client.is_oper() {
                     ctx.numeric(ERR_NOPRIVILEGES, &[]);
                     continue;
@@ -245,6 +245,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 }
                 let mut st = ch.write();
                 let flag = match c {
+                    'C' => &mut st.modes.no_ctcp,
                     'i' => &mut st.modes.invite_only,
                     'm' => &mut st.modes.moderated,
                     'n' => &mut st.modes.no_external,

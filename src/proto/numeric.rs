@@ -72,6 +72,8 @@ numerics! {
     RPL_TOPIC = "332";
     RPL_TOPICWHOTIME = "333";
     RPL_WHOISBOT = "335";
+    RPL_INVITEDLIST = "336";
+    RPL_ENDOFINVITEDLIST = "337", "End of /INVITE list";
     RPL_WHOISACTUALLY = "338";
     RPL_INVITING = "341";
     RPL_INVITELIST = "346";

@@ -51,6 +51,8 @@ pub struct ChannelModes {
     pub topic_ops: bool,
     /// `+P` permanent: kept when empty.
     pub permanent: bool,
+    /// `+C`: no CTCP other than ACTION to the channel.
+    pub no_ctcp: bool,
     /// `+k`.
     pub key: Option<String>,
     /// `+l`.
@@ -58,9 +60,10 @@ pub struct ChannelModes {
 }
 
 impl ChannelModes {
-    /// The flag modes that are set, as letters (`imnstP` order).
+    /// The flag modes that are set, as letters (`CimnstP` order).
     pub fn flags(&self) -> String {
         [
+            (self.no_ctcp, 'C'),
             (self.invite_only, 'i'),
             (self.moderated, 'm'),
             (self.no_external, 'n'),

@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::Context;
 
+/// Pending invitations remembered per client for INVITE with no parameters;
+/// more are still honoured by JOIN, only not listed.
+pub const MAX_INVITES_KEPT: usize = 100;
+
 /// A connection's unique id for the life of the process.
 pub type ClientId = u64;
 
@@ -63,6 +67,9 @@ pub struct UserInfo {
     pub oper_name: Option<String>,
     /// Folded nicks this client MONITORs.
     pub monitoring: super::rare::Rare<BTreeSet<String>>,
+    /// Channels this client was invited to (INVITE with no parameters lists
+    /// the ones still pending); at most [`MAX_INVITES_KEPT`].
+    pub invited_to: super::rare::Rare<BTreeSet<String>>,
     /// IRCv3 metadata on this user, and its subscriptions.
     pub metadata: super::rare::Rare<super::metadata::UserMetadata>,
 }

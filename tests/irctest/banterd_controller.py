@@ -142,12 +142,14 @@ class BanterdController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.ELIST_T,
             OptionalBehaviors.ELIST_U,
             OptionalBehaviors.INVITE_EXCEPTION_MODE,
+            OptionalBehaviors.INVITE_LIST,
             OptionalBehaviors.INVITE_OVERRIDES_LIMIT,
             OptionalBehaviors.MULTI_JOIN,
             OptionalBehaviors.METADATA_BEFORE_CONNECT,
             OptionalBehaviors.MULTI_KICK,
             OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_PRIVMSG,
+            OptionalBehaviors.NO_CTCP,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
         )
     )

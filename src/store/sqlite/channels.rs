@@ -14,6 +14,7 @@ fn modes_from(flags: &str, key: Option<String>, limit: Option<i64>) -> ChannelMo
         secret: flags.contains('s'),
         topic_ops: flags.contains('t'),
         permanent: flags.contains('P'),
+        no_ctcp: flags.contains('C'),
         key,
         limit: limit.and_then(|l| usize::try_from(l).ok()),
     }
