@@ -74,6 +74,9 @@ pub struct ServerConfig {
     pub allow_restart: bool,
     /// Worker threads of the async runtime; 0 means one per CPU core.
     pub worker_threads: usize,
+    /// Threads of the blocking pool (password hashing and the account
+    /// database); 0 means the hashing threads plus 8.
+    pub blocking_threads: usize,
     /// Connection password every client must give with PASS before
     /// registering (`464` and a closed connection otherwise): plain text or an
     /// argon2id hash from `banterd hash-password`. None: no server password.
@@ -175,6 +178,11 @@ pub struct AccountsConfig {
     pub argon2_parallelism: u32,
     /// PBKDF2 iterations for the stored SCRAM-SHA-256 keys.
     pub scram_iterations: u32,
+    /// Password hashes (REGISTER, logins, OPER) computed at once; 0 means
+    /// one per CPU core.
+    pub hash_threads: usize,
+    /// Hashes waiting for a thread; more are refused (try again).
+    pub hash_queue: usize,
 }
 
 /// `[channels]`.
@@ -291,6 +299,7 @@ impl Default for ServerConfig {
             allow_die: false,
             allow_restart: false,
             worker_threads: 0,
+            blocking_threads: 0,
             password: None,
         }
     }
@@ -346,6 +355,8 @@ impl Default for AccountsConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             scram_iterations: 4096,
+            hash_threads: 0,
+            hash_queue: 64,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! throttling. Every blocking call (database, hashing) runs on tokio's blocking
 //! pool so the async workers keep serving other clients.
 
+pub mod hashing;
 pub mod password;
 pub mod sasl;
 pub mod store;
@@ -10,11 +11,12 @@ pub mod throttle;
 use crate::config::Config;
 use crate::state::casemap::Casemap;
 use crate::state::client::Client;
+use crate::state::ipkey::IpKey;
 use crate::state::Server;
 use dashmap::DashMap;
 use password::{Cost, ScramKeys};
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 use store::{AccountRow, Store};
 
 /// Why an account operation failed.
@@ -24,6 +26,42 @@ pub enum AccountError {
     Exists,
     /// The store failed; details are logged.
     Unavailable,
+    /// The hashing limit refused the work: try again shortly.
+    Busy(hashing::Busy),
+    /// The throttle refused the attempt.
+    Refused(throttle::Refusal),
+}
+
+impl AccountError {
+    /// What to tell the client, saying when to try again where that applies.
+    pub fn text(&self) -> String {
+        match self {
+            AccountError::Exists => "That name is taken".into(),
+            AccountError::Unavailable => "The account service is unavailable, try again later".into(),
+            AccountError::Busy(hashing::Busy::Full) => {
+                "The server is busy checking passwords, try again in a few seconds".into()
+            }
+            AccountError::Busy(hashing::Busy::Address) => {
+                "Another password check from your address is in progress, try again in a second".into()
+            }
+            AccountError::Refused(throttle::Refusal::Locked(wait)) => {
+                format!("Too many failed attempts, try again in {}", throttle::wait_text(*wait))
+            }
+            AccountError::Refused(throttle::Refusal::Busy) => {
+                "Another attempt for this name or from your address is in progress, try again in a second".into()
+            }
+        }
+    }
+}
+
+/// Where a login or OPER attempt comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The address as per-address limits count it.
+    pub key: IpKey,
+    /// Whether the address is in `limits.exempt` (a trusted gateway): not
+    /// throttled or limited as an address, only per account.
+    pub exempt: bool,
 }
 
 /// The account service.
@@ -33,6 +71,13 @@ pub struct Accounts {
     names: DashMap<String, String>,
     /// Failed-login throttle.
     pub throttle: throttle::Throttle,
+    /// Failed-OPER throttle, per oper name and address.
+    pub oper_throttle: throttle::Throttle,
+    /// The global limit on password hashing.
+    pub hashing: hashing::HashPool,
+    /// A hash of a random password, checked instead when an account or oper
+    /// name does not exist, so that a wrong name takes as long as a wrong password.
+    dummy_hash: Arc<OnceLock<String>>,
     casemap: Casemap,
     decoy_secret: [u8; 32],
 }
@@ -56,7 +101,17 @@ impl Accounts {
                 }
             }
         }
-        Accounts { store, names, throttle: Default::default(), casemap, decoy_secret: rand::random() }
+        let hashing = hashing::HashPool::new(config.accounts.hash_threads, config.accounts.hash_queue);
+        Accounts {
+            store,
+            names,
+            throttle: Default::default(),
+            oper_throttle: Default::default(),
+            hashing,
+            dummy_hash: Arc::default(),
+            casemap,
+            decoy_secret: rand::random(),
+        }
     }
 
     /// Re-reads the account names from the database, for accounts that
@@ -110,13 +165,14 @@ impl Accounts {
         self.store.clone().ok_or(AccountError::Unavailable)
     }
 
-    /// Creates an account (hashing on the blocking pool).
+    /// Creates an account (hashing under the hashing limit, for `from`).
     pub async fn register(
         &self,
         config: &Config,
         name: &str,
         email: Option<&str>,
         password: &str,
+        from: Origin,
     ) -> Result<(), AccountError> {
         let folded = self.casemap.fold(name);
         if self.names.contains_key(&folded) {
@@ -124,17 +180,21 @@ impl Accounts {
         }
         let store = self.store()?;
         let a = &config.accounts;
-        let cost = Cost {
-            memory_kib: a.argon2_memory_kib,
-            iterations: a.argon2_iterations,
-            parallelism: a.argon2_parallelism,
-        };
+        let cost = cost(config);
         let iterations = a.scram_iterations;
-        let (name_o, email_o, password_o, folded_o) =
-            (name.to_owned(), email.map(str::to_owned), password.to_owned(), folded.clone());
+        let password_o = password.to_owned();
+        let (hash, scram) = self
+            .hash_job(from, move || {
+                let hash = password::hash(&password_o, cost);
+                (hash, password::scram_keys(&password_o, iterations))
+            })
+            .await?;
+        let hash = hash.map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AccountError::Unavailable
+        })?;
+        let (name_o, email_o, folded_o) = (name.to_owned(), email.map(str::to_owned), folded.clone());
         let inserted = blocking(move || {
-            let hash = password::hash(&password_o, cost)?;
-            let scram = password::scram_keys(&password_o, iterations);
             let row = AccountRow {
                 name: name_o,
                 password_hash: hash,
@@ -154,48 +214,100 @@ impl Accounts {
         Ok(())
     }
 
-    /// Checks a password, with the throttle delay first. `Ok(Some(name))` on success.
+    /// Checks a password under the login throttle: `Ok(Some(name))` on
+    /// success, `Ok(None)` for a wrong password or an unknown account (which
+    /// takes as long: it is checked against a dummy hash).
     pub async fn check_password(
         &self,
         config: &Config,
         name: &str,
         password: &str,
-        ip: IpAddr,
+        from: Origin,
     ) -> Result<Option<String>, AccountError> {
         let folded = self.casemap.fold(name);
-        let delay = self.throttle.delay(policy(config), &folded, ip);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        let attempt = self
+            .throttle
+            .begin(policy(config), &folded, from.key, from.exempt, Instant::now())
+            .map_err(AccountError::Refused)?;
+        let store = self.store()?;
+        let f = folded.clone();
+        let row = blocking(move || store.get(&f)).await?;
+        let (stored, found) = match row {
+            Some(r) => (r.password_hash, Some(r.name)),
+            None => (String::new(), None),
+        };
+        let known = found.is_some();
+        let (pw, dummy, cost) = (password.to_owned(), self.dummy_hash.clone(), cost(config));
+        let ok = self
+            .hash_job(from, move || {
+                let against = if known { stored.as_str() } else { dummy_hash(&dummy, cost) };
+                password::verify(&pw, against) && known
+            })
+            .await?;
+        attempt.finish(ok);
+        if !ok {
+            tracing::info!(account = %folded, from = %from.key, "failed login");
+            return Ok(None);
         }
         let store = self.store()?;
-        let (f, pw) = (folded.clone(), password.to_owned());
-        let result = blocking(move || -> Result<Option<String>, String> {
-            let Some(row) = store.get(&f)? else { return Ok(None) };
-            if password::verify(&pw, &row.password_hash) {
-                let _ = store.touch(&f, chrono::Utc::now().timestamp());
-                Ok(Some(row.name))
-            } else {
-                Ok(None)
-            }
+        let now = chrono::Utc::now().timestamp();
+        let _ = blocking(move || store.touch(&folded, now)).await;
+        Ok(found)
+    }
+
+    /// Checks an OPER attempt under the OPER throttle (per oper name and
+    /// address). An unknown name, and a block with a plain-text password,
+    /// are checked against the dummy hash too, so the time taken tells nothing.
+    pub async fn check_oper(
+        &self,
+        config: &Config,
+        name: &str,
+        password: &str,
+        from: Origin,
+    ) -> Result<bool, AccountError> {
+        let attempt = self
+            .oper_throttle
+            .begin(policy(config), name, from.key, from.exempt, Instant::now())
+            .map_err(AccountError::Refused)?;
+        let block = config.opers.iter().find(|o| o.name == name).cloned();
+        let (pw, dummy, cost) = (password.to_owned(), self.dummy_hash.clone(), cost(config));
+        let ok = self
+            .hash_job(from, move || {
+                let hash = block.as_ref().and_then(|b| b.password_hash.clone());
+                let hashed = password::verify(&pw, hash.as_deref().unwrap_or_else(|| dummy_hash(&dummy, cost)));
+                match block {
+                    Some(b) if b.password_hash.is_some() => hashed,
+                    Some(b) => b.password.as_deref().is_some_and(|plain| password::check_configured(plain, &pw)),
+                    None => false,
+                }
+            })
+            .await?;
+        attempt.finish(ok);
+        Ok(ok)
+    }
+
+    /// Checks the connection password (`[server] password`) under the hashing limit.
+    pub async fn check_server_password(
+        &self,
+        expected: String,
+        given: String,
+        from: Origin,
+    ) -> Result<bool, AccountError> {
+        self.hash_job(from, move || password::check_configured(&expected, &given)).await
+    }
+
+    /// Runs hashing work under the global limit; `from` may have one at a time
+    /// unless it is exempt.
+    async fn hash_job<T: Send + 'static>(
+        &self,
+        from: Origin,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let who = (!from.exempt).then_some(from.key);
+        self.hashing.run(who, work).await.map_err(|busy| {
+            tracing::info!(from = %from.key, ?busy, "password hashing refused");
+            AccountError::Busy(busy)
         })
-        .await?;
-        self.record(&folded, ip, result.is_some());
-        Ok(result)
-    }
-
-    /// Records a login attempt's outcome for the throttle.
-    pub fn record(&self, folded: &str, ip: IpAddr, ok: bool) {
-        if ok {
-            self.throttle.succeeded(folded, ip);
-        } else {
-            tracing::info!(account = folded, %ip, "failed login");
-            self.throttle.failed(folded, ip);
-        }
-    }
-
-    /// The throttle delay for an account and IP under `config`.
-    pub fn delay(&self, config: &Config, name: &str, ip: IpAddr) -> std::time::Duration {
-        self.throttle.delay(policy(config), &self.casemap.fold(name), ip)
     }
 
     /// SCRAM keys for `name`, or decoy keys when it does not exist; with the name as registered.
@@ -259,8 +371,23 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// The argon2id cost from config.
+fn cost(config: &Config) -> Cost {
+    let a = &config.accounts;
+    Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism }
+}
+
+/// The dummy hash (made on first use, at `cost`, of a random password nobody knows).
+fn dummy_hash(cell: &OnceLock<String>, cost: Cost) -> &str {
+    cell.get_or_init(|| {
+        let secret: [u8; 16] = rand::random();
+        let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        password::hash(&text, cost).unwrap_or_default()
+    })
+}
+
 /// The throttle policy from config.
-fn policy(config: &Config) -> throttle::Policy {
+pub fn policy(config: &Config) -> throttle::Policy {
     let a = &config.accounts;
     throttle::Policy {
         free: a.throttle_free_attempts,

@@ -125,6 +125,9 @@ fn main() -> ExitCode {
     if config.server.worker_threads > 0 {
         builder.worker_threads(config.server.worker_threads);
     }
+    // An explicit bound (tokio's default is 512): password hashing has its own,
+    // smaller limit, and the rest of the blocking work is short database calls.
+    builder.max_blocking_threads(banter::accounts::hashing::blocking_threads(&config));
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -4,12 +4,14 @@
 use super::registration::valid_nick;
 use super::{fail, BoxFuture, Ctx, HandlerResult};
 use crate::accounts::sasl::{self, Exchange, Mechanism, ScramStage};
+use crate::accounts::throttle::Refusal;
 use crate::accounts::AccountError;
 use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
 use crate::state::fanout;
+use std::time::Instant;
 
 /// Logs the client in to `account`: 900, and ACCOUNT to peers with account-notify.
 pub fn login(ctx: &mut Ctx, account: &str) {
@@ -67,7 +69,8 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         if ctx.server.find_nick(&account).is_some_and(|c| c.id != ctx.client.id) {
             return fail("REGISTER", "ACCOUNT_EXISTS", &[&account], "That name is in use");
         }
-        match ctx.server.accounts.register(&cfg, &account, email.as_deref(), password).await {
+        let origin = ctx.origin();
+        match ctx.server.accounts.register(&cfg, &account, email.as_deref(), password, origin).await {
             Ok(()) => {
                 let line = Line::new(
                     ctx.server_name(),
@@ -85,6 +88,7 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
                 &[&account],
                 "Account registration is unavailable, try again later",
             ),
+            Err(e) => fail("REGISTER", "TEMPORARILY_UNAVAILABLE", &[&account], &e.text()),
         }
     })
 }
@@ -114,10 +118,15 @@ pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> bool {
         _ => (ctx.client.nick(), pass.to_owned()),
     };
     let cfg = ctx.server.config();
-    match ctx.server.accounts.check_password(&cfg, &name, &password, ctx.client.ip).await {
+    let origin = ctx.origin();
+    match ctx.server.accounts.check_password(&cfg, &name, &password, origin).await {
         Ok(Some(account)) => {
             login(ctx, &account);
             true
+        }
+        Err(e @ (AccountError::Refused(_) | AccountError::Busy(_))) => {
+            ctx.standard_reply("FAIL", "PASS", "TEMPORARILY_UNAVAILABLE", &[], &e.text());
+            false
         }
         _ => false,
     }
@@ -148,6 +157,13 @@ fn send_challenge(ctx: &mut Ctx, payload: &[u8]) {
 fn sasl_failed(ctx: &mut Ctx) -> HandlerResult {
     abort(ctx);
     Err(super::CmdError::Numeric(ERR_SASLFAIL, vec![]))
+}
+
+/// 904 with the reason the attempt was not even checked (throttled, or the
+/// server busy hashing), which says when to try again.
+fn sasl_refused(ctx: &mut Ctx, e: &AccountError) -> HandlerResult {
+    abort(ctx);
+    Err(super::CmdError::Numeric(Numeric { text: None, ..ERR_SASLFAIL }, vec![e.text()]))
 }
 
 /// AUTHENTICATE `<mechanism>` | `<base64 chunk>` | `+` | `*`.
@@ -193,15 +209,16 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
 
 async fn step(ctx: &mut Ctx, mut exchange: Box<Exchange>, data: Vec<u8>) -> HandlerResult {
     let cfg = ctx.server.config();
-    let ip = ctx.client.ip;
+    let origin = ctx.origin();
     match exchange.mechanism {
         Mechanism::Plain => {
             let Some((authz, authc, password)) = sasl::parse_plain(&data) else { return sasl_failed(ctx) };
             if !authz.is_empty() && !ctx.server.casemap.eq(&authz, &authc) {
                 return sasl_failed(ctx);
             }
-            match ctx.server.accounts.check_password(&cfg, &authc, &password, ip).await {
+            match ctx.server.accounts.check_password(&cfg, &authc, &password, origin).await {
                 Ok(Some(account)) => succeed(ctx, &account),
+                Err(e @ (AccountError::Refused(_) | AccountError::Busy(_))) => sasl_refused(ctx, &e),
                 _ => sasl_failed(ctx),
             }
         }
@@ -220,6 +237,14 @@ async fn step(ctx: &mut Ctx, mut exchange: Box<Exchange>, data: Vec<u8>) -> Hand
         Mechanism::ScramSha256 => match exchange.scram.clone() {
             ScramStage::Start => {
                 let Some(first) = sasl::parse_client_first(&data) else { return sasl_failed(ctx) };
+                let accounts = &ctx.server.accounts;
+                let folded = accounts.fold(&first.user);
+                let policy = crate::accounts::policy(&cfg);
+                if let Some(wait) =
+                    accounts.throttle.locked_for(policy, &folded, origin.key, origin.exempt, Instant::now())
+                {
+                    return sasl_refused(ctx, &AccountError::Refused(Refusal::Locked(wait)));
+                }
                 let Ok((account, keys)) = ctx.server.accounts.scram_keys(&cfg, &first.user).await else {
                     return sasl_failed(ctx);
                 };
@@ -234,21 +259,26 @@ async fn step(ctx: &mut Ctx, mut exchange: Box<Exchange>, data: Vec<u8>) -> Hand
                     ScramStage::Sent { account, .. } => account.clone().unwrap_or_default(),
                     _ => String::new(),
                 };
-                let folded = ctx.server.accounts.fold(&name);
-                let delay = ctx.server.accounts.delay(&cfg, &name, ip);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                match sasl::verify_client_final(&stage, &data) {
+                let server = ctx.server.clone();
+                let accounts = &server.accounts;
+                let folded = accounts.fold(&name);
+                let policy = crate::accounts::policy(&cfg);
+                let attempt = match accounts.throttle.begin(policy, &folded, origin.key, origin.exempt, Instant::now())
+                {
+                    Ok(a) => a,
+                    Err(r) => return sasl_refused(ctx, &AccountError::Refused(r)),
+                };
+                let verified = sasl::verify_client_final(&stage, &data);
+                attempt.finish(verified.is_some());
+                match verified {
                     Some((account, server_final)) => {
-                        ctx.server.accounts.record(&folded, ip, true);
                         exchange.scram = ScramStage::Verified { account };
                         send_challenge(ctx, server_final.as_bytes());
                         ctx.conn.sasl = Some(exchange);
                         Ok(())
                     }
                     None => {
-                        ctx.server.accounts.record(&folded, ip, false);
+                        tracing::info!(account = %folded, from = %origin.key, "failed login");
                         sasl_failed(ctx)
                     }
                 }

@@ -8,7 +8,6 @@
 
 use super::{fail, BoxFuture, Ctx};
 use crate::accounts::store::CertfpAdd;
-use crate::accounts::AccountError;
 use crate::proto::OwnedMessage;
 
 /// Fingerprints one account may link.
@@ -98,7 +97,7 @@ pub fn certfp(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         };
         match result {
             Ok(()) => Ok(()),
-            Err(AccountError::Unavailable | AccountError::Exists) => {
+            Err(_) => {
                 fail("CERTFP", "TEMPORARILY_UNAVAILABLE", &[], "The account store is unavailable, try again later")
             }
         }

@@ -211,6 +211,13 @@ impl Ctx {
         }
     }
 
+    /// Where this client's login and OPER attempts come from, for the
+    /// throttles and the hashing limit.
+    pub fn origin(&self) -> crate::accounts::Origin {
+        let ip = self.client.ip;
+        crate::accounts::Origin { key: self.server.ip_key(ip), exempt: self.server.config().is_exempt(ip) }
+    }
+
     /// Whether this client negotiated `cap`.
     pub fn has_cap(&self, cap: Cap) -> bool {
         self.client.caps().has(cap)

@@ -1,6 +1,6 @@
 //! Operator commands: OPER, KILL, WALLOPS, REHASH, DIE, RESTART.
 
-use super::{err, BoxFuture, Ctx, HandlerResult};
+use super::{err, fail, BoxFuture, Ctx, HandlerResult};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
@@ -12,25 +12,18 @@ pub fn oper(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
         let cfg = ctx.server.config();
         let (name, password) = (msg.params[0].clone(), msg.params[1].clone());
-        let Some(block) = cfg.opers.iter().find(|o| o.name == name).cloned() else {
-            return err(ERR_PASSWDMISMATCH, &[]);
-        };
-        let ok = match (&block.password_hash, &block.password) {
-            (Some(hash), _) => {
-                let hash = hash.clone();
-                tokio::task::spawn_blocking(move || crate::accounts::password::verify(&password, &hash))
-                    .await
-                    .unwrap_or(false)
+        let origin = ctx.origin();
+        let who = ctx.client.mask();
+        match ctx.server.accounts.check_oper(&cfg, &name, &password, origin).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(client = ctx.client.id, %who, from = %origin.key, oper = %name, "failed OPER");
+                return err(ERR_PASSWDMISMATCH, &[]);
             }
-            (None, Some(plain)) => {
-                use subtle::ConstantTimeEq;
-                plain.as_bytes().ct_eq(password.as_bytes()).into()
+            Err(e) => {
+                tracing::warn!(client = ctx.client.id, %who, from = %origin.key, oper = %name, reason = %e.text(), "OPER refused");
+                return fail("OPER", "TEMPORARILY_UNAVAILABLE", &[&name], &e.text());
             }
-            (None, None) => false,
-        };
-        if !ok {
-            tracing::warn!(client = ctx.client.id, oper = %name, "failed OPER");
-            return err(ERR_PASSWDMISMATCH, &[]);
         }
         let was = {
             let mut info = ctx.client.info_mut();

@@ -147,12 +147,15 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         // With a connection password, PASS carries it and nothing else: accounts
         // log in with SASL.
         let given = ctx.conn.pre.as_mut().and_then(|p| p.pass.take());
+        let origin = ctx.origin();
         let ok = match given {
-            Some(given) => {
-                tokio::task::spawn_blocking(move || crate::accounts::password::check_configured(&expected, &given))
-                    .await
-                    .unwrap_or(false)
-            }
+            Some(given) => match ctx.server.accounts.check_server_password(expected, given, origin).await {
+                Ok(ok) => ok,
+                Err(e) => {
+                    ctx.standard_reply("FAIL", "PASS", "TEMPORARILY_UNAVAILABLE", &[], &e.text());
+                    false
+                }
+            },
             None => false,
         };
         if !ok {

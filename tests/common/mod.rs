@@ -94,6 +94,12 @@ impl Server {
         Client::connect(self.port)
     }
 
+    /// A new TCP connection from the loopback address `from` (127.0.0.2,
+    /// 127.0.0.3, ... stand in for other hosts: not in `limits.exempt`).
+    pub fn connect_from(&self, from: &str) -> Client {
+        Client::connect_from(self.port, from)
+    }
+
     /// A connection registered as `nick`, with the welcome burst consumed.
     pub fn client(&self, nick: &str) -> Client {
         let mut c = self.connect();
@@ -145,6 +151,14 @@ impl Client {
     /// Connects to 127.0.0.1:`port`.
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        Client { stream, reader, nick: "*".into() }
+    }
+
+    /// Connects to 127.0.0.1:`port` from the local address `from`.
+    pub fn connect_from(port: u16, from: &str) -> Client {
+        let stream = connect_from_v4(from.parse().expect("IPv4 address"), port);
         stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
         let reader = BufReader::new(stream.try_clone().expect("clone"));
         Client { stream, reader, nick: "*".into() }
@@ -258,6 +272,32 @@ impl Client {
             }
         }
         false
+    }
+}
+
+/// A TCP connection to 127.0.0.1:`port` whose local address is `from`
+/// (std cannot bind before connecting, so with libc).
+pub fn connect_from_v4(from: std::net::Ipv4Addr, port: u16) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from(ip).to_be() },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns; the
+    // addresses are valid sockaddr_in values of the given length.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let local = sockaddr(from, 0);
+        let rc = libc::bind(fd, &local as *const libc::sockaddr_in as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "bind {from}: {}", std::io::Error::last_os_error());
+        let remote = sockaddr(std::net::Ipv4Addr::LOCALHOST, port);
+        let rc = libc::connect(fd, &remote as *const libc::sockaddr_in as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "connect from {from}: {}", std::io::Error::last_os_error());
+        TcpStream::from_raw_fd(fd)
     }
 }
 
