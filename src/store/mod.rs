@@ -13,7 +13,9 @@
 
 pub mod backup;
 pub mod commit;
+pub mod history;
 pub mod sqlite;
+pub mod writer;
 
 use crate::state::channel::{ChannelModes, ListEntry, Topic};
 
@@ -128,6 +130,43 @@ pub trait Store: Send + Sync {
 
     /// Applies `changes` in order in one transaction; one outcome per change.
     fn apply_channel_changes(&self, changes: &[ChannelChange]) -> StoreResult<Vec<ChangeOutcome>>;
+
+    /// Applies history operations in order, in one transaction; returns the
+    /// rows inserted (a msgid seen before is skipped).
+    fn write_history(&self, ops: &[history::Op]) -> StoreResult<usize>;
+
+    /// The rows `query` selects in `scope`, oldest first; events (TAGMSG,
+    /// TOPIC) only with `events`.
+    fn select_history(
+        &self,
+        scope: &history::Scope,
+        query: &history::Query,
+        events: bool,
+    ) -> StoreResult<Vec<history::Stored>>;
+
+    /// The row with `msgid` in `scope`.
+    fn find_message(&self, scope: &history::Scope, msgid: &str) -> StoreResult<Option<history::Stored>>;
+
+    /// The time of the latest row of `target` (events too with `events`).
+    fn latest_message(&self, target: &str, events: bool) -> StoreResult<Option<i64>>;
+
+    /// The conversations of identity `party` whose latest row falls strictly
+    /// between `from` and `to` (ms): (the other side's nick, time), oldest first.
+    fn conversations(
+        &self,
+        party: &str,
+        events: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, i64)>>;
+
+    /// The read markers of identity `who`: (folded target, time in ms).
+    fn markers(&self, who: &str) -> StoreResult<Vec<(String, i64)>>;
+
+    /// Deletes at most `chunk` rows that `policy` no longer keeps, in one
+    /// short transaction; returns how many (0: nothing left to prune).
+    fn prune_history(&self, policy: &history::Retention, now_ms: i64, chunk: usize) -> StoreResult<usize>;
 
     /// Writes a consistent copy of every database file into `out_dir`, which
     /// must exist and hold none of them; returns the files written.

@@ -1,9 +1,18 @@
-//! The SQLite engine: `banter.db` (accounts, registered channels; WAL,
-//! `synchronous=FULL`) in the data dir.
+//! The SQLite engine, in the data dir: `banter.db` (accounts, registered
+//! channels; WAL, `synchronous=FULL`) and `history.db` (chat history and read
+//! markers; WAL, `synchronous=NORMAL`: a commit survives a crash of the
+//! process, and batches are what make history writes cheap).
+//!
+//! Writes go through one connection per file, used by one thread at a time
+//! (the committer, the history writer); reads take a connection from a small
+//! pool, so CHATHISTORY never waits behind a write (WAL readers see the last
+//! commit).
 
 mod channels;
+pub mod history;
 pub mod schema;
 
+use super::history::{Op as HistoryOp, Query, Retention, Scope, Stored};
 use super::{ChangeOutcome, ChannelChange, ChannelRecord, Store, StoreResult};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -11,6 +20,12 @@ use std::sync::Mutex;
 
 /// The main database's file name.
 pub const MAIN_FILE: &str = "banter.db";
+
+/// The history database's file name.
+pub const HISTORY_FILE: &str = "history.db";
+
+/// Read connections kept open for reuse.
+const READERS: usize = 4;
 
 /// How a file is synced: FULL for what a client was told is saved.
 #[derive(Debug, Clone, Copy)]
@@ -74,17 +89,46 @@ pub struct Sqlite {
     /// The connection channel changes are written on (only the committer
     /// thread and start-up use it, so the lock is never contended).
     main: Mutex<Connection>,
+    /// The connection history is written on (the history writer thread's).
+    history: Mutex<Connection>,
+    /// Idle read connections to `history.db`.
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl Sqlite {
     /// Opens the data dir `dir`, creating and migrating its files.
     pub fn open(dir: &Path) -> StoreResult<Sqlite> {
         let main = open_file(dir, MAIN_FILE, Sync::Full, schema::MAIN)?;
-        Ok(Sqlite { dir: dir.to_owned(), main: Mutex::new(main) })
+        let history = open_file(dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)?;
+        Ok(Sqlite {
+            dir: dir.to_owned(),
+            main: Mutex::new(main),
+            history: Mutex::new(history),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     fn main(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.main.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn history_writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a pooled read connection to `history.db`.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_file(&self.dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)?,
+        };
+        let result = f(&conn).map_err(|e| format!("{HISTORY_FILE}: {e}"));
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        result
     }
 }
 
@@ -104,9 +148,54 @@ impl Store for Sqlite {
         Ok(out)
     }
 
+    fn write_history(&self, ops: &[HistoryOp]) -> StoreResult<usize> {
+        let mut conn = self.history_writer();
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let n = history::write(&tx, ops).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    fn select_history(&self, scope: &Scope, query: &Query, events: bool) -> StoreResult<Vec<Stored>> {
+        self.read(|c| history::select(c, scope, query, events))
+    }
+
+    fn find_message(&self, scope: &Scope, msgid: &str) -> StoreResult<Option<Stored>> {
+        self.read(|c| history::find(c, scope, msgid))
+    }
+
+    fn latest_message(&self, target: &str, events: bool) -> StoreResult<Option<i64>> {
+        self.read(|c| history::latest(c, target, events))
+    }
+
+    fn conversations(
+        &self,
+        party: &str,
+        events: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        self.read(|c| history::conversations(c, party, events, from, to, limit))
+    }
+
+    fn markers(&self, who: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.read(|c| history::markers(c, who))
+    }
+
+    fn prune_history(&self, policy: &Retention, now_ms: i64, chunk: usize) -> StoreResult<usize> {
+        let mut conn = self.history_writer();
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let n = history::prune(&tx, policy, now_ms, chunk).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
     fn backup(&self, out_dir: &Path) -> StoreResult<Vec<PathBuf>> {
-        let target = out_dir.join(MAIN_FILE);
-        super::backup::vacuum_into(&self.main(), &target)?;
-        Ok(vec![target])
+        let main = out_dir.join(MAIN_FILE);
+        super::backup::vacuum_into(&self.main(), &main)?;
+        let hist = out_dir.join(HISTORY_FILE);
+        self.read(|c| Ok(super::backup::vacuum_into(c, &hist)))??;
+        Ok(vec![main, hist])
     }
 }

@@ -1,0 +1,178 @@
+//! Chat history as the store keeps it: rows, the queries CHATHISTORY makes,
+//! and the operations the history writer applies.
+//!
+//! A *target* is the key one buffer of history is kept under: a folded
+//! channel name (`#room`), or for a direct conversation between two logged-in
+//! accounts the pair key `a:alice a:bob` (sorted; one side twice for messages to
+//! oneself). Rows are ordered by (time, insertion id).
+
+use crate::caps::Cap;
+use crate::proto::line::{Line, Tag};
+
+/// What a row records, which decides who may see it replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// PRIVMSG or NOTICE: replayed to every client.
+    Message = 0,
+    /// TAGMSG or TOPIC: replayed only with draft/event-playback.
+    Event = 1,
+}
+
+/// One kept message, ready to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The target key (see the module docs).
+    pub target: String,
+    /// The message id (unique).
+    pub msgid: String,
+    /// Milliseconds since the Unix epoch (the `time` tag).
+    pub time_ms: i64,
+    /// Message or event.
+    pub kind: Kind,
+    /// The sender's connection id (REDACT: "your own message" on the same run).
+    pub sender_conn: u64,
+    /// The sender's account, folded, if logged in.
+    pub sender_account: Option<String>,
+    /// The line as relayed.
+    pub line: Line,
+    /// For a direct message: each party's identity and the nick of the other
+    /// side as that party saw it (TARGETS lists conversations by that nick).
+    pub direct: Option<[(String, String); 2]>,
+}
+
+/// A row read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The message id.
+    pub msgid: String,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// Message or event.
+    pub kind: Kind,
+    /// The sender's connection id when it was sent.
+    pub sender_conn: u64,
+    /// The sender's account, folded.
+    pub sender_account: Option<String>,
+    /// The line, with its original tags.
+    pub line: Line,
+}
+
+/// A point in a buffer, as CHATHISTORY names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ref {
+    /// `msgid=...`
+    Msgid(String),
+    /// `timestamp=...`, in milliseconds.
+    Time(i64),
+}
+
+/// A CHATHISTORY selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// Up to `limit` entries before `Ref`, excluded.
+    Before(Ref, usize),
+    /// Up to `limit` entries after `Ref`, excluded.
+    After(Ref, usize),
+    /// The latest `limit` entries, only those after `Ref` when given.
+    Latest(Option<Ref>, usize),
+    /// Up to `limit` entries around `Ref`, included.
+    Around(Ref, usize),
+    /// Up to `limit` entries between the two, both excluded, counted from the first.
+    Between(Ref, Ref, usize),
+}
+
+/// Which rows a query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// One target (a channel or a conversation).
+    Target(String),
+    /// Every conversation of one identity, merged (the `*` target).
+    AllDirect(String),
+}
+
+/// What the history writer applies, in order.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Keep a message.
+    Insert(Box<Row>),
+    /// Remove a message (REDACT).
+    Redact(String),
+    /// Raise a read marker: (identity, folded target, time).
+    Marker(String, String, i64),
+}
+
+/// How long history is kept; 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Rows older than this many days go.
+    pub max_age_days: u64,
+    /// Beyond this many rows in one target, the oldest go.
+    pub max_per_target: u64,
+}
+
+/// The pair key of a conversation between two identities.
+pub fn pair_key(a: &str, b: &str) -> String {
+    if a <= b {
+        format!("{a} {b}")
+    } else {
+        format!("{b} {a}")
+    }
+}
+
+/// Server tags kept with a row, and the capability each needs: only what a
+/// replay shows (client-only tags are kept apart, capped by the caller).
+const KEPT_TAGS: &[(&str, Cap)] =
+    &[("time", Cap::ServerTime), ("msgid", Cap::MessageTags), ("account", Cap::AccountTag), ("bot", Cap::MessageTags)];
+
+/// The server tags of `line` as stored: `key=value` pairs, escaped, `;`-separated.
+pub fn encode_tags(line: &Line) -> String {
+    let mut out = String::new();
+    for t in line.tags.iter().filter(|t| KEPT_TAGS.iter().any(|(k, _)| *k == t.key)) {
+        if !out.is_empty() {
+            out.push(';');
+        }
+        out.push_str(t.key);
+        out.push('=');
+        out.push_str(&crate::proto::tags::escape(&t.value));
+    }
+    out
+}
+
+/// Server tags back from [`encode_tags`]; unknown keys are dropped.
+pub fn decode_tags(text: &str) -> Vec<Tag> {
+    text.split(';')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let (key, cap) = KEPT_TAGS.iter().find(|(name, _)| *name == k)?;
+            Some(Tag { key, value: crate::proto::tags::unescape(v).into_owned(), cap: *cap })
+        })
+        .collect()
+}
+
+/// Parameters as stored: joined by `\n`, which no IRC parameter contains.
+pub fn encode_params(params: &[String]) -> String {
+    params.join("\n")
+}
+
+/// Parameters back from [`encode_params`].
+pub fn decode_params(text: &str) -> Vec<String> {
+    text.split('\n').map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_params_round_trip() {
+        let line = Line::new("n!u@h", "PRIVMSG", vec!["#c".into(), "semi;colon and\\back space".into()])
+            .tag("time", "2020-01-01T00:00:00.000Z", Cap::ServerTime)
+            .tag("msgid", "a b;c", Cap::MessageTags)
+            .tag("label", "x", Cap::LabeledResponse)
+            .tag("bot", "", Cap::MessageTags);
+        let tags = decode_tags(&encode_tags(&line));
+        assert_eq!(tags, line.tags.iter().filter(|t| t.key != "label").cloned().collect::<Vec<_>>());
+        assert_eq!(decode_params(&encode_params(&line.params)), line.params);
+        assert!(decode_tags("").is_empty());
+    }
+}

@@ -1,0 +1,244 @@
+//! The history writer: one thread that drains a bounded queue of history
+//! operations into the store in batched transactions, and prunes old history
+//! in small chunks when it has time.
+//!
+//! Senders never wait: [`HistoryWriter::record`] is a counter check and a
+//! channel send. When more rows are waiting than the queue holds, the row is
+//! dropped, counted and logged (at most once a minute), and delivery goes on.
+//! A batch is committed when it holds `batch_rows` rows or `batch_ms` after
+//! its first row, whichever comes first: a `kill -9` loses at most the rows of
+//! that window (plus any backlog). Readers that must see what was just sent
+//! (CHATHISTORY, REDACT) call [`HistoryWriter::sync`], which commits at once
+//! whatever is queued.
+
+use super::history::{Op, Retention, Row};
+use super::Store;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How the writer batches and prunes.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Most rows in one transaction.
+    pub batch_rows: usize,
+    /// Longest a row waits for its batch to fill.
+    pub batch_ms: u64,
+    /// Most rows waiting; beyond it rows are dropped (counted).
+    pub queue_rows: usize,
+    /// What is kept.
+    pub retention: Retention,
+}
+
+/// Rows deleted per pruning transaction.
+const PRUNE_CHUNK: usize = 500;
+/// Idle time before a pruning step when the last one found nothing.
+const PRUNE_IDLE: Duration = Duration::from_secs(1);
+
+enum Item {
+    Op(Op),
+    Sync(oneshot::Sender<()>),
+}
+
+/// Counters, for logs and the benchmark.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Rows committed.
+    pub written: AtomicU64,
+    /// Transactions committed.
+    pub batches: AtomicU64,
+    /// Rows dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Rows lost to failed writes.
+    pub failed: AtomicU64,
+    /// Rows deleted by retention.
+    pub pruned: AtomicU64,
+    /// Microseconds spent in history transactions (the writer's busy time).
+    pub busy_us: AtomicU64,
+}
+
+struct Shared {
+    /// Inserts queued and not yet committed (the bounded part).
+    queued: AtomicUsize,
+    /// Every op queued and not yet committed.
+    outstanding: AtomicUsize,
+    stats: Stats,
+    settings: Mutex<Settings>,
+    last_drop_log: AtomicU64,
+}
+
+/// The sending side of the history writer.
+pub struct HistoryWriter {
+    tx: mpsc::Sender<Item>,
+    shared: Arc<Shared>,
+}
+
+impl HistoryWriter {
+    /// Starts the writer thread over `store`.
+    pub fn start(store: Arc<dyn Store>, settings: Settings) -> HistoryWriter {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            queued: AtomicUsize::new(0),
+            outstanding: AtomicUsize::new(0),
+            stats: Stats::default(),
+            settings: Mutex::new(settings),
+            last_drop_log: AtomicU64::new(0),
+        });
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || run(store, rx, s))
+            .expect("spawn the history writer");
+        HistoryWriter { tx, shared }
+    }
+
+    /// Queues a row to keep; never waits. False when the queue was full (the
+    /// row is dropped and counted).
+    pub fn record(&self, row: Row) -> bool {
+        let cap = self.settings().queue_rows;
+        if self.shared.queued.fetch_add(1, Ordering::AcqRel) >= cap {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let now = chrono::Utc::now().timestamp() as u64;
+            let last = self.shared.last_drop_log.load(Ordering::Relaxed);
+            if now >= last + 60
+                && self.shared.last_drop_log.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                tracing::warn!(dropped, queue = cap, "history queue full: messages are not being kept");
+            }
+            return false;
+        }
+        self.send(Op::Insert(Box::new(row)));
+        true
+    }
+
+    /// Queues a redaction or read marker; these are never dropped.
+    pub fn control(&self, op: Op) {
+        self.send(op);
+    }
+
+    fn send(&self, op: Op) {
+        self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(Item::Op(op)).is_err() {
+            self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Returns once everything queued before the call is committed (at once
+    /// when nothing is waiting).
+    pub async fn sync(&self) {
+        if self.shared.outstanding.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Item::Sync(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> Settings {
+        *self.shared.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the settings (REHASH).
+    pub fn set_settings(&self, settings: Settings) {
+        *self.shared.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+}
+
+fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
+    let mut prune_wait = PRUNE_IDLE;
+    let mut next_prune = Instant::now() + prune_wait;
+    loop {
+        let settings = *shared.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if now >= next_prune {
+            prune_wait = prune_step(&*store, &shared, &settings.retention);
+            next_prune = Instant::now() + prune_wait;
+            continue;
+        }
+        let first = match rx.recv_timeout(next_prune - now) {
+            Ok(item) => item,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut ops = Vec::new();
+        let mut syncs = Vec::new();
+        let take = |item: Item, ops: &mut Vec<Op>, syncs: &mut Vec<oneshot::Sender<()>>| match item {
+            Item::Op(op) => ops.push(op),
+            Item::Sync(done) => syncs.push(done),
+        };
+        take(first, &mut ops, &mut syncs);
+        let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
+        while ops.len() < settings.batch_rows.max(1) {
+            // Someone waits: commit what is already queued, without waiting for more.
+            let item = if syncs.is_empty() {
+                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(item) => item,
+                    Err(_) => break,
+                }
+            } else {
+                match rx.try_recv() {
+                    Ok(item) => item,
+                    Err(_) => break,
+                }
+            };
+            take(item, &mut ops, &mut syncs);
+        }
+        commit(&*store, &shared, &ops);
+        for done in syncs {
+            let _ = done.send(());
+        }
+        if prune_wait < PRUNE_IDLE && Instant::now() >= next_prune {
+            prune_wait = prune_step(&*store, &shared, &settings.retention);
+            next_prune = Instant::now() + prune_wait;
+        }
+    }
+}
+
+fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
+    if ops.is_empty() {
+        return;
+    }
+    let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_))).count();
+    let started = Instant::now();
+    match store.write_history(ops) {
+        Ok(_) => {
+            shared.stats.written.fetch_add(inserts as u64, Ordering::Relaxed);
+            shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => {
+            shared.stats.failed.fetch_add(inserts as u64, Ordering::Relaxed);
+            tracing::error!(error = %e, rows = inserts, "writing history failed");
+        }
+    }
+    shared.stats.busy_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    shared.queued.fetch_sub(inserts, Ordering::AcqRel);
+    shared.outstanding.fetch_sub(ops.len(), Ordering::AcqRel);
+}
+
+/// Deletes one chunk of expired rows; returns how long to wait before the next
+/// step (soon while there is more to delete).
+fn prune_step(store: &dyn Store, shared: &Shared, policy: &Retention) -> Duration {
+    if policy.max_age_days == 0 && policy.max_per_target == 0 {
+        return PRUNE_IDLE;
+    }
+    match store.prune_history(policy, chrono::Utc::now().timestamp_millis(), PRUNE_CHUNK) {
+        Ok(0) => PRUNE_IDLE,
+        Ok(n) => {
+            shared.stats.pruned.fetch_add(n as u64, Ordering::Relaxed);
+            Duration::from_millis(10)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "pruning history failed");
+            PRUNE_IDLE
+        }
+    }
+}
