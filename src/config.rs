@@ -32,6 +32,38 @@ pub struct Config {
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
+    /// WebSocket listeners (IRCv3 WebSocket transport) that also serve the web client.
+    #[serde(rename = "websocket")]
+    pub websockets: Vec<WebsocketConfig>,
+}
+
+/// One `[[websocket]]` block: an HTTP listener that speaks IRC over WebSocket
+/// (subprotocols `text.ircv3.net` and `binary.ircv3.net`) and serves the
+/// bundled web client at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebsocketConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Speak TLS (`wss://`, `https://`) with the `[tls]` certificate and key.
+    #[serde(default)]
+    pub tls: bool,
+    /// Web origins (`https://chat.example.org`) whose pages may connect, besides
+    /// the listener's own; `"*"` allows any. Requests without an Origin header
+    /// (non-browser clients) are always allowed.
+    #[serde(default)]
+    pub origins: Vec<String>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::net::iprange::IpRange>,
+}
+
+impl WebsocketConfig {
+    /// A plain listener on `listen` with the default settings.
+    pub fn on(listen: SocketAddr) -> Self {
+        WebsocketConfig { listen, tls: false, origins: Vec::new(), trusted_proxies: Vec::new() }
+    }
 }
 
 /// `[tls]`: listeners that speak TLS, and the certificate they present.
@@ -397,6 +429,18 @@ impl Default for MultilineConfig {
     }
 }
 
+/// Whether `origin` is `*` or a web origin as browsers send it: `http://` or
+/// `https://`, a host, an optional port, no path.
+fn valid_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some(host) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+        return false;
+    };
+    !host.is_empty() && !host.contains(['/', ' ', '?', '#'])
+}
+
 /// A configuration error, with the file and what is wrong.
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -526,6 +570,19 @@ impl Config {
                 return bad(key, "must be at least 1024 bytes");
             }
         }
+        for ws in &self.websockets {
+            if ws.tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {
+                return bad("websocket", "tls = true needs tls.cert and tls.key");
+            }
+            for origin in &ws.origins {
+                if !valid_origin(origin) {
+                    return bad(
+                        "websocket",
+                        &format!("origins: {origin:?} is not \"*\" or scheme://host[:port] (no path)"),
+                    );
+                }
+            }
+        }
         for o in &self.opers {
             if o.password.is_none() && o.password_hash.is_none() {
                 return bad("oper", "each [[oper]] needs password_hash (or password)");
@@ -562,6 +619,25 @@ mod tests {
         let err = Config::parse("[server]\n\ncasemapping = \"utf8\"\n").unwrap_err();
         assert!(err.0.contains("server.casemapping"), "{err}");
         assert!(err.0.starts_with("line 3:"), "{err}");
+    }
+
+    #[test]
+    fn websocket_blocks() {
+        let cfg = Config::parse(
+            "[[websocket]]\nlisten = \"127.0.0.1:8080\"\norigins = [\"https://chat.example.org\"]\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n[[websocket]]\nlisten = \"[::1]:8081\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.websockets.len(), 2);
+        assert!(cfg.websockets[0].trusted_proxies[0].contains("10.1.2.3".parse().unwrap()));
+        let err =
+            Config::parse("[[websocket]]\nlisten = \"127.0.0.1:8080\"\norigins = [\"example.org\"]\n").unwrap_err();
+        assert!(err.0.contains("origins"), "{err}");
+        let err = Config::parse("[[websocket]]\nlisten = \"127.0.0.1:8080\"\ntls = true\n").unwrap_err();
+        assert!(err.0.contains("tls"), "{err}");
+        let err =
+            Config::parse("[[websocket]]\nlisten = \"127.0.0.1:8080\"\ntrusted_proxies = [\"10/8\"]\n").unwrap_err();
+        assert!(err.0.contains("10/8"), "{err}");
     }
 
     #[test]

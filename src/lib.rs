@@ -28,3 +28,4 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod store;
+pub mod web;

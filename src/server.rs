@@ -33,6 +33,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     let records = store.load_channels()?;
     let accounts = Accounts::open(&config)?;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
+    let websockets = config.websockets.clone();
     let server = Server::new(config, config_path, accounts);
     server.restore_channels(Committer::start(store), records);
     let mut listeners = Vec::new();
@@ -52,11 +53,23 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
             tls_listeners.push((l, acceptor.clone()));
         }
     }
+    let mut web_listeners = Vec::new();
+    for ws in &websockets {
+        let acceptor = if ws.tls { Some(net::tls::web_acceptor(&tls)?) } else { None };
+        let l = net::listener::bind(ws.listen)?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        let secure = if ws.tls { " (TLS)" } else { "" };
+        tracing::info!("listening for WebSocket{secure} on {local}");
+        web_listeners.push((l, ws.clone(), acceptor));
+    }
     for l in listeners {
         tokio::spawn(net::listener::run(server.clone(), l, None));
     }
     for (l, acceptor) in tls_listeners {
         tokio::spawn(net::listener::run(server.clone(), l, Some(acceptor)));
+    }
+    for (l, settings, acceptor) in web_listeners {
+        tokio::spawn(crate::web::run(server.clone(), l, settings, acceptor));
     }
     tokio::spawn(net::sweeper::run(server.clone()));
     let mut shutdown = server.shutdown_signal();

@@ -15,6 +15,9 @@ options:
                        else built-in defaults); relative paths in it are
                        resolved against its folder
   -l, --listen ADDR    listen on ADDR instead of server.listen (repeatable)
+      --websocket ADDR
+                       a WebSocket listener on ADDR instead of those of
+                       [[websocket]] (repeatable; see docs/web.md)
       --data-dir DIR   data directory instead of server.data_dir
   -h, --help           print this help and exit
   -V, --version        print the version and exit
@@ -26,6 +29,7 @@ arguments or a bad configuration.";
 struct Args {
     config: Option<PathBuf>,
     listen: Vec<std::net::SocketAddr>,
+    websocket: Vec<std::net::SocketAddr>,
     data_dir: Option<PathBuf>,
     rest: Vec<String>,
 }
@@ -38,7 +42,7 @@ enum Parsed {
 }
 
 fn parse_args() -> Result<Parsed, String> {
-    let mut args = Args { config: None, listen: Vec::new(), data_dir: None, rest: Vec::new() };
+    let mut args = Args { config: None, listen: Vec::new(), websocket: Vec::new(), data_dir: None, rest: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -47,6 +51,10 @@ fn parse_args() -> Result<Parsed, String> {
             "--listen" | "-l" => {
                 let v = value("--listen")?;
                 args.listen.push(v.parse().map_err(|_| format!("--listen: not an address: {v}"))?);
+            }
+            "--websocket" => {
+                let v = value("--websocket")?;
+                args.websocket.push(v.parse().map_err(|_| format!("--websocket: not an address: {v}"))?);
             }
             "--data-dir" => args.data_dir = Some(value("--data-dir")?.into()),
             "--help" | "-h" => return Ok(Parsed::Help),
@@ -93,6 +101,19 @@ fn main() -> ExitCode {
     };
     if !args.listen.is_empty() {
         config.server.listen = args.listen.clone();
+    }
+    if !args.websocket.is_empty() {
+        // The addresses replace those of the [[websocket]] blocks; the first
+        // block's settings (TLS, origins, proxies) apply to each.
+        let template = config.websockets.first().cloned();
+        config.websockets = args
+            .websocket
+            .iter()
+            .map(|addr| match &template {
+                Some(t) => banter::config::WebsocketConfig { listen: *addr, ..t.clone() },
+                None => banter::config::WebsocketConfig::on(*addr),
+            })
+            .collect();
     }
     if let Some(d) = &args.data_dir {
         config.server.data_dir = d.clone();

@@ -63,6 +63,21 @@ pub async fn serve_tls(server: Arc<Server>, acceptor: TlsAcceptor, stream: TcpSt
     }
 }
 
+/// Serves one WebSocket client once its HTTP upgrade is done, with the same
+/// task and command path as TCP. `addr` is the client's address (from
+/// `X-Forwarded-For` behind a trusted proxy); `secure` whether it came over
+/// TLS (to banterd or to that proxy). The caller has admitted it.
+pub async fn serve_ws(
+    server: Arc<Server>,
+    upgraded: hyper::upgrade::Upgraded,
+    kind: super::websocket::Kind,
+    addr: SocketAddr,
+    secure: bool,
+) {
+    let (rd, wr) = super::websocket::open(upgraded, kind).await;
+    Box::pin(serve(server, Input::Ws(rd), wr, addr, secure.then_some(None))).await
+}
+
 /// Registers a new client for an accepted connection and returns its task's
 /// future. A plain function, so the future holds only the session's state.
 /// `tls` is `None` for plain TCP, else the client certificate's fingerprint,
@@ -91,6 +106,7 @@ fn serve<W: AsyncWrite + Unpin + Send>(
         interval_us,
         phase_us: write_phase(id, interval_us),
         replies: false,
+        unflushed: false,
         paced_until: None,
         hold: None,
     };
@@ -125,6 +141,9 @@ struct Io<W> {
     phase_us: u32,
     /// Replies to the client's own commands are queued: they go out at once.
     replies: bool,
+    /// Written since the last flush: a transport that buffers (TLS,
+    /// WebSocket) may hold bytes until flushed. A TCP flush is a no-op.
+    unflushed: bool,
     /// Write pacing (a generic cell rate algorithm): each write moves this
     /// one interval later, from now at the earliest and to at most
     /// [`WRITE_BURST`] intervals ahead; while it is more than `WRITE_BURST` − 1
@@ -229,9 +248,16 @@ impl<W: AsyncWrite + Unpin> Io<W> {
                     match Pin::new(&mut self.wr).poll_write(cx, &self.out[self.pos..]) {
                         Poll::Ready(Ok(n)) if n > 0 => {
                             self.pos += n;
+                            self.unflushed = true;
                             continue;
                         }
                         Poll::Ready(_) => return Poll::Ready(Event::WriteFailed),
+                        Poll::Pending => {}
+                    }
+                } else if self.unflushed {
+                    match Pin::new(&mut self.wr).poll_flush(cx) {
+                        Poll::Ready(Ok(())) => self.unflushed = false,
+                        Poll::Ready(Err(_)) => return Poll::Ready(Event::WriteFailed),
                         Poll::Pending => {}
                     }
                 }
@@ -268,6 +294,7 @@ impl<W: AsyncWrite + Unpin> Io<W> {
             }
             self.pos = self.out.len();
         }
+        let _ = self.wr.flush().await;
         let _ = self.wr.shutdown().await;
     }
 }
@@ -329,7 +356,8 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
         match io.next_event(&mut buf, None).await {
             Event::Read(Ok(0)) => return "Connection closed".into(),
             Event::Read(Ok(_)) => {}
-            Event::Read(Err(_)) | Event::WriteFailed => return "Connection reset by peer".into(),
+            Event::Read(Err(e)) => return Input::error_reason(&e).into(),
+            Event::WriteFailed => return "Connection reset by peer".into(),
             Event::Close => return closing_reason(&client),
             Event::Timer => {}
         }

@@ -1,5 +1,5 @@
 //! The read side of a connection: plain TCP (waits for readiness first, so an
-//! idle client holds no buffer) or TLS.
+//! idle client holds no buffer), TLS, or WebSocket.
 
 use bytes::BytesMut;
 use std::io;
@@ -19,6 +19,8 @@ pub enum Input {
     Tcp(OwnedReadHalf),
     /// TLS over TCP.
     Tls(ReadHalf<TlsStream<TcpStream>>),
+    /// WebSocket (over TCP or TLS): one line per message.
+    Ws(super::websocket::Reader),
 }
 
 impl Input {
@@ -46,20 +48,39 @@ impl Input {
                 buf.reserve(READ_CHUNK);
                 tokio_util::io::poll_read_buf(Pin::new(rd), cx, buf)
             }
+            Input::Ws(rd) => rd.poll_read(cx, buf),
         }
+    }
+
+    /// The quit reason for a failed read.
+    pub fn error_reason(e: &io::Error) -> &'static str {
+        super::websocket::error_reason(e).unwrap_or("Connection reset by peer")
     }
 
     /// Appends whatever is already waiting, without blocking, up to `cap` bytes in
     /// `buf` (used to measure a flood's backlog; TLS reads nothing here).
     pub fn read_waiting(&mut self, buf: &mut BytesMut, cap: usize) {
-        if let Input::Tcp(rd) = self {
-            while buf.len() < cap {
-                buf.reserve(READ_CHUNK);
-                match rd.try_read_buf(buf) {
-                    Ok(n) if n > 0 => continue,
-                    _ => break,
+        match self {
+            Input::Tcp(rd) => {
+                while buf.len() < cap {
+                    buf.reserve(READ_CHUNK);
+                    match rd.try_read_buf(buf) {
+                        Ok(n) if n > 0 => continue,
+                        _ => break,
+                    }
                 }
             }
+            Input::Ws(rd) => {
+                // Polled without a waker: the task's next wait registers its own.
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                while buf.len() < cap {
+                    match rd.poll_read(&mut cx, buf) {
+                        Poll::Ready(Ok(n)) if n > 0 => continue,
+                        _ => break,
+                    }
+                }
+            }
+            Input::Tls(_) => {}
         }
     }
 }

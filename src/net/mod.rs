@@ -1,11 +1,13 @@
 //! Networking: the listener (accept and admission limits), one connection task
-//! per client (read, frame, dispatch) and one writer task per client (drain the
-//! outbox), plus the keep-alive sweeper.
+//! per client (read, frame, dispatch, drain the outbox), the keep-alive
+//! sweeper, and the transports a client arrives by: TCP, TLS, WebSocket.
 
 pub mod connection;
 pub mod flood;
 pub mod input;
+pub mod iprange;
 pub mod limits;
 pub mod listener;
 pub mod sweeper;
 pub mod tls;
+pub mod websocket;

@@ -10,8 +10,20 @@ use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifie
 use tokio_rustls::rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 use tokio_rustls::TlsAcceptor;
 
-/// Builds the acceptor from the PEM files named in `[tls]`.
+/// Builds the acceptor from the PEM files named in `[tls]`. It asks every
+/// client for a certificate (CertFP).
 pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, String> {
+    build(cfg, true, Vec::new())
+}
+
+/// The acceptor of a WebSocket listener: the same certificate, HTTP/1.1 by
+/// ALPN, and no request for a client certificate (a browser would ask its
+/// user to pick one).
+pub fn web_acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, String> {
+    build(cfg, false, vec![b"http/1.1".to_vec()])
+}
+
+fn build(cfg: &TlsConfig, client_certs: bool, alpn: Vec<Vec<u8>>) -> Result<TlsAcceptor, String> {
     let (Some(cert_path), Some(key_path)) = (&cfg.cert, &cfg.key) else {
         return Err("tls.cert and tls.key are required for TLS listeners".into());
     };
@@ -28,12 +40,16 @@ pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, String> {
         .map_err(|e| format!("{}: {e}", key_path.display()))?
         .ok_or_else(|| format!("{}: no private key found", key_path.display()))?;
     let provider: Arc<CryptoProvider> = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider.clone())
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_client_cert_verifier(Arc::new(AnyClientCert(provider)))
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("TLS certificate/key: {e}"))?;
+        .map_err(|e| e.to_string())?;
+    let builder = if client_certs {
+        builder.with_client_cert_verifier(Arc::new(AnyClientCert(provider)))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("TLS certificate/key: {e}"))?;
+    config.alpn_protocols = alpn;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

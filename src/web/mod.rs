@@ -1,0 +1,115 @@
+//! The HTTP side of banterd: each `[[websocket]]` listener is a small HTTP/1.1
+//! server (hyper) that upgrades WebSocket requests to IRC connections
+//! (`upgrade`, then `net::websocket` and the usual connection task) and serves
+//! the bundled web client (`assets`). `router` decides which; a later page
+//! such as `/metrics` is one more route there.
+//!
+//! An HTTP connection lives in its own task only until it is upgraded (or
+//! closes): the IRC session then runs in the connection task every client has.
+
+pub mod forwarded;
+pub mod router;
+mod upgrade;
+
+use crate::config::WebsocketConfig;
+use crate::net::limits::RateTable;
+use crate::state::Server;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+/// How long a request's headers may take to arrive, and how long an idle
+/// keep-alive connection stays open.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request head read (hyper's minimum is 8 KiB).
+const MAX_HEAD: usize = 16 * 1024;
+
+/// One WebSocket listener: what every request on it needs.
+pub struct Site {
+    /// The server the WebSocket clients join.
+    pub server: Arc<Server>,
+    /// The listener's `[[websocket]]` block.
+    pub settings: WebsocketConfig,
+    /// Whether the listener speaks TLS.
+    pub tls: bool,
+    /// Recent connections per client address (the connection rate limit).
+    pub rates: RateTable,
+    /// HTTP connections open and not yet upgraded.
+    open: AtomicUsize,
+}
+
+/// Accepts on `listener` until shutdown, serving HTTP on each connection (over
+/// TLS with `tls`).
+pub async fn run(server: Arc<Server>, listener: TcpListener, settings: WebsocketConfig, tls: Option<TlsAcceptor>) {
+    let site =
+        Arc::new(Site { server, settings, tls: tls.is_some(), rates: RateTable::default(), open: AtomicUsize::new(0) });
+    let mut shutdown = site.server.shutdown_signal();
+    let mut last_prune = Instant::now();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if last_prune.elapsed().as_secs() >= 60 {
+            site.rates.prune(Instant::now());
+            last_prune = Instant::now();
+        }
+        // Admission (clients, per address, rate) is decided per WebSocket
+        // request, when the client's address is known (X-Forwarded-For);
+        // until then only the number of open HTTP connections is bounded.
+        if site.open.load(Ordering::Relaxed) >= site.server.config().limits.max_clients {
+            tracing::info!(%peer, "HTTP connection refused: too many open");
+            continue;
+        }
+        site.open.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(serve(site.clone(), stream, peer, tls.clone()));
+    }
+}
+
+/// Serves one accepted connection: TLS handshake if any, then HTTP.
+async fn serve(site: Arc<Site>, stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>) {
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => http(site.clone(), stream, peer).await,
+        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => http(site.clone(), stream, peer).await,
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        },
+    }
+    site.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// HTTP/1.1 on one connection, with upgrades, until it closes or is upgraded.
+async fn http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(site: Arc<Site>, stream: S, peer: SocketAddr) {
+    let handler = site.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let response = router::route(&handler, peer, req);
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended");
+    }
+}

@@ -1,0 +1,31 @@
+//! Which answer a request gets: a WebSocket upgrade (on any path, as IRC
+//! web clients are configured with all sorts), or a page. Add a page (say
+//! `/metrics`) as one more arm of the match in [`route`].
+
+use super::{upgrade, Site};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Every response body: whole, in memory.
+pub type Body = http_body_util::Full<Bytes>;
+
+/// Answers one request that arrived from `peer`.
+pub fn route(site: &Arc<Site>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    if upgrade::is_websocket(&req) {
+        return upgrade::websocket(site, peer, req);
+    }
+    plain(StatusCode::NOT_FOUND, "Not found. IRC clients connect here over WebSocket.\n")
+}
+
+/// A short plain-text answer.
+pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(Body::new(Bytes::copy_from_slice(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
