@@ -214,7 +214,7 @@ class BanterdController(BaseServerController, DirectoryBasedController):
 
         arrays: Dict[str, List[Dict[str, Any]]] = {"oper": [dict(o) for o in OPERS]}
         if websocket_hostname and websocket_port:
-            arrays["websocket"] = [{"listen": [f"{websocket_hostname}:{websocket_port}"]}]
+            arrays["websocket"] = [{"listen": f"{websocket_hostname}:{websocket_port}"}]
         self._tables, self._arrays = tables, arrays
 
     def _write_config(self) -> None:
