@@ -129,3 +129,29 @@ fn a_flood_is_bounded_per_channel_and_in_total_and_spares_small_channels() {
     let calm = history(&mut quiet, "CHATHISTORY LATEST #quiet * 100");
     assert_eq!(texts(&calm), (0..5).map(|i| format!("calm {i}")).collect::<Vec<_>>());
 }
+
+/// Read markers are kept only for targets the user can see (item 6): before,
+/// any made-up name was stored, forever, about 800 bytes each.
+#[test]
+fn read_markers_only_for_targets_the_user_can_see() {
+    let s = Server::start();
+    let mut a = with_caps(&s, "alice", "draft/read-marker");
+    let mut bob = s.client("bob");
+    bob.send("JOIN #elsewhere");
+    bob.expect("366");
+    let ts = "timestamp=2021-05-20T08:30:00.000Z";
+    let made_up = "made-up-".repeat(20);
+    for target in ["#made-up", "nobody", "#elsewhere", made_up.as_str()] {
+        a.send(&format!("MARKREAD {target} {ts}"));
+        let fail = a.expect("FAIL");
+        assert_eq!(params_of(&fail)[..3], ["MARKREAD", "INVALID_PARAMS", target], "{fail}");
+        a.send(&format!("MARKREAD {target}"));
+        assert_eq!(params_of(&a.expect("MARKREAD")), [target, "*"], "nothing stored for {target}");
+    }
+    a.send("JOIN #mine");
+    a.expect("366");
+    for target in ["#mine", "bob"] {
+        a.send(&format!("MARKREAD {target} {ts}"));
+        assert_eq!(params_of(&a.expect("MARKREAD")), [target, ts]);
+    }
+}

@@ -2,7 +2,9 @@
 //!
 //! Markers belong to the account when logged in (shared by all its connections,
 //! kept in memory until the server stops), else to the connection. A marker only
-//! ever moves forward, and never past the present.
+//! ever moves forward, and never past the present. One is only stored for a
+//! target the user can see: a channel it is in, or a user who is online or with
+//! whom it has history; at most `history.read_markers` per user.
 
 use super::{fail, Ctx, HandlerResult};
 use crate::caps::Cap;
@@ -40,6 +42,9 @@ pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return fail("MARKREAD", "INVALID_PARAMS", &[value], "Invalid timestamp");
     };
     let time_ms = time_ms.min(chrono::Utc::now().timestamp_millis());
+    if !can_see(ctx, target, &who) {
+        return fail("MARKREAD", "INVALID_PARAMS", &[target], "You cannot set a read marker for this target");
+    }
     let cfg = ctx.server.config();
     let (stored, changed) = ctx.server.history.set_marker(&cfg.history, &who, &folded, time_ms);
     let line = marker_line(ctx, target, Some(stored));
@@ -53,6 +58,17 @@ pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     ctx.reply(line);
     Ok(())
+}
+
+/// Whether `target` is something the user (`who`) can have read: a channel it
+/// is in, or a user who is online or with whom it has direct-message history.
+/// Anything else (a made-up name) would only take memory.
+fn can_see(ctx: &Ctx, target: &str, who: &str) -> bool {
+    if target.starts_with('#') {
+        return ctx.server.find_channel(target).is_some_and(|ch| ch.read().members.contains_key(&ctx.client.id));
+    }
+    ctx.server.find_user(target).is_some()
+        || ctx.server.history.has_conversation(who, &history::identity_of_nick(&ctx.server, target))
 }
 
 /// Queues the `MARKREAD` a read-marker client gets after joining `channel`.
