@@ -74,6 +74,8 @@ caps! {
     Metadata = "draft/metadata-3";
     /// draft/multiline: messages sent as a `draft/multiline` batch of lines.
     Multiline = "draft/multiline";
+    /// draft/channel-rename: the RENAME command, and RENAME instead of PART+JOIN.
+    ChannelRename = "draft/channel-rename";
     /// draft/chathistory: the CHATHISTORY command.
     ChatHistory = "draft/chathistory";
     /// draft/event-playback: TAGMSG and TOPIC in history batches.

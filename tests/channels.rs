@@ -217,6 +217,60 @@ fn no_ctcp_mode_blocks_ctcp_but_not_action() {
     assert!(params_of(&op.expect("324"))[2].contains('C'));
 }
 
+/// RENAME (draft/channel-rename) keeps the channel's state under the new name;
+/// a member with the capability sees RENAME, one without sees PART + JOIN +
+/// NAMES; the old name is free; taken names and non-operators are refused.
+#[test]
+fn rename_keeps_the_channel_under_a_new_name() {
+    let s = Server::start();
+    let mut op = with_caps(&s, "renamer", "draft/channel-rename");
+    let mut old = s.client("legacy");
+    op.send("JOIN #before");
+    op.expect("366");
+    op.send("TOPIC #before :kept");
+    op.expect("TOPIC");
+    old.send("JOIN #before");
+    old.expect("366");
+    op.expect("JOIN");
+    op.send("JOIN #taken");
+    op.expect("366");
+    op.send("RENAME #before #taken :why not");
+    assert_eq!(
+        params_of(&op.expect("FAIL")),
+        ["RENAME", "CHANNEL_NAME_IN_USE", "#before", "#taken", "Channel name is in use"]
+    );
+    old.send("RENAME #before #after");
+    assert!(old.recv().contains(" 482 legacy #before "));
+
+    op.send("RENAME #before #after :tidy up");
+    assert_eq!(op.expect("RENAME"), ":renamer!~renamer@127.0.0.1 RENAME #before #after :tidy up");
+    assert_eq!(old.expect("PART"), ":legacy!~legacy@127.0.0.1 PART #before :tidy up");
+    assert_eq!(old.expect("JOIN"), ":legacy!~legacy@127.0.0.1 JOIN #after");
+    assert_eq!(params_of(&old.expect("332")), ["legacy", "#after", "kept"]);
+    assert_eq!(params_of(&old.expect("353")), ["legacy", "=", "#after", "@renamer legacy"]);
+    old.expect("366");
+
+    old.send("PRIVMSG #after :still here");
+    assert!(op.expect("PRIVMSG").ends_with("PRIVMSG #after :still here"));
+    op.send("TOPIC #after");
+    assert_eq!(params_of(&op.expect("332")), ["renamer", "#after", "kept"]);
+    op.send("JOIN #before");
+    assert!(op.expect("JOIN").ends_with("JOIN #before"), "the old name is a new, empty channel");
+    op.expect("366");
+
+    op.send("MODE #after +P");
+    op.expect("481");
+    let mut admin = s.client("boss");
+    admin.send("OPER admin adminpass");
+    admin.expect("381");
+    admin.send("JOIN #perm");
+    admin.expect("366");
+    admin.send("MODE #perm +P");
+    admin.expect("MODE");
+    admin.send("RENAME #perm #moved");
+    assert_eq!(params_of(&admin.expect("FAIL"))[..4], ["RENAME", "CANNOT_RENAME", "#perm", "#moved"]);
+}
+
 #[test]
 fn privmsg_errors_and_away() {
     let s = Server::start();

@@ -7,7 +7,7 @@ use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
 use crate::state::client::{Client, MAX_INVITES_KEPT};
-use crate::state::{extban, fanout, membership};
+use crate::state::{extban, fanout, membership, RenameError};
 use std::sync::Arc;
 
 pub use super::listing::{list, names};
@@ -187,6 +187,81 @@ fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
     fanout::to_channel(ch, &line, Some(ctx.client.id), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &ctx.client, ch);
+}
+
+/// RENAME `#old #new [:reason]` (IRCv3 draft/channel-rename): a channel
+/// operator gives the channel a new name, keeping members, modes, lists and
+/// topic. Members with the capability see `RENAME`; the others see themselves
+/// leave the old name and join the new one (PART, JOIN, topic, NAMES).
+/// Registered and permanent channels keep their name: ChanServ and the
+/// channel store know them by it.
+pub fn rename(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let (old_name, new_name) = (msg.param(0), msg.param(1));
+    let reason = msg.param(2).to_owned();
+    let Some(ch) = ctx.server.find_channel(old_name) else { return err(ERR_NOSUCHCHANNEL, &[old_name]) };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    if !mine.op {
+        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    }
+    let cannot = |text: &str| super::fail("RENAME", "CANNOT_RENAME", &[&ch.name, new_name], text);
+    if !valid_channel(new_name, ctx.server.config().limits.channel_len) {
+        return cannot("Not a valid channel name");
+    }
+    if new_name == ch.name {
+        return cannot("That is already the channel's name");
+    }
+    if ch.read().is_persistent() {
+        return cannot("Registered and permanent channels keep their name");
+    }
+    let fresh = match ctx.server.rename_channel(&ch, new_name) {
+        Ok(fresh) => fresh,
+        Err(RenameError::NameInUse) => {
+            return super::fail("RENAME", "CHANNEL_NAME_IN_USE", &[&ch.name, new_name], "Channel name is in use")
+        }
+        Err(RenameError::NoSuchChannel) => return err(ERR_NOSUCHCHANNEL, &[old_name]),
+    };
+    let renamed = ctx.client.line("RENAME", vec![ch.name.clone(), fresh.name.clone(), reason.clone()]);
+    let server_name = ctx.server_name();
+    let members: Vec<Arc<Client>> = fresh.read().members.values().map(|m| m.client.clone()).collect();
+    for c in members {
+        let lines = if c.caps().has(Cap::ChannelRename) {
+            vec![renamed.clone()]
+        } else {
+            rejoin_lines(&server_name, &c, &ch.name, &fresh, &reason)
+        };
+        for line in lines {
+            if c.id == ctx.client.id {
+                ctx.reply(line);
+            } else {
+                fanout::to_client(&c, &line);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a client without draft/channel-rename sees of a rename: it leaves the
+/// old name and joins the new one, with the join burst.
+fn rejoin_lines(server_name: &str, c: &Client, old_name: &str, ch: &Channel, reason: &str) -> Vec<Line> {
+    let text = if reason.is_empty() { format!("Channel renamed to {}", ch.name) } else { reason.to_owned() };
+    let mut lines = vec![c.line("PART", vec![old_name.to_owned(), text])];
+    let mut join = c.line("JOIN", vec![ch.name.clone()]);
+    if c.caps().has(Cap::ExtendedJoin) {
+        let info = c.info();
+        join.params.push(info.account.clone().unwrap_or_else(|| "*".into()));
+        join.params.push(info.realname.clone());
+    }
+    lines.push(join);
+    let nick = c.nick();
+    if let Some(t) = ch.read().topic.clone() {
+        lines.push(Line::new(server_name, RPL_TOPIC.code, vec![nick.clone(), ch.name.clone(), t.text]));
+        let who_time = vec![nick.clone(), ch.name.clone(), t.set_by, t.set_at.to_string()];
+        lines.push(Line::new(server_name, RPL_TOPICWHOTIME.code, who_time));
+    }
+    lines.extend(super::listing::name_lines(server_name, c, ch));
+    let end = vec![nick, ch.name.clone(), RPL_ENDOFNAMES.text.unwrap_or_default().to_owned()];
+    lines.push(Line::new(server_name, RPL_ENDOFNAMES.code, end));
+    lines
 }
 
 /// The member modes of `client` in `channel`, if it is a member.

@@ -2,9 +2,11 @@
 
 use super::{Ctx, HandlerResult};
 use crate::caps::Cap;
+use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::Channel;
+use crate::state::client::Client;
 use crate::state::mask;
 use std::sync::Arc;
 
@@ -30,11 +32,21 @@ pub fn send_names(ctx: &mut Ctx, channel: &Arc<Channel>) {
 
 /// Sends the 353 lines for one channel.
 fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
-    let all_prefixes = ctx.has_cap(Cap::MultiPrefix);
-    let uhnames = ctx.has_cap(Cap::UserhostInNames);
+    for line in name_lines(&ctx.server_name(), &ctx.client, channel) {
+        ctx.reply(line);
+    }
+}
+
+/// The 353 lines `viewer` gets for `channel` (split to fit), as its
+/// capabilities ask: all prefixes with multi-prefix, masks with
+/// userhost-in-names. Used for clients that are not the one asking too (the
+/// join burst a channel rename sends to clients without draft/channel-rename).
+pub fn name_lines(server_name: &str, viewer: &Client, channel: &Channel) -> Vec<Line> {
+    let all_prefixes = viewer.caps().has(Cap::MultiPrefix);
+    let uhnames = viewer.caps().has(Cap::UserhostInNames);
     let (symbol, entries, member) = {
         let st = channel.read();
-        let member = st.members.contains_key(&ctx.client.id);
+        let member = st.members.contains_key(&viewer.id);
         let symbol = if st.modes.secret { "@" } else { "=" };
         let entries: Vec<String> = st
             .members_ordered()
@@ -48,13 +60,19 @@ fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
             .collect();
         (symbol, entries, member)
     };
+    let mut out = Vec::new();
     if member || !channel.read().modes.secret {
-        let overhead = ctx.server_name().len() + ctx.client.nick().len() + channel.name.len() + 20;
+        let nick = viewer.nick();
+        let overhead = server_name.len() + nick.len() + channel.name.len() + 20;
         let budget = 510usize.saturating_sub(overhead).max(64);
+        let reply = |names: &str| {
+            let params = vec![nick.clone(), symbol.to_owned(), channel.name.clone(), names.to_owned()];
+            Line::new(server_name.to_owned(), RPL_NAMREPLY.code, params)
+        };
         let mut cur = String::new();
         for e in entries {
             if !cur.is_empty() && cur.len() + 1 + e.len() > budget {
-                ctx.numeric(RPL_NAMREPLY, &[symbol, &channel.name, &cur]);
+                out.push(reply(&cur));
                 cur.clear();
             }
             if !cur.is_empty() {
@@ -63,9 +81,10 @@ fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
             cur.push_str(&e);
         }
         if !cur.is_empty() {
-            ctx.numeric(RPL_NAMREPLY, &[symbol, &channel.name, &cur]);
+            out.push(reply(&cur));
         }
     }
+    out
 }
 
 /// NAMES `[#a,#b]`.

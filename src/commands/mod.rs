@@ -111,6 +111,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("NOTICE", 0, Registered, Sync(message::notice)),
     cmd("OPER", 2, Registered, Async(oper::oper)),
     cmd("PART", 1, Registered, Sync(channel::part)),
+    cmd("RENAME", 2, Registered, Sync(channel::rename)),
     cmd("PASS", 1, Any, Sync(registration::pass)),
     cmd("PING", 0, Any, Sync(registration::ping)),
     cmd("PONG", 0, Any, Sync(registration::pong)),

@@ -328,6 +328,63 @@ impl Server {
         ch.clone()
     }
 
+    /// Renames `old` to `new_name`, keeping all its state (members, modes,
+    /// lists, topic, history): the state moves to a new [`Channel`] under the
+    /// new name and `old` is marked dead, so holders of the old handle look the
+    /// name up again. Every member's channel list is updated.
+    ///
+    /// Locking: the new channel is locked before it is published in the map,
+    /// so nobody can join it half-made; no map guard is held while `old` is
+    /// locked (the order stays map shard, then channel).
+    pub fn rename_channel(&self, old: &Arc<Channel>, new_name: &str) -> Result<Arc<Channel>, RenameError> {
+        let (old_key, new_key) = (self.fold(&old.name), self.fold(new_name));
+        let fresh = Arc::new(Channel::new(new_name, old.created));
+        let mut fresh_st = fresh.write();
+        if old_key == new_key {
+            // only the case changes: swap the entry in place
+            let mut entry = self.channels.get_mut(&old_key).ok_or(RenameError::NoSuchChannel)?;
+            if !Arc::ptr_eq(entry.value(), old) {
+                return Err(RenameError::NoSuchChannel);
+            }
+            let mut old_st = old.write();
+            if old_st.dead {
+                return Err(RenameError::NoSuchChannel);
+            }
+            *fresh_st = std::mem::take(&mut *old_st);
+            old_st.dead = true;
+            *entry.value_mut() = fresh.clone();
+        } else {
+            match self.channels.entry(new_key.clone()) {
+                Entry::Occupied(_) => return Err(RenameError::NameInUse),
+                Entry::Vacant(v) => {
+                    v.insert(fresh.clone());
+                }
+            }
+            let mut old_st = old.write();
+            if old_st.dead {
+                drop(old_st);
+                drop(fresh_st);
+                self.channels.remove_if(&new_key, |_, c| Arc::ptr_eq(c, &fresh));
+                return Err(RenameError::NoSuchChannel);
+            }
+            *fresh_st = std::mem::take(&mut *old_st);
+            old_st.dead = true;
+            drop(old_st);
+            self.channels.remove_if(&old_key, |_, c| Arc::ptr_eq(c, old));
+            self.history.rename_channel(&old_key, &new_key);
+        }
+        let members: Vec<Arc<Client>> = fresh_st.members.values().map(|m| m.client.clone()).collect();
+        drop(fresh_st);
+        for c in members {
+            for ch in c.info_mut().channels.iter_mut() {
+                if Arc::ptr_eq(ch, old) {
+                    *ch = fresh.clone();
+                }
+            }
+        }
+        Ok(fresh)
+    }
+
     /// Removes `channel` if it is empty and not persistent, marking it dead.
     pub fn remove_channel_if_empty(&self, channel: &Arc<Channel>) {
         let key = self.fold(&channel.name);
@@ -394,4 +451,13 @@ mod tests {
             assert_eq!(s, format!("{n:x}"));
         }
     }
+}
+
+/// Why [`Server::rename_channel`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenameError {
+    /// Another channel has the new name.
+    NameInUse,
+    /// The channel ended meanwhile.
+    NoSuchChannel,
 }

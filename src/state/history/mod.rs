@@ -378,6 +378,15 @@ impl History {
         }
     }
 
+    /// Moves a renamed channel's history to its new (folded) name.
+    pub fn rename_channel(&self, old: &str, new: &str) {
+        if old != new {
+            if let Some((_, b)) = self.channels.remove(old) {
+                self.channels.insert(new.to_owned(), b);
+            }
+        }
+    }
+
     /// Forgets a channel's history (the channel ended).
     pub fn forget_channel(&self, folded: &str) {
         if let Some((_, b)) = self.channels.remove(folded) {
