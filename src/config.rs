@@ -461,43 +461,130 @@ impl ConfigError {
     }
 }
 
-/// The 1-based line where `section.key` is set in `text`, if it is.
+/// The 1-based line where `section.key` is set in `text`, if it is (and, for an
+/// array of tables such as `[[oper]]`, only when there is one such table).
 fn line_of(text: &str, dotted: &str) -> Option<usize> {
     let (section, key) = dotted.split_once('.')?;
     let mut current = "";
+    let mut found = None;
+    let mut tables = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             current = name.trim_matches(|c| c == '[' || c == ']').trim();
+            tables += usize::from(current == section);
         } else if current == section && line.split('=').next().map(str::trim) == Some(key) {
-            return Some(i + 1);
+            found = found.or(Some(i + 1));
         }
     }
-    None
+    found.filter(|_| tables <= 1)
+}
+
+/// `err` with the line of the key it names in `text`, when that line is known.
+fn with_line(text: &str, err: ConfigError) -> ConfigError {
+    match err.key().and_then(|k| line_of(text, k)) {
+        Some(line) => ConfigError(format!("line {line}: {}", err.0)),
+        None => err,
+    }
+}
+
+/// Levels a log directive may name.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Checks a log filter such as `info` or `info,banter::net=debug`. A bare word
+/// must be a level: tracing would take `verbose` as the name of a module to
+/// trace, so a typo would silently log nothing at all.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    let levels = LOG_LEVELS.join(", ");
+    for directive in filter.split(',').map(str::trim) {
+        let level = match directive.rsplit_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => level.trim(),
+            Some(_) => return Err(format!("`{directive}` names no module before `=`")),
+            None => directive,
+        };
+        if !LOG_LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            return Err(format!("`{level}` is not a log level: use one of {levels}, or MODULE=LEVEL"));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter).map(drop).map_err(|e| e.to_string())
+}
+
+/// Checks that `path` (the value of `key`) is a PEM file holding what `want` finds.
+fn check_pem(
+    key: &str,
+    path: &Path,
+    what: &str,
+    want: impl Fn(&mut &[u8]) -> Result<bool, std::io::Error>,
+) -> Result<(), ConfigError> {
+    let bad = |why: String| Err(ConfigError(format!("invalid value for `{key}`: {}: {why}", path.display())));
+    match std::fs::read(path) {
+        Err(e) => bad(e.to_string()),
+        Ok(pem) => match want(&mut pem.as_slice()) {
+            Ok(true) => Ok(()),
+            Ok(false) => bad(format!("no {what} found in it (PEM expected)")),
+            Err(e) => bad(e.to_string()),
+        },
+    }
 }
 
 impl Config {
-    /// Reads and validates a config file; relative paths in it are resolved against its folder.
+    /// Reads and validates a config file: every relative path in it is resolved
+    /// against the file's folder, and the files it names are checked, so that a
+    /// bad value stops the server before anything is bound. Errors name the
+    /// file, the key and (when known) the line.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let in_file = |e: ConfigError| ConfigError(format!("{}: {}", path.display(), e.0));
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        let mut cfg = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.server.motd_file, &mut cfg.tls.cert, &mut cfg.tls.key].into_iter().flatten() {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        }
+        let mut cfg = Self::parse(&text).map_err(in_file)?;
+        let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        cfg.resolve_paths(file.parent().unwrap_or(Path::new("/")));
+        cfg.check_files().map_err(|e| in_file(with_line(&text, e)))?;
         Ok(cfg)
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
-        cfg.validate().map_err(|e| match e.key().and_then(|k| line_of(text, k)) {
-            Some(line) => ConfigError(format!("line {line}: {}", e.0)),
-            None => e,
-        })?;
+        cfg.validate().map_err(|e| with_line(text, e))?;
         Ok(cfg)
+    }
+
+    /// Every path setting. A key that names a file or folder belongs here, so
+    /// that a config file's relative paths all mean "next to this file", whatever
+    /// the working directory (systemd starts services in `/`).
+    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        let mut paths = vec![&mut self.server.data_dir];
+        paths.extend([&mut self.server.motd_file, &mut self.tls.cert, &mut self.tls.key].into_iter().flatten());
+        paths
+    }
+
+    /// Makes every relative path absolute against `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in self.paths_mut() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// Checks that the files the configuration names can be read: the MOTD, and
+    /// the TLS certificate chain and key (which must hold a certificate and a key).
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.server.motd_file {
+            if let Err(e) = std::fs::read_to_string(path) {
+                let why = format!("invalid value for `server.motd_file`: {}: {e}", path.display());
+                return Err(ConfigError(why));
+            }
+        }
+        if let Some(cert) = &self.tls.cert {
+            check_pem("tls.cert", cert, "certificate", |pem| {
+                rustls_pemfile::certs(pem).next().transpose().map(|c| c.is_some())
+            })?;
+        }
+        if let Some(key) = &self.tls.key {
+            check_pem("tls.key", key, "private key", |pem| rustls_pemfile::private_key(pem).map(|k| k.is_some()))?;
+        }
+        Ok(())
     }
 
     /// Checks values that serde cannot.
@@ -508,6 +595,9 @@ impl Config {
         }
         if self.server.network.is_empty() || self.server.network.contains(' ') {
             return bad("server.network", "must be non-empty without spaces");
+        }
+        if let Err(why) = check_log_filter(&self.server.log) {
+            return bad("server.log", &why);
         }
         if !matches!(self.server.casemapping.as_str(), "rfc1459" | "ascii") {
             return bad("server.casemapping", "must be \"rfc1459\" or \"ascii\"");
@@ -587,14 +677,43 @@ impl Config {
             if o.password.is_none() && o.password_hash.is_none() {
                 return bad("oper", "each [[oper]] needs password_hash (or password)");
             }
+            if let Some(hash) = &o.password_hash {
+                if !is_argon2_phc(hash) {
+                    let why = format!(
+                        "the [[oper]] named {:?} has a password_hash that is not an argon2 hash \
+                         (\"$argon2id$v=19$...\"): run `banterd hash-password` to make one",
+                        o.name
+                    );
+                    return bad("oper.password_hash", &why);
+                }
+            }
+        }
+        for name in &self.channels.permanent {
+            if !crate::proto::names::valid_channel(name, self.limits.channel_len) {
+                let why = format!("{name:?} is not a channel name: it must start with # and have no spaces or commas");
+                return bad("channels.permanent", &why);
+            }
         }
         Ok(())
+    }
+
+    /// Where the settings come from, for the start-up log: the file, or the built-in defaults.
+    pub fn describe_source(path: Option<&Path>) -> String {
+        match path {
+            Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string(),
+            None => "built-in defaults (no config.toml in the working directory)".into(),
+        }
     }
 
     /// Whether an address is exempt from per-IP limits and flood control.
     pub fn is_exempt(&self, ip: IpAddr) -> bool {
         self.limits.exempt.contains(&ip)
     }
+}
+
+/// Whether `hash` is a PHC string of an argon2 variant, as password::verify reads.
+fn is_argon2_phc(hash: &str) -> bool {
+    argon2::password_hash::PasswordHash::new(hash).is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
 }
 
 #[cfg(test)]
@@ -644,5 +763,118 @@ mod tests {
     fn shipped_config_parses() {
         let text = include_str!("../config.toml");
         Config::parse(text).unwrap();
+    }
+
+    /// config.toml is the documentation of the defaults: loading it must give
+    /// exactly `Config::default()`, every field of every section included (the
+    /// comparison is of the whole struct's Debug form, so a key added to the
+    /// code with another default, or left out of the file, fails here).
+    #[test]
+    fn shipped_config_is_exactly_the_defaults() {
+        let text = include_str!("../config.toml");
+        let shipped = format!("{:#?}", Config::parse(text).unwrap());
+        let default = format!("{:#?}", Config::default());
+        let diff: Vec<String> = default
+            .lines()
+            .zip(shipped.lines())
+            .filter(|(d, s)| d != s)
+            .map(|(d, s)| format!("default {} / config.toml {}", d.trim(), s.trim()))
+            .collect();
+        assert!(diff.is_empty() && shipped == default, "config.toml differs from Config::default(): {diff:#?}");
+    }
+
+    /// Every key of every section appears in config.toml, set to its default or
+    /// as a commented-out example (`# key = ...`) in its section.
+    #[test]
+    fn shipped_config_documents_every_key() {
+        let text = include_str!("../config.toml");
+        let pretty = format!("{:#?}", Config::default());
+        let mut section = "";
+        let mut missing = Vec::new();
+        for line in pretty.lines() {
+            let depth = line.len() - line.trim_start().len();
+            let Some((field, _)) = line.trim().split_once(": ") else { continue };
+            match depth {
+                4 => section = field,
+                8 => {
+                    let documented = keys_in(text).any(|(s, key)| s == section && key == field);
+                    if !documented {
+                        missing.push(format!("{section}.{field}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(missing.is_empty(), "keys not in config.toml: {missing:?}");
+    }
+
+    /// Each `(section, key)` set or shown commented out (`# key = ...`) in `text`.
+    fn keys_in(text: &str) -> impl Iterator<Item = (&str, &str)> {
+        let mut current = "";
+        text.lines().filter_map(move |l| {
+            let l = l.trim();
+            if let Some(name) = l.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                current = name.trim_matches(|c| c == '[' || c == ']');
+                return None;
+            }
+            let (key, _) = l.trim_start_matches("# ").split_once(" = ")?;
+            Some((current, key))
+        })
+    }
+
+    #[test]
+    fn log_filters_must_name_levels() {
+        for good in ["info", "warn,banter::net=debug", "banter=trace", "OFF"] {
+            check_log_filter(good).unwrap();
+        }
+        for bad in ["verbose", "inf", "info,banter=loud", "=info", ""] {
+            assert!(check_log_filter(bad).is_err(), "{bad}");
+        }
+        let err = Config::parse("[server]\nlog = \"verbose\"\n").unwrap_err();
+        assert!(err.0.starts_with("line 2: invalid value for `server.log`"), "{err}");
+        assert!(err.0.contains("`verbose` is not a log level"), "{err}");
+    }
+
+    #[test]
+    fn oper_hash_must_be_argon2() {
+        let err = Config::parse("[[oper]]\nname = \"a\"\npassword_hash = \"plaintext\"\n").unwrap_err();
+        assert!(err.0.starts_with("line 3: invalid value for `oper.password_hash`"), "{err}");
+        assert!(err.0.contains("banterd hash-password"), "{err}");
+        let hash = crate::accounts::password::hash(
+            "pw",
+            crate::accounts::password::Cost { memory_kib: 1024, iterations: 1, parallelism: 1 },
+        )
+        .unwrap();
+        Config::parse(&format!("[[oper]]\nname = \"a\"\npassword_hash = {hash:?}\n")).unwrap();
+    }
+
+    #[test]
+    fn permanent_channels_must_be_channel_names() {
+        let err = Config::parse("[channels]\npermanent = [\"lobby\"]\n").unwrap_err();
+        assert!(err.0.contains("`channels.permanent`") && err.0.contains("must start with #"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.txt"), "hi\n").unwrap();
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, "[server]\ndata_dir = \"d\"\nmotd_file = \"m.txt\"\n").unwrap();
+        let cfg = Config::load(&path).unwrap();
+        assert_eq!(cfg.server.data_dir, dir.path().join("d"));
+        assert_eq!(cfg.server.motd_file, Some(dir.path().join("m.txt")));
+    }
+
+    #[test]
+    fn missing_files_are_named_with_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, "[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"nope.pem\"\nkey = \"nope.key\"\n").unwrap();
+        let err = Config::load(&path).unwrap_err().0;
+        assert!(err.starts_with(&format!("{}: line 3: invalid value for `tls.cert`", path.display())), "{err}");
+        assert!(err.contains("nope.pem: No such file"), "{err}");
+        std::fs::write(&path, "[server]\nmotd_file = \"gone.txt\"\n").unwrap();
+        let err = Config::load(&path).unwrap_err().0;
+        assert!(err.contains("line 2: invalid value for `server.motd_file`"), "{err}");
     }
 }

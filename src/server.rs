@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod lock;
 pub mod signals;
 
 /// How the server ended.
@@ -27,6 +28,17 @@ pub enum Exit {
 /// Runs the server with `config` until it is told to stop: by `signals` (which
 /// are installed before anything is bound) or by DIE/RESTART.
 pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: signals::Signals) -> Result<Exit, String> {
+    let source = Config::describe_source(config_path.as_deref());
+    let data_dir = std::path::absolute(&config.server.data_dir).unwrap_or_else(|_| config.server.data_dir.clone());
+    tracing::info!(
+        "banterd {} starting; configuration: {source}; data directory: {}",
+        env!("CARGO_PKG_VERSION"),
+        data_dir.display()
+    );
+    if config.server.listen.is_empty() && config.tls.listen.is_empty() && config.websockets.is_empty() {
+        return Err("nothing to listen on: server.listen, tls.listen and [[websocket]] are all empty".into());
+    }
+    let _lock = lock::DataDirLock::acquire(&data_dir)?;
     // The data dir first: persistent channels exist before anyone can connect.
     // Opened right here (nothing else runs yet), like the account store below.
     let store: Arc<dyn Store> = Arc::new(Sqlite::open(&config.server.data_dir)?);
@@ -34,6 +46,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     let accounts = Accounts::open(&config)?;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
     let websockets = config.websockets.clone();
+    // Certificates are loaded before anything is bound: a bad one stops start-up cleanly.
+    let acceptor = if tls.listen.is_empty() { None } else { Some(net::tls::acceptor(&tls)?) };
+    let web_acceptor = if websockets.iter().any(|ws| ws.tls) { Some(net::tls::web_acceptor(&tls)?) } else { None };
     let server = Server::new(config, config_path, accounts);
     server.restore_channels(Committer::start(store), records);
     let mut listeners = Vec::new();
@@ -44,8 +59,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
         listeners.push(l);
     }
     let mut tls_listeners = Vec::new();
-    if !tls.listen.is_empty() {
-        let acceptor = net::tls::acceptor(&tls)?;
+    if let Some(acceptor) = acceptor {
         for addr in &tls.listen {
             let l = net::listener::bind(*addr)?;
             let local = l.local_addr().map_err(|e| e.to_string())?;
@@ -55,7 +69,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     }
     let mut web_listeners = Vec::new();
     for ws in &websockets {
-        let acceptor = if ws.tls { Some(net::tls::web_acceptor(&tls)?) } else { None };
+        let acceptor = if ws.tls { web_acceptor.clone() } else { None };
         let l = net::listener::bind(ws.listen)?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         let secure = if ws.tls { " (TLS)" } else { "" };

@@ -14,7 +14,7 @@ fn nick_then_user_gets_the_welcome_burst() {
     for n in ["001", "002", "003", "004", "005", "251", "252", "253", "254", "255"] {
         assert!(cmds.contains(&n), "missing {n} in {cmds:?}");
     }
-    assert_eq!(*cmds.last().unwrap(), "422");
+    assert_eq!(*cmds.last().unwrap(), "376", "the built-in MOTD");
     assert!(burst[0].starts_with(":test.banter 001 alice :Welcome to the TestNet IRC Network alice!~alice@127.0.0.1"));
     let isupport: String = burst.iter().filter(|l| command_of(l) == "005").cloned().collect();
     for tok in [

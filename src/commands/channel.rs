@@ -12,13 +12,7 @@ use std::sync::Arc;
 
 pub use super::listing::{list, names};
 
-/// Whether `name` is a valid channel name of at most `max_len` bytes.
-pub fn valid_channel(name: &str, max_len: usize) -> bool {
-    name.starts_with('#')
-        && name.len() >= 2
-        && name.len() <= max_len
-        && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c == '\x07' || c.is_control())
-}
+pub use crate::proto::names::valid_channel;
 
 /// Whether `client` matches any entry in `list` (masks and account extbans, or
 /// with `mutes` only the `m:` mute extbans).

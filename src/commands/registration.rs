@@ -12,15 +12,7 @@ use std::sync::atomic::Ordering;
 /// The version string in 002, 004 and VERSION.
 pub const VERSION: &str = concat!("banter-", env!("CARGO_PKG_VERSION"));
 
-/// Whether `nick` is a valid nickname of at most `max_len` bytes.
-pub fn valid_nick(nick: &str, max_len: usize) -> bool {
-    let special = |c: char| "[]\\`_^{|}".contains(c);
-    let mut chars = nick.chars();
-    let Some(first) = chars.next() else { return false };
-    nick.len() <= max_len
-        && (first.is_ascii_alphabetic() || special(first))
-        && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
-}
+pub use crate::proto::names::valid_nick;
 
 /// NICK: claim a nick before registration, or change it after.
 pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {

@@ -48,7 +48,9 @@ fn build(cfg: &TlsConfig, client_certs: bool, alpn: Vec<Vec<u8>>) -> Result<TlsA
     } else {
         builder.with_no_client_auth()
     };
-    let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("TLS certificate/key: {e}"))?;
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls.cert {} and tls.key {}: {e}", cert_path.display(), key_path.display()))?;
     config.alpn_protocols = alpn;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

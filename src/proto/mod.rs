@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod line;
 pub mod message;
+pub mod names;
 pub mod numeric;
 pub mod tags;
 pub mod time;

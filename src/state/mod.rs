@@ -208,7 +208,7 @@ impl Server {
         }
     }
 
-    /// The MOTD lines, if a MOTD file is configured and readable.
+    /// The MOTD lines: the configured file's, or the built-in ones; `None` if the file cannot be read.
     pub fn motd(&self) -> Option<Arc<Vec<String>>> {
         self.motd.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -421,8 +421,13 @@ impl Server {
     }
 }
 
+/// The MOTD when no `server.motd_file` is configured: the repository's motd.txt.
+pub const BUILT_IN_MOTD: &str = include_str!("../../motd.txt");
+
 fn load_motd(config: &Config) -> Option<Arc<Vec<String>>> {
-    let path = config.server.motd_file.as_ref()?;
+    let Some(path) = config.server.motd_file.as_ref() else {
+        return Some(Arc::new(BUILT_IN_MOTD.lines().map(str::to_owned).collect()));
+    };
     match std::fs::read_to_string(path) {
         Ok(text) => Some(Arc::new(text.lines().map(str::to_owned).collect())),
         Err(e) => {
