@@ -231,3 +231,75 @@ fn read_markers() {
     guest.send("MARKREAD #m");
     assert_eq!(params_of(&guest.expect("MARKREAD")), ["#m", "*"]);
 }
+
+/// A draft/multiline message is kept as one entry (issue 14, item 16: before,
+/// it was delivered live and missing from CHATHISTORY): replayed as a
+/// `draft/multiline` batch nested in the chathistory batch for a client with
+/// the capability, and as its non-blank lines, the msgid on the first, for one
+/// without. It counts as one message against the limit.
+#[test]
+fn multiline_messages_are_kept_and_replayed() {
+    let s = Server::start();
+    let ml = "draft/multiline batch message-tags server-time echo-message draft/chathistory";
+    let mut a = with_caps_and_pass(&s, "alice", ml, None);
+    let mut b = with_caps_and_pass(&s, "bob", ALL, None);
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #ml");
+        c.expect("366");
+    }
+    a.sync();
+    a.send("PRIVMSG #ml :before");
+    a.expect("PRIVMSG");
+    a.send("@+draft/reply=x BATCH +r draft/multiline #ml");
+    a.send("@batch=r PRIVMSG #ml :hello");
+    a.send("@batch=r PRIVMSG #ml :");
+    a.send("@batch=r;draft/multiline-concat PRIVMSG #ml :world");
+    a.send("@batch=r PRIVMSG #ml :again");
+    a.send("BATCH -r");
+    let echo = a.expect("BATCH");
+    let msgid = tag(&echo, "msgid").expect("msgid on the batch").to_owned();
+    let time = tag(&echo, "time").expect("time on the batch").to_owned();
+    a.collect_until("BATCH");
+
+    // Without draft/multiline: the non-blank lines, one msgid, the same time.
+    let plain = history(&mut b, "CHATHISTORY LATEST #ml * 10");
+    assert_eq!(texts(&plain), ["before", "hello", "world", "again"]);
+    assert_eq!(tag(&plain[1], "msgid"), Some(msgid.as_str()));
+    assert!(plain[2..].iter().all(|l| tag(l, "msgid").is_none() && tag(l, "time") == Some(time.as_str())), "{plain:?}");
+    assert_eq!(tag(&plain[1], "+draft/reply"), Some("x"));
+    // The batch counts as one message.
+    assert_eq!(texts(&history(&mut b, "CHATHISTORY LATEST #ml * 1")), ["hello", "world", "again"]);
+
+    // With it: a nested batch, in the outer one.
+    a.send("CHATHISTORY LATEST #ml * 1");
+    let outer = a.expect("BATCH");
+    let outer_id = params_of(&outer)[0][1..].to_owned();
+    let open = a.recv();
+    assert_eq!(command_of(&open), "BATCH");
+    assert_eq!(tag(&open, "batch"), Some(outer_id.as_str()));
+    assert_eq!(tag(&open, "msgid"), Some(msgid.as_str()));
+    assert_eq!(tag(&open, "time"), Some(time.as_str()));
+    let inner_id = params_of(&open)[0][1..].to_owned();
+    assert_eq!(params_of(&open)[1..], ["draft/multiline", "#ml"]);
+    let mut inner = Vec::new();
+    for _ in 0..4 {
+        let l = a.recv();
+        assert_eq!(tag(&l, "batch"), Some(inner_id.as_str()), "{l}");
+        inner.push((params_of(&l)[1].clone(), tag(&l, "draft/multiline-concat").is_some()));
+    }
+    let expected = [("hello", false), ("", false), ("world", true), ("again", false)];
+    assert_eq!(inner, expected.map(|(t, c)| (t.to_owned(), c)));
+    let close = a.recv();
+    assert_eq!(params_of(&close), [format!("-{inner_id}")]);
+    assert_eq!(tag(&close, "batch"), Some(outer_id.as_str()));
+    assert_eq!(params_of(&a.recv()), [format!("-{outer_id}")]);
+
+    // A direct message too.
+    a.send("BATCH +d draft/multiline bob");
+    a.send("@batch=d PRIVMSG bob :one");
+    a.send("@batch=d PRIVMSG bob :two");
+    a.send("BATCH -d");
+    a.collect_until("BATCH");
+    a.collect_until("BATCH");
+    assert_eq!(texts(&history(&mut b, "CHATHISTORY LATEST alice * 10")), ["one", "two"]);
+}

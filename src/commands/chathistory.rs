@@ -2,7 +2,7 @@
 //! record relayed messages into [`crate::state::history`].
 
 use super::response::batch_id;
-use super::{fail, Ctx, HandlerResult};
+use super::{fail, multiline, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::{Line, Tag};
 use crate::proto::Message;
@@ -51,6 +51,67 @@ pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
     let Some(kind) = kind_of(&line) else { return };
     let Some(entry) = Entry::new(&ctx.server, &ctx.client, line, kind) else { return };
     ctx.server.history.record_direct(&ctx.server, &ctx.client, to, entry);
+}
+
+/// Where a draft/multiline message went.
+pub enum Recipient<'a> {
+    /// A channel.
+    Channel(&'a Channel),
+    /// A user.
+    User(&'a Client),
+}
+
+/// Records a draft/multiline message just relayed by this client, as one
+/// entry: `first` is its first non-blank line carrying the message's tags
+/// (time, msgid, account, client tags), `lines` every line with its concat flag.
+pub fn record_multiline(ctx: &Ctx, to: Recipient<'_>, first: Line, lines: Vec<(String, bool)>) {
+    let cfg = ctx.server.config();
+    if !cfg.history.enabled {
+        return;
+    }
+    let Some(mut entry) = Entry::new(&ctx.server, &ctx.client, first, Kind::Message) else { return };
+    entry.multiline = Some(lines.into_boxed_slice());
+    match to {
+        Recipient::Channel(ch) => ctx.server.history.record_channel(&cfg.history, &ctx.server.fold(&ch.name), [entry]),
+        Recipient::User(u) => ctx.server.history.record_direct(&ctx.server, &ctx.client, u, entry),
+    }
+}
+
+/// The lines that replay `entry` for this client. A multiline message is a
+/// nested `draft/multiline` batch for a client that takes them (inside the
+/// chathistory batch), else its non-blank lines, the msgid on the first.
+fn replay(ctx: &mut Ctx, entry: Entry) -> Vec<Line> {
+    let Some(lines) = entry.multiline else { return vec![entry.line] };
+    let first = entry.line;
+    let target = first.params.first().cloned().unwrap_or_default();
+    if !(ctx.has_cap(Cap::Multiline) && ctx.has_cap(Cap::Batch)) {
+        let mut out = Vec::new();
+        for (text, _) in lines.iter().filter(|(t, _)| !t.is_empty()) {
+            let mut line = first.clone();
+            if !out.is_empty() {
+                line.tags.retain(|t| t.key != "msgid");
+            }
+            line.params = vec![target.clone(), text.clone()];
+            out.push(line);
+        }
+        return out;
+    }
+    let id = batch_id(ctx);
+    let tag = |key, value: &str, cap| Tag { key, value: value.to_owned(), cap };
+    let mut open = first.clone();
+    open.command = "BATCH".into();
+    open.params = vec![format!("+{id}"), multiline::BATCH_TYPE.into(), target.clone()];
+    let mut out = vec![open];
+    for (text, concat) in lines.iter() {
+        let mut line = Line::new(first.source.clone(), first.command.clone(), vec![target.clone(), text.clone()]);
+        line.tags.push(tag("batch", &id, Cap::Batch));
+        if *concat {
+            line.tags.push(tag(multiline::CONCAT_TAG, "", Cap::Multiline));
+        }
+        out.push(line);
+    }
+    out.push(Line::new(first.source, "BATCH", vec![format!("-{id}")]));
+    out
 }
 
 /// Resolves a channel or nick to the history buffer this client may read, or
@@ -125,7 +186,8 @@ pub fn chathistory(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return fail("CHATHISTORY", "INVALID_TARGET", &[&sub, name], "Messages could not be retrieved");
     };
     let events = ctx.has_cap(Cap::EventPlayback);
-    let lines = ctx.server.history.select(&target, &query, events).into_iter().map(|e| e.line).collect();
+    let entries = ctx.server.history.select(&target, &query, events);
+    let lines = entries.into_iter().flat_map(|e| replay(ctx, e)).collect();
     send_batch(ctx, vec!["chathistory".into(), name.to_owned()], lines);
     Ok(())
 }
@@ -168,7 +230,10 @@ fn send_batch(ctx: &mut Ctx, kind: Vec<String>, lines: Vec<Line>) {
     params.extend(kind);
     ctx.reply(Line::new(source.clone(), "BATCH", params));
     for mut l in lines {
-        l.tags.insert(0, Tag { key: "batch", value: id.clone(), cap: Cap::Batch });
+        // Lines of a nested batch already carry theirs.
+        if !l.tags.iter().any(|t| t.key == "batch") {
+            l.tags.insert(0, Tag { key: "batch", value: id.clone(), cap: Cap::Batch });
+        }
         ctx.reply(l);
     }
     ctx.reply(Line::new(source, "BATCH", vec![format!("-{id}")]));

@@ -9,8 +9,10 @@
 //! `draft/multiline` and `batch`, and as separate lines (blank lines dropped,
 //! the `msgid` on the first) to the others. The whole batch has one `msgid` and
 //! one `time`, on its `BATCH +` line. A `label` given on `BATCH +` goes on the
-//! echoed batch.
+//! echoed batch. The message is kept in chat history as one entry, replayed the
+//! same two ways.
 
+use super::chathistory::{record_multiline, Recipient};
 use super::{fail, CmdError, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::Line;
@@ -269,6 +271,13 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     }
     if command == "PRIVMSG" {
         ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+    if let Some(first) = fallback.first() {
+        let to = match &to {
+            To::Channel(ch) => Recipient::Channel(ch),
+            To::User(u) => Recipient::User(u),
+        };
+        record_multiline(ctx, to, first.clone(), p.lines.clone());
     }
     if !ctx.has_cap(Cap::EchoMessage) {
         return Ok(false);
