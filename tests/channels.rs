@@ -271,6 +271,26 @@ fn rename_keeps_the_channel_under_a_new_name() {
     assert_eq!(params_of(&admin.expect("FAIL"))[..4], ["RENAME", "CANNOT_RENAME", "#perm", "#moved"]);
 }
 
+/// WHO with a mask matches nicks, user@host masks, hosts, usernames and realnames.
+#[test]
+fn who_mask_matches_username_and_realname() {
+    let s = Server::start();
+    let mut asker = s.client("asker");
+    let mut other = s.connect();
+    other.send("NICK otherNick");
+    other.send("USER myusernam 0 * :My UniqueReal Name");
+    other.expect("001");
+    for mask in ["*usernam", "*UniqueReal*", "otherNick"] {
+        asker.send(&format!("WHO {mask}"));
+        let (end, found) = asker.expect_where("315", |l| command_of(l) == "315");
+        assert_eq!(params_of(&end)[1], mask);
+        assert!(found.iter().any(|l| command_of(l) == "352" && l.contains(" otherNick ")), "{mask}: {found:?}");
+    }
+    asker.send("WHO *nobody*");
+    let (_, found) = asker.expect_where("315", |l| command_of(l) == "315");
+    assert!(!found.iter().any(|l| command_of(l) == "352"));
+}
+
 #[test]
 fn privmsg_errors_and_away() {
     let s = Server::start();

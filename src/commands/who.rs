@@ -62,6 +62,7 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     || mask::matches(cm, mask_text, &i.nick)
                     || mask::matches(cm, mask_text, &i.mask())
                     || mask::matches(cm, mask_text, &i.host)
+                    || mask::matches(cm, mask_text, &i.user)
                     || mask::matches(cm, mask_text, &i.realname)
                     || mask::matches(cm, mask_text, &server_name);
                 // +i hides a user from mask searches, not from a lookup by exact nick
