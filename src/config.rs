@@ -29,6 +29,8 @@ pub struct Config {
     pub history: HistoryConfig,
     /// ChanServ: channel registration.
     pub chanserv: ChanServConfig,
+    /// Log output format.
+    pub log: LogConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -300,6 +302,26 @@ pub struct HistoryConfig {
     /// Direct-message conversations one user (account or connection) takes part
     /// in; beyond it, that user's least recently active one is dropped.
     pub conversations_per_user: usize,
+}
+
+/// `[log]`: how log lines are written to standard error. The level is
+/// `server.log` (or `RUST_LOG`, which wins).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Text lines for people, or one JSON object per line for log collectors.
+    pub format: LogFormat,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `2026-11-28T02:04:00.123Z  INFO conn{id=7}: connected peer=...`
+    #[default]
+    Text,
+    /// `{"timestamp":"...","level":"INFO","fields":{...},"target":"...","spans":[...]}`
+    Json,
 }
 
 /// One `[[oper]]` block.

@@ -1,6 +1,6 @@
 //! Starting and stopping the server: open the data dir (restoring persistent
-//! channels), bind listeners,
-//! run until SIGINT/SIGTERM (or DIE), then close every connection gracefully.
+//! channels), bind listeners, run until SIGINT/SIGTERM (or DIE), reloading the
+//! configuration on SIGHUP, then close every connection gracefully.
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod lock;
+pub mod logging;
+pub mod notify;
 pub mod signals;
 
 /// How the server ended.
@@ -47,9 +49,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
     let websockets = config.websockets.clone();
     // Certificates are loaded before anything is bound: a bad one stops start-up cleanly.
-    let acceptor = if tls.listen.is_empty() { None } else { Some(net::tls::acceptor(&tls)?) };
-    let web_acceptor = if websockets.iter().any(|ws| ws.tls) { Some(net::tls::web_acceptor(&tls)?) } else { None };
+    let acceptors = net::tls::acceptors(&config)?;
     let server = Server::new(config, config_path, accounts);
+    server.set_tls_acceptors(acceptors);
     server.restore_channels(Committer::start(store), records);
     let mut listeners = Vec::new();
     for addr in &listen {
@@ -59,42 +61,61 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
         listeners.push(l);
     }
     let mut tls_listeners = Vec::new();
-    if let Some(acceptor) = acceptor {
-        for addr in &tls.listen {
-            let l = net::listener::bind(*addr)?;
-            let local = l.local_addr().map_err(|e| e.to_string())?;
-            tracing::info!("listening for TLS on {local}");
-            tls_listeners.push((l, acceptor.clone()));
-        }
+    for addr in &tls.listen {
+        let l = net::listener::bind(*addr)?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!("listening for TLS on {local}");
+        tls_listeners.push(l);
     }
     let mut web_listeners = Vec::new();
     for ws in &websockets {
-        let acceptor = if ws.tls { web_acceptor.clone() } else { None };
         let l = net::listener::bind(ws.listen)?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         let secure = if ws.tls { " (TLS)" } else { "" };
         tracing::info!("listening for WebSocket{secure} on {local}");
-        web_listeners.push((l, ws.clone(), acceptor));
+        web_listeners.push((l, ws.clone()));
     }
     for l in listeners {
-        tokio::spawn(net::listener::run(server.clone(), l, None));
+        tokio::spawn(net::listener::run(server.clone(), l, false));
     }
-    for (l, acceptor) in tls_listeners {
-        tokio::spawn(net::listener::run(server.clone(), l, Some(acceptor)));
+    for l in tls_listeners {
+        tokio::spawn(net::listener::run(server.clone(), l, true));
     }
-    for (l, settings, acceptor) in web_listeners {
-        tokio::spawn(crate::web::run(server.clone(), l, settings, acceptor));
+    for (l, settings) in web_listeners {
+        tokio::spawn(crate::web::run(server.clone(), l, settings));
     }
     tokio::spawn(net::sweeper::run(server.clone()));
+    notify::ready();
     let mut shutdown = server.shutdown_signal();
-    tokio::select! {
-        _ = signals.recv() => {}
-        _ = shutdown.changed() => {}
+    loop {
+        tokio::select! {
+            request = signals.recv() => match request {
+                signals::Request::Stop => break,
+                signals::Request::Reload => reload(&server),
+            },
+            _ = shutdown.changed() => break,
+        }
     }
     tracing::info!("shutting down");
+    notify::stopping();
     server.begin_shutdown();
     drain(&server).await;
     Ok(if server.restart_requested.load(std::sync::atomic::Ordering::Relaxed) { Exit::Restart } else { Exit::Stopped })
+}
+
+/// SIGHUP: what REHASH does, logged; a bad file is refused and the old
+/// configuration stays in force.
+fn reload(server: &Arc<Server>) {
+    let Some(path) = server.config_path().map(|p| p.display().to_string()) else {
+        tracing::warn!("SIGHUP: no config file to reload (running on built-in defaults)");
+        return;
+    };
+    notify::reloading();
+    match server.rehash() {
+        Ok(()) => tracing::info!(%path, "configuration reloaded (SIGHUP)"),
+        Err(error) => tracing::error!(%path, %error, "SIGHUP: new configuration rejected; the old one stays in force"),
+    }
+    notify::ready();
 }
 
 /// Asks every client to close and waits (up to 5 s) for them to go.

@@ -137,15 +137,7 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let mut log = config.server.log.clone();
-    if let Ok(env) = std::env::var("RUST_LOG") {
-        match banter::config::check_log_filter(&env) {
-            Ok(()) => log = env,
-            Err(e) => eprintln!("banterd: RUST_LOG ignored, using server.log {log:?}: {e}"),
-        }
-    }
-    let filter = tracing_subscriber::EnvFilter::new(&log);
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    banter::server::logging::init(&config);
     // One worker per core unless configured; blocking work (argon2, SQLite) has its own pool.
     // The runtime's threads inherit the held signals, so only this thread takes them.
     let mut builder = tokio::runtime::Builder::new_multi_thread();

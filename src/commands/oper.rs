@@ -66,22 +66,19 @@ pub fn wallops(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// REHASH: reload the config file.
 pub fn rehash(ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
-    let Some(path) = ctx.server.config_path() else {
+    let Some(path) = ctx.server.config_path().map(std::path::Path::to_path_buf) else {
         ctx.standard_reply("FAIL", "REHASH", "NO_CONFIG_FILE", &[], "The server runs on built-in defaults");
         return Ok(());
     };
     match ctx.server.rehash() {
         Ok(()) => {
             ctx.numeric(RPL_REHASHING, &[&path.display().to_string()]);
-            tracing::info!(by = %ctx.client.nick(), "rehashed");
-            // Accounts made or deleted with `banterd account` while running.
-            let server = ctx.server.clone();
-            tokio::task::spawn_blocking(move || match server.accounts.reload_names() {
-                Ok((added, removed)) => tracing::info!(added, removed, "account names reloaded"),
-                Err(e) => tracing::warn!(error = %e, "account names not reloaded"),
-            });
+            tracing::info!(by = %ctx.client.nick(), path = %path.display(), "configuration reloaded (REHASH)");
         }
-        Err(e) => ctx.standard_reply("FAIL", "REHASH", "INVALID_CONFIG", &[], &e),
+        Err(e) => {
+            tracing::warn!(by = %ctx.client.nick(), error = %e, "REHASH rejected the new configuration; the old one stays");
+            ctx.standard_reply("FAIL", "REHASH", "INVALID_CONFIG", &[], &e);
+        }
     }
     Ok(())
 }

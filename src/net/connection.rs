@@ -120,7 +120,14 @@ fn serve<W: AsyncWrite + Unpin + Send>(
         let host = ctx.client.info().host.clone();
         ctx.client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
         let _ = Box::pin(tokio::time::timeout(FINAL_FLUSH, io.flush_all())).await;
-        tracing::info!(%reason, "disconnected");
+        // A client's quit message is its own text: logged only at debug.
+        match reason.strip_prefix("Quit: ") {
+            Some(text) => {
+                tracing::debug!(quit_message = text, "quit message");
+                tracing::info!(reason = "Quit", "disconnected");
+            }
+            None => tracing::info!(%reason, "disconnected"),
+        }
     }
     .instrument(tracing::info_span!("conn", id))
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 /// The listen backlog asked for; the kernel caps it at `net.core.somaxconn`
 /// (4096 on current Linux). tokio's default of 1024 overflows when a thousand
@@ -26,8 +25,9 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, String> {
 }
 
 /// Accepts on `listener` until shutdown, spawning a connection task per client;
-/// with `tls`, each connection does a TLS handshake first.
-pub async fn run(server: Arc<Server>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+/// with `tls`, each connection does a TLS handshake first, with the server's
+/// acceptor of the moment (a reload may have replaced the certificate).
+pub async fn run(server: Arc<Server>, listener: TcpListener, tls: bool) {
     let rates = Arc::new(RateTable::default());
     let mut shutdown = server.shutdown_signal();
     let mut last_prune = Instant::now();
@@ -51,13 +51,15 @@ pub async fn run(server: Arc<Server>, listener: TcpListener, tls: Option<TlsAcce
         }
         let cfg = server.config();
         match admit(&server, &cfg, &rates, addr.ip()) {
-            Ok(()) => match &tls {
-                None => {
-                    tokio::spawn(super::connection::serve_tcp(server.clone(), stream, addr));
-                }
+            Ok(()) if !tls => {
+                tokio::spawn(super::connection::serve_tcp(server.clone(), stream, addr));
+            }
+            Ok(()) => match server.tls_acceptors().irc {
                 Some(acceptor) => {
-                    tokio::spawn(super::connection::serve_tls(server.clone(), acceptor.clone(), stream, addr));
+                    tokio::spawn(super::connection::serve_tls(server.clone(), acceptor, stream, addr));
                 }
+                // TLS listeners start only once the server has an acceptor.
+                None => server.release_ip(addr.ip()),
             },
             Err(reason) => {
                 tracing::info!(peer = %addr, reason, "connection refused");

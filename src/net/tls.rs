@@ -1,7 +1,7 @@
 //! TLS: loading the certificate and key into a rustls acceptor, and the
 //! client certificate a connection may present (CertFP, for SASL EXTERNAL).
 
-use crate::config::TlsConfig;
+use crate::config::{Config, TlsConfig};
 use std::sync::Arc;
 use tokio_rustls::rustls::client::danger::HandshakeSignatureValid;
 use tokio_rustls::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -9,6 +9,24 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tokio_rustls::rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 use tokio_rustls::TlsAcceptor;
+
+/// The acceptors the configured listeners need, built from the PEM files named
+/// in `[tls]`: one for IRC over TLS, one for secure WebSocket. Built at start
+/// and again on every reload, so a renewed certificate is read from disk.
+#[derive(Clone, Default)]
+pub struct Acceptors {
+    /// For `tls.listen`; `None` without TLS listeners.
+    pub irc: Option<TlsAcceptor>,
+    /// For `[[websocket]]` blocks with `tls = true`; `None` without them.
+    pub web: Option<TlsAcceptor>,
+}
+
+/// Loads the certificate and key for every TLS listener `config` has.
+pub fn acceptors(config: &Config) -> Result<Acceptors, String> {
+    let irc = if config.tls.listen.is_empty() { None } else { Some(acceptor(&config.tls)?) };
+    let web = if config.websockets.iter().any(|w| w.tls) { Some(web_acceptor(&config.tls)?) } else { None };
+    Ok(Acceptors { irc, web })
+}
 
 /// Builds the acceptor from the PEM files named in `[tls]`. It asks every
 /// client for a certificate (CertFP).

@@ -66,6 +66,9 @@ pub struct Server {
     pub restart_requested: AtomicBool,
     config_path: Option<PathBuf>,
     motd: RwLock<Option<Arc<Vec<String>>>>,
+    /// What TLS listeners (IRC and WebSocket) hand each new connection:
+    /// replaced on reload, so a renewed certificate serves the next handshake.
+    tls: RwLock<crate::net::tls::Acceptors>,
     /// Recently used nicks.
     pub whowas: Whowas,
     /// The account store.
@@ -111,6 +114,7 @@ impl Server {
             restart_requested: AtomicBool::new(false),
             config_path,
             motd,
+            tls: RwLock::new(Default::default()),
             casemap: Casemap::from_name(&config.server.casemapping),
             whowas: Whowas::new(config.limits.whowas_entries),
             config: RwLock::new(Arc::new(config)),
@@ -156,20 +160,47 @@ impl Server {
         self.config_path.as_deref()
     }
 
-    /// Reloads the config file; an invalid file leaves the running config untouched.
-    pub fn rehash(&self) -> Result<(), String> {
+    /// Reloads the config file (REHASH, SIGHUP): settings, MOTD, operators, and
+    /// the TLS certificate and key (the next handshake uses them, so a renewed
+    /// certificate is picked up). Settings that need a restart (listeners,
+    /// casemapping, data_dir, ipv6_prefix, `[[websocket]]` blocks) keep their running
+    /// values. An invalid
+    /// file, or TLS files that do not load, change nothing: the error says why.
+    pub fn rehash(self: &Arc<Self>) -> Result<(), String> {
         let path = self.config_path.as_deref().ok_or("no config file")?;
-        let mut fresh = Config::load(path).map_err(|e| e.to_string())?;
+        let mut fresh = Config::load(path).map_err(|e| one_line(&e.to_string()))?;
         let old = self.config();
         fresh.server.listen = old.server.listen.clone();
         fresh.server.casemapping = old.server.casemapping.clone();
         fresh.server.data_dir = old.server.data_dir.clone();
+        fresh.server.worker_threads = old.server.worker_threads;
         fresh.limits.ipv6_prefix = old.limits.ipv6_prefix;
+        fresh.tls.listen = old.tls.listen.clone();
+        fresh.websockets = old.websockets.clone();
+        let tls = crate::net::tls::acceptors(&fresh).map_err(|e| one_line(&e))?;
         let before = crate::caps::ls_entries(&old, true);
         let after = crate::caps::ls_entries(&fresh, true);
         self.set_config(fresh);
+        self.set_tls_acceptors(tls);
         self.notify_cap_changes(&before, &after);
+        // Accounts made or deleted with `banterd account` while running.
+        let server = self.clone();
+        tokio::task::spawn_blocking(move || match server.accounts.reload_names() {
+            Ok((added, removed)) => tracing::info!(added, removed, "account names reloaded"),
+            Err(e) => tracing::warn!(error = %e, "account names not reloaded"),
+        });
         Ok(())
+    }
+
+    /// The acceptors for the next TLS connection (IRC, WebSocket), for the
+    /// listeners that run.
+    pub fn tls_acceptors(&self) -> crate::net::tls::Acceptors {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Installs the acceptors TLS listeners use from now on.
+    pub fn set_tls_acceptors(&self, acceptors: crate::net::tls::Acceptors) {
+        *self.tls.write().unwrap_or_else(|e| e.into_inner()) = acceptors;
     }
 
     /// Sends `CAP DEL` / `CAP NEW` to cap-notify clients when the offered
@@ -424,6 +455,14 @@ impl Server {
 /// The MOTD when no `server.motd_file` is configured: the repository's motd.txt.
 pub const BUILT_IN_MOTD: &str = include_str!("../../motd.txt");
 
+/// An error message on one line, for a log line or an IRC reply: TOML's
+/// multi-line parse errors lose their source excerpt and keep their text.
+fn one_line(message: &str) -> String {
+    let excerpt = |l: &&str| l.starts_with('|') || l.split_once(" |").is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+    let lines: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).filter(|l| !excerpt(l)).collect();
+    lines.join(": ")
+}
+
 fn load_motd(config: &Config) -> Option<Arc<Vec<String>>> {
     let Some(path) = config.server.motd_file.as_ref() else {
         return Some(Arc::new(BUILT_IN_MOTD.lines().map(str::to_owned).collect()));
@@ -448,6 +487,15 @@ fn push_hex(out: &mut String, n: u64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn config_errors_become_one_line() {
+        let err = crate::config::Config::parse("[server\nname = ").unwrap_err().to_string();
+        assert!(err.contains('\n'), "{err}");
+        let line = super::one_line(&err);
+        assert!(!line.contains('\n') && line.starts_with("TOML parse error at line 1"), "{line}");
+        assert!(!line.contains(" | "), "{line}");
+    }
+
     #[test]
     fn push_hex_matches_format() {
         for n in [0u64, 1, 15, 16, 255, 4096, 0xdead_beef, u64::MAX] {

@@ -47,10 +47,11 @@ pub struct Site {
 }
 
 /// Accepts on `listener` until shutdown, serving HTTP on each connection (over
-/// TLS with `tls`).
-pub async fn run(server: Arc<Server>, listener: TcpListener, settings: WebsocketConfig, tls: Option<TlsAcceptor>) {
-    let site =
-        Arc::new(Site { server, settings, tls: tls.is_some(), rates: RateTable::default(), open: AtomicUsize::new(0) });
+/// TLS when `settings.tls`, with the server's acceptor of the moment: a reload
+/// may have replaced the certificate).
+pub async fn run(server: Arc<Server>, listener: TcpListener, settings: WebsocketConfig) {
+    let tls = settings.tls;
+    let site = Arc::new(Site { server, settings, tls, rates: RateTable::default(), open: AtomicUsize::new(0) });
     let mut shutdown = site.server.shutdown_signal();
     let mut last_prune = Instant::now();
     loop {
@@ -77,8 +78,12 @@ pub async fn run(server: Arc<Server>, listener: TcpListener, settings: Websocket
             tracing::info!(%peer, "HTTP connection refused: too many open");
             continue;
         }
+        let acceptor = if tls { site.server.tls_acceptors().web } else { None };
+        if tls && acceptor.is_none() {
+            continue; // never: the acceptors are loaded before listeners start
+        }
         site.open.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(serve(site.clone(), stream, peer, tls.clone()));
+        tokio::spawn(serve(site.clone(), stream, peer, acceptor));
     }
 }
 

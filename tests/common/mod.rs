@@ -83,7 +83,9 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).expect("banterd did not say where it listens");
             if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-                break rest.trim().parse::<u16>().expect("port");
+                // Text or JSON log lines: the port is the digits that follow.
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                break digits.parse::<u16>().expect("port");
             }
         };
         Server { child, port, dir, log: rx }
