@@ -12,6 +12,8 @@
 //! - `soak`: many clients with paced traffic; RSS at start and end.
 //! - `chart`: redraws a chart from saved sweep JSON lines.
 //! - `report`: a Markdown table of medians and ratios from saved JSON lines.
+//! - `history-fill`, `chathistory`: the history writer's rows/s, and
+//!   CHATHISTORY latency (see `history`).
 //!
 //! Each scenario prints one JSON line on stdout and a summary on stderr,
 //! and the whole process stops on its own at a hard time limit.
@@ -24,6 +26,7 @@ pub mod connect;
 pub mod fanout;
 pub mod fleet;
 pub mod hist;
+pub mod history;
 pub mod line;
 pub mod member;
 pub mod phase;
@@ -47,6 +50,9 @@ scenarios:
            --keepalive 30 (PING per client, s) --duration 60
   chart    --svg FILE [--title T] SWEEP.jsonl...   (draw saved sweep lines)
   report   --labels banterd,inspircd RESULTS.jsonl... (medians and ratios, Markdown)
+  history-fill --data-dir DIR --rows 1000000 --target '#big' --batch-rows 1000 --batch-ms 20
+           (writes through banterd's history writer directly: rows/s; no server)
+  chathistory --target '#big' --requests 1000 --limit 100  (CHATHISTORY LATEST latency)
 
 common options:
   --server 127.0.0.1:6667   server address (loopback only)

@@ -17,6 +17,12 @@ pub fn run(a: &Args) -> Result<(), String> {
     if a.command == "report" {
         return report_cmd(a);
     }
+    if a.command == "history-fill" {
+        let r = super::history::fill(a)?;
+        reject_unused(a)?;
+        emit(&r, &super::history::fill_summary(&r));
+        return Ok(());
+    }
     let addr = loopback_addr(a.get("server").unwrap_or("127.0.0.1:6667"))?;
     let pid: Option<u32> = a.get("pid").map(str::parse).transpose().map_err(|_| "bad --pid")?;
     let threads: usize = a.num("threads", 2)?;
@@ -78,6 +84,13 @@ pub fn run(a: &Args) -> Result<(), String> {
                 _ => String::new(),
             };
             emit(&r, &format!("{}{rss}", fanout::summary(&r)));
+        }
+        "chathistory" => {
+            let budget = limit_or(limit, Duration::from_secs(600));
+            let mut r = block_on(threads, budget, super::history::query(addr, a))?;
+            reject_unused(a)?;
+            r.label = label;
+            emit(&r, &super::history::query_summary(&r));
         }
         other => return Err(format!("unknown scenario {other:?} (try `help`)")),
     }

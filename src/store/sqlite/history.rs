@@ -56,6 +56,8 @@ pub const SCHEMA: &[&str] = &["CREATE TABLE messages (
 /// Applies `ops` in order inside `tx`; returns the rows inserted.
 pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
     let mut inserted = 0;
+    // Row counts per target, written once per batch.
+    let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
     for op in ops {
         match op {
             Op::Insert(row) => {
@@ -83,11 +85,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                 }
                 inserted += 1;
                 let id = tx.last_insert_rowid();
-                tx.prepare_cached(
-                    "INSERT INTO targets (target, rows) VALUES (?1, 1)
-                     ON CONFLICT (target) DO UPDATE SET rows = rows + 1",
-                )?
-                .execute([&row.target])?;
+                *counts.entry(row.target.as_str()).or_insert(0) += 1;
                 if let Some(sides) = &row.direct {
                     let message_ms = (row.kind == Kind::Message).then_some(row.time_ms);
                     for (i, (party, peer)) in sides.iter().enumerate() {
@@ -130,6 +128,13 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                 .execute(params![who, target, time_ms])?;
             }
         }
+    }
+    for (target, n) in counts {
+        tx.prepare_cached(
+            "INSERT INTO targets (target, rows) VALUES (?1, ?2)
+             ON CONFLICT (target) DO UPDATE SET rows = rows + excluded.rows",
+        )?
+        .execute(params![target, n])?;
     }
     Ok(inserted)
 }
