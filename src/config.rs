@@ -271,37 +271,49 @@ pub struct MultilineConfig {
     pub max_lines: usize,
 }
 
-/// `[history]`: in-memory chat history (CHATHISTORY, REDACT) and read markers (MARKREAD).
-/// Nothing is written to disk: history and markers last until the server stops.
+/// `[history]`: chat history on disk (CHATHISTORY, REDACT) and read markers
+/// (MARKREAD), in `history.db` in the data dir.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HistoryConfig {
     /// Whether messages are kept (and draft/chathistory, draft/message-redaction offered).
     pub enabled: bool,
-    /// Messages kept per channel; the oldest is dropped beyond it.
-    pub channel_length: usize,
-    /// Messages kept per direct-message conversation.
-    pub direct_length: usize,
-    /// Direct-message conversations kept; beyond it, those of the users with the
-    /// most conversations are dropped first.
-    pub max_conversations: usize,
+    /// Whether channels nobody registered (and not `+P`) have their history kept.
+    pub unregistered_channels: bool,
+    /// Messages older than this many days are deleted; 0 keeps them forever.
+    pub max_age_days: u64,
+    /// Messages kept per channel or conversation; the oldest go first; 0: no limit.
+    pub max_per_target: u64,
     /// Most messages or targets one CHATHISTORY request returns (ISUPPORT `CHATHISTORY`).
     pub query_limit: usize,
     /// Read markers kept per user; the oldest is dropped beyond it.
     pub read_markers: usize,
-    /// Bytes of memory one channel's history may hold; the oldest messages go first.
-    pub channel_bytes: usize,
-    /// Bytes of memory one direct-message conversation may hold.
-    pub direct_bytes: usize,
-    /// Bytes of memory all history together may hold; beyond it, the largest
-    /// buffers are trimmed first (to nine tenths of it).
-    pub total_bytes: usize,
     /// Bytes of client-only tags (`+draft/reply` etc.) kept with a message; the
     /// tags beyond it are relayed but not kept.
     pub client_tag_bytes: usize,
-    /// Direct-message conversations one user (account or connection) takes part
-    /// in; beyond it, that user's least recently active one is dropped.
-    pub conversations_per_user: usize,
+    /// Most messages written in one transaction.
+    pub batch_rows: usize,
+    /// Longest a message waits for its transaction, in milliseconds (what a
+    /// crash can lose).
+    pub batch_ms: u64,
+    /// Bytes of messages waiting to be written at most; beyond it, messages
+    /// are relayed but not kept (counted and logged).
+    pub queue_bytes: usize,
+}
+
+impl HistoryConfig {
+    /// The history writer's settings.
+    pub fn writer_settings(&self) -> crate::store::writer::Settings {
+        crate::store::writer::Settings {
+            batch_rows: self.batch_rows,
+            batch_ms: self.batch_ms,
+            queue_bytes: self.queue_bytes,
+            retention: crate::store::history::Retention {
+                max_age_days: self.max_age_days,
+                max_per_target: self.max_per_target,
+            },
+        }
+    }
 }
 
 /// `[log]`: how log lines are written to standard error. The level is
@@ -419,16 +431,15 @@ impl Default for HistoryConfig {
     fn default() -> Self {
         HistoryConfig {
             enabled: true,
-            channel_length: 1000,
-            direct_length: 200,
-            max_conversations: 10_000,
+            unregistered_channels: true,
+            max_age_days: 365,
+            max_per_target: 100_000,
             query_limit: 100,
             read_markers: 1000,
-            channel_bytes: 512 * 1024,
-            direct_bytes: 128 * 1024,
-            total_bytes: 256 * 1024 * 1024,
             client_tag_bytes: 512,
-            conversations_per_user: 100,
+            batch_rows: 1000,
+            batch_ms: 20,
+            queue_bytes: 4 << 20,
         }
     }
 }
@@ -673,14 +684,14 @@ impl Config {
                 return bad("server.password", "starts like an argon2 hash but is not one");
             }
         }
-        for (key, value) in [
-            ("history.channel_bytes", self.history.channel_bytes),
-            ("history.direct_bytes", self.history.direct_bytes),
-            ("history.total_bytes", self.history.total_bytes),
-        ] {
-            if value < 1024 {
-                return bad(key, "must be at least 1024 bytes");
-            }
+        if self.history.batch_rows == 0 {
+            return bad("history.batch_rows", "must be at least 1");
+        }
+        if self.history.queue_bytes < 65536 {
+            return bad("history.queue_bytes", "must be at least 65536");
+        }
+        if self.history.batch_ms > 1000 {
+            return bad("history.batch_ms", "must be at most 1000 (it is what a crash can lose)");
         }
         for ws in &self.websockets {
             if ws.tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {

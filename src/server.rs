@@ -8,6 +8,7 @@ use crate::net;
 use crate::state::Server;
 use crate::store::commit::Committer;
 use crate::store::sqlite::Sqlite;
+use crate::store::writer::HistoryWriter;
 use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,8 +51,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     let websockets = config.websockets.clone();
     // Certificates are loaded before anything is bound: a bad one stops start-up cleanly.
     let acceptors = net::tls::acceptors(&config)?;
+    let writer = HistoryWriter::start(store.clone(), config.history.writer_settings());
     let server = Server::new(config, config_path, accounts);
     server.set_tls_acceptors(acceptors);
+    server.history.attach(store.clone(), writer);
     server.restore_channels(Committer::start(store), records);
     let mut listeners = Vec::new();
     for addr in &listen {

@@ -335,3 +335,112 @@ fn backup_while_running_holds_the_data() {
     let s = Server::start_in(restored, BASE_CONFIG);
     let _ann = check_kept(&s);
 }
+
+const HISTORY_CAPS: &str = "batch message-tags server-time echo-message draft/chathistory draft/event-playback \
+                            draft/read-marker draft/message-redaction";
+
+/// A client with the history caps, logged in to `nick` (created when `new`).
+fn history_client(s: &Server, nick: &str, new: bool) -> Client {
+    if new {
+        drop(account(s, nick));
+    }
+    with_caps_and_pass(s, &format!("{nick}_"), HISTORY_CAPS, Some(&format!("{nick}:{nick}-password")))
+}
+
+/// The lines inside one CHATHISTORY batch.
+fn batch(c: &mut Client, request: &str) -> Vec<String> {
+    history_batch(c, request)
+}
+
+#[test]
+fn history_survives_sigterm_and_kill_9_with_original_ids_and_times() {
+    for hard in [false, true] {
+        let s = Server::start();
+        let mut ann = history_client(&s, "ann", true);
+        let mut bob = history_client(&s, "bob", true);
+        for c in [&mut ann, &mut bob] {
+            c.send("JOIN #h");
+            c.expect("366");
+        }
+        let mut sent = Vec::new();
+        for i in 0..5 {
+            ann.send(&format!("PRIVMSG #h :line {i}"));
+            sent.push(ann.expect("PRIVMSG"));
+        }
+        ann.send("TOPIC #h :a topic event");
+        ann.expect("TOPIC");
+        ann.send("PRIVMSG bob_ :a direct message");
+        let dm = ann.expect("PRIVMSG");
+        bob.expect("PRIVMSG");
+        ann.send("MARKREAD #h timestamp=2021-05-20T08:30:00.000Z");
+        ann.expect("MARKREAD");
+        // A read makes the writer commit what is queued: nothing after it is at risk.
+        assert_eq!(batch(&mut bob, "CHATHISTORY LATEST #h * 10").len(), 6);
+        drop((ann, bob));
+        let s = restart(s, hard);
+        let mut ann = history_client(&s, "ann", false);
+        ann.send("JOIN #h");
+        let burst = ann.collect_until("366");
+        let marker = burst.iter().find(|l| command_of(l) == "MARKREAD").expect("MARKREAD on join");
+        assert_eq!(params_of(marker), ["#h", "timestamp=2021-05-20T08:30:00.000Z"], "hard={hard}");
+        let got = batch(&mut ann, "CHATHISTORY LATEST #h * 10");
+        assert_eq!(got.len(), 6, "hard={hard}: {got:?}");
+        for (want, got) in sent.iter().zip(&got) {
+            assert_eq!(tag(got, "msgid"), tag(want, "msgid"));
+            assert_eq!(tag(got, "time"), tag(want, "time"));
+            assert_eq!(params_of(got), params_of(want));
+        }
+        assert_eq!(command_of(&got[5]), "TOPIC");
+        let dms = batch(&mut ann, "CHATHISTORY LATEST bob * 10");
+        assert_eq!(dms.len(), 1);
+        assert_eq!(tag(&dms[0], "msgid"), tag(&dm, "msgid"));
+        assert_eq!(batch(&mut ann, "CHATHISTORY LATEST * * 10").len(), 1);
+        // Older messages than the ring used to hold are there: BEFORE from the first reply.
+        let first = tag(&got[1], "msgid").unwrap().to_owned();
+        let before = batch(&mut ann, &format!("CHATHISTORY BEFORE #h msgid={first} 10"));
+        assert_eq!(before.len(), 1);
+        assert_eq!(params_of(&before[0])[1], "line 0");
+    }
+}
+
+#[test]
+fn unregistered_channels_history_can_be_left_out() {
+    let s = Server::start_with(&format!("{BASE_CONFIG}\n[history]\nunregistered_channels = false\n"));
+    let mut ann = history_client(&s, "ann", true);
+    ann.send("JOIN #plain,#reg");
+    ann.expect("366");
+    ann.expect("366");
+    ann.send("CS REGISTER #reg");
+    ann.expect("NOTICE");
+    for ch in ["#plain", "#reg"] {
+        ann.send(&format!("PRIVMSG {ch} :hello"));
+        ann.expect("PRIVMSG");
+    }
+    assert!(batch(&mut ann, "CHATHISTORY LATEST #plain * 10").is_empty());
+    assert_eq!(batch(&mut ann, "CHATHISTORY LATEST #reg * 10").len(), 1);
+}
+
+#[test]
+fn backup_holds_history() {
+    let s = Server::start();
+    let mut ann = history_client(&s, "ann", true);
+    ann.send("JOIN #b");
+    ann.expect("366");
+    for i in 0..3 {
+        ann.send(&format!("PRIVMSG #b :kept {i}"));
+        ann.expect("PRIVMSG");
+    }
+    assert_eq!(batch(&mut ann, "CHATHISTORY LATEST #b * 10").len(), 3);
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
+        .arg("backup")
+        .arg("--data-dir")
+        .arg(s.dir.path())
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let conn = rusqlite::Connection::open(out.path().join("history.db")).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM messages WHERE target = '#b'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 3);
+}

@@ -57,7 +57,7 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
     let settings = Settings {
         batch_rows,
         batch_ms,
-        queue_rows: 100_000,
+        queue_bytes: 64 << 20,
         retention: Retention { max_age_days: 0, max_per_target: 0 },
     };
     let writer = HistoryWriter::start(store, settings);
@@ -85,6 +85,7 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
             sender_conn: 1,
             sender_account: Some(format!("sender{}", i % 50)),
             line,
+            multiline: None,
             direct: None,
         };
         // A producer faster than the disk backs off instead of dropping (the

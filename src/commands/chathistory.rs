@@ -1,14 +1,19 @@
 //! CHATHISTORY (draft/chathistory, draft/event-playback), and the hooks that
-//! record relayed messages into [`crate::state::history`].
+//! hand relayed messages to the history writer (`store::writer`).
+//!
+//! Recording never waits: a row goes onto the writer's bounded queue. Reading
+//! waits for the writer to commit what is queued (so a client sees what it
+//! just sent), then queries the store on the blocking pool.
 
 use super::response::batch_id;
-use super::{fail, multiline, Ctx, HandlerResult};
+use super::{fail, multiline, BoxFuture, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::{Line, Tag};
-use crate::proto::Message;
+use crate::proto::OwnedMessage;
 use crate::state::channel::Channel;
 use crate::state::client::Client;
-use crate::state::history::{self, Entry, Kind, Query, Ref, Target};
+use crate::state::history::{self, Kind, Query, Ref, Scope};
+use crate::store::history::{pair_key, Row, Stored};
 
 /// Client tags that only signal activity and are not worth keeping.
 const TRANSIENT_TAGS: &[&str] = &["+typing", "+draft/typing"];
@@ -29,28 +34,64 @@ fn kind_of(line: &Line) -> Option<Kind> {
     }
 }
 
+fn tag_of<'a>(line: &'a Line, key: &str) -> Option<&'a str> {
+    line.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+/// The row for `line` sent by this client to `target`; `None` when the line is
+/// not kept or lacks a time or msgid. Client-only tags beyond
+/// `history.client_tag_bytes` are not kept.
+fn row(ctx: &Ctx, target: String, mut line: Line, account: &Option<String>) -> Option<Row> {
+    let kind = kind_of(&line)?;
+    let time_ms = crate::proto::time::parse(tag_of(&line, "time")?)?;
+    let msgid = tag_of(&line, "msgid")?.to_owned();
+    let cap = ctx.server.config().history.client_tag_bytes;
+    if line.client_tags.as_ref().is_some_and(|t| t.len() > cap) {
+        line.client_tags = line.client_tags.as_deref().and_then(|t| history::cap_client_tags(t, cap));
+    }
+    Some(Row {
+        target,
+        msgid,
+        time_ms,
+        kind,
+        sender_conn: ctx.client.id,
+        sender_account: account.clone(),
+        line,
+        multiline: None,
+        direct: None,
+    })
+}
+
 /// Records `lines`, just relayed to `channel` by this client (taken, not
 /// copied: this is on every channel message's path).
 pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Item = Line>) {
     let cfg = ctx.server.config();
-    if !cfg.history.enabled {
+    let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
+    if !cfg.history.unregistered_channels && !channel.read().is_persistent() {
         return;
     }
-    let entries = lines.into_iter().filter_map(|line| {
-        let kind = kind_of(&line)?;
-        Entry::new(&ctx.server, &ctx.client, line, kind)
-    });
-    ctx.server.history.record_channel(&cfg.history, &ctx.server.fold(&channel.name), entries);
+    let target = ctx.server.fold(&channel.name);
+    let account = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
+    for line in lines {
+        if let Some(row) = row(ctx, target.clone(), line, &account) {
+            writer.record(row);
+        }
+    }
 }
 
-/// Records `line`, just sent by this client to the user `to`.
+/// Records `line`, just sent by this client to the user `to`: only between two
+/// logged-in accounts (nobody can later claim an unregistered user's identity).
 pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
-    if !ctx.server.config().history.enabled {
+    let cfg = ctx.server.config();
+    let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
+    let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, to));
+    if !me.starts_with("a:") || !them.starts_with("a:") {
         return;
     }
-    let Some(kind) = kind_of(&line) else { return };
-    let Some(entry) = Entry::new(&ctx.server, &ctx.client, line, kind) else { return };
-    ctx.server.history.record_direct(&ctx.server, &ctx.client, to, entry);
+    let account = Some(me[2..].to_owned());
+    let Some(mut row) = row(ctx, pair_key(&me, &them), line, &account) else { return };
+    row.direct = Some([(me, to.nick()), (them, ctx.client.nick())]);
+    writer.record(row);
 }
 
 /// Where a draft/multiline message went.
@@ -66,21 +107,36 @@ pub enum Recipient<'a> {
 /// (time, msgid, account, client tags), `lines` every line with its concat flag.
 pub fn record_multiline(ctx: &Ctx, to: Recipient<'_>, first: Line, lines: Vec<(String, bool)>) {
     let cfg = ctx.server.config();
-    if !cfg.history.enabled {
-        return;
-    }
-    let Some(mut entry) = Entry::new(&ctx.server, &ctx.client, first, Kind::Message) else { return };
-    entry.multiline = Some(lines.into_boxed_slice());
-    match to {
-        Recipient::Channel(ch) => ctx.server.history.record_channel(&cfg.history, &ctx.server.fold(&ch.name), [entry]),
-        Recipient::User(u) => ctx.server.history.record_direct(&ctx.server, &ctx.client, u, entry),
+    let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
+    let account = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
+    let row = match to {
+        Recipient::Channel(ch) => {
+            if !cfg.history.unregistered_channels && !ch.read().is_persistent() {
+                return;
+            }
+            row(ctx, ctx.server.fold(&ch.name), first, &account)
+        }
+        Recipient::User(u) => {
+            let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, u));
+            if !me.starts_with("a:") || !them.starts_with("a:") {
+                return;
+            }
+            row(ctx, pair_key(&me, &them), first, &account).map(|mut r| {
+                r.direct = Some([(me, u.nick()), (them, ctx.client.nick())]);
+                r
+            })
+        }
+    };
+    if let Some(mut row) = row {
+        row.multiline = Some(lines);
+        writer.record(row);
     }
 }
 
 /// The lines that replay `entry` for this client. A multiline message is a
 /// nested `draft/multiline` batch for a client that takes them (inside the
 /// chathistory batch), else its non-blank lines, the msgid on the first.
-fn replay(ctx: &mut Ctx, entry: Entry) -> Vec<Line> {
+fn replay(ctx: &mut Ctx, entry: Stored) -> Vec<Line> {
     let Some(lines) = entry.multiline else { return vec![entry.line] };
     let first = entry.line;
     let target = first.params.first().cloned().unwrap_or_default();
@@ -114,21 +170,41 @@ fn replay(ctx: &mut Ctx, entry: Entry) -> Vec<Line> {
     out
 }
 
-/// Resolves a channel or nick to the history buffer this client may read, or
-/// `None` when it may not (not a member) or the target cannot exist.
-pub fn target_for(ctx: &Ctx, name: &str) -> Option<Target> {
+/// Resolves a channel or nick to the history this client may read, or `None`
+/// when it may not (not a member) or the target cannot exist.
+pub fn target_for(ctx: &Ctx, name: &str) -> Option<Scope> {
     if name.starts_with('#') {
         let ch = ctx.server.find_channel(name)?;
         if !ch.read().members.contains_key(&ctx.client.id) {
             return None;
         }
-        return Some(Target::Channel(ctx.server.fold(&ch.name)));
+        return Some(Scope::Target(ctx.server.fold(&ch.name)));
     }
     if name.is_empty() || name.contains(['*', '?', ',', '!', '@']) {
         return None;
     }
     let me = history::identity(&ctx.server, &ctx.client);
-    Some(Target::Direct(me, history::identity_of_nick(&ctx.server, name)))
+    Some(Scope::Target(pair_key(&me, &history::identity_of_nick(&ctx.server, name))))
+}
+
+/// Runs a store read on the blocking pool once the writer has committed what
+/// is queued; `None` (logged) when the store fails or there is none.
+pub async fn read<T: Send + 'static>(
+    ctx: &Ctx,
+    f: impl FnOnce(&dyn crate::store::Store) -> Result<T, String> + Send + 'static,
+) -> Option<T> {
+    let store = ctx.server.history.store()?;
+    if let Some(w) = ctx.server.history.writer() {
+        w.sync().await;
+    }
+    match tokio::task::spawn_blocking(move || f(&*store)).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "reading history failed");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 fn parse_ref(text: &str) -> Option<Ref> {
@@ -140,32 +216,36 @@ fn parse_ref(text: &str) -> Option<Ref> {
 
 /// CHATHISTORY `BEFORE|AFTER|LATEST|AROUND target ref limit`,
 /// `BETWEEN target ref ref limit`, `TARGETS timestamp timestamp limit`.
-pub fn chathistory(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let sub = msg.param(0).to_ascii_uppercase();
+pub fn chathistory(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move { run(ctx, &msg.params).await })
+}
+
+async fn run(ctx: &mut Ctx, params: &[String]) -> HandlerResult {
+    let param = |i: usize| params.get(i).map_or("", String::as_str);
+    let sub = param(0).to_ascii_uppercase();
     let needed = match sub.as_str() {
         "BEFORE" | "AFTER" | "LATEST" | "AROUND" | "TARGETS" => 4,
         "BETWEEN" => 5,
-        _ => return fail("CHATHISTORY", "UNKNOWN_COMMAND", &[msg.param(0)], "Unknown command"),
+        _ => return fail("CHATHISTORY", "UNKNOWN_COMMAND", &[param(0)], "Unknown command"),
     };
-    if msg.params.len() < needed {
+    if params.len() < needed {
         return fail("CHATHISTORY", "NEED_MORE_PARAMS", &[&sub], "Missing parameters");
     }
     let max = ctx.server.config().history.query_limit;
     let invalid = || fail("CHATHISTORY", "INVALID_PARAMS", &[&sub], "Invalid parameters");
-    let Ok(limit) = msg.param(needed - 1).parse::<usize>() else { return invalid() };
+    let Ok(limit) = param(needed - 1).parse::<usize>() else { return invalid() };
     let limit = if limit == 0 { max } else { limit.min(max) };
     if sub == "TARGETS" {
-        let (Some(Ref::Time(a)), Some(Ref::Time(b))) = (parse_ref(msg.param(1)), parse_ref(msg.param(2))) else {
+        let (Some(Ref::Time(a)), Some(Ref::Time(b))) = (parse_ref(param(1)), parse_ref(param(2))) else {
             return invalid();
         };
-        targets(ctx, a.min(b), a.max(b), limit);
-        return Ok(());
+        return targets(ctx, a.min(b), a.max(b), limit).await;
     }
-    let name = msg.param(1);
-    let r1 = if sub == "LATEST" && msg.param(2) == "*" {
+    let name = param(1);
+    let r1 = if sub == "LATEST" && param(2) == "*" {
         None
     } else {
-        match parse_ref(msg.param(2)) {
+        match parse_ref(param(2)) {
             Some(r) => Some(r),
             None => return invalid(),
         }
@@ -175,36 +255,46 @@ pub fn chathistory(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ("BEFORE", Some(r)) => Query::Before(r, limit),
         ("AFTER", Some(r)) => Query::After(r, limit),
         ("AROUND", Some(r)) => Query::Around(r, limit),
-        ("BETWEEN", Some(r)) => match parse_ref(msg.param(3)) {
+        ("BETWEEN", Some(r)) => match parse_ref(param(3)) {
             Some(r2) => Query::Between(r, r2, limit),
             None => return invalid(),
         },
         _ => return invalid(),
     };
-    let all_direct = (name == "*").then(|| Target::AllDirect(history::identity(&ctx.server, &ctx.client)));
-    let Some(target) = all_direct.or_else(|| target_for(ctx, name)) else {
+    let all_direct = (name == "*").then(|| Scope::AllDirect(history::identity(&ctx.server, &ctx.client)));
+    let Some(scope) = all_direct.or_else(|| target_for(ctx, name)) else {
         return fail("CHATHISTORY", "INVALID_TARGET", &[&sub, name], "Messages could not be retrieved");
     };
     let events = ctx.has_cap(Cap::EventPlayback);
-    let entries = ctx.server.history.select(&target, &query, events);
-    let lines = entries.into_iter().flat_map(|e| replay(ctx, e)).collect();
+    let Some(rows) = read(ctx, move |s| s.select_history(&scope, &query, events)).await else {
+        return fail("CHATHISTORY", "MESSAGE_ERROR", &[&sub, name], "Messages could not be retrieved");
+    };
+    let lines = rows.into_iter().flat_map(|e| replay(ctx, e)).collect();
     send_batch(ctx, vec!["chathistory".into(), name.to_owned()], lines);
     Ok(())
 }
 
 /// TARGETS: channels the client is in and users it talked with, whose latest
 /// message falls strictly between `from` and `to`, oldest first.
-fn targets(ctx: &mut Ctx, from: i64, to: i64, limit: usize) {
+async fn targets(ctx: &mut Ctx, from: i64, to: i64, limit: usize) -> HandlerResult {
     let events = ctx.has_cap(Cap::EventPlayback);
-    let history = &ctx.server.history;
-    let mut found: Vec<(String, i64)> = Vec::new();
-    let channels = ctx.client.info().channels.clone();
-    for ch in channels {
-        if let Some(t) = history.channel_latest(&ctx.server.fold(&ch.name), events) {
-            found.push((ch.name.clone(), t));
+    let channels: Vec<(String, String)> =
+        ctx.client.info().channels.iter().map(|ch| (ch.name.clone(), ctx.server.fold(&ch.name))).collect();
+    let me = history::identity(&ctx.server, &ctx.client);
+    let found = read(ctx, move |s| {
+        let mut found = Vec::new();
+        for (name, folded) in channels {
+            if let Some(t) = s.latest_message(&folded, events)? {
+                found.push((name, t));
+            }
         }
-    }
-    found.extend(history.direct_latest(&history::identity(&ctx.server, &ctx.client), events));
+        found.extend(s.conversations(&me, events, from, to, limit)?);
+        Ok(found)
+    })
+    .await;
+    let Some(mut found) = found else {
+        return fail("CHATHISTORY", "MESSAGE_ERROR", &["TARGETS", "*"], "Targets could not be retrieved");
+    };
     found.retain(|(_, t)| *t > from && *t < to);
     found.sort_by_key(|(_, t)| *t);
     found.truncate(limit);
@@ -216,6 +306,7 @@ fn targets(ctx: &mut Ctx, from: i64, to: i64, limit: usize) {
         })
         .collect();
     send_batch(ctx, vec!["draft/chathistory-targets".into()], lines);
+    Ok(())
 }
 
 /// Queues `lines` inside one batch of `kind` (plain when the client lacks `batch`).

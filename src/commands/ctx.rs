@@ -121,12 +121,30 @@ pub struct Waits {
     pub commits: Vec<(String, crate::store::commit::Ack)>,
     /// Messages to a service: (service nick, text).
     pub services: Vec<(String, String)>,
+    /// An identity that just logged in, whose read markers are read from the store.
+    pub load_markers: Option<String>,
 }
 
 impl Ctx {
     /// A context for a new connection.
     pub fn new(server: Arc<Server>, client: Arc<Client>) -> Ctx {
         Ctx { server, client, conn: Conn::default(), out: Vec::new(), pending: None, waits: None }
+    }
+
+    /// Reads the read markers of `who` from the store into memory (once per
+    /// identity and process).
+    async fn load_markers(&mut self, who: String) {
+        let history = &self.server.history;
+        if history.has_markers(&who) {
+            return;
+        }
+        let Some(store) = history.store() else { return };
+        let w = who.clone();
+        match tokio::task::spawn_blocking(move || store.markers(&w)).await {
+            Ok(Ok(stored)) => history.load_markers(&self.server.config().history, &who, stored),
+            Ok(Err(e)) => tracing::error!(error = %e, "reading read markers failed"),
+            Err(_) => {}
+        }
     }
 
     /// Makes this command's reply wait until `ack` (a change made by
@@ -146,6 +164,9 @@ impl Ctx {
         // A service may have queued more.
         if let Some(more) = self.waits.take() {
             waits.commits.extend(more.commits);
+        }
+        if let Some(who) = waits.load_markers.take() {
+            self.load_markers(who).await;
         }
         for (command, ack) in waits.commits {
             let failed = match ack.await {

@@ -1,7 +1,7 @@
 //! MARKREAD (draft/read-marker): the last message a user has read, per target.
 //!
 //! Markers belong to the account when logged in (shared by all its connections,
-//! kept in memory until the server stops), else to the connection. A marker only
+//! saved in history.db and read back at login), else to the connection. A marker only
 //! ever moves forward, and never past the present. One is only stored for a
 //! target the user can see: a channel it is in, or a user who is online or with
 //! whom it has history; at most `history.read_markers` per user.
@@ -61,14 +61,14 @@ pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 }
 
 /// Whether `target` is something the user (`who`) can have read: a channel it
-/// is in, or a user who is online or with whom it has direct-message history.
-/// Anything else (a made-up name) would only take memory.
+/// is in, a user who is online, or (for an account) another account, with whom
+/// it may have direct-message history on disk. Anything else (a made-up name)
+/// would only take memory.
 fn can_see(ctx: &Ctx, target: &str, who: &str) -> bool {
     if target.starts_with('#') {
         return ctx.server.find_channel(target).is_some_and(|ch| ch.read().members.contains_key(&ctx.client.id));
     }
-    ctx.server.find_user(target).is_some()
-        || ctx.server.history.has_conversation(who, &history::identity_of_nick(&ctx.server, target))
+    ctx.server.find_user(target).is_some() || (who.starts_with("a:") && ctx.server.accounts.exists(target))
 }
 
 /// Queues the `MARKREAD` a read-marker client gets after joining `channel`.

@@ -88,7 +88,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("CERTFP", 0, Registered, Async(certfp::certfp)),
     cmd("CS", 1, Registered, Sync(crate::services::cs)),
     cmd("CHANSERV", 1, Registered, Sync(crate::services::cs)),
-    cmd("CHATHISTORY", 1, Registered, Sync(chathistory::chathistory)),
+    cmd("CHATHISTORY", 1, Registered, Async(chathistory::chathistory)),
     oper_cmd("DIE", 0, Sync(oper::die)),
     cmd("HELP", 0, Registered, Sync(info::help)),
     cmd("HELPOP", 0, Registered, Sync(info::help)),
@@ -118,7 +118,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("PRIVMSG", 0, Registered, Sync(message::privmsg)),
     cmd("QUIT", 0, Any, Sync(registration::quit)),
     oper_cmd("REHASH", 0, Sync(oper::rehash)),
-    cmd("REDACT", 2, Registered, Sync(redact::redact)),
+    cmd("REDACT", 2, Registered, Async(redact::redact)),
     cmd("REGISTER", 3, Any, Async(account::register)),
     oper_cmd("RESTART", 0, Sync(oper::restart)),
     cmd("SETNAME", 1, Registered, Sync(registration::setname)),
@@ -206,6 +206,7 @@ async fn handle_line(ctx: &mut Ctx, line: &str) {
     ctx.settle().await;
     if !ctx.client.is_registered() && ctx.conn.quit.is_none() {
         registration::maybe_complete(ctx).await;
+        ctx.settle().await;
     }
     response::flush(ctx, label.as_deref());
 }

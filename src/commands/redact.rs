@@ -6,26 +6,34 @@
 //! was, to recipients that negotiated the capability; the redactor always gets it.
 
 use super::channel::member_modes;
-use super::chathistory::target_for;
-use super::{fail, Ctx, HandlerResult};
+use super::chathistory::{read, target_for};
+use super::{fail, BoxFuture, Ctx, HandlerResult};
 use crate::caps::Cap;
-use crate::proto::Message;
+use crate::proto::OwnedMessage;
 use crate::state::fanout;
-use crate::state::history::Target;
+use crate::store::history::Op;
 
 /// REDACT `target msgid [:reason]`.
-pub fn redact(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let (name, msgid, reason) = (msg.param(0), msg.param(1), msg.param(2));
-    let Some(target) = target_for(ctx, name) else {
+pub fn redact(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let [name, msgid, rest @ ..] = &msg.params[..] else { return Ok(()) };
+        run(ctx, name, msgid, rest.first().map_or("", String::as_str)).await
+    })
+}
+
+async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerResult {
+    let Some(scope) = target_for(ctx, name) else {
         return fail("REDACT", "INVALID_TARGET", &[name], "You cannot redact messages in this target");
     };
     let unknown = || fail("REDACT", "UNKNOWN_MSGID", &[name, msgid], "This message does not exist or is too old");
-    let Some(entry) = ctx.server.history.find(&target, msgid) else { return unknown() };
-    let channel = match &target {
-        Target::Channel(_) => ctx.server.find_channel(name),
-        Target::Direct(..) | Target::AllDirect(_) => None,
+    let (s, id) = (scope.clone(), msgid.to_owned());
+    let Some(found) = read(ctx, move |st| st.find_message(&s, &id)).await else {
+        return fail("REDACT", "TEMPORARILY_UNAVAILABLE", &[name], "History could not be read; try again later");
     };
-    let own = entry.sender == ctx.client.id || {
+    let Some(entry) = found else { return unknown() };
+    let channel = if name.starts_with('#') { ctx.server.find_channel(name) } else { None };
+    // The same connection (ids are per run: the msgid says which run sent it), or the same account.
+    let own = (entry.sender_conn == ctx.client.id && ctx.server.made_here(&entry.msgid)) || {
         let mine = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
         mine.is_some() && mine == entry.sender_account
     };
@@ -33,8 +41,8 @@ pub fn redact(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if !(own || chanop || ctx.client.is_oper()) {
         return fail("REDACT", "REDACT_FORBIDDEN", &[name, msgid], "You are not authorised to delete this message");
     }
-    if ctx.server.history.remove(&target, msgid).is_none() {
-        return unknown();
+    if let Some(w) = ctx.server.history.writer() {
+        w.control(Op::Redact(msgid.to_owned()));
     }
     let mut params = vec![channel.as_ref().map_or(name, |c| c.name.as_str()).to_owned(), msgid.to_owned()];
     if !reason.is_empty() {

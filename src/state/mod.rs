@@ -151,6 +151,9 @@ impl Server {
     /// time (listeners, casemapping) keep their old values.
     pub fn set_config(&self, config: Config) {
         *self.motd.write().unwrap_or_else(|e| e.into_inner()) = load_motd(&config);
+        if let Some(w) = self.history.writer() {
+            w.set_settings(config.history.writer_settings());
+        }
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
         self.ensure_permanent_channels();
     }
@@ -273,6 +276,12 @@ impl Server {
         id.push_str(&self.msgid_prefix);
         push_hex(&mut id, n);
         id
+    }
+
+    /// Whether `msgid` was made by this process (ids are unique per run: a
+    /// stored message from an earlier run was sent by another connection).
+    pub fn made_here(&self, msgid: &str) -> bool {
+        msgid.starts_with(&self.msgid_prefix)
     }
 
     /// Folds a nick or channel name with the server's case mapping.
@@ -419,7 +428,8 @@ impl Server {
     /// Removes `channel` if it is empty and not persistent, marking it dead.
     pub fn remove_channel_if_empty(&self, channel: &Arc<Channel>) {
         let key = self.fold(&channel.name);
-        let removed = self.channels.remove_if(&key, |_, c| {
+        // Its history stays on disk (`history.unregistered_channels`).
+        self.channels.remove_if(&key, |_, c| {
             if !Arc::ptr_eq(c, channel) {
                 return false;
             }
@@ -431,9 +441,6 @@ impl Server {
                 false
             }
         });
-        if removed.is_some() {
-            self.history.forget_channel(&key);
-        }
     }
 
     /// A watch that turns true when the server shuts down.

@@ -33,11 +33,32 @@ pub struct Row {
     pub sender_conn: u64,
     /// The sender's account, folded, if logged in.
     pub sender_account: Option<String>,
-    /// The line as relayed.
+    /// The line as relayed (for a multiline message, its first line).
     pub line: Line,
+    /// For a draft/multiline message: every line, and whether it joins the
+    /// previous one without a line break (`draft/multiline-concat`).
+    pub multiline: Option<Vec<(String, bool)>>,
     /// For a direct message: each party's identity and the nick of the other
     /// side as that party saw it (TARGETS lists conversations by that nick).
     pub direct: Option<[(String, String); 2]>,
+}
+
+impl Row {
+    /// About how many bytes it holds in memory while queued: what the
+    /// writer's queue bound counts.
+    pub fn cost(&self) -> usize {
+        let l = &self.line;
+        std::mem::size_of::<Row>()
+            + self.target.len()
+            + self.msgid.len()
+            + self.sender_account.as_ref().map_or(0, String::len)
+            + l.source.len()
+            + l.params.iter().map(|p| p.len() + std::mem::size_of::<String>()).sum::<usize>()
+            + l.tags.iter().map(|t| t.value.len() + std::mem::size_of::<Tag>()).sum::<usize>()
+            + l.client_tags.as_ref().map_or(0, String::len)
+            + self.multiline.iter().flatten().map(|(t, _)| t.len() + 32).sum::<usize>()
+            + self.direct.iter().flatten().map(|(a, b)| a.len() + b.len() + 48).sum::<usize>()
+    }
 }
 
 /// A row read back.
@@ -55,6 +76,8 @@ pub struct Stored {
     pub sender_account: Option<String>,
     /// The line, with its original tags.
     pub line: Line,
+    /// For a draft/multiline message: every line and its concat flag.
+    pub multiline: Option<Vec<(String, bool)>>,
 }
 
 /// A point in a buffer, as CHATHISTORY names it.
@@ -99,6 +122,8 @@ pub enum Op {
     Redact(String),
     /// Raise a read marker: (identity, folded target, time).
     Marker(String, String, i64),
+    /// Move a channel's history to a new target key (RENAME): (old, new).
+    Rename(String, String),
 }
 
 /// How long history is kept; 0 means no limit.
@@ -152,6 +177,19 @@ pub fn decode_tags(text: &str) -> Vec<Tag> {
 /// Parameters as stored: joined by `\n`, which no IRC parameter contains.
 pub fn encode_params(params: &[String]) -> String {
     params.join("\n")
+}
+
+/// Multiline lines as stored: one per `\n`, each prefixed `+` when it
+/// joins the previous one without a break (`draft/multiline-concat`), `-` otherwise.
+pub fn encode_multiline(lines: &[(String, bool)]) -> String {
+    let parts: Vec<String> =
+        lines.iter().map(|(t, concat)| format!("{}{t}", if *concat { '+' } else { '-' })).collect();
+    parts.join("\n")
+}
+
+/// Multiline lines back from [`encode_multiline`].
+pub fn decode_multiline(text: &str) -> Vec<(String, bool)> {
+    text.split('\n').map(|l| (l.get(1..).unwrap_or_default().to_owned(), l.starts_with('+'))).collect()
 }
 
 /// Parameters back from [`encode_params`].

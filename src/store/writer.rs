@@ -25,8 +25,9 @@ pub struct Settings {
     pub batch_rows: usize,
     /// Longest a row waits for its batch to fill.
     pub batch_ms: u64,
-    /// Most rows waiting; beyond it rows are dropped (counted).
-    pub queue_rows: usize,
+    /// Most bytes of rows waiting (as [`Row::cost`] counts them); beyond it
+    /// rows are dropped (counted).
+    pub queue_bytes: usize,
     /// What is kept.
     pub retention: Retention,
 }
@@ -59,7 +60,7 @@ pub struct Stats {
 }
 
 struct Shared {
-    /// Inserts queued and not yet committed (the bounded part).
+    /// Bytes of inserts queued and not yet committed (the bounded part).
     queued: AtomicUsize,
     /// Every op queued and not yet committed.
     outstanding: AtomicUsize,
@@ -96,16 +97,17 @@ impl HistoryWriter {
     /// Queues a row to keep; never waits. False when the queue was full (the
     /// row is dropped and counted).
     pub fn record(&self, row: Row) -> bool {
-        let cap = self.settings().queue_rows;
-        if self.shared.queued.fetch_add(1, Ordering::AcqRel) >= cap {
-            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        let cap = self.settings().queue_bytes;
+        let cost = row.cost();
+        if self.shared.queued.fetch_add(cost, Ordering::AcqRel) + cost > cap {
+            self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
             let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let now = chrono::Utc::now().timestamp() as u64;
             let last = self.shared.last_drop_log.load(Ordering::Relaxed);
             if now >= last + 60
                 && self.shared.last_drop_log.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
             {
-                tracing::warn!(dropped, queue = cap, "history queue full: messages are not being kept");
+                tracing::warn!(dropped, queue_bytes = cap, "history queue full: messages are not being kept");
             }
             return false;
         }
@@ -208,6 +210,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
         return;
     }
     let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_))).count();
+    let bytes: usize = ops.iter().map(|o| if let Op::Insert(r) = o { r.cost() } else { 0 }).sum();
     let started = Instant::now();
     match store.write_history(ops) {
         Ok(_) => {
@@ -220,7 +223,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
         }
     }
     shared.stats.busy_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-    shared.queued.fetch_sub(inserts, Ordering::AcqRel);
+    shared.queued.fetch_sub(bytes, Ordering::AcqRel);
     shared.outstanding.fetch_sub(ops.len(), Ordering::AcqRel);
 }
 
@@ -240,5 +243,53 @@ fn prune_step(store: &dyn Store, shared: &Shared, policy: &Retention) -> Duratio
             tracing::error!(error = %e, "pruning history failed");
             PRUNE_IDLE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::Cap;
+    use crate::proto::line::Line;
+    use crate::store::history::{Kind, Query, Scope};
+
+    fn row(i: usize) -> Row {
+        let line = Line::new("n!u@h", "PRIVMSG", vec!["#w".into(), format!("{i}")]).tag(
+            "msgid",
+            format!("w{i}"),
+            Cap::MessageTags,
+        );
+        Row {
+            target: "#w".into(),
+            msgid: format!("w{i}"),
+            time_ms: i as i64,
+            kind: Kind::Message,
+            sender_conn: 1,
+            sender_account: None,
+            line,
+            multiline: None,
+            direct: None,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_and_sync_commits_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(crate::store::sqlite::Sqlite::open(dir.path()).unwrap());
+        let settings = Settings {
+            batch_rows: 50,
+            batch_ms: 5,
+            queue_bytes: 20 * row(0).cost(),
+            retention: Retention { max_age_days: 0, max_per_target: 0 },
+        };
+        let writer = HistoryWriter::start(store.clone(), settings);
+        let accepted = (0..2000).filter(|i| writer.record(row(*i))).count();
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(writer.sync());
+        let stats = writer.stats();
+        assert_eq!(stats.written.load(Ordering::Relaxed) as usize, accepted);
+        assert_eq!(stats.dropped.load(Ordering::Relaxed) as usize, 2000 - accepted);
+        assert!(accepted >= 15, "about one queue's worth was taken: {accepted}");
+        let kept = store.select_history(&Scope::Target("#w".into()), &Query::Latest(None, 5000), true).unwrap();
+        assert_eq!(kept.len(), accepted);
     }
 }

@@ -352,3 +352,19 @@ pub fn params_of(line: &str) -> Vec<String> {
     let m = banter::proto::Message::parse(line).expect("parses");
     m.params.iter().map(|p| (*p).to_owned()).collect()
 }
+
+/// Sends a CHATHISTORY request and returns the lines inside its batch (the
+/// client must have negotiated `batch`).
+pub fn history_batch(c: &mut Client, request: &str) -> Vec<String> {
+    c.send(request);
+    let lines = c.collect_until("BATCH");
+    assert!(lines.last().is_some_and(|l| params_of(l)[0].starts_with('+')), "{lines:?}");
+    let mut inner = Vec::new();
+    loop {
+        let l = c.recv();
+        if command_of(&l) == "BATCH" {
+            return inner;
+        }
+        inner.push(l);
+    }
+}

@@ -10,8 +10,9 @@ use crate::proto::line::Line;
 use crate::store::history::{self, Kind, Op, Query, Ref, Retention, Scope, Stored};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-/// `history.db`, version 1.
-pub const SCHEMA: &[&str] = &["CREATE TABLE messages (
+/// `history.db`: messages and their indexes (1), multiline lines (2).
+pub const SCHEMA: &[&str] = &[
+    "CREATE TABLE messages (
         id INTEGER PRIMARY KEY,
         target TEXT NOT NULL,
         msgid TEXT NOT NULL,
@@ -51,7 +52,10 @@ pub const SCHEMA: &[&str] = &["CREATE TABLE messages (
         target TEXT NOT NULL,
         time_ms INTEGER NOT NULL,
         PRIMARY KEY (who, target)
-    ) WITHOUT ROWID;"];
+    ) WITHOUT ROWID;",
+    // 2: draft/multiline messages keep every line.
+    "ALTER TABLE messages ADD COLUMN multiline TEXT;",
+];
 
 /// Applies `ops` in order inside `tx`; returns the rows inserted.
 pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
@@ -64,8 +68,8 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                 let n = tx
                     .prepare_cached(
                         "INSERT OR IGNORE INTO messages (target, msgid, time_ms, kind, sender_conn, sender_account,
-                        source, command, params, tags, client_tags)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        source, command, params, tags, client_tags, multiline)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     )?
                     .execute(params![
                         row.target,
@@ -79,6 +83,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                         history::encode_params(&row.line.params),
                         history::encode_tags(&row.line),
                         row.line.client_tags,
+                        row.multiline.as_deref().map(history::encode_multiline),
                     ])?;
                 if n == 0 {
                     continue;
@@ -127,6 +132,15 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                 )?
                 .execute(params![who, target, time_ms])?;
             }
+            Op::Rename(old, new) => {
+                tx.execute("UPDATE messages SET target = ?2 WHERE target = ?1", params![old, new])?;
+                tx.execute(
+                    "INSERT INTO targets (target, rows) SELECT ?2, rows FROM targets WHERE target = ?1 AND true
+                     ON CONFLICT (target) DO UPDATE SET rows = rows + excluded.rows",
+                    params![old, new],
+                )?;
+                tx.execute("DELETE FROM targets WHERE target = ?1", [old])?;
+            }
         }
     }
     for (target, n) in counts {
@@ -140,7 +154,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
 }
 
 const COLUMNS: &str = "m.msgid, m.time_ms, m.kind, m.sender_conn, m.sender_account, m.source, m.command, m.params,
-                       m.tags, m.client_tags";
+                       m.tags, m.client_tags, m.multiline";
 
 fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let command: String = r.get(6)?;
@@ -154,6 +168,7 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
         sender_conn: r.get::<_, i64>(3)? as u64,
         sender_account: r.get(4)?,
         line,
+        multiline: r.get::<_, Option<String>>(10)?.map(|t| history::decode_multiline(&t)),
     })
 }
 
@@ -389,6 +404,7 @@ mod tests {
             sender_conn: 1,
             sender_account: None,
             line,
+            multiline: (i == 3).then(|| vec![("a".to_owned(), false), ("b".to_owned(), true)]),
             direct,
         }))
     }
@@ -428,6 +444,8 @@ mod tests {
         let plain = ids(select(&c, &s, &Query::Between(m(3), m(8), 9), false).unwrap());
         assert_eq!(plain, ["m4", "m6", "m7"]);
         assert_eq!(find(&c, &s, "#c-m4").unwrap().unwrap().line.params[1], "4");
+        let multi = find(&c, &s, "#c-m3").unwrap().unwrap().multiline;
+        assert_eq!(multi, Some(vec![("a".to_owned(), false), ("b".to_owned(), true)]));
         assert!(find(&c, &Scope::Target("#d".into()), "#c-m4").unwrap().is_none());
         assert_eq!(latest(&c, "#c", false).unwrap(), Some(1090));
     }
