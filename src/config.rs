@@ -566,13 +566,24 @@ impl Config {
     /// bad value stops the server before anything is bound. Errors name the
     /// file, the key and (when known) the line.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let (cfg, problems) = Self::load_checked(path)?;
+        problems.into_iter().next().map_or(Ok(cfg), Err)
+    }
+
+    /// Reads a config file as [`Config::load`] does, but lists every problem
+    /// (bad values, unreadable files) instead of stopping at the first: what
+    /// `banterd check-config` prints. Err only when the file cannot be read or
+    /// is not valid TOML for these settings (unknown key, wrong type).
+    pub fn load_checked(path: &Path) -> Result<(Config, Vec<ConfigError>), ConfigError> {
         let in_file = |e: ConfigError| ConfigError(format!("{}: {}", path.display(), e.0));
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        let mut cfg = Self::parse(&text).map_err(in_file)?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| in_file(ConfigError(e.to_string())))?;
+        let mut problems = cfg.problems();
         let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         cfg.resolve_paths(file.parent().unwrap_or(Path::new("/")));
-        cfg.check_files().map_err(|e| in_file(with_line(&text, e)))?;
-        Ok(cfg)
+        problems.extend(cfg.file_problems());
+        let problems = problems.into_iter().map(|e| in_file(with_line(&text, e))).collect();
+        Ok((cfg, problems))
     }
 
     /// Parses and validates config text.
@@ -603,112 +614,128 @@ impl Config {
     /// Checks that the files the configuration names can be read: the MOTD, and
     /// the TLS certificate chain and key (which must hold a certificate and a key).
     pub fn check_files(&self) -> Result<(), ConfigError> {
+        self.file_problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every file the configuration names that cannot be used, each naming its key.
+    pub fn file_problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
         if let Some(path) = &self.server.motd_file {
             if let Err(e) = std::fs::read_to_string(path) {
                 let why = format!("invalid value for `server.motd_file`: {}: {e}", path.display());
-                return Err(ConfigError(why));
+                problems.push(ConfigError(why));
             }
         }
         if let Some(cert) = &self.tls.cert {
-            check_pem("tls.cert", cert, "certificate", |pem| {
-                rustls_pemfile::certs(pem).next().transpose().map(|c| c.is_some())
-            })?;
+            problems.extend(
+                check_pem("tls.cert", cert, "certificate", |pem| {
+                    rustls_pemfile::certs(pem).next().transpose().map(|c| c.is_some())
+                })
+                .err(),
+            );
         }
         if let Some(key) = &self.tls.key {
-            check_pem("tls.key", key, "private key", |pem| rustls_pemfile::private_key(pem).map(|k| k.is_some()))?;
+            problems.extend(
+                check_pem("tls.key", key, "private key", |pem| rustls_pemfile::private_key(pem).map(|k| k.is_some()))
+                    .err(),
+            );
         }
-        Ok(())
+        problems
     }
 
-    /// Checks values that serde cannot.
+    /// Checks values that serde cannot; the first problem, if any.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
+        self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every value serde cannot check that is wrong, each naming its key
+    /// (`banterd check-config` lists them all; start-up stops at the first).
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, why: &str| problems.push(ConfigError(format!("invalid value for `{key}`: {why}")));
         if self.server.name.is_empty() || self.server.name.contains(' ') || !self.server.name.contains('.') {
-            return bad("server.name", "must be a host-like name with a dot and no spaces");
+            bad("server.name", "must be a host-like name with a dot and no spaces");
         }
         if self.server.network.is_empty() || self.server.network.contains(' ') {
-            return bad("server.network", "must be non-empty without spaces");
+            bad("server.network", "must be non-empty without spaces");
         }
         if let Err(why) = check_log_filter(&self.server.log) {
-            return bad("server.log", &why);
+            bad("server.log", &why);
         }
         if !matches!(self.server.casemapping.as_str(), "rfc1459" | "ascii") {
-            return bad("server.casemapping", "must be \"rfc1459\" or \"ascii\"");
+            bad("server.casemapping", "must be \"rfc1459\" or \"ascii\"");
         }
         if !(9..=64).contains(&self.limits.nick_len) {
-            return bad("limits.nick_len", "must be between 9 and 64");
+            bad("limits.nick_len", "must be between 9 and 64");
         }
         if !(2..=200).contains(&self.limits.channel_len) {
-            return bad("limits.channel_len", "must be between 2 and 200");
+            bad("limits.channel_len", "must be between 2 and 200");
         }
         if self.limits.sendq < 8192 {
-            return bad("limits.sendq", "must be at least 8192 bytes");
+            bad("limits.sendq", "must be at least 8192 bytes");
         }
         if !(16..=128).contains(&self.limits.ipv6_prefix) {
-            return bad("limits.ipv6_prefix", "must be between 16 and 128");
+            bad("limits.ipv6_prefix", "must be between 16 and 128");
         }
         if self.limits.max_targets == 0 {
-            return bad("limits.max_targets", "must be at least 1");
+            bad("limits.max_targets", "must be at least 1");
         }
         if self.flood.enabled && (self.flood.per_second == 0 || self.flood.burst == 0) {
-            return bad("flood", "burst and per_second must be at least 1");
+            bad("flood", "burst and per_second must be at least 1");
         }
         if self.accounts.argon2_memory_kib < 8 * self.accounts.argon2_parallelism.max(1) {
-            return bad("accounts.argon2_memory_kib", "too small for argon2");
+            bad("accounts.argon2_memory_kib", "too small for argon2");
         }
         if self.accounts.scram_iterations < 4096 {
-            return bad("accounts.scram_iterations", "must be at least 4096 (RFC 7677)");
+            bad("accounts.scram_iterations", "must be at least 4096 (RFC 7677)");
         }
         for flag in self.channels.default_modes.chars() {
             if !"imnst".contains(flag) {
-                return bad("channels.default_modes", "only i, m, n, s and t may be defaults");
+                bad("channels.default_modes", "only i, m, n, s and t may be defaults");
             }
         }
         if !self.tls.listen.is_empty() && (self.tls.cert.is_none() || self.tls.key.is_none()) {
-            return bad("tls", "tls.listen needs tls.cert and tls.key");
+            bad("tls", "tls.listen needs tls.cert and tls.key");
         }
         if self.metadata.max_key_bytes == 0 || self.metadata.max_value_bytes > 400 {
-            return bad("metadata", "max_key_bytes must be at least 1 and max_value_bytes at most 400");
+            bad("metadata", "max_key_bytes must be at least 1 and max_value_bytes at most 400");
         }
         if self.multiline.max_lines == 0 || self.multiline.max_bytes < 512 {
-            return bad("multiline", "max_lines must be at least 1 and max_bytes at least 512");
+            bad("multiline", "max_lines must be at least 1 and max_bytes at least 512");
         }
         if self.history.query_limit == 0 {
-            return bad("history.query_limit", "must be at least 1");
+            bad("history.query_limit", "must be at least 1");
         }
         if let Some(p) = &self.server.password {
             if p.is_empty() {
-                return bad("server.password", "must not be empty (remove the key for no password)");
+                bad("server.password", "must not be empty (remove the key for no password)");
             }
             if crate::accounts::password::is_phc_hash(p) && argon2::password_hash::PasswordHash::new(p).is_err() {
-                return bad("server.password", "starts like an argon2 hash but is not one");
+                bad("server.password", "starts like an argon2 hash but is not one");
             }
         }
         if self.history.batch_rows == 0 {
-            return bad("history.batch_rows", "must be at least 1");
+            bad("history.batch_rows", "must be at least 1");
         }
         if self.history.queue_bytes < 65536 {
-            return bad("history.queue_bytes", "must be at least 65536");
+            bad("history.queue_bytes", "must be at least 65536");
         }
         if self.history.batch_ms > 1000 {
-            return bad("history.batch_ms", "must be at most 1000 (it is what a crash can lose)");
+            bad("history.batch_ms", "must be at most 1000 (it is what a crash can lose)");
         }
         for ws in &self.websockets {
             if ws.tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {
-                return bad("websocket", "tls = true needs tls.cert and tls.key");
+                bad("websocket", "tls = true needs tls.cert and tls.key");
             }
             for origin in &ws.origins {
                 if !valid_origin(origin) {
-                    return bad(
-                        "websocket",
-                        &format!("origins: {origin:?} is not \"*\" or scheme://host[:port] (no path)"),
-                    );
+                    bad("websocket", &format!("origins: {origin:?} is not \"*\" or scheme://host[:port] (no path)"));
                 }
             }
         }
         for o in &self.opers {
             if o.password.is_none() && o.password_hash.is_none() {
-                return bad("oper", "each [[oper]] needs password_hash (or password)");
+                bad("oper", "each [[oper]] needs password_hash (or password)");
             }
             if let Some(hash) = &o.password_hash {
                 if !is_argon2_phc(hash) {
@@ -717,17 +744,17 @@ impl Config {
                          (\"$argon2id$v=19$...\"): run `banterd hash-password` to make one",
                         o.name
                     );
-                    return bad("oper.password_hash", &why);
+                    bad("oper.password_hash", &why);
                 }
             }
         }
         for name in &self.channels.permanent {
             if !crate::proto::names::valid_channel(name, self.limits.channel_len) {
                 let why = format!("{name:?} is not a channel name: it must start with # and have no spaces or commas");
-                return bad("channels.permanent", &why);
+                bad("channels.permanent", &why);
             }
         }
-        Ok(())
+        problems
     }
 
     /// Where the settings come from, for the start-up log: the file, or the built-in defaults.

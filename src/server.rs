@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod check;
 pub mod lock;
 pub mod logging;
 pub mod notify;

@@ -9,6 +9,10 @@ const USAGE: &str = "usage: banterd [OPTIONS]                      run the serve
        banterd account list
        banterd hash-password                        print an argon2id hash for [[oper]]
        banterd backup OUT_DIR                       copy the databases (safe while running)
+       banterd check-config                         check the configuration (and the files,
+                                                    addresses and data directory it names),
+                                                    print what it would listen on; exit 2
+                                                    listing every problem
 
 options:
   -c, --config PATH    configuration file (default: ./config.toml if present,
@@ -66,6 +70,29 @@ fn parse_args() -> Result<Parsed, String> {
     Ok(Parsed::Run(args))
 }
 
+/// Applies the command line's --listen, --websocket and --data-dir to `config`.
+fn apply_overrides(args: &Args, config: &mut Config) {
+    if !args.listen.is_empty() {
+        config.server.listen = args.listen.clone();
+    }
+    if !args.websocket.is_empty() {
+        // The addresses replace those of the [[websocket]] blocks; the first
+        // block's settings (TLS, origins, proxies) apply to each.
+        let template = config.websockets.first().cloned();
+        config.websockets = args
+            .websocket
+            .iter()
+            .map(|addr| match &template {
+                Some(t) => banter::config::WebsocketConfig { listen: *addr, ..t.clone() },
+                None => banter::config::WebsocketConfig::on(*addr),
+            })
+            .collect();
+    }
+    if let Some(d) = &args.data_dir {
+        config.server.data_dir = d.clone();
+    }
+}
+
 fn main() -> ExitCode {
     // SIGTERM and SIGINT are held from the first instruction until the runtime's
     // handlers are installed, so a stop right after start-up is a clean shutdown.
@@ -89,6 +116,10 @@ fn main() -> ExitCode {
         let default = PathBuf::from("config.toml");
         default.exists().then_some(default)
     });
+    if args.rest.first().map(String::as_str) == Some("check-config") {
+        held.release();
+        return ExitCode::from(banter::server::check::run(path.as_deref(), |c| apply_overrides(&args, c)));
+    }
     let mut config = match &path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
@@ -99,25 +130,7 @@ fn main() -> ExitCode {
         },
         None => Config::default(),
     };
-    if !args.listen.is_empty() {
-        config.server.listen = args.listen.clone();
-    }
-    if !args.websocket.is_empty() {
-        // The addresses replace those of the [[websocket]] blocks; the first
-        // block's settings (TLS, origins, proxies) apply to each.
-        let template = config.websockets.first().cloned();
-        config.websockets = args
-            .websocket
-            .iter()
-            .map(|addr| match &template {
-                Some(t) => banter::config::WebsocketConfig { listen: *addr, ..t.clone() },
-                None => banter::config::WebsocketConfig::on(*addr),
-            })
-            .collect();
-    }
-    if let Some(d) = &args.data_dir {
-        config.server.data_dir = d.clone();
-    }
+    apply_overrides(&args, &mut config);
     match args.rest.first().map(String::as_str) {
         Some("account") => {
             held.release();
