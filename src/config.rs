@@ -651,6 +651,8 @@ impl Config {
     /// Every value serde cannot check that is wrong, each naming its key
     /// (`banterd check-config` lists them all; start-up stops at the first).
     pub fn problems(&self) -> Vec<ConfigError> {
+        // Each check records its problem with `bad(key, why)` and goes on (no
+        // `return`): `banterd check-config` lists them all at once.
         let mut problems = Vec::new();
         let mut bad = |key: &str, why: &str| problems.push(ConfigError(format!("invalid value for `{key}`: {why}")));
         if self.server.name.is_empty() || self.server.name.contains(' ') || !self.server.name.contains('.') {
