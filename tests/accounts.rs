@@ -67,7 +67,23 @@ fn pass_login_and_wrong_password() {
     ok.register("rita");
     ok.send("WHOIS rita");
     assert!(ok.collect_until("318").iter().any(|l| l.contains(" 330 rita rita rita ")));
+    // A PASS that does not log in is said, and the connection carries on
+    // without an account (it used to get 464 and be closed: clients send PASS
+    // out of habit). With require_login it is still refused.
     let mut bad = s.connect();
+    bad.send("PASS rita:wrong");
+    let burst = bad.register("rita2");
+    let notice = burst.iter().find(|l| command_of(l) == "NOTICE").expect("a NOTICE about PASS");
+    assert!(notice.starts_with(":test.banter NOTICE rita2 :PASS did not log you in (wrong account name or password;"));
+    assert!(!burst.iter().any(|l| command_of(l) == "464" || command_of(l) == "900"), "{burst:#?}");
+    bad.send("WHOIS rita2");
+    assert!(!bad.collect_until("318").iter().any(|l| l.contains(" 330 ")));
+    let mut habit = s.connect();
+    habit.send("PASS some-connection-password");
+    habit.register("habit");
+    let strict = Server::start_with(&BASE_CONFIG.replace("[accounts]\n", "[accounts]\nrequire_login = true\n"));
+    register(&strict, "rita", "rita-password");
+    let mut bad = strict.connect();
     bad.send("PASS rita:wrong");
     bad.send("NICK rita2");
     bad.send("USER r 0 * :r");

@@ -295,3 +295,38 @@ fn server_password_is_required_before_registration() {
         assert!(late.closed());
     }
 }
+
+/// Error replies say what rule was broken and what to do: 432 names the nick
+/// rule, 403 for a name without `#` suggests the channel name, and HELP lists
+/// every command of the table (it used to omit AUTHENTICATE, CHATHISTORY, METADATA...).
+#[test]
+fn errors_and_help_tell_a_newcomer_what_to_do() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send("NICK 1abc");
+    assert_eq!(
+        c.expect("432"),
+        ":test.banter 432 * 1abc :Erroneous nickname: it cannot start with '1'; start with a letter"
+    );
+    let long = "a".repeat(31);
+    c.send(&format!("NICK {long}"));
+    assert!(c.expect("432").ends_with(":Erroneous nickname: it is too long: at most 30 characters"));
+    c.send("NICK al!ce");
+    assert!(c.expect("432").contains("the character '!' is not allowed"));
+    c.register("newbie");
+    c.send("JOIN room1");
+    assert_eq!(
+        c.expect("403"),
+        ":test.banter 403 newbie room1 :No such channel: channel names start with #: try JOIN #room1"
+    );
+    c.send("HELP");
+    let index = c.collect_until("706").join("\n");
+    for cmd in ["AUTHENTICATE", "CHATHISTORY", "METADATA", "JOIN", "REGISTER", "MARKREAD", "REDACT", "WHOWAS"] {
+        assert!(index.contains(cmd), "HELP lacks {cmd}: {index}");
+    }
+    c.send("HELP chathistory");
+    let topic = c.collect_until("706");
+    assert!(topic[0].starts_with(":test.banter 704 newbie CHATHISTORY :CHATHISTORY "), "{topic:?}");
+    c.send("HELP FROB");
+    assert!(c.expect("524").contains(" FROB "));
+}

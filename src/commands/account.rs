@@ -1,7 +1,6 @@
 //! Accounts on the wire: REGISTER and VERIFY (draft/account-registration),
 //! AUTHENTICATE (SASL PLAIN and SCRAM-SHA-256), and PASS login.
 
-use super::registration::valid_nick;
 use super::{fail, BoxFuture, Ctx, HandlerResult};
 use crate::accounts::sasl::{self, Exchange, Mechanism, ScramStage};
 use crate::accounts::throttle::Refusal;
@@ -50,8 +49,12 @@ pub fn register(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         if account == "*" || account.is_empty() {
             return fail("REGISTER", "NEED_NICK", &["*"], "Send NICK first or name the account");
         }
-        if !valid_nick(&account, cfg.limits.nick_len) || crate::services::lookup(&ctx.server, &account).is_some() {
-            return fail("REGISTER", "BAD_ACCOUNT_NAME", &[&account], "That account name is not valid");
+        if let Some(why) = crate::proto::names::nick_problem(&account, cfg.limits.nick_len) {
+            let text = format!("That account name is not valid: {why}");
+            return fail("REGISTER", "BAD_ACCOUNT_NAME", &[&account], &text);
+        }
+        if crate::services::lookup(&ctx.server, &account).is_some() {
+            return fail("REGISTER", "BAD_ACCOUNT_NAME", &[&account], "That name belongs to a service");
         }
         let email = match email.as_str() {
             "*" if cfg.accounts.email_required => {
@@ -110,10 +113,11 @@ pub fn verify(_ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 }
 
 /// Checks a PASS given before registration: `account:password`, or the
-/// password of the account named like the nick. Logs in on success.
-pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> bool {
+/// password of the account named like the nick. Logs in on success; on failure,
+/// returns why (a throttle or outage is also said as `FAIL PASS`).
+pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> Result<(), String> {
     if ctx.client.info().account.is_some() {
-        return true;
+        return Ok(());
     }
     let (name, password) = match pass.split_once(':') {
         Some((a, p)) if !a.is_empty() => (a.to_owned(), p.to_owned()),
@@ -124,13 +128,13 @@ pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> bool {
     match ctx.server.accounts.check_password(&cfg, &name, &password, origin).await {
         Ok(Some(account)) => {
             login(ctx, &account);
-            true
+            Ok(())
         }
         Err(e @ (AccountError::Refused(_) | AccountError::Busy(_))) => {
             ctx.standard_reply("FAIL", "PASS", "TEMPORARILY_UNAVAILABLE", &[], &e.text());
-            false
+            Err(e.text())
         }
-        _ => false,
+        _ => Err("wrong account name or password".into()),
     }
 }
 

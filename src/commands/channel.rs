@@ -1,6 +1,6 @@
 //! Channel membership: JOIN, PART, KICK, INVITE, TOPIC.
 
-use super::{err, Ctx, HandlerResult};
+use super::{err, err_because, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
@@ -60,7 +60,11 @@ pub fn join(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
     let cfg = ctx.server.config();
     if !name.starts_with('#') {
-        return err(ERR_NOSUCHCHANNEL, &[name]);
+        let hint = match name.trim_start_matches(['&', '+', '!']) {
+            rest if valid_channel(&format!("#{rest}"), cfg.limits.channel_len) => format!(": try JOIN #{rest}"),
+            _ => String::new(),
+        };
+        return err_because(ERR_NOSUCHCHANNEL, &[name], format!("No such channel: channel names start with #{hint}"));
     }
     if !valid_channel(name, cfg.limits.channel_len) {
         return err(ERR_BADCHANNAME, &[name]);

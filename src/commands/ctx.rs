@@ -86,6 +86,14 @@ pub fn err(n: Numeric, params: &[&str]) -> HandlerResult {
     Err(CmdError::Numeric(n, params.iter().map(|s| (*s).to_owned()).collect()))
 }
 
+/// A numeric error whose text says more than the numeric's fixed one: which
+/// rule was broken and what to do instead.
+pub fn err_because(n: Numeric, params: &[&str], text: String) -> HandlerResult {
+    let mut all: Vec<String> = params.iter().map(|s| (*s).to_owned()).collect();
+    all.push(text);
+    Err(CmdError::Numeric(Numeric { code: n.code, text: None }, all))
+}
+
 /// Shorthand for a FAIL reply.
 pub fn fail(command: &str, code: &'static str, context: &[&str], text: &str) -> HandlerResult {
     Err(CmdError::Fail {

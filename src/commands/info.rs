@@ -1,4 +1,4 @@
-//! Server information: LUSERS, MOTD, VERSION, TIME, INFO, ADMIN, LINKS, STATS, HELP.
+//! Server information: LUSERS, MOTD, VERSION, TIME, INFO, ADMIN, LINKS, STATS (HELP is in help.rs).
 
 use super::{err, Ctx, HandlerResult};
 use crate::proto::numeric::*;
@@ -135,63 +135,5 @@ pub fn stats(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ctx.numeric(RPL_STATSUPTIME, &[&text]);
     }
     ctx.numeric(RPL_ENDOFSTATS, &[&letter.to_string()]);
-    Ok(())
-}
-
-/// Help topics: command name and lines of text.
-const HELP: &[(&str, &[&str])] = &[
-    (
-        "index",
-        &[
-            "banter understands the standard IRC commands. HELP <command> for one of them:",
-            "ADMIN AWAY CAP CERTFP HELP INFO INVITE ISON JOIN KICK LINKS LIST LUSERS MODE MONITOR MOTD",
-            "NAMES NICK NOTICE OPER PART PASS PING PRIVMSG QUIT REGISTER SETNAME STATS TAGMSG",
-            "TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
-        ],
-    ),
-    (
-        "JOIN",
-        &[
-            "JOIN <#channel>[,<#channel>] [<key>[,<key>]]",
-            "Joins a channel, creating it if it does not exist. JOIN 0 leaves all.",
-        ],
-    ),
-    ("PART", &["PART <#channel>[,<#channel>] [:<reason>]", "Leaves channels."]),
-    ("PRIVMSG", &["PRIVMSG <target>[,<target>] :<text>", "Sends a message to a channel or a nick."]),
-    ("NOTICE", &["NOTICE <target> :<text>", "Like PRIVMSG, but never answered automatically."]),
-    ("LIST", &["LIST [<#channel>|<filter>]", "Lists channels with their member counts. Filters: >n, <n, mask, !mask."]),
-    ("NAMES", &["NAMES [<#channel>]", "Lists the members of a channel."]),
-    ("WHO", &["WHO <mask|#channel> [o][%fields[,token]]", "Lists users with their user@host."]),
-    ("WHOIS", &["WHOIS <nick>", "Shows information about a user."]),
-    ("NICK", &["NICK <nick>", "Sets or changes your nickname."]),
-    ("QUIT", &["QUIT [:<reason>]", "Disconnects (logs out), leaving every channel."]),
-    ("REGISTER", &["REGISTER <account|*> <email|*> <password>", "Creates an account and logs you in."]),
-    (
-        "CERTFP",
-        &[
-            "CERTFP [ADD [<fingerprint>] | DEL <fingerprint> | LIST]",
-            "Links TLS client certificates to your account, for SASL EXTERNAL.",
-        ],
-    ),
-    ("TOPIC", &["TOPIC <#channel> [:<topic>]", "Shows or sets a channel topic."]),
-    ("MODE", &["MODE <target> [<modes> [<params>]]", "Shows or changes user or channel modes."]),
-    ("AWAY", &["AWAY [:<message>]", "Marks you as away, or back without a message."]),
-];
-
-/// HELP / HELPOP `[topic]`.
-pub fn help(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let subject = msg.param(0);
-    let key = if subject.is_empty() { "index" } else { subject };
-    let Some((name, lines)) = HELP.iter().find(|(n, _)| n.eq_ignore_ascii_case(key)) else {
-        return err(ERR_HELPNOTFOUND, &[subject]);
-    };
-    let shown = if subject.is_empty() { "*" } else { name };
-    let mut iter = lines.iter();
-    let first = iter.next().copied().unwrap_or("");
-    ctx.numeric(RPL_HELPSTART, &[shown, first]);
-    for l in iter {
-        ctx.numeric(RPL_HELPTXT, &[shown, l]);
-    }
-    ctx.numeric(RPL_ENDOFHELP, &[shown, "End of /HELP"]);
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod certfp;
 pub mod channel;
 pub mod chathistory;
 pub mod ctx;
+pub mod help;
 pub mod info;
 pub mod listing;
 pub mod markread;
@@ -25,7 +26,7 @@ pub mod registration;
 pub mod response;
 pub mod who;
 
-pub use ctx::{err, fail, CmdError, Conn, Ctx, HandlerResult};
+pub use ctx::{err, err_because, fail, CmdError, Conn, Ctx, HandlerResult};
 
 use crate::proto::numeric::*;
 use crate::proto::{Frame, Message, OwnedMessage};
@@ -90,8 +91,8 @@ pub static COMMANDS: &[Command] = &[
     cmd("CHANSERV", 1, Registered, Sync(crate::services::cs)),
     cmd("CHATHISTORY", 1, Registered, Async(chathistory::chathistory)),
     oper_cmd("DIE", 0, Sync(oper::die)),
-    cmd("HELP", 0, Registered, Sync(info::help)),
-    cmd("HELPOP", 0, Registered, Sync(info::help)),
+    cmd("HELP", 0, Registered, Sync(help::help)),
+    cmd("HELPOP", 0, Registered, Sync(help::help)),
     cmd("INFO", 0, Registered, Sync(info::info)),
     cmd("INVITE", 0, Registered, Sync(channel::invite)),
     cmd("ISON", 1, Registered, Sync(query::ison)),

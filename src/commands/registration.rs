@@ -1,7 +1,7 @@
 //! Connection registration: NICK, USER, PASS, PING/PONG, QUIT, SETNAME and the
 //! welcome burst.
 
-use super::{err, fail, info, Ctx, HandlerResult};
+use super::{err, err_because, fail, info, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
@@ -21,8 +21,8 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return err(ERR_NONICKNAMEGIVEN, &[]);
     }
     let cfg = ctx.server.config();
-    if !valid_nick(new, cfg.limits.nick_len) {
-        return err(ERR_ERRONEUSNICKNAME, &[new]);
+    if let Some(why) = crate::proto::names::nick_problem(new, cfg.limits.nick_len) {
+        return err_because(ERR_ERRONEUSNICKNAME, &[new], format!("Erroneous nickname: {why}"));
     }
     let old_line = ctx.client.line("NICK", vec![new.to_owned()]);
     let old_nick = ctx.client.nick();
@@ -156,14 +156,24 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
             return;
         }
     }
+    let cfg = ctx.server.config();
     if let Some(pass) = ctx.conn.pre.as_mut().and_then(|p| p.pass.take()) {
-        if !super::account::login_with_pass(ctx, &pass).await {
-            ctx.numeric(ERR_PASSWDMISMATCH, &[]);
-            ctx.quit("Bad password");
-            return;
+        if let Err(why) = super::account::login_with_pass(ctx, &pass).await {
+            if cfg.accounts.require_login {
+                ctx.numeric(ERR_PASSWDMISMATCH, &[]);
+                ctx.quit("Bad password");
+                return;
+            }
+            // Many clients send PASS out of habit (from servers with connection
+            // passwords): a PASS that is not a login is said, not fatal.
+            let text = format!(
+                "PASS did not log you in ({why}; the form is PASS account:password): you are connected \
+                 without an account. Log in with SASL, or create one with REGISTER <name> * <password>"
+            );
+            let line = Line::new(ctx.server_name(), "NOTICE", vec![ctx.client.nick(), text]);
+            ctx.reply(line);
         }
     }
-    let cfg = ctx.server.config();
     let account = ctx.client.info().account.clone();
     if cfg.accounts.require_login && account.is_none() {
         if !ctx.conn.told_login_required {

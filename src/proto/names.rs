@@ -8,7 +8,7 @@ const NICK_SPECIAL: &str = "[]\\`_^{|}";
 /// Why `nick` is not a valid nickname of at most `max_len` bytes, or `None` if it is.
 pub fn nick_problem(nick: &str, max_len: usize) -> Option<String> {
     let special = |c: char| NICK_SPECIAL.contains(c);
-    let first = nick.chars().next()?;
+    let Some(first) = nick.chars().next() else { return Some("it is empty".into()) };
     if nick.len() > max_len {
         return Some(format!("it is too long: at most {max_len} characters"));
     }

@@ -223,6 +223,7 @@ impl App {
                     return self.reconnect(Duration::ZERO);
                 }
                 self.send(build("PASS", &[&format!("{}:{}", creds.name, creds.password)]));
+                self.conn.pass_sent = true;
                 self.nick_user(&creds.name);
                 self.cap_end();
                 Step::Welcome { register_after: false }
@@ -282,6 +283,14 @@ impl App {
             "421" if msg.param(1).eq_ignore_ascii_case("CAP") => self.caps_done(),
             "REGISTER" => self.on_register_reply(step, msg),
             "FAIL" if msg.param(0).eq_ignore_ascii_case("REGISTER") => self.on_register_fail(msg),
+            "900" => self.conn.logged_in = true,
+            // An IRCv3 server (one that answered CAP LS) may let a failed PASS
+            // connect without an account (banterd does, with a NOTICE): no 900
+            // before 001 means no login. Servers without CAP never send 900.
+            "001" if self.conn.pass_sent && !self.conn.logged_in && !self.caps.offered.is_empty() => {
+                self.conn.registered = true;
+                self.login_failed("Login failed: wrong name or password.".into());
+            }
             "001" => {
                 self.conn.registered = true;
                 self.nick = Some(msg.param(0).to_string()).filter(|n| !n.is_empty()).or(Some(name));

@@ -99,6 +99,10 @@ struct Conn {
     cap_end_sent: bool,
     /// We got 001.
     registered: bool,
+    /// PASS account:password was sent on this connection.
+    pass_sent: bool,
+    /// The server said we are logged in (900).
+    logged_in: bool,
     /// The server's `ERROR` text, shown when the connection closes.
     error: Option<String>,
 }

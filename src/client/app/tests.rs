@@ -177,6 +177,25 @@ fn pass_login_without_sasl_and_connection_refused() {
     let a = typed(&mut app, "pw");
     assert_eq!(sent(&a), vec!["PASS carol:pw", "NICK carol", "USER carol 0 * carol", "CAP END"]);
 
+    // A server that lets a failed PASS connect (no 900 before 001): not logged in.
+    server(&mut app, ":srv NOTICE carol :PASS did not log you in");
+    let a = server(&mut app, ":srv 001 carol :Welcome");
+    let lines = shown(&a);
+    assert_eq!(lines[0], "ERROR> Login failed: wrong name or password.");
+    assert_eq!(sent(&a), vec!["QUIT Reconnecting"]);
+    assert!(a.contains(&Action::Connect(Duration::ZERO)));
+    // With 900 first, the same 001 is a login.
+    let mut ok = App::new("srv:6667", None);
+    ok.start();
+    ok.on_connected();
+    server(&mut ok, ":srv CAP * LS :multi-prefix");
+    typed(&mut ok, "2");
+    typed(&mut ok, "carol");
+    typed(&mut ok, "pw");
+    server(&mut ok, ":srv 900 carol carol!~carol@h carol :You are now logged in as carol");
+    let a = server(&mut ok, ":srv 001 carol :Welcome");
+    assert!(shown(&a).iter().any(|l| l.contains("Logged in as carol")), "{:?}", shown(&a));
+
     let mut refused = App::new("srv:6667", None);
     refused.start();
     refused.take_actions();
