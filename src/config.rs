@@ -59,13 +59,20 @@ pub struct WebsocketConfig {
     /// `X-Forwarded-Proto` headers are believed.
     #[serde(default)]
     pub trusted_proxies: Vec<crate::net::iprange::IpRange>,
+    /// Serve the bundled web client at `/`.
+    #[serde(default = "enabled")]
+    pub web_client: bool,
 }
 
 impl WebsocketConfig {
     /// A plain listener on `listen` with the default settings.
     pub fn on(listen: SocketAddr) -> Self {
-        WebsocketConfig { listen, tls: false, origins: Vec::new(), trusted_proxies: Vec::new() }
+        WebsocketConfig { listen, tls: false, origins: Vec::new(), trusted_proxies: Vec::new(), web_client: true }
     }
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// `[tls]`: listeners that speak TLS, and the certificate they present.
@@ -806,10 +813,11 @@ mod tests {
     fn websocket_blocks() {
         let cfg = Config::parse(
             "[[websocket]]\nlisten = \"127.0.0.1:8080\"\norigins = [\"https://chat.example.org\"]\n\
-             trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n[[websocket]]\nlisten = \"[::1]:8081\"\n",
+             trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n[[websocket]]\nlisten = \"[::1]:8081\"\nweb_client = false\n",
         )
         .unwrap();
         assert_eq!(cfg.websockets.len(), 2);
+        assert!(cfg.websockets[0].web_client && !cfg.websockets[1].web_client);
         assert!(cfg.websockets[0].trusted_proxies[0].contains("10.1.2.3".parse().unwrap()));
         let err =
             Config::parse("[[websocket]]\nlisten = \"127.0.0.1:8080\"\norigins = [\"example.org\"]\n").unwrap_err();

@@ -370,6 +370,17 @@ fn plain_http_and_bad_handshakes_get_http_errors() {
     };
     let r = get("GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    // the web client's files, with their type, a cache validator and a policy
+    let page = get("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("content-type: text/html"), "{page}");
+    assert!(page.contains("content-security-policy: default-src 'none'") && page.contains("<script src=\"app.js\""));
+    let etag = page.lines().find_map(|l| l.strip_prefix("etag: ")).expect("an etag").to_owned();
+    let again = get(&format!("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"));
+    assert!(again.starts_with("HTTP/1.1 304"), "{again}");
+    let js = get("HEAD /app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(js.starts_with("HTTP/1.1 200") && js.contains("text/javascript") && !js.contains("use strict"), "{js}");
+    let post = get("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert!(post.starts_with("HTTP/1.1 405") && post.contains("allow: GET, HEAD"), "{post}");
     // a WebSocket request without a key or with the wrong version
     let r = get(
         "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -380,6 +391,17 @@ fn plain_http_and_bad_handshakes_get_http_errors() {
     // garbage is not HTTP: the connection is closed
     let r = get("\x16\x03\x01 not http at all\r\n\r\n");
     assert!(!r.contains("101"), "{r}");
+}
+
+#[test]
+fn web_client_false_serves_only_websockets() {
+    let (_s, port) = ws_server(&format!("{PLAIN}web_client = false\n"));
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut r = String::new();
+    let _ = c.read_to_string(&mut r);
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    Ws::open(port, &["text.ircv3.net"]).register("stillworks");
 }
 
 #[test]

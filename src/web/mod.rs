@@ -7,6 +7,7 @@
 //! An HTTP connection lives in its own task only until it is upgraded (or
 //! closes): the IRC session then runs in the connection task every client has.
 
+pub mod assets;
 pub mod forwarded;
 pub mod router;
 mod upgrade;

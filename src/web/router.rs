@@ -1,12 +1,13 @@
 //! Which answer a request gets: a WebSocket upgrade (on any path, as IRC
-//! web clients are configured with all sorts), or a page. Add a page (say
+//! web clients are configured with all sorts), a file of the web client, or
+//! an error. Add a page (say
 //! `/metrics`) as one more arm of the match in [`route`].
 
-use super::{upgrade, Site};
+use super::{assets, upgrade, Site};
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use hyper::{Request, Response, StatusCode};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,7 +19,20 @@ pub fn route(site: &Arc<Site>, peer: SocketAddr, req: Request<Incoming>) -> Resp
     if upgrade::is_websocket(&req) {
         return upgrade::websocket(site, peer, req);
     }
-    plain(StatusCode::NOT_FOUND, "Not found. IRC clients connect here over WebSocket.\n")
+    let asset = match req.uri().path() {
+        path if site.settings.web_client => assets::find(path),
+        _ => None,
+    };
+    let Some(asset) = asset else {
+        return plain(StatusCode::NOT_FOUND, "Not found. IRC clients connect here over WebSocket.\n");
+    };
+    // hyper leaves the body out of an answer to HEAD.
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Only GET and HEAD.\n");
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    assets::response(asset, req.headers())
 }
 
 /// A short plain-text answer.
