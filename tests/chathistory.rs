@@ -36,14 +36,6 @@ fn history(c: &mut Client, request: &str) -> Vec<String> {
     }
 }
 
-/// A client with every history cap, logged in to a new account `nick`.
-fn account(s: &Server, nick: &str) -> Client {
-    let mut reg = s.connect();
-    reg.send(&format!("REGISTER {nick} * {nick}-password"));
-    assert!(reg.expect("REGISTER").contains("SUCCESS"));
-    with_caps_and_pass(s, nick, ALL, Some(&format!("{nick}-password")))
-}
-
 fn texts(lines: &[String]) -> Vec<String> {
     lines.iter().map(|l| params_of(l).last().cloned().unwrap_or_default()).collect()
 }
@@ -127,9 +119,9 @@ fn outsiders_cannot_read_and_tagmsg_needs_event_playback() {
 #[test]
 fn direct_messages_and_targets() {
     let s = Server::start();
-    let mut a = account(&s, "alice");
-    let mut b = account(&s, "bob");
-    let mut c = account(&s, "carol");
+    let mut a = with_caps_and_pass(&s, "alice", ALL, None);
+    let mut b = with_caps_and_pass(&s, "bob", ALL, None);
+    let mut c = with_caps_and_pass(&s, "carol", ALL, None);
     say(&mut a, "bob", 2);
     b.send("PRIVMSG alice :reply");
     b.expect("PRIVMSG");
@@ -150,22 +142,18 @@ fn direct_messages_and_targets() {
     assert_eq!(names, ["bob", "carol"]);
     assert!(t.iter().all(|l| command_of(l) == "CHATHISTORY" && params_of(l)[0] == "TARGETS"));
 
-    // Direct messages are kept only between two logged-in accounts (issue 16:
-    // an unregistered user's never reach the disk, and nobody can later claim
-    // its identity); before, they were kept in memory until it disconnected.
-    let mut guest = with_caps_and_pass(&s, "guest", ALL, None);
-    guest.send("PRIVMSG alice :from a guest");
-    guest.expect("PRIVMSG");
-    a.expect("PRIVMSG");
-    assert!(history(&mut guest, "CHATHISTORY LATEST alice * 10").is_empty());
-    assert_eq!(texts(&history(&mut a, "CHATHISTORY LATEST guest * 10")), Vec::<String>::new());
+    // An unregistered user's conversations end with its connection.
+    c.send("QUIT");
+    assert!(c.closed());
+    let mut c2 = with_caps_and_pass(&s, "carol", ALL, None);
+    assert!(history(&mut c2, "CHATHISTORY LATEST alice * 10").is_empty());
 }
 
 #[test]
 fn redact_own_others_and_forbidden() {
     let s = Server::start();
-    let mut a = account(&s, "alice");
-    let mut b = account(&s, "bob");
+    let mut a = with_caps_and_pass(&s, "alice", ALL, None);
+    let mut b = with_caps_and_pass(&s, "bob", ALL, None);
     let mut plain = with_caps_and_pass(&s, "plain", "message-tags", None);
     for c in [&mut a, &mut b, &mut plain] {
         c.send("JOIN #r");
@@ -253,12 +241,8 @@ fn read_markers() {
 fn multiline_messages_are_kept_and_replayed() {
     let s = Server::start();
     let ml = "draft/multiline batch message-tags server-time echo-message draft/chathistory";
-    // Logged in: direct messages are kept only between accounts (issue 16).
-    let mut reg = s.connect();
-    reg.send("REGISTER alice * alice-password");
-    assert!(reg.expect("REGISTER").contains("SUCCESS"));
-    let mut a = with_caps_and_pass(&s, "alice", ml, Some("alice-password"));
-    let mut b = account(&s, "bob");
+    let mut a = with_caps_and_pass(&s, "alice", ml, None);
+    let mut b = with_caps_and_pass(&s, "bob", ALL, None);
     for c in [&mut a, &mut b] {
         c.send("JOIN #ml");
         c.expect("366");

@@ -79,19 +79,39 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
     }
 }
 
-/// Records `line`, just sent by this client to the user `to`: only between two
-/// logged-in accounts (nobody can later claim an unregistered user's identity).
+/// Records `line`, just sent by this client to the user `to`: on disk between
+/// two logged-in accounts; in memory only (until the connection closes) when
+/// either side is not logged in.
 pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
+    let Some(row) = direct_row(ctx, to, line) else { return };
+    keep_direct(ctx, row);
+}
+
+/// The row of a direct message to `to`, keyed by both identities.
+fn direct_row(ctx: &Ctx, to: &Client, line: Line) -> Option<Row> {
+    let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, to));
+    let account = me.strip_prefix("a:").map(str::to_owned);
+    let mut row = row(ctx, pair_key(&me, &them), line, &account)?;
+    row.direct = Some([(me, to.nick()), (them, ctx.client.nick())]);
+    Some(row)
+}
+
+/// Hands a direct message's row to the disk writer or, with an unregistered
+/// side, to the in-memory store.
+fn keep_direct(ctx: &Ctx, row: Row) {
     let cfg = ctx.server.config();
     let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
-    let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, to));
-    if !me.starts_with("a:") || !them.starts_with("a:") {
-        return;
+    if is_ephemeral(&row.target) {
+        ctx.server.history.ephemeral.record(row);
+    } else {
+        writer.record(row);
     }
-    let account = Some(me[2..].to_owned());
-    let Some(mut row) = row(ctx, pair_key(&me, &them), line, &account) else { return };
-    row.direct = Some([(me, to.nick()), (them, ctx.client.nick())]);
-    writer.record(row);
+}
+
+/// Whether a target key names a conversation with an unregistered user (kept
+/// in memory only).
+pub fn is_ephemeral(target: &str) -> bool {
+    !target.starts_with('#') && target.split(' ').any(|side| side.starts_with("c:"))
 }
 
 /// Where a draft/multiline message went.
@@ -117,14 +137,11 @@ pub fn record_multiline(ctx: &Ctx, to: Recipient<'_>, first: Line, lines: Vec<(S
             row(ctx, ctx.server.fold(&ch.name), first, &account)
         }
         Recipient::User(u) => {
-            let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, u));
-            if !me.starts_with("a:") || !them.starts_with("a:") {
-                return;
+            if let Some(mut row) = direct_row(ctx, u, first) {
+                row.multiline = Some(lines);
+                keep_direct(ctx, row);
             }
-            row(ctx, pair_key(&me, &them), first, &account).map(|mut r| {
-                r.direct = Some([(me, u.nick()), (them, ctx.client.nick())]);
-                r
-            })
+            return;
         }
     };
     if let Some(mut row) = row {
@@ -266,12 +283,45 @@ async fn run(ctx: &mut Ctx, params: &[String]) -> HandlerResult {
         return fail("CHATHISTORY", "INVALID_TARGET", &[&sub, name], "Messages could not be retrieved");
     };
     let events = ctx.has_cap(Cap::EventPlayback);
-    let Some(rows) = read(ctx, move |s| s.select_history(&scope, &query, events)).await else {
-        return fail("CHATHISTORY", "MESSAGE_ERROR", &[&sub, name], "Messages could not be retrieved");
+    let rows = match &scope {
+        Scope::Target(t) if is_ephemeral(t) => ctx.server.history.ephemeral.select(&scope, &query, events),
+        _ => {
+            let (sc, q) = (scope.clone(), query.clone());
+            let Some(mut rows) = read(ctx, move |s| s.select_history(&sc, &q, events)).await else {
+                return fail("CHATHISTORY", "MESSAGE_ERROR", &[&sub, name], "Messages could not be retrieved");
+            };
+            if let Scope::AllDirect(_) = scope {
+                rows.extend(ctx.server.history.ephemeral.select(&scope, &query, events));
+                merge(&mut rows, &query);
+            }
+            rows
+        }
     };
     let lines = rows.into_iter().flat_map(|e| replay(ctx, e)).collect();
     send_batch(ctx, vec!["chathistory".into(), name.to_owned()], lines);
     Ok(())
+}
+
+/// Orders rows from the disk and the in-memory store by time and keeps the
+/// `limit` that the query's direction selects.
+fn merge(rows: &mut Vec<Stored>, query: &Query) {
+    rows.sort_by_key(|r| r.time_ms);
+    let (n, newest) = match query {
+        Query::Latest(_, n) | Query::Before(_, n) => (*n, true),
+        Query::After(_, n) | Query::Between(_, _, n) => (*n, false),
+        Query::Around(_, n) => {
+            let skip = rows.len().saturating_sub(*n) / 2;
+            rows.drain(..skip);
+            (*n, false)
+        }
+    };
+    if rows.len() > n {
+        if newest {
+            rows.drain(..rows.len() - n);
+        } else {
+            rows.truncate(n);
+        }
+    }
 }
 
 /// TARGETS: channels the client is in and users it talked with, whose latest
@@ -292,6 +342,11 @@ async fn targets(ctx: &mut Ctx, from: i64, to: i64, limit: usize) -> HandlerResu
         Ok(found)
     })
     .await;
+    let me = history::identity(&ctx.server, &ctx.client);
+    let found = found.map(|mut f| {
+        f.extend(ctx.server.history.ephemeral.conversations(&me, events, from, to, limit));
+        f
+    });
     let Some(mut found) = found else {
         return fail("CHATHISTORY", "MESSAGE_ERROR", &["TARGETS", "*"], "Targets could not be retrieved");
     };

@@ -6,12 +6,12 @@
 //! was, to recipients that negotiated the capability; the redactor always gets it.
 
 use super::channel::member_modes;
-use super::chathistory::{read, target_for};
+use super::chathistory::{is_ephemeral, read, target_for};
 use super::{fail, BoxFuture, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::OwnedMessage;
 use crate::state::fanout;
-use crate::store::history::Op;
+use crate::store::history::{Op, Scope};
 
 /// REDACT `target msgid [:reason]`.
 pub fn redact(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
@@ -26,8 +26,14 @@ async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerRes
         return fail("REDACT", "INVALID_TARGET", &[name], "You cannot redact messages in this target");
     };
     let unknown = || fail("REDACT", "UNKNOWN_MSGID", &[name, msgid], "This message does not exist or is too old");
-    let (s, id) = (scope.clone(), msgid.to_owned());
-    let Some(found) = read(ctx, move |st| st.find_message(&s, &id)).await else {
+    let in_memory = matches!(&scope, Scope::Target(t) if is_ephemeral(t));
+    let found = if in_memory {
+        Some(ctx.server.history.ephemeral.find(&scope, msgid))
+    } else {
+        let (s, id) = (scope.clone(), msgid.to_owned());
+        read(ctx, move |st| st.find_message(&s, &id)).await
+    };
+    let Some(found) = found else {
         return fail("REDACT", "TEMPORARILY_UNAVAILABLE", &[name], "History could not be read; try again later");
     };
     let Some(entry) = found else { return unknown() };
@@ -41,7 +47,9 @@ async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerRes
     if !(own || chanop || ctx.client.is_oper()) {
         return fail("REDACT", "REDACT_FORBIDDEN", &[name, msgid], "You are not authorised to delete this message");
     }
-    if let Some(w) = ctx.server.history.writer() {
+    if in_memory {
+        ctx.server.history.ephemeral.redact(msgid);
+    } else if let Some(w) = ctx.server.history.writer() {
         w.control(Op::Redact(msgid.to_owned()));
     }
     let mut params = vec![channel.as_ref().map_or(name, |c| c.name.as_str()).to_owned(), msgid.to_owned()];

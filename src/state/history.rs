@@ -4,7 +4,8 @@
 //!
 //! Messages are kept on disk (`store::history`, `history.db`): relayed lines
 //! go to the [`HistoryWriter`]'s bounded queue and CHATHISTORY reads the store.
-//! Nothing here grows with the amount of history. Read markers live in memory
+//! Conversations with an unregistered user never reach the disk: they are kept
+//! in memory (bounded) until that user's connection closes. Read markers live in memory
 //! for the identities that use them (bounded per identity by
 //! `history.read_markers`); an account's are also written to the store and
 //! read back when it logs in, so they survive restarts.
@@ -62,6 +63,8 @@ pub fn cap_client_tags(tags: &str, max: usize) -> Option<String> {
 pub struct History {
     store: OnceLock<Arc<dyn Store>>,
     writer: OnceLock<HistoryWriter>,
+    /// Conversations with unregistered users (memory only, gone with them).
+    pub ephemeral: crate::store::sqlite::ephemeral::Ephemeral,
     /// Identity → folded target → marker time (ms).
     markers: DashMap<String, HashMap<String, i64>>,
 }
@@ -98,9 +101,12 @@ impl History {
         }
     }
 
-    /// Forgets the read markers of a closed connection that was not logged in.
+    /// Forgets what belongs to a closed connection that was not logged in: its
+    /// read markers and its conversations.
     pub fn forget_client(&self, id: ClientId) {
-        self.markers.remove(&format!("c:{id}"));
+        let me = format!("c:{id}");
+        self.markers.remove(&me);
+        self.ephemeral.forget(&me);
     }
 
     /// Whether the markers of `who` were loaded (or set) in this process.

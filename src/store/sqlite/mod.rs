@@ -9,6 +9,7 @@
 //! commit).
 
 mod channels;
+pub mod ephemeral;
 pub mod history;
 pub mod schema;
 
