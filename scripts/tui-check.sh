@@ -70,6 +70,8 @@ wait_screen "Password:"
 tmux send-keys -t "$SESSION" "$PASSWORD"
 screen | grep -qF "$PASSWORD" && fail "the password is visible while typed"
 tmux send-keys -t "$SESSION" Enter
+wait_screen "Password again:"
+tmux send-keys -t "$SESSION" "$PASSWORD" Enter
 wait_screen "Join a Chat Room or Create New:"
 screen | grep -qF "$PASSWORD" && fail "the password is visible after login"
 tmux send-keys -t "$SESSION" "room1" Enter
@@ -82,7 +84,7 @@ mkfifo "$TMP/bob.in"
 "$BANTER" --plain --server "$ADDR" <"$TMP/bob.in" >"$TMP/bob.out" 2>&1 &
 BOB_PID=$!
 exec 3>"$TMP/bob.in"
-printf '1\nbob\n%s\nroom1\nhello alice\n' "$PASSWORD" >&3
+printf '1\nbob\n%s\n%s\nroom1\nhello alice\n' "$PASSWORD" "$PASSWORD" >&3
 wait_screen "bob joined room [room1] from <"
 wait_screen "bob> hello alice"
 wait_screen "[room1] 2 members"

@@ -239,7 +239,7 @@ fn a_whole_script_on_stdin_runs_in_order() {
     alice.join("room1");
     let mut bob = Client::spawn(&srv.addr, &["--user", "bob"]);
     // Everything at once, then end of input: lines wait for the server.
-    for line in ["1", PW, "room1", "hello from a script", "LEAVE", "LOGOUT"] {
+    for line in ["1", PW, PW, "room1", "hello from a script", "LEAVE", "LOGOUT"] {
         bob.send(line);
     }
     bob.close_stdin();
@@ -247,6 +247,41 @@ fn a_whole_script_on_stdin_runs_in_order() {
     alice.expect("bob left room [room1]");
     bob.expect("Bye, bob");
     assert_eq!(bob.wait_exit(), 0);
+}
+
+/// The seed's script from issue 15: everything due before end of input is
+/// printed (the member count after the join and the LIST answer used to be
+/// lost: the end of input logged out first), with and without an explicit
+/// LOGOUT; a message to ourselves is shown once; a wrong password exits 3.
+#[test]
+fn a_script_sees_every_reply_and_a_failed_login_exits_non_zero() {
+    let (srv, _dir) = server();
+    drop(Client::register(&srv.addr, "paul", PW));
+    for logout in [false, true] {
+        let mut c = Client::spawn(&srv.addr, &[]);
+        for line in ["2", "paul", PW, "room1", "LIST", "/msg paul note to self"] {
+            c.send(line);
+        }
+        if logout {
+            c.send("LOGOUT");
+        }
+        c.close_stdin();
+        c.expect("You joined room [room1]");
+        c.expect("Room [room1] has 1 member: paul");
+        c.expect("People in room [room1] (1):");
+        c.expect("paul <~paul@127.0.0.1>");
+        c.expect("-> *paul* note to self");
+        c.expect("Bye, paul");
+        assert_eq!(c.wait_exit(), 0);
+        assert_eq!(c.seen.iter().filter(|l| l.contains("note to self")).count(), 1, "{:#?}", c.seen);
+    }
+    let mut bad = Client::spawn(&srv.addr, &[]);
+    for line in ["2", "paul", "wrong-password", "room1", "LIST"] {
+        bad.send(line);
+    }
+    bad.close_stdin();
+    bad.expect("ERROR> Login failed: wrong name or password.");
+    assert_eq!(bad.wait_exit(), 3);
 }
 
 #[test]

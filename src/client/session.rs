@@ -59,7 +59,7 @@ pub async fn run(
                 }
                 Action::QuitSoon => {
                     if writer.is_none() {
-                        let _ = ui.send(UiEvent::Exit(0));
+                        let _ = ui.send(UiEvent::Exit(app.exit_code()));
                         return;
                     }
                     quit_at = Some(Instant::now() + QUIT_GRACE);
@@ -93,7 +93,7 @@ pub async fn run(
             }
             _ = ticks.tick() => app.on_tick(),
             _ = sleep_until(quit_at.unwrap_or_else(Instant::now)), if quit_at.is_some() => {
-                let _ = ui.send(UiEvent::Exit(0));
+                let _ = ui.send(UiEvent::Exit(app.exit_code()));
                 return;
             }
         }

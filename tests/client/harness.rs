@@ -152,7 +152,7 @@ impl Client {
         c
     }
 
-    /// Answers the menu: choice, name, password.
+    /// Answers the menu: choice, name, password (twice when registering).
     pub fn menu(&mut self, choice: &str, name: &str, password: &str) {
         self.expect("Choose 1, 2 or 3:");
         self.send(choice);
@@ -160,6 +160,10 @@ impl Client {
         self.send(name);
         self.expect("Password:");
         self.send(password);
+        if choice == "1" {
+            self.expect("Password again:");
+            self.send(password);
+        }
     }
 
     /// Joins `room` from the room prompt and waits for the member summary.

@@ -251,6 +251,13 @@ impl App {
             None => (false, text.to_string()),
         };
         let text = strip_controls(&text);
+        if !notice && self.is_me(&from) {
+            self.conn.echoes_due = self.conn.echoes_due.saturating_sub(1);
+            if self.is_me(target) && self.conn.self_copies_to_skip > 0 {
+                self.conn.self_copies_to_skip -= 1;
+                return;
+            }
+        }
         if notice && msg.userhost().is_none() {
             // A server notice: its prefix is a server name, not nick!user@host.
             return self.show(time, LineKind::Info, format!("NOTICE> {text}"));

@@ -26,6 +26,7 @@ impl App {
             Phase::Menu => self.menu_choice(&line),
             Phase::Name(mode) => self.name_entered(mode, &line),
             Phase::Password(mode, name) => self.password_entered(mode, name, line),
+            Phase::Confirm(name, first) => self.password_confirmed(name, first, line),
             Phase::Choosing => self.room_chosen(&line),
             Phase::Chat => self.chat_line(&line),
             Phase::Reconnecting => match commands::parse(&line) {
@@ -89,8 +90,22 @@ impl App {
             self.error("The password cannot be empty.");
             return self.ask_password(mode, name);
         }
+        if mode == Mode::Register {
+            // A new password is typed blind: a typo would lock the account away.
+            self.phase = Phase::Confirm(name, password);
+            return self.prompt("Password again:", true);
+        }
         self.creds = Some(Credentials { name, password });
         self.begin_login(mode);
+    }
+
+    fn password_confirmed(&mut self, name: String, first: String, again: String) {
+        if again != first {
+            self.error("The two passwords differ; type it again.");
+            return self.ask_password(Mode::Register, name);
+        }
+        self.creds = Some(Credentials { name, password: first });
+        self.begin_login(Mode::Register);
     }
 
     /// Asks for the room list; the prompt follows when it arrives.
@@ -228,10 +243,15 @@ impl App {
     /// server will echo it back.
     fn say(&mut self, target: &str, text: &str, action: bool) {
         let echo = self.caps.acked.contains("echo-message");
+        let to_me = self.is_me(target);
         for piece in irc::split_text(text, MAX_TEXT) {
             let body = if action { format!("\u{1}ACTION {piece}\u{1}") } else { piece.clone() };
             self.send(build("PRIVMSG", &[target, &body]));
-            if echo {
+            // The server shows it to us: as the echo, as the recipient (a
+            // message to ourselves), or both (then one copy is skipped).
+            if echo || to_me {
+                self.conn.echoes_due += u32::from(echo) + u32::from(to_me);
+                self.conn.self_copies_to_skip += u32::from(echo && to_me);
                 continue;
             }
             let me = self.me().to_string();

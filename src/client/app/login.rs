@@ -106,8 +106,8 @@ impl App {
         self.conn = Conn::default();
         self.caps = Caps::default();
         match self.phase.clone() {
-            Phase::Quitting => self.out.push(Action::Ui(UiEvent::Exit(0))),
-            Phase::Connecting | Phase::Menu | Phase::Name(_) | Phase::Password(..) => {}
+            Phase::Quitting => self.out.push(Action::Ui(UiEvent::Exit(self.exit_code()))),
+            Phase::Connecting | Phase::Menu | Phase::Name(_) | Phase::Password(..) | Phase::Confirm(..) => {}
             Phase::Auth(_) if !self.auto_login => {
                 self.error(format!("Login failed: {reason}"));
                 self.drop_typed_ahead();
@@ -365,6 +365,7 @@ impl App {
     /// that went past `CAP END` is replaced, the others are reused.
     fn login_failed(&mut self, why: String) {
         self.error(why);
+        self.login_refused = true;
         self.auto_login = false;
         self.drop_typed_ahead();
         if self.conn.cap_end_sent || self.conn.registered {
@@ -377,6 +378,7 @@ impl App {
     fn logged_in(&mut self) {
         self.backoff = Duration::from_secs(1);
         self.ever_logged_in = true;
+        self.login_refused = false;
         self.auto_login = false;
         let nick = self.me().to_string();
         let rooms: Vec<String> = self.rooms.values().map(|r| r.name.clone()).collect();

@@ -54,6 +54,8 @@ enum Phase {
     Name(Mode),
     /// Asking for the password.
     Password(Mode, String),
+    /// Registering: asking for the password a second time (name, first entry).
+    Confirm(String, String),
     /// Waiting for the server to accept or refuse the login.
     Auth(login::Step),
     /// Waiting for the room list.
@@ -85,6 +87,10 @@ struct Caps {
     req_pending: bool,
 }
 
+/// Exit code when input ended (or the user quit) after a refused login or
+/// registration, with no successful login since: scripts can tell.
+pub const EXIT_LOGIN_FAILED: i32 = 3;
+
 /// Per-connection registration progress.
 #[derive(Debug, Default)]
 struct Conn {
@@ -103,6 +109,12 @@ struct Conn {
     pass_sent: bool,
     /// The server said we are logged in (900).
     logged_in: bool,
+    /// Copies of our own messages the server still owes us (echo-message,
+    /// and a message to ourselves): shown before the next typed line runs.
+    echoes_due: u32,
+    /// Of those, copies of messages to ourselves to skip: with echo-message
+    /// the server sends one as the recipient's and one as the echo.
+    self_copies_to_skip: u32,
     /// The server's `ERROR` text, shown when the connection closes.
     error: Option<String>,
 }
@@ -143,6 +155,11 @@ pub struct App {
     auto_login: bool,
     ever_connected: bool,
     ever_logged_in: bool,
+    /// The last login or registration was refused, and none succeeded since:
+    /// the exit code says so ([`EXIT_LOGIN_FAILED`]).
+    login_refused: bool,
+    /// Seconds the app has waited on replies it asked for while chatting.
+    replies_age: u32,
     queue: VecDeque<Input>,
     status: Status,
     /// The phase `phase_age` counts seconds for.
@@ -175,6 +192,8 @@ impl App {
             auto_login: false,
             ever_connected: false,
             ever_logged_in: false,
+            login_refused: false,
+            replies_age: 0,
             queue: VecDeque::new(),
             status: Status::default(),
             watched_phase: Phase::Connecting,
@@ -196,7 +215,10 @@ impl App {
         std::mem::take(&mut self.out)
     }
 
-    /// True while the app waits on the server; typed lines are queued then.
+    /// True while the app waits on the server; typed lines (and the end of
+    /// input, and LOGOUT) are queued then, so that whatever the server owes is
+    /// shown before the next line runs: a room's member list after a JOIN, the
+    /// answer to LIST or /who.
     fn busy(&self) -> bool {
         matches!(
             self.phase,
@@ -206,7 +228,23 @@ impl App {
                 | Phase::Joining(_)
                 | Phase::Leaving(_)
                 | Phase::Quitting
-        )
+        ) || (matches!(self.phase, Phase::Chat | Phase::Choosing) && self.replies_due())
+    }
+
+    /// Whether replies we asked for are still coming: a pending LIST or /who,
+    /// or the member list that follows our JOIN.
+    fn replies_due(&self) -> bool {
+        !self.queries.is_empty() || self.rooms.values().any(|r| !r.announced) || self.conn.echoes_due > 0
+    }
+
+    /// The process exit code once the session ends: 0, or
+    /// [`EXIT_LOGIN_FAILED`] when the last login or registration was refused.
+    pub fn exit_code(&self) -> i32 {
+        if self.login_refused {
+            EXIT_LOGIN_FAILED
+        } else {
+            0
+        }
     }
 
     /// Runs queued input once the app is ready for it, then refreshes the

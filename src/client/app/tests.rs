@@ -67,13 +67,22 @@ fn logs_in_lists_rooms_and_chats() {
     let mut app = logged_in();
     let a = typed(&mut app, "room1");
     assert_eq!(sent(&a), vec!["JOIN #room1"]);
-    // Typed ahead while joining: queued until the JOIN comes back.
+    // Typed ahead while joining: queued until the JOIN and the member list
+    // that follows it are in, so that a script sees them before what it does next.
     assert!(sent(&typed(&mut app, "hello all")).is_empty());
     let a = server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
-    assert_eq!(sent(&a), vec!["PRIVMSG #room1 :hello all"]);
+    assert!(sent(&a).is_empty());
     server(&mut app, ":srv 353 alice = #room1 :@bob!bob@10.0.0.1 alice!alice@127.0.0.1");
     let a = server(&mut app, ":srv 366 alice #room1 :End");
     assert_eq!(shown(&a), vec!["INFO> Room [room1] has 2 members: alice, bob"]);
+    assert_eq!(sent(&a), vec!["PRIVMSG #room1 :hello all"]);
+    // With echo-message our line is shown when it comes back; until then the
+    // next typed line waits (a script's end of input would otherwise lose it).
+    assert!(sent(&typed(&mut app, "second")).is_empty());
+    let a = server(&mut app, ":alice!alice@127.0.0.1 PRIVMSG #room1 :hello all");
+    assert_eq!(shown(&a), vec!["alice> hello all"]);
+    assert_eq!(sent(&a), vec!["PRIVMSG #room1 second"]);
+    server(&mut app, ":alice!alice@127.0.0.1 PRIVMSG #room1 second");
     let a = server(&mut app, "@time=2026-01-01T10:00:00Z :carol!c@1.2.3.4 JOIN #room1");
     assert_eq!(shown(&a), vec!["INFO> carol joined room [room1] from <c@1.2.3.4>"]);
     let a = server(&mut app, ":bob!bob@10.0.0.1 PRIVMSG #room1 :hi alice");
@@ -131,12 +140,20 @@ fn registers_before_connect_and_reports_taken_names() {
     server(&mut app, ":srv CAP * ACK :sasl draft/account-registration");
     typed(&mut app, "1");
     typed(&mut app, "bob");
+    // Registering asks for the password twice; a mismatch asks again.
+    let a = typed(&mut app, "pw pw");
+    assert!(sent(&a).is_empty());
+    assert_eq!(shown(&a), vec!["?Password again:"]);
+    let a = typed(&mut app, "pw-pw");
+    assert_eq!(shown(&a), vec!["ERROR> The two passwords differ; type it again.", "?Password:"]);
+    typed(&mut app, "pw pw");
     let a = typed(&mut app, "pw pw");
     assert_eq!(sent(&a), vec!["NICK bob", "USER bob 0 * bob", "REGISTER bob * :pw pw"]);
     let a = server(&mut app, "FAIL REGISTER ACCOUNT_EXISTS bob :Account already exists");
     assert_eq!(shown(&a)[0], "ERROR> The name bob is already taken: choose another, or log in.");
     typed(&mut app, "1");
     typed(&mut app, "bob2");
+    typed(&mut app, "pw");
     let a = typed(&mut app, "pw");
     assert_eq!(sent(&a), vec!["NICK bob2", "REGISTER bob2 * pw"]);
     let a = server(&mut app, "REGISTER SUCCESS bob2 :Account created");
@@ -242,8 +259,10 @@ fn joining_a_room_we_are_in_just_switches_to_it() {
     let mut app = logged_in();
     typed(&mut app, "room1");
     server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
+    server(&mut app, ":srv 366 alice #room1 :End");
     typed(&mut app, "/join lobby");
     server(&mut app, ":alice!alice@127.0.0.1 JOIN #lobby");
+    server(&mut app, ":srv 366 alice #lobby :End");
     let a = server(&mut app, ":bob!b@h PRIVMSG #room1 :over here");
     assert_eq!(shown(&a), vec!["[room1] bob> over here"]);
     let a = typed(&mut app, "/join #room1");
@@ -310,8 +329,10 @@ fn parting_or_being_kicked_moves_to_another_room_or_the_list() {
     let mut app = logged_in();
     typed(&mut app, "room1");
     server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
+    server(&mut app, ":srv 366 alice #room1 :End");
     typed(&mut app, "/join lobby");
     server(&mut app, ":alice!alice@127.0.0.1 JOIN #lobby");
+    server(&mut app, ":srv 366 alice #lobby :End");
     assert_eq!(sent(&typed(&mut app, "/part")), vec!["PART #lobby"]);
     let a = server(&mut app, ":alice!alice@127.0.0.1 PART #lobby");
     assert_eq!(shown(&a), vec!["INFO> You left room [lobby]", "INFO> Now talking in room [room1]"]);

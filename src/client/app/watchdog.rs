@@ -43,6 +43,17 @@ impl App {
     }
 
     fn give_up_waiting(&mut self) {
+        self.replies_age = if self.replies_due() { self.replies_age + 1 } else { 0 };
+        if self.replies_age >= REPLY_WAIT {
+            self.replies_age = 0;
+            self.error("The server did not finish its answer (member list, LIST, /who or a message echo).");
+            self.queries.clear();
+            self.conn.echoes_due = 0;
+            self.conn.self_copies_to_skip = 0;
+            for room in self.rooms.values_mut() {
+                room.announced = true;
+            }
+        }
         let age = self.phase_age;
         match self.phase.clone() {
             Phase::Auth(_) if age >= LOGIN_WAIT => {
