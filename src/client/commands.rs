@@ -79,7 +79,9 @@ pub fn parse(line: &str) -> Command {
     let args = args.trim();
     let first = args.split_whitespace().next().map(str::to_string);
     match name.to_ascii_lowercase().as_str() {
-        "join" | "j" => first.map_or(Command::Usage("/join ROOM"), Command::Join),
+        // The whole rest: `/join bad room name` must be refused, not join `bad`.
+        "join" | "j" if !args.is_empty() => Command::Join(args.to_string()),
+        "join" | "j" => Command::Usage("/join ROOM"),
         "part" | "leave" => Command::Part(first),
         "msg" | "query" => match args.split_once(' ') {
             Some((target, text)) if !text.trim().is_empty() => {
@@ -137,6 +139,8 @@ mod tests {
     #[test]
     fn slash_commands() {
         assert_eq!(parse("/join room2"), Command::Join("room2".into()));
+        assert_eq!(parse("/join bad room name"), Command::Join("bad room name".into()));
+        assert!(room_channel("bad room name").unwrap_err().contains("cannot contain spaces"));
         assert_eq!(parse("/join"), Command::Usage("/join ROOM"));
         assert_eq!(parse("/msg bob hi there"), Command::Msg { target: "bob".into(), text: "hi there".into() });
         assert_eq!(parse("/me waves"), Command::Me("waves".into()));

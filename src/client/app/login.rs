@@ -269,6 +269,12 @@ impl App {
                 self.send(build("NICK", &[&alt]));
                 self.conn.nick_sent = Some(alt);
             }
+            // Registering a name someone is using: the name is taken (it is an
+            // account, or someone's nick), whoever holds it.
+            "433" if matches!(step, Step::Register | Step::Welcome { register_after: true }) => {
+                self.conn.nick_sent = None;
+                self.login_failed(taken(&name));
+            }
             "433" => {
                 self.conn.nick_sent = None;
                 self.login_failed(format!("The name {name} is in use right now (already logged in elsewhere?)."));
@@ -343,9 +349,7 @@ impl App {
         let name = self.creds.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         let text = msg.trailing().to_string();
         let why = match msg.param(1).to_ascii_uppercase().as_str() {
-            "ACCOUNT_EXISTS" => {
-                format!("The name {name} is already taken: choose another, or log in.")
-            }
+            "ACCOUNT_EXISTS" => taken(&name),
             "WEAK_PASSWORD" | "UNACCEPTABLE_PASSWORD" => format!("Password not accepted: {text}"),
             "BAD_ACCOUNT_NAME" | "ACCOUNT_NAME_MUST_BE_NICK" => {
                 format!("\"{name}\" cannot be an account name: {text}")
@@ -409,4 +413,9 @@ fn sentence(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// Why registering `name` failed when the name is not free.
+fn taken(name: &str) -> String {
+    format!("The name {name} is already taken: choose another, or log in.")
 }

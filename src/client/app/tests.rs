@@ -376,3 +376,27 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_room_name_with_spaces_is_refused_and_an_online_name_is_taken() {
+    let mut app = logged_in();
+    typed(&mut app, "room1");
+    server(&mut app, ":alice!alice@127.0.0.1 JOIN #room1");
+    server(&mut app, ":srv 366 alice #room1 :End");
+    let a = typed(&mut app, "/join bad room name");
+    assert!(sent(&a).is_empty(), "{:?}", sent(&a));
+    assert_eq!(shown(&a), vec!["ERROR> Room names cannot contain spaces, commas or control characters."]);
+
+    // Registering a name someone is online with: 433 to our NICK.
+    let mut app = App::new("srv:6667", None);
+    app.start();
+    app.on_connected();
+    server(&mut app, ":srv CAP * LS :draft/account-registration=before-connect");
+    server(&mut app, ":srv CAP * ACK :draft/account-registration");
+    typed(&mut app, "1");
+    typed(&mut app, "irene");
+    typed(&mut app, "pw pw");
+    typed(&mut app, "pw pw");
+    let a = server(&mut app, ":srv 433 * irene :Nickname is already in use");
+    assert_eq!(shown(&a)[0], "ERROR> The name irene is already taken: choose another, or log in.");
+}

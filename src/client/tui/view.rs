@@ -86,22 +86,10 @@ impl View {
     }
 
     fn draw_status(&self, frame: &mut Frame, area: Rect) {
-        let s = &self.status;
-        let mut parts = vec![format!(" banter {}", s.server)];
-        if let Some(nick) = &s.nick {
-            parts.push(nick.clone());
-        }
-        if let Some(room) = &s.room {
-            let word = if s.members == 1 { "member" } else { "members" };
-            parts.push(format!("[{room}] {} {word}", s.members));
-        }
-        parts.push(s.link.clone());
-        if self.scroll > 0 {
-            parts.push(format!("scrolled up {} (PgDn)", self.scroll));
-        }
-        let text = parts.join(" | ");
+        let width = usize::from(area.width);
+        let text = status_text(&self.status, self.scroll, width);
         let bar = Style::default().fg(Color::White).bg(Color::Blue).add_modifier(Modifier::BOLD);
-        let pad = usize::from(area.width).saturating_sub(text.chars().count());
+        let pad = width.saturating_sub(text.chars().count());
         frame.render_widget(Paragraph::new(format!("{text}{}", " ".repeat(pad))).style(bar), area);
     }
 
@@ -130,31 +118,89 @@ impl View {
     }
 }
 
-/// Splits a styled line into rows of at most `width` columns.
-fn wrap(line: TextLine<'static>, width: usize) -> Vec<TextLine<'static>> {
-    let mut rows = Vec::new();
-    let mut row: Vec<Span<'static>> = Vec::new();
-    let mut used = 0;
-    for span in line.spans {
-        let mut piece = String::new();
-        for c in span.content.chars() {
-            let w = char_width(c);
-            if used + w > width && used > 0 {
-                if !piece.is_empty() {
-                    row.push(Span::styled(std::mem::take(&mut piece), span.style));
-                }
-                rows.push(TextLine::from(std::mem::take(&mut row)));
-                used = 0;
-            }
-            piece.push(c);
-            used += w;
+/// The status line for `width` columns. What matters most is kept when it
+/// does not fit: the connection state and the room, then the nick; the
+/// "banter" label and the server address go first. (Cut at the right edge, a
+/// narrow terminal used to show `| con` for the connection state.)
+fn status_text(s: &Status, scroll: usize, width: usize) -> String {
+    let room = s.room.as_ref().map(|room| {
+        let word = if s.members == 1 { "member" } else { "members" };
+        format!("[{room}] {} {word}", s.members)
+    });
+    let scrolled = (scroll > 0).then(|| format!("scrolled up {scroll} (PgDn)"));
+    let build = |label: bool, server: bool, nick: bool| {
+        let mut parts = Vec::new();
+        match (label, server) {
+            (true, true) => parts.push(format!("banter {}", s.server)),
+            (true, false) => parts.push("banter".to_string()),
+            (false, true) => parts.push(s.server.clone()),
+            (false, false) => {}
         }
-        if !piece.is_empty() {
-            row.push(Span::styled(piece, span.style));
+        parts.extend(s.nick.clone().filter(|_| nick));
+        parts.extend(room.clone());
+        parts.push(s.link.clone());
+        parts.extend(scrolled.clone());
+        format!(" {}", parts.join(" | "))
+    };
+    let tries = [(true, true, true), (false, true, true), (false, false, true), (false, false, false)];
+    tries
+        .iter()
+        .map(|&(label, server, nick)| build(label, server, nick))
+        .find(|text| text.chars().count() <= width)
+        .unwrap_or_else(|| build(false, false, false).chars().take(width).collect())
+}
+
+/// Splits a styled line into rows of at most `width` columns, between words:
+/// a row ends after the last space that fits, and only a word longer than a
+/// whole row is cut. (Cutting at the column used to split words, and left a
+/// lone `.` on a row of its own when a line was one column too long.)
+fn wrap(line: TextLine<'static>, width: usize) -> Vec<TextLine<'static>> {
+    let chars: Vec<(char, Style)> =
+        line.spans.iter().flat_map(|span| span.content.chars().map(move |c| (c, span.style))).collect();
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < chars.len() {
+        let mut used = 0;
+        let mut end = start;
+        while end < chars.len() && (used + char_width(chars[end].0) <= width || end == start) {
+            used += char_width(chars[end].0);
+            end += 1;
+        }
+        let mut next = end;
+        if end < chars.len() {
+            // Break after the last space in the row, if the row has one (and
+            // the break is not simply at a space that fell just past it).
+            if chars[end].0 != ' ' {
+                if let Some(space) = (start + 1..end).rev().find(|&i| chars[i].0 == ' ') {
+                    end = space + 1;
+                    next = end;
+                }
+            }
+            while next < chars.len() && chars[next].0 == ' ' {
+                next += 1;
+            }
+        }
+        rows.push(styled_row(&chars[start..end]));
+        start = next;
+    }
+    if rows.is_empty() {
+        rows.push(TextLine::default());
+    }
+    rows
+}
+
+/// One row, its characters grouped back into spans of one style; trailing
+/// spaces are dropped.
+fn styled_row(chars: &[(char, Style)]) -> TextLine<'static> {
+    let keep = chars.len() - chars.iter().rev().take_while(|(c, _)| *c == ' ').count();
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for &(c, style) in &chars[..keep] {
+        match spans.last_mut() {
+            Some(span) if span.style == style => span.content.to_mut().push(c),
+            _ => spans.push(Span::styled(c.to_string(), style)),
         }
     }
-    rows.push(TextLine::from(row));
-    rows
+    TextLine::from(spans)
 }
 
 /// Display width of one character (wide CJK and emoji take two columns).
@@ -170,11 +216,55 @@ fn char_width(c: char) -> usize {
 mod tests {
     use super::*;
 
+    fn texts(rows: &[TextLine]) -> Vec<String> {
+        rows.iter().map(|r| r.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
     #[test]
     fn wraps_by_width() {
         let rows = wrap(TextLine::from("abcdefghij"), 4);
-        assert_eq!(rows.len(), 3);
-        assert_eq!(rows[2].width(), 2);
+        assert_eq!(texts(&rows), ["abcd", "efgh", "ij"]);
         assert_eq!(wrap(TextLine::from(""), 4).len(), 1);
+    }
+
+    #[test]
+    fn wraps_between_words() {
+        assert_eq!(texts(&wrap(TextLine::from("hello big world"), 9)), ["hello big", "world"]);
+        assert_eq!(texts(&wrap(TextLine::from("hello big world"), 7)), ["hello", "big", "world"]);
+        assert_eq!(texts(&wrap(TextLine::from("a verylongword"), 5)), ["a", "veryl", "ongwo", "rd"]);
+        // A line one column too long moves its last word, never a lone ".".
+        let long = format!("ERROR> {}the ends.", "word ".repeat(17));
+        assert_eq!(long.chars().count(), 100 + 1);
+        let rows = texts(&wrap(TextLine::from(long), 100));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1], "ends.");
+    }
+
+    #[test]
+    fn status_line_keeps_what_matters_when_narrow() {
+        let status = Status {
+            server: "127.0.0.1:44659".into(),
+            nick: Some("alice".into()),
+            room: Some("room1".into()),
+            members: 2,
+            nicks: Vec::new(),
+            link: "connected".into(),
+        };
+        let full = " banter 127.0.0.1:44659 | alice | [room1] 2 members | connected";
+        assert_eq!(status_text(&status, 0, 100), full);
+        assert_eq!(status_text(&status, 0, 60), " 127.0.0.1:44659 | alice | [room1] 2 members | connected");
+        assert_eq!(status_text(&status, 0, 40), " alice | [room1] 2 members | connected");
+        assert_eq!(status_text(&status, 0, 32), " [room1] 2 members | connected");
+        assert_eq!(status_text(&status, 0, 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn wrapping_keeps_styles() {
+        let red = Style::default().fg(Color::Red);
+        let line = TextLine::from(vec![Span::raw("bob> "), Span::styled("hi there", red)]);
+        let rows = wrap(line, 8);
+        assert_eq!(texts(&rows), ["bob> hi", "there"]);
+        assert_eq!(rows[0].spans[1].style, red);
+        assert_eq!(rows[1].spans[0].style, red);
     }
 }
