@@ -116,10 +116,23 @@ fn sasl_plain_success_and_failure() {
     c.send(&format!("AUTHENTICATE {}", b64(b"sam\0sam\0sam-password")));
     assert!(c.expect("900").contains(" sam :You are now logged in as sam"));
     c.expect("903");
+    // re-authentication (sasl-3.2): a failure keeps the account, a success switches it
+    register(&s, "sue", "sue-password");
     c.send("AUTHENTICATE PLAIN");
-    assert!(c.expect("907").contains("already authenticated"));
+    c.expect("AUTHENTICATE");
+    c.send(&format!("AUTHENTICATE {}", b64(b"\0sue\0wrong")));
+    c.expect("904");
     c.send("CAP END");
     c.expect("001");
+    c.send("WHOIS saslnick");
+    assert!(c.expect("330").contains(" saslnick sam "));
+    c.send("AUTHENTICATE PLAIN");
+    c.expect("AUTHENTICATE");
+    c.send(&format!("AUTHENTICATE {}", b64(b"\0sue\0sue-password")));
+    assert!(c.expect("900").contains(" sue :You are now logged in as sue"));
+    c.expect("903");
+    c.send("WHOIS saslnick");
+    assert!(c.expect("330").contains(" saslnick sue "));
 }
 
 #[test]

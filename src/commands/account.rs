@@ -180,9 +180,8 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
             abort(ctx);
             return Err(super::CmdError::Numeric(ERR_SASLABORTED, vec![]));
         }
-        if ctx.client.info().account.is_some() {
-            return Err(super::CmdError::Numeric(ERR_SASLALREADY, vec![]));
-        }
+        // A logged-in client may authenticate again (sasl-3.2 re-authentication):
+        // success switches it to the new account, failure leaves it as it was.
         let Some(mut exchange) = ctx.conn.sasl.take() else {
             let Some(mech) = Mechanism::from_name(arg) else {
                 ctx.numeric(RPL_SASLMECHS, &[&sasl::MECHANISMS.join(",")]);

@@ -103,6 +103,22 @@ def to_toml(tables: Dict[str, Dict[str, Any]], arrays: Dict[str, List[Dict[str, 
     return "\n".join(out)
 
 
+def _requested_casemapping() -> Optional[str]:
+    """The casemapping a test is parametrized with, if banterd has it.
+
+    irctest's casemapping tests (channel.py) take the casemapping as their first
+    parameter and skip when the server advertises another one; banterd has both
+    "rfc1459" and "ascii" (``[server] casemapping``), so the test gets the one
+    it asks for. pytest names the running test in PYTEST_CURRENT_TEST, e.g.
+    ``...::testChannelsEquivalent[ascii-#Foo-#foo] (setup)``."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")
+    if "casemapping" not in test.lower() and "ChannelCaseSensitivity" not in test:
+        return None
+    params = test.partition("[")[2].partition("]")[0]
+    first = params.split("-", 1)[0]
+    return first if first in ("ascii", "rfc1459") else None
+
+
 class BanterdController(BaseServerController, DirectoryBasedController):
     software_name = "banterd"
     _port_wait_interval = 0.01
@@ -151,6 +167,7 @@ class BanterdController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.MULTI_PRIVMSG,
             OptionalBehaviors.NO_CTCP,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
+            OptionalBehaviors.SASL_REAUTHENTICATION,
         )
     )
 
@@ -205,6 +222,9 @@ class BanterdController(BaseServerController, DirectoryBasedController):
             server["listen"] = [address]
         if password is not None:
             server["password"] = password
+        casemapping = _requested_casemapping()
+        if casemapping:
+            server["casemapping"] = casemapping
 
         accounts = tables["accounts"]
         accounts["register_before_connect"] = bool(
