@@ -224,6 +224,13 @@ pub struct AccountsConfig {
     pub hash_threads: usize,
     /// Hashes waiting for a thread; more are refused (try again).
     pub hash_queue: usize,
+    /// Accounts one address may REGISTER per `registration_window`.
+    pub registrations_per_ip: u32,
+    /// The sliding period of `registrations_per_ip`, in seconds.
+    pub registration_window: u64,
+    /// Days after the last login (or creation) when an account's name stops
+    /// being reserved as a nick; 0 keeps it reserved for ever.
+    pub nick_reservation_days: u32,
 }
 
 /// `[channels]`.
@@ -430,6 +437,9 @@ impl Default for AccountsConfig {
             scram_iterations: 4096,
             hash_threads: 0,
             hash_queue: 64,
+            registrations_per_ip: 3,
+            registration_window: 3600,
+            nick_reservation_days: 30,
         }
     }
 }

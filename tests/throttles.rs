@@ -236,3 +236,53 @@ fn unknown_names_are_checked_against_a_dummy_hash() {
         }
     }
 }
+
+/// REGISTER has a rate of its own per address. Before, one address could
+/// create an account a second (each reserving its name as a nick for ever).
+#[test]
+fn register_is_limited_per_address() {
+    let s = Server::start_with(&BASE_CONFIG.replace("[accounts]\n", "[accounts]\nregistrations_per_ip = 2\n"));
+    let mut c = s.connect_from("127.0.0.2");
+    for name in ["reg1", "reg2"] {
+        c.send(&format!("REGISTER {name} * reg-password"));
+        assert!(c.expect("REGISTER").contains("REGISTER SUCCESS"));
+        c.send("QUIT");
+        c = s.connect_from("127.0.0.2");
+    }
+    c.send("REGISTER reg3 * reg-password");
+    let refused = c.expect("FAIL");
+    assert!(
+        refused.contains(
+            "FAIL REGISTER TEMPORARILY_UNAVAILABLE reg3 :Too many accounts registered from your address, try again in"
+        ),
+        "{refused}"
+    );
+    // Another address is not affected.
+    let mut other = s.connect_from("127.0.0.3");
+    other.send("REGISTER reg3 * reg-password");
+    assert!(other.expect("REGISTER").contains("REGISTER SUCCESS"));
+}
+
+/// An account nobody logged into for `nick_reservation_days` no longer
+/// reserves its name as a nick; a recent one still does. Before, every
+/// account reserved its nick for ever.
+#[test]
+fn nick_reservations_expire_without_logins() {
+    let config = BASE_CONFIG.replace("[accounts]\n", "[accounts]\nnick_reservation_days = 30\n");
+    let s = Server::start_with(&config);
+    register(&s, "sleepy", "sleepy-password");
+    register(&s, "awake", "awake-password");
+    let dir = s.crash();
+    let db = rusqlite::Connection::open(dir.path().join("banter.db")).unwrap();
+    let old = chrono::Utc::now().timestamp() - 40 * 86_400;
+    db.execute("UPDATE accounts SET created_at = ?1, last_seen = ?1 WHERE folded = 'sleepy'", [old]).unwrap();
+    drop(db);
+    let s = Server::start_in(dir, &config);
+    let mut c = s.connect();
+    let burst = c.register("sleepy");
+    assert!(burst.iter().any(|l| l.contains(" 001 sleepy ")), "{burst:#?}");
+    assert!(!burst.iter().any(|l| l.contains("NICKNAME_RESERVED")), "{burst:#?}");
+    let mut d = s.connect();
+    let burst = d.register("awake");
+    assert!(burst.iter().any(|l| l.contains("NICKNAME_RESERVED")), "{burst:#?}");
+}

@@ -12,11 +12,12 @@ use crate::config::Config;
 use crate::state::casemap::Casemap;
 use crate::state::client::Client;
 use crate::state::ipkey::IpKey;
+use crate::state::ratelimit::SlidingWindow;
 use crate::state::Server;
 use dashmap::DashMap;
 use password::{Cost, ScramKeys};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use store::{AccountRow, Store};
 
 /// Why an account operation failed.
@@ -30,6 +31,9 @@ pub enum AccountError {
     Busy(hashing::Busy),
     /// The throttle refused the attempt.
     Refused(throttle::Refusal),
+    /// The address registered `accounts.registrations_per_ip` accounts
+    /// recently: one more after this long.
+    TooManyRegistrations(std::time::Duration),
 }
 
 impl AccountError {
@@ -46,6 +50,9 @@ impl AccountError {
             }
             AccountError::Refused(throttle::Refusal::Locked(wait)) => {
                 format!("Too many failed attempts, try again in {}", throttle::wait_text(*wait))
+            }
+            AccountError::TooManyRegistrations(wait) => {
+                format!("Too many accounts registered from your address, try again in {}", throttle::wait_text(*wait))
             }
             AccountError::Refused(throttle::Refusal::Busy) => {
                 "Another attempt for this name or from your address is in progress, try again in a second".into()
@@ -67,8 +74,12 @@ pub struct Origin {
 /// The account service.
 pub struct Accounts {
     store: Option<Arc<Store>>,
-    /// Folded name → name as registered; the in-memory index for nick protection.
-    names: DashMap<String, String>,
+    /// Folded name → when the account was last logged into (or created),
+    /// Unix time: the in-memory index for nick protection and its expiry.
+    names: DashMap<String, i64>,
+    /// Accounts registered per address (`accounts.registrations_per_ip` per
+    /// `accounts.registration_window`, read at start-up).
+    registrations: SlidingWindow<IpKey>,
     /// Failed-login throttle.
     pub throttle: throttle::Throttle,
     /// Failed-OPER throttle, per oper name and address.
@@ -96,8 +107,8 @@ impl Accounts {
         let casemap = Casemap::from_name(&config.server.casemapping);
         if let Some(s) = &store {
             if let Ok(list) = s.list() {
-                for (name, ..) in list {
-                    names.insert(casemap.fold(&name), name);
+                for (name, created, last_seen, _) in list {
+                    names.insert(casemap.fold(&name), last_seen.unwrap_or(created));
                 }
             }
         }
@@ -105,6 +116,7 @@ impl Accounts {
         Accounts {
             store,
             names,
+            registrations: SlidingWindow::new(Duration::from_secs(config.accounts.registration_window.max(1))),
             throttle: Default::default(),
             oper_throttle: Default::default(),
             hashing,
@@ -120,12 +132,15 @@ impl Accounts {
     /// run it on the blocking pool. Returns (added, removed).
     pub fn reload_names(&self) -> Result<(usize, usize), String> {
         let store = self.store.as_ref().ok_or("accounts are unavailable")?;
-        let listed: std::collections::HashMap<String, String> =
-            store.list()?.into_iter().map(|(name, ..)| (self.casemap.fold(&name), name)).collect();
+        let listed: std::collections::HashMap<String, i64> = store
+            .list()?
+            .into_iter()
+            .map(|(name, created, last_seen, _)| (self.casemap.fold(&name), last_seen.unwrap_or(created)))
+            .collect();
         let mut added = 0;
-        for (folded, name) in &listed {
+        for (folded, last) in &listed {
             if !self.names.contains_key(folded) {
-                self.names.insert(folded.clone(), name.clone());
+                self.names.insert(folded.clone(), *last);
                 added += 1;
             }
         }
@@ -155,10 +170,33 @@ impl Accounts {
             return false;
         }
         let folded = self.casemap.fold(nick);
-        if !self.names.contains_key(&folded) {
+        if !self.reserves(server, &folded) {
             return false;
         }
         client.info().account.as_deref().map(|a| self.casemap.fold(a)) != Some(folded)
+    }
+
+    /// Whether the account `folded` (if it exists) still reserves its name as
+    /// a nick: not when nobody logged into it for `accounts.nick_reservation_days`.
+    fn reserves(&self, server: &Server, folded: &str) -> bool {
+        let Some(last) = self.names.get(folded).map(|e| *e) else { return false };
+        match server.config().accounts.nick_reservation_days {
+            0 => true,
+            days => chrono::Utc::now().timestamp() - last < i64::from(days) * 86_400,
+        }
+    }
+
+    /// Records a login to `account` now: for nick-reservation expiry, in
+    /// memory and (off the async threads) in the database.
+    pub fn seen(&self, account: &str) {
+        let folded = self.casemap.fold(account);
+        let now = chrono::Utc::now().timestamp();
+        if let Some(mut last) = self.names.get_mut(&folded) {
+            *last = now;
+        }
+        if let Some(store) = self.store.clone() {
+            tokio::task::spawn_blocking(move || store.touch(&folded, now));
+        }
     }
 
     fn store(&self) -> Result<Arc<Store>, AccountError> {
@@ -177,6 +215,14 @@ impl Accounts {
         let folded = self.casemap.fold(name);
         if self.names.contains_key(&folded) {
             return Err(AccountError::Exists);
+        }
+        // Checked before hashing, counted once the account exists: one address
+        // has one hash at a time, so its registrations cannot pass together.
+        let limit = config.accounts.registrations_per_ip;
+        if !from.exempt {
+            if let Err(wait) = self.registrations.check(from.key, limit, Instant::now()) {
+                return Err(AccountError::TooManyRegistrations(wait));
+            }
         }
         let store = self.store()?;
         let a = &config.accounts;
@@ -209,8 +255,11 @@ impl Accounts {
         if !inserted {
             return Err(AccountError::Exists);
         }
-        self.names.insert(folded, name.to_owned());
-        tracing::info!(account = name, "account registered");
+        if !from.exempt {
+            let _ = self.registrations.hit(from.key, limit, Instant::now());
+        }
+        self.names.insert(folded, chrono::Utc::now().timestamp());
+        tracing::info!(account = name, from = %from.key, "account registered");
         Ok(())
     }
 
@@ -249,9 +298,6 @@ impl Accounts {
             tracing::info!(account = %folded, from = %from.key, "failed login");
             return Ok(None);
         }
-        let store = self.store()?;
-        let now = chrono::Utc::now().timestamp();
-        let _ = blocking(move || store.touch(&folded, now)).await;
         Ok(found)
     }
 

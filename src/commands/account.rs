@@ -17,6 +17,7 @@ pub fn login(ctx: &mut Ctx, account: &str) {
     ctx.client.info_mut().account = Some(account.to_owned());
     let who = crate::state::history::identity(&ctx.server, &ctx.client);
     ctx.waits.get_or_insert_with(Default::default).load_markers = Some(who);
+    ctx.server.accounts.seen(account);
     let mask = ctx.client.mask();
     ctx.numeric(RPL_LOGGEDIN, &[&mask, account, &format!("You are now logged in as {account}")]);
     if ctx.client.is_registered() {

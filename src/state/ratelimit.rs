@@ -70,6 +70,18 @@ impl<K: Hash + Eq> SlidingWindow<K> {
         Err(self.retry_after(*slot, limit, now))
     }
 
+    /// Whether [`SlidingWindow::hit`] would count an event now (nothing is counted).
+    pub fn check(&self, key: K, limit: u32, now: Instant) -> Result<(), Duration> {
+        let Some(mut slot) = self.slots.get_mut(&key) else {
+            return if limit > 0 { Ok(()) } else { Err(self.period * 2) };
+        };
+        slot.roll(self.period, now);
+        if slot.estimate(self.period, now) + 1.0 <= f64::from(limit) {
+            return Ok(());
+        }
+        Err(self.retry_after(*slot, limit, now))
+    }
+
     /// When the estimate next leaves room for one event (at most two periods).
     fn retry_after(&self, slot: Slot, limit: u32, now: Instant) -> Duration {
         let p = self.period.as_secs_f64();
