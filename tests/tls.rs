@@ -173,8 +173,10 @@ fn certfp_links_certificates_for_sasl_external() {
     let mut dave = s.client("dave");
     dave.send("REGISTER dave * dave-password");
     dave.expect("900");
+    // (Naming a fingerprint that is not this connection's is refused before
+    // anything else: see certfp_add_links_only_this_connections_certificate.)
     dave.send(&format!("CERTFP ADD {}", fp_a.to_uppercase()));
-    assert!(dave.expect("FAIL").contains(&format!("FAIL CERTFP FINGERPRINT_TAKEN {fp_a} ")));
+    assert!(dave.expect("FAIL").contains(&format!("FAIL CERTFP NOT_YOUR_CERTIFICATE {fp_a} ")));
     dave.send("CERTFP ADD");
     assert!(dave.expect("FAIL").contains("FAIL CERTFP NO_CERTIFICATE"));
 
@@ -207,4 +209,60 @@ fn tls_handshakes_in_progress_count_toward_max_clients() {
     tls.send("NICK late");
     tls.send("USER late 0 * :Late");
     tls.until("001");
+}
+
+/// A user can link only the certificate of the connection it is on. Before,
+/// `CERTFP ADD <fingerprint>` linked any fingerprint (WHOIS shows them), so an
+/// attacker could link a victim's certificate to the attacker's account: the
+/// victim's SASL EXTERNAL then logged into the attacker's account, and the
+/// victim's own CERTFP ADD was refused as taken. Operators may still link a
+/// given fingerprint, to any account, and it is logged.
+#[test]
+fn certfp_add_links_only_this_connections_certificate() {
+    let (s, port, server_cert) = tls_server();
+    let victim_cert = rcgen::generate_simple_self_signed(vec!["victim".into()]).unwrap();
+    let victim_fp = sha256_hex(victim_cert.cert.der());
+
+    let mut attacker = s.client("attacker");
+    attacker.send("REGISTER attacker * attacker-password");
+    attacker.expect("900");
+    attacker.send(&format!("CERTFP ADD {victim_fp}"));
+    let refused = attacker.expect("FAIL");
+    assert!(refused.contains(&format!("FAIL CERTFP NOT_YOUR_CERTIFICATE {victim_fp} ")), "{refused}");
+
+    // The victim links its own certificate, and EXTERNAL logs into its own account.
+    let mut victim = TlsClient::connect(port, &server_cert, Some(&victim_cert));
+    victim.send("NICK victim");
+    victim.send("USER victim 0 * :Victim");
+    victim.until("001");
+    victim.send("REGISTER victim * victim-password");
+    victim.until("900");
+    victim.send(&format!("CERTFP ADD {victim_fp}"));
+    assert!(victim.until("NOTE").last().unwrap().contains(&format!("NOTE CERTFP ADDED {victim_fp} ")));
+    let mut again = TlsClient::connect(port, &server_cert, Some(&victim_cert));
+    assert_eq!(again.sasl_external(), "903");
+    again.send("CAP END");
+    again.send("NICK victim2");
+    again.send("USER v 0 * :V");
+    again.send("WHOIS victim2");
+    assert!(again.until("318").iter().any(|l| l.contains(" 330 victim2 victim2 victim ")));
+
+    // An operator may link a named fingerprint to a named account; it is logged.
+    let other_fp = "ab".repeat(32);
+    let mut oper = s.client("helper");
+    oper.send("REGISTER helper * helper-password");
+    oper.expect("900");
+    oper.send("OPER admin adminpass");
+    oper.expect("381");
+    oper.send(&format!("CERTFP ADD {other_fp} attacker"));
+    assert!(oper.expect("NOTE").contains(&format!("NOTE CERTFP ADDED {other_fp} ")));
+    oper.send("CERTFP LIST attacker");
+    assert!(oper.expect("NOTE").contains(&format!("NOTE CERTFP FINGERPRINT {other_fp} ")));
+    let logged = std::iter::from_fn(|| s.log.recv_timeout(std::time::Duration::from_millis(500)).ok())
+        .find(|l| l.contains("added by an operator"));
+    let logged = logged.expect("logged");
+    assert!(logged.contains("attacker") && logged.contains("helper!"), "{logged}");
+    // A user may not name another account.
+    attacker.send(&format!("CERTFP DEL {other_fp} helper"));
+    assert!(attacker.expect("FAIL").contains("FAIL CERTFP NO_PRIVILEGES helper "));
 }

@@ -16,11 +16,26 @@ pub const MAX_PER_ACCOUNT: usize = 10;
 /// CERTFP `[ADD [fp] | DEL <fp> | LIST]`.
 pub fn certfp(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
-        let Some(account) = ctx.client.info().account.clone() else {
+        let Some(own_account) = ctx.client.info().account.clone() else {
             return fail("CERTFP", "ACCOUNT_REQUIRED", &[], "Log in to manage certificate fingerprints");
         };
         let sub = msg.params.first().map_or("LIST".to_owned(), |s| s.to_ascii_uppercase());
         let arg = msg.params.get(1).map(String::as_str);
+        let oper = ctx.client.is_oper();
+        // Operators may name another account: LIST <account>, ADD|DEL <fp> <account>.
+        let named = if sub == "LIST" { msg.params.get(1) } else { msg.params.get(2) };
+        let account = match named {
+            Some(other) if !ctx.server.casemap.eq(other, &own_account) => {
+                if !oper {
+                    return fail("CERTFP", "NO_PRIVILEGES", &[other], "Only operators may manage another account");
+                }
+                if !ctx.server.accounts.exists(other) {
+                    return fail("CERTFP", "ACCOUNT_NOT_FOUND", &[other], "No such account");
+                }
+                other.clone()
+            }
+            _ => own_account.clone(),
+        };
         let accounts = &ctx.server.accounts;
         let result = match sub.as_str() {
             "LIST" => accounts.certfps(&account).await.map(|fps| {
@@ -30,9 +45,21 @@ pub fn certfp(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
                 note(ctx, "LISTED", &fps.len().to_string(), "End of certificate fingerprints");
             }),
             "ADD" => {
-                let fp = match (arg, ctx.client.certfp.as_deref()) {
+                let own = ctx.client.certfp.as_deref();
+                let fp = match (arg, own) {
                     (Some(given), _) => match normalize(given) {
-                        Some(fp) => fp,
+                        // Linking a fingerprint proves nothing about who holds the
+                        // certificate (WHOIS shows fingerprints): a user may only
+                        // link the one this connection presented; operators any.
+                        Some(fp) if own == Some(fp.as_str()) || oper => fp,
+                        Some(fp) => {
+                            return fail(
+                                "CERTFP",
+                                "NOT_YOUR_CERTIFICATE",
+                                &[&fp],
+                                "Only the certificate of this connection can be linked: connect over TLS with it and send CERTFP ADD",
+                            )
+                        }
                         None => {
                             return fail("CERTFP", "INVALID_FINGERPRINT", &[given], "Expected 64 hex digits (SHA-256)")
                         }
@@ -44,7 +71,12 @@ pub fn certfp(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
                 };
                 match accounts.add_certfp(&account, &fp, MAX_PER_ACCOUNT).await {
                     Ok(CertfpAdd::Added) => {
-                        tracing::info!(account, fp, "certificate fingerprint added");
+                        if own == Some(fp.as_str()) {
+                            tracing::info!(account, fp, "certificate fingerprint added");
+                        } else {
+                            let by = ctx.client.mask();
+                            tracing::warn!(account, fp, %by, "certificate fingerprint added by an operator");
+                        }
                         note(ctx, "ADDED", &fp, "Certificate fingerprint linked to your account");
                         Ok(())
                     }
