@@ -86,40 +86,68 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
         let fresh = first && !st.is_persistent();
         // The founder and access-list accounts of a registered channel are let in.
         let trusted = st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).is_some();
+        let oper = ctx.client.is_oper();
+        let mut overridden = None;
         if fresh {
             st.modes.apply_defaults(&cfg.channels.default_modes);
         } else if !trusted {
-            let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
-            if let Some(k) = &st.modes.key {
-                if key != Some(k.as_str()) && !invited {
-                    return err(ERR_BADCHANNELKEY, &[&ch.name]);
+            if let Some(refusal) = join_refusal(ctx, &st, key) {
+                // Operators pass +k/+l/+i/+b; it is logged, and they are told.
+                if !oper {
+                    return err(refusal, &[&ch.name]);
                 }
-            }
-            if let Some(limit) = st.modes.limit {
-                if st.members.len() >= limit && !invited {
-                    return err(ERR_CHANNELISFULL, &[&ch.name]);
-                }
-            }
-            if st.modes.invite_only && !invited {
-                return err(ERR_INVITEONLYCHAN, &[&ch.name]);
-            }
-            if is_banned(ctx, &st, &ctx.client) && !st.invited.contains(&ctx.client.id) {
-                return err(ERR_BANNEDFROMCHAN, &[&ch.name]);
+                overridden = Some(refusal);
             }
         }
         st.invited.remove(&ctx.client.id);
         // A registered channel's status follows its founder and access list.
+        // Otherwise ops go to whoever creates the channel, never to the first
+        // into an empty permanent one (that let anyone take it over with +ik
+        // and leave), except an operator, so that it can be looked after.
+        let op_by_oper = first && !fresh && oper && st.registration.is_none();
         let modes = match &st.registration {
             Some(_) => st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).unwrap_or_default(),
-            None => MemberModes { op: first, voice: false },
+            None => MemberModes { op: fresh || op_by_oper, voice: false },
         };
         st.add(ctx.client.clone(), modes);
         drop(st);
+        if let Some(refusal) = overridden {
+            let mode = match refusal {
+                ERR_BADCHANNELKEY => "+k",
+                ERR_CHANNELISFULL => "+l",
+                ERR_INVITEONLYCHAN => "+i",
+                _ => "+b",
+            };
+            tracing::warn!(who = %ctx.client.mask(), channel = %ch.name, mode, "oper override: JOIN");
+            let text = format!("Oper override: you joined {} past {mode}", ch.name);
+            ctx.reply(Line::new(ctx.server_name(), "NOTICE", vec![ctx.client.nick(), text]));
+        }
+        if op_by_oper {
+            tracing::warn!(who = %ctx.client.mask(), channel = %ch.name, "oper took ops in an empty permanent channel");
+        }
         break ch;
     };
     ctx.client.info_mut().channels.push(channel.clone());
     announce_join(ctx, &channel);
     Ok(())
+}
+
+/// Why `ctx.client` may not join a channel in state `st` with `key`, if it may not.
+fn join_refusal(ctx: &Ctx, st: &ChannelState, key: Option<&str>) -> Option<Numeric> {
+    let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
+    if st.modes.key.as_deref().is_some_and(|k| key != Some(k)) && !invited {
+        return Some(ERR_BADCHANNELKEY);
+    }
+    if st.modes.limit.is_some_and(|limit| st.members.len() >= limit) && !invited {
+        return Some(ERR_CHANNELISFULL);
+    }
+    if st.modes.invite_only && !invited {
+        return Some(ERR_INVITEONLYCHAN);
+    }
+    if is_banned(ctx, st, &ctx.client) && !st.invited.contains(&ctx.client.id) {
+        return Some(ERR_BANNEDFROMCHAN);
+    }
+    None
 }
 
 /// Sends the JOIN to the channel and the join burst (topic, names) to the joiner.
