@@ -360,6 +360,10 @@ fn permanent_rooms_exist_empty_and_survive() {
     a.send("LIST");
     let list = a.collect_until("323");
     assert!(list.iter().any(|l| params_of(l).get(1..3) == Some(&["#default".to_owned(), "0".to_owned()])), "{list:?}");
+    // Joining an empty permanent channel gives no ops (issue 14: the first
+    // user could take it over), except to an operator, who may set its topic.
+    a.send("OPER admin adminpass");
+    a.expect("381");
     a.send("JOIN #default");
     a.expect("366");
     a.send("TOPIC #default :stays");
@@ -370,8 +374,6 @@ fn permanent_rooms_exist_empty_and_survive() {
     let list = a.collect_until("323");
     assert!(list.iter().any(|l| l.ends_with("#default 0 :[+ntP] stays")), "{list:?}");
     // opers can make any channel permanent with +P
-    a.send("OPER admin adminpass");
-    a.expect("381");
     a.send("JOIN #keep");
     a.expect("366");
     a.send("MODE #keep +P");

@@ -273,10 +273,7 @@ fn nick_reservations_expire_without_logins() {
     register(&s, "sleepy", "sleepy-password");
     register(&s, "awake", "awake-password");
     let dir = s.crash();
-    let db = rusqlite::Connection::open(dir.path().join("banter.db")).unwrap();
-    let old = chrono::Utc::now().timestamp() - 40 * 86_400;
-    db.execute("UPDATE accounts SET created_at = ?1, last_seen = ?1 WHERE folded = 'sleepy'", [old]).unwrap();
-    drop(db);
+    age_account(&dir, "sleepy", 40);
     let s = Server::start_in(dir, &config);
     let mut c = s.connect();
     let burst = c.register("sleepy");

@@ -122,7 +122,8 @@ pub async fn login_with_pass(ctx: &mut Ctx, pass: &str) -> Result<(), String> {
     }
     let (name, password) = match pass.split_once(':') {
         Some((a, p)) if !a.is_empty() => (a.to_owned(), p.to_owned()),
-        _ => (ctx.client.nick(), pass.to_owned()),
+        // The nick asked for: a reserved one is not claimed until this login.
+        _ => (ctx.conn.wanted_nick().map_or_else(|| ctx.client.nick(), str::to_owned), pass.to_owned()),
     };
     let cfg = ctx.server.config();
     let origin = ctx.origin();

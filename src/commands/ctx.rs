@@ -41,6 +41,11 @@ pub struct PreRegistration {
     pub wanted_nick: Option<String>,
     /// A PASS given before registration.
     pub pass: Option<String>,
+    /// A reserved nick asked for before logging in: not claimed (an
+    /// unregistered connection must not hold another account's nick), but
+    /// taken at registration if the client has logged in to that account by
+    /// then.
+    pub reserved_nick: Option<String>,
 }
 
 impl Conn {

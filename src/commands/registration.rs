@@ -32,6 +32,15 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let registered = ctx.client.is_registered();
     if !registered {
         ctx.conn.pre().wanted_nick = Some(new.to_owned());
+        ctx.conn.pre().reserved_nick = None;
+        if ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
+            // Remembered, not claimed: see `PreRegistration::reserved_nick`.
+            ctx.conn.pre().reserved_nick = Some(new.to_owned());
+            ctx.conn.has_nick = true;
+            let text = format!("{new} belongs to a registered account: log in (SASL or PASS) to use it");
+            ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", &[new.to_owned()], &text);
+            return Ok(());
+        }
     }
     if registered && ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
         let context = [new.to_owned()];
@@ -55,6 +64,43 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
     }
     Ok(())
+}
+
+/// REGAIN `<nick>`: the owner of an account takes its nick back from whoever
+/// uses it (an unregistered squatter, or anyone who took it while it was not
+/// reserved). The holder is renamed to `Guest<N>` and told why; then the
+/// caller changes nick as with NICK.
+pub fn regain(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let wanted = msg.param(0);
+    let Some(account) = ctx.client.info().account.clone() else {
+        return fail("REGAIN", "ACCOUNT_REQUIRED", &[wanted], "Log in to the account that owns the nick first");
+    };
+    if !ctx.server.casemap.eq(wanted, &account) || !ctx.server.config().accounts.nick_protection {
+        return fail(
+            "REGAIN",
+            "NOT_YOURS",
+            &[wanted],
+            "You can only regain the nick of the account you are logged in to",
+        );
+    }
+    if let Some(holder) = ctx.server.find_nick(wanted).filter(|h| h.id != ctx.client.id) {
+        let (old, guest) = (holder.nick(), format!("Guest{}", holder.id));
+        let line = holder.line("NICK", vec![guest.clone()]);
+        if ctx.server.claim_nick(&holder, &guest).is_ok() {
+            if holder.is_registered() {
+                ctx.server.remember(&old, &holder.info());
+                fanout::to_clients(&fanout::peers(&holder), &line, fanout::everyone);
+                fanout::to_client(&holder, &line);
+                crate::state::monitor::notify_offline(&ctx.server, &old);
+                crate::state::monitor::notify_online(&ctx.server, &holder);
+            }
+            let text = format!("{account} took back the nick {old}; you are now {guest}");
+            let note = Line::new(ctx.server_name(), "NOTE", vec!["NICK".into(), "REGAINED".into(), old.clone(), text]);
+            fanout::to_client(&holder, &note);
+            tracing::info!(by = %ctx.client.mask(), nick = %old, holder = holder.id, "REGAIN");
+        }
+    }
+    nick(ctx, msg)
 }
 
 /// Records the client's current identity under `nick` for WHOWAS.
@@ -188,7 +234,20 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         }
         return;
     }
-    let nick = ctx.client.nick();
+    let mut nick = ctx.client.nick();
+    if let Some(wanted) = ctx.conn.pre.as_mut().and_then(|p| p.reserved_nick.take()) {
+        // A reserved nick asked for before logging in: taken now if the client
+        // has logged in to its account since, otherwise a guest nick below.
+        if !ctx.server.accounts.nick_reserved_against(&ctx.server, &wanted, &ctx.client)
+            && ctx.server.claim_nick(&ctx.client, &wanted).is_err()
+        {
+            // In use (by the owner's other session): the client picks another.
+            ctx.conn.has_nick = false;
+            ctx.numeric(ERR_NICKNAMEINUSE, &[&wanted]);
+            return;
+        }
+        nick = wanted;
+    }
     if ctx.server.accounts.nick_reserved_against(&ctx.server, &nick, &ctx.client) {
         let guest = format!("Guest{}", ctx.client.id);
         if ctx.server.claim_nick(&ctx.client, &guest).is_err() {

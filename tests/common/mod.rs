@@ -303,6 +303,15 @@ pub fn connect_from_v4(from: std::net::Ipv4Addr, port: u16) -> TcpStream {
     }
 }
 
+/// Makes account `folded` look as if nobody had logged into it for `days`
+/// days, by editing the database in the data dir of a stopped server.
+pub fn age_account(dir: &tempfile::TempDir, folded: &str, days: i64) {
+    let db = rusqlite::Connection::open(dir.path().join("banter.db")).expect("open banter.db");
+    let when = chrono::Utc::now().timestamp() - days * 86_400;
+    let sql = "UPDATE accounts SET created_at = ?1, last_seen = ?1 WHERE folded = ?2";
+    assert_eq!(db.execute(sql, rusqlite::params![when, folded]).expect("update"), 1, "no account {folded}");
+}
+
 /// A registered client that negotiated `caps`, logged in with PASS when `password` is given.
 pub fn with_caps_and_pass(s: &Server, nick: &str, caps: &str, password: Option<&str>) -> Client {
     let mut c = s.connect();
