@@ -266,3 +266,28 @@ fn certfp_add_links_only_this_connections_certificate() {
     attacker.send(&format!("CERTFP DEL {other_fp} helper"));
     assert!(attacker.expect("FAIL").contains("FAIL CERTFP NO_PRIVILEGES helper "));
 }
+
+/// Over TLS, a client that floods long lines while fake-lagged is cut off
+/// with Excess Flood, as over plain TCP (docs/security.md). Before, nothing
+/// more was read from a TLS connection while it was lagged, so with long
+/// lines (a few dozen per TLS record) the backlog never looked long and the
+/// flood was worked through at the lag rate.
+#[test]
+fn a_tls_flood_of_long_lines_is_cut_off() {
+    let config = BASE_CONFIG
+        .replace("exempt = [\"127.0.0.1\"]", "exempt = []")
+        .replace("[flood]\nenabled = false", "[flood]\nenabled = true\nburst = 5\nper_second = 2\nmax_backlog = 50");
+    let (s, port, server_cert) = tls_server_with(&config);
+    let mut c = TlsClient::connect(port, &server_cert, None);
+    c.send("NICK flooder");
+    c.send("USER f 0 * :F");
+    c.until("001");
+    let text = "x".repeat(420);
+    let flood: String = (0..300).map(|i| format!("PRIVMSG nobody{i} :{text}\r\n")).collect();
+    c.reader.get_mut().write_all(flood.as_bytes()).unwrap();
+    let lines = c.until("ERROR");
+    assert!(lines.last().unwrap().contains("(Excess Flood)"), "{:?}", lines.last());
+    let mut other = s.client("bystander");
+    other.send("PING :still-here");
+    other.expect("PONG");
+}

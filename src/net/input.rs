@@ -58,7 +58,7 @@ impl Input {
     }
 
     /// Appends whatever is already waiting, without blocking, up to `cap` bytes in
-    /// `buf` (used to measure a flood's backlog; TLS reads nothing here).
+    /// `buf` (used to measure a flood's backlog while the client is lagged).
     pub fn read_waiting(&mut self, buf: &mut BytesMut, cap: usize) {
         match self {
             Input::Tcp(rd) => {
@@ -80,7 +80,19 @@ impl Input {
                     }
                 }
             }
-            Input::Tls(_) => {}
+            Input::Tls(rd) => {
+                // As for WebSocket: what has arrived is decrypted, and `Pending`
+                // ends the loop. (Reading nothing here let a TLS client flood
+                // long lines: a few dozen per record never looked like a backlog.)
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                while buf.len() < cap {
+                    buf.reserve(READ_CHUNK);
+                    match tokio_util::io::poll_read_buf(Pin::new(&mut *rd), &mut cx, buf) {
+                        Poll::Ready(Ok(n)) if n > 0 => continue,
+                        _ => break,
+                    }
+                }
+            }
         }
     }
 }
