@@ -41,7 +41,7 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
             let row = AccountRow {
                 name: name.clone(),
                 password_hash: password::hash(&pw, cost)?,
-                scram: password::scram_keys(&pw, a.scram_iterations),
+                scram: password::stored_scram(&pw, a),
                 email: None,
                 created_at: chrono::Utc::now().timestamp(),
                 last_seen: None,
@@ -56,7 +56,7 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
         }),
         Some("passwd") => read_password(config).and_then(|pw| {
             let hash = password::hash(&pw, cost)?;
-            match store.set_password(&cm.fold(&name), &hash, &password::scram_keys(&pw, a.scram_iterations))? {
+            match store.set_password(&cm.fold(&name), &hash, &password::stored_scram(&pw, a))? {
                 true => {
                     println!("password changed for {name}");
                     Ok(())

@@ -122,7 +122,7 @@ impl Cap {
     /// The value advertised with `CAP LS 302`, if any.
     pub fn value(self, config: &Config) -> Option<String> {
         match self {
-            Cap::Sasl => Some(crate::accounts::sasl::MECHANISMS.join(",")),
+            Cap::Sasl => Some(crate::accounts::sasl::mechanisms(config).join(",")),
             Cap::AccountRegistration => {
                 let mut flags = Vec::new();
                 if config.accounts.register_before_connect {

@@ -217,6 +217,9 @@ pub struct AccountsConfig {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    /// Whether SASL SCRAM-SHA-256 is offered and its keys stored; off, a
+    /// stolen database holds only argon2id hashes.
+    pub scram: bool,
     /// PBKDF2 iterations for the stored SCRAM-SHA-256 keys.
     pub scram_iterations: u32,
     /// Password hashes (REGISTER, logins, OPER) computed at once; 0 means
@@ -434,7 +437,8 @@ impl Default for AccountsConfig {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
-            scram_iterations: 4096,
+            scram: true,
+            scram_iterations: 15_000,
             hash_threads: 0,
             hash_queue: 64,
             registrations_per_ip: 3,

@@ -356,3 +356,43 @@ fn rehash_picks_up_accounts_made_with_the_cli() {
     owner.send("PASS yan:yan-password");
     owner.register("yan");
 }
+
+/// `accounts.scram = false`: SCRAM-SHA-256 is not offered, no SCRAM keys are
+/// stored, and keys stored before are removed at start-up, so a stolen
+/// database holds only argon2id hashes; turned on again, an account gets keys
+/// at its next password login. (Before, every account's PBKDF2 keys sat
+/// beside its argon2id hash, with no way to turn them off.)
+#[test]
+fn scram_can_be_turned_off() {
+    let iterations = |dir: &tempfile::TempDir, name: &str| -> i64 {
+        let db = rusqlite::Connection::open(dir.path().join("banter.db")).unwrap();
+        db.query_row("SELECT scram_iterations FROM accounts WHERE folded = ?1", [name], |r| r.get(0)).unwrap()
+    };
+    let s = Server::start();
+    register(&s, "sam", "sam-password");
+    let dir = s.crash();
+    assert_eq!(iterations(&dir, "sam"), 15_000);
+
+    let off = BASE_CONFIG.replace("[accounts]\n", "[accounts]\nscram = false\n");
+    let s = Server::start_in(dir, &off);
+    let mut c = s.connect();
+    c.send("CAP LS 302");
+    let (ls, _) = c.expect_where("sasl in CAP LS", |l| l.contains(" sasl"));
+    assert!(ls.contains("sasl=PLAIN,EXTERNAL"), "{ls}");
+    c.send("CAP REQ :sasl");
+    c.expect_where("CAP ACK", |l| l.contains(" ACK "));
+    c.send("AUTHENTICATE SCRAM-SHA-256");
+    assert!(c.expect("908").contains(" PLAIN,EXTERNAL "));
+    c.expect("904");
+    register(&s, "tom", "tom-password");
+    let dir = s.crash();
+    assert_eq!(iterations(&dir, "sam"), 0, "keys stored before are removed");
+    assert_eq!(iterations(&dir, "tom"), 0, "no keys for new accounts");
+
+    let s = Server::start_in(dir, BASE_CONFIG);
+    let mut c = s.connect();
+    c.send("PASS sam:sam-password");
+    c.register("sam");
+    let dir = s.crash();
+    assert_eq!(iterations(&dir, "sam"), 15_000, "keys derived again at the next password login");
+}

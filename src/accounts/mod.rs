@@ -97,6 +97,12 @@ impl Accounts {
     /// Opens the store in `data_dir` and loads the name index.
     pub fn open(config: &Config) -> Result<Accounts, String> {
         let store = Store::open(&config.server.data_dir)?;
+        if !config.accounts.scram {
+            let cleared = store.clear_scram()?;
+            if cleared > 0 {
+                tracing::warn!(accounts = cleared, "SCRAM is off (accounts.scram = false): stored SCRAM keys removed");
+            }
+        }
         let accounts = Self::with_store(Some(Arc::new(store)), config);
         Ok(accounts)
     }
@@ -227,12 +233,11 @@ impl Accounts {
         let store = self.store()?;
         let a = &config.accounts;
         let cost = cost(config);
-        let iterations = a.scram_iterations;
-        let password_o = password.to_owned();
+        let (password_o, a) = (password.to_owned(), a.clone());
         let (hash, scram) = self
             .hash_job(from, move || {
                 let hash = password::hash(&password_o, cost);
-                (hash, password::scram_keys(&password_o, iterations))
+                (hash, password::stored_scram(&password_o, &a))
             })
             .await?;
         let hash = hash.map_err(|e| {
@@ -281,22 +286,31 @@ impl Accounts {
         let store = self.store()?;
         let f = folded.clone();
         let row = blocking(move || store.get(&f)).await?;
-        let (stored, found) = match row {
-            Some(r) => (r.password_hash, Some(r.name)),
-            None => (String::new(), None),
+        let (stored, found, has_scram) = match row {
+            Some(r) => (r.password_hash, Some(r.name), r.scram.is_some()),
+            None => (String::new(), None, false),
         };
         let known = found.is_some();
-        let (pw, dummy, cost) = (password.to_owned(), self.dummy_hash.clone(), cost(config));
-        let ok = self
+        // SCRAM is on but this account has no keys (made while it was off):
+        // derive them from the password now, while it is at hand.
+        let derive = known && !has_scram && config.accounts.scram;
+        let (pw, dummy, cost, a) =
+            (password.to_owned(), self.dummy_hash.clone(), cost(config), config.accounts.clone());
+        let (ok, scram) = self
             .hash_job(from, move || {
                 let against = if known { stored.as_str() } else { dummy_hash(&dummy, cost) };
-                password::verify(&pw, against) && known
+                let ok = password::verify(&pw, against) && known;
+                (ok, (ok && derive).then(|| password::stored_scram(&pw, &a)))
             })
             .await?;
         attempt.finish(ok);
         if !ok {
             tracing::info!(account = %folded, from = %from.key, "failed login");
             return Ok(None);
+        }
+        if let Some(keys) = scram {
+            let (store, f) = (self.store()?, folded.clone());
+            let _ = blocking(move || store.set_scram(&f, &keys)).await;
         }
         Ok(found)
     }
@@ -362,8 +376,8 @@ impl Accounts {
         let folded = self.casemap.fold(name);
         let row = blocking(move || store.get(&folded)).await?;
         Ok(match row {
-            Some(r) => (Some(r.name), r.scram),
-            None => (None, sasl::decoy_keys(name, config.accounts.scram_iterations, &self.decoy_secret)),
+            Some(r) if r.scram.is_some() => (Some(r.name), r.scram),
+            _ => (None, sasl::decoy_keys(name, config.accounts.scram_iterations, &self.decoy_secret)),
         })
     }
 

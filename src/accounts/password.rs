@@ -77,6 +77,28 @@ pub fn check_configured(configured: &str, given: &str) -> bool {
     }
 }
 
+impl ScramKeys {
+    /// No keys: stored when SCRAM is off (`accounts.scram = false`).
+    pub fn none() -> ScramKeys {
+        ScramKeys { salt: Vec::new(), iterations: 0, stored_key: Vec::new(), server_key: Vec::new() }
+    }
+
+    /// Whether these are real keys (not [`ScramKeys::none`]).
+    pub fn is_some(&self) -> bool {
+        self.iterations > 0 && !self.stored_key.is_empty()
+    }
+}
+
+/// The SCRAM keys to store for `password` under `config`: none when SCRAM
+/// is off, so that a stolen database holds nothing cheaper than argon2id.
+pub fn stored_scram(password: &str, config: &crate::config::AccountsConfig) -> ScramKeys {
+    if config.scram {
+        scram_keys(password, config.scram_iterations)
+    } else {
+        ScramKeys::none()
+    }
+}
+
 /// Derives SCRAM-SHA-256 keys for `password` with a fresh salt.
 pub fn scram_keys(password: &str, iterations: u32) -> ScramKeys {
     let salt: [u8; 16] = rand::random();

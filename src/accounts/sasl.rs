@@ -14,6 +14,12 @@ use subtle::ConstantTimeEq;
 /// Mechanisms offered, in `sasl=` order.
 pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "EXTERNAL"];
 
+/// The mechanisms offered under `config`: SCRAM-SHA-256 only while
+/// `accounts.scram` is on.
+pub fn mechanisms(config: &crate::config::Config) -> Vec<&'static str> {
+    MECHANISMS.iter().copied().filter(|m| config.accounts.scram || *m != "SCRAM-SHA-256").collect()
+}
+
 /// Largest decoded SASL payload accepted.
 pub const MAX_PAYLOAD: usize = 8192;
 

@@ -136,6 +136,31 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Stores SCRAM keys for an account (derived at a password login, for an
+    /// account that had none).
+    pub fn set_scram(&self, folded: &str, scram: &super::password::ScramKeys) -> StoreResult<()> {
+        self.lock()
+            .execute(
+                "UPDATE accounts SET scram_salt = ?2, scram_iterations = ?3, scram_stored_key = ?4,
+                   scram_server_key = ?5 WHERE folded = ?1",
+                params![folded, scram.salt, scram.iterations, scram.stored_key, scram.server_key],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Removes every account's SCRAM keys (when SCRAM is turned off); returns
+    /// how many accounts had some.
+    pub fn clear_scram(&self) -> StoreResult<usize> {
+        self.lock()
+            .execute(
+                "UPDATE accounts SET scram_salt = x'', scram_iterations = 0, scram_stored_key = x'',
+                   scram_server_key = x'' WHERE scram_iterations != 0",
+                [],
+            )
+            .map_err(|e| e.to_string())
+    }
+
     /// Deletes an account; `Ok(false)` if it did not exist.
     pub fn delete(&self, folded: &str) -> StoreResult<bool> {
         let conn = self.lock();

@@ -185,8 +185,10 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         // A logged-in client may authenticate again (sasl-3.2 re-authentication):
         // success switches it to the new account, failure leaves it as it was.
         let Some(mut exchange) = ctx.conn.sasl.take() else {
-            let Some(mech) = Mechanism::from_name(arg) else {
-                ctx.numeric(RPL_SASLMECHS, &[&sasl::MECHANISMS.join(",")]);
+            let cfg = ctx.server.config();
+            let offered = |m: &Mechanism| cfg.accounts.scram || *m != Mechanism::ScramSha256;
+            let Some(mech) = Mechanism::from_name(arg).filter(offered) else {
+                ctx.numeric(RPL_SASLMECHS, &[&sasl::mechanisms(&cfg).join(",")]);
                 return Err(super::CmdError::Numeric(ERR_SASLFAIL, vec![]));
             };
             ctx.conn.sasl = Some(Box::new(Exchange::new(mech)));
