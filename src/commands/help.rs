@@ -32,8 +32,8 @@ pub static TOPICS: &[Topic] = &[
     t("CAP", "CAP LS [302] | REQ :<caps> | END", "Negotiates IRCv3 capabilities; your client does this for you."),
     t(
         "CERTFP",
-        "CERTFP [ADD [<fingerprint>] | DEL <fingerprint> | LIST]",
-        "Links TLS client certificates to your account, for SASL EXTERNAL.",
+        "CERTFP [ADD | DEL <fingerprint> | LIST]",
+        "Links this connection's TLS client certificate to your account, for SASL EXTERNAL.",
     ),
     t("CS", "CS <command> [<params>]", "Short for CHANSERV."),
     t(
@@ -100,6 +100,7 @@ pub static TOPICS: &[Topic] = &[
     t("QUIT", "QUIT [:<reason>]", "Disconnects (logs out), leaving every channel."),
     t("REHASH", "REHASH", "Operators: reloads the configuration file."),
     t("REDACT", "REDACT <target> <msgid> [:<reason>]", "Deletes a message you sent (IRCv3 draft/message-redaction)."),
+    t("REGAIN", "REGAIN <nick>", "Takes your account's nick back from whoever uses it; they become Guest<N>."),
     t("REGISTER", "REGISTER <account|*> <email|*> <password>", "Creates an account and logs you in."),
     t("RESTART", "RESTART", "Operators: restarts the server (when server.allow_restart is set)."),
     t("SETNAME", "SETNAME :<realname>", "Changes your real name."),
