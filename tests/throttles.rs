@@ -282,4 +282,21 @@ fn nick_reservations_expire_without_logins() {
     let mut d = s.connect();
     let burst = d.register("awake");
     assert!(burst.iter().any(|l| l.contains("NICKNAME_RESERVED")), "{burst:#?}");
+
+    // A login reserves the name again, in memory and (at most hourly) on disk.
+    c.send("QUIT");
+    assert!(c.closed());
+    let mut owner = s.connect();
+    owner.send("PASS sleepy:sleepy-password");
+    owner.register("sleepyhead");
+    let mut e = s.connect();
+    e.send("NICK sleepy");
+    assert!(e.expect("WARN").contains("WARN NICK NICKNAME_RESERVED sleepy "));
+    let mut s = s;
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(WAIT), Some(0));
+    let s = Server::start_in(s.crash(), &config);
+    let mut f = s.connect();
+    f.send("NICK sleepy");
+    assert!(f.expect("WARN").contains("WARN NICK NICKNAME_RESERVED sleepy "));
 }

@@ -192,15 +192,27 @@ impl Accounts {
         }
     }
 
-    /// Records a login to `account` now: for nick-reservation expiry, in
-    /// memory and (off the async threads) in the database.
+    /// Records a login to `account` now, for nick-reservation expiry: in
+    /// memory, and in the database (off the async threads) when the last
+    /// record is over an hour old: day-scale expiry needs no finer record,
+    /// and most logins then write nothing (a REGISTER's login never does).
     pub fn seen(&self, account: &str) {
+        const GRANULARITY: i64 = 3600;
         let folded = self.casemap.fold(account);
         let now = chrono::Utc::now().timestamp();
-        if let Some(mut last) = self.names.get_mut(&folded) {
-            *last = now;
-        }
-        if let Some(store) = self.store.clone() {
+        let stale = match self.names.entry(folded.clone()) {
+            dashmap::mapref::entry::Entry::Occupied(mut last) if now - *last.get() >= GRANULARITY => {
+                last.insert(now);
+                true
+            }
+            dashmap::mapref::entry::Entry::Occupied(_) => false,
+            // Made with `banterd account` and not yet seen by a REHASH: known now.
+            dashmap::mapref::entry::Entry::Vacant(slot) => {
+                slot.insert(now);
+                true
+            }
+        };
+        if let Some(store) = self.store.clone().filter(|_| stale) {
             tokio::task::spawn_blocking(move || store.touch(&folded, now));
         }
     }
