@@ -168,6 +168,9 @@ pub struct LimitsConfig {
     pub whowas_entries: usize,
     /// MONITOR entries per client.
     pub monitor_entries: usize,
+    /// Users one WHO mask search may return (operators: no limit); beyond it,
+    /// `416` and no list.
+    pub max_who_results: usize,
     /// IPs exempt from the per-IP limits, connection rate and flood control.
     pub exempt: Vec<IpAddr>,
     /// IPv6 addresses count as one address per prefix of this many bits in
@@ -187,6 +190,9 @@ pub struct FloodConfig {
     pub per_second: u32,
     /// Commands waiting behind the fake lag before the client is disconnected.
     pub max_backlog: u32,
+    /// A WHO mask search reads every connected user: it counts as one more
+    /// command for each this many users read (0: no extra cost).
+    pub search_cost_users: usize,
 }
 
 /// `[accounts]`: registration and login.
@@ -410,6 +416,7 @@ impl Default for LimitsConfig {
             max_prereg_commands: 64,
             whowas_entries: 1000,
             monitor_entries: 100,
+            max_who_results: 500,
             exempt: Vec::new(),
             ipv6_prefix: 64,
         }
@@ -418,7 +425,7 @@ impl Default for LimitsConfig {
 
 impl Default for FloodConfig {
     fn default() -> Self {
-        FloodConfig { enabled: true, burst: 20, per_second: 4, max_backlog: 100 }
+        FloodConfig { enabled: true, burst: 20, per_second: 4, max_backlog: 100, search_cost_users: 1000 }
     }
 }
 

@@ -110,3 +110,47 @@ fn fanout_delivers_every_message() {
     assert_eq!(v["received"], v["expected"], "{line}");
     drop(server);
 }
+
+/// Smoke run of `banter-bench who`: a handful of clients, a second of attack;
+/// every part of the report is there and the attackers' WHOs were answered.
+#[test]
+fn who_reports_cost_and_bystander_latency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, port) = start_banterd(dir.path());
+    let addr = format!("127.0.0.1:{port}");
+    let pid = server.0.id().to_string();
+    let args = [
+        "who",
+        "--server",
+        &addr,
+        "--pid",
+        &pid,
+        "--clients",
+        "20",
+        "--probes",
+        "2",
+        "--attackers",
+        "2",
+        "--duration",
+        "1",
+        "--baseline",
+        "0.5",
+        "--threads",
+        "1",
+        "--time-limit",
+        "60",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_banter-bench")).args(args).output().expect("run banter-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
+    let line = stdout.lines().last().expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(v["scenario"], "who", "{line}");
+    assert_eq!(v["cost"].as_array().map(Vec::len), Some(3), "{line}");
+    assert!(v["cost"][0]["cpu_ms_per_who"].is_number(), "{line}");
+    assert!(v["whos_answered"].as_u64().unwrap_or(0) > 0, "{line}");
+    assert_eq!(v["attackers_disconnected"], 0, "{line}");
+    assert_eq!(v["ping_during_ms"].as_array().map(Vec::len), Some(3), "{line}");
+    drop(server);
+}

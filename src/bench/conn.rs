@@ -39,6 +39,16 @@ impl Conn {
         Ok(Conn { stream, rbuf: BytesMut::new(), read_size: read_size.max(512), wbuf: Vec::new(), nick: String::new() })
     }
 
+    /// Connects from the loopback address `src` (another "IP" for the
+    /// server's per-address limits), otherwise as [`Conn::connect`].
+    pub async fn connect_from(addr: SocketAddr, src: std::net::IpAddr, read_size: usize) -> io::Result<Conn> {
+        let socket = if src.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.bind(SocketAddr::new(src, 0))?;
+        let stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn { stream, rbuf: BytesMut::new(), read_size: read_size.max(512), wbuf: Vec::new(), nick: String::new() })
+    }
+
     /// Appends raw bytes (one or more CR LF terminated lines) to the output.
     pub fn queue(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);

@@ -10,6 +10,8 @@
 //! - `sweep`: `fanout` over channel sizes, plus an SVG chart.
 //! - `churn`: JOIN/PART/NICK loops; operations/s.
 //! - `soak`: many clients with paced traffic; RSS at start and end.
+//! - `who`: CPU per wide-mask WHO over N clients, and a bystander's PING
+//!   latency while WHOs are sent at the allowed rate.
 //! - `chart`: redraws a chart from saved sweep JSON lines.
 //! - `report`: a Markdown table of medians and ratios from saved JSON lines.
 //! - `history-fill`, `chathistory`: the history writer's rows/s, and
@@ -34,6 +36,7 @@ pub mod procfs;
 pub mod report;
 pub mod scenarios;
 pub mod seq;
+pub mod who;
 
 /// Usage text printed by `banter-bench help`.
 pub const USAGE: &str = "\
@@ -48,6 +51,9 @@ scenarios:
   churn    --clients 200 --channels 20 --warmup 1 --duration 5
   soak     --clients 10000 --channel-size 50 --senders 1 --rate 1 (msg/s per sender)
            --keepalive 30 (PING per client, s) --duration 60
+  who      --clients 10000 --probes 20 (WHOs per mask shape) --attackers 16 --attack-ip 127.0.0.2
+           --rate 4 (WHO/s per attacker) --window 4 --duration 20 --ping-every 0.5 --baseline 3
+           (server config: benches/who.toml)
   chart    --svg FILE [--title T] SWEEP.jsonl...   (draw saved sweep lines)
   report   --labels banterd,inspircd RESULTS.jsonl... (medians and ratios, Markdown)
   history-fill --data-dir DIR --rows 1000000 --target '#big' --batch-rows 1000 --batch-ms 20

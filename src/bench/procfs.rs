@@ -17,6 +17,19 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     cpu_from_stat(&s).map(|ticks| ticks as f64 / clock_ticks())
 }
 
+/// CPU seconds consumed so far by the live threads of `pid`, to the
+/// nanosecond (the sum of `/proc/PID/task/*/schedstat`): for short spans,
+/// where [`cpu_secs`]' clock ticks (10 ms) are too coarse. Threads that exit
+/// take their time with them, so use it over spans without thread churn.
+pub fn cpu_secs_fine(pid: u32) -> Option<f64> {
+    let mut ns = 0u64;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let s = fs::read_to_string(task.path().join("schedstat")).ok()?;
+        ns += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e9)
+}
+
 /// CPU seconds consumed by this bench process itself.
 pub fn self_cpu_secs() -> Option<f64> {
     cpu_secs(std::process::id())
@@ -65,5 +78,6 @@ mod tests {
         let me = std::process::id();
         assert!(rss_kib(me).unwrap() > 0);
         assert!(cpu_secs(me).is_some());
+        assert!(cpu_secs_fine(me).is_some_and(|s| s > 0.0));
     }
 }

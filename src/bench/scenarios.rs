@@ -3,7 +3,7 @@
 
 use super::chart;
 use super::cli::{loopback_addr, Args};
-use super::{churn, conn, connect, fanout, report};
+use super::{churn, conn, connect, fanout, report, who};
 use serde::Serialize;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -91,6 +91,15 @@ pub fn run(a: &Args) -> Result<(), String> {
             reject_unused(a)?;
             r.label = label;
             emit(&r, &super::history::query_summary(&r));
+        }
+        "who" => {
+            let spec = who::Spec::from_args(a)?;
+            reject_unused(a)?;
+            check_fds(spec.clients + spec.attackers + 2, nofile)?;
+            let budget = limit_or(limit, spec.budget());
+            let mut r = block_on(threads, budget, who::run(addr, pid, &spec))?;
+            r.label = label;
+            emit(&r, &who::summary(&r));
         }
         other => return Err(format!("unknown scenario {other:?} (try `help`)")),
     }

@@ -30,6 +30,9 @@ pub struct Conn {
     pub told_login_required: bool,
     /// A draft/multiline batch being received (boxed: rare, and idle clients stay small).
     pub multiline: Option<Box<super::multiline::Pending>>,
+    /// Extra commands the command just handled counts as against flood control
+    /// (a search over every user costs more than one line); taken by the read loop.
+    pub cost: u32,
 }
 
 /// Connection state that only matters until registration completes.

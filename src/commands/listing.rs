@@ -7,7 +7,7 @@ use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::Channel;
 use crate::state::client::Client;
-use crate::state::mask;
+use crate::state::mask::Pattern;
 use std::sync::Arc;
 
 /// Whether the client may see `channel` in listings (not secret, or a member).
@@ -120,8 +120,8 @@ pub fn names(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 enum Filter {
     MoreThan(usize),
     FewerThan(usize),
-    Mask(String),
-    NotMask(String),
+    Mask(Pattern),
+    NotMask(Pattern),
     /// Created more (`true`) or less than this many minutes ago.
     Created(bool, i64),
     /// Topic set more (`true`) or less than this many minutes ago.
@@ -143,9 +143,9 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         } else if let Some(n) = word.strip_prefix('<') {
             filters.push(Filter::FewerThan(n.parse().unwrap_or(usize::MAX)));
         } else if let Some(m) = word.strip_prefix('!') {
-            filters.push(Filter::NotMask(m.to_owned()));
+            filters.push(Filter::NotMask(Pattern::new(ctx.server.casemap, m)));
         } else if word.contains('*') || word.contains('?') {
-            filters.push(Filter::Mask(word.to_owned()));
+            filters.push(Filter::Mask(Pattern::new(ctx.server.casemap, word)));
         } else {
             names.get_or_insert_with(Vec::new).push(word.to_owned());
         }
@@ -154,7 +154,6 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         Some(n) => n.iter().filter_map(|n| ctx.server.find_channel(n)).collect(),
         None => sorted_channels(ctx),
     };
-    let cm = ctx.server.casemap;
     ctx.numeric(RPL_LISTSTART, &["Channel", "Users  Name"]);
     for ch in channels {
         if !visible(ctx, &ch) {
@@ -175,8 +174,8 @@ pub fn list(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         let keep = filters.iter().all(|f| match f {
             Filter::MoreThan(n) => count > *n,
             Filter::FewerThan(n) => count < *n,
-            Filter::Mask(m) => mask::matches(cm, m, &ch.name),
-            Filter::NotMask(m) => !mask::matches(cm, m, &ch.name),
+            Filter::Mask(m) => m.matches(&ch.name),
+            Filter::NotMask(m) => !m.matches(&ch.name),
             Filter::Created(more, mins) => older(ch.created, *more, *mins),
             Filter::TopicSet(more, mins) => topic_at.is_some_and(|at| older(at, *more, *mins)),
         });

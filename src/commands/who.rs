@@ -6,9 +6,12 @@ use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::Channel;
 use crate::state::client::Client;
-use crate::state::mask;
+use crate::state::mask::Pattern;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// A user to list, with the channel shown for it.
+type Found = (Arc<Client>, Option<Arc<Channel>>);
 
 /// WHOX fields in the order they are sent.
 const WHOX_ORDER: &str = "tcuihsnfdlaor";
@@ -30,7 +33,7 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         },
         None => (String::new(), None),
     };
-    let results: Vec<(Arc<Client>, Option<Arc<Channel>>)> = if mask_text.starts_with('#') {
+    let results: Vec<Found> = if mask_text.starts_with('#') {
         match ctx.server.find_channel(mask_text) {
             Some(ch) => {
                 let st = ch.read();
@@ -48,32 +51,14 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             None => Vec::new(),
         }
     } else {
-        let cm = ctx.server.casemap;
-        let server_name = ctx.server_name();
-        let all = mask_text == "*" || mask_text == "0";
-        let me = ctx.client.clone();
-        let clients: Vec<Arc<Client>> = ctx.server.clients.iter().map(|c| c.value().clone()).collect();
-        clients
-            .into_iter()
-            .filter(|c| c.is_registered())
-            .filter(|c| {
-                let i = c.info();
-                let matched = all
-                    || mask::matches(cm, mask_text, &i.nick)
-                    || mask::matches(cm, mask_text, &i.mask())
-                    || mask::matches(cm, mask_text, &i.host)
-                    || mask::matches(cm, mask_text, &i.user)
-                    || mask::matches(cm, mask_text, &i.realname)
-                    || mask::matches(cm, mask_text, &server_name);
-                // +i hides a user from mask searches, not from a lookup by exact nick
-                let exact = !mask_text.contains(['*', '?']) && cm.eq(mask_text, &i.nick);
-                matched && (exact || c.id == me.id || !i.modes.invisible || shares_channel(&me, c) || me.is_oper())
-            })
-            .map(|c| {
-                let ch = first_visible_channel(ctx, &c);
-                (c, ch)
-            })
-            .collect()
+        match search(ctx, mask_text, only_opers) {
+            Some(found) => found,
+            None => {
+                ctx.numeric(ERR_TOOMANYMATCHES, &["WHO", "Output too large, truncated"]);
+                ctx.numeric(RPL_ENDOFWHO, &[mask_text]);
+                return Ok(());
+            }
+        }
     };
     for (c, ch) in results {
         if only_opers && !c.is_oper() {
@@ -89,8 +74,83 @@ pub fn who(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     Ok(())
 }
 
-fn shares_channel(a: &Client, b: &Client) -> bool {
-    a.info().channels.iter().any(|ch| ch.read().members.contains_key(&b.id))
+/// The users a mask search finds (only operators with `only_opers`): every
+/// registered user whose nick, `nick!user@host`, host, username or realname
+/// matches (or all of them when the server's name does), without the invisible
+/// ones the searcher does not share a channel with. `None` when more than
+/// `limits.max_who_results` match.
+///
+/// The mask is compiled once and the users are read in place, so a search costs
+/// a few field comparisons per user and allocates only for the matches; it is
+/// charged against the searcher's flood control in proportion to the users
+/// read (`flood.search_cost_users`).
+fn search(ctx: &mut Ctx, mask_text: &str, only_opers: bool) -> Option<Vec<Found>> {
+    let cfg = ctx.server.config();
+    let pattern = Pattern::new(ctx.server.casemap, mask_text);
+    let all = mask_text == "*" || mask_text == "0" || pattern.matches(&cfg.server.name);
+    let exact_nick = !mask_text.contains(['*', '?']);
+    let me = ctx.client.clone();
+    let oper = me.is_oper();
+    let my_channels = me.info().channels.clone();
+    let max = if oper { usize::MAX } else { cfg.limits.max_who_results };
+    let mut scratch = String::new();
+    let mut scanned = 0usize;
+    let mut found = Vec::new();
+    for entry in ctx.server.clients.iter() {
+        let c = entry.value();
+        if !c.is_registered() {
+            continue;
+        }
+        scanned += 1;
+        if only_opers && !c.is_oper() {
+            continue;
+        }
+        let hidden = {
+            let i = c.info();
+            let matched = all
+                || pattern.matches(&i.nick)
+                || pattern.matches(&i.host)
+                || pattern.matches(&i.user)
+                || pattern.matches(&i.realname)
+                || {
+                    scratch.clear();
+                    scratch.push_str(&i.nick);
+                    scratch.push('!');
+                    scratch.push_str(if i.user.is_empty() { "*" } else { &i.user });
+                    scratch.push('@');
+                    scratch.push_str(&i.host);
+                    pattern.matches(&scratch)
+                };
+            if !matched {
+                continue;
+            }
+            // +i hides a user from mask searches, not from a lookup by exact nick.
+            i.modes.invisible && !(exact_nick && ctx.server.casemap.eq(mask_text, &i.nick))
+        };
+        let shares = || my_channels.iter().any(|ch| ch.read().members.contains_key(&c.id));
+        if hidden && c.id != me.id && !oper && !shares() {
+            continue;
+        }
+        if found.len() == max {
+            ctx.conn.cost += cost_of(scanned, cfg.flood.search_cost_users);
+            return None;
+        }
+        found.push(c.clone());
+    }
+    ctx.conn.cost += cost_of(scanned, cfg.flood.search_cost_users);
+    let with_channel = |c: Arc<Client>| {
+        let ch = first_visible_channel(ctx, &c);
+        (c, ch)
+    };
+    Some(found.into_iter().map(with_channel).collect())
+}
+
+/// Extra commands a search over `scanned` users counts as (one per `per`).
+fn cost_of(scanned: usize, per: usize) -> u32 {
+    if per == 0 {
+        return 0;
+    }
+    u32::try_from(scanned / per).unwrap_or(u32::MAX)
 }
 
 fn first_visible_channel(ctx: &Ctx, c: &Client) -> Option<Arc<Channel>> {

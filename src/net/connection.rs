@@ -345,6 +345,10 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
             // Boxed: the handler's state lives on the heap only while a line is
             // being handled, so an idle connection's task stays small.
             Box::pin(commands::handle_frame(ctx, frame)).await;
+            let cost = std::mem::take(&mut ctx.conn.cost);
+            if limited && cost > 0 && !client.is_oper() {
+                bucket.charge(cost);
+            }
             if let Some(reason) = ctx.conn.quit.take() {
                 return reason;
             }

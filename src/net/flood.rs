@@ -30,6 +30,12 @@ impl Bucket {
             Duration::from_secs_f64(-self.tokens / self.rate)
         }
     }
+
+    /// Charges `extra` more commands' worth (an expensive command): the
+    /// commands after it wait until the bucket has refilled.
+    pub fn charge(&mut self, extra: u32) {
+        self.tokens -= f64::from(extra);
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +54,15 @@ mod tests {
         // after waiting, tokens come back at the configured rate
         let later = t0 + Duration::from_secs(10);
         assert_eq!(b.take(later), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_charge_delays_what_follows() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(3, 2, t0);
+        assert_eq!(b.take(t0), Duration::ZERO);
+        b.charge(4);
+        // 3 - 1 - 4 = -2 tokens: the next command waits for 3 to come back.
+        assert_eq!(b.take(t0), Duration::from_millis(1500));
     }
 }

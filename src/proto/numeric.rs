@@ -108,6 +108,8 @@ numerics! {
     ERR_TOOMANYCHANNELS = "405", "You have joined too many channels";
     ERR_WASNOSUCHNICK = "406", "There was no such nickname";
     ERR_TOOMANYTARGETS = "407", "Too many targets";
+    /// A search matched more than the server sends (params: the command, the text).
+    ERR_TOOMANYMATCHES = "416";
     ERR_NOORIGIN = "409", "No origin specified";
     ERR_INVALIDCAPCMD = "410", "Invalid CAP subcommand";
     ERR_NORECIPIENT = "411", "No recipient given";

@@ -31,6 +31,19 @@ impl Casemap {
         }
     }
 
+    /// Folds one byte of UTF-8 text (only ASCII bytes change, so a folded
+    /// string stays valid UTF-8 and folding by bytes equals folding by chars).
+    pub fn fold_byte(self, b: u8) -> u8 {
+        match (self, b) {
+            (_, b'A'..=b'Z') => b.to_ascii_lowercase(),
+            (Casemap::Rfc1459, b'[') => b'{',
+            (Casemap::Rfc1459, b']') => b'}',
+            (Casemap::Rfc1459, b'\\') => b'|',
+            (Casemap::Rfc1459, b'~') => b'^',
+            _ => b,
+        }
+    }
+
     /// The folded form used as the key of every nick and channel map.
     pub fn fold(self, s: &str) -> String {
         s.chars().map(|c| self.fold_char(c)).collect()

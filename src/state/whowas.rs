@@ -51,12 +51,15 @@ impl Whowas {
     /// first, at most `max` (0 = all).
     pub fn find(&self, casemap: super::casemap::Casemap, pattern: &str, max: usize) -> Vec<WhowasEntry> {
         let folded = casemap.fold(pattern);
-        let wild = pattern.contains(['*', '?']);
+        let wild = pattern.contains(['*', '?']).then(|| super::mask::Pattern::new(casemap, pattern));
         let g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let it = g
             .iter()
             .rev()
-            .filter(|e| if wild { super::mask::matches(casemap, pattern, &e.nick) } else { e.folded == folded })
+            .filter(|e| match &wild {
+                Some(p) => p.matches(&e.nick),
+                None => e.folded == folded,
+            })
             .cloned();
         if max == 0 {
             it.collect()
