@@ -149,7 +149,7 @@ struct Io<W> {
     /// Replies to the client's own commands are queued: they go out at once.
     replies: bool,
     /// Written since the last flush: a transport that buffers (TLS,
-    /// WebSocket) may hold bytes until flushed. A TCP flush is a no-op.
+    /// WebSocket) may hold bytes until flushed. Never set for plain TCP.
     unflushed: bool,
     /// Write pacing (a generic cell rate algorithm): each write moves this
     /// one interval later, from now at the earliest and to at most
@@ -255,7 +255,8 @@ impl<W: AsyncWrite + Unpin> Io<W> {
                     match Pin::new(&mut self.wr).poll_write(cx, &self.out[self.pos..]) {
                         Poll::Ready(Ok(n)) if n > 0 => {
                             self.pos += n;
-                            self.unflushed = true;
+                            // TCP writes go straight to the socket: no flush call.
+                            self.unflushed = !matches!(self.input, Input::Tcp(_));
                             continue;
                         }
                         Poll::Ready(_) => return Poll::Ready(Event::WriteFailed),
