@@ -1,14 +1,15 @@
 //! The operator's account CLI: `banterd account create|delete|passwd|list`.
 
 use crate::accounts::password::{self, Cost};
-use crate::accounts::store::{AccountRow, Store};
 use crate::config::Config;
 use crate::state::casemap::Casemap;
+use crate::store::sqlite::Sqlite;
+use crate::store::{AccountRow, AccountStore};
 use std::io::{BufRead, IsTerminal};
 
 /// Runs an account subcommand; returns the process exit code.
 pub fn account_command(config: &Config, args: &[String]) -> i32 {
-    let store = match Store::open(&config.server.data_dir) {
+    let store = match Sqlite::open(&config.server.data_dir) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("banterd: {e}");

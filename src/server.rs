@@ -47,7 +47,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     // Opened right here (nothing else runs yet), like the account store below.
     let store: Arc<dyn Store> = Arc::new(Sqlite::open(&config.server.data_dir)?);
     let records = store.load_channels()?;
-    let accounts = Accounts::open(&config)?;
+    let accounts = Accounts::open_with(store.clone(), &config)?;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
     let websockets = config.websockets.clone();
     // Certificates are loaded before anything is bound: a bad one stops start-up cleanly.
@@ -104,6 +104,23 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     notify::stopping();
     server.begin_shutdown();
     drain(&server).await;
+    if let Some(w) = server.history.writer() {
+        // What is still queued is committed before the process exits.
+        w.sync().await;
+        let st = w.stats();
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let busy = load(&st.busy_us) as f64 / 1e6;
+        tracing::info!(
+            rows = load(&st.written),
+            batches = load(&st.batches),
+            dropped = load(&st.dropped),
+            failed = load(&st.failed),
+            pruned = load(&st.pruned),
+            busy_s = format!("{busy:.3}"),
+            rows_per_busy_s = format!("{:.0}", load(&st.written) as f64 / busy.max(1e-9)),
+            "history writer"
+        );
+    }
     Ok(if server.restart_requested.load(std::sync::atomic::Ordering::Relaxed) { Exit::Restart } else { Exit::Stopped })
 }
 

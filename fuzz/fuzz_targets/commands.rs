@@ -25,7 +25,7 @@
 //!   tag section of at most 8191 bytes.
 #![no_main]
 
-use banter::accounts::store::Store;
+use banter::store::sqlite::Sqlite;
 use banter::accounts::Accounts;
 use banter::commands::{self, Ctx};
 use banter::config::{Config, OperConfig};
@@ -79,7 +79,8 @@ struct Harness {
 impl Harness {
     fn new() -> Harness {
         let cfg = config();
-        let store = Store::memory().expect("memory store");
+        let dir = std::env::temp_dir().join(format!("banter-fuzz-{}", std::process::id()));
+        let store = Sqlite::open(&dir).expect("store in a temp dir");
         let accounts = Accounts::with_store(Some(Arc::new(store)), &cfg);
         let server = Server::new(cfg, None, accounts);
         let mut h = Harness { server, slots: (0..CLIENTS).map(|_| None).collect() };

@@ -5,7 +5,6 @@
 pub mod hashing;
 pub mod password;
 pub mod sasl;
-pub mod store;
 pub mod throttle;
 
 use crate::config::Config;
@@ -14,11 +13,11 @@ use crate::state::client::Client;
 use crate::state::ipkey::IpKey;
 use crate::state::ratelimit::SlidingWindow;
 use crate::state::Server;
+use crate::store::{AccountRow, Store};
 use dashmap::DashMap;
 use password::{Cost, ScramKeys};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use store::{AccountRow, Store};
 
 /// Why an account operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +72,7 @@ pub struct Origin {
 
 /// The account service.
 pub struct Accounts {
-    store: Option<Arc<Store>>,
+    store: Option<Arc<dyn Store>>,
     /// Folded name → when the account was last logged into (or created),
     /// Unix time: the in-memory index for nick protection and its expiry.
     names: DashMap<String, i64>,
@@ -96,19 +95,24 @@ pub struct Accounts {
 impl Accounts {
     /// Opens the store in `data_dir` and loads the name index.
     pub fn open(config: &Config) -> Result<Accounts, String> {
-        let store = Store::open(&config.server.data_dir)?;
+        let store = crate::store::sqlite::Sqlite::open(&config.server.data_dir)?;
+        Self::open_with(Arc::new(store), config)
+    }
+
+    /// The service over the server's `store`: removes stored SCRAM keys when
+    /// SCRAM is off, and loads the name index.
+    pub fn open_with(store: Arc<dyn Store>, config: &Config) -> Result<Accounts, String> {
         if !config.accounts.scram {
             let cleared = store.clear_scram()?;
             if cleared > 0 {
                 tracing::warn!(accounts = cleared, "SCRAM is off (accounts.scram = false): stored SCRAM keys removed");
             }
         }
-        let accounts = Self::with_store(Some(Arc::new(store)), config);
-        Ok(accounts)
+        Ok(Self::with_store(Some(store), config))
     }
 
     /// A service over `store` (`None`: accounts disabled, every call fails as unavailable).
-    pub fn with_store(store: Option<Arc<Store>>, config: &Config) -> Accounts {
+    pub fn with_store(store: Option<Arc<dyn Store>>, config: &Config) -> Accounts {
         let names = DashMap::new();
         let casemap = Casemap::from_name(&config.server.casemapping);
         if let Some(s) = &store {
@@ -217,7 +221,7 @@ impl Accounts {
         }
     }
 
-    fn store(&self) -> Result<Arc<Store>, AccountError> {
+    fn store(&self) -> Result<Arc<dyn Store>, AccountError> {
         self.store.clone().ok_or(AccountError::Unavailable)
     }
 
@@ -395,7 +399,7 @@ impl Accounts {
 
     /// Links certificate fingerprint `fp` to account `name`, which may have at
     /// most `max`.
-    pub async fn add_certfp(&self, name: &str, fp: &str, max: usize) -> Result<store::CertfpAdd, AccountError> {
+    pub async fn add_certfp(&self, name: &str, fp: &str, max: usize) -> Result<crate::store::CertfpAdd, AccountError> {
         let store = self.store()?;
         let (folded, fp) = (self.casemap.fold(name), fp.to_owned());
         blocking(move || store.add_certfp(&folded, &fp, max)).await

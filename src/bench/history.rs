@@ -163,9 +163,8 @@ pub async fn query(addr: SocketAddr, a: &Args) -> Result<QueryReport, String> {
     let e = |e: std::io::Error| e.to_string();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut c = Conn::connect(addr, 64 * 1024).await.map_err(e)?;
-    c.queue(b"CAP REQ :batch server-time message-tags\r\n");
+    c.queue(b"CAP REQ :batch server-time message-tags\r\nCAP END\r\n");
     c.register("histbench", deadline).await.map_err(e)?;
-    c.queue(b"CAP END\r\n");
     c.join(&target, deadline).await.map_err(e)?;
     let mut hist = Hist::default();
     let mut lines = 0;

@@ -7,8 +7,8 @@
 //! `FAIL CERTFP <code> ...`.
 
 use super::{fail, BoxFuture, Ctx};
-use crate::accounts::store::CertfpAdd;
 use crate::proto::OwnedMessage;
+use crate::store::CertfpAdd;
 
 /// Fingerprints one account may link.
 pub const MAX_PER_ACCOUNT: usize = 10;

@@ -1,8 +1,9 @@
 //! Durable state: what survives a restart.
 //!
-//! One [`Store`] interface, one implementation per engine: [`sqlite`] is the
-//! embedded default (two files in the data dir: `banter.db` for accounts and
-//! registered channels, `history.db` for chat history). Every method blocks;
+//! One [`Store`] interface (accounts, channels, history), one implementation
+//! per engine: [`sqlite`] is the embedded default (two files in the data dir:
+//! `banter.db` for accounts and registered channels, `history.db` for chat
+//! history). Every method blocks;
 //! callers run them on the blocking pool or on one of the store's own threads,
 //! never on the async workers.
 //!
@@ -11,6 +12,7 @@
 //! acknowledged only once committed) and [`writer::HistoryWriter`] for chat
 //! history (batched, bounded, never blocking a sender).
 
+pub mod accounts;
 pub mod backup;
 pub mod commit;
 pub mod history;
@@ -18,6 +20,7 @@ pub mod sqlite;
 pub mod writer;
 
 use crate::state::channel::{ChannelModes, ListEntry, Topic};
+pub use accounts::{AccountRow, AccountStore, AccountSummary, CertfpAdd};
 
 /// A store error, as text for logs and start-up messages.
 pub type StoreResult<T> = Result<T, String>;
@@ -123,8 +126,9 @@ pub enum ChangeOutcome {
     TooMany,
 }
 
-/// The durable store. Blocking; see the module docs.
-pub trait Store: Send + Sync {
+/// The durable store: accounts ([`AccountStore`]), persistent channels,
+/// history. Blocking; see the module docs.
+pub trait Store: AccountStore {
     /// Every persistent channel, for start-up.
     fn load_channels(&self) -> StoreResult<Vec<ChannelRecord>>;
 

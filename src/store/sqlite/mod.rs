@@ -8,13 +8,16 @@
 //! pool, so CHATHISTORY never waits behind a write (WAL readers see the last
 //! commit).
 
+pub mod accounts;
 mod channels;
 pub mod ephemeral;
 pub mod history;
 pub mod schema;
 
 use super::history::{Op as HistoryOp, Query, Retention, Scope, Stored};
+use super::{AccountRow, AccountStore, AccountSummary, CertfpAdd};
 use super::{ChangeOutcome, ChannelChange, ChannelRecord, Store, StoreResult};
+use crate::accounts::password::ScramKeys;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -94,6 +97,8 @@ pub struct Sqlite {
     history: Mutex<Connection>,
     /// Idle read connections to `history.db`.
     readers: Mutex<Vec<Connection>>,
+    /// Accounts, on their own connection (logins do not wait on channel writes).
+    accounts: accounts::SqliteAccounts,
 }
 
 impl Sqlite {
@@ -101,7 +106,9 @@ impl Sqlite {
     pub fn open(dir: &Path) -> StoreResult<Sqlite> {
         let main = open_file(dir, MAIN_FILE, Sync::Full, schema::MAIN)?;
         let history = open_file(dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)?;
+        let accounts = accounts::SqliteAccounts::open(dir)?;
         Ok(Sqlite {
+            accounts,
             dir: dir.to_owned(),
             main: Mutex::new(main),
             history: Mutex::new(history),
@@ -130,6 +137,45 @@ impl Sqlite {
             pool.push(conn);
         }
         result
+    }
+}
+
+impl AccountStore for Sqlite {
+    fn insert(&self, folded: &str, row: &AccountRow) -> StoreResult<bool> {
+        self.accounts.insert(folded, row)
+    }
+    fn get(&self, folded: &str) -> StoreResult<Option<AccountRow>> {
+        self.accounts.get(folded)
+    }
+    fn set_password(&self, folded: &str, hash: &str, scram: &ScramKeys) -> StoreResult<bool> {
+        self.accounts.set_password(folded, hash, scram)
+    }
+    fn set_scram(&self, folded: &str, scram: &ScramKeys) -> StoreResult<()> {
+        self.accounts.set_scram(folded, scram)
+    }
+    fn clear_scram(&self) -> StoreResult<usize> {
+        self.accounts.clear_scram()
+    }
+    fn delete(&self, folded: &str) -> StoreResult<bool> {
+        self.accounts.delete(folded)
+    }
+    fn add_certfp(&self, folded: &str, fp: &str, max: usize) -> StoreResult<CertfpAdd> {
+        self.accounts.add_certfp(folded, fp, max)
+    }
+    fn remove_certfp(&self, folded: &str, fp: &str) -> StoreResult<bool> {
+        self.accounts.remove_certfp(folded, fp)
+    }
+    fn certfps(&self, folded: &str) -> StoreResult<Vec<String>> {
+        self.accounts.certfps(folded)
+    }
+    fn account_for_certfp(&self, fp: &str) -> StoreResult<Option<String>> {
+        self.accounts.account_for_certfp(fp)
+    }
+    fn touch(&self, folded: &str, when: i64) -> StoreResult<()> {
+        self.accounts.touch(folded, when)
+    }
+    fn list(&self) -> StoreResult<Vec<AccountSummary>> {
+        self.accounts.list()
     }
 }
 

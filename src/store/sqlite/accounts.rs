@@ -1,75 +1,43 @@
-//! The account database: SQLite (WAL) with a schema version and forward migrations.
+//! Accounts and certificate fingerprints in `banter.db` (the SQLite engine's
+//! [`AccountStore`]).
 //!
 //! Every call blocks; callers run them on the blocking pool (`spawn_blocking`),
 //! never on the async worker threads.
 
+use crate::store::accounts::{AccountRow, AccountStore, AccountSummary, CertfpAdd};
 use crate::store::sqlite::{open_file, schema, Sync, MAIN_FILE};
+use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 
-/// One stored account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountRow {
-    /// Name as registered.
-    pub name: String,
-    /// Argon2id PHC string.
-    pub password_hash: String,
-    /// SCRAM-SHA-256 credentials.
-    pub scram: super::password::ScramKeys,
-    /// E-mail, if given.
-    pub email: Option<String>,
-    /// Unix time of creation.
-    pub created_at: i64,
-    /// Unix time of the last login.
-    pub last_seen: Option<i64>,
-}
-
-/// What `list` shows of an account: name, created_at, last_seen, email.
-pub type AccountSummary = (String, i64, Option<i64>, Option<String>);
-
-/// What linking a certificate fingerprint did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertfpAdd {
-    /// Linked.
-    Added,
-    /// It was linked to this account already.
-    Already,
-    /// It is linked to another account.
-    Taken,
-    /// The account has the most fingerprints allowed.
-    Full,
-}
-
-/// The database handle.
-pub struct Store {
+/// The accounts tables, on their own connection to `banter.db`.
+pub struct SqliteAccounts {
     conn: Mutex<Connection>,
 }
 
-/// A store error, as text for logs.
-pub type StoreResult<T> = Result<T, String>;
-
-impl Store {
+impl SqliteAccounts {
     /// Opens (creating if needed) `<dir>/banter.db` and migrates it
     /// (the schema is `store::sqlite::schema::MAIN`, shared with channels).
-    pub fn open(dir: &Path) -> StoreResult<Store> {
+    pub fn open(dir: &Path) -> StoreResult<SqliteAccounts> {
         let conn = open_file(dir, MAIN_FILE, Sync::Full, schema::MAIN)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(SqliteAccounts { conn: Mutex::new(conn) })
     }
 
     /// An in-memory store (for unit tests).
-    pub fn memory() -> StoreResult<Store> {
+    pub fn memory() -> StoreResult<SqliteAccounts> {
         let conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
         schema::migrate(&conn, schema::MAIN, "memory")?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(SqliteAccounts { conn: Mutex::new(conn) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Inserts an account; `Ok(false)` when the folded name is taken.
-    pub fn insert(&self, folded: &str, row: &AccountRow) -> StoreResult<bool> {
+impl AccountStore for SqliteAccounts {
+    fn insert(&self, folded: &str, row: &AccountRow) -> StoreResult<bool> {
         let r = self.lock().execute(
             "INSERT INTO accounts (folded, name, password_hash, scram_salt, scram_iterations,
                scram_stored_key, scram_server_key, email, created_at)
@@ -96,7 +64,7 @@ impl Store {
     }
 
     /// Looks an account up by folded name.
-    pub fn get(&self, folded: &str) -> StoreResult<Option<AccountRow>> {
+    fn get(&self, folded: &str) -> StoreResult<Option<AccountRow>> {
         self.lock()
             .query_row(
                 "SELECT name, password_hash, scram_salt, scram_iterations, scram_stored_key,
@@ -107,7 +75,7 @@ impl Store {
                     Ok(AccountRow {
                         name: r.get(0)?,
                         password_hash: r.get(1)?,
-                        scram: super::password::ScramKeys {
+                        scram: crate::accounts::password::ScramKeys {
                             salt: r.get(2)?,
                             iterations: r.get(3)?,
                             stored_key: r.get(4)?,
@@ -124,7 +92,12 @@ impl Store {
     }
 
     /// Replaces the password of an account; `Ok(false)` if it does not exist.
-    pub fn set_password(&self, folded: &str, hash: &str, scram: &super::password::ScramKeys) -> StoreResult<bool> {
+    fn set_password(
+        &self,
+        folded: &str,
+        hash: &str,
+        scram: &crate::accounts::password::ScramKeys,
+    ) -> StoreResult<bool> {
         let n = self
             .lock()
             .execute(
@@ -138,7 +111,7 @@ impl Store {
 
     /// Stores SCRAM keys for an account (derived at a password login, for an
     /// account that had none).
-    pub fn set_scram(&self, folded: &str, scram: &super::password::ScramKeys) -> StoreResult<()> {
+    fn set_scram(&self, folded: &str, scram: &crate::accounts::password::ScramKeys) -> StoreResult<()> {
         self.lock()
             .execute(
                 "UPDATE accounts SET scram_salt = ?2, scram_iterations = ?3, scram_stored_key = ?4,
@@ -151,7 +124,7 @@ impl Store {
 
     /// Removes every account's SCRAM keys (when SCRAM is turned off); returns
     /// how many accounts had some.
-    pub fn clear_scram(&self) -> StoreResult<usize> {
+    fn clear_scram(&self) -> StoreResult<usize> {
         self.lock()
             .execute(
                 "UPDATE accounts SET scram_salt = x'', scram_iterations = 0, scram_stored_key = x'',
@@ -162,7 +135,7 @@ impl Store {
     }
 
     /// Deletes an account; `Ok(false)` if it did not exist.
-    pub fn delete(&self, folded: &str) -> StoreResult<bool> {
+    fn delete(&self, folded: &str) -> StoreResult<bool> {
         let conn = self.lock();
         conn.execute("DELETE FROM certfps WHERE account = ?1", [folded]).map_err(|e| e.to_string())?;
         let n = conn.execute("DELETE FROM accounts WHERE folded = ?1", [folded]).map_err(|e| e.to_string())?;
@@ -171,7 +144,7 @@ impl Store {
 
     /// Links a certificate fingerprint to an account that has fewer than `max`
     /// (checked and inserted under one lock, so concurrent adds cannot pass it).
-    pub fn add_certfp(&self, folded: &str, fp: &str, max: usize) -> StoreResult<CertfpAdd> {
+    fn add_certfp(&self, folded: &str, fp: &str, max: usize) -> StoreResult<CertfpAdd> {
         let conn = self.lock();
         let e = |e: rusqlite::Error| e.to_string();
         let owner: Option<String> =
@@ -191,7 +164,7 @@ impl Store {
     }
 
     /// Unlinks a fingerprint from an account; false if it was not linked to it.
-    pub fn remove_certfp(&self, folded: &str, fp: &str) -> StoreResult<bool> {
+    fn remove_certfp(&self, folded: &str, fp: &str) -> StoreResult<bool> {
         let n = self
             .lock()
             .execute("DELETE FROM certfps WHERE fp = ?1 AND account = ?2", params![fp, folded])
@@ -200,7 +173,7 @@ impl Store {
     }
 
     /// The fingerprints linked to an account, sorted.
-    pub fn certfps(&self, folded: &str) -> StoreResult<Vec<String>> {
+    fn certfps(&self, folded: &str) -> StoreResult<Vec<String>> {
         let conn = self.lock();
         let mut st =
             conn.prepare("SELECT fp FROM certfps WHERE account = ?1 ORDER BY fp").map_err(|e| e.to_string())?;
@@ -209,7 +182,7 @@ impl Store {
     }
 
     /// The account (name as registered) a fingerprint is linked to.
-    pub fn account_for_certfp(&self, fp: &str) -> StoreResult<Option<String>> {
+    fn account_for_certfp(&self, fp: &str) -> StoreResult<Option<String>> {
         self.lock()
             .query_row(
                 "SELECT a.name FROM certfps c JOIN accounts a ON a.folded = c.account WHERE c.fp = ?1",
@@ -221,7 +194,7 @@ impl Store {
     }
 
     /// Records a login time.
-    pub fn touch(&self, folded: &str, when: i64) -> StoreResult<()> {
+    fn touch(&self, folded: &str, when: i64) -> StoreResult<()> {
         self.lock()
             .execute("UPDATE accounts SET last_seen = ?2 WHERE folded = ?1", params![folded, when])
             .map(|_| ())
@@ -229,7 +202,7 @@ impl Store {
     }
 
     /// Every account, by name.
-    pub fn list(&self) -> StoreResult<Vec<AccountSummary>> {
+    fn list(&self) -> StoreResult<Vec<AccountSummary>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare("SELECT name, created_at, last_seen, email FROM accounts ORDER BY folded")
@@ -258,7 +231,7 @@ mod tests {
 
     #[test]
     fn insert_get_unique_delete() {
-        let s = Store::memory().unwrap();
+        let s = SqliteAccounts::memory().unwrap();
         assert!(s.insert("alice", &row("Alice")).unwrap());
         assert!(!s.insert("alice", &row("ALICE")).unwrap());
         assert_eq!(s.get("alice").unwrap().unwrap().name, "Alice");
@@ -269,7 +242,7 @@ mod tests {
 
     #[test]
     fn certfps_belong_to_one_account_and_go_with_it() {
-        let s = Store::memory().unwrap();
+        let s = SqliteAccounts::memory().unwrap();
         s.insert("ann", &row("Ann")).unwrap();
         s.insert("ben", &row("Ben")).unwrap();
         assert_eq!(s.add_certfp("ann", "aa11", 2).unwrap(), CertfpAdd::Added);
@@ -292,10 +265,10 @@ mod tests {
     fn reopen_keeps_schema() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Store::open(dir.path()).unwrap();
+            let s = SqliteAccounts::open(dir.path()).unwrap();
             s.insert("bob", &row("bob")).unwrap();
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = SqliteAccounts::open(dir.path()).unwrap();
         assert!(s.get("bob").unwrap().is_some());
     }
 }
