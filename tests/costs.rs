@@ -89,3 +89,92 @@ fn wide_masks_match_correctly() {
     assert_eq!(who(&mut a, "*n*n*"), ["banana"]);
     assert_eq!(who(&mut a, "B?N*A"), ["banana"]);
 }
+
+/// Counts lines with the numeric `code`.
+fn count(lines: &[String], code: &str) -> usize {
+    lines.iter().filter(|l| command_of(l) == code).count()
+}
+
+/// `MODE #c bbbb...` sent the ban list once per letter (a 506-byte line made
+/// about 27 MB of replies), to anyone. Now each list goes at most once per
+/// command and counts against the mode limit; bans are shown to members,
+/// exceptions and invite exceptions to channel operators (issue 14, item 3).
+#[test]
+fn mode_lists_are_sent_once_and_only_to_those_who_may_see_them() {
+    let s = Server::start();
+    let mut op = s.client("op");
+    op.send("JOIN #c");
+    op.expect("366");
+    op.send("MODE #c +beI a!*@* b!*@* c!*@*");
+    op.expect("MODE");
+    op.send("MODE #c +bb d!*@* e!*@*");
+    op.expect("MODE");
+
+    let mut outsider = s.client("outsider");
+    outsider.send(&format!("MODE #c {}", "b".repeat(400)));
+    let lines = outsider.sync();
+    let head = &lines[..lines.len().min(6)];
+    assert_eq!((count(&lines, "367"), count(&lines, "442")), (0, 1), "{} lines: {head:?}", lines.len());
+
+    let mut member = s.client("member");
+    member.send("JOIN #c");
+    member.expect("366");
+    member.send(&format!("MODE #c {}", "b".repeat(400)));
+    let lines = member.sync();
+    let head = &lines[..lines.len().min(6)];
+    assert_eq!((count(&lines, "367"), count(&lines, "368")), (3, 1), "one ban list: {} lines: {head:?}", lines.len());
+    member.send("MODE #c eIeI");
+    let lines = member.sync();
+    assert_eq!((count(&lines, "348"), count(&lines, "346"), count(&lines, "482")), (0, 0, 1), "{lines:?}");
+
+    op.sync();
+    op.send("MODE #c bbeeIIbeI");
+    let lines = op.sync();
+    let lists = (count(&lines, "368"), count(&lines, "349"), count(&lines, "347"));
+    assert_eq!(lists, (1, 1, 1), "each list once: {lines:?}");
+    // A list query takes one of the four parameter modes a MODE may carry
+    // (a letter is a query once the arguments are used up).
+    op.send("MODE #c +bbbe f!*@* g!*@* h!*@*");
+    let lines = op.sync();
+    assert_eq!(count(&lines, "349"), 1, "three changes and a query: {lines:?}");
+    op.send("MODE #c -bbbbe f!*@* g!*@* h!*@* a!*@*");
+    let lines = op.sync();
+    assert_eq!(count(&lines, "349"), 0, "four changes, no room for the query: {lines:?}");
+    let change = lines.iter().find(|l| command_of(l) == "MODE").expect("the change");
+    assert_eq!(params_of(change)[1], "-bbbb");
+}
+
+/// MODE on a secret channel told anyone outside it the channel's flags, its
+/// creation time and its ban lists with the setters' nick!user@host; now it is
+/// 442 and nothing else, as TOPIC (issue 14, item 13).
+#[test]
+fn mode_hides_a_secret_channel_from_outsiders() {
+    let s = Server::start();
+    let mut op = s.client("op");
+    op.send("JOIN #hidden");
+    op.expect("366");
+    op.send("MODE #hidden +sbk b!*@* key");
+    op.expect("MODE");
+    let mut outsider = s.client("outsider");
+    for query in ["MODE #hidden", "MODE #hidden b", "MODE #hidden +e", "MODE #hidden I"] {
+        outsider.send(query);
+        let lines = outsider.sync();
+        let codes: Vec<&str> = lines.iter().map(|l| command_of(l)).collect();
+        assert_eq!(codes, ["442"], "{query}: {lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("op!")), "{lines:?}");
+    }
+    // A public channel still shows its modes (without the key) to outsiders.
+    op.send("MODE #hidden -s");
+    op.expect("MODE");
+    outsider.send("MODE #hidden");
+    let lines = outsider.sync();
+    assert_eq!(lines.iter().map(|l| command_of(l)).collect::<Vec<_>>(), ["324", "329"], "{lines:?}");
+    assert!(!lines[0].contains("key"), "{lines:?}");
+    // Members and operators see everything.
+    outsider.send("OPER admin adminpass");
+    outsider.expect("381");
+    op.send("MODE #hidden +s");
+    op.expect("MODE");
+    outsider.send("MODE #hidden b");
+    assert_eq!(count(&outsider.sync(), "367"), 1);
+}

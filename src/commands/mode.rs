@@ -129,6 +129,12 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
+    let oper = ctx.client.is_oper();
+    // A secret channel shows nothing to those outside it: not its modes, its
+    // creation time or its lists (as TOPIC, NAMES, WHO and LIST hide it).
+    if mine.is_none() && !oper && ch.read().modes.secret {
+        return err(ERR_NOTONCHANNEL, &[&ch.name]);
+    }
     if msg.params.len() < 2 {
         let (modes, args) = ch.read().mode_string(mine.is_some());
         let mut p = vec![ch.name.clone(), modes];
@@ -144,6 +150,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let mut changes: Vec<(bool, char, Option<String>)> = Vec::new();
     let mut param_modes = 0;
     let mut denied = false;
+    let mut listed = String::new();
     let now = chrono::Utc::now().timestamp();
     let setter = ctx.client.mask();
     for c in msg.param(1).chars() {
@@ -154,7 +161,24 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             }
             'b' | 'e' | 'I' => {
                 let Some(arg) = args.next() else {
-                    send_list(ctx, &ch, c);
+                    // Each list at most once per command, and a list query
+                    // counts against the mode limit like a change.
+                    if listed.contains(c) {
+                        continue;
+                    }
+                    listed.push(c);
+                    param_modes += 1;
+                    if param_modes > MAX_PARAM_MODES {
+                        continue;
+                    }
+                    // Bans to members, exceptions and invite exceptions to
+                    // channel operators (IRC operators see all).
+                    let allowed = oper || mine.is_some_and(|m| c == 'b' || m.op);
+                    if allowed {
+                        send_list(ctx, &ch, c);
+                    } else {
+                        denied = true;
+                    }
                     continue;
                 };
                 if !param_slot(is_op, &mut denied, &mut param_modes) {
