@@ -259,3 +259,23 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     let mut again = spawn(dir.path());
     until_listening(&mut again);
 }
+
+/// With its log pipe gone (the reader of stderr exited), banterd still serves:
+/// before, tracing-subscriber's report of the failed write panicked in the
+/// connection task, and every new client was dropped without a reply.
+#[test]
+fn a_closed_log_pipe_does_not_drop_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn(dir.path());
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut port = None;
+    let mut line = String::new();
+    while port.is_none() && err.read_line(&mut line).unwrap() > 0 {
+        port = line.split("listening on 127.0.0.1:").nth(1).map(|p| p.trim().parse::<u16>().unwrap());
+        line.clear();
+    }
+    drop(err);
+    let motd = motd_of(port.expect("a listening line"));
+    assert!(motd.last().is_some_and(|l| l.contains(" 376 ")), "{motd:#?}");
+    assert!(child.try_wait().unwrap().is_none(), "banterd exited");
+}
