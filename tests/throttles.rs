@@ -300,3 +300,62 @@ fn nick_reservations_expire_without_logins() {
     f.send("NICK sleepy");
     assert!(f.expect("WARN").contains("WARN NICK NICKNAME_RESERVED sleepy "));
 }
+
+/// A SCRAM-SHA-256 exchange from `from` for `user` with a wrong proof: the line that ends it.
+fn scram_fail(s: &Server, from: &str, user: &str) -> String {
+    let mut c = s.connect_from(from);
+    c.send("CAP LS 302");
+    c.send("CAP REQ :sasl");
+    c.expect("CAP");
+    c.send("AUTHENTICATE SCRAM-SHA-256");
+    c.expect("AUTHENTICATE");
+    c.send(&format!("AUTHENTICATE {}", b64(format!("n,,n={user},r=clientnonce").as_bytes())));
+    let challenge = c.expect("AUTHENTICATE");
+    let server_first = base64::engine::general_purpose::STANDARD.decode(&params_of(&challenge)[0]).unwrap();
+    let server_first = String::from_utf8(server_first).unwrap();
+    let nonce = server_first.split(',').next().unwrap().strip_prefix("r=").unwrap().to_owned();
+    c.send(&format!("AUTHENTICATE {}", b64(format!("c=biws,r={nonce},p={}", b64(&[0; 32])).as_bytes())));
+    plain_outcome(&mut c)
+}
+
+/// SCRAM failures on names that do not exist are counted per name, as on
+/// real ones. Before, every unknown name's failures were counted under one
+/// empty name: once someone had failed on a few unknown names, an address
+/// that had failed before was refused on any unknown name but not on a real
+/// one, which told them apart.
+#[test]
+fn scram_failures_on_unknown_names_are_counted_per_name() {
+    let s = Server::start_with(&throttled(3, 30));
+    register(&s, "real", "real-password");
+    for name in ["ghost1", "ghost2", "ghost3"] {
+        let r = scram_fail(&s, "127.0.0.2", name);
+        assert!(r.ends_with("SASL authentication failed"), "{name}: {r}");
+    }
+    // 127.0.0.3 fails once, so the names' own counts apply to it from now on.
+    assert!(plain_login(&s, "127.0.0.3", "real", "wrong").ends_with("SASL authentication failed"));
+    // An unknown name and a real one get the same answer.
+    for name in ["ghost4", "real"] {
+        let r = scram_fail(&s, "127.0.0.3", name);
+        assert!(r.ends_with("SASL authentication failed"), "{name}: {r}");
+    }
+}
+
+/// Guesses in flight on an account do not refuse its owner, logging in from
+/// an address with a clean record. Before, one attempt per account was let
+/// through at a time, so an attacker who kept a guess in flight got the
+/// owner's correct password refused ("another attempt ... in progress").
+#[test]
+fn a_guess_in_flight_does_not_refuse_the_owner() {
+    let config = slow_hashing(BASE_CONFIG, 1, 8).replace("argon2_iterations = 4", "argon2_iterations = 10");
+    let s = Server::start_with(&config);
+    register(&s, "busy", "busy-password");
+    let mut guesser = sasl_from(&s, "127.0.0.2");
+    let mut owner = sasl_from(&s, "127.0.0.3");
+    send_plain(&mut guesser, "busy", "a-guess");
+    // Let the guess begin (it then waits for its hash) before the owner's attempt.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    send_plain(&mut owner, "busy", "busy-password");
+    let answer = plain_outcome(&mut owner);
+    assert_eq!(command_of(&answer), "903", "{answer}");
+    assert!(plain_outcome(&mut guesser).ends_with("SASL authentication failed"));
+}

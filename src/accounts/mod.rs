@@ -16,7 +16,8 @@ use crate::state::Server;
 use crate::store::{AccountRow, Store};
 use dashmap::DashMap;
 use password::{Cost, ScramKeys};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why an account operation failed.
@@ -79,15 +80,18 @@ pub struct Accounts {
     /// Accounts registered per address (`accounts.registrations_per_ip` per
     /// `accounts.registration_window`, read at start-up).
     registrations: SlidingWindow<IpKey>,
+    /// Registrations counted since `registrations` last forgot quiet addresses.
+    registered_since_prune: AtomicU32,
     /// Failed-login throttle.
     pub throttle: throttle::Throttle,
     /// Failed-OPER throttle, per oper name and address.
     pub oper_throttle: throttle::Throttle,
     /// The global limit on password hashing.
     pub hashing: hashing::HashPool,
-    /// A hash of a random password, checked instead when an account or oper
-    /// name does not exist, so that a wrong name takes as long as a wrong password.
-    dummy_hash: Arc<OnceLock<String>>,
+    /// A hash of a random password at the configured cost, checked instead
+    /// when an account or oper name does not exist, so that a wrong name takes
+    /// as long as a wrong password.
+    dummy_hash: Arc<DummyHash>,
     casemap: Casemap,
     decoy_secret: [u8; 32],
 }
@@ -108,7 +112,11 @@ impl Accounts {
                 tracing::warn!(accounts = cleared, "SCRAM is off (accounts.scram = false): stored SCRAM keys removed");
             }
         }
-        Ok(Self::with_store(Some(store), config))
+        let accounts = Self::with_store(Some(store), config);
+        // Made now rather than at the first unknown name, which would
+        // otherwise take a hash longer than the others.
+        accounts.dummy_hash.get(cost(config));
+        Ok(accounts)
     }
 
     /// A service over `store` (`None`: accounts disabled, every call fails as unavailable).
@@ -127,6 +135,7 @@ impl Accounts {
             store,
             names,
             registrations: SlidingWindow::new(Duration::from_secs(config.accounts.registration_window.max(1))),
+            registered_since_prune: AtomicU32::new(0),
             throttle: Default::default(),
             oper_throttle: Default::default(),
             hashing,
@@ -238,12 +247,16 @@ impl Accounts {
         if self.names.contains_key(&folded) {
             return Err(AccountError::Exists);
         }
-        // Checked before hashing, counted once the account exists: one address
-        // has one hash at a time, so its registrations cannot pass together.
-        let limit = config.accounts.registrations_per_ip;
+        // Counted before hashing, and given back unless the account is made:
+        // two REGISTERs from one address cannot both pass on the last place.
+        let mut place = None;
         if !from.exempt {
-            if let Err(wait) = self.registrations.check(from.key, limit, Instant::now()) {
-                return Err(AccountError::TooManyRegistrations(wait));
+            let limit = config.accounts.registrations_per_ip;
+            self.registrations.hit(from.key, limit, Instant::now()).map_err(AccountError::TooManyRegistrations)?;
+            place = Some(Place { window: &self.registrations, key: from.key, kept: false });
+            if self.registered_since_prune.fetch_add(1, Ordering::Relaxed) + 1 >= PRUNE_EVERY {
+                self.registered_since_prune.store(0, Ordering::Relaxed);
+                self.registrations.prune(Instant::now());
             }
         }
         let store = self.store()?;
@@ -276,8 +289,8 @@ impl Accounts {
         if !inserted {
             return Err(AccountError::Exists);
         }
-        if !from.exempt {
-            let _ = self.registrations.hit(from.key, limit, Instant::now());
+        if let Some(p) = place.as_mut() {
+            p.kept = true;
         }
         self.names.insert(folded, chrono::Utc::now().timestamp());
         tracing::info!(account = name, from = %from.key, "account registered");
@@ -314,8 +327,8 @@ impl Accounts {
             (password.to_owned(), self.dummy_hash.clone(), cost(config), config.accounts.clone());
         let (ok, scram) = self
             .hash_job(from, move || {
-                let against = if known { stored.as_str() } else { dummy_hash(&dummy, cost) };
-                let ok = password::verify(&pw, against) && known;
+                let dummy = (!known).then(|| dummy.get(cost));
+                let ok = password::verify(&pw, dummy.as_deref().unwrap_or(&stored)) && known;
                 (ok, (ok && derive).then(|| password::stored_scram(&pw, &a)))
             })
             .await?;
@@ -350,7 +363,8 @@ impl Accounts {
         let ok = self
             .hash_job(from, move || {
                 let hash = block.as_ref().and_then(|b| b.password_hash.clone());
-                let hashed = password::verify(&pw, hash.as_deref().unwrap_or_else(|| dummy_hash(&dummy, cost)));
+                let against = hash.map_or_else(|| dummy.get(cost), Arc::from);
+                let hashed = password::verify(&pw, &against);
                 match block {
                     Some(b) if b.password_hash.is_some() => hashed,
                     Some(b) => b.password.as_deref().is_some_and(|plain| password::check_configured(plain, &pw)),
@@ -453,13 +467,45 @@ fn cost(config: &Config) -> Cost {
     Cost { memory_kib: a.argon2_memory_kib, iterations: a.argon2_iterations, parallelism: a.argon2_parallelism }
 }
 
-/// The dummy hash (made on first use, at `cost`, of a random password nobody knows).
-fn dummy_hash(cell: &OnceLock<String>, cost: Cost) -> &str {
-    cell.get_or_init(|| {
+/// Registrations counted between two sweeps of quiet addresses.
+const PRUNE_EVERY: u32 = 256;
+
+/// A place taken in the registration rate; given back on drop unless kept
+/// (the REGISTER failed, or the client left before it ended).
+struct Place<'a> {
+    window: &'a SlidingWindow<IpKey>,
+    key: IpKey,
+    kept: bool,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.window.undo(self.key, Instant::now());
+        }
+    }
+}
+
+/// The hash checked for names that do not exist: of a random password nobody
+/// knows, at the cost new passwords are hashed with, so that checking it takes
+/// as long as checking a real account's. Made again if REHASH changes the cost.
+#[derive(Debug, Default)]
+struct DummyHash(Mutex<Option<(Cost, Arc<str>)>>);
+
+impl DummyHash {
+    /// The dummy hash at `cost`, made first if needed (blocking: a hash).
+    fn get(&self, cost: Cost) -> Arc<str> {
+        if let Some((made, hash)) = &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *made == cost {
+                return hash.clone();
+            }
+        }
         let secret: [u8; 16] = rand::random();
         let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        password::hash(&text, cost).unwrap_or_default()
-    })
+        let hash: Arc<str> = password::hash(&text, cost).unwrap_or_default().into();
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((cost, hash.clone()));
+        hash
+    }
 }
 
 /// The throttle policy from config.
@@ -469,5 +515,26 @@ pub fn policy(config: &Config) -> throttle::Policy {
         free: a.throttle_free_attempts,
         base: std::time::Duration::from_secs(a.throttle_base_delay),
         max: std::time::Duration::from_secs(a.throttle_max_delay),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dummy hash has the cost of the configuration (so checking it takes
+    /// as long as checking an account made under it), and follows a change.
+    #[test]
+    fn the_dummy_hash_has_the_configured_cost() {
+        let dummy = DummyHash::default();
+        let cheap = Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
+        let first = dummy.get(cheap);
+        assert!(first.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{first}");
+        assert!(Arc::ptr_eq(&first, &dummy.get(cheap)), "made once per cost");
+        let dearer = Cost { memory_kib: 128, iterations: 2, parallelism: 1 };
+        assert!(dummy.get(dearer).starts_with("$argon2id$v=19$m=128,t=2,p=1$"));
+        let real = password::hash("a real password", dearer).unwrap();
+        let params = |phc: &str| phc.split('$').nth(3).map(str::to_owned);
+        assert_eq!(params(&dummy.get(dearer)), params(&real));
     }
 }

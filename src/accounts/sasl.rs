@@ -53,6 +53,9 @@ pub enum ScramStage {
     Start,
     /// Server-first sent; waiting for client-final.
     Sent {
+        /// The name the client gave: failures are counted under it, whether
+        /// or not such an account exists (as for PLAIN).
+        user: String,
         /// The account asked for, if it exists.
         account: Option<String>,
         /// Its keys (made-up keys for unknown accounts, so the reply looks the same).
@@ -156,12 +159,12 @@ pub fn server_first(first: &ClientFirst, account: Option<String>, keys: ScramKey
     let nonce = format!("{}{}", first.nonce, encode(&server_nonce));
     let msg = format!("r={nonce},s={},i={}", encode(&keys.salt), keys.iterations);
     let auth_prefix = format!("{},{msg}", first.bare);
-    (msg, ScramStage::Sent { account, keys, auth_prefix, nonce, gs2: first.gs2.clone() })
+    (msg, ScramStage::Sent { user: first.user.clone(), account, keys, auth_prefix, nonce, gs2: first.gs2.clone() })
 }
 
 /// Checks client-final; on success returns the account and server-final.
 pub fn verify_client_final(stage: &ScramStage, data: &[u8]) -> Option<(String, String)> {
-    let ScramStage::Sent { account, keys, auth_prefix, nonce, gs2 } = stage else { return None };
+    let ScramStage::Sent { account, keys, auth_prefix, nonce, gs2, .. } = stage else { return None };
     let s = std::str::from_utf8(data).ok()?;
     let (without_proof, proof_b64) = s.rsplit_once(",p=")?;
     let mut cbind = None;

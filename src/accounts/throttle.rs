@@ -7,7 +7,11 @@
 //! the time left, so parallel connections gain nothing by waiting in line
 //! (a delay that slept let 32 connections make 38 guesses a minute on one
 //! account). One attempt per account and per address may be in progress at a
-//! time; another is refused as busy.
+//! time; another is refused as busy. An address with a clean record is not
+//! kept waiting by another address's attempt on the account, though: an
+//! attacker who keeps guesses in flight on an account must not lock its owner
+//! out (each fresh address has its few free failures either way, so letting it
+//! run beside others adds no guesses).
 //!
 //! What applies to an attempt from address A on account N:
 //! - A's own failures (on any account), unless A is exempt (a shared gateway);
@@ -106,6 +110,8 @@ pub struct Attempt<'a> {
     account: String,
     from: IpKey,
     exempt: bool,
+    /// Whether this attempt holds the account's in-progress slot.
+    holds_account: bool,
     started: Instant,
 }
 
@@ -121,18 +127,20 @@ impl Throttle {
         exempt: bool,
         now: Instant,
     ) -> Result<Attempt<'_>, Refusal> {
-        if let Some(wait) = self.locked_for(policy, account, from, exempt, now) {
+        let (lock, clean) = self.judge(policy, account, from, exempt, now);
+        if let Some(wait) = lock {
             return Err(Refusal::Locked(wait));
         }
         let mut busy = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
-        if busy.accounts.contains(account) || (!exempt && busy.addresses.contains(&from)) {
+        if (!clean && busy.accounts.contains(account)) || (!exempt && busy.addresses.contains(&from)) {
             return Err(Refusal::Busy);
         }
-        busy.accounts.insert(account.to_owned());
+        // A clean address's attempt beside another takes no account slot.
+        let holds_account = busy.accounts.insert(account.to_owned());
         if !exempt {
             busy.addresses.insert(from);
         }
-        Ok(Attempt { throttle: self, account: account.to_owned(), from, exempt, started: now })
+        Ok(Attempt { throttle: self, account: account.to_owned(), from, exempt, holds_account, started: now })
     }
 
     /// How long an attempt on `account` from `from` would be refused for, if it would.
@@ -144,12 +152,27 @@ impl Throttle {
         exempt: bool,
         now: Instant,
     ) -> Option<Duration> {
+        self.judge(policy, account, from, exempt, now).0
+    }
+
+    /// How long an attempt would be refused for (if it would), and whether
+    /// its address has a clean record (no failures of its own; for an exempt
+    /// gateway, none of the pair).
+    fn judge(
+        &self,
+        policy: Policy,
+        account: &str,
+        from: IpKey,
+        exempt: bool,
+        now: Instant,
+    ) -> (Option<Duration>, bool) {
         let get = |r: Option<Record>| r.filter(|r| r.live(now));
         let address = if exempt { None } else { get(self.addresses.get(&from).map(|r| *r)) };
         let pair = get(self.pairs.get(&(account.to_owned(), from)).map(|r| *r));
         let clean = if exempt { pair.is_none() } else { address.is_none() };
         let account_rec = if clean { None } else { get(self.accounts.get(account).map(|r| *r)) };
-        [address, pair, account_rec].into_iter().flatten().filter_map(|r| r.locked_for(policy, now)).max()
+        let lock = [address, pair, account_rec].into_iter().flatten().filter_map(|r| r.locked_for(policy, now)).max();
+        (lock, clean)
     }
 
     fn record_failure(&self, account: &str, from: IpKey, exempt: bool, now: Instant) {
@@ -189,7 +212,9 @@ impl Attempt<'_> {
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         let mut busy = self.throttle.in_progress.lock().unwrap_or_else(|e| e.into_inner());
-        busy.accounts.remove(&self.account);
+        if self.holds_account {
+            busy.accounts.remove(&self.account);
+        }
         if !self.exempt {
             busy.addresses.remove(&self.from);
         }
@@ -242,13 +267,30 @@ mod tests {
     fn one_attempt_at_a_time_per_account_and_address() {
         let t = Throttle::default();
         let now = Instant::now();
+        fail(&t, "x", ip(2), now);
         let first = t.begin(P, "a", ip(1), false, now).unwrap();
+        // ip(2) has failed before: it waits for ip(1)'s attempt on "a".
         assert_eq!(t.begin(P, "a", ip(2), false, now).unwrap_err(), Refusal::Busy);
         assert_eq!(t.begin(P, "b", ip(1), false, now).unwrap_err(), Refusal::Busy);
         // Exempt addresses share no address slot.
         assert!(t.begin(P, "c", ip(9), true, now).is_ok());
         drop(first);
         assert!(t.begin(P, "a", ip(2), false, now).is_ok());
+    }
+
+    #[test]
+    fn attempts_in_flight_do_not_lock_out_a_clean_address() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        let guess = t.begin(P, "owner", ip(1), false, now).unwrap();
+        // The owner, from an address that never failed, is let through beside it...
+        let owner = t.begin(P, "owner", ip(2), false, now).unwrap();
+        // ...and takes no slot of the account: once the guess ends, an
+        // address that has failed before may try while the owner's runs.
+        drop(guess);
+        fail(&t, "x", ip(3), now);
+        assert!(t.begin(P, "owner", ip(3), false, now).is_ok());
+        owner.finish(true);
     }
 
     #[test]

@@ -264,8 +264,10 @@ async fn step(ctx: &mut Ctx, mut exchange: Box<Exchange>, data: Vec<u8>) -> Hand
                 Ok(())
             }
             stage @ ScramStage::Sent { .. } => {
+                // Counted under the name given, known or not: unknown names
+                // must not share one throttle slot (that told them apart).
                 let name = match &stage {
-                    ScramStage::Sent { account, .. } => account.clone().unwrap_or_default(),
+                    ScramStage::Sent { user, .. } => user.clone(),
                     _ => String::new(),
                 };
                 let server = ctx.server.clone();

@@ -70,16 +70,17 @@ impl<K: Hash + Eq> SlidingWindow<K> {
         Err(self.retry_after(*slot, limit, now))
     }
 
-    /// Whether [`SlidingWindow::hit`] would count an event now (nothing is counted).
-    pub fn check(&self, key: K, limit: u32, now: Instant) -> Result<(), Duration> {
-        let Some(mut slot) = self.slots.get_mut(&key) else {
-            return if limit > 0 { Ok(()) } else { Err(self.period * 2) };
-        };
-        slot.roll(self.period, now);
-        if slot.estimate(self.period, now) + 1.0 <= f64::from(limit) {
-            return Ok(());
+    /// Takes back one event counted by [`SlidingWindow::hit`] for `key` (an
+    /// attempt that was counted first and then did not happen).
+    pub fn undo(&self, key: K, now: Instant) {
+        if let Some(mut slot) = self.slots.get_mut(&key) {
+            slot.roll(self.period, now);
+            if slot.cur > 0 {
+                slot.cur -= 1;
+            } else {
+                slot.prev = slot.prev.saturating_sub(1);
+            }
         }
-        Err(self.retry_after(*slot, limit, now))
     }
 
     /// When the estimate next leaves room for one event (at most two periods).
@@ -162,6 +163,24 @@ mod tests {
             assert!(within <= 11, "{within} events in a minute from {i}");
         }
         assert!(times.len() >= 40, "the rate is kept, not starved: {}", times.len());
+    }
+
+    #[test]
+    fn undo_gives_a_place_back() {
+        let w = SlidingWindow::new(MINUTE);
+        let t0 = Instant::now();
+        w.hit("a", 2, t0).unwrap();
+        w.hit("a", 2, t0).unwrap();
+        assert!(w.hit("a", 2, t0).is_err());
+        w.undo("a", t0);
+        assert!(w.hit("a", 2, t0).is_ok());
+        // In the next bucket, the place comes back from the previous one.
+        let next = t0 + MINUTE + Duration::from_secs(1);
+        assert!(w.hit("a", 2, next).is_err());
+        w.undo("a", next);
+        assert!(w.hit("a", 2, next).is_ok());
+        w.undo("b", next);
+        assert_eq!(w.len(), 1, "undoing for an unknown key adds nothing");
     }
 
     #[test]
