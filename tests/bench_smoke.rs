@@ -154,3 +154,29 @@ fn who_reports_cost_and_bystander_latency() {
     assert_eq!(v["ping_during_ms"].as_array().map(Vec::len), Some(3), "{line}");
     drop(server);
 }
+
+/// Smoke run of `banter-bench register-burst`: a few REGISTERs at once from
+/// two addresses; every one is answered and accounted for, and the bystander
+/// logs in.
+#[test]
+fn register_burst_accounts_for_every_register() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, port) = start_banterd(dir.path());
+    let addr = format!("127.0.0.1:{port}");
+    let pid = server.0.id().to_string();
+    let args = ["register-burst", "--server", &addr, "--pid", &pid, "--clients", "6", "--ips", "2", "--threads", "1"];
+    let out = Command::new(env!("CARGO_BIN_EXE_banter-bench")).args(args).output().expect("run banter-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
+    let line = stdout.lines().last().expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(v["scenario"], "register-burst", "{line}");
+    let count = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    let answered = ["created", "refused_busy", "refused_address", "refused_rate"].map(count).iter().sum::<u64>();
+    assert_eq!((answered, count("other")), (6, 0), "{line}");
+    assert!(count("created") >= 2, "one per address at least: {line}");
+    assert!(count("bystander_ok") >= 1, "{line}");
+    assert!(v["rss_peak_kib"].as_u64().unwrap_or(0) > 0 && v["threads_peak"].as_u64().unwrap_or(0) > 0, "{line}");
+    drop(server);
+}

@@ -16,10 +16,13 @@
 //! - `report`: a Markdown table of medians and ratios from saved JSON lines.
 //! - `history-fill`, `chathistory`: the history writer's rows/s, and
 //!   CHATHISTORY latency (see `history`).
+//! - `register-burst`: many REGISTERs at once from several addresses; the
+//!   server's peak RSS and threads, and a bystander's login latency.
 //!
 //! Each scenario prints one JSON line on stdout and a summary on stderr,
 //! and the whole process stops on its own at a hard time limit.
 
+pub mod burst;
 pub mod chart;
 pub mod churn;
 pub mod cli;
@@ -59,6 +62,8 @@ scenarios:
   history-fill --data-dir DIR --rows 1000000 --target '#big' --batch-rows 1000 --batch-ms 20
            (writes through banterd's history writer directly: rows/s; no server)
   chathistory --target '#big' --requests 1000 --limit 100  (CHATHISTORY LATEST latency)
+  register-burst --clients 256 --ips 16 (REGISTERs at once from 127.0.0.2...; peak RSS,
+           threads, a bystander's SASL login latency; banterd with benches/register-burst.toml)
 
 common options:
   --server 127.0.0.1:6667   server address (loopback only)

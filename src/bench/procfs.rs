@@ -6,8 +6,18 @@ use std::fs;
 
 /// Resident set size of `pid` in KiB, from `/proc/PID/status`.
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_value(pid, "VmRSS:")
+}
+
+/// The number of threads of `pid`.
+pub fn threads(pid: u32) -> Option<u64> {
+    status_value(pid, "Threads:")
+}
+
+/// The number after `field` (such as `VmHWM:`, in KiB) in `/proc/PID/status`.
+pub fn status_value(pid: u32, field: &str) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -77,6 +87,8 @@ mod tests {
     fn reads_own_process() {
         let me = std::process::id();
         assert!(rss_kib(me).unwrap() > 0);
+        assert!(status_value(me, "VmHWM:").unwrap() >= rss_kib(me).unwrap() / 2);
+        assert!(threads(me).unwrap() >= 1);
         assert!(cpu_secs(me).is_some());
         assert!(cpu_secs_fine(me).is_some_and(|s| s > 0.0));
     }

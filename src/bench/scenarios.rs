@@ -3,7 +3,7 @@
 
 use super::chart;
 use super::cli::{loopback_addr, Args};
-use super::{churn, conn, connect, fanout, report, who};
+use super::{burst, churn, conn, connect, fanout, report, who};
 use serde::Serialize;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -84,6 +84,15 @@ pub fn run(a: &Args) -> Result<(), String> {
                 _ => String::new(),
             };
             emit(&r, &format!("{}{rss}", fanout::summary(&r)));
+        }
+        "register-burst" => {
+            let spec = burst::Spec::from_args(a)?;
+            reject_unused(a)?;
+            check_fds(spec.clients + 8, nofile)?;
+            let budget = limit_or(limit, spec.budget());
+            let mut r = block_on(threads, budget, burst::run(addr, pid, &spec))?;
+            r.label = label;
+            emit(&r, &burst::summary(&r));
         }
         "chathistory" => {
             let budget = limit_or(limit, Duration::from_secs(600));
