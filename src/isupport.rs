@@ -48,7 +48,8 @@ pub fn tokens(config: &Config) -> Vec<String> {
     ]
 }
 
-/// The tokens grouped into 005 lines of at most 13 tokens each.
+/// The tokens grouped by at most 13 (a 005 line may carry no more; a group
+/// too long for 512 bytes is split further when sent).
 pub fn lines(config: &Config) -> Vec<Vec<String>> {
     tokens(config).chunks(13).map(|c| c.to_vec()).collect()
 }

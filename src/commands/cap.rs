@@ -2,7 +2,7 @@
 
 use super::{err, Ctx, HandlerResult};
 use crate::caps::{self, Cap};
-use crate::proto::line::Line;
+use crate::proto::line::{pack, room_for_text, Line};
 use crate::proto::numeric::ERR_INVALIDCAPCMD;
 use crate::proto::Message;
 
@@ -86,20 +86,15 @@ fn reply(ctx: &mut Ctx, params: Vec<String>) {
     ctx.reply(line);
 }
 
-/// Sends a CAP LS/LIST reply, split over several lines with `*` for 302 clients.
+/// Sends a CAP LS/LIST reply, split over several lines with `*` for 302
+/// clients (older ones get one line: they know no continuation).
 fn send_list(ctx: &mut Ctx, sub: &str, entries: &[String]) {
-    let mut chunks: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for e in entries {
-        if !cur.is_empty() && cur.len() + e.len() + 1 > 380 {
-            chunks.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(e);
+    let nick = ctx.client.nick();
+    let room = room_for_text(&ctx.server_name(), "CAP", [nick.as_str(), sub, "*"]);
+    let mut chunks = pack(entries, " ", room);
+    if chunks.is_empty() {
+        chunks.push(String::new());
     }
-    chunks.push(cur);
     let multi = ctx.conn.cap_version >= 302;
     let n = chunks.len();
     if !multi {

@@ -2,7 +2,7 @@
 //! handlers return.
 
 use crate::caps::Cap;
-use crate::proto::line::Line;
+use crate::proto::line::{pack, room_for_text, Line};
 use crate::proto::numeric::Numeric;
 use crate::state::client::Client;
 use crate::state::Server;
@@ -227,6 +227,38 @@ impl Ctx {
         }
         let line = Line::new(self.server_name(), n.code, all);
         self.out.push(line);
+    }
+
+    /// Queues numeric `n` with `params`, then `items` joined by `sep` as the last
+    /// parameter, over as many lines as the 512-byte limit takes (a list
+    /// numeric: MONITOR, WHOIS channels, ISON...). No items, no line.
+    pub fn numeric_list<S: AsRef<str>>(&mut self, n: Numeric, params: &[&str], items: &[S], sep: &str) {
+        let nick = self.client.nick();
+        let room =
+            room_for_text(&self.server_name(), n.code, [nick.as_str()].into_iter().chain(params.iter().copied()));
+        for group in pack(items, sep, room) {
+            let mut all: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+            all.push(group);
+            self.numeric_owned(n, all);
+        }
+    }
+
+    /// Queues numeric `n` with `params`, then `items` as further parameters,
+    /// over as many lines as the 512-byte limit takes (each line ends with the
+    /// numeric's fixed text, if it has one). No items, no line.
+    pub fn numeric_params<S: AsRef<str>>(&mut self, n: Numeric, params: &[&str], items: &[S]) {
+        let nick = self.client.nick();
+        let fixed = [nick.as_str()].into_iter().chain(params.iter().copied());
+        let mut room = room_for_text(&self.server_name(), n.code, fixed);
+        if let Some(text) = n.text {
+            // The items are then middle parameters, and the text follows them.
+            room = room.saturating_sub(1 + text.len());
+        }
+        for group in pack(items, " ", room) {
+            let mut all: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+            all.extend(group.split(' ').map(str::to_owned));
+            self.numeric_owned(n, all);
+        }
     }
 
     /// Queues a standard reply (`FAIL`, `WARN` or `NOTE`).

@@ -76,7 +76,7 @@ pub fn version(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let v = super::registration::VERSION;
     ctx.numeric(RPL_VERSION, &[v, &cfg.server.name, "banter IRC server"]);
     for tokens in crate::isupport::lines(&cfg) {
-        ctx.numeric_owned(RPL_ISUPPORT, tokens);
+        ctx.numeric_params(RPL_ISUPPORT, &[], &tokens);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{Ctx, HandlerResult};
 use crate::caps::Cap;
-use crate::proto::line::Line;
+use crate::proto::line::{pack, room_for_text, Line};
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::Channel;
@@ -63,25 +63,10 @@ pub fn name_lines(server_name: &str, viewer: &Client, channel: &Channel) -> Vec<
     let mut out = Vec::new();
     if member || !channel.read().modes.secret {
         let nick = viewer.nick();
-        let overhead = server_name.len() + nick.len() + channel.name.len() + 20;
-        let budget = 510usize.saturating_sub(overhead).max(64);
-        let reply = |names: &str| {
-            let params = vec![nick.clone(), symbol.to_owned(), channel.name.clone(), names.to_owned()];
-            Line::new(server_name.to_owned(), RPL_NAMREPLY.code, params)
-        };
-        let mut cur = String::new();
-        for e in entries {
-            if !cur.is_empty() && cur.len() + 1 + e.len() > budget {
-                out.push(reply(&cur));
-                cur.clear();
-            }
-            if !cur.is_empty() {
-                cur.push(' ');
-            }
-            cur.push_str(&e);
-        }
-        if !cur.is_empty() {
-            out.push(reply(&cur));
+        let room = room_for_text(server_name, RPL_NAMREPLY.code, [nick.as_str(), symbol, &channel.name]);
+        for names in pack(&entries, " ", room) {
+            let params = vec![nick.clone(), symbol.to_owned(), channel.name.clone(), names];
+            out.push(Line::new(server_name.to_owned(), RPL_NAMREPLY.code, params));
         }
     }
     out

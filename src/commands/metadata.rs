@@ -282,9 +282,7 @@ fn sub_keys(ctx: &mut Ctx, target: &str, keys: &[&str]) -> HandlerResult {
         }
         ok.push(key.to_string());
     }
-    for chunk in ok.chunks(10) {
-        ctx.numeric_owned(RPL_METADATASUBOK, chunk.to_vec());
-    }
+    ctx.numeric_params(RPL_METADATASUBOK, &[], &ok);
     if added && ctx.client.is_registered() {
         // The current values are not pushed here: the client asks with SYNC.
         ctx.numeric(RPL_METADATASYNCLATER, &["*ALL", "0"]);
@@ -305,9 +303,7 @@ fn unsub_keys(ctx: &mut Ctx, target: &str, keys: &[&str]) -> HandlerResult {
         ctx.client.info_mut().metadata.subs.remove(*key);
         ok.push(key.to_string());
     }
-    for chunk in ok.chunks(10) {
-        ctx.numeric_owned(RPL_METADATAUNSUBOK, chunk.to_vec());
-    }
+    ctx.numeric_params(RPL_METADATAUNSUBOK, &[], &ok);
     Ok(())
 }
 
@@ -315,9 +311,7 @@ fn subs(ctx: &mut Ctx, target: &str) -> HandlerResult {
     check_self(ctx, target)?;
     let keys: Vec<String> = ctx.client.info().metadata.subs.iter().cloned().collect();
     let batch = open_batch(ctx, "metadata-subs", None);
-    for chunk in keys.chunks(10) {
-        ctx.numeric_owned(RPL_METADATASUBS, chunk.to_vec());
-    }
+    ctx.numeric_params(RPL_METADATASUBS, &[], &keys);
     close_batch(ctx, batch);
     Ok(())
 }

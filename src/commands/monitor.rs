@@ -35,16 +35,12 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     None => offline.push(nick.to_owned()),
                 }
             }
-            if !online.is_empty() {
-                let masks: Vec<String> = online.iter().map(|c| c.mask()).collect();
-                ctx.numeric(RPL_MONONLINE, &[&masks.join(",")]);
-                for c in &online {
-                    super::metadata::monitor_sync(ctx, c);
-                }
+            let masks: Vec<String> = online.iter().map(|c| c.mask()).collect();
+            ctx.numeric_list(RPL_MONONLINE, &[], &masks, ",");
+            for c in &online {
+                super::metadata::monitor_sync(ctx, c);
             }
-            if !offline.is_empty() {
-                ctx.numeric(RPL_MONOFFLINE, &[&offline.join(",")]);
-            }
+            ctx.numeric_list(RPL_MONOFFLINE, &[], &offline, ",");
         }
         "-" => {
             for nick in msg.param(1).split(',').filter(|n| !n.is_empty()) {
@@ -56,9 +52,7 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         "C" | "c" => clear(&ctx.server, &ctx.client),
         "L" | "l" => {
             let list: Vec<String> = ctx.client.info().monitoring.iter().cloned().collect();
-            for chunk in list.chunks(20) {
-                ctx.numeric(RPL_MONLIST, &[&chunk.join(",")]);
-            }
+            ctx.numeric_list(RPL_MONLIST, &[], &list, ",");
             ctx.numeric(RPL_ENDOFMONLIST, &[]);
         }
         "S" | "s" => {
@@ -70,12 +64,8 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     None => off.push(n),
                 }
             }
-            if !on.is_empty() {
-                ctx.numeric(RPL_MONONLINE, &[&on.join(",")]);
-            }
-            if !off.is_empty() {
-                ctx.numeric(RPL_MONOFFLINE, &[&off.join(",")]);
-            }
+            ctx.numeric_list(RPL_MONONLINE, &[], &on, ",");
+            ctx.numeric_list(RPL_MONOFFLINE, &[], &off, ",");
         }
         _ => {}
     }

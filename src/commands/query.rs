@@ -45,9 +45,7 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         let prefix = ch.read().members.get(&who.id).map(|m| m.modes.prefixes(true)).unwrap_or("");
         chans.push(format!("{prefix}{}", ch.name));
     }
-    for chunk in chans.chunks(20) {
-        ctx.numeric(RPL_WHOISCHANNELS, &[&nick, &chunk.join(" ")]);
-    }
+    ctx.numeric_list(RPL_WHOISCHANNELS, &[&nick], &chans, " ");
     ctx.numeric(RPL_WHOISSERVER, &[&nick, &cfg.server.name, &cfg.server.description]);
     if modes.oper {
         ctx.numeric(RPL_WHOISOPERATOR, &[&nick]);
@@ -112,7 +110,10 @@ pub fn ison(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         .flat_map(|p| p.split(' '))
         .filter_map(|n| ctx.server.find_user(n).map(|c| c.nick()))
         .collect();
-    ctx.numeric(RPL_ISON, &[&online.join(" ")]);
+    if online.is_empty() {
+        ctx.numeric(RPL_ISON, &[""]);
+    }
+    ctx.numeric_list(RPL_ISON, &[], &online, " ");
     Ok(())
 }
 
@@ -131,6 +132,9 @@ pub fn userhost(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             format!("{}{oper}={away}{}@{}", i.nick, i.user, i.host)
         })
         .collect();
-    ctx.numeric(RPL_USERHOST, &[&replies.join(" ")]);
+    if replies.is_empty() {
+        ctx.numeric(RPL_USERHOST, &[""]);
+    }
+    ctx.numeric_list(RPL_USERHOST, &[], &replies, " ");
     Ok(())
 }

@@ -282,7 +282,7 @@ fn welcome(ctx: &mut Ctx) {
         &[&cfg.server.name, VERSION, crate::isupport::USER_MODES, crate::isupport::CHANNEL_MODES, "Ikbelov"],
     );
     for tokens in crate::isupport::lines(&cfg) {
-        ctx.numeric_owned(RPL_ISUPPORT, tokens);
+        ctx.numeric_params(RPL_ISUPPORT, &[], &tokens);
     }
     info::send_lusers(ctx);
     super::metadata::registration_burst(ctx);

@@ -140,9 +140,43 @@ impl Line {
         }
         out.push_str(&self.command);
         push_params(out, self.params.iter().map(String::as_str), has_text(&self.command));
-        out.truncate(out.floor_char_boundary(body_start + 510));
+        out.truncate(out.floor_char_boundary(body_start + MAX_BODY));
         out.push_str("\r\n");
     }
+}
+
+/// The longest message body (source, command and parameters) of a line, without
+/// its CRLF.
+pub const MAX_BODY: usize = 510;
+
+/// How many bytes are left for a last parameter `:text` after
+/// `:source command params...`, in a line of [`MAX_BODY`] bytes.
+pub fn room_for_text<'a>(source: &str, command: &str, params: impl IntoIterator<Item = &'a str>) -> usize {
+    let base = 1 + source.len() + 1 + command.len() + params.into_iter().map(|p| 1 + p.len()).sum::<usize>();
+    MAX_BODY.saturating_sub(base + 2)
+}
+
+/// Joins `items` with `sep` into groups of at most `room` bytes, in order, so
+/// that a list too long for one line is sent over several instead of being
+/// cut (an item longer than `room` on its own still gets a group). No items,
+/// no groups.
+pub fn pack<S: AsRef<str>>(items: &[S], sep: &str, room: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for item in items {
+        let item = item.as_ref();
+        if !cur.is_empty() && cur.len() + sep.len() + item.len() > room {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push_str(sep);
+        }
+        cur.push_str(item);
+    }
+    if !cur.is_empty() || !items.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// Serializes something (one [`Line`], or a block of lines) lazily, once for
@@ -190,6 +224,26 @@ mod tests {
         let st = CapSet::EMPTY.with(Cap::ServerTime);
         assert_eq!(l.serialize(st, &[]), b"@time=2020-01-01T00:00:00.000Z :n!u@h PRIVMSG #c :hi there\r\n");
         assert_eq!(l.serialize(CapSet::EMPTY, &[("label", "x")]), b"@label=x :n!u@h PRIVMSG #c :hi there\r\n");
+    }
+
+    #[test]
+    fn packed_lists_fill_lines_exactly() {
+        let items: Vec<String> = (0..40).map(|i| format!("{i:02}{}", "n".repeat(28))).collect();
+        let params = ["me", "#chan"];
+        let room = room_for_text("server.name", "353", params);
+        let groups = pack(&items, " ", room);
+        assert!(groups.len() > 1);
+        assert_eq!(groups.join(" "), items.join(" "), "nothing lost, in order");
+        for g in &groups {
+            let mut all: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+            all.push(g.clone());
+            let line = Line::new("server.name", "353", all).serialize(CapSet::EMPTY, &[]);
+            assert!(line.len() <= 512, "{}", line.len());
+            assert!(line.ends_with(format!("{g}\r\n").as_bytes()), "not cut");
+        }
+        // Each group but the last is full: one more item would not fit.
+        assert!(groups[0].len() + 1 + 30 > room);
+        assert!(pack::<&str>(&[], ",", 100).is_empty());
     }
 
     #[test]

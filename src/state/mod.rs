@@ -215,7 +215,6 @@ impl Server {
             return;
         }
         let name = self.config().server.name.clone();
-        let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
         let gone: Vec<crate::caps::Cap> = del
             .iter()
             .filter_map(|e| crate::caps::Cap::from_name(e.split('=').next().unwrap_or("")))
@@ -233,9 +232,11 @@ impl Server {
             c.set_caps(caps);
             let nick = c.nick();
             for (sub, list) in [("DEL", &del), ("NEW", &new)] {
-                if !list.is_empty() {
+                // Split to fit a line, like every list reply.
+                let room = crate::proto::line::room_for_text(&name, "CAP", [nick.as_str(), sub]);
+                for group in crate::proto::line::pack(list, " ", room) {
                     let line =
-                        crate::proto::line::Line::new(name.clone(), "CAP", vec![nick.clone(), sub.into(), join(list)]);
+                        crate::proto::line::Line::new(name.clone(), "CAP", vec![nick.clone(), sub.into(), group]);
                     fanout::to_client(c, &line);
                 }
             }
