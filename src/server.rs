@@ -17,6 +17,7 @@ use std::time::Duration;
 pub mod check;
 pub mod lock;
 pub mod logging;
+pub mod nofile;
 pub mod notify;
 pub mod signals;
 
@@ -42,6 +43,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     if config.server.listen.is_empty() && config.tls.listen.is_empty() && config.websockets.is_empty() {
         return Err("nothing to listen on: server.listen, tls.listen and [[websocket]] are all empty".into());
     }
+    nofile::raise_and_report(config.limits.max_clients);
     let _lock = lock::DataDirLock::acquire(&data_dir)?;
     // The data dir first: persistent channels exist before anyone can connect.
     // Opened right here (nothing else runs yet), like the account store below.
