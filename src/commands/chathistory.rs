@@ -41,11 +41,10 @@ fn tag_of<'a>(line: &'a Line, key: &str) -> Option<&'a str> {
 /// The row for `line` sent by this client to `target`; `None` when the line is
 /// not kept or lacks a time or msgid. Client-only tags beyond
 /// `history.client_tag_bytes` are not kept.
-fn row(ctx: &Ctx, target: String, mut line: Line, account: &Option<String>) -> Option<Row> {
+fn row(ctx: &Ctx, cap: usize, target: String, mut line: Line, account: &Option<String>) -> Option<Row> {
     let kind = kind_of(&line)?;
     let time_ms = crate::proto::time::parse(tag_of(&line, "time")?)?;
     let msgid = tag_of(&line, "msgid")?.to_owned();
-    let cap = ctx.server.config().history.client_tag_bytes;
     if line.client_tags.as_ref().is_some_and(|t| t.len() > cap) {
         line.client_tags = line.client_tags.as_deref().and_then(|t| history::cap_client_tags(t, cap));
     }
@@ -73,7 +72,7 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
     let target = ctx.server.fold(&channel.name);
     let account = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
     for line in lines {
-        if let Some(row) = row(ctx, target.clone(), line, &account) {
+        if let Some(row) = row(ctx, cfg.history.client_tag_bytes, target.clone(), line, &account) {
             writer.record(row);
         }
     }
@@ -91,7 +90,8 @@ pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
 fn direct_row(ctx: &Ctx, to: &Client, line: Line) -> Option<Row> {
     let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, to));
     let account = me.strip_prefix("a:").map(str::to_owned);
-    let mut row = row(ctx, pair_key(&me, &them), line, &account)?;
+    let cap = ctx.server.config().history.client_tag_bytes;
+    let mut row = row(ctx, cap, pair_key(&me, &them), line, &account)?;
     row.direct = Some([(me, to.nick()), (them, ctx.client.nick())]);
     Some(row)
 }
@@ -134,7 +134,7 @@ pub fn record_multiline(ctx: &Ctx, to: Recipient<'_>, first: Line, lines: Vec<(S
             if !cfg.history.unregistered_channels && !ch.read().is_persistent() {
                 return;
             }
-            row(ctx, ctx.server.fold(&ch.name), first, &account)
+            row(ctx, cfg.history.client_tag_bytes, ctx.server.fold(&ch.name), first, &account)
         }
         Recipient::User(u) => {
             if let Some(mut row) = direct_row(ctx, u, first) {

@@ -66,6 +66,8 @@ struct Shared {
     outstanding: AtomicUsize,
     stats: Stats,
     settings: Mutex<Settings>,
+    /// `settings.queue_bytes`, read on every row without taking the lock.
+    queue_cap: AtomicUsize,
     last_drop_log: AtomicU64,
 }
 
@@ -84,6 +86,7 @@ impl HistoryWriter {
             outstanding: AtomicUsize::new(0),
             stats: Stats::default(),
             settings: Mutex::new(settings),
+            queue_cap: AtomicUsize::new(settings.queue_bytes),
             last_drop_log: AtomicU64::new(0),
         });
         let s = shared.clone();
@@ -97,7 +100,7 @@ impl HistoryWriter {
     /// Queues a row to keep; never waits. False when the queue was full (the
     /// row is dropped and counted).
     pub fn record(&self, row: Row) -> bool {
-        let cap = self.settings().queue_bytes;
+        let cap = self.shared.queue_cap.load(Ordering::Relaxed);
         let cost = row.cost();
         if self.shared.queued.fetch_add(cost, Ordering::AcqRel) + cost > cap {
             self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
@@ -146,6 +149,7 @@ impl HistoryWriter {
 
     /// Changes the settings (REHASH).
     pub fn set_settings(&self, settings: Settings) {
+        self.shared.queue_cap.store(settings.queue_bytes, Ordering::Relaxed);
         *self.shared.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 

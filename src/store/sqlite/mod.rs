@@ -106,6 +106,9 @@ impl Sqlite {
     pub fn open(dir: &Path) -> StoreResult<Sqlite> {
         let main = open_file(dir, MAIN_FILE, Sync::Full, schema::MAIN)?;
         let history = open_file(dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)?;
+        // The writer's connection: a larger page cache keeps the hot index
+        // pages of busy targets in memory between batches.
+        history.pragma_update(None, "cache_size", -16384).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
         let accounts = accounts::SqliteAccounts::open(dir)?;
         Ok(Sqlite {
             accounts,
