@@ -39,6 +39,20 @@ fn nobody_takes_over_a_permanent_channel() {
     let logged = std::iter::from_fn(|| s.log.recv_timeout(std::time::Duration::from_millis(500)).ok())
         .find(|l| l.contains("oper override: JOIN"));
     assert!(logged.is_some_and(|l| l.contains("channel=#private") && l.contains("oper!")));
+
+    // A channel an operator made permanent with +P is no different: empty,
+    // it gives no ops to the next one in.
+    oper.send("JOIN #kept");
+    oper.collect_until("366");
+    oper.send("MODE #kept +P");
+    oper.expect("MODE");
+    oper.send("PART #kept");
+    oper.expect("PART");
+    other.send("JOIN #kept");
+    let names = other.collect_until("366");
+    assert!(names.iter().any(|l| l.contains(" 353 ") && l.ends_with(":other")), "{names:#?}");
+    other.send("MODE #kept +k mine");
+    assert!(other.expect("482").contains("#kept"));
 }
 
 /// A connection that never finishes registering cannot hold a reserved nick:
