@@ -138,6 +138,8 @@ pub struct LimitsConfig {
     pub kick_len: usize,
     /// Longest away message.
     pub away_len: usize,
+    /// Longest realname: SETNAME refuses a longer one, USER cuts it to this.
+    pub realname_len: usize,
     /// Targets per PRIVMSG/NOTICE/JOIN etc.
     pub max_targets: usize,
     /// Channels one client may be in.
@@ -402,6 +404,7 @@ impl Default for LimitsConfig {
             topic_len: 390,
             kick_len: 390,
             away_len: 390,
+            realname_len: 200,
             max_targets: 4,
             max_channels_per_client: 100,
             max_list_entries: 100,
@@ -700,6 +703,9 @@ impl Config {
         }
         if !(2..=200).contains(&self.limits.channel_len) {
             bad("limits.channel_len", "must be between 2 and 200");
+        }
+        if !(1..=400).contains(&self.limits.realname_len) {
+            bad("limits.realname_len", "must be between 1 and 400");
         }
         if self.limits.sendq < 8192 {
             bad("limits.sendq", "must be at least 8192 bytes");

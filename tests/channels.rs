@@ -549,3 +549,58 @@ fn two_members_with_interval(ms: u64, chan: &str) -> (Server, Client, Client) {
     }
     (s, a, b)
 }
+
+/// Issue 14, item 19: a member banned (or muted) by nick cannot change nick to
+/// get out of the ban (435, as InspIRCd and Solanum refuse it), unless voiced.
+#[test]
+fn no_nick_change_while_banned() {
+    let s = Server::start();
+    let mut op = s.client("boss");
+    op.send("JOIN #room");
+    op.expect("366");
+    let mut pest = s.client("pest");
+    pest.send("JOIN #room");
+    pest.expect("366");
+    op.send("MODE #room +b pest!*@*");
+    op.expect("MODE");
+    pest.expect("MODE");
+    pest.send("NICK pest2");
+    let refused = pest.expect("435");
+    assert_eq!(params_of(&refused), ["pest", "pest2", "#room", "Cannot change nickname while banned on channel"]);
+    pest.send("PRIVMSG #room :still banned");
+    pest.expect("404");
+    op.send("MODE #room +v pest");
+    op.expect("MODE");
+    pest.expect("MODE");
+    pest.send("NICK pest2");
+    assert_eq!(params_of(&pest.expect("NICK")), ["pest2"], "a voiced member may");
+}
+
+/// Issue 14, item 19: INVITE to a channel that does not exist is 403; it
+/// relayed any text as a channel name.
+#[test]
+fn invite_to_a_missing_channel_is_403() {
+    let s = Server::start();
+    let mut a = s.client("inviter");
+    let mut b = s.client("invitee");
+    a.send("INVITE invitee #nowhere-at-all");
+    assert_eq!(params_of(&a.expect("403"))[1], "#nowhere-at-all");
+    assert!(!b.sync().iter().any(|l| command_of(l) == "INVITE"), "nothing relayed");
+}
+
+/// Issue 14, item 19: USER's realname is cut to `limits.realname_len`, the
+/// length SETNAME refuses past (450 bytes were kept).
+#[test]
+fn user_realname_is_cut_like_setname() {
+    let s = Server::start();
+    let mut op = s.client("asker");
+    let mut long = s.connect();
+    long.send("NICK longname");
+    long.send(&format!("USER u 0 * :{}", "r".repeat(450)));
+    long.expect("001");
+    op.send("WHOIS longname");
+    let whois = op.expect("311");
+    assert_eq!(params_of(&whois)[5].len(), 200, "cut to limits.realname_len");
+    long.send(&format!("SETNAME :{}", "s".repeat(201)));
+    assert_eq!(params_of(&long.expect("FAIL"))[..2], ["SETNAME", "INVALID_REALNAME"]);
+}

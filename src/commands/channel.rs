@@ -344,12 +344,9 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let (target, name) = (msg.param(0), msg.param(1));
     let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
     let vnick = victim.nick();
-    let Some(ch) = ctx.server.find_channel(name) else {
-        // RFC 2812: the channel need not exist; the invitation is only passed on.
-        ctx.numeric(RPL_INVITING, &[&vnick, name]);
-        fanout::to_client(&victim, &ctx.client.line("INVITE", vec![vnick.clone(), name.to_owned()]));
-        return Ok(());
-    };
+    // RFC 2812 let an invitation to a channel that does not exist through, any
+    // text as its name; like InspIRCd, there is nothing to invite to.
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     if ch.read().modes.invite_only && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);

@@ -48,6 +48,12 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ctx.standard_reply("FAIL", "NICK", "NICKNAME_RESERVED", &context, text);
         return err(ERR_NICKNAMEINUSE, &[new]);
     }
+    if registered {
+        if let Some(channel) = banned_in(ctx) {
+            let text = "Cannot change nickname while banned on channel".to_owned();
+            return err_because(ERR_BANNICKCHANGE, &[new, &channel], text);
+        }
+    }
     if ctx.server.claim_nick(&ctx.client, new).is_err() {
         return err(ERR_NICKNAMEINUSE, &[new]);
     }
@@ -64,6 +70,21 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
     }
     Ok(())
+}
+
+/// The first channel where this client is banned or muted and neither voiced
+/// nor an operator: a new nick would no longer match a `nick!*@*` ban, so
+/// changing it would be a way out of the ban (InspIRCd and Solanum refuse it).
+fn banned_in(ctx: &Ctx) -> Option<String> {
+    let channels = ctx.client.info().channels.clone();
+    channels.into_iter().find_map(|ch| {
+        if super::channel::member_modes(&ch, &ctx.client).is_some_and(|m| m.op || m.voice) {
+            return None;
+        }
+        let st = ch.read();
+        let stuck = super::channel::is_banned(ctx, &st, &ctx.client) || super::channel::is_muted(ctx, &st, &ctx.client);
+        stuck.then(|| ch.name.clone())
+    })
 }
 
 /// REGAIN `<nick>`: the owner of an account takes its nick back from whoever
@@ -119,6 +140,10 @@ pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let clean: String = username.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(10).collect();
     let clean = if clean.is_empty() { "user".to_owned() } else { clean };
+    // The same limit as SETNAME; cut rather than refused, as a client cannot
+    // register without USER and most never retry it.
+    let max = ctx.server.config().limits.realname_len;
+    let realname = &realname[..realname.floor_char_boundary(max)];
     ctx.conn.pre().user = Some((format!("~{clean}"), realname.to_owned()));
     Ok(())
 }
@@ -161,7 +186,7 @@ pub fn quit(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 /// SETNAME: change the realname (IRCv3 setname).
 pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let name = msg.param(0);
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.len() > ctx.server.config().limits.realname_len {
         return fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
     }
     ctx.client.info_mut().realname = name.to_owned();

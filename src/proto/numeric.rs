@@ -108,6 +108,8 @@ numerics! {
     ERR_TOOMANYCHANNELS = "405", "You have joined too many channels";
     ERR_WASNOSUCHNICK = "406", "There was no such nickname";
     ERR_TOOMANYTARGETS = "407", "Too many targets";
+    /// NICK refused while banned (or muted) on a channel (params: new nick, channel, text).
+    ERR_BANNICKCHANGE = "435";
     /// A search matched more than the server sends (params: the command, the text).
     ERR_TOOMANYMATCHES = "416";
     ERR_NOORIGIN = "409", "No origin specified";
