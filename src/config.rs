@@ -31,6 +31,8 @@ pub struct Config {
     pub chanserv: ChanServConfig,
     /// Log output format.
     pub log: LogConfig,
+    /// Prometheus metrics endpoint.
+    pub metrics: MetricsConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -348,6 +350,15 @@ impl HistoryConfig {
 pub struct LogConfig {
     /// Text lines for people, or one JSON object per line for log collectors.
     pub format: LogFormat,
+}
+
+/// `[metrics]`: Prometheus metrics over HTTP at `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where to serve them; None (the default) serves none. An address that is
+    /// also a `[[websocket]]` listener's serves them there, beside WebSocket.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The format of log lines.

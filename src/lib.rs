@@ -22,6 +22,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod isupport;
+pub mod metrics;
 pub mod net;
 pub mod proto;
 pub mod server;

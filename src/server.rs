@@ -81,6 +81,14 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
         tracing::info!("listening for WebSocket{secure} on {local}");
         web_listeners.push((l, ws.clone()));
     }
+    // Metrics on their own address, unless a WebSocket listener serves them.
+    let metrics_addr = server.config().metrics.listen.filter(|a| !websockets.iter().any(|w| w.listen == *a));
+    if let Some(addr) = metrics_addr {
+        let l = net::listener::bind(addr)?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!("serving metrics on http://{local}/metrics");
+        tokio::spawn(crate::web::run_metrics(server.clone(), l));
+    }
     for l in listeners {
         tokio::spawn(net::listener::run(server.clone(), l, false));
     }

@@ -97,6 +97,11 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// How many accounts exist (the name index the server keeps in memory).
+    pub fn count(&self) -> usize {
+        self.names.len()
+    }
+
     /// Opens the store in `data_dir` and loads the name index.
     pub fn open(config: &Config) -> Result<Accounts, String> {
         let store = crate::store::sqlite::Sqlite::open(&config.server.data_dir)?;
@@ -294,6 +299,7 @@ impl Accounts {
         }
         self.names.insert(folded, chrono::Utc::now().timestamp());
         tracing::info!(account = name, from = %from.key, "account registered");
+        crate::metrics::METRICS.registrations.inc();
         Ok(())
     }
 
@@ -335,6 +341,7 @@ impl Accounts {
         attempt.finish(ok);
         if !ok {
             tracing::info!(account = %folded, from = %from.key, "failed login");
+            crate::metrics::METRICS.login_failures.inc();
             return Ok(None);
         }
         if let Some(keys) = scram {

@@ -3,6 +3,7 @@
 use super::channel::{is_banned, is_muted, member_modes};
 use super::{err, Ctx, HandlerResult};
 use crate::caps::Cap;
+use crate::metrics::METRICS;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{tags, Message};
@@ -128,7 +129,8 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
             hold(ctx, ch, line, kind == Kind::Tagmsg);
         } else {
             flush_held(ctx);
-            fanout::to_channel_status(&ch, &line, Some(ctx.client.id), !status.contains('@'));
+            let sent = fanout::to_channel_status(&ch, &line, Some(ctx.client.id), !status.contains('@'));
+            METRICS.relayed(1, sent);
             echo(ctx, &line);
         }
     } else {
@@ -142,6 +144,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
         let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
         if only_tags(&to) {
             fanout::to_client(&to, &line);
+            METRICS.relayed(1, 1);
         }
         if kind == Kind::Privmsg {
             if let Some(away) = to.info().away.clone() {

@@ -249,7 +249,8 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     let me = Some(ctx.client.id);
     match &to {
         To::Channel(ch) => {
-            fanout::block_to_channel(ch, &block, me, takes_batches);
+            let sent = fanout::block_to_channel(ch, &block, me, takes_batches);
+            crate::metrics::METRICS.relayed(1, sent);
             for line in &fallback {
                 fanout::to_channel(ch, line, me, |c| !takes_batches(c));
             }

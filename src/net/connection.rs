@@ -7,6 +7,7 @@
 use super::flood::Bucket;
 use super::input::Input;
 use crate::commands::{self, Ctx};
+use crate::metrics::{Transport, METRICS};
 use crate::proto::LineCodec;
 use crate::state::client::Client;
 use crate::state::{membership, Server};
@@ -93,6 +94,12 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     let now = chrono::Utc::now().timestamp();
     let sendq = server.config().limits.sendq;
     let (is_tls, certfp) = (tls.is_some(), tls.flatten());
+    let transport = match (&input, is_tls) {
+        (Input::Ws(_), _) => Transport::WebSocket,
+        (_, true) => Transport::Tls,
+        _ => Transport::Plain,
+    };
+    METRICS.connected(transport);
     let client = Arc::new(Client::new(id, addr.ip(), addr.port(), is_tls, sendq, now).with_certfp(certfp));
     server.clients.insert(id, client.clone());
     tracing::info!(id, peer = %addr, tls = is_tls, certfp = client.certfp.as_deref(), "connected");
@@ -115,6 +122,7 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     // stored twice in the task (once as arguments, once as locals).
     async move {
         let reason = read_loop(&mut ctx, &mut io).await;
+        METRICS.disconnected(transport, &reason);
         commands::message::flush_held(&mut ctx);
         membership::remove_client(&ctx.server, &ctx.client, &reason);
         let host = ctx.client.info().host.clone();
@@ -255,6 +263,7 @@ impl<W: AsyncWrite + Unpin> Io<W> {
                     match Pin::new(&mut self.wr).poll_write(cx, &self.out[self.pos..]) {
                         Poll::Ready(Ok(n)) if n > 0 => {
                             self.pos += n;
+                            METRICS.bytes_out.add(n as u64);
                             // TCP writes go straight to the socket: no flush call.
                             self.unflushed = !matches!(self.input, Input::Tcp(_));
                             continue;
@@ -300,6 +309,7 @@ impl<W: AsyncWrite + Unpin> Io<W> {
             if self.wr.write_all(&self.out[self.pos..]).await.is_err() {
                 break;
             }
+            METRICS.bytes_out.add((self.out.len() - self.pos) as u64);
             self.pos = self.out.len();
         }
         let _ = self.wr.flush().await;
@@ -330,7 +340,9 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
                 if !delay.is_zero() {
                     commands::message::flush_held(ctx);
                     // Measure what is waiting behind the lag before sleeping on it.
+                    let before = buf.len();
                     io.input.read_waiting(&mut buf, 256 * 1024);
+                    METRICS.bytes_in.add(buf.len().saturating_sub(before) as u64);
                     let pending = buf.iter().filter(|b| **b == b'\n').count();
                     if pending as u32 > max_backlog {
                         return "Excess Flood".into();
@@ -367,7 +379,7 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
         }
         match io.next_event(&mut buf, None).await {
             Event::Read(Ok(0)) => return "Connection closed".into(),
-            Event::Read(Ok(_)) => {}
+            Event::Read(Ok(n)) => METRICS.bytes_in.add(n as u64),
             Event::Read(Err(e)) => return Input::error_reason(&e).into(),
             Event::WriteFailed => return "Connection reset by peer".into(),
             Event::Close => return closing_reason(&client),

@@ -56,7 +56,17 @@ pub fn listeners(config: &Config) -> Vec<(SocketAddr, &'static str)> {
     let mut out: Vec<(SocketAddr, &'static str)> = config.server.listen.iter().map(|a| (*a, "IRC")).collect();
     out.extend(config.tls.listen.iter().map(|a| (*a, "IRC over TLS")));
     for ws in &config.websockets {
-        out.push((ws.listen, if ws.tls { "WebSocket over TLS" } else { "WebSocket" }));
+        let metrics = config.metrics.listen == Some(ws.listen);
+        let what = match (ws.tls, metrics) {
+            (false, false) => "WebSocket",
+            (true, false) => "WebSocket over TLS",
+            (false, true) => "WebSocket and metrics",
+            (true, true) => "WebSocket over TLS and metrics",
+        };
+        out.push((ws.listen, what));
+    }
+    if let Some(addr) = config.metrics.listen.filter(|a| !config.websockets.iter().any(|w| w.listen == *a)) {
+        out.push((addr, "metrics"));
     }
     out
 }

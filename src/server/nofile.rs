@@ -25,6 +25,18 @@ pub fn raise() -> u64 {
     }
 }
 
+/// The soft open-file limit in force.
+pub fn current() -> u64 {
+    // SAFETY: getrlimit on a properly initialised struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        lim.rlim_cur
+    }
+}
+
 /// Raises the limit and logs it, with a warning when `max_clients` cannot fit.
 pub fn raise_and_report(max_clients: usize) {
     let limit = raise();

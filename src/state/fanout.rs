@@ -24,17 +24,21 @@ pub fn to_channel(channel: &Channel, line: &Line, except: Option<ClientId>, filt
 }
 
 /// Sends `line` to every member of `channel` (except `except`) with at least the
-/// given prefix (`@` ops only, `+` voiced and ops): STATUSMSG.
-pub fn to_channel_status(channel: &Channel, line: &Line, except: Option<ClientId>, min_voice: bool) {
+/// given prefix (`@` ops only, `+` voiced and ops): STATUSMSG. Returns how
+/// many got it.
+pub fn to_channel_status(channel: &Channel, line: &Line, except: Option<ClientId>, min_voice: bool) -> usize {
     let mut variants = variants(line);
     let st = channel.read();
+    let mut sent = 0;
     for m in st.members.values() {
         let ok = m.modes.op || (min_voice && m.modes.voice);
         if Some(m.client.id) == except || !ok {
             continue;
         }
         m.client.send(variants.for_caps(m.client.caps()));
+        sent += 1;
     }
+    sent
 }
 
 /// Everyone who shares a channel with `client`, once each, without `client` itself.
@@ -97,21 +101,25 @@ pub fn serialize_block(block: &[BlockLine], caps: crate::caps::CapSet) -> Vec<u8
 }
 
 /// Sends `block` in one append to every member of `channel` except `except`
-/// for which `filter` holds, serialized once per capability variant.
+/// for which `filter` holds, serialized once per capability variant. Returns
+/// how many members got it.
 pub fn block_to_channel(
     channel: &Channel,
     block: &[BlockLine],
     except: Option<ClientId>,
     filter: impl Fn(&Client) -> bool,
-) {
+) -> usize {
     let mut variants = Variants::with(|caps| serialize_block(block, caps));
     let st = channel.read();
+    let mut sent = 0;
     for m in st.members.values() {
         if Some(m.client.id) == except || !filter(&m.client) {
             continue;
         }
         m.client.send(variants.for_caps(m.client.caps()));
+        sent += 1;
     }
+    sent
 }
 
 /// Consecutive messages from one client to one channel, held back until the
@@ -155,11 +163,13 @@ impl Pending {
     }
 
     /// Delivers the held lines; returns the channel and the lines (for history).
+    /// Counts the messages and their deliveries ([`crate::metrics`]) in one add each.
     pub fn deliver(self) -> (Arc<Channel>, Vec<Line>) {
         let tags_only = self.tags_only;
-        block_to_channel(&self.channel, &self.block, Some(self.except), |c| {
+        let recipients = block_to_channel(&self.channel, &self.block, Some(self.except), |c| {
             !tags_only || c.caps().has(Cap::MessageTags)
         });
+        crate::metrics::METRICS.relayed(self.block.len(), recipients * self.block.len());
         (self.channel, self.block.into_iter().map(|(line, _)| line).collect())
     }
 }

@@ -170,6 +170,17 @@ impl Server {
     /// values. An invalid
     /// file, or TLS files that do not load, change nothing: the error says why.
     pub fn rehash(self: &Arc<Self>) -> Result<(), String> {
+        let result = self.reload_config();
+        let m = &crate::metrics::METRICS;
+        if result.is_ok() {
+            m.reloads.inc()
+        } else {
+            m.reload_failures.inc()
+        }
+        result
+    }
+
+    fn reload_config(self: &Arc<Self>) -> Result<(), String> {
         let path = self.config_path.as_deref().ok_or("no config file")?;
         let mut fresh = Config::load(path).map_err(|e| one_line(&e.to_string()))?;
         let old = self.config();

@@ -55,7 +55,10 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Job>) {
             }
         }
         let (changes, waiting): (Vec<ChannelChange>, Vec<_>) = jobs.into_iter().unzip();
-        match store.apply_channel_changes(&changes) {
+        let started = std::time::Instant::now();
+        let result = store.apply_channel_changes(&changes);
+        crate::metrics::METRICS.channel_commit.observe(started.elapsed());
+        match result {
             Ok(outcomes) => {
                 for (done, outcome) in waiting.into_iter().zip(outcomes) {
                     let _ = done.send(Ok(outcome));

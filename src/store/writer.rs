@@ -153,6 +153,11 @@ impl HistoryWriter {
         *self.shared.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
+    /// Bytes of rows queued and not yet committed, and every operation waiting.
+    pub fn queue_depth(&self) -> (usize, usize) {
+        (self.shared.queued.load(Ordering::Relaxed), self.shared.outstanding.load(Ordering::Relaxed))
+    }
+
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.shared.stats
@@ -226,7 +231,9 @@ fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
             tracing::error!(error = %e, rows = inserts, "writing history failed");
         }
     }
-    shared.stats.busy_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    let took = started.elapsed();
+    shared.stats.busy_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    crate::metrics::METRICS.history_commit.observe(took);
     shared.queued.fetch_sub(bytes, Ordering::AcqRel);
     shared.outstanding.fetch_sub(ops.len(), Ordering::AcqRel);
 }

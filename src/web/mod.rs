@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod forwarded;
+pub mod metrics;
 pub mod router;
 mod upgrade;
 
@@ -104,9 +105,18 @@ async fn serve(site: Arc<Site>, stream: TcpStream, peer: SocketAddr, tls: Option
 
 /// HTTP/1.1 on one connection, with upgrades, until it closes or is upgraded.
 async fn http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(site: Arc<Site>, stream: S, peer: SocketAddr) {
-    let handler = site.clone();
+    serve_http(stream, peer, move |req| router::route(&site, peer, req)).await
+}
+
+/// HTTP/1.1 on one connection, each request answered by `route`: the one
+/// HTTP server of banterd (WebSocket listeners and the metrics listener).
+async fn serve_http<S, R>(stream: S, peer: SocketAddr, route: R)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: Fn(hyper::Request<hyper::body::Incoming>) -> hyper::Response<router::Body> + Send + 'static,
+{
     let service = hyper::service::service_fn(move |req| {
-        let response = router::route(&handler, peer, req);
+        let response = route(req);
         async move { Ok::<_, std::convert::Infallible>(response) }
     });
     let conn = http1::Builder::new()
@@ -117,5 +127,35 @@ async fn http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(site: Arc<Site
         .with_upgrades();
     if let Err(e) = conn.await {
         tracing::debug!(%peer, error = %e, "HTTP connection ended");
+    }
+}
+
+/// Most metrics connections open at once (Prometheus keeps one per target).
+const MAX_METRICS_CONNECTIONS: usize = 16;
+
+/// Serves `/metrics` on `listener` (`[metrics] listen`) until shutdown.
+pub async fn run_metrics(server: Arc<Server>, listener: TcpListener) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        let (stream, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        if open.fetch_add(1, Ordering::Relaxed) >= MAX_METRICS_CONNECTIONS {
+            open.fetch_sub(1, Ordering::Relaxed);
+            continue;
+        }
+        let (server, open) = (server.clone(), open.clone());
+        tokio::spawn(async move {
+            serve_http(stream, peer, move |req| router::metrics_or_not_found(&server, &req)).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
     }
 }

@@ -19,6 +19,9 @@ pub fn route(site: &Arc<Site>, peer: SocketAddr, req: Request<Incoming>) -> Resp
     if upgrade::is_websocket(&req) {
         return upgrade::websocket(site, peer, req);
     }
+    if req.uri().path() == "/metrics" && site.server.config().metrics.listen == Some(site.settings.listen) {
+        return metrics_or_not_found(&site.server, &req);
+    }
     let asset = match req.uri().path() {
         path if site.settings.web_client => assets::find(path),
         _ => None,
@@ -33,6 +36,19 @@ pub fn route(site: &Arc<Site>, peer: SocketAddr, req: Request<Incoming>) -> Resp
         return r;
     }
     assets::response(asset, req.headers())
+}
+
+/// `/metrics` (GET or HEAD), or 404 for any other path.
+pub fn metrics_or_not_found<B>(server: &Arc<crate::state::Server>, req: &Request<B>) -> Response<Body> {
+    if req.uri().path() != "/metrics" {
+        return plain(StatusCode::NOT_FOUND, "Not found. Metrics are at /metrics.\n");
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Only GET and HEAD.\n");
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    super::metrics::response(server)
 }
 
 /// A short plain-text answer.
