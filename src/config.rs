@@ -326,9 +326,22 @@ pub struct HistoryConfig {
     /// Bytes of messages waiting to be written at most; beyond it, messages
     /// are relayed but not kept (counted and logged).
     pub queue_bytes: usize,
+    /// Messages of conversations with unregistered users kept in memory, in
+    /// all; past it, conversations of the users holding the most go first.
+    pub unregistered_dm_messages: u64,
+    /// Messages kept per conversation with an unregistered user.
+    pub unregistered_dm_per_conversation: u64,
 }
 
 impl HistoryConfig {
+    /// What the in-memory store of conversations with unregistered users keeps.
+    pub fn unregistered_dm_limits(&self) -> crate::store::sqlite::ephemeral::Limits {
+        crate::store::sqlite::ephemeral::Limits {
+            total: self.unregistered_dm_messages,
+            per_conversation: self.unregistered_dm_per_conversation,
+        }
+    }
+
     /// The history writer's settings.
     pub fn writer_settings(&self) -> crate::store::writer::Settings {
         crate::store::writer::Settings {
@@ -482,6 +495,8 @@ impl Default for HistoryConfig {
             batch_rows: 1000,
             batch_ms: 20,
             queue_bytes: 4 << 20,
+            unregistered_dm_messages: 50_000,
+            unregistered_dm_per_conversation: 200,
         }
     }
 }
@@ -763,6 +778,9 @@ impl Config {
         }
         if self.history.batch_rows == 0 {
             bad("history.batch_rows", "must be at least 1");
+        }
+        if self.history.unregistered_dm_messages == 0 || self.history.unregistered_dm_per_conversation == 0 {
+            bad("history.unregistered_dm_messages", "this and unregistered_dm_per_conversation must be at least 1");
         }
         if self.history.queue_bytes < 65536 {
             bad("history.queue_bytes", "must be at least 65536");

@@ -159,3 +159,30 @@ fn read_markers_only_for_targets_the_user_can_see() {
         assert_eq!(params_of(&a.expect("MARKREAD")), [target, ts]);
     }
 }
+
+/// Conversations with unregistered users are kept in memory up to
+/// `history.unregistered_dm_messages` in all. One user filling that store
+/// loses its own least recently active conversations; everyone else's are kept,
+/// and new ones still are. Before, once the store was full nothing more was
+/// kept for anyone until the filler disconnected.
+#[test]
+fn one_user_filling_the_memory_store_loses_its_own() {
+    let s = Server::start_with(&config("unregistered_dm_messages = 30\nunregistered_dm_per_conversation = 10"));
+    let mut alice = account(&s, "alice");
+    let mut bob = s.client("bob");
+    bob.send("PRIVMSG alice :before the flood");
+    alice.expect("PRIVMSG");
+    let mut mallory = with_caps(&s, "mallory", CAPS);
+    let mut victims: Vec<Client> = (0..6).map(|i| s.client(&format!("v{i}"))).collect();
+    for (i, v) in victims.iter_mut().enumerate() {
+        flood(&mut mallory, &format!("v{i}"), 10, "filler");
+        v.sync();
+    }
+    bob.send("PRIVMSG alice :after the flood");
+    alice.expect("PRIVMSG");
+    let kept = history(&mut alice, "CHATHISTORY LATEST bob * 10");
+    assert_eq!(texts(&kept), ["before the flood", "after the flood"], "bob's conversation is kept");
+    // mallory keeps its newest conversations, not its oldest.
+    assert_eq!(history(&mut mallory, "CHATHISTORY LATEST v5 * 100").len(), 10);
+    assert!(history(&mut mallory, "CHATHISTORY LATEST v0 * 100").is_empty());
+}

@@ -102,7 +102,7 @@ fn keep_direct(ctx: &Ctx, row: Row) {
     let cfg = ctx.server.config();
     let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
     if is_ephemeral(&row.target) {
-        ctx.server.history.ephemeral.record(row);
+        ctx.server.history.ephemeral.record(row, cfg.history.unregistered_dm_limits());
     } else {
         writer.record(row);
     }
