@@ -199,6 +199,27 @@ fn idle_clients_are_pinged_and_dropped_when_silent() {
     assert!(c.expect("ERROR").contains("Ping timeout"));
 }
 
+/// Keep-alive follows the monotonic clock, not the wall clock: a wall clock
+/// that jumps ahead (an NTP step; here faketime running it 30 times fast)
+/// must not PING or time out anyone who is not actually quiet.
+#[test]
+fn a_wall_clock_jump_does_not_ping_or_time_out_clients() {
+    let mut faketime = std::process::Command::new("faketime");
+    faketime.args(["-f", "+0 x30", env!("CARGO_BIN_EXE_banterd")]).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    let config = BASE_CONFIG
+        .replace("[limits]\n", "[limits]\nping_interval = 20\nping_timeout = 20\nregistration_timeout = 20\n");
+    let s = Server::start_under(tempfile::tempdir().unwrap(), &config, faketime);
+    let mut c = s.client("wes");
+    let mut unregistered = s.connect();
+    // Two real seconds are a minute of wall clock under faketime: past the
+    // interval, the timeout and the registration timeout.
+    let seen = c.drain(Duration::from_secs(2));
+    assert!(!seen.iter().any(|l| l.starts_with("PING") || l.starts_with("ERROR")), "{seen:?}");
+    assert!(unregistered.drain(Duration::from_millis(100)).iter().all(|l| !l.starts_with("ERROR")));
+    c.send("PING :still-here");
+    c.expect("PONG");
+}
+
 #[test]
 fn unknown_config_key_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();

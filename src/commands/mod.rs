@@ -145,8 +145,7 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
 
 /// Handles one framed line from the client, then flushes the replies.
 pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
-    let now = chrono::Utc::now().timestamp();
-    ctx.client.last_active.store(now, Ordering::Relaxed);
+    ctx.client.last_active.store(crate::state::clock::mono_secs(), Ordering::Relaxed);
     ctx.client.ping_pending.store(false, Ordering::Relaxed);
     match frame {
         Frame::Line(line) => handle_line(ctx, &line).await,

@@ -20,7 +20,7 @@ pub async fn run(server: Arc<Server>) {
 
 fn sweep(server: &Server) {
     let cfg = server.config();
-    let now = chrono::Utc::now().timestamp();
+    let now = crate::state::clock::mono_secs();
     let reg_timeout = cfg.limits.registration_timeout as i64;
     let interval = cfg.limits.ping_interval as i64;
     let timeout = cfg.limits.ping_timeout as i64;
@@ -28,7 +28,7 @@ fn sweep(server: &Server) {
     for entry in server.clients.iter() {
         let c = entry.value();
         if !c.is_registered() {
-            if now - c.signon >= reg_timeout {
+            if now - c.connected >= reg_timeout {
                 c.request_close("Registration timed out");
             }
             continue;

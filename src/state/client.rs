@@ -102,14 +102,18 @@ pub struct Client {
     pub tls: bool,
     /// SHA-256 fingerprint (hex) of the TLS client certificate, if one was shown.
     pub certfp: Option<Box<str>>,
-    /// Unix time of connection.
+    /// Unix time of connection (WHOIS).
     pub signon: i64,
+    /// When it connected on the monotonic clock ([`super::clock`]), for the
+    /// registration timeout.
+    pub connected: i64,
     /// Bytes waiting to be written.
     pub outbox: Outbox,
     caps: AtomicU32,
     info: RwLock<UserInfo>,
     registered: AtomicBool,
-    /// Unix time of the last line received (for PING timeouts).
+    /// When the last line was received, on the monotonic clock
+    /// ([`super::clock`]), for PING timeouts.
     pub last_active: AtomicI64,
     /// Unix time of the last PRIVMSG/NOTICE sent (for WHOIS idle).
     pub last_spoke: AtomicI64,
@@ -134,11 +138,12 @@ impl Client {
             tls,
             certfp: None,
             signon: now,
+            connected: super::clock::mono_secs(),
             outbox: Outbox::new(sendq),
             caps: AtomicU32::new(0),
             info: RwLock::new(UserInfo { nick: "*".into(), host, ..UserInfo::default() }),
             registered: AtomicBool::new(false),
-            last_active: AtomicI64::new(now),
+            last_active: AtomicI64::new(super::clock::mono_secs()),
             last_spoke: AtomicI64::new(now),
             ping_pending: AtomicBool::new(false),
             close_reason: Mutex::new(None),

@@ -9,6 +9,7 @@
 pub mod casemap;
 pub mod channel;
 pub mod client;
+pub mod clock;
 pub mod extban;
 pub mod fanout;
 pub mod history;

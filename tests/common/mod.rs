@@ -55,9 +55,16 @@ impl Server {
 
     /// Starts banterd with `config` using `dir` as the data directory (reused across restarts).
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Server {
+        Self::start_under(dir, config, Command::new(env!("CARGO_BIN_EXE_banterd")))
+    }
+
+    /// Starts banterd under another program (`faketime -f ... banterd`, say):
+    /// `command` is the program with its own arguments and environment, and
+    /// ends with the banterd binary; the usual banterd arguments follow.
+    pub fn start_under(dir: tempfile::TempDir, config: &str, mut command: Command) -> Server {
         let cfg_path = dir.path().join("banterd.toml");
         std::fs::write(&cfg_path, config).expect("write config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_banterd"))
+        let mut child = command
             .arg("--config")
             .arg(&cfg_path)
             .arg("--listen")
