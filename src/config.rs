@@ -215,6 +215,10 @@ pub struct AccountsConfig {
     pub require_login: bool,
     /// Only the owning account may use a nick equal to an account name.
     pub nick_protection: bool,
+    /// Multiclient (as ergo's bouncer mode): a connection that logs in to an
+    /// account whose nick is held by a client of the same account shares
+    /// that client (nick, channels) instead of getting 433.
+    pub multiclient: bool,
     /// Failed logins per account or IP before delays start.
     pub throttle_free_attempts: u32,
     /// First delay in seconds; it doubles per further failure.
@@ -465,6 +469,7 @@ impl Default for AccountsConfig {
             min_password_len: 8,
             require_login: false,
             nick_protection: true,
+            multiclient: true,
             throttle_free_attempts: 3,
             throttle_base_delay: 1,
             throttle_max_delay: 60,

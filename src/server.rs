@@ -152,7 +152,7 @@ fn reload(server: &Arc<Server>) {
 /// Asks every client to close and waits (up to 5 s) for them to go.
 async fn drain(server: &Arc<Server>) {
     for c in server.clients.iter() {
-        c.value().request_close("Server shutting down");
+        crate::state::session::close_all(c.value(), "Server shutting down");
     }
     for _ in 0..100 {
         if server.clients.is_empty() {

@@ -19,7 +19,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             if version >= 302 {
                 ctx.conn.cap_version = 302;
                 // cap-notify is implied by 302
-                ctx.client.set_caps(ctx.client.caps().with(Cap::CapNotify));
+                ctx.link.set_caps(ctx.link.caps().with(Cap::CapNotify));
             } else if ctx.conn.cap_version == 0 {
                 ctx.conn.cap_version = 301;
             }
@@ -28,7 +28,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             send_list(ctx, "LS", &entries);
         }
         "LIST" => {
-            let names: Vec<String> = ctx.client.caps().iter().map(|c| c.name().to_owned()).collect();
+            let names: Vec<String> = ctx.link.caps().iter().map(|c| c.name().to_owned()).collect();
             send_list(ctx, "LIST", &names);
         }
         "REQ" => {
@@ -37,7 +37,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             }
             let requested = msg.param(1);
             let cfg = ctx.server.config();
-            let mut set = ctx.client.caps();
+            let mut set = ctx.link.caps();
             let mut ok = true;
             for word in requested.split(' ').filter(|w| !w.is_empty()) {
                 let (remove, name) = match word.strip_prefix('-') {
@@ -60,7 +60,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             }
             let verdict = if ok { "ACK" } else { "NAK" };
             if ok {
-                ctx.client.set_caps(set);
+                ctx.link.set_caps(set);
                 if !set.has(Cap::Metadata) {
                     // draft/metadata-3: dropping the capability drops the subscriptions.
                     ctx.client.info_mut().metadata.subs.clear();

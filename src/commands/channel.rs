@@ -1,7 +1,7 @@
 //! Channel membership: JOIN, PART, KICK, INVITE, TOPIC.
 
 use super::{err, err_because, Ctx, HandlerResult};
-use crate::caps::Cap;
+use crate::caps::{Cap, CapSet};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
@@ -160,7 +160,7 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
     let mut extended = plain.clone();
     extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
     extended.params.push(realname);
-    let me = Some(ctx.client.id);
+    let me = ctx.me();
     fanout::to_channel(channel, &plain, me, fanout::without_cap(Cap::ExtendedJoin));
     fanout::to_channel(channel, &extended, me, fanout::with_cap(Cap::ExtendedJoin));
     if let Some(away) = away {
@@ -168,10 +168,38 @@ fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
         fanout::to_channel(channel, &line, me, fanout::with_cap(Cap::AwayNotify));
     }
     ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
+    channel_burst(ctx, channel);
+    // The client's other sessions (multiclient) got the JOIN above: the rest too.
+    for other in crate::state::session::links_but(&ctx.client, ctx.link.id) {
+        ctx.on_connection(other, |ctx| channel_burst(ctx, channel));
+    }
+}
+
+/// What a joiner gets after its JOIN: topic, read marker, names, metadata.
+fn channel_burst(ctx: &mut Ctx, channel: &Arc<Channel>) {
     send_topic(ctx, channel, false);
     super::markread::on_join(ctx, channel);
     super::listing::send_names(ctx, channel);
     super::metadata::join_sync(ctx, channel);
+}
+
+/// A connection attaching to a client (multiclient) sees itself join each of
+/// the client's channels: JOIN, topic, names.
+pub fn attach_burst(ctx: &mut Ctx) {
+    let channels = ctx.client.info().channels.clone();
+    let (mask, account, realname) = {
+        let i = ctx.client.info();
+        (i.mask(), i.account.clone(), i.realname.clone())
+    };
+    for channel in channels {
+        let mut line = Line::from_user(mask.clone(), account.as_deref(), "JOIN", vec![channel.name.clone()]);
+        if ctx.has_cap(Cap::ExtendedJoin) {
+            line.params.push(account.clone().unwrap_or_else(|| "*".into()));
+            line.params.push(realname.clone());
+        }
+        ctx.reply(line);
+        channel_burst(ctx, &channel);
+    }
 }
 
 /// Sends 332/333 for a channel, or 331 when `say_none` and there is no topic.
@@ -210,7 +238,7 @@ fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
         params.push(reason.to_owned());
     }
     let line = ctx.client.line("PART", params);
-    fanout::to_channel(ch, &line, Some(ctx.client.id), fanout::everyone);
+    fanout::to_channel(ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &ctx.client, ch);
 }
@@ -284,7 +312,7 @@ fn rejoin_lines(server_name: &str, c: &Client, old_name: &str, ch: &Channel, rea
         let who_time = vec![nick.clone(), ch.name.clone(), t.set_by, t.set_at.to_string()];
         lines.push(Line::new(server_name, RPL_TOPICWHOTIME.code, who_time));
     }
-    lines.extend(super::listing::name_lines(server_name, c, ch));
+    lines.extend(super::listing::name_lines(server_name, c, c.caps(), ch));
     let end = vec![nick, ch.name.clone(), RPL_ENDOFNAMES.text.unwrap_or_default().to_owned()];
     lines.push(Line::new(server_name, RPL_ENDOFNAMES.code, end));
     lines
@@ -328,7 +356,7 @@ fn kick_one(ctx: &mut Ctx, name: &str, target: &str, reason: &str) -> HandlerRes
         return err(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
     }
     let line = ctx.client.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]);
-    fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+    fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &victim, &ch);
     Ok(())
@@ -364,9 +392,10 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
     let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
     fanout::to_client(&victim, &line);
-    let notify_ops =
-        |c: &Client| c.caps().has(Cap::InviteNotify) && member_modes(&ch, c).is_some_and(|m| m.op) && c.id != victim.id;
-    fanout::to_channel(&ch, &line, Some(ctx.client.id), notify_ops);
+    let notify_ops = |c: &Client, caps: CapSet| {
+        caps.has(Cap::InviteNotify) && c.id != victim.id && member_modes(&ch, c).is_some_and(|m| m.op)
+    };
+    fanout::to_channel(&ch, &line, ctx.me(), notify_ops);
     if let Some(away) = victim.info().away.clone() {
         ctx.numeric(RPL_AWAY, &[&vnick, &away]);
     }
@@ -426,7 +455,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let line =
         ctx.client.line("TOPIC", vec![ch.name.clone(), text]).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
-    fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+    fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line.clone());
     super::chathistory::record_channel(ctx, &ch, [line]);
     Ok(())

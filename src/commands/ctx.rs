@@ -49,6 +49,10 @@ pub struct PreRegistration {
     /// taken at registration if the client has logged in to that account by
     /// then.
     pub reserved_nick: Option<String>,
+    /// A nick held by a client of an account this connection logs in to
+    /// (multiclient): not claimed; at registration the connection attaches
+    /// to that client, or gets 433 if it cannot.
+    pub attach_nick: Option<String>,
 }
 
 impl Conn {
@@ -116,8 +120,12 @@ pub fn fail(command: &str, code: &'static str, context: &[&str], text: &str) -> 
 pub struct Ctx {
     /// The server state.
     pub server: Arc<Server>,
-    /// This connection's client.
+    /// The client this connection acts as: its own, or (multiclient) the one
+    /// it attached to, whose nick, channels and modes it shares.
     pub client: Arc<Client>,
+    /// This connection: its outbox and capabilities (the same as `client`
+    /// unless attached; see [`crate::state::session`]). Replies go here.
+    pub link: Arc<Client>,
     /// Connection-local state.
     pub conn: Conn,
     /// Replies to this command, flushed (and labeled) after the handler returns.
@@ -144,7 +152,8 @@ pub struct Waits {
 impl Ctx {
     /// A context for a new connection.
     pub fn new(server: Arc<Server>, client: Arc<Client>) -> Ctx {
-        Ctx { server, client, conn: Conn::default(), out: Vec::new(), pending: None, waits: None }
+        let link = client.clone();
+        Ctx { server, client, link, conn: Conn::default(), out: Vec::new(), pending: None, waits: None }
     }
 
     /// Reads the read markers of `who` from the store into memory (once per
@@ -287,9 +296,26 @@ impl Ctx {
         crate::accounts::Origin { key: self.server.ip_key(ip), exempt: self.server.config().is_exempt(ip) }
     }
 
-    /// Whether this client negotiated `cap`.
+    /// Whether this connection negotiated `cap`.
     pub fn has_cap(&self, cap: Cap) -> bool {
-        self.client.caps().has(cap)
+        self.link.caps().has(cap)
+    }
+
+    /// This connection, as the `except` of a fan-out: the client's other
+    /// connections (multiclient) see what this one did.
+    pub fn me(&self) -> Option<crate::state::client::ClientId> {
+        Some(self.link.id)
+    }
+
+    /// Runs `f` as if on connection `other` of the same client (multiclient)
+    /// and sends it what `f` queued: a burst the other sessions need too.
+    pub fn on_connection(&mut self, other: Arc<Client>, f: impl FnOnce(&mut Ctx)) {
+        let link = std::mem::replace(&mut self.link, other);
+        let out = std::mem::take(&mut self.out);
+        f(self);
+        super::response::flush(self, None);
+        self.out = out;
+        self.link = link;
     }
 
     /// Ends the connection after this command.

@@ -1,7 +1,7 @@
 //! Channel listings: NAMES and LIST (with ELIST filters).
 
 use super::{Ctx, HandlerResult};
-use crate::caps::Cap;
+use crate::caps::{Cap, CapSet};
 use crate::proto::line::{pack, room_for_text, Line};
 use crate::proto::numeric::*;
 use crate::proto::Message;
@@ -32,7 +32,7 @@ pub fn send_names(ctx: &mut Ctx, channel: &Arc<Channel>) {
 
 /// Sends the 353 lines for one channel.
 fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
-    for line in name_lines(&ctx.server_name(), &ctx.client, channel) {
+    for line in name_lines(&ctx.server_name(), &ctx.client, ctx.link.caps(), channel) {
         ctx.reply(line);
     }
 }
@@ -41,9 +41,10 @@ fn send_name_lines(ctx: &mut Ctx, channel: &Arc<Channel>) {
 /// capabilities ask: all prefixes with multi-prefix, masks with
 /// userhost-in-names. Used for clients that are not the one asking too (the
 /// join burst a channel rename sends to clients without draft/channel-rename).
-pub fn name_lines(server_name: &str, viewer: &Client, channel: &Channel) -> Vec<Line> {
-    let all_prefixes = viewer.caps().has(Cap::MultiPrefix);
-    let uhnames = viewer.caps().has(Cap::UserhostInNames);
+/// `caps` are those of the connection the lines go to.
+pub fn name_lines(server_name: &str, viewer: &Client, caps: CapSet, channel: &Channel) -> Vec<Line> {
+    let all_prefixes = caps.has(Cap::MultiPrefix);
+    let uhnames = caps.has(Cap::UserhostInNames);
     let (symbol, entries, member) = {
         let st = channel.read();
         let member = st.members.contains_key(&viewer.id);

@@ -49,10 +49,16 @@ pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let (stored, changed) = ctx.server.history.set_marker(&cfg.history, &who, &folded, time_ms);
     let line = marker_line(ctx, target, Some(stored));
     if changed && who.starts_with("a:") {
+        // Every other connection logged in to the account: other clients, and
+        // the other sessions of this one (multiclient).
         for c in ctx.server.clients.iter() {
-            let c = c.value();
-            if c.id != ctx.client.id && c.caps().has(Cap::ReadMarker) && history::identity(&ctx.server, c) == who {
-                c.send(&line.serialize(c.caps(), &[]));
+            if history::identity(&ctx.server, c.value()) != who {
+                continue;
+            }
+            for conn in crate::state::session::connections(c.value()) {
+                if conn.id != ctx.link.id && conn.caps().has(Cap::ReadMarker) {
+                    crate::state::fanout::to_connection(&conn, &line);
+                }
             }
         }
     }

@@ -112,7 +112,9 @@ fn is_blocked_ctcp(text: &str) -> bool {
 
 /// Relays `line` to `target`, echoes it (echo-message) and records it in history.
 fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult {
-    let only_tags = |c: &crate::state::client::Client| kind != Kind::Tagmsg || c.caps().has(Cap::MessageTags);
+    let only_tags = |_: &crate::state::client::Client, caps: crate::caps::CapSet| {
+        kind != Kind::Tagmsg || caps.has(Cap::MessageTags)
+    };
     let status = target.chars().take_while(|c| *c == '@' || *c == '+').collect::<String>();
     let chan_name = &target[status.len()..];
     if chan_name.starts_with('#') {
@@ -129,7 +131,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
             hold(ctx, ch, line, kind == Kind::Tagmsg);
         } else {
             flush_held(ctx);
-            let sent = fanout::to_channel_status(&ch, &line, Some(ctx.client.id), !status.contains('@'));
+            let sent = fanout::to_channel_status(&ch, &line, ctx.me(), !status.contains('@'));
             METRICS.relayed(1, sent);
             echo(ctx, &line);
         }
@@ -142,9 +144,15 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
             return Ok(());
         }
         let Some(to) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
-        if only_tags(&to) {
-            fanout::to_client(&to, &line);
-            METRICS.relayed(1, 1);
+        {
+            let mut variants = crate::proto::line::variants(&line);
+            if to.deliver(&mut variants, None, &only_tags) > 0 {
+                METRICS.relayed(1, 1);
+            }
+            if to.id != ctx.client.id {
+                // The sender's other sessions (multiclient) see what it said.
+                ctx.client.deliver(&mut variants, ctx.me(), &only_tags);
+            }
         }
         if kind == Kind::Privmsg {
             if let Some(away) = to.info().away.clone() {
@@ -161,7 +169,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
 fn hold(ctx: &mut Ctx, ch: std::sync::Arc<Channel>, line: Line, tags_only: bool) {
     if !ctx.pending.as_ref().is_some_and(|p| p.matches(&ch, tags_only)) {
         flush_held(ctx);
-        ctx.pending = Some(Box::new(fanout::Pending::new(ch, ctx.client.id, tags_only)));
+        ctx.pending = Some(Box::new(fanout::Pending::new(ch, ctx.link.id, tags_only)));
     }
     if ctx.pending.as_mut().is_some_and(|p| p.push(line)) {
         flush_held(ctx);

@@ -5,6 +5,7 @@
 //! and return typed errors, which [`Ctx::report`] turns into numerics or FAIL.
 
 pub mod account;
+pub mod attach;
 pub mod cap;
 pub mod certfp;
 pub mod channel;
@@ -145,8 +146,8 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
 
 /// Handles one framed line from the client, then flushes the replies.
 pub async fn handle_frame(ctx: &mut Ctx, frame: Frame) {
-    ctx.client.last_active.store(crate::state::clock::mono_secs(), Ordering::Relaxed);
-    ctx.client.ping_pending.store(false, Ordering::Relaxed);
+    ctx.link.last_active.store(crate::state::clock::mono_secs(), Ordering::Relaxed);
+    ctx.link.ping_pending.store(false, Ordering::Relaxed);
     match frame {
         Frame::Line(line) => handle_line(ctx, &line).await,
         Frame::TooLong => {

@@ -316,7 +316,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     params[1] = modes;
     let line = ctx.client.line("MODE", params);
-    fanout::to_channel(&ch, &line, Some(ctx.client.id), fanout::everyone);
+    fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line);
     ctx.server.remove_channel_if_empty(&ch);
     Ok(())

@@ -14,7 +14,7 @@
 
 use super::chathistory::{record_multiline, Recipient};
 use super::{fail, CmdError, Ctx, HandlerResult};
-use crate::caps::Cap;
+use crate::caps::{Cap, CapSet};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::time;
@@ -173,8 +173,7 @@ fn check_line(
 }
 
 /// Whether a recipient gets the batch rather than the separate lines.
-fn takes_batches(c: &Client) -> bool {
-    let caps = c.caps();
+fn takes_batches(_: &Client, caps: CapSet) -> bool {
     caps.has(Cap::Multiline) && caps.has(Cap::Batch)
 }
 
@@ -246,21 +245,25 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
         fallback.push(user_tags(line));
     }
 
-    let me = Some(ctx.client.id);
+    let me = ctx.me();
     match &to {
         To::Channel(ch) => {
             let sent = fanout::block_to_channel(ch, &block, me, takes_batches);
             crate::metrics::METRICS.relayed(1, sent);
             for line in &fallback {
-                fanout::to_channel(ch, line, me, |c| !takes_batches(c));
+                fanout::to_channel(ch, line, me, |c, caps| !takes_batches(c, caps));
             }
         }
         To::User(u) => {
-            if takes_batches(u) {
-                fanout::block_to_client(u, &block);
-            } else {
+            // The recipient's connections, and the sender's other sessions.
+            let mut targets = vec![(u.clone(), None)];
+            if u.id != ctx.client.id && ctx.client.sessions_any() {
+                targets.push((ctx.client.clone(), me));
+            }
+            for (c, except) in targets {
+                fanout::block_to_client(&c, &block, except, takes_batches);
                 for line in &fallback {
-                    fanout::to_client(u, line);
+                    c.deliver(&mut crate::proto::line::variants(line), except, &|c, caps| !takes_batches(c, caps));
                 }
             }
             if command == "PRIVMSG" {
@@ -283,15 +286,15 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     if !ctx.has_cap(Cap::EchoMessage) {
         return Ok(false);
     }
-    if !takes_batches(&ctx.client) {
+    if !takes_batches(&ctx.client, ctx.link.caps()) {
         ctx.out.extend(fallback);
         return Ok(false);
     }
-    let caps = ctx.client.caps();
+    let caps = ctx.link.caps();
     if let Some(l) = label.filter(|_| caps.has(Cap::LabeledResponse)) {
         block[0].1.push(("label", l.to_owned()));
     }
     // The echo goes first; anything else queued (RPL_AWAY) follows it unlabeled.
-    ctx.client.send(&fanout::serialize_block(&block, caps));
+    ctx.link.send(&fanout::serialize_block(&block, caps));
     Ok(true)
 }

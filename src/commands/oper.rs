@@ -51,7 +51,7 @@ pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let reason = if msg.param(1).is_empty() { "No reason given" } else { msg.param(1) };
     let line = ctx.client.line("KILL", vec![victim.nick(), reason.to_owned()]);
     fanout::to_client(&victim, &line);
-    victim.request_close(&format!("Killed ({killer} ({reason}))"));
+    crate::state::session::close_all(&victim, &format!("Killed ({killer} ({reason}))"));
     tracing::info!(by = %killer, victim = %victim.nick(), reason, "KILL");
     Ok(())
 }
@@ -60,7 +60,7 @@ pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 pub fn wallops(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let line = ctx.client.line("WALLOPS", vec![msg.param(0).to_owned()]);
     let targets: Vec<_> = ctx.server.clients.iter().map(|c| c.value().clone()).collect();
-    fanout::to_clients(&targets, &line, |c| c.is_registered() && c.info().modes.wallops);
+    fanout::to_clients(&targets, &line, |c, _| c.is_registered() && c.info().modes.wallops);
     Ok(())
 }
 

@@ -59,11 +59,13 @@ async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerRes
     let line = ctx.client.line("REDACT", params).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
     let has_cap = fanout::with_cap(Cap::MessageRedaction);
     match &channel {
-        Some(ch) => fanout::to_channel(ch, &line, Some(ctx.client.id), has_cap),
+        Some(ch) => fanout::to_channel(ch, &line, ctx.me(), has_cap),
         None => {
-            if let Some(to) = ctx.server.find_user(name).filter(|c| c.id != ctx.client.id && has_cap(c)) {
-                fanout::to_client(&to, &line);
+            if let Some(to) = ctx.server.find_user(name).filter(|c| c.id != ctx.client.id) {
+                fanout::to_clients(&[to], &line, &has_cap);
             }
+            let mut v = crate::proto::line::variants(&line);
+            ctx.client.deliver(&mut v, ctx.me(), &has_cap);
         }
     }
     ctx.reply(line);

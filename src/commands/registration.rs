@@ -33,6 +33,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if !registered {
         ctx.conn.pre().wanted_nick = Some(new.to_owned());
         ctx.conn.pre().reserved_nick = None;
+        ctx.conn.pre().attach_nick = None;
         if ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
             // Remembered, not claimed: see `PreRegistration::reserved_nick`.
             ctx.conn.pre().reserved_nick = Some(new.to_owned());
@@ -55,6 +56,11 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         }
     }
     if ctx.server.claim_nick(&ctx.client, new).is_err() {
+        if !registered && super::attach::may_attach_later(ctx, new) {
+            ctx.conn.pre().attach_nick = Some(new.to_owned());
+            ctx.conn.has_nick = true;
+            return Ok(());
+        }
         return err(ERR_NICKNAMEINUSE, &[new]);
     }
     ctx.conn.has_nick = true;
@@ -63,6 +69,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         let line = old_line;
         let peers = fanout::peers(&ctx.client);
         fanout::to_clients(&peers, &line, fanout::everyone);
+        crate::state::session::to_others(&ctx.client, ctx.link.id, &line);
         ctx.reply(line);
         if ctx.server.fold(&old_nick) != ctx.server.fold(new) {
             crate::state::monitor::notify_offline(&ctx.server, &old_nick);
@@ -259,7 +266,25 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         }
         return;
     }
+    // Multiclient: a nick held by a client of the account just logged in to.
+    let attach_nick = ctx.conn.pre.as_ref().and_then(|p| p.attach_nick.clone());
+    let candidate = attach_nick.clone().or_else(|| ctx.conn.pre.as_ref().and_then(|p| p.reserved_nick.clone()));
+    if let Some(target) = candidate.and_then(|nick| super::attach::target(ctx, &nick)) {
+        if super::attach::attach(ctx, target) {
+            return;
+        }
+    }
     let mut nick = ctx.client.nick();
+    if let Some(wanted) = attach_nick {
+        // Held by a client this connection could not attach to.
+        if ctx.server.claim_nick(&ctx.client, &wanted).is_err() {
+            ctx.conn.has_nick = false;
+            ctx.conn.pre().attach_nick = None;
+            ctx.numeric(ERR_NICKNAMEINUSE, &[&wanted]);
+            return;
+        }
+        nick = wanted;
+    }
     if let Some(wanted) = ctx.conn.pre.as_mut().and_then(|p| p.reserved_nick.take()) {
         // A reserved nick asked for before logging in: taken now if the client
         // has logged in to its account since, otherwise a guest nick below.
@@ -296,7 +321,8 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     crate::state::monitor::notify_online(&ctx.server, &ctx.client);
 }
 
-fn welcome(ctx: &mut Ctx) {
+/// The welcome burst: 001-005, LUSERS, MOTD.
+pub fn welcome(ctx: &mut Ctx) {
     let cfg = ctx.server.config();
     let mask = ctx.client.mask();
     ctx.numeric_owned(RPL_WELCOME, vec![format!("Welcome to the {} IRC Network {mask}", cfg.server.network)]);

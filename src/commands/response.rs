@@ -8,7 +8,7 @@ use crate::proto::line::Line;
 /// and the labeled-response capability, one reply carries the label, several are
 /// wrapped in a `labeled-response` batch, and none become an `ACK`.
 pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
-    let caps = ctx.client.caps();
+    let caps = ctx.link.caps();
     let label = label.filter(|_| caps.has(Cap::LabeledResponse));
     let lines = std::mem::take(&mut ctx.out);
     let mut bytes = String::new();
@@ -51,7 +51,7 @@ pub fn flush(ctx: &mut Ctx, label: Option<&str>) {
         }
     }
     if !bytes.is_empty() {
-        ctx.client.send(bytes.as_bytes());
+        ctx.link.send(bytes.as_bytes());
     }
 }
 

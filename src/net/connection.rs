@@ -10,6 +10,7 @@ use crate::commands::{self, Ctx};
 use crate::metrics::{Transport, METRICS};
 use crate::proto::LineCodec;
 use crate::state::client::Client;
+use crate::state::session::Detached;
 use crate::state::{membership, Server};
 use bytes::BytesMut;
 use std::future::Future;
@@ -124,9 +125,11 @@ fn serve<W: AsyncWrite + Unpin + Send>(
         let reason = read_loop(&mut ctx, &mut io).await;
         METRICS.disconnected(transport, &reason);
         commands::message::flush_held(&mut ctx);
-        membership::remove_client(&ctx.server, &ctx.client, &reason);
+        if membership::detach(&ctx.server, &ctx.client, &ctx.link, &reason) == Detached::Last {
+            membership::remove_client(&ctx.server, &ctx.client, &reason);
+        }
         let host = ctx.client.info().host.clone();
-        ctx.client.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
+        ctx.link.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
         let _ = Box::pin(tokio::time::timeout(FINAL_FLUSH, io.flush_all())).await;
         // A client's quit message is its own text: logged only at debug.
         match reason.strip_prefix("Quit: ") {
@@ -320,7 +323,8 @@ impl<W: AsyncWrite + Unpin> Io<W> {
 /// Reads and handles lines until the client quits, the connection drops, or a
 /// close is requested; returns the quit reason.
 async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> String {
-    let client = ctx.client.clone();
+    // This connection (an attached one keeps its own outbox and flood state).
+    let client = ctx.link.clone();
     let mut codec = LineCodec::new();
     let mut buf = BytesMut::new();
     let (limited, max_backlog, mut bucket) = {
@@ -335,7 +339,7 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
                 Ok(None) => break,
                 Err(_) => return "Read error".into(),
             };
-            if limited && !client.is_oper() {
+            if limited && !ctx.client.is_oper() {
                 let delay = bucket.take(Instant::now());
                 if !delay.is_zero() {
                     commands::message::flush_held(ctx);
@@ -359,7 +363,7 @@ async fn read_loop<W: AsyncWrite + Unpin>(ctx: &mut Ctx, io: &mut Io<W>) -> Stri
             // being handled, so an idle connection's task stays small.
             Box::pin(commands::handle_frame(ctx, frame)).await;
             let cost = std::mem::take(&mut ctx.conn.cost);
-            if limited && cost > 0 && !client.is_oper() {
+            if limited && cost > 0 && !ctx.client.is_oper() {
                 bucket.charge(cost);
             }
             if let Some(reason) = ctx.conn.quit.take() {

@@ -5,6 +5,7 @@ use super::channel::Channel;
 use super::outbox::{Outbox, Push};
 use super::signal::Signal;
 use crate::caps::CapSet;
+use crate::proto::line::Variants;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -122,6 +123,8 @@ pub struct Client {
     close_reason: Mutex<Option<String>>,
     /// Wakes the connection task: output queued, or a close requested.
     signal: Signal,
+    /// Other connections sharing this client (multiclient); see [`super::session`].
+    pub(super) sessions: super::session::Sessions,
 }
 
 impl Client {
@@ -148,6 +151,7 @@ impl Client {
             ping_pending: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             signal: Signal::default(),
+            sessions: Default::default(),
         }
     }
 
@@ -206,6 +210,36 @@ impl Client {
     /// Whether the client is an IRC operator.
     pub fn is_oper(&self) -> bool {
         self.info().modes.oper
+    }
+
+    /// Sends a fan-out line to every connection of this client (its own, unless
+    /// it has ended, and the attached ones) but `except`, for which `filter`
+    /// holds, serialized per connection's capabilities from `variants`.
+    /// Returns how many connections got it. The single-connection case (almost
+    /// every client) costs one relaxed load more than a plain send.
+    #[inline]
+    pub fn deliver<M: Fn(CapSet) -> Vec<u8>>(
+        &self,
+        variants: &mut Variants<M>,
+        except: Option<ClientId>,
+        filter: &impl Fn(&Client, CapSet) -> bool,
+    ) -> usize {
+        if self.sessions.any() {
+            return super::session::deliver_all(self, variants, except, filter);
+        }
+        let caps = self.caps();
+        if Some(self.id) == except || !filter(self, caps) {
+            return 0;
+        }
+        self.send(variants.for_caps(caps));
+        1
+    }
+
+    /// Whether other connections are attached (or its own has ended): see
+    /// [`super::session`].
+    #[inline]
+    pub fn sessions_any(&self) -> bool {
+        self.sessions.any()
     }
 
     /// Queues bytes; on sendq overflow the client is asked to close.

@@ -6,20 +6,21 @@
 
 use super::channel::Channel;
 use super::client::{Client, ClientId};
-use crate::caps::Cap;
+use crate::caps::{Cap, CapSet};
 use crate::proto::line::{variants, Line, Variants};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Sends `line` to every member of `channel` except `except`; `filter` decides per recipient.
-pub fn to_channel(channel: &Channel, line: &Line, except: Option<ClientId>, filter: impl Fn(&Client) -> bool) {
+///
+/// `except` is a connection: the sender's other connections (multiclient) still
+/// get the line. A filter sees the member and the capabilities of the
+/// connection the line would go to.
+pub fn to_channel(channel: &Channel, line: &Line, except: Option<ClientId>, filter: impl Fn(&Client, CapSet) -> bool) {
     let mut variants = variants(line);
     let st = channel.read();
     for m in st.members.values() {
-        if Some(m.client.id) == except || !filter(&m.client) {
-            continue;
-        }
-        m.client.send(variants.for_caps(m.client.caps()));
+        m.client.deliver(&mut variants, except, &filter);
     }
 }
 
@@ -32,11 +33,9 @@ pub fn to_channel_status(channel: &Channel, line: &Line, except: Option<ClientId
     let mut sent = 0;
     for m in st.members.values() {
         let ok = m.modes.op || (min_voice && m.modes.voice);
-        if Some(m.client.id) == except || !ok {
-            continue;
+        if ok {
+            sent += m.client.deliver(&mut variants, except, &everyone);
         }
-        m.client.send(variants.for_caps(m.client.caps()));
-        sent += 1;
     }
     sent
 }
@@ -56,33 +55,41 @@ pub fn peers(client: &Client) -> Vec<Arc<Client>> {
     out
 }
 
-/// Sends `line` once to each client in `to` for which `filter` holds.
-pub fn to_clients(to: &[Arc<Client>], line: &Line, filter: impl Fn(&Client) -> bool) {
+/// Sends `line` once to each client in `to` (each of its connections) for
+/// which `filter` holds.
+pub fn to_clients(to: &[Arc<Client>], line: &Line, filter: impl Fn(&Client, CapSet) -> bool) {
     let mut variants = variants(line);
     for c in to {
-        if filter(c) {
-            c.send(variants.for_caps(c.caps()));
-        }
+        c.deliver(&mut variants, None, &filter);
     }
 }
 
-/// Sends `line` to one client.
+/// Sends `line` to one client (each of its connections).
 pub fn to_client(client: &Client, line: &Line) {
-    client.send(&line.serialize(client.caps(), &[]));
+    if client.sessions_any() {
+        client.deliver(&mut variants(line), None, &everyone);
+    } else {
+        client.send(&line.serialize(client.caps(), &[]));
+    }
+}
+
+/// Sends `line` to one connection only (what it alone asked for).
+pub fn to_connection(conn: &Client, line: &Line) {
+    conn.send(&line.serialize(conn.caps(), &[]));
 }
 
 /// A filter for recipients that negotiated `cap`.
-pub fn with_cap(cap: Cap) -> impl Fn(&Client) -> bool {
-    move |c| c.caps().has(cap)
+pub fn with_cap(cap: Cap) -> impl Fn(&Client, CapSet) -> bool {
+    move |_, caps| caps.has(cap)
 }
 
 /// A filter for recipients that did not negotiate `cap`.
-pub fn without_cap(cap: Cap) -> impl Fn(&Client) -> bool {
-    move |c| !c.caps().has(cap)
+pub fn without_cap(cap: Cap) -> impl Fn(&Client, CapSet) -> bool {
+    move |_, caps| !caps.has(cap)
 }
 
 /// A filter that accepts everyone.
-pub fn everyone(_: &Client) -> bool {
+pub fn everyone(_: &Client, _: CapSet) -> bool {
     true
 }
 
@@ -107,17 +114,13 @@ pub fn block_to_channel(
     channel: &Channel,
     block: &[BlockLine],
     except: Option<ClientId>,
-    filter: impl Fn(&Client) -> bool,
+    filter: impl Fn(&Client, CapSet) -> bool,
 ) -> usize {
     let mut variants = Variants::with(|caps| serialize_block(block, caps));
     let st = channel.read();
     let mut sent = 0;
     for m in st.members.values() {
-        if Some(m.client.id) == except || !filter(&m.client) {
-            continue;
-        }
-        m.client.send(variants.for_caps(m.client.caps()));
-        sent += 1;
+        sent += m.client.deliver(&mut variants, except, &filter);
     }
     sent
 }
@@ -166,15 +169,21 @@ impl Pending {
     /// Counts the messages and their deliveries ([`crate::metrics`]) in one add each.
     pub fn deliver(self) -> (Arc<Channel>, Vec<Line>) {
         let tags_only = self.tags_only;
-        let recipients = block_to_channel(&self.channel, &self.block, Some(self.except), |c| {
-            !tags_only || c.caps().has(Cap::MessageTags)
+        let recipients = block_to_channel(&self.channel, &self.block, Some(self.except), |_, caps| {
+            !tags_only || caps.has(Cap::MessageTags)
         });
         crate::metrics::METRICS.relayed(self.block.len(), recipients * self.block.len());
         (self.channel, self.block.into_iter().map(|(line, _)| line).collect())
     }
 }
 
-/// Sends `block` to one client in one append.
-pub fn block_to_client(client: &Client, block: &[BlockLine]) {
-    client.send(&serialize_block(block, client.caps()));
+/// Sends `block` to one client (each of its connections but `except`, and for
+/// which `filter` holds) in one append.
+pub fn block_to_client(
+    client: &Client,
+    block: &[BlockLine],
+    except: Option<ClientId>,
+    filter: impl Fn(&Client, CapSet) -> bool,
+) -> usize {
+    client.deliver(&mut Variants::with(|caps| serialize_block(block, caps)), except, &filter)
 }

@@ -4,6 +4,7 @@
 use super::channel::Channel;
 use super::client::Client;
 use super::fanout;
+use super::session::{self, Detached};
 use super::Server;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,6 +20,30 @@ pub fn leave(server: &Server, client: &Client, channel: &Arc<Channel>) -> bool {
     was
 }
 
+/// Ends connection `link` of `client` (the client itself for its own
+/// connection) and gives back its address slot. When other connections of
+/// the client remain (multiclient), only this one goes: it sees its own QUIT,
+/// nobody else sees anything, and this returns [`Detached::Others`] (a shared
+/// client's last session sees its QUIT too); otherwise
+/// the caller removes the client ([`remove_client`]).
+pub fn detach(server: &Server, client: &Arc<Client>, link: &Arc<Client>, reason: &str) -> Detached {
+    server.release_ip(link.ip);
+    let shared = client.sessions_any();
+    let left = session::detach(client, link);
+    if shared && client.is_registered() {
+        // A session sees its own QUIT (the last one, too, as on ergo).
+        let line = client.line("QUIT", vec![reason.to_owned()]);
+        fanout::to_connection(link, &line);
+    }
+    if left == Detached::Others {
+        if link.id != client.id {
+            server.history.forget_client(link.id);
+        }
+        tracing::info!(client = client.id, connection = link.id, "session detached");
+    }
+    left
+}
+
 /// Removes a client from the server: sends `QUIT :reason` once to everyone who
 /// shared a channel, leaves every channel, frees the nick and records WHOWAS.
 /// Safe to call twice; only the first call does anything.
@@ -26,7 +51,6 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     if server.clients.remove(&client.id).is_none() {
         return;
     }
-    server.release_ip(client.ip);
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);

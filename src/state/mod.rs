@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod persist;
 pub mod rare;
 pub mod ratelimit;
+pub mod session;
 pub mod signal;
 pub mod whowas;
 
@@ -232,8 +233,8 @@ impl Server {
             .filter_map(|e| crate::caps::Cap::from_name(e.split('=').next().unwrap_or("")))
             .filter(|c| !after.iter().any(|a| a.split('=').next() == Some(c.name())))
             .collect();
-        for entry in self.clients.iter() {
-            let c = entry.value();
+        let conns: Vec<Arc<Client>> = self.clients.iter().flat_map(|e| session::connections(e.value())).collect();
+        for c in &conns {
             if !c.caps().has(crate::caps::Cap::CapNotify) {
                 continue;
             }
@@ -249,7 +250,7 @@ impl Server {
                 for group in crate::proto::line::pack(list, " ", room) {
                     let line =
                         crate::proto::line::Line::new(name.clone(), "CAP", vec![nick.clone(), sub.into(), group]);
-                    fanout::to_client(c, &line);
+                    fanout::to_connection(c, &line);
                 }
             }
         }
