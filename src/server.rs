@@ -89,11 +89,13 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
         tracing::info!("serving metrics on http://{local}/metrics");
         tokio::spawn(crate::web::run_metrics(server.clone(), l));
     }
+    // Tracked like the connections: a shutdown waits for each listener to
+    // hand over its backlog.
     for l in listeners {
-        tokio::spawn(net::listener::run(server.clone(), l, false));
+        server.connection_tasks.spawn(net::listener::run(server.clone(), l, false));
     }
     for l in tls_listeners {
-        tokio::spawn(net::listener::run(server.clone(), l, true));
+        server.connection_tasks.spawn(net::listener::run(server.clone(), l, true));
     }
     for (l, settings) in web_listeners {
         tokio::spawn(crate::web::run(server.clone(), l, settings));
@@ -149,17 +151,24 @@ fn reload(server: &Arc<Server>) {
     notify::ready();
 }
 
-/// Asks every client to close and waits (up to 5 s) for them to go.
+/// Asks every client to close and waits (up to [`SHUTDOWN_GRACE`]) for every
+/// connection task to end: each one sends its client the `ERROR` goodbye and
+/// flushes it (within its own final-flush bound). A connection that is
+/// accepted meanwhile (the listeners hand over their backlog) closes itself
+/// as it starts, seeing the shutdown.
 async fn drain(server: &Arc<Server>) {
     for c in server.clients.iter() {
         crate::state::session::close_all(c.value(), "Server shutting down");
     }
-    for _ in 0..100 {
-        if server.clients.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    server.connection_tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, server.connection_tasks.wait()).await.is_err() {
+        tracing::warn!(
+            left = server.connection_tasks.len(),
+            "shutdown: connections still open after {SHUTDOWN_GRACE:?}"
+        );
     }
-    // Let the writers flush the final ERROR lines.
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }
+
+/// The longest a shutdown waits for the connections to say goodbye: a TLS
+/// handshake under way (10 s at most) finishes, then gets its `ERROR`.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);

@@ -103,6 +103,12 @@ fn serve<W: AsyncWrite + Unpin + Send>(
     METRICS.connected(transport);
     let client = Arc::new(Client::new(id, addr.ip(), addr.port(), is_tls, sendq, now).with_certfp(certfp));
     server.clients.insert(id, client.clone());
+    // A connection accepted as the server shuts down (from a listener's
+    // backlog) is told goodbye at once; one inserted before the shutdown
+    // began is asked to close by it (the map's locks order the two).
+    if server.is_shutting_down() {
+        client.request_close("Server shutting down");
+    }
     tracing::info!(id, peer = %addr, tls = is_tls, certfp = client.certfp.as_deref(), "connected");
     let interval_us = server.config().limits.write_interval_ms.saturating_mul(1000).min(u64::from(u32::MAX)) as u32;
     let mut io = Io {

@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 use whowas::Whowas;
 
 /// The whole server's shared state.
@@ -93,6 +94,10 @@ pub struct Server {
     /// Most registered clients seen at once.
     pub max_registered: AtomicUsize,
     shutdown: watch::Sender<bool>,
+    /// Every connection's task, from accept to its last flush, and the
+    /// listeners while they accept: a shutdown waits for them all, so every
+    /// connected client is told goodbye before the process exits.
+    pub connection_tasks: TaskTracker,
     /// Where persistent channel changes go (see [`persist`]); unset without a store.
     committer: std::sync::OnceLock<crate::store::commit::Committer>,
 }
@@ -138,6 +143,7 @@ impl Server {
             invisible_count: AtomicUsize::new(0),
             max_registered: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
+            connection_tasks: TaskTracker::new(),
             committer: std::sync::OnceLock::new(),
         };
         server.ensure_permanent_channels();
@@ -465,6 +471,12 @@ impl Server {
     /// Starts a graceful shutdown.
     pub fn begin_shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Whether a shutdown has begun: a connection that starts now is closed
+    /// at once, with the shutdown's goodbye.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     /// Clients connected but not registered.

@@ -49,7 +49,8 @@ pub fn websocket(site: &Arc<Site>, peer: SocketAddr, mut req: Request<Incoming>)
     let admitted = admit(&site.server, &site.server.config(), &site.rates, ip);
     let on_upgrade = hyper::upgrade::on(&mut req);
     let server = site.server.clone();
-    tokio::spawn(async move {
+    // Tracked from here: a shutdown waits for the upgrade and the session.
+    site.server.connection_tasks.spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
