@@ -34,6 +34,12 @@ const WRITE_BURST: u32 = 2;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the final flush (ERROR line and anything queued) may take.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
+/// How long a closed connection goes on reading, and discarding, what the
+/// client still sends (a lingering close, as web servers do): closing a
+/// socket with unread input resets the connection, and a client still
+/// sending (a flood cut off, commands pipelined after QUIT) would then get a
+/// write error instead of reading its `ERROR` line.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Serves one accepted plain TCP connection until it ends: the task to spawn.
 /// Boxed, and not an async fn: the task (a cache-line aligned allocation) then
@@ -144,6 +150,10 @@ fn serve<W: AsyncWrite + Unpin + Send>(
                 tracing::info!(reason = "Quit", "disconnected");
             }
             None => tracing::info!(%reason, "disconnected"),
+        }
+        // Not while the server shuts down: nothing is read after the process exits anyway.
+        if !ctx.server.is_shutting_down() {
+            let _ = Box::pin(tokio::time::timeout(LINGER, io.input.discard())).await;
         }
     }
     .instrument(tracing::info_span!("conn", id))

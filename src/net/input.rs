@@ -52,6 +52,19 @@ impl Input {
         }
     }
 
+    /// Reads and drops whatever arrives until the end of the stream or an
+    /// error (the lingering close of a connection already quit).
+    pub async fn discard(&mut self) {
+        let mut buf = BytesMut::new();
+        loop {
+            buf.clear();
+            match std::future::poll_fn(|cx| self.poll_read(cx, &mut buf)).await {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            }
+        }
+    }
+
     /// The quit reason for a failed read.
     pub fn error_reason(e: &io::Error) -> &'static str {
         super::websocket::error_reason(e).unwrap_or("Connection reset by peer")
