@@ -118,6 +118,9 @@ fn invite_notify_and_setname() {
     op.send("JOIN #i");
     op.expect("366");
     op.send("MODE #i +o-n peer");
+    // Handled before peer joins (two connections are not ordered): else the
+    // +o could reach peer inside its JOIN burst and the later +o be a no-op.
+    op.sync();
     peer.send("JOIN #i");
     peer.expect("366");
     op.send("MODE #i +o peer");
