@@ -19,10 +19,15 @@ BANTER=${BANTER:-target/debug/banter}
 BANTERD=${BANTERD:-target/debug/banterd}
 
 TMP=$(mktemp -d)
-SESSION="banter-tui-check-$$"
+SESSION="banter-tui-check"
 SERVER_PID=""
+# A tmux server of its own (own socket, no user configuration): nothing else
+# running tmux on this machine can disturb it, nor it them.
+SOCKET="banter-tui-check-$$"
+unset TMUX
+tmux() { command tmux -L "$SOCKET" -f /dev/null "$@"; }
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    tmux kill-server 2>/dev/null || true
     exec 3>&- 2>/dev/null || true
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
     [ -n "${BOB_PID:-}" ] && kill "$BOB_PID" 2>/dev/null || true
@@ -39,6 +44,22 @@ wait_screen() {
         sleep 0.1
     done
     fail "screen never showed: $1"
+}
+# wait_last_line TEXT: waits up to 30 s for the screen's last line to be TEXT.
+wait_last_line() {
+    for _ in $(seq 300); do
+        [ "$(screen | tail -1)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    fail "the last line never became: $1"
+}
+# wait_width N: waits up to 30 s for the pane to be N columns wide.
+wait_width() {
+    for _ in $(seq 300); do
+        [ "$(tmux display-message -p -t "$SESSION" '#{pane_width}')" = "$1" ] && return 0
+        sleep 0.1
+    done
+    fail "the pane never became $1 columns wide"
 }
 # wait_file FILE TEXT: waits up to 30 s for TEXT in FILE.
 wait_file() {
@@ -68,6 +89,8 @@ wait_screen "Name:"
 tmux send-keys -t "$SESSION" "alice" Enter
 wait_screen "Password:"
 tmux send-keys -t "$SESSION" "$PASSWORD"
+# Every character typed shows, masked, before the check that none shows in clear.
+wait_screen "Password: ${PASSWORD//?/*}"
 screen | grep -qF "$PASSWORD" && fail "the password is visible while typed"
 tmux send-keys -t "$SESSION" Enter
 wait_screen "Password again:"
@@ -88,7 +111,9 @@ printf '1\nbob\n%s\n%s\nroom1\nhello alice\n' "$PASSWORD" "$PASSWORD" >&3
 wait_screen "bob joined room [room1] from <"
 wait_screen "bob> hello alice"
 wait_screen "[room1] 2 members"
-screen | tail -1 | grep -qF "[room1] half typed line" || fail "the input line was disturbed"
+# The input line is redrawn intact under what arrived (waited for: a capture
+# taken mid-redraw may show it half drawn).
+wait_last_line "[room1] half typed line"
 echo "--- while typing, after bob spoke ---"
 screen
 
@@ -104,13 +129,17 @@ wait_file "$TMP/bob.out" "alice> bob: thanks"
 tmux send-keys -t "$SESSION" "LIST" Enter
 wait_screen "People in room [room1] (2):"
 wait_screen "bob <"
-tmux resize-window -t "$SESSION" -x 60 -y 12 2>/dev/null || true
-sleep 0.3
-wait_screen "[room1] 2 members"
+tmux resize-window -t "$SESSION" -x 60 -y 12
+wait_width 60
+# The old status line (64 columns) cannot show whole at 60 until banter
+# redraws it to fit.
+wait_screen "[room1] 2 members | connected"
+wait_last_line "[room1]"
 echo "--- after LIST, resized to 60x12 ---"
 screen
 
-tmux resize-window -t "$SESSION" -x 100 -y 24 2>/dev/null || true
+tmux resize-window -t "$SESSION" -x 100 -y 24
+wait_width 100
 tmux send-keys -t "$SESSION" "LOGOUT" Enter
 wait_screen "Bye, alice"
 wait_screen "EXITED 0"
