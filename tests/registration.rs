@@ -208,11 +208,18 @@ fn idle_clients_are_pinged_and_dropped_when_silent() {
 /// must not PING or time out anyone who is not actually quiet.
 #[test]
 fn a_wall_clock_jump_does_not_ping_or_time_out_clients() {
-    let mut faketime = std::process::Command::new("faketime");
-    faketime.args(["-f", "+0 x30", env!("CARGO_BIN_EXE_banterd")]).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    // libfaketime preloaded into banterd itself: the `faketime` wrapper forks,
+    // and killing it would leave banterd running after the test.
+    let lib = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .map(|dir| dir.unwrap().path().join("faketime/libfaketime.so.1"))
+        .find(|lib| lib.exists())
+        .expect("no libfaketime under /usr/lib: apt-get install faketime (.ci/run does this)");
+    let mut faketime = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"));
+    faketime.env("LD_PRELOAD", lib).env("FAKETIME", "+0 x30").env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
     let config = BASE_CONFIG
         .replace("[limits]\n", "[limits]\nping_interval = 20\nping_timeout = 20\nregistration_timeout = 20\n");
-    let s = Server::start_under(tempfile::tempdir().unwrap(), &config, faketime);
+    let s = Server::start_command(tempfile::tempdir().unwrap(), &config, faketime);
     let mut c = s.client("wes");
     let mut unregistered = s.connect();
     // Two real seconds are a minute of wall clock under faketime: past the

@@ -55,13 +55,14 @@ impl Server {
 
     /// Starts banterd with `config` using `dir` as the data directory (reused across restarts).
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Server {
-        Self::start_under(dir, config, Command::new(env!("CARGO_BIN_EXE_banterd")))
+        Self::start_command(dir, config, Command::new(env!("CARGO_BIN_EXE_banterd")))
     }
 
-    /// Starts banterd under another program (`faketime -f ... banterd`, say):
-    /// `command` is the program with its own arguments and environment, and
-    /// ends with the banterd binary; the usual banterd arguments follow.
-    pub fn start_under(dir: tempfile::TempDir, config: &str, mut command: Command) -> Server {
+    /// Starts banterd from `command`: the banterd binary with an environment
+    /// of its own (libfaketime preloaded, say); the usual banterd arguments
+    /// follow. It must be banterd itself, not a wrapper that forks it, so
+    /// that dropping the server kills banterd.
+    pub fn start_command(dir: tempfile::TempDir, config: &str, mut command: Command) -> Server {
         let cfg_path = dir.path().join("banterd.toml");
         std::fs::write(&cfg_path, config).expect("write config");
         let mut child = command
