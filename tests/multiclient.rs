@@ -226,3 +226,41 @@ fn disabled_by_config_the_nick_is_in_use() {
     let in_use = b.expect("433");
     assert!(in_use.contains(" ann "), "{in_use}");
 }
+
+/// A connection that logs in to `ann` and asks for her nick: the numerics it gets.
+fn second_login(s: &Server) -> Vec<String> {
+    let mut b = s.connect();
+    b.send("CAP LS 302");
+    b.send("CAP REQ :sasl");
+    b.expect_where("CAP ACK", |l| l.contains(" ACK "));
+    b.send("AUTHENTICATE PLAIN");
+    b.expect("AUTHENTICATE");
+    b.send(&format!("AUTHENTICATE {}", base64::engine::general_purpose::STANDARD.encode("ann\0ann\0ann-password")));
+    b.expect("903");
+    b.send("NICK ann");
+    b.send("USER u 0 * :u");
+    b.send("CAP END");
+    b.sync()
+}
+
+#[test]
+fn an_account_can_turn_multiclient_off_and_it_is_kept() {
+    let s = Server::start();
+    register(&s, "ann", "ann-password");
+    let (mut a, _) = session(&s, "ann", "ann", "");
+    a.send("NS SET MULTICLIENT OFF");
+    let (note, _) = a.expect_where("NickServ's answer", |l| l.starts_with(":NickServ!"));
+    assert!(note.contains("Multiclient is now off for ann"), "{note}");
+    let got = second_login(&s);
+    assert_eq!(commands(&got, "433").len(), 1, "{got:#?}");
+    assert!(commands(&got, "001").is_empty(), "{got:#?}");
+    // kept across a restart
+    drop(a);
+    let s = Server::start_in(s.crash(), BASE_CONFIG);
+    let (mut a, _) = session(&s, "ann", "ann", "");
+    assert_eq!(commands(&second_login(&s), "433").len(), 1);
+    a.send("PRIVMSG NickServ :SET MULTICLIENT ON");
+    let (note, _) = a.expect_where("NickServ's answer", |l| l.starts_with(":NickServ!"));
+    assert!(note.contains("Multiclient is now on for ann"), "{note}");
+    assert_eq!(commands(&second_login(&s), "001").len(), 1);
+}

@@ -287,7 +287,8 @@ fn version_2_data_dir_upgrades_in_place() {
         let conn = rusqlite::Connection::open(dir.path().join("banter.db")).unwrap();
         conn.execute_batch(
             "DROP TABLE channels; DROP TABLE channel_lists; DROP TABLE channel_access;
-             DROP TABLE channel_metadata; UPDATE schema_version SET version = 2;",
+             DROP TABLE channel_metadata; ALTER TABLE accounts DROP COLUMN multiclient_off;
+             UPDATE schema_version SET version = 2;",
         )
         .unwrap();
         drop(conn);
@@ -300,7 +301,7 @@ fn version_2_data_dir_upgrades_in_place() {
         let dir = s.crash();
         let conn = rusqlite::Connection::open(dir.path().join("banter.db")).unwrap();
         let v: i64 = conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 3);
+        assert_eq!(v, 4);
     }
 }
 

@@ -77,6 +77,9 @@ pub struct Accounts {
     /// Folded name → when the account was last logged into (or created),
     /// Unix time: the in-memory index for nick protection and its expiry.
     names: DashMap<String, i64>,
+    /// Folded names of the accounts that turned multiclient off (`NS SET
+    /// MULTICLIENT OFF`), read at start-up.
+    multiclient_off: dashmap::DashSet<String>,
     /// Accounts registered per address (`accounts.registrations_per_ip` per
     /// `accounts.registration_window`, read at start-up).
     registrations: SlidingWindow<IpKey>,
@@ -127,8 +130,12 @@ impl Accounts {
     /// A service over `store` (`None`: accounts disabled, every call fails as unavailable).
     pub fn with_store(store: Option<Arc<dyn Store>>, config: &Config) -> Accounts {
         let names = DashMap::new();
+        let multiclient_off = dashmap::DashSet::new();
         let casemap = Casemap::from_name(&config.server.casemapping);
         if let Some(s) = &store {
+            for folded in s.multiclient_off().unwrap_or_default() {
+                multiclient_off.insert(folded);
+            }
             if let Ok(list) = s.list() {
                 for (name, created, last_seen, _) in list {
                     names.insert(casemap.fold(&name), last_seen.unwrap_or(created));
@@ -139,6 +146,7 @@ impl Accounts {
         Accounts {
             store,
             names,
+            multiclient_off,
             registrations: SlidingWindow::new(Duration::from_secs(config.accounts.registration_window.max(1))),
             registered_since_prune: AtomicU32::new(0),
             throttle: Default::default(),
@@ -431,6 +439,27 @@ impl Accounts {
         let store = self.store()?;
         let (folded, fp) = (self.casemap.fold(name), fp.to_owned());
         blocking(move || store.remove_certfp(&folded, &fp)).await
+    }
+
+    /// Whether account `name` allows several connections to share its nick
+    /// (on unless turned off with `NS SET MULTICLIENT OFF`).
+    pub fn multiclient(&self, name: &str) -> bool {
+        !self.multiclient_off.contains(&self.casemap.fold(name))
+    }
+
+    /// Turns multiclient on or off for account `name`, in the store and then
+    /// in memory; false if the account does not exist.
+    pub async fn set_multiclient(&self, name: &str, on: bool) -> Result<bool, AccountError> {
+        let store = self.store()?;
+        let folded = self.casemap.fold(name);
+        let key = folded.clone();
+        let found = blocking(move || store.set_multiclient(&key, on)).await?;
+        if found && on {
+            self.multiclient_off.remove(&folded);
+        } else if found {
+            self.multiclient_off.insert(folded);
+        }
+        Ok(found)
     }
 
     /// The fingerprints linked to account `name`.

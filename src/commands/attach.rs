@@ -23,7 +23,8 @@ pub fn may_attach_later(ctx: &mut Ctx, nick: &str) -> bool {
 }
 
 /// The client holding `nick` that this (logged-in, registering) connection
-/// may attach to: one logged in to the same account, with multiclient on.
+/// may attach to: one logged in to the same account, with multiclient on
+/// (server-wide, and for the account: `NS SET MULTICLIENT`).
 pub fn target(ctx: &Ctx, nick: &str) -> Option<Arc<Client>> {
     if !ctx.server.config().accounts.multiclient {
         return None;
@@ -31,7 +32,7 @@ pub fn target(ctx: &Ctx, nick: &str) -> Option<Arc<Client>> {
     let mine = ctx.client.info().account.clone()?;
     let holder = ctx.server.find_user(nick).filter(|h| h.id != ctx.client.id)?;
     let theirs = holder.info().account.clone()?;
-    if !ctx.server.casemap.eq(&mine, &theirs) {
+    if !ctx.server.casemap.eq(&mine, &theirs) || !ctx.server.accounts.multiclient(&mine) {
         return None;
     }
     Some(holder)

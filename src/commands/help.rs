@@ -81,7 +81,13 @@ pub static TOPICS: &[Topic] = &[
         "NICK <nick>",
         "Sets or changes your nickname: a letter or one of [ ] \\ ` _ ^ { | } first, then also digits and -.",
     ),
+    t(
+        "NICKSERV",
+        "NICKSERV <command> [<params>]",
+        "Talks to NickServ, which holds your account's settings (SET MULTICLIENT ON|OFF).",
+    ),
     t("NOTICE", "NOTICE <target> :<text>", "Like PRIVMSG, but never answered automatically."),
+    t("NS", "NS <command> [<params>]", "Short for NICKSERV."),
     t("OPER", "OPER <name> <password>", "Makes you an IRC operator."),
     t("PART", "PART <#channel>[,<#channel>] [:<reason>]", "Leaves channels."),
     t(

@@ -1,11 +1,12 @@
 //! Services: pseudo-clients that users talk to with `PRIVMSG`, as on other
-//! networks. Today one, [`chanserv`]. A service is not a connection: its nick
+//! networks: [`chanserv`] and [`nickserv`]. A service is not a connection: its nick
 //! is reserved (nobody can take it, so it cannot be killed or kicked either),
 //! WHOIS describes it, and messages to it are handled after the command that
 //! carried them, asynchronously (`Ctx::settle`), so a service may wait on the
 //! store before it answers.
 
 pub mod chanserv;
+pub mod nickserv;
 
 use crate::commands::{Ctx, HandlerResult};
 use crate::proto::line::Line;
@@ -13,7 +14,7 @@ use crate::proto::Message;
 use crate::state::Server;
 
 /// The services, by nick.
-pub const SERVICES: &[&str] = &[chanserv::NICK];
+pub const SERVICES: &[&str] = &[chanserv::NICK, nickserv::NICK];
 
 /// The service called `nick` (any case), if there is one.
 pub fn lookup(server: &Server, nick: &str) -> Option<&'static str> {
@@ -40,7 +41,15 @@ pub fn queue(ctx: &mut Ctx, service: &'static str, text: &str) {
 pub async fn handle(ctx: &mut Ctx, service: &str, text: &str) {
     if service == chanserv::NICK {
         chanserv::handle(ctx, text).await;
+    } else if service == nickserv::NICK {
+        nickserv::handle(ctx, text).await;
     }
+}
+
+/// `NS` / `NICKSERV <command> [params]`: the same as `PRIVMSG NickServ :...`.
+pub fn ns(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    queue(ctx, nickserv::NICK, &msg.params.join(" "));
+    Ok(())
 }
 
 /// `CS` / `CHANSERV <command> [params]`: the same as `PRIVMSG ChanServ :...`.

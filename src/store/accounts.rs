@@ -67,4 +67,9 @@ pub trait AccountStore: Send + Sync {
     fn touch(&self, folded: &str, when: i64) -> StoreResult<()>;
     /// Every account, by name.
     fn list(&self) -> StoreResult<Vec<AccountSummary>>;
+    /// Turns multiclient (several connections sharing the nick) on or off
+    /// for an account; `Ok(false)` if it does not exist.
+    fn set_multiclient(&self, folded: &str, on: bool) -> StoreResult<bool>;
+    /// The accounts (folded names) that turned multiclient off.
+    fn multiclient_off(&self) -> StoreResult<Vec<String>>;
 }

@@ -211,6 +211,21 @@ impl AccountStore for SqliteAccounts {
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(|e| e.to_string())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
+
+    fn set_multiclient(&self, folded: &str, on: bool) -> StoreResult<bool> {
+        self.lock()
+            .execute("UPDATE accounts SET multiclient_off = ?2 WHERE folded = ?1", params![folded, !on])
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
+    }
+
+    fn multiclient_off(&self) -> StoreResult<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare("SELECT folded FROM accounts WHERE multiclient_off != 0").map_err(|e| e.to_string())?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -180,6 +180,12 @@ impl AccountStore for Sqlite {
     fn list(&self) -> StoreResult<Vec<AccountSummary>> {
         self.accounts.list()
     }
+    fn set_multiclient(&self, folded: &str, on: bool) -> StoreResult<bool> {
+        self.accounts.set_multiclient(folded, on)
+    }
+    fn multiclient_off(&self) -> StoreResult<Vec<String>> {
+        self.accounts.multiclient_off()
+    }
 }
 
 impl Store for Sqlite {

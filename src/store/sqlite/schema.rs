@@ -7,7 +7,8 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-/// `banter.db`: accounts (1), certificate fingerprints (2), persistent channels (3).
+/// `banter.db`: accounts (1), certificate fingerprints (2), persistent channels
+/// (3), the per-account multiclient opt-out (4).
 pub const MAIN: &[&str] = &[
     "CREATE TABLE accounts (
         folded TEXT PRIMARY KEY NOT NULL,
@@ -63,6 +64,7 @@ pub const MAIN: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (channel, key)
     );",
+    "ALTER TABLE accounts ADD COLUMN multiclient_off INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings `conn` to the last version of `migrations`; `what` names the file in errors.
