@@ -239,8 +239,16 @@ impl Server {
             .filter_map(|e| crate::caps::Cap::from_name(e.split('=').next().unwrap_or("")))
             .filter(|c| !after.iter().any(|a| a.split('=').next() == Some(c.name())))
             .collect();
-        let conns: Vec<Arc<Client>> = self.clients.iter().flat_map(|e| session::connections(e.value())).collect();
-        for c in &conns {
+        // Each connection (multiclient: each session) with its client's nick.
+        let conns: Vec<(Arc<Client>, String)> = self
+            .clients
+            .iter()
+            .flat_map(|e| {
+                let nick = e.value().nick();
+                session::connections(e.value()).into_iter().map(move |c| (c, nick.clone()))
+            })
+            .collect();
+        for (c, nick) in &conns {
             if !c.caps().has(crate::caps::Cap::CapNotify) {
                 continue;
             }
@@ -249,7 +257,6 @@ impl Server {
                 caps = caps.without(*g);
             }
             c.set_caps(caps);
-            let nick = c.nick();
             for (sub, list) in [("DEL", &del), ("NEW", &new)] {
                 // Split to fit a line, like every list reply.
                 let room = crate::proto::line::room_for_text(&name, "CAP", [nick.as_str(), sub]);

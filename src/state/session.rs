@@ -110,12 +110,6 @@ pub fn detach(client: &Client, link: &Client) -> Detached {
     Detached::Others
 }
 
-/// Whether the identity's own connection has ended while others keep it online
-/// (its address was released then, and nobody reads its outbox).
-pub fn own_gone(client: &Client) -> bool {
-    client.sessions.any() && client.sessions.lock().own_gone
-}
-
 /// Every live connection of `client`: its own (unless ended) and the attached ones.
 pub fn connections(client: &Arc<Client>) -> Vec<Arc<Client>> {
     if !client.sessions.any() {
@@ -124,14 +118,6 @@ pub fn connections(client: &Arc<Client>) -> Vec<Arc<Client>> {
     let g = client.sessions.lock();
     let own = (!g.own_gone).then(|| client.clone());
     own.into_iter().chain(g.links.iter().cloned()).collect()
-}
-
-/// The attached connections of `client` (not its own).
-pub fn links(client: &Client) -> Vec<Arc<Client>> {
-    if !client.sessions.any() {
-        return Vec::new();
-    }
-    client.sessions.lock().links.clone()
 }
 
 /// The live connections of `client` other than `conn`.
