@@ -497,7 +497,7 @@ impl Default for HistoryConfig {
             query_limit: 100,
             read_markers: 1000,
             client_tag_bytes: 512,
-            batch_rows: 1000,
+            batch_rows: 4000,
             batch_ms: 20,
             queue_bytes: 4 << 20,
             unregistered_dm_messages: 50_000,

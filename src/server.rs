@@ -130,6 +130,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
             pruned = load(&st.pruned),
             busy_s = format!("{busy:.3}"),
             rows_per_busy_s = format!("{:.0}", load(&st.written) as f64 / busy.max(1e-9)),
+            cpu_us_per_row = format!("{:.2}", load(&st.cpu_us) as f64 / load(&st.written).max(1) as f64),
             "history writer"
         );
     }

@@ -1,9 +1,9 @@
 //! History scenarios.
 //!
 //! - `history-fill`: the history writer's throughput. Writes `--rows` rows to
-//!   one target of a data dir through the server's own writer (the same queue,
-//!   batch sizes and transactions banterd uses), as fast as the queue takes
-//!   them, and reports rows/s. This one uses the store directly: it measures
+//!   one target (or round-robin to `--targets` targets) of a data dir through
+//!   the server's own writer (the same queue, batch sizes and transactions
+//!   banterd uses), as fast as the queue takes them, and reports rows/s. This one uses the store directly: it measures
 //!   the disk path alone, and leaves a data dir with a large target behind.
 //! - `chathistory`: CHATHISTORY latency over IRC. One client joins `--target`
 //!   and sends `CHATHISTORY LATEST <target> * <limit>` one request at a time;
@@ -29,6 +29,8 @@ pub struct FillReport {
     pub scenario: String,
     /// Rows written by this run.
     pub rows: u64,
+    /// Targets the rows were spread over.
+    pub targets: usize,
     /// Rows per transaction (at most).
     pub batch_rows: usize,
     /// Batch window, ms.
@@ -41,6 +43,8 @@ pub struct FillReport {
     pub batches: u64,
     /// Rows per second of the writer thread's time in transactions.
     pub rows_per_busy_sec: f64,
+    /// CPU microseconds of the writer thread per row (in transactions).
+    pub cpu_us_per_row: f64,
     /// Size of history.db afterwards, bytes.
     pub db_bytes: u64,
 }
@@ -50,7 +54,12 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
     let dir = std::path::PathBuf::from(a.get("data-dir").ok_or("--data-dir is needed")?);
     let rows: u64 = a.num("rows", 1_000_000)?;
     let target = a.get("target").unwrap_or("#big").to_lowercase();
-    let batch_rows: usize = a.num("batch-rows", 1000)?;
+    // Rows go round-robin to `--targets` channels (the first is `--target`,
+    // then `<target>-1`...), like fan-out to many channels.
+    let targets: usize = a.num("targets", 1)?;
+    let names: Vec<String> =
+        (0..targets.max(1)).map(|t| if t == 0 { target.clone() } else { format!("{target}-{t}") }).collect();
+    let batch_rows: usize = a.num("batch-rows", 4000)?;
     let batch_ms: u64 = a.num("batch-ms", 20)?;
     let payload: usize = a.num("payload", 60)?;
     let store: Arc<dyn Store> = Arc::new(crate::store::sqlite::Sqlite::open(&dir)?);
@@ -67,7 +76,9 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
     let base_ms = chrono::Utc::now().timestamp_millis() - rows as i64;
     let started = Instant::now();
     for i in 0..rows {
-        let msgid = format!("{run}{i:x}");
+        let target = &names[i as usize % names.len()];
+        let mut msgid = run.clone();
+        crate::proto::msgid::push(&mut msgid, base_ms + i as i64, i);
         let time = crate::proto::time::format(base_ms + i as i64);
         let line = crate::proto::line::Line::new(
             format!("sender{}!bench@127.0.0.1", i % 50),
@@ -107,12 +118,14 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
     Ok(FillReport {
         scenario: "history-fill".into(),
         rows: written,
+        targets: names.len(),
         batch_rows,
         batch_ms,
         seconds,
         rows_per_sec: written as f64 / seconds.max(1e-9),
         batches: stats.batches.load(std::sync::atomic::Ordering::Relaxed),
         rows_per_busy_sec: written as f64 / busy.max(1e-9),
+        cpu_us_per_row: stats.cpu_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / written.max(1) as f64,
         db_bytes,
     })
 }
@@ -120,14 +133,16 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
 /// The summary line of `history-fill`.
 pub fn fill_summary(r: &FillReport) -> String {
     format!(
-        "history-fill: {} rows in {:.1} s = {:.0} rows/s ({} batches of <= {} rows / {} ms; {:.0} rows/s of writer busy time); history.db {} MiB",
+        "history-fill: {} rows to {} targets in {:.1} s = {:.0} rows/s ({} batches of <= {} rows / {} ms; {:.0} rows/s of writer busy time, {:.2} µs of writer CPU per row); history.db {} MiB",
         r.rows,
+        r.targets,
         r.seconds,
         r.rows_per_sec,
         r.batches,
         r.batch_rows,
         r.batch_ms,
         r.rows_per_busy_sec,
+        r.cpu_us_per_row,
         r.db_bytes >> 20
     )
 }

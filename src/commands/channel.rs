@@ -453,8 +453,9 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         let ack = ctx.server.persist_channel(&ch);
         ctx.commit("TOPIC", ack);
     }
-    let line =
-        ctx.client.line("TOPIC", vec![ch.name.clone(), text]).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
+    let line = ctx.client.line("TOPIC", vec![ch.name.clone(), text]);
+    let msgid = ctx.server.next_msgid_at(line.time_ms());
+    let line = line.tag("msgid", msgid, Cap::MessageTags);
     fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line.clone());
     super::chathistory::record_channel(ctx, &ch, [line]);

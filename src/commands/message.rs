@@ -70,6 +70,7 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
         ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
     let targets: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
+    let at = base.time_ms();
     for (i, &target) in targets.iter().enumerate() {
         if i >= cfg.limits.max_targets {
             if kind != Kind::Notice {
@@ -80,7 +81,7 @@ fn relay(ctx: &mut Ctx, msg: &Message<'_>, kind: Kind) -> HandlerResult {
         // The last target takes the line itself; only earlier ones copy it.
         let mut line = if i + 1 == targets.len() { std::mem::take(&mut base) } else { base.clone() };
         line.params[0] = target.to_owned();
-        line = line.tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
+        line = line.tag("msgid", ctx.server.next_msgid_at(at), Cap::MessageTags);
         if let Err(e) = deliver(ctx, target, line, kind) {
             if kind != Kind::Notice {
                 ctx.report(e);

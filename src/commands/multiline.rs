@@ -214,8 +214,9 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
         l.client_tags = p.client_tags.clone();
         l
     };
-    let msgid = ctx.server.next_msgid();
-    let stamp = time::now();
+    let at = time::now_ms();
+    let msgid = ctx.server.next_msgid_at(at);
+    let stamp = time::format(at);
     let id = super::response::batch_id(ctx);
 
     let start = Line::new(mask.clone(), "BATCH", vec![format!("+{id}"), BATCH_TYPE.into(), target.clone()])

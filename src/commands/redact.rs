@@ -47,10 +47,11 @@ async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerRes
     if !(own || chanop || ctx.client.is_oper()) {
         return fail("REDACT", "REDACT_FORBIDDEN", &[name, msgid], "You are not authorised to delete this message");
     }
+    let Scope::Target(key) = &scope else { return unknown() };
     if in_memory {
-        ctx.server.history.ephemeral.redact(msgid);
+        ctx.server.history.ephemeral.redact(key, msgid);
     } else if let Some(w) = ctx.server.history.writer() {
-        w.control(Op::Redact(msgid.to_owned()));
+        w.control(Op::Redact(key.clone(), msgid.to_owned()));
     }
     let mut params = vec![channel.as_ref().map_or(name, |c| c.name.as_str()).to_owned(), msgid.to_owned()];
     if !reason.is_empty() {

@@ -84,6 +84,15 @@ impl Line {
         }
     }
 
+    /// The instant of the `time` tag, in ms since the epoch (now when it has none).
+    pub fn time_ms(&self) -> i64 {
+        self.tags
+            .iter()
+            .find(|t| t.key == "time")
+            .and_then(|t| super::time::parse(&t.value))
+            .unwrap_or_else(super::time::now_ms)
+    }
+
     /// Adds the `time` tag (server-time).
     pub fn timed(self) -> Line {
         self.tag("time", super::time::now(), Cap::ServerTime)

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod line;
 pub mod message;
+pub mod msgid;
 pub mod names;
 pub mod numeric;
 pub mod tags;

@@ -296,12 +296,18 @@ impl Server {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A fresh, unique message id.
+    /// A fresh, unique message id, carrying the current time.
     pub fn next_msgid(&self) -> String {
+        self.next_msgid_at(crate::proto::time::now_ms())
+    }
+
+    /// A fresh, unique message id for a message stamped `time_ms` (its `time`
+    /// tag): the id carries that time (see [`crate::proto::msgid`]).
+    pub fn next_msgid_at(&self, time_ms: i64) -> String {
         let n = self.msgid_counter.fetch_add(1, Ordering::Relaxed);
         let mut id = String::with_capacity(self.msgid_prefix.len() + 16);
         id.push_str(&self.msgid_prefix);
-        push_hex(&mut id, n);
+        crate::proto::msgid::push(&mut id, time_ms, n);
         id
     }
 
@@ -518,13 +524,6 @@ fn load_motd(config: &Config) -> Option<Arc<Vec<String>>> {
 
 /// Appends `n` in lower-case hexadecimal (what `{:x}` prints, without the
 /// formatting machinery: message ids are made for every message).
-fn push_hex(out: &mut String, n: u64) {
-    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
-    for shift in (0..digits).rev() {
-        out.push(char::from_digit(((n >> (shift * 4)) & 0xf) as u32, 16).unwrap_or('0'));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -534,15 +533,6 @@ mod tests {
         let line = super::one_line(&err);
         assert!(!line.contains('\n') && line.starts_with("TOML parse error at line 1"), "{line}");
         assert!(!line.contains(" | "), "{line}");
-    }
-
-    #[test]
-    fn push_hex_matches_format() {
-        for n in [0u64, 1, 15, 16, 255, 4096, 0xdead_beef, u64::MAX] {
-            let mut s = String::new();
-            super::push_hex(&mut s, n);
-            assert_eq!(s, format!("{n:x}"));
-        }
     }
 }
 

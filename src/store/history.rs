@@ -118,8 +118,8 @@ pub enum Scope {
 pub enum Op {
     /// Keep a message.
     Insert(Box<Row>),
-    /// Remove a message (REDACT).
-    Redact(String),
+    /// Remove a message (REDACT): (target key, msgid).
+    Redact(String, String),
     /// Raise a read marker: (identity, folded target, time).
     Marker(String, String, i64),
     /// Move a channel's history to a new target key (RENAME): (old, new).
@@ -149,27 +149,44 @@ pub fn pair_key(a: &str, b: &str) -> String {
 const KEPT_TAGS: &[(&str, Cap)] =
     &[("time", Cap::ServerTime), ("msgid", Cap::MessageTags), ("account", Cap::AccountTag), ("bot", Cap::MessageTags)];
 
-/// The server tags of `line` as stored: `key=value` pairs, escaped, `;`-separated.
-pub fn encode_tags(line: &Line) -> String {
-    let mut out = String::new();
+/// The server tags of `line` as stored: `key=value` pairs, escaped,
+/// `;`-separated. A `time` tag of the row's own `time_ms` and a `msgid` tag of
+/// its own `msgid` are kept as the bare key (their values are columns of the
+/// row already).
+pub fn encode_tags(line: &Line, time_ms: i64, msgid: &str) -> String {
+    let mut out = String::with_capacity(32);
     for t in line.tags.iter().filter(|t| KEPT_TAGS.iter().any(|(k, _)| *k == t.key)) {
         if !out.is_empty() {
             out.push(';');
         }
         out.push_str(t.key);
-        out.push('=');
-        out.push_str(&crate::proto::tags::escape(&t.value));
+        let derived = match t.key {
+            "time" => t.value == crate::proto::time::format(time_ms),
+            "msgid" => t.value == msgid,
+            _ => false,
+        };
+        if !derived {
+            out.push('=');
+            out.push_str(&crate::proto::tags::escape(&t.value));
+        }
     }
     out
 }
 
-/// Server tags back from [`encode_tags`]; unknown keys are dropped.
-pub fn decode_tags(text: &str) -> Vec<Tag> {
+/// Server tags back from [`encode_tags`] of a row kept at `time_ms` with
+/// `msgid`; unknown keys are dropped.
+pub fn decode_tags(text: &str, time_ms: i64, msgid: &str) -> Vec<Tag> {
     text.split(';')
         .filter_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
+            let (k, v) = kv.split_once('=').map_or((kv, None), |(k, v)| (k, Some(v)));
             let (key, cap) = KEPT_TAGS.iter().find(|(name, _)| *name == k)?;
-            Some(Tag { key, value: crate::proto::tags::unescape(v).into_owned(), cap: *cap })
+            let value = match (v, *key) {
+                (Some(v), _) => crate::proto::tags::unescape(v).into_owned(),
+                (None, "time") => crate::proto::time::format(time_ms),
+                (None, "msgid") => msgid.to_owned(),
+                (None, _) => return None,
+            };
+            Some(Tag { key, value, cap: *cap })
         })
         .collect()
 }
@@ -208,9 +225,15 @@ mod tests {
             .tag("msgid", "a b;c", Cap::MessageTags)
             .tag("label", "x", Cap::LabeledResponse)
             .tag("bot", "", Cap::MessageTags);
-        let tags = decode_tags(&encode_tags(&line));
+        let tags = decode_tags(&encode_tags(&line, 0, "x"), 0, "x");
         assert_eq!(tags, line.tags.iter().filter(|t| t.key != "label").cloned().collect::<Vec<_>>());
+        // The row's own time and msgid are not stored twice, and come back.
+        let ms = 1_577_836_800_000;
+        let stored = encode_tags(&line, ms, "a b;c");
+        assert_eq!(stored, "time;msgid;bot=");
+        assert_eq!(decode_tags(&stored, ms, "a b;c"), tags);
+        assert_eq!(decode_tags("time=2020-01-01T00:00:00.000Z;msgid=m", 5, "z")[1].value, "m", "older rows");
         assert_eq!(decode_params(&encode_params(&line.params)), line.params);
-        assert!(decode_tags("").is_empty());
+        assert!(decode_tags("", 0, "").is_empty());
     }
 }

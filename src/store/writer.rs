@@ -57,6 +57,19 @@ pub struct Stats {
     pub pruned: AtomicU64,
     /// Microseconds spent in history transactions (the writer's busy time).
     pub busy_us: AtomicU64,
+    /// Microseconds of CPU the writer thread used in those transactions (what
+    /// a row costs, whatever else the machine is doing).
+    pub cpu_us: AtomicU64,
+}
+
+/// CPU time this thread has used, in microseconds.
+fn thread_cpu_us() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
 struct Shared {
@@ -221,6 +234,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
     let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_))).count();
     let bytes: usize = ops.iter().map(|o| if let Op::Insert(r) = o { r.cost() } else { 0 }).sum();
     let started = Instant::now();
+    let cpu = thread_cpu_us();
     match store.write_history(ops) {
         Ok(_) => {
             shared.stats.written.fetch_add(inserts as u64, Ordering::Relaxed);
@@ -233,6 +247,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
     }
     let took = started.elapsed();
     shared.stats.busy_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    shared.stats.cpu_us.fetch_add(thread_cpu_us().saturating_sub(cpu), Ordering::Relaxed);
     crate::metrics::METRICS.history_commit.observe(took);
     shared.queued.fetch_sub(bytes, Ordering::AcqRel);
     shared.outstanding.fetch_sub(ops.len(), Ordering::AcqRel);

@@ -74,14 +74,13 @@ impl Ephemeral {
         self.lock().held
     }
 
-    /// Applies a redaction.
-    pub fn redact(&self, msgid: &str) {
+    /// Applies a redaction of `msgid` in the conversation `target`.
+    pub fn redact(&self, target: &str, msgid: &str) {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let result = inner.conn.transaction().and_then(|tx| {
-            let present: bool =
-                tx.query_row("SELECT count(*) FROM messages WHERE msgid = ?1", [msgid], |r| r.get::<_, i64>(0))? > 0;
-            history::write(&tx, &[Op::Redact(msgid.to_owned())])?;
+            let present = history::find(&tx, &Scope::Target(target.to_owned()), msgid)?.is_some();
+            history::write(&tx, &[Op::Redact(target.to_owned(), msgid.to_owned())])?;
             tx.commit()?;
             if present {
                 inner.held = inner.held.saturating_sub(1);

@@ -7,7 +7,7 @@
 //! whole buffer.
 
 use crate::proto::line::Line;
-use crate::store::history::{self, Kind, Op, Query, Ref, Retention, Scope, Stored};
+use crate::store::history::{self, Kind, Op, Query, Ref, Retention, Row, Scope, Stored};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// `history.db`: messages and their indexes (1), multiline lines (2).
@@ -55,71 +55,117 @@ pub const SCHEMA: &[&str] = &[
     ) WITHOUT ROWID;",
     // 2: draft/multiline messages keep every line.
     "ALTER TABLE messages ADD COLUMN multiline TEXT;",
+    // 3: a msgid that carries its message's time (`proto::msgid`) is found by
+    // a probe of (target, time): only the others are indexed by msgid, which
+    // saves a B-tree insert per row.
+    "ALTER TABLE messages ADD COLUMN timed_msgid INTEGER;
+    DROP INDEX messages_msgid;
+    CREATE INDEX messages_msgid ON messages (msgid) WHERE timed_msgid IS NULL;",
 ];
+
+/// Rows per multi-row INSERT (fewer statement executions per batch).
+const INSERT_CHUNK: usize = 32;
+
+/// The columns a row is inserted with, in bind order.
+const INSERT_INTO: &str = "INSERT OR FAIL INTO messages (target, msgid, time_ms, kind, sender_conn, sender_account,
+    source, command, params, tags, client_tags, multiline, timed_msgid) VALUES ";
+
+/// Bound values per row.
+const INSERT_WIDTH: usize = 13;
+
+/// The INSERT of `n` rows.
+fn insert_sql(n: usize) -> String {
+    let one = format!("({})", vec!["?"; INSERT_WIDTH].join(","));
+    format!("{INSERT_INTO}{}", vec![one; n].join(","))
+}
+
+/// Binds `row` as the `at`-th row (from 0) of an INSERT made by [`insert_sql`].
+fn bind_row(st: &mut rusqlite::Statement<'_>, at: usize, row: &Row) -> rusqlite::Result<()> {
+    let i = at * INSERT_WIDTH;
+    let timed = crate::proto::msgid::time_of(&row.msgid) == Some(row.time_ms);
+    st.raw_bind_parameter(i + 1, &row.target)?;
+    st.raw_bind_parameter(i + 2, &row.msgid)?;
+    st.raw_bind_parameter(i + 3, row.time_ms)?;
+    st.raw_bind_parameter(i + 4, row.kind as i64)?;
+    st.raw_bind_parameter(i + 5, row.sender_conn as i64)?;
+    st.raw_bind_parameter(i + 6, &row.sender_account)?;
+    st.raw_bind_parameter(i + 7, &row.line.source)?;
+    st.raw_bind_parameter(i + 8, &*row.line.command)?;
+    st.raw_bind_parameter(i + 9, history::encode_params(&row.line.params))?;
+    st.raw_bind_parameter(i + 10, history::encode_tags(&row.line, row.time_ms, &row.msgid))?;
+    st.raw_bind_parameter(i + 11, &row.line.client_tags)?;
+    st.raw_bind_parameter(i + 12, row.multiline.as_deref().map(history::encode_multiline))?;
+    st.raw_bind_parameter(i + 13, timed.then_some(1))?;
+    Ok(())
+}
+
+/// Inserts `rows` (none of them direct), [`INSERT_CHUNK`] to a statement.
+fn insert_plain(tx: &Transaction<'_>, rows: &[&Row]) -> rusqlite::Result<()> {
+    let mut chunks = rows.chunks_exact(INSERT_CHUNK);
+    if chunks.len() > 0 {
+        let mut st = tx.prepare_cached(&insert_sql(INSERT_CHUNK))?;
+        for chunk in &mut chunks {
+            for (at, row) in chunk.iter().enumerate() {
+                bind_row(&mut st, at, row)?;
+            }
+            st.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut st = tx.prepare_cached(&insert_sql(1))?;
+        for row in rest {
+            bind_row(&mut st, 0, row)?;
+            st.raw_execute()?;
+        }
+    }
+    Ok(())
+}
 
 /// Applies `ops` in order inside `tx`; returns the rows inserted.
 pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
     let mut inserted = 0;
     // Row counts per target, written once per batch.
     let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    // Channel rows waiting for a multi-row INSERT (written before any other op).
+    let mut plain: Vec<&Row> = Vec::new();
     for op in ops {
+        if !matches!(op, Op::Insert(row) if row.direct.is_none()) && !plain.is_empty() {
+            insert_plain(tx, &plain)?;
+            plain.clear();
+        }
         match op {
             Op::Insert(row) => {
-                let n = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO messages (target, msgid, time_ms, kind, sender_conn, sender_account,
-                        source, command, params, tags, client_tags, multiline)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )?
-                    .execute(params![
-                        row.target,
-                        row.msgid,
-                        row.time_ms,
-                        row.kind as i64,
-                        row.sender_conn as i64,
-                        row.sender_account,
-                        row.line.source,
-                        &*row.line.command,
-                        history::encode_params(&row.line.params),
-                        history::encode_tags(&row.line),
-                        row.line.client_tags,
-                        row.multiline.as_deref().map(history::encode_multiline),
-                    ])?;
-                if n == 0 {
-                    continue;
-                }
                 inserted += 1;
-                let id = tx.last_insert_rowid();
                 *counts.entry(row.target.as_str()).or_insert(0) += 1;
-                if let Some(sides) = &row.direct {
-                    let message_ms = (row.kind == Kind::Message).then_some(row.time_ms);
-                    for (i, (party, peer)) in sides.iter().enumerate() {
-                        if i == 1 && sides[0].0 == *party {
-                            break;
-                        }
-                        tx.prepare_cached(
-                            "INSERT OR IGNORE INTO direct (party, time_ms, message) VALUES (?1, ?2, ?3)",
-                        )?
-                        .execute(params![party, row.time_ms, id])?;
-                        tx.prepare_cached(
-                            "INSERT INTO conversations (party, target, peer, last_ms, last_message_ms)
-                             VALUES (?1, ?2, ?3, ?4, ?5)
-                             ON CONFLICT (party, target) DO UPDATE SET peer = excluded.peer,
-                                last_ms = max(last_ms, excluded.last_ms),
-                                last_message_ms = coalesce(max(last_message_ms, excluded.last_message_ms),
-                                                           last_message_ms, excluded.last_message_ms)",
-                        )?
-                        .execute(params![party, row.target, peer, row.time_ms, message_ms])?;
+                let Some(sides) = &row.direct else {
+                    plain.push(row);
+                    continue;
+                };
+                let mut st = tx.prepare_cached(&insert_sql(1))?;
+                bind_row(&mut st, 0, row)?;
+                st.raw_execute()?;
+                let id = tx.last_insert_rowid();
+                let message_ms = (row.kind == Kind::Message).then_some(row.time_ms);
+                for (i, (party, peer)) in sides.iter().enumerate() {
+                    if i == 1 && sides[0].0 == *party {
+                        break;
                     }
+                    tx.prepare_cached("INSERT OR IGNORE INTO direct (party, time_ms, message) VALUES (?1, ?2, ?3)")?
+                        .execute(params![party, row.time_ms, id])?;
+                    tx.prepare_cached(
+                        "INSERT INTO conversations (party, target, peer, last_ms, last_message_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (party, target) DO UPDATE SET peer = excluded.peer,
+                            last_ms = max(last_ms, excluded.last_ms),
+                            last_message_ms = coalesce(max(last_message_ms, excluded.last_message_ms),
+                                                       last_message_ms, excluded.last_message_ms)",
+                    )?
+                    .execute(params![party, row.target, peer, row.time_ms, message_ms])?;
                 }
             }
-            Op::Redact(msgid) => {
-                let found: Option<(i64, String)> = tx
-                    .query_row("SELECT id, target FROM messages WHERE msgid = ?1", [msgid], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .optional()?;
-                if let Some((id, target)) = found {
+            Op::Redact(target, msgid) => {
+                if let Some((_, id)) = locate(tx, &Scope::Target(target.clone()), &Ref::Msgid(msgid.clone()))? {
                     tx.execute("DELETE FROM direct WHERE message = ?1", [id])?;
                     tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
                     tx.execute("UPDATE targets SET rows = rows - 1 WHERE target = ?1", [target])?;
@@ -143,6 +189,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
             }
         }
     }
+    insert_plain(tx, &plain)?;
     for (target, n) in counts {
         tx.prepare_cached(
             "INSERT INTO targets (target, rows) VALUES (?1, ?2)
@@ -159,11 +206,12 @@ const COLUMNS: &str = "m.msgid, m.time_ms, m.kind, m.sender_conn, m.sender_accou
 fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let command: String = r.get(6)?;
     let mut line = Line::new(r.get::<_, String>(5)?, command, history::decode_params(&r.get::<_, String>(7)?));
-    line.tags = history::decode_tags(&r.get::<_, String>(8)?);
+    let (msgid, time_ms): (String, i64) = (r.get(0)?, r.get(1)?);
+    line.tags = history::decode_tags(&r.get::<_, String>(8)?, time_ms, &msgid);
     line.client_tags = r.get(9)?;
     Ok(Stored {
-        msgid: r.get(0)?,
-        time_ms: r.get(1)?,
+        msgid,
+        time_ms,
         kind: if r.get::<_, i64>(2)? == 0 { Kind::Message } else { Kind::Event },
         sender_conn: r.get::<_, i64>(3)? as u64,
         sender_account: r.get(4)?,
@@ -224,15 +272,35 @@ fn locate(conn: &Connection, scope: &Scope, r: &Ref) -> rusqlite::Result<Option<
     match r {
         Ref::Time(t) => Ok(Some((*t, 0))),
         Ref::Msgid(msgid) => {
+            let key = scope_sql(scope).3;
+            let point = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+            // A msgid that carries its time: a probe of the rows of that millisecond.
+            if let Some(at) = crate::proto::msgid::time_of(msgid) {
+                let sql = match scope {
+                    Scope::Target(_) => {
+                        "SELECT time_ms, id FROM messages WHERE target = ?2 AND time_ms = ?3 AND msgid = ?1"
+                    }
+                    Scope::AllDirect(_) => {
+                        "SELECT m.time_ms, m.id FROM direct d JOIN messages m ON m.id = d.message
+                         WHERE d.party = ?2 AND d.time_ms = ?3 AND m.msgid = ?1"
+                    }
+                };
+                let found = conn.prepare_cached(sql)?.query_row(params![msgid, key, at], point).optional()?;
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            // Any other msgid (an older banterd's, or a time that differs): the msgid index.
             let sql = match scope {
-                Scope::Target(_) => "SELECT time_ms, id FROM messages WHERE msgid = ?1 AND target = ?2",
+                Scope::Target(_) => {
+                    "SELECT time_ms, id FROM messages WHERE msgid = ?1 AND timed_msgid IS NULL AND target = ?2"
+                }
                 Scope::AllDirect(_) => {
                     "SELECT m.time_ms, m.id FROM messages m JOIN direct d ON d.message = m.id
-                     WHERE m.msgid = ?1 AND d.party = ?2"
+                     WHERE m.msgid = ?1 AND m.timed_msgid IS NULL AND d.party = ?2"
                 }
             };
-            let key = scope_sql(scope).3;
-            conn.prepare_cached(sql)?.query_row(params![msgid, key], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+            conn.prepare_cached(sql)?.query_row(params![msgid, key], point).optional()
         }
     }
 }
@@ -527,7 +595,7 @@ mod tests {
         write(
             &tx,
             &[
-                Op::Redact("#c-m1".into()),
+                Op::Redact("#c".into(), "#c-m1".into()),
                 Op::Marker("a:x".into(), "#c".into(), 50),
                 Op::Marker("a:x".into(), "#c".into(), 20),
             ],
@@ -537,5 +605,88 @@ mod tests {
         let s = Scope::Target("#c".into());
         assert_eq!(ids(select(&c, &s, &Query::Latest(None, 10), true).unwrap()), ["m0", "m2"]);
         assert_eq!(markers(&c, "a:x").unwrap(), [("#c".to_owned(), 50)]);
+    }
+
+    /// A row whose msgid carries its time, as banterd makes them.
+    fn timed(target: &str, time_ms: i64, n: u64) -> Row {
+        let mut msgid = "0badcafe".to_owned();
+        crate::proto::msgid::push(&mut msgid, time_ms, n);
+        let line = Line::new("n!u@h", "PRIVMSG", vec![target.into(), format!("{n}")])
+            .tag("time", crate::proto::time::format(time_ms), Cap::ServerTime)
+            .tag("msgid", msgid.clone(), Cap::MessageTags);
+        Row {
+            target: target.into(),
+            msgid,
+            time_ms,
+            kind: Kind::Message,
+            sender_conn: 1,
+            sender_account: None,
+            line,
+            multiline: None,
+            direct: None,
+        }
+    }
+
+    fn plan(c: &Connection, sql: &str) -> String {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = st.query_map(params!["x", "#c", 1], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn msgids_that_carry_their_time_are_found_without_the_msgid_index() {
+        let mut c = db(0);
+        // Many rows in one millisecond, in two targets, written in multi-row INSERTs.
+        let rows: Vec<Row> =
+            (0..100).map(|n| timed(if n % 2 == 0 { "#c" } else { "#d" }, 5000 + n as i64 / 40, n)).collect();
+        let ops: Vec<Op> = rows.iter().cloned().map(|r| Op::Insert(Box::new(r))).collect();
+        let tx = c.transaction().unwrap();
+        assert_eq!(write(&tx, &ops).unwrap(), 100);
+        tx.commit().unwrap();
+        let s = Scope::Target("#c".into());
+        for r in &rows {
+            let found = find(&c, &Scope::Target(r.target.clone()), &r.msgid).unwrap().unwrap();
+            assert_eq!((found.msgid.as_str(), found.time_ms), (r.msgid.as_str(), r.time_ms));
+            assert_eq!(found.line, r.line, "the time and msgid tags come back");
+        }
+        assert!(find(&c, &s, &rows[1].msgid).unwrap().is_none(), "another target's");
+        let unindexed: i64 =
+            c.query_row("SELECT count(*) FROM messages WHERE timed_msgid IS NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(unindexed, 0);
+        let probe = plan(&c, "SELECT time_ms, id FROM messages WHERE target = ?2 AND time_ms = ?3 AND msgid = ?1");
+        assert!(probe.contains("messages_target_time"), "{probe}");
+        let other = plan(
+            &c,
+            "SELECT time_ms, id FROM messages WHERE msgid = ?1 AND timed_msgid IS NULL AND target = ?2 AND ?3",
+        );
+        assert!(other.contains("messages_msgid"), "{other}");
+        // Redaction finds it the same way.
+        let tx = c.transaction().unwrap();
+        write(&tx, &[Op::Redact("#c".into(), rows[10].msgid.clone())]).unwrap();
+        tx.commit().unwrap();
+        assert!(find(&c, &s, &rows[10].msgid).unwrap().is_none());
+        assert_eq!(select(&c, &s, &Query::Latest(None, 100), true).unwrap().len(), 49);
+    }
+
+    #[test]
+    fn a_version_2_file_upgrades_and_its_msgids_are_still_found() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&c, &SCHEMA[..2], "t").unwrap();
+        c.execute(
+            "INSERT INTO messages (target, msgid, time_ms, kind, sender_conn, source, command, params, tags)
+             VALUES ('#c', 'old1', 7, 0, 1, 'n!u@h', 'PRIVMSG', '#c
+hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
+            [],
+        )
+        .unwrap();
+        crate::store::sqlite::schema::migrate(&c, SCHEMA, "t").unwrap();
+        let s = Scope::Target("#c".into());
+        let old = find(&c, &s, "old1").unwrap().unwrap();
+        assert_eq!(old.line.tags[1].value, "old1");
+        let tx = c.transaction().unwrap();
+        write(&tx, &[Op::Insert(Box::new(timed("#c", 9, 1)))]).unwrap();
+        tx.commit().unwrap();
+        let after = select(&c, &s, &Query::After(Ref::Msgid("old1".into()), 10), true).unwrap();
+        assert_eq!(after.len(), 1);
     }
 }
