@@ -34,7 +34,8 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 pub fn cpu_secs_fine(pid: u32) -> Option<f64> {
     let mut ns = 0u64;
     for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
-        let s = fs::read_to_string(task.path().join("schedstat")).ok()?;
+        // A thread may end between the listing and the read: it is skipped.
+        let Ok(s) = fs::read_to_string(task.path().join("schedstat")) else { continue };
         ns += s.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(ns as f64 / 1e9)
