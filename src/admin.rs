@@ -3,13 +3,13 @@
 use crate::accounts::password::{self, Cost};
 use crate::config::Config;
 use crate::state::casemap::Casemap;
-use crate::store::sqlite::Sqlite;
-use crate::store::{AccountRow, AccountStore};
+use crate::store::location::Location;
+use crate::store::AccountRow;
 use std::io::{BufRead, IsTerminal};
 
 /// Runs an account subcommand; returns the process exit code.
 pub fn account_command(config: &Config, args: &[String]) -> i32 {
-    let store = match Sqlite::open(&config.server.data_dir) {
+    let store = match Location::of(config).open() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("banterd: {e}");
@@ -74,7 +74,7 @@ pub fn account_command(config: &Config, args: &[String]) -> i32 {
             Err(e) => Err(e),
         },
         _ => {
-            eprintln!("usage: banterd account create|delete|passwd NAME | list  [--data-dir DIR]");
+            eprintln!("usage: banterd account create|delete|passwd NAME | list  [--config PATH] [--data-dir DIR]");
             return 2;
         }
     };

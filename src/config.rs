@@ -33,6 +33,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Prometheus metrics endpoint.
     pub metrics: MetricsConfig,
+    /// Where accounts, channels and history are kept.
+    pub store: StoreConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -376,6 +378,16 @@ pub struct MetricsConfig {
     /// Where to serve them; None (the default) serves none. An address that is
     /// also a `[[websocket]]` listener's serves them there, beside WebSocket.
     pub listen: Option<SocketAddr>,
+}
+
+/// `[store]`: where accounts, registered channels and history are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// A PostgreSQL URL (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`),
+    /// one database shared by every node; None (the default): SQLite files in
+    /// `server.data_dir`.
+    pub url: Option<String>,
 }
 
 /// The format of log lines.
@@ -725,6 +737,9 @@ impl Config {
         }
         if let Err(why) = check_log_filter(&self.server.log) {
             bad("server.log", &why);
+        }
+        if self.store.url.as_deref().is_some_and(|u| !crate::store::location::is_postgres_url(u)) {
+            bad("store.url", "must be a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE), or absent for SQLite");
         }
         if !matches!(self.server.casemapping.as_str(), "rfc1459" | "ascii") {
             bad("server.casemapping", "must be \"rfc1459\" or \"ascii\"");

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::net;
 use crate::state::Server;
 use crate::store::commit::Committer;
-use crate::store::sqlite::Sqlite;
+use crate::store::location::Location;
 use crate::store::writer::HistoryWriter;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -47,7 +47,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     let _lock = lock::DataDirLock::acquire(&data_dir)?;
     // The data dir first: persistent channels exist before anyone can connect.
     // Opened right here (nothing else runs yet), like the account store below.
-    let store: Arc<dyn Store> = Arc::new(Sqlite::open(&config.server.data_dir)?);
+    let location = Location::of(&config);
+    tracing::info!("store: {}", location.describe());
+    let store: Arc<dyn Store> = location.open()?;
     let records = store.load_channels()?;
     let accounts = Accounts::open_with(store.clone(), &config)?;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
@@ -58,7 +60,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     let server = Server::new(config, config_path, accounts);
     server.set_tls_acceptors(acceptors);
     server.history.attach(store.clone(), writer);
-    server.restore_channels(Committer::start(store), records);
+    server.restore_channels(Committer::start(store.clone()), records);
+    crate::state::refresh::start(&server, &store);
     let mut listeners = Vec::new();
     for addr in &listen {
         let l = net::listener::bind(*addr)?;

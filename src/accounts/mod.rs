@@ -105,10 +105,9 @@ impl Accounts {
         self.names.len()
     }
 
-    /// Opens the store in `data_dir` and loads the name index.
+    /// Opens the configured store and loads the name index.
     pub fn open(config: &Config) -> Result<Accounts, String> {
-        let store = crate::store::sqlite::Sqlite::open(&config.server.data_dir)?;
-        Self::open_with(Arc::new(store), config)
+        Self::open_with(crate::store::location::Location::of(config).open()?, config)
     }
 
     /// The service over the server's `store`: removes stored SCRAM keys when
@@ -188,6 +187,21 @@ impl Accounts {
             }
         }
         Ok((added, removed))
+    }
+
+    /// Re-reads one account (created or deleted by another process) into the
+    /// name index. Blocking: run it on the blocking pool.
+    pub fn refresh_name(&self, folded: &str) -> Result<(), String> {
+        let store = self.store.as_ref().ok_or("accounts are unavailable")?;
+        match store.get(folded)? {
+            Some(row) => {
+                self.names.entry(folded.to_owned()).or_insert(row.last_seen.unwrap_or(row.created_at));
+            }
+            None => {
+                self.names.remove(folded);
+            }
+        }
+        Ok(())
     }
 
     /// Whether an account with this name exists.

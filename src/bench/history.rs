@@ -1,9 +1,11 @@
 //! History scenarios.
 //!
 //! - `history-fill`: the history writer's throughput. Writes `--rows` rows to
-//!   one target (or round-robin to `--targets` targets) of a data dir through
+//!   one target (or round-robin to `--targets` targets) of a store through
 //!   the server's own writer (the same queue, batch sizes and transactions
-//!   banterd uses), as fast as the queue takes them, and reports rows/s. This one uses the store directly: it measures
+//!   banterd uses), as fast as the queue takes them, and reports rows/s
+//!   (`--store sqlite:DIR|postgres://...`, or the SQLite files of
+//!   `--data-dir`). This one uses the store directly: it measures
 //!   the disk path alone, and leaves a data dir with a large target behind.
 //! - `chathistory`: CHATHISTORY latency over IRC. One client joins `--target`
 //!   and sends `CHATHISTORY LATEST <target> * <limit>` one request at a time;
@@ -51,7 +53,12 @@ pub struct FillReport {
 
 /// Runs `history-fill`.
 pub fn fill(a: &Args) -> Result<FillReport, String> {
-    let dir = std::path::PathBuf::from(a.get("data-dir").ok_or("--data-dir is needed")?);
+    // `--store URL` (sqlite:DIR or postgres://...) or `--data-dir DIR` (SQLite).
+    let location = match (a.get("store"), a.get("data-dir")) {
+        (Some(url), _) => crate::store::location::Location::parse(url)?,
+        (None, Some(dir)) => crate::store::location::Location::Sqlite(dir.into()),
+        (None, None) => return Err("--data-dir or --store is needed".into()),
+    };
     let rows: u64 = a.num("rows", 1_000_000)?;
     let target = a.get("target").unwrap_or("#big").to_lowercase();
     // Rows go round-robin to `--targets` channels (the first is `--target`,
@@ -62,7 +69,7 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
     let batch_rows: usize = a.num("batch-rows", 4000)?;
     let batch_ms: u64 = a.num("batch-ms", 20)?;
     let payload: usize = a.num("payload", 60)?;
-    let store: Arc<dyn Store> = Arc::new(crate::store::sqlite::Sqlite::open(&dir)?);
+    let store: Arc<dyn Store> = location.open()?;
     let settings = Settings {
         batch_rows,
         batch_ms,
@@ -114,7 +121,7 @@ pub fn fill(a: &Args) -> Result<FillReport, String> {
     let stats = writer.stats();
     let written = stats.written.load(std::sync::atomic::Ordering::Relaxed);
     let busy = stats.busy_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6;
-    let db_bytes = std::fs::metadata(dir.join("history.db")).map(|m| m.len()).unwrap_or(0);
+    let db_bytes = location.dir().and_then(|d| std::fs::metadata(d.join("history.db")).ok()).map_or(0, |m| m.len());
     Ok(FillReport {
         scenario: "history-fill".into(),
         rows: written,

@@ -59,7 +59,8 @@ scenarios:
            (server config: benches/who.toml)
   chart    --svg FILE [--title T] SWEEP.jsonl...   (draw saved sweep lines)
   report   --labels banterd,inspircd RESULTS.jsonl... (medians and ratios, Markdown)
-  history-fill --data-dir DIR --rows 1000000 --target '#big' --targets 1 --batch-rows 4000 --batch-ms 20
+  history-fill --data-dir DIR | --store sqlite:DIR|postgres://... --rows 1000000 --target '#big'
+               --targets 1 --batch-rows 4000 --batch-ms 20
            (writes through banterd's history writer directly: rows/s; no server)
   chathistory --target '#big' --requests 1000 --limit 100  (CHATHISTORY LATEST latency)
   register-burst --clients 256 --ips 16 (REGISTERs at once from 127.0.0.2...; peak RSS,

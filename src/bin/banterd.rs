@@ -9,6 +9,10 @@ const USAGE: &str = "usage: banterd [OPTIONS]                      run the serve
        banterd account list
        banterd hash-password                        print an argon2id hash for [[oper]]
        banterd backup OUT_DIR                       copy the databases (safe while running)
+       banterd migrate                              create or upgrade the store's schema
+       banterd store copy --from LOCATION --to LOCATION
+                                                    copy a whole store into an empty one;
+                                                    LOCATION: sqlite:DIR or postgres://...
        banterd check-config                         check the configuration (and the files,
                                                     addresses and data directory it names),
                                                     print what it would listen on; exit 2
@@ -63,7 +67,10 @@ fn parse_args() -> Result<Parsed, String> {
             "--data-dir" => args.data_dir = Some(value("--data-dir")?.into()),
             "--help" | "-h" => return Ok(Parsed::Help),
             "--version" | "-V" => return Ok(Parsed::Version),
-            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            // `store copy` has options of its own.
+            _ if a.starts_with('-') && args.rest.first().map(String::as_str) != Some("store") => {
+                return Err(format!("unknown option {a}"))
+            }
             _ => args.rest.push(a),
         }
     }
@@ -144,6 +151,18 @@ fn main() -> ExitCode {
             held.release();
             return ExitCode::from(backup(&config, &args.rest[1..]));
         }
+        Some("migrate") => {
+            held.release();
+            return ExitCode::from(migrate(&config));
+        }
+        Some("store") => {
+            held.release();
+            if args.rest.get(1).map(String::as_str) != Some("copy") {
+                eprintln!("{}", banter::store::copy::USAGE);
+                return ExitCode::from(2);
+            }
+            return ExitCode::from(banter::store::copy::command(&args.rest[2..]) as u8);
+        }
         Some(other) => {
             eprintln!("banterd: unknown command {other}\n{USAGE}");
             return ExitCode::from(2);
@@ -201,7 +220,8 @@ fn backup(config: &Config, rest: &[String]) -> u8 {
         eprintln!("banterd backup: name one output directory\n{USAGE}");
         return 2;
     };
-    match banter::store::backup::run(&config.server.data_dir, std::path::Path::new(out)) {
+    let location = banter::store::location::Location::of(config);
+    match banter::store::backup::run(&location, std::path::Path::new(out)) {
         Ok(files) => {
             for f in files {
                 println!("wrote {}", f.display());
@@ -210,6 +230,23 @@ fn backup(config: &Config, rest: &[String]) -> u8 {
         }
         Err(e) => {
             eprintln!("banterd backup: {e}");
+            1
+        }
+    }
+}
+
+/// `banterd migrate`: opens the configured store, which creates or upgrades
+/// its schema (what start-up does too), and says so.
+fn migrate(config: &Config) -> u8 {
+    banter::server::logging::init(config);
+    let location = banter::store::location::Location::of(config);
+    match location.open() {
+        Ok(_) => {
+            println!("{}: schema up to date", location.describe());
+            0
+        }
+        Err(e) => {
+            eprintln!("banterd migrate: {e}");
             1
         }
     }

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod persist;
 pub mod rare;
 pub mod ratelimit;
+pub mod refresh;
 pub mod session;
 pub mod signal;
 pub mod whowas;

@@ -19,13 +19,16 @@ pub fn vacuum_into(conn: &Connection, target: &Path) -> StoreResult<()> {
     Ok(())
 }
 
-/// `banterd backup`: copies every database of the data dir `data_dir` into
-/// `out_dir` (created if needed). Safe while the server runs.
-pub fn run(data_dir: &Path, out_dir: &Path) -> StoreResult<Vec<std::path::PathBuf>> {
-    if !data_dir.join(super::sqlite::MAIN_FILE).exists() {
-        return Err(format!("{} holds no banter database", data_dir.display()));
+/// `banterd backup`: copies every database of the store at `location` into
+/// `out_dir` (created if needed): SQLite files, also for a PostgreSQL store
+/// (see `Store::backup`). Safe while the server runs.
+pub fn run(location: &super::location::Location, out_dir: &Path) -> StoreResult<Vec<std::path::PathBuf>> {
+    if let Some(dir) = location.dir() {
+        if !dir.join(super::sqlite::MAIN_FILE).exists() {
+            return Err(format!("{} holds no banter database", dir.display()));
+        }
     }
     std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
-    let store = super::sqlite::Sqlite::open(data_dir)?;
-    super::Store::backup(&store, out_dir)
+    let store = location.open()?;
+    store.backup(out_dir)
 }

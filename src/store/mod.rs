@@ -3,7 +3,8 @@
 //! One [`Store`] interface (accounts, channels, history), one implementation
 //! per engine: [`sqlite`] is the embedded default (two files in the data dir:
 //! `banter.db` for accounts and registered channels, `history.db` for chat
-//! history). Every method blocks;
+//! history); [`postgres`] is one database that several nodes share
+//! (`[store] url`, see [`location`]). Every method blocks;
 //! callers run them on the blocking pool or on one of the store's own threads,
 //! never on the async workers.
 //!
@@ -15,7 +16,10 @@
 pub mod accounts;
 pub mod backup;
 pub mod commit;
+pub mod copy;
 pub mod history;
+pub mod location;
+pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 
@@ -24,6 +28,27 @@ pub use accounts::{AccountRow, AccountStore, AccountSummary, CertfpAdd};
 
 /// A store error, as text for logs and start-up messages.
 pub type StoreResult<T> = Result<T, String>;
+
+/// How the error of a store that cannot reach its database begins (the
+/// PostgreSQL engine, while the server is down or the network is cut): the
+/// history writer keeps such a batch and tries again with back-off.
+pub const UNREACHABLE: &str = "cannot reach the database ";
+
+/// Whether `error` says the database could not be reached (see [`UNREACHABLE`]).
+pub fn is_unreachable(error: &str) -> bool {
+    error.starts_with(UNREACHABLE)
+}
+
+/// A change another process made to the store, as [`Store::watch`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An account (folded name) was created or deleted.
+    Account(String),
+    /// A persistent channel (folded name) was saved or deleted.
+    Channel(String),
+    /// Changes may have been missed (the listener reconnected): read everything again.
+    Resync,
+}
 
 /// An account's standing in a registered channel's access list (AMODE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +157,9 @@ pub trait Store: AccountStore {
     /// Every persistent channel, for start-up.
     fn load_channels(&self) -> StoreResult<Vec<ChannelRecord>>;
 
+    /// One persistent channel by folded name (after another process changed it).
+    fn load_channel(&self, folded: &str) -> StoreResult<Option<ChannelRecord>>;
+
     /// Applies `changes` in order in one transaction; one outcome per change.
     fn apply_channel_changes(&self, changes: &[ChannelChange]) -> StoreResult<Vec<ChangeOutcome>>;
 
@@ -175,4 +203,30 @@ pub trait Store: AccountStore {
     /// Writes a consistent copy of every database file into `out_dir`, which
     /// must exist and hold none of them; returns the files written.
     fn backup(&self, out_dir: &std::path::Path) -> StoreResult<Vec<std::path::PathBuf>>;
+
+    /// Reads every row of every table ([`copy::TABLES`], in that order), from
+    /// one consistent snapshot per database, and hands each to `each`.
+    fn export(
+        &self,
+        each: &mut dyn FnMut(&'static copy::Table, Vec<copy::Value>) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
+    /// Writes rows read by another store's [`Store::export`] into `table`.
+    fn import(&self, table: &copy::Table, rows: &[Vec<copy::Value>]) -> StoreResult<()>;
+
+    /// Called once after the last [`Store::import`] (new message ids follow the copied ones).
+    fn finish_import(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Whether the store holds no account, channel, message or read marker.
+    fn is_empty(&self) -> StoreResult<bool>;
+
+    /// Reports the changes other processes make (accounts, channels) to
+    /// `on_change`, from a thread of the store's; false when this engine
+    /// cannot tell (SQLite: the caller refreshes periodically instead).
+    fn watch(&self, on_change: Box<dyn Fn(Change) + Send + Sync>) -> bool {
+        let _ = on_change;
+        false
+    }
 }

@@ -2,6 +2,8 @@
 //! SQLite file in a temp dir, and a line-oriented IRC client over TCP.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

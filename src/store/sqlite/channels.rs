@@ -20,16 +20,16 @@ fn modes_from(flags: &str, key: Option<String>, limit: Option<i64>) -> ChannelMo
     }
 }
 
-/// Every stored channel with its lists, access list and metadata.
-pub fn load(conn: &Connection) -> rusqlite::Result<Vec<ChannelRecord>> {
+/// Every stored channel (or only `only`) with its lists, access list and metadata.
+pub fn load(conn: &Connection, only: Option<&str>) -> rusqlite::Result<Vec<ChannelRecord>> {
     let mut records: Vec<ChannelRecord> = Vec::new();
     let mut index = HashMap::new();
     let mut st = conn.prepare(
         "SELECT folded, name, created_at, founder, registered_at, modes, chan_key, user_limit,
                 topic, topic_by, topic_at
-         FROM channels ORDER BY folded",
+         FROM channels WHERE ?1 IS NULL OR folded = ?1 ORDER BY folded",
     )?;
-    let mut rows = st.query([])?;
+    let mut rows = st.query([only])?;
     while let Some(r) = rows.next()? {
         let folded: String = r.get(0)?;
         let founder: Option<String> = r.get(3)?;
@@ -56,9 +56,11 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Vec<ChannelRecord>> {
         index.insert(folded, records.len());
         records.push(record);
     }
-    let mut st =
-        conn.prepare("SELECT channel, mode, mask, set_by, set_at FROM channel_lists ORDER BY channel, mode, position")?;
-    let mut rows = st.query([])?;
+    let mut st = conn.prepare(
+        "SELECT channel, mode, mask, set_by, set_at FROM channel_lists WHERE ?1 IS NULL OR channel = ?1
+         ORDER BY channel, mode, position",
+    )?;
+    let mut rows = st.query([only])?;
     while let Some(r) = rows.next()? {
         let Some(&i) = index.get(&r.get::<_, String>(0)?) else { continue };
         let entry = ListEntry { mask: r.get(2)?, set_by: r.get(3)?, set_at: r.get(4)? };
@@ -69,8 +71,10 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Vec<ChannelRecord>> {
             _ => rec.invex.push(entry),
         }
     }
-    let mut st = conn.prepare("SELECT channel, account, mode FROM channel_access ORDER BY channel, position")?;
-    let mut rows = st.query([])?;
+    let mut st = conn.prepare(
+        "SELECT channel, account, mode FROM channel_access WHERE ?1 IS NULL OR channel = ?1 ORDER BY channel, position",
+    )?;
+    let mut rows = st.query([only])?;
     while let Some(r) = rows.next()? {
         let Some(&i) = index.get(&r.get::<_, String>(0)?) else { continue };
         let mode = r.get::<_, String>(2)?.chars().next().and_then(AccessMode::from_letter);
@@ -78,8 +82,10 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Vec<ChannelRecord>> {
             reg.access.push(Access { account: r.get(1)?, mode });
         }
     }
-    let mut st = conn.prepare("SELECT channel, key, value FROM channel_metadata ORDER BY channel, key")?;
-    let mut rows = st.query([])?;
+    let mut st = conn.prepare(
+        "SELECT channel, key, value FROM channel_metadata WHERE ?1 IS NULL OR channel = ?1 ORDER BY channel, key",
+    )?;
+    let mut rows = st.query([only])?;
     while let Some(r) = rows.next()? {
         let Some(&i) = index.get(&r.get::<_, String>(0)?) else { continue };
         records[i].metadata.push((r.get(1)?, r.get(2)?));
@@ -214,11 +220,11 @@ mod tests {
         assert_eq!(apply(&tx, &reg(record("#B", Some("ANN")))).unwrap(), ChangeOutcome::TooMany);
         apply(&tx, &ChannelChange::Save(record("#P", None))).unwrap();
         tx.commit().unwrap();
-        let loaded = load(&conn).unwrap();
+        let loaded = load(&conn, None).unwrap();
         assert_eq!(loaded, vec![record("#A", Some("Ann")), record("#P", None)]);
         let tx = conn.transaction().unwrap();
         apply(&tx, &ChannelChange::Delete("#a".into())).unwrap();
         tx.commit().unwrap();
-        assert_eq!(load(&conn).unwrap(), vec![record("#P", None)]);
+        assert_eq!(load(&conn, None).unwrap(), vec![record("#P", None)]);
     }
 }

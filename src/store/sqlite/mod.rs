@@ -10,10 +10,12 @@
 
 pub mod accounts;
 mod channels;
+mod copy;
 pub mod ephemeral;
 pub mod history;
 pub mod schema;
 
+use super::copy::{Table, Value, TABLES};
 use super::history::{Op as HistoryOp, Query, Retention, Scope, Stored};
 use super::{AccountRow, AccountStore, AccountSummary, CertfpAdd};
 use super::{ChangeOutcome, ChannelChange, ChannelRecord, Store, StoreResult};
@@ -195,7 +197,13 @@ impl AccountStore for Sqlite {
 
 impl Store for Sqlite {
     fn load_channels(&self) -> StoreResult<Vec<ChannelRecord>> {
-        channels::load(&self.main()).map_err(|e| format!("{}: loading channels: {e}", self.dir.display()))
+        channels::load(&self.main(), None).map_err(|e| format!("{}: loading channels: {e}", self.dir.display()))
+    }
+
+    fn load_channel(&self, folded: &str) -> StoreResult<Option<ChannelRecord>> {
+        let mut one = channels::load(&self.main(), Some(folded))
+            .map_err(|e| format!("{}: loading a channel: {e}", self.dir.display()))?;
+        Ok(one.pop())
     }
 
     fn apply_channel_changes(&self, changes: &[ChannelChange]) -> StoreResult<Vec<ChangeOutcome>> {
@@ -258,5 +266,35 @@ impl Store for Sqlite {
         let hist = out_dir.join(HISTORY_FILE);
         self.read(|c| Ok(super::backup::vacuum_into(c, &hist)))??;
         Ok(vec![main, hist])
+    }
+
+    fn export(&self, each: &mut dyn FnMut(&'static Table, Vec<Value>) -> StoreResult<()>) -> StoreResult<()> {
+        // One read transaction per file: each is one committed state.
+        {
+            let main = self.main();
+            main.execute_batch("BEGIN").map_err(|e| e.to_string())?;
+            let result = TABLES.iter().filter(|t| !t.history).try_for_each(|t| copy::export(&main, t, each));
+            let _ = main.execute_batch("COMMIT");
+            result?;
+        }
+        self.read(|c| {
+            c.execute_batch("BEGIN")?;
+            let result = TABLES.iter().filter(|t| t.history).try_for_each(|t| copy::export(c, t, each));
+            c.execute_batch("COMMIT")?;
+            Ok(result)
+        })?
+    }
+
+    fn import(&self, table: &Table, rows: &[Vec<Value>]) -> StoreResult<()> {
+        if table.history {
+            copy::import(&mut self.history_writer(), table, rows)
+        } else {
+            copy::import(&mut self.main(), table, rows)
+        }
+    }
+
+    fn is_empty(&self) -> StoreResult<bool> {
+        let main = self.main();
+        self.read(|c| Ok(copy::is_empty(&main, c)))?
     }
 }

@@ -1,0 +1,142 @@
+//! Keeping the in-memory copies of stored things right when another process
+//! changes the store: the account name index (nick protection, REGISTER's
+//! first check) and the persistent channels.
+//!
+//! - PostgreSQL: LISTEN/NOTIFY ([`Store::watch`]). Every account created or
+//!   deleted and every persistent channel saved or deleted, by another banterd
+//!   or by the admin CLI, is re-read here within moments; after the listening
+//!   connection is remade, everything is re-read.
+//! - SQLite (one node): only the admin CLI can change the files beside the
+//!   server, and only accounts; the name index is re-read every
+//!   [`SQLITE_REFRESH`] (and at REHASH).
+
+use super::channel::Channel;
+use super::Server;
+use crate::store::{Change, ChannelRecord, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a server on SQLite re-reads the account names.
+pub const SQLITE_REFRESH: Duration = Duration::from_secs(30);
+
+/// Starts following the store's changes for `server` (called once at start-up,
+/// inside the runtime).
+pub fn start(server: &Arc<Server>, store: &Arc<dyn Store>) {
+    let handle = tokio::runtime::Handle::current();
+    let weak = Arc::downgrade(server);
+    let watching = store.watch(Box::new(move |change| {
+        if let Some(server) = weak.upgrade() {
+            handle.spawn_blocking(move || server.store_changed(change));
+        }
+    }));
+    if watching {
+        tracing::info!("following changes by other processes (LISTEN/NOTIFY)");
+        return;
+    }
+    let weak = Arc::downgrade(server);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SQLITE_REFRESH);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(server) = weak.upgrade() else { return };
+            let reload = tokio::task::spawn_blocking(move || server.accounts.reload_names()).await;
+            match reload {
+                Ok(Ok((added, removed))) if added + removed > 0 => {
+                    tracing::info!(added, removed, "account names reloaded")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "account names not reloaded"),
+                _ => {}
+            }
+        }
+    });
+}
+
+impl Server {
+    /// Brings the in-memory copies up to date with `change` (blocking: reads
+    /// the store; run it on the blocking pool).
+    pub fn store_changed(&self, change: Change) {
+        let Some(store) = self.history.store() else { return };
+        match change {
+            Change::Account(folded) => {
+                if let Err(e) = self.accounts.refresh_name(&folded) {
+                    tracing::warn!(error = %e, account = %folded, "account not re-read");
+                }
+            }
+            Change::Channel(folded) => match store.load_channel(&folded) {
+                Ok(record) => self.refresh_channel(&folded, record),
+                Err(e) => tracing::warn!(error = %e, channel = %folded, "channel not re-read"),
+            },
+            Change::Resync => {
+                match self.accounts.reload_names() {
+                    Ok((added, removed)) if added + removed > 0 => {
+                        tracing::info!(added, removed, "account names reloaded")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "account names not reloaded"),
+                }
+                match store.load_channels() {
+                    Ok(records) => {
+                        let stored: std::collections::HashSet<String> =
+                            records.iter().map(|r| r.folded.clone()).collect();
+                        let gone: Vec<String> = self
+                            .channels
+                            .iter()
+                            .filter(|e| e.value().read().is_persistent() && !stored.contains(e.key()))
+                            .map(|e| e.key().clone())
+                            .collect();
+                        for r in records {
+                            let folded = r.folded.clone();
+                            self.refresh_channel(&folded, Some(r));
+                        }
+                        for folded in gone {
+                            self.refresh_channel(&folded, None);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "channels not reloaded"),
+                }
+            }
+        }
+    }
+
+    /// Takes what the store keeps of channel `folded` (None: no longer kept)
+    /// into memory: registration, topic, modes, lists, metadata. Members stay.
+    pub fn refresh_channel(&self, folded: &str, record: Option<ChannelRecord>) {
+        let existing = self.channels.get(folded).map(|c| c.value().clone());
+        match (existing, record) {
+            (Some(channel), Some(r)) => {
+                let mut st = channel.write();
+                st.registration = r.registration.map(Box::new);
+                st.topic = r.topic;
+                st.modes = r.modes;
+                st.bans = r.bans;
+                st.excepts = r.excepts;
+                st.invex = r.invex;
+                st.metadata = r.metadata.into_iter().collect();
+            }
+            (None, Some(r)) => {
+                let channel = Arc::new(Channel::new(&r.name, r.created));
+                {
+                    let mut st = channel.write();
+                    st.registration = r.registration.map(Box::new);
+                    st.topic = r.topic;
+                    st.modes = r.modes;
+                    st.bans = r.bans;
+                    st.excepts = r.excepts;
+                    st.invex = r.invex;
+                    st.metadata = r.metadata.into_iter().collect();
+                }
+                self.channels.entry(folded.to_owned()).or_insert(channel);
+            }
+            (Some(channel), None) => {
+                {
+                    let mut st = channel.write();
+                    st.registration = None;
+                    st.modes.permanent = false;
+                }
+                self.remove_channel_if_empty(&channel);
+            }
+            (None, None) => {}
+        }
+    }
+}
