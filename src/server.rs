@@ -49,9 +49,16 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     // Opened right here (nothing else runs yet), like the account store below.
     let location = Location::of(&config);
     tracing::info!("store: {}", location.describe());
-    let store: Arc<dyn Store> = location.open()?;
-    let records = store.load_channels()?;
-    let accounts = Accounts::open_with(store.clone(), &config)?;
+    // Blocking calls (a database's client blocks): off the async workers.
+    let cfg = config.clone();
+    let (store, records, accounts) = tokio::task::spawn_blocking(move || {
+        let store: Arc<dyn Store> = location.open()?;
+        let records = store.load_channels()?;
+        let accounts = Accounts::open_with(store.clone(), &cfg)?;
+        Ok::<_, String>((store, records, accounts))
+    })
+    .await
+    .map_err(|e| format!("opening the store: {e}"))??;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
     let websockets = config.websockets.clone();
     // Certificates are loaded before anything is bound: a bad one stops start-up cleanly.

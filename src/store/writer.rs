@@ -10,6 +10,13 @@
 //! that window (plus any backlog). Readers that must see what was just sent
 //! (CHATHISTORY, REDACT) call [`HistoryWriter::sync`], which commits at once
 //! whatever is queued.
+//!
+//! When the store cannot reach its database ([`super::is_unreachable`]: the
+//! PostgreSQL engine while the server is away), a batch is not lost: the
+//! writer keeps it and tries again with back-off (0.25 s doubling to 10 s),
+//! adding what arrives meanwhile; the queue bound still applies, so a long
+//! outage drops (and counts) new rows rather than growing without end.
+//! Readers waiting in `sync` are answered at once meanwhile.
 
 use super::history::{Op, Retention, Row};
 use super::Store;
@@ -36,6 +43,8 @@ pub struct Settings {
 const PRUNE_CHUNK: usize = 500;
 /// Idle time before a pruning step when the last one found nothing.
 const PRUNE_IDLE: Duration = Duration::from_secs(1);
+/// The first and longest wait before writing again to an unreachable database.
+const RETRY: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(10));
 
 enum Item {
     Op(Op),
@@ -180,7 +189,37 @@ impl HistoryWriter {
 fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
     let mut prune_wait = PRUNE_IDLE;
     let mut next_prune = Instant::now() + prune_wait;
+    // A batch the database could not take, and how long to wait before the next try.
+    let mut kept: Vec<Op> = Vec::new();
+    let mut retry = RETRY.0;
     loop {
+        if !kept.is_empty() {
+            let until = Instant::now() + retry;
+            loop {
+                match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                    Ok(Item::Op(op)) => kept.push(op),
+                    Ok(Item::Sync(done)) => {
+                        let _ = done.send(());
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        let _ = commit(&*store, &shared, std::mem::take(&mut kept));
+                        return;
+                    }
+                }
+            }
+            match commit(&*store, &shared, std::mem::take(&mut kept)) {
+                Ok(()) => {
+                    tracing::info!("history writes resumed");
+                    retry = RETRY.0;
+                }
+                Err(ops) => {
+                    kept = ops;
+                    retry = (retry * 2).min(RETRY.1);
+                }
+            }
+            continue;
+        }
         let settings = *shared.settings.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if now >= next_prune {
@@ -216,7 +255,10 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
             };
             take(item, &mut ops, &mut syncs);
         }
-        commit(&*store, &shared, &ops);
+        if let Err(ops) = commit(&*store, &shared, ops) {
+            tracing::warn!(ops = ops.len(), "the database is unreachable: history is kept in memory and written when it is back");
+            kept = ops;
+        }
         for done in syncs {
             let _ = done.send(());
         }
@@ -227,18 +269,24 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
     }
 }
 
-fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
+/// Writes `ops` in one transaction; gives them back when the database could
+/// not be reached (they stay counted as queued).
+fn commit(store: &dyn Store, shared: &Shared, ops: Vec<Op>) -> Result<(), Vec<Op>> {
     if ops.is_empty() {
-        return;
+        return Ok(());
     }
     let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_))).count();
     let bytes: usize = ops.iter().map(|o| if let Op::Insert(r) = o { r.cost() } else { 0 }).sum();
     let started = Instant::now();
     let cpu = thread_cpu_us();
-    match store.write_history(ops) {
+    match store.write_history(&ops) {
         Ok(_) => {
             shared.stats.written.fetch_add(inserts as u64, Ordering::Relaxed);
             shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) if super::is_unreachable(&e) => {
+            tracing::debug!(error = %e, rows = inserts, "history batch kept for a retry");
+            return Err(ops);
         }
         Err(e) => {
             shared.stats.failed.fetch_add(inserts as u64, Ordering::Relaxed);
@@ -251,6 +299,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: &[Op]) {
     crate::metrics::METRICS.history_commit.observe(took);
     shared.queued.fetch_sub(bytes, Ordering::AcqRel);
     shared.outstanding.fetch_sub(ops.len(), Ordering::AcqRel);
+    Ok(())
 }
 
 /// Deletes one chunk of expired rows; returns how long to wait before the next

@@ -171,7 +171,7 @@ impl Pool {
                     self.put(conn);
                     return Ok(v);
                 }
-                Err(e) if conn.client.is_closed() || e.is_closed() => {
+                Err(e) if conn.client.is_closed() || lost(&e) => {
                     self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
                     if pooled && attempt == 0 {
                         continue;
@@ -186,6 +186,13 @@ impl Pool {
         }
         Err(format!("{UNREACHABLE}{}", self.shown))
     }
+}
+
+/// Whether `e` means the connection is gone: closed, or ended by the server
+/// (SQLSTATE class 08, connection exception; 57P, the server shutting down
+/// or an administrator ending the session).
+fn lost(e: &postgres::Error) -> bool {
+    e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
 }
 
 /// An error with the server's message and detail when there is one.
