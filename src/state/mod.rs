@@ -175,7 +175,7 @@ impl Server {
     /// Reloads the config file (REHASH, SIGHUP): settings, MOTD, operators, and
     /// the TLS certificate and key (the next handshake uses them, so a renewed
     /// certificate is picked up). Settings that need a restart (listeners,
-    /// casemapping, data_dir, ipv6_prefix, `[[websocket]]` blocks) keep their running
+    /// casemapping, data_dir, store.url, ipv6_prefix, `[[websocket]]` blocks) keep their running
     /// values. An invalid
     /// file, or TLS files that do not load, change nothing: the error says why.
     pub fn rehash(self: &Arc<Self>) -> Result<(), String> {
@@ -196,6 +196,10 @@ impl Server {
         fresh.server.listen = old.server.listen.clone();
         fresh.server.casemapping = old.server.casemapping.clone();
         fresh.server.data_dir = old.server.data_dir.clone();
+        if fresh.store.url != old.store.url {
+            tracing::warn!("store.url changed: the store in use stays until banterd restarts");
+        }
+        fresh.store = old.store.clone();
         fresh.server.worker_threads = old.server.worker_threads;
         fresh.limits.ipv6_prefix = old.limits.ipv6_prefix;
         fresh.tls.listen = old.tls.listen.clone();
