@@ -49,16 +49,21 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     // Opened right here (nothing else runs yet), like the account store below.
     let location = Location::of(&config);
     tracing::info!("store: {}", location.describe());
-    // Blocking calls (a database's client blocks): off the async workers.
+    // On a thread of its own: a database client blocks on a runtime of its
+    // own, which cannot run inside this one (nothing else runs yet, so
+    // waiting here holds nobody up).
     let cfg = config.clone();
-    let (store, records, accounts) = tokio::task::spawn_blocking(move || {
-        let store: Arc<dyn Store> = location.open()?;
-        let records = store.load_channels()?;
-        let accounts = Accounts::open_with(store.clone(), &cfg)?;
-        Ok::<_, String>((store, records, accounts))
-    })
-    .await
-    .map_err(|e| format!("opening the store: {e}"))??;
+    let (store, records, accounts) = std::thread::Builder::new()
+        .name("store-open".into())
+        .spawn(move || {
+            let store: Arc<dyn Store> = location.open()?;
+            let records = store.load_channels()?;
+            let accounts = Accounts::open_with(store.clone(), &cfg)?;
+            Ok::<_, String>((store, records, accounts))
+        })
+        .map_err(|e| format!("opening the store: {e}"))?
+        .join()
+        .map_err(|_| "opening the store failed".to_owned())??;
     let (listen, tls) = (config.server.listen.clone(), config.tls.clone());
     let websockets = config.websockets.clone();
     // Certificates are loaded before anything is bound: a bad one stops start-up cleanly.
