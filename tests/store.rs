@@ -70,6 +70,11 @@ fn accounts() {
         assert_eq!((got.password_hash.as_str(), &got.scram), ("$argon2id$y", &keys));
         s.touch("alice", 1_800_000_000).unwrap();
         assert_eq!(s.get("alice").unwrap().unwrap().last_seen, Some(1_800_000_000));
+        assert!(s.set_multiclient("alice", false).unwrap());
+        assert!(!s.set_multiclient("nobody", false).unwrap());
+        assert_eq!(s.multiclient_off().unwrap(), ["alice"]);
+        assert!(s.set_multiclient("alice", true).unwrap());
+        assert!(s.multiclient_off().unwrap().is_empty());
         assert!(s.insert("bob", &account("bob")).unwrap());
         assert_eq!(s.clear_scram().unwrap(), 2);
         assert!(!s.get("bob").unwrap().unwrap().scram.is_some());

@@ -51,6 +51,7 @@ pub const TABLES: &[Table] = &[
             "email",
             "created_at",
             "last_seen",
+            "multiclient_off",
         ],
         false,
     ),

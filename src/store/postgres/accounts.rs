@@ -172,6 +172,21 @@ impl AccountStore for Postgres {
         })
     }
 
+    fn set_multiclient(&self, folded: &str, on: bool) -> StoreResult<bool> {
+        self.main.run(|c| {
+            let off = i64::from(!on);
+            let n = c.client.execute("UPDATE accounts SET multiclient_off = $2 WHERE folded = $1", &[&folded, &off])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn multiclient_off(&self) -> StoreResult<Vec<String>> {
+        self.main.run(|c| {
+            let rows = c.client.query("SELECT folded FROM accounts WHERE multiclient_off != 0", &[])?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     fn list(&self) -> StoreResult<Vec<AccountSummary>> {
         self.main.run(|c| {
             let rows =

@@ -9,7 +9,8 @@
 use super::pool::error_text;
 use postgres::Client;
 
-/// Accounts (1), certificate fingerprints (2), persistent channels (3).
+/// Accounts (1), certificate fingerprints (2), persistent channels (3), the
+/// per-account multiclient opt-out (4).
 pub const MAIN: &[&str] = &[
     "CREATE TABLE accounts (
         folded TEXT COLLATE \"C\" PRIMARY KEY,
@@ -65,6 +66,7 @@ pub const MAIN: &[&str] = &[
         value TEXT COLLATE \"C\" NOT NULL,
         PRIMARY KEY (channel, key)
     );",
+    "ALTER TABLE accounts ADD COLUMN multiclient_off BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// Messages and their indexes (1), multiline lines (2).
