@@ -256,7 +256,10 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
             take(item, &mut ops, &mut syncs);
         }
         if let Err(ops) = commit(&*store, &shared, ops) {
-            tracing::warn!(ops = ops.len(), "the database is unreachable: history is kept in memory and written when it is back");
+            tracing::warn!(
+                ops = ops.len(),
+                "the database is unreachable: history is kept in memory and written when it is back"
+            );
             kept = ops;
         }
         for done in syncs {

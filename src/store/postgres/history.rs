@@ -30,9 +30,9 @@ pub fn write(tx: &mut Transaction<'_>, st: &mut Statements<'_>, ops: &[Op]) -> P
                 inserted += insert(tx, st, &run, &mut counts)?;
                 continue;
             }
-            Op::Redact(msgid) => {
-                let s = st.get(tx, "DELETE FROM messages WHERE msgid = $1 RETURNING id, target")?;
-                if let Some(r) = tx.query_opt(&s, &[msgid])? {
+            Op::Redact(target, msgid) => {
+                let s = st.get(tx, "DELETE FROM messages WHERE msgid = $1 AND target = $2 RETURNING id, target")?;
+                if let Some(r) = tx.query_opt(&s, &[msgid, target])? {
                     let (id, target): (i64, String) = (r.get(0), r.get(1));
                     tx.execute("DELETE FROM direct WHERE message = $1", &[&id])?;
                     tx.execute("UPDATE targets SET rows = rows - 1 WHERE target = $1", &[&target])?;
@@ -96,7 +96,7 @@ fn insert<'a>(
     let sources = col(|r| &r.line.source);
     let commands = col(|r| &r.line.command);
     let params: Vec<String> = rows.iter().map(|r| history::encode_params(&r.line.params)).collect();
-    let tags: Vec<String> = rows.iter().map(|r| history::encode_tags(&r.line)).collect();
+    let tags: Vec<String> = rows.iter().map(|r| history::encode_tags(&r.line, r.time_ms, &r.msgid)).collect();
     let client_tags: Vec<Option<&str>> = rows.iter().map(|r| r.line.client_tags.as_deref()).collect();
     let multiline: Vec<Option<String>> =
         rows.iter().map(|r| r.multiline.as_deref().map(history::encode_multiline)).collect();
@@ -150,12 +150,14 @@ const COLUMNS: &str = "m.msgid, m.time_ms, m.kind, m.sender_conn, m.sender_accou
 
 fn stored(r: &postgres::Row) -> Stored {
     let command: String = r.get(6);
+    let (msgid, time_ms): (String, i64) = (r.get(0), r.get(1));
     let mut line = Line::new(r.get::<_, String>(5), command, history::decode_params(r.get(7)));
-    line.tags = history::decode_tags(r.get(8));
+    // The time and msgid tags are the row's columns (see `history::encode_tags`).
+    line.tags = history::decode_tags(r.get(8), time_ms, &msgid);
     line.client_tags = r.get(9);
     Stored {
-        msgid: r.get(0),
-        time_ms: r.get(1),
+        msgid,
+        time_ms,
         kind: if r.get::<_, i64>(2) == 0 { Kind::Message } else { Kind::Event },
         sender_conn: r.get::<_, i64>(3) as u64,
         sender_account: r.get(4),
