@@ -203,9 +203,11 @@ pub fn authenticate(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         if arg != "+" {
             exchange.buffer.push_str(arg);
         }
+        // 905 is for one line over 400 bytes; a payload too large in all is
+        // a failed authentication (904), as ergo answers.
         if exchange.buffer.len() > sasl::MAX_PAYLOAD * 4 / 3 + 4 {
             abort(ctx);
-            return Err(super::CmdError::Numeric(ERR_SASLTOOLONG, vec![]));
+            return Err(super::CmdError::Numeric(ERR_SASLFAIL, vec![]));
         }
         if arg.len() == 400 {
             ctx.conn.sasl = Some(exchange);
