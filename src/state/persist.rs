@@ -29,6 +29,18 @@ pub fn record_of(channel: &Channel, st: &ChannelState, folded: String) -> Channe
     }
 }
 
+/// Takes what the store keeps of a channel into `st` (the inverse of
+/// [`record_of`]); members and everything not kept stay as they are.
+pub fn apply_record(st: &mut ChannelState, r: ChannelRecord) {
+    st.registration = r.registration.map(Box::new);
+    st.topic = r.topic;
+    st.modes = r.modes;
+    st.bans = r.bans;
+    st.excepts = r.excepts;
+    st.invex = r.invex;
+    st.metadata = r.metadata.into_iter().collect();
+}
+
 impl Server {
     /// Starts writing persistent channels through `committer` and recreates
     /// the stored ones (empty, with everything they kept). Called once, before
@@ -37,17 +49,9 @@ impl Server {
         let count = records.len();
         for r in records {
             let channel = Arc::new(Channel::new(&r.name, r.created));
-            {
-                let mut st = channel.write();
-                st.registration = r.registration.map(Box::new);
-                st.topic = r.topic;
-                st.modes = r.modes;
-                st.bans = r.bans;
-                st.excepts = r.excepts;
-                st.invex = r.invex;
-                st.metadata = r.metadata.into_iter().collect();
-            }
-            self.channels.insert(self.fold(&r.name), channel);
+            let folded = self.fold(&r.name);
+            apply_record(&mut channel.write(), r);
+            self.channels.insert(folded, channel);
         }
         if self.committer.set(committer).is_err() {
             tracing::warn!("channel store attached twice");

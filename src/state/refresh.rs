@@ -11,6 +11,7 @@
 //!   [`SQLITE_REFRESH`] (and at REHASH).
 
 use super::channel::Channel;
+use super::persist::apply_record;
 use super::Server;
 use crate::store::{Change, ChannelRecord, Store};
 use std::sync::Arc;
@@ -104,28 +105,10 @@ impl Server {
     pub fn refresh_channel(&self, folded: &str, record: Option<ChannelRecord>) {
         let existing = self.channels.get(folded).map(|c| c.value().clone());
         match (existing, record) {
-            (Some(channel), Some(r)) => {
-                let mut st = channel.write();
-                st.registration = r.registration.map(Box::new);
-                st.topic = r.topic;
-                st.modes = r.modes;
-                st.bans = r.bans;
-                st.excepts = r.excepts;
-                st.invex = r.invex;
-                st.metadata = r.metadata.into_iter().collect();
-            }
+            (Some(channel), Some(r)) => apply_record(&mut channel.write(), r),
             (None, Some(r)) => {
                 let channel = Arc::new(Channel::new(&r.name, r.created));
-                {
-                    let mut st = channel.write();
-                    st.registration = r.registration.map(Box::new);
-                    st.topic = r.topic;
-                    st.modes = r.modes;
-                    st.bans = r.bans;
-                    st.excepts = r.excepts;
-                    st.invex = r.invex;
-                    st.metadata = r.metadata.into_iter().collect();
-                }
+                apply_record(&mut channel.write(), r);
                 self.channels.entry(folded.to_owned()).or_insert(channel);
             }
             (Some(channel), None) => {
