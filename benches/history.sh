@@ -21,34 +21,8 @@ cargo build --release --bin banterd --bin banter-bench
 BENCH=target/release/banter-bench
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-PID=
-stop() {
-    if [ -n "$PID" ]; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    PID=
-}
+source benches/lib.sh
 trap stop EXIT
-
-wait_port() {
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listening on 127.0.0.1:$PORT" >&2
-    exit 1
-}
-
-# start LABEL DATA_DIR EXTRA_CONFIG
-start() {
-    mkdir -p "$OUT/$1"
-    { cat benches/bench.toml; printf '\n%s\n' "$3"; } >"$OUT/$1/banterd.toml"
-    target/release/banterd --config "$OUT/$1/banterd.toml" --listen "127.0.0.1:$PORT" \
-        --data-dir "$2" 2>>"$OUT/$1/banterd.log" &
-    PID=$!
-    wait_port
-}
 
 FAN="--warmup 2 --duration $DURATION --server 127.0.0.1:$PORT"
 for rep in $(seq 1 "$REPS"); do

@@ -35,38 +35,12 @@ mkdir -p "$PGDIR"
     -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1" start >/dev/null
 PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U banter -d postgres -q)
 
-PID=
-stop() {
-    if [ -n "$PID" ]; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    PID=
-}
+source benches/lib.sh
 finish() {
     stop
     "${AS[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1 || true
 }
 trap finish EXIT
-
-wait_port() {
-    for _ in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listening on 127.0.0.1:$PORT" >&2
-    exit 1
-}
-
-# start LABEL STORE_SECTION
-start() {
-    mkdir -p "$OUT/$1"
-    { cat benches/bench.toml; printf '\n[history]\nmax_per_target = 0\n%s\n' "$2"; } >"$OUT/$1/banterd.toml"
-    target/release/banterd --config "$OUT/$1/banterd.toml" --listen "127.0.0.1:$PORT" \
-        --data-dir "$OUT/$1/data" 2>>"$OUT/$1/banterd.log" &
-    PID=$!
-    wait_port
-}
 
 for rep in $(seq 1 "$REPS"); do
     for engine in sqlite postgres; do
@@ -82,7 +56,7 @@ for rep in $(seq 1 "$REPS"); do
         fi
         $BENCH history-fill --store "$store" --rows "$ROWS" --target '#big' | sed "s/^{/{\"engine\":\"$engine\",/" >>"$RESULTS"
         echo "== $engine: CHATHISTORY LATEST #big * 100" >&2
-        start "$engine" "$section"
+        start "$engine" "$OUT/$engine/data" "$(printf '[history]\nmax_per_target = 0\n%s' "$section")"
         $BENCH chathistory --server "127.0.0.1:$PORT" --target '#big' --requests 2000 --limit 100 \
             | sed "s/^{/{\"engine\":\"$engine\",/" >>"$RESULTS"
         stop
