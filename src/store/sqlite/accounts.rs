@@ -145,21 +145,25 @@ impl AccountStore for SqliteAccounts {
     /// Links a certificate fingerprint to an account that has fewer than `max`
     /// (checked and inserted under one lock, so concurrent adds cannot pass it).
     fn add_certfp(&self, folded: &str, fp: &str, max: usize) -> StoreResult<CertfpAdd> {
-        let conn = self.lock();
+        let mut conn = self.lock();
         let e = |e: rusqlite::Error| e.to_string();
+        // One write transaction, so another process (the admin CLI) cannot
+        // pass the check between the count and the insert either.
+        let tx = super::write_tx(&mut conn).map_err(e)?;
         let owner: Option<String> =
-            conn.query_row("SELECT account FROM certfps WHERE fp = ?1", [fp], |r| r.get(0)).optional().map_err(e)?;
+            tx.query_row("SELECT account FROM certfps WHERE fp = ?1", [fp], |r| r.get(0)).optional().map_err(e)?;
         match owner {
             Some(o) if o == folded => return Ok(CertfpAdd::Already),
             Some(_) => return Ok(CertfpAdd::Taken),
             None => {}
         }
         let count: i64 =
-            conn.query_row("SELECT COUNT(*) FROM certfps WHERE account = ?1", [folded], |r| r.get(0)).map_err(e)?;
+            tx.query_row("SELECT COUNT(*) FROM certfps WHERE account = ?1", [folded], |r| r.get(0)).map_err(e)?;
         if count as usize >= max {
             return Ok(CertfpAdd::Full);
         }
-        conn.execute("INSERT INTO certfps (fp, account) VALUES (?1, ?2)", params![fp, folded]).map_err(e)?;
+        tx.execute("INSERT INTO certfps (fp, account) VALUES (?1, ?2)", params![fp, folded]).map_err(e)?;
+        tx.commit().map_err(e)?;
         Ok(CertfpAdd::Added)
     }
 

@@ -34,7 +34,7 @@ pub fn export(
 /// Writes `rows` into `table` in one transaction.
 pub fn import(conn: &mut Connection, table: &Table, rows: &[Vec<Value>]) -> StoreResult<()> {
     let e = |e: rusqlite::Error| format!("writing {}: {e}", table.name);
-    let tx = conn.transaction().map_err(e)?;
+    let tx = super::write_tx(conn).map_err(e)?;
     {
         let marks: Vec<String> = (1..=table.columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!("INSERT INTO {} ({}) VALUES ({})", table.name, table.columns.join(", "), marks.join(", "));

@@ -195,6 +195,14 @@ impl AccountStore for Sqlite {
     }
 }
 
+/// Begins a transaction that takes the file's write lock at once (`BEGIN
+/// IMMEDIATE`). A deferred transaction that reads before it writes cannot
+/// wait for another connection's writer: SQLite answers "database is locked"
+/// at once instead of applying the busy timeout, since its snapshot is stale.
+pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 impl Store for Sqlite {
     fn load_channels(&self) -> StoreResult<Vec<ChannelRecord>> {
         channels::load(&self.main(), None).map_err(|e| format!("{}: loading channels: {e}", self.dir.display()))
@@ -208,7 +216,7 @@ impl Store for Sqlite {
 
     fn apply_channel_changes(&self, changes: &[ChannelChange]) -> StoreResult<Vec<ChangeOutcome>> {
         let mut conn = self.main();
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let tx = write_tx(&mut conn).map_err(|e| e.to_string())?;
         let mut out = Vec::with_capacity(changes.len());
         for c in changes {
             out.push(channels::apply(&tx, c).map_err(|e| e.to_string())?);
@@ -219,7 +227,7 @@ impl Store for Sqlite {
 
     fn write_history(&self, ops: &[HistoryOp]) -> StoreResult<usize> {
         let mut conn = self.history_writer();
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let tx = write_tx(&mut conn).map_err(|e| e.to_string())?;
         let n = history::write(&tx, ops).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
         Ok(n)
@@ -254,7 +262,7 @@ impl Store for Sqlite {
 
     fn prune_history(&self, policy: &Retention, now_ms: i64, chunk: usize) -> StoreResult<usize> {
         let mut conn = self.history_writer();
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let tx = write_tx(&mut conn).map_err(|e| e.to_string())?;
         let n = history::prune(&tx, policy, now_ms, chunk).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
         Ok(n)
