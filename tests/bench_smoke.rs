@@ -108,7 +108,68 @@ fn fanout_delivers_every_message() {
     assert_eq!(v["foreign"], 0, "{line}");
     assert_eq!(v["broken"], 0, "{line}");
     assert_eq!(v["received"], v["expected"], "{line}");
+    // One server: the JSON line other scripts parse has no multi-server fields.
+    assert!(v.get("servers").is_none() && v.get("network").is_none() && v.get("processes").is_none(), "{line}");
     drop(server);
+}
+
+/// Runs `banter-bench` with `args`; returns its JSON line, parsed.
+fn bench_json(args: &[&str]) -> (serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_banter-bench")).args(args).output().expect("run banter-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
+    let line = stdout.lines().last().expect("a JSON line").to_string();
+    (serde_json::from_str(&line).expect("valid JSON"), format!("{line}\n{stderr}"))
+}
+
+/// Asserts that a fan-out run delivered every message exactly once, in order.
+fn assert_sound(v: &serde_json::Value, ctx: &str) {
+    assert!(v["delivered"].as_u64().unwrap_or(0) > 0 && v["sent"].as_u64().unwrap_or(0) > 0, "{ctx}");
+    for k in ["loss", "dups", "reordered", "foreign", "broken"] {
+        assert_eq!(v[k], 0, "{k}: {ctx}");
+    }
+    assert_eq!(v["received"], v["expected"], "{ctx}");
+}
+
+/// Multi-server fan-out against two real banterd processes: members spread
+/// over both. As independent servers (`--network independent`, not a
+/// cluster) each message reaches the members on its sender's server only;
+/// the same server given twice is one network, which also goes through the
+/// check that every server lists every member. CPU is summed over both pids.
+#[test]
+fn fanout_spreads_members_over_several_servers() {
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (a, port_a) = start_banterd(dir_a.path());
+    let (b, port_b) = start_banterd(dir_b.path());
+    let (addr_a, addr_b) = (format!("127.0.0.1:{port_a}"), format!("127.0.0.1:{port_b}"));
+    let (pid_a, pid_b) = (a.0.id().to_string(), b.0.id().to_string());
+    let common = ["fanout", "--channels", "2", "--members", "6", "--senders", "2", "--window", "8"];
+    let short = ["--warmup", "0.3", "--duration", "0.7", "--threads", "1", "--time-limit", "60"];
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--server", &addr_a, "--server", &addr_b, "--pid", &pid_a, "--pid", &pid_b]);
+    args.extend(["--network", "independent"]);
+    args.extend(short);
+    let (v, ctx) = bench_json(&args);
+    assert_sound(&v, &ctx);
+    assert_eq!((v["servers"].as_u64(), v["network"].as_str()), (Some(2), Some("independent")), "{ctx}");
+    // 3 members of each channel per server: 2 receivers per message.
+    assert_eq!(v["expected"].as_u64(), v["sent"].as_u64().map(|s| s * 2), "{ctx}");
+    let procs = v["processes"].as_array().expect("processes");
+    assert_eq!(procs.len(), 2, "{ctx}");
+    assert!(procs.iter().all(|p| p["name"] == "banterd" && p["cpu_s"].as_f64().is_some_and(|c| c >= 0.0)), "{ctx}");
+    assert!(ctx.contains("over 2 independent servers (not a cluster)"), "{ctx}");
+
+    let twice = format!("{addr_a},{addr_a}");
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--server", &twice, "--pid", &pid_a]);
+    args.extend(short);
+    let (v, ctx) = bench_json(&args);
+    assert_sound(&v, &ctx);
+    assert_eq!((v["servers"].as_u64(), v["network"].as_str()), (Some(2), Some("one")), "{ctx}");
+    assert_eq!(v["expected"].as_u64(), v["sent"].as_u64().map(|s| s * 5), "{ctx}");
+    assert!(v.get("processes").is_none(), "one pid: no breakdown: {ctx}");
+    drop((a, b));
 }
 
 /// Smoke run of `banter-bench who`: a handful of clients, a second of attack;

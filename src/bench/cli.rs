@@ -11,7 +11,7 @@ use std::time::Duration;
 pub struct Args {
     /// The scenario name (`connect`, `fanout`, ...).
     pub command: String,
-    opts: BTreeMap<String, String>,
+    opts: BTreeMap<String, Vec<String>>,
     used: std::cell::RefCell<Vec<String>>,
     /// Positional arguments (used by `chart` for its input files).
     pub free: Vec<String>,
@@ -33,7 +33,7 @@ impl Args {
                         (key.to_string(), v.clone())
                     }
                 };
-                opts.insert(k, v);
+                opts.entry(k).or_insert_with(Vec::new).push(v);
             } else {
                 free.push(a.clone());
             }
@@ -41,10 +41,18 @@ impl Args {
         Ok(Args { command, opts, used: Default::default(), free })
     }
 
-    /// The raw value of `--key`, if given.
+    /// The raw value of `--key`, if given (the last one when repeated).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.used.borrow_mut().push(key.to_string());
-        self.opts.get(key).map(String::as_str)
+        self.opts.get(key).and_then(|v| v.last()).map(String::as_str)
+    }
+
+    /// Every value of `--key`: the option may be repeated and each value
+    /// may be a comma-separated list (`--pid 1 --pid 2,3` gives 1, 2, 3).
+    pub fn get_all(&self, key: &str) -> Vec<&str> {
+        self.used.borrow_mut().push(key.to_string());
+        let vals = self.opts.get(key).map(Vec::as_slice).unwrap_or_default();
+        vals.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()).collect()
     }
 
     /// `--key` parsed as `T`, or `default` when absent.
@@ -104,5 +112,16 @@ mod tests {
         assert_eq!(a.secs("duration", 1.0).unwrap(), Duration::from_millis(2500));
         assert_eq!(a.free, vec!["x".to_string()]);
         assert!(a.unused().is_empty());
+    }
+
+    #[test]
+    fn repeated_options_and_lists() {
+        let argv: Vec<String> =
+            ["fanout", "--pid", "1", "--pid", "2,3", "--server", "127.0.0.1:1"].iter().map(|s| s.to_string()).collect();
+        let a = Args::parse(&argv).unwrap();
+        assert_eq!(a.get_all("pid"), vec!["1", "2", "3"]);
+        assert_eq!(a.get("pid"), Some("2,3"));
+        assert_eq!(a.get_all("server"), vec!["127.0.0.1:1"]);
+        assert!(a.get_all("label").is_empty());
     }
 }

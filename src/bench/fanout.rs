@@ -1,17 +1,19 @@
 //! The fan-out scenario: C channels × M members, S senders per channel,
 //! closed loop per sender (see [`super::member`]). Reports delivered
 //! messages per second, latency percentiles, loss/duplicates/reordering
-//! and the server's CPU time per million deliveries.
+//! and the server's CPU time per million deliveries. With several servers
+//! the members are spread over them (see [`super::multi`]) and the CPU is
+//! summed over every process given.
 
 use super::cli::Args;
 use super::conn::Conn;
 use super::fleet::{self, secs};
 use super::hist::Hist;
 use super::member::{self, MemberStats, Role, SenderSlot, Shared};
+use super::multi::{self, Network, ProcCpu, Targets};
 use super::phase::{Phase, PhaseCtl};
 use super::procfs;
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -171,17 +173,34 @@ pub struct Report {
     pub rss_end_kib: Option<u64>,
     /// 1-minute load average when counting ended (other work on the box).
     pub load1: Option<f64>,
+    /// Servers the members were spread over (multi-server runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub servers: Option<usize>,
+    /// `one` (a cluster) or `independent` (separate servers, not a
+    /// cluster); multi-server runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// Each process's CPU when several `--pid` were given (`server_cpu_s`
+    /// is their sum, RSS figures too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<Vec<ProcCpu>>,
 }
 
-/// Runs one fan-out scenario against `addr`.
-pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Report, String> {
+/// Runs one fan-out scenario against the servers of `t`.
+pub async fn run(t: &Targets, spec: &Spec) -> Result<Report, String> {
     let tag = fleet::run_tag();
+    let slots: Box<[SenderSlot]> = (0..spec.channels)
+        .flat_map(|c| (0..spec.senders).map(move |m| (c, m)))
+        .map(|(c, m)| SenderSlot::new(spec.window, t.receivers(c, m, spec.members)))
+        .collect();
+    if slots.iter().any(|s| s.receivers == 0) {
+        return Err("a sender has no receiver on its server: give each server at least 2 members per channel".into());
+    }
     let sh = Arc::new(Shared {
         phase: PhaseCtl::default(),
         base: std::time::Instant::now(),
-        slots: (0..spec.channels * spec.senders).map(|_| SenderSlot::new(spec.window)).collect(),
+        slots,
         senders: spec.senders,
-        receivers: (spec.members - 1) as u32,
         window: spec.window,
         rate: spec.rate,
         payload: spec.payload,
@@ -201,6 +220,7 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
                 sender: (m < spec.senders).then_some(c * spec.senders + m),
             };
             let nick = fleet::nick(&tag, c * spec.members + m);
+            let addr = t.addrs[t.server_of(c, m)];
             let (sh, sem, ready) = (sh.clone(), sem.clone(), ready_tx.clone());
             let read_size = spec.read_size;
             tasks.push(tokio::spawn(async move {
@@ -226,8 +246,16 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     }
     drop(ready_tx);
     let ready = fleet::wait_ready(&mut ready_rx, total, deadline).await;
+    let ready = match ready {
+        Ok(r) if t.is_multi() && t.network == Network::One => {
+            // JOINs are answered by now; other servers know them in well under 30 s.
+            let by = deadline.min(Instant::now() + Duration::from_secs(30));
+            multi::await_membership(t, &tag, spec.channels, spec.members, by).await.map(|()| r)
+        }
+        r => r,
+    };
     let t_ready = match ready {
-        Ok(t) => t,
+        Ok(r) => r,
         Err(e) => {
             sh.phase.set(Phase::Done);
             for t in tasks {
@@ -238,17 +266,17 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
     };
     sh.phase.set(Phase::Warmup);
     tokio::time::sleep(spec.warmup).await;
-    let cpu0 = pid.and_then(procfs::cpu_secs);
+    let cpu0 = t.cpu();
     let self0 = procfs::self_cpu_secs();
-    let rss_start = pid.and_then(procfs::rss_kib);
+    let rss_start = t.rss_kib();
     let t0 = Instant::now();
     sh.phase.set(Phase::Measure);
     tokio::time::sleep(spec.duration).await;
     sh.phase.set(Phase::Drain);
     let measured = t0.elapsed();
-    let cpu1 = pid.and_then(procfs::cpu_secs);
+    let cpu1 = t.cpu();
     let self1 = procfs::self_cpu_secs();
-    let rss_end = pid.and_then(procfs::rss_kib);
+    let rss_end = t.rss_kib();
     let load1 = procfs::load1();
     let drain_end = Instant::now() + spec.drain;
     while Instant::now() < drain_end && !all_done(&sh) {
@@ -271,8 +299,9 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
         sum.hist.merge(&s.hist);
     }
     let sent: u64 = sh.slots.iter().map(|s| s.sent.load(std::sync::atomic::Ordering::Acquire)).sum();
-    let expected = sent * u64::from(sh.receivers);
-    let server_cpu = cpu0.zip(cpu1).map(|(a, b)| b - a);
+    let expected: u64 =
+        sh.slots.iter().map(|s| s.sent.load(std::sync::atomic::Ordering::Acquire) * u64::from(s.receivers)).sum();
+    let (processes, server_cpu) = t.cpu_delta(&cpu0, &cpu1);
     let per_s = sum.measured as f64 / measured.as_secs_f64();
     Ok(Report {
         scenario: "fanout".into(),
@@ -303,6 +332,9 @@ pub async fn run(addr: SocketAddr, pid: Option<u32>, spec: &Spec) -> Result<Repo
         rss_start_kib: rss_start,
         rss_end_kib: rss_end,
         load1,
+        servers: t.is_multi().then_some(t.addrs.len()),
+        network: t.is_multi().then(|| t.network_name().to_string()),
+        processes: (t.pids.len() > 1).then_some(processes),
     })
 }
 
@@ -322,14 +354,24 @@ pub fn round3(v: f64) -> f64 {
 
 /// One-line human summary of a report.
 pub fn summary(r: &Report) -> String {
-    let cpu = r.server_cpu_s_per_million.map(|c| format!(", server {c:.3} CPU-s/M")).unwrap_or_default();
+    let who = match &r.processes {
+        Some(p) => format!("{} processes", p.len()),
+        None => "server".into(),
+    };
+    let cpu = r.server_cpu_s_per_million.map(|c| format!(", {who} {c:.3} CPU-s/M")).unwrap_or_default();
+    let spread = match (r.servers, &r.network) {
+        (Some(n), Some(net)) if net == "one" => format!(" over {n} servers (one network)"),
+        (Some(n), _) => format!(" over {n} independent servers (not a cluster)"),
+        _ => String::new(),
+    };
     format!(
-        "{} {}: {}×{} ({} senders, window {}): {:.0} delivered/s, p50 {} µs, p99 {} µs{}; \
+        "{} {}: {}×{}{} ({} senders, window {}): {:.0} delivered/s, p50 {} µs, p99 {} µs{}; \
          loss {}, dups {}, reordered {}, broken {}",
         r.scenario,
         r.label,
         r.channels,
         r.members,
+        spread,
         r.senders,
         r.window,
         r.delivered_per_s,

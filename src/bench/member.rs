@@ -22,6 +22,8 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub struct SenderSlot {
     acks: Box<[AtomicU32]>,
+    /// Members that receive each of this sender's messages.
+    pub receivers: u32,
     /// Messages received by every other channel member.
     pub completed: AtomicU64,
     /// Messages sent so far.
@@ -30,10 +32,12 @@ pub struct SenderSlot {
 }
 
 impl SenderSlot {
-    /// A slot with an ack ring of `window` entries.
-    pub fn new(window: u32) -> SenderSlot {
+    /// A slot with an ack ring of `window` entries, for a sender whose
+    /// messages `receivers` members receive.
+    pub fn new(window: u32, receivers: u32) -> SenderSlot {
         SenderSlot {
             acks: (0..window).map(|_| AtomicU32::new(0)).collect(),
+            receivers,
             completed: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             notify: Notify::new(),
@@ -43,7 +47,8 @@ impl SenderSlot {
     /// Counts one receipt of `seq`; `receivers` receipts complete it.
     /// The completing receiver subtracts `receivers` rather than storing 0,
     /// so receipts of the next message using the slot are never lost.
-    fn ack(&self, seq: u64, receivers: u32) {
+    fn ack(&self, seq: u64) {
+        let receivers = self.receivers;
         let slot = &self.acks[(seq % self.acks.len() as u64) as usize];
         let v = slot.fetch_add(1, Ordering::AcqRel) + 1;
         if v.is_multiple_of(receivers) {
@@ -65,8 +70,6 @@ pub struct Shared {
     pub slots: Box<[SenderSlot]>,
     /// Senders per channel.
     pub senders: usize,
-    /// Receivers per message (members − 1).
-    pub receivers: u32,
     /// Max messages in flight per sender.
     pub window: u32,
     /// Messages per second per sender (0 = as fast as the window allows).
@@ -264,7 +267,7 @@ fn receive(
                 st.late += 1;
             }
             st.unique += 1;
-            sh.slots[sid as usize].ack(seq, sh.receivers);
+            sh.slots[sid as usize].ack(seq);
             if measuring {
                 st.measured += 1;
                 st.hist.record(now_ns.saturating_sub(ts) / 1000);
@@ -279,20 +282,20 @@ mod tests {
 
     #[test]
     fn ack_ring_completes_each_message_once() {
-        let slot = SenderSlot::new(4);
+        let slot = SenderSlot::new(4, 3);
         // 3 receivers per message; message 4 reuses message 0's slot.
         for _ in 0..3 {
-            slot.ack(1, 3);
+            slot.ack(1);
         }
         assert_eq!(slot.completed.load(Ordering::Acquire), 1);
-        slot.ack(0, 3);
-        slot.ack(0, 3);
-        slot.ack(0, 3);
+        slot.ack(0);
+        slot.ack(0);
+        slot.ack(0);
         assert_eq!(slot.completed.load(Ordering::Acquire), 2);
-        slot.ack(4, 3);
-        slot.ack(4, 3);
+        slot.ack(4);
+        slot.ack(4);
         assert_eq!(slot.completed.load(Ordering::Acquire), 2);
-        slot.ack(4, 3);
+        slot.ack(4);
         assert_eq!(slot.completed.load(Ordering::Acquire), 3);
         assert!(slot.acks.iter().all(|a| a.load(Ordering::Acquire) == 0));
     }

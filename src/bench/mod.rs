@@ -6,7 +6,8 @@
 //!
 //! - `connect`: N clients register and hold; registrations/s, RSS/client.
 //! - `fanout`: C channels × M members, S closed-loop senders; delivered/s,
-//!   latency, loss/dups/reordering, server CPU per million deliveries.
+//!   latency, loss/dups/reordering, server CPU per million deliveries; the
+//!   members may be spread over several servers (see [`multi`]).
 //! - `sweep`: `fanout` over channel sizes, plus an SVG chart.
 //! - `churn`: JOIN/PART/NICK loops; operations/s.
 //! - `soak`: many clients with paced traffic; RSS at start and end.
@@ -34,6 +35,7 @@ pub mod hist;
 pub mod history;
 pub mod line;
 pub mod member;
+pub mod multi;
 pub mod phase;
 pub mod procfs;
 pub mod report;
@@ -69,6 +71,15 @@ scenarios:
 common options:
   --server 127.0.0.1:6667   server address (loopback only)
   --pid PID                 server process, for /proc CPU and RSS figures
+
+several servers (fanout, sweep, soak): members of each channel spread round robin
+  --server A --server B     (or A,B) members of every channel over A and B, senders too
+  --pid P1 --pid P2         (or P1,P2) CPU and RSS summed over these processes (banterd
+                            nodes, redis-server...), each one listed in `processes`
+  --network one             one network (a cluster): every member gets every message;
+                            checks that each server lists every member before counting
+  --network independent     separate servers (not a cluster): a message reaches the
+                            members on its sender's server only
   --threads 2               worker threads of the bench's own runtime
   --label NAME              copied into every JSON line (e.g. the server name)
   --time-limit SECS         hard limit for the whole run (default: from the scenario)

@@ -2,11 +2,11 @@
 //! chosen scenario and prints its JSON line(s) and summary.
 
 use super::chart;
-use super::cli::{loopback_addr, Args};
+use super::cli::Args;
+use super::multi::Targets;
 use super::{burst, churn, conn, connect, fanout, report, who};
 use serde::Serialize;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Runs the scenario named by `a.command`.
@@ -23,8 +23,10 @@ pub fn run(a: &Args) -> Result<(), String> {
         emit(&r, &super::history::fill_summary(&r));
         return Ok(());
     }
-    let addr = loopback_addr(a.get("server").unwrap_or("127.0.0.1:6667"))?;
-    let pid: Option<u32> = a.get("pid").map(str::parse).transpose().map_err(|_| "bad --pid")?;
+    // Several servers and processes: fan-out runs only (sweep and soak too).
+    let targets = Targets::from_args(a, matches!(a.command.as_str(), "fanout" | "sweep" | "soak"))?;
+    let addr = targets.addrs[0];
+    let pid = targets.pids.first().copied();
     let threads: usize = a.num("threads", 2)?;
     let label = a.get("label").unwrap_or("").to_string();
     let limit: Option<f64> = a.get("time-limit").map(str::parse).transpose().map_err(|_| "bad --time-limit")?;
@@ -43,11 +45,11 @@ pub fn run(a: &Args) -> Result<(), String> {
             reject_unused(a)?;
             check_fds(spec.channels * spec.members, nofile)?;
             let budget = limit_or(limit, spec.budget());
-            let mut r = block_on(threads, budget, fanout::run(addr, pid, &spec))?;
+            let mut r = block_on(threads, budget, fanout::run(&targets, &spec))?;
             r.label = label;
             emit(&r, &fanout::summary(&r));
         }
-        "sweep" => sweep(a, addr, pid, threads, label, limit, nofile)?,
+        "sweep" => sweep(a, &targets, threads, label, limit, nofile)?,
         "churn" => {
             let spec = churn::Spec::from_args(a)?;
             reject_unused(a)?;
@@ -76,7 +78,7 @@ pub fn run(a: &Args) -> Result<(), String> {
             reject_unused(a)?;
             check_fds(spec.channels * spec.members, nofile)?;
             let budget = limit_or(limit, spec.budget());
-            let mut r = block_on(threads, budget, fanout::run(addr, pid, &spec))?;
+            let mut r = block_on(threads, budget, fanout::run(&targets, &spec))?;
             r.scenario = "soak".into();
             r.label = label;
             let rss = match (r.rss_start_kib, r.rss_end_kib) {
@@ -118,8 +120,7 @@ pub fn run(a: &Args) -> Result<(), String> {
 /// Fan-out over several channel sizes, one JSON line each, then the chart.
 fn sweep(
     a: &Args,
-    addr: SocketAddr,
-    pid: Option<u32>,
+    targets: &Targets,
     threads: usize,
     label: String,
     limit: Option<f64>,
@@ -148,7 +149,7 @@ fn sweep(
     let reports = block_on(threads, budget, async {
         let mut out = Vec::new();
         for s in &specs {
-            let mut r = fanout::run(addr, pid, s).await?;
+            let mut r = fanout::run(targets, s).await?;
             r.scenario = "sweep".into();
             r.label = label.clone();
             emit(&r, &fanout::summary(&r));

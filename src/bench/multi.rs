@@ -1,0 +1,243 @@
+//! Several servers under one fan-out run: which server each member connects
+//! to, how many receivers each sender has, the membership check that tells
+//! one network from separate servers, and the CPU of a list of processes.
+//!
+//! Members of each channel are spread round robin over the servers (member
+//! `m` of channel `c` on server `(c + m) % n`), so with two servers half of
+//! every channel is on each, and so are its senders (the first members).
+
+use super::cli::{loopback_addr, Args};
+use super::conn::Conn;
+use super::fleet;
+use super::line::Line;
+use super::procfs;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How the servers of a run relate to each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// One network (a cluster): every member of a channel receives every
+    /// message sent to it, whatever server either is on.
+    One,
+    /// Separate servers (not a cluster): a channel exists once per server
+    /// and a message reaches the members on the sender's server only.
+    Independent,
+}
+
+/// The servers and processes of a run.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    /// Server addresses, in the order members are spread over them.
+    pub addrs: Vec<SocketAddr>,
+    /// Processes whose CPU time is summed (servers, and e.g. redis-server).
+    pub pids: Vec<u32>,
+    /// How the servers relate (matters only with several).
+    pub network: Network,
+}
+
+/// CPU and memory of one process over the measured phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcCpu {
+    /// Process id.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`), e.g. `banterd`, `redis-server`.
+    pub name: String,
+    /// CPU seconds during the measured phase.
+    pub cpu_s: f64,
+    /// Resident memory when counting ended, KiB.
+    pub rss_end_kib: Option<u64>,
+}
+
+/// A reading of every process's CPU seconds, in `pids` order.
+#[derive(Debug, Clone)]
+pub struct CpuReading(Vec<Option<f64>>);
+
+impl Targets {
+    /// Reads `--server` (repeatable, or a comma-separated list; default
+    /// 127.0.0.1:6667), `--pid` (likewise) and `--network one|independent`.
+    /// Several servers or processes are for `fanout` only (`multi_ok`).
+    pub fn from_args(a: &Args, multi_ok: bool) -> Result<Targets, String> {
+        let mut addrs: Vec<SocketAddr> =
+            a.get_all("server").into_iter().map(loopback_addr).collect::<Result<_, _>>()?;
+        if addrs.is_empty() {
+            addrs.push(loopback_addr("127.0.0.1:6667")?);
+        }
+        let pids: Vec<u32> = a
+            .get_all("pid")
+            .into_iter()
+            .map(|p| p.parse().map_err(|_| format!("bad --pid {p:?}")))
+            .collect::<Result<_, _>>()?;
+        let network = match a.get("network").unwrap_or("one") {
+            "one" => Network::One,
+            "independent" => Network::Independent,
+            other => return Err(format!("--network {other:?}: expected one or independent")),
+        };
+        let t = Targets { addrs, pids, network };
+        if !multi_ok && (t.addrs.len() > 1 || t.pids.len() > 1) {
+            return Err(format!("{}: one --server and one --pid only (several are for fanout)", a.command));
+        }
+        if t.pids.len() > 1 {
+            if let Some(p) = t.pids.iter().find(|&&p| procfs::cpu_secs(p).is_none()) {
+                return Err(format!("--pid {p}: no such process"));
+            }
+        }
+        Ok(t)
+    }
+
+    /// More than one server: the report names the servers and the network.
+    pub fn is_multi(&self) -> bool {
+        self.addrs.len() > 1
+    }
+
+    /// The server index of member `m` of channel `c`.
+    pub fn server_of(&self, c: usize, m: usize) -> usize {
+        (c + m) % self.addrs.len()
+    }
+
+    /// How many members receive each message of member `m` of channel `c`
+    /// (a channel of `members`): all the others on one network, only those
+    /// on the same server when the servers are independent.
+    pub fn receivers(&self, c: usize, m: usize, members: usize) -> u32 {
+        let n = match self.network {
+            Network::One => members,
+            Network::Independent => (0..members).filter(|&o| self.server_of(c, o) == self.server_of(c, m)).count(),
+        };
+        n.saturating_sub(1) as u32
+    }
+
+    /// The network kind as written in the report.
+    pub fn network_name(&self) -> &'static str {
+        match self.network {
+            Network::One => "one",
+            Network::Independent => "independent",
+        }
+    }
+
+    /// CPU seconds of every process now.
+    pub fn cpu(&self) -> CpuReading {
+        CpuReading(self.pids.iter().map(|&p| procfs::cpu_secs(p)).collect())
+    }
+
+    /// Resident memory summed over the processes, KiB (`None` without any,
+    /// or when one cannot be read).
+    pub fn rss_kib(&self) -> Option<u64> {
+        if self.pids.is_empty() {
+            return None;
+        }
+        self.pids.iter().map(|&p| procfs::rss_kib(p)).sum()
+    }
+
+    /// Per-process CPU between two readings, and their sum (`None` when a
+    /// process could not be read at either end).
+    pub fn cpu_delta(&self, a: &CpuReading, b: &CpuReading) -> (Vec<ProcCpu>, Option<f64>) {
+        let mut total = Some(0.0);
+        let mut per = Vec::new();
+        for (i, &pid) in self.pids.iter().enumerate() {
+            let d = a.0[i].zip(b.0[i]).map(|(x, y)| y - x);
+            total = total.zip(d).map(|(t, d)| t + d);
+            per.push(ProcCpu {
+                pid,
+                name: comm(pid),
+                cpu_s: d.map(super::fanout::round3).unwrap_or(-1.0),
+                rss_end_kib: procfs::rss_kib(pid),
+            });
+        }
+        (per, total.filter(|_| !self.pids.is_empty()))
+    }
+}
+
+/// The command name of `pid`, or `?`.
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into())
+}
+
+/// On one network, waits until every server lists all `members` members of
+/// every channel in NAMES (a JOIN made on one server must be known to the
+/// others before messages are counted); fails at `deadline` naming what a
+/// server sees, which is what separate servers given without
+/// `--network independent` look like.
+pub async fn await_membership(
+    t: &Targets,
+    tag: &str,
+    channels: usize,
+    members: usize,
+    deadline: Instant,
+) -> Result<(), String> {
+    for (i, &addr) in t.addrs.iter().enumerate() {
+        let mut probe = Conn::connect(addr, 4096).await.map_err(|e| format!("probe of {addr}: {e}"))?;
+        let nick = fleet::nick(tag, channels * members + i);
+        probe.register(&nick, deadline).await.map_err(|e| format!("probe of {addr}: {e}"))?;
+        for c in 0..channels {
+            let chan = fleet::channel(tag, c);
+            loop {
+                let seen =
+                    names_count(&mut probe, &chan, deadline).await.map_err(|e| format!("NAMES on {addr}: {e}"))?;
+                if seen >= members {
+                    break;
+                }
+                if Instant::now() + Duration::from_millis(100) >= deadline {
+                    return Err(format!(
+                        "server {addr} sees {seen} of {members} members of {chan}: the servers are not one \
+                         network (use --network independent for separate servers)"
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        probe.queue(b"QUIT :probe done\r\n");
+        let _ = probe.flush().await;
+    }
+    Ok(())
+}
+
+/// Sends `NAMES chan` and counts the names listed before 366.
+async fn names_count(probe: &mut Conn, chan: &str, deadline: Instant) -> std::io::Result<usize> {
+    probe.queue(format!("NAMES {chan}\r\n").as_bytes());
+    probe.flush().await?;
+    let mut n = 0;
+    loop {
+        let l = probe.line(deadline).await?;
+        let Some(m) = Line::parse(&l) else { continue };
+        match m.command {
+            b"353" => {
+                n += m.params().last().map_or(0, |names| names.split(|&b| b == b' ').filter(|s| !s.is_empty()).count())
+            }
+            b"366" => return Ok(n),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(n: usize, network: Network) -> Targets {
+        let addrs = (0..n).map(|i| SocketAddr::from(([127, 0, 0, 1], 6667 + i as u16))).collect();
+        Targets { addrs, pids: Vec::new(), network }
+    }
+
+    #[test]
+    fn spreads_members_and_senders_round_robin() {
+        let t = targets(2, Network::One);
+        let on0 = (0..500).filter(|&m| t.server_of(0, m) == 0).count();
+        assert_eq!(on0, 250);
+        // Two senders of a channel land on different servers.
+        assert_ne!(t.server_of(3, 0), t.server_of(3, 1));
+        assert_eq!(t.receivers(0, 0, 500), 499);
+    }
+
+    #[test]
+    fn independent_servers_count_local_receivers() {
+        let t = targets(2, Network::Independent);
+        assert_eq!(t.receivers(0, 0, 20), 9);
+        // Channel 1 starts on server 1: members 0, 2, 4 there, 1 and 3 on server 0.
+        assert_eq!(t.receivers(1, 0, 5), 2);
+        assert_eq!(t.receivers(1, 1, 5), 1);
+        let one = targets(1, Network::Independent);
+        assert_eq!(one.receivers(0, 0, 20), 19);
+    }
+}
