@@ -35,6 +35,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Where accounts, channels and history are kept.
     pub store: StoreConfig,
+    /// Several banterd nodes sharing one network through Redis (docs/cluster.md).
+    pub cluster: ClusterConfig,
     /// IRC operators.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -390,6 +392,34 @@ pub struct StoreConfig {
     pub url: Option<String>,
 }
 
+/// `[cluster]`: nodes sharing one network through a Redis stream (see
+/// docs/cluster.md). Without `redis_url` (the default) the server is a single
+/// node and none of the cluster code runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The Redis 7 server every node shares (`redis://HOST:PORT/DB`); None:
+    /// a single node.
+    pub redis_url: Option<String>,
+    /// This node's name in logs, QUIT messages and Redis keys; None: the host
+    /// name and the process id.
+    pub node_name: Option<String>,
+    /// How often the node renews its liveness key and runs the reaper, in ms.
+    pub heartbeat_ms: u64,
+    /// How long a node's liveness key lives without renewal, in ms: a node
+    /// silent that long is declared down and its users quit.
+    pub ttl_ms: u64,
+    /// How long a change that must reach Redis (a nick claim) waits for it to
+    /// come back before failing, in ms.
+    pub grace_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig { redis_url: None, node_name: None, heartbeat_ms: 1000, ttl_ms: 5000, grace_ms: 5000 }
+    }
+}
+
 /// The format of log lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -740,6 +770,15 @@ impl Config {
         }
         if self.store.url.as_deref().is_some_and(|u| !crate::store::location::is_postgres_url(u)) {
             bad("store.url", "must be a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE), or absent for SQLite");
+        }
+        if self.cluster.redis_url.as_deref().is_some_and(|u| !(u.starts_with("redis://") || u.starts_with("unix://"))) {
+            bad("cluster.redis_url", "must be a Redis URL (redis://HOST:PORT/DB), or absent for a single node");
+        }
+        if self.cluster.node_name.as_deref().is_some_and(|n| n.is_empty() || n.contains([' ', ':', ','])) {
+            bad("cluster.node_name", "must be non-empty, without spaces, colons or commas");
+        }
+        if self.cluster.heartbeat_ms == 0 || self.cluster.ttl_ms < 2 * self.cluster.heartbeat_ms {
+            bad("cluster", "heartbeat_ms must be at least 1 and ttl_ms at least twice heartbeat_ms");
         }
         if !matches!(self.server.casemapping.as_str(), "rfc1459" | "ascii") {
             bad("server.casemapping", "must be \"rfc1459\" or \"ascii\"");

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod bench;
 pub mod caps;
 pub mod client;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod isupport;

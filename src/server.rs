@@ -74,6 +74,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     server.history.attach(store.clone(), writer);
     server.restore_channels(Committer::start(store.clone()), records);
     crate::state::refresh::start(&server, &store);
+    // A node of a cluster learns the network before anyone can connect.
+    crate::cluster::start(&server).await?;
     let mut listeners = Vec::new();
     for addr in &listen {
         let l = net::listener::bind(*addr)?;
@@ -129,6 +131,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     }
     tracing::info!("shutting down");
     notify::stopping();
+    if let Some(cluster) = server.cluster() {
+        // The other nodes' users see ours quit at once.
+        cluster.leave().await;
+    }
     server.begin_shutdown();
     drain(&server).await;
     if let Some(w) = server.history.writer() {

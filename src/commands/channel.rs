@@ -6,7 +6,7 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
-use crate::state::client::{Client, MAX_INVITES_KEPT};
+use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
 use crate::state::{extban, fanout, membership, RenameError};
 use std::sync::Arc;
 
@@ -111,6 +111,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
         };
         st.add(ctx.client.clone(), modes);
         drop(st);
+        crate::cluster::joined(&ctx.server, &ctx.client, &ch, modes);
         if let Some(refusal) = overridden {
             let mode = match refusal {
                 ERR_BADCHANNELKEY => "+k",
@@ -152,27 +153,34 @@ fn join_refusal(ctx: &Ctx, st: &ChannelState, key: Option<&str>) -> Option<Numer
 
 /// Sends the JOIN to the channel and the join burst (topic, names) to the joiner.
 fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
-    let (mask, account, realname, away) = {
-        let i = ctx.client.info();
-        (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
-    };
-    let plain = Line::from_user(mask.clone(), account.as_deref(), "JOIN", vec![channel.name.clone()]);
-    let mut extended = plain.clone();
-    extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
-    extended.params.push(realname);
-    let me = ctx.me();
-    fanout::to_channel(channel, &plain, me, fanout::without_cap(Cap::ExtendedJoin));
-    fanout::to_channel(channel, &extended, me, fanout::with_cap(Cap::ExtendedJoin));
-    if let Some(away) = away {
-        let line = Line::from_user(mask, account.as_deref(), "AWAY", vec![away]);
-        fanout::to_channel(channel, &line, me, fanout::with_cap(Cap::AwayNotify));
-    }
+    let (plain, extended) = broadcast_join(channel, &ctx.client, ctx.me());
     ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
     channel_burst(ctx, channel);
     // The client's other sessions (multiclient) got the JOIN above: the rest too.
     for other in crate::state::session::links_but(&ctx.client, ctx.link.id) {
         ctx.on_connection(other, |ctx| channel_burst(ctx, channel));
     }
+}
+
+/// Sends `client`'s JOIN to the members of `channel` but `except` (with
+/// extended-join's account and realname to those that asked, and its away
+/// message to away-notify ones); returns the plain and the extended JOIN.
+pub fn broadcast_join(channel: &Channel, client: &Client, except: Option<ClientId>) -> (Line, Line) {
+    let (mask, account, realname, away) = {
+        let i = client.info();
+        (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
+    };
+    let plain = Line::from_user(mask.clone(), account.as_deref(), "JOIN", vec![channel.name.clone()]);
+    let mut extended = plain.clone();
+    extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
+    extended.params.push(realname);
+    fanout::to_channel(channel, &plain, except, fanout::without_cap(Cap::ExtendedJoin));
+    fanout::to_channel(channel, &extended, except, fanout::with_cap(Cap::ExtendedJoin));
+    if let Some(away) = away {
+        let line = Line::from_user(mask, account.as_deref(), "AWAY", vec![away]);
+        fanout::to_channel(channel, &line, except, fanout::with_cap(Cap::AwayNotify));
+    }
+    (plain, extended)
 }
 
 /// What a joiner gets after its JOIN: topic, read marker, names, metadata.
@@ -241,6 +249,7 @@ fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
     fanout::to_channel(ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &ctx.client, ch);
+    crate::cluster::parted(&ctx.server, &ctx.client, ch, reason);
 }
 
 /// RENAME `#old #new [:reason]` (IRCv3 draft/channel-rename): a channel
@@ -359,6 +368,7 @@ fn kick_one(ctx: &mut Ctx, name: &str, target: &str, reason: &str) -> HandlerRes
     fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
     ctx.reply(line);
     membership::leave(&ctx.server, &victim, &ch);
+    crate::cluster::kicked(&ctx.server, &ctx.client, &ch, &victim, reason);
     Ok(())
 }
 
@@ -444,11 +454,9 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let param = msg.param(1);
     let text = param[..param.floor_char_boundary(cfg.limits.topic_len)].to_owned();
     let mask = ctx.client.mask();
-    ch.write().topic = if text.is_empty() {
-        None
-    } else {
-        Some(Topic { text: text.clone(), set_by: mask.clone(), set_at: chrono::Utc::now().timestamp() })
-    };
+    let set_at = chrono::Utc::now().timestamp();
+    ch.write().topic =
+        if text.is_empty() { None } else { Some(Topic { text: text.clone(), set_by: mask.clone(), set_at }) };
     if ch.read().is_persistent() {
         let ack = ctx.server.persist_channel(&ch);
         ctx.commit("TOPIC", ack);
@@ -457,6 +465,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let msgid = ctx.server.next_msgid_at(line.time_ms());
     let line = line.tag("msgid", msgid, Cap::MessageTags);
     fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
+    crate::cluster::topic(&ctx.server, &ctx.client, &ch, &line, set_at);
     ctx.reply(line.clone());
     super::chathistory::record_channel(ctx, &ch, [line]);
     Ok(())

@@ -134,6 +134,7 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
             flush_held(ctx);
             let sent = fanout::to_channel_status(&ch, &line, ctx.me(), !status.contains('@'));
             METRICS.relayed(1, sent);
+            crate::cluster::channel_lines(&ctx.server, &ctx.client, &ch, [&line]);
             echo(ctx, &line);
         }
     } else {
@@ -149,6 +150,9 @@ fn deliver(ctx: &mut Ctx, target: &str, line: Line, kind: Kind) -> HandlerResult
             let mut variants = crate::proto::line::variants(&line);
             if to.deliver(&mut variants, None, &only_tags) > 0 {
                 METRICS.relayed(1, 1);
+            } else if to.sessions_any() {
+                // A user of another node: its node delivers.
+                crate::cluster::private_line(&ctx.server, &ctx.client, &to, &line);
             }
             if to.id != ctx.client.id {
                 // The sender's other sessions (multiclient) see what it said.
@@ -183,6 +187,7 @@ fn hold(ctx: &mut Ctx, ch: std::sync::Arc<Channel>, line: Line, tags_only: bool)
 pub fn flush_held(ctx: &mut Ctx) {
     let Some(pending) = ctx.pending.take() else { return };
     let (channel, lines) = pending.deliver();
+    crate::cluster::channel_lines(&ctx.server, &ctx.client, &channel, &lines);
     super::chathistory::record_channel(ctx, &channel, lines);
 }
 

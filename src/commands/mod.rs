@@ -54,6 +54,9 @@ pub enum Handler {
     Sync(fn(&mut Ctx, &Message<'_>) -> HandlerResult),
     /// Waits on blocking work (password hashing, the database).
     Async(for<'a> fn(&'a mut Ctx, OwnedMessage) -> BoxFuture<'a>),
+    /// The first on a single node; the second, which waits for Redis, on a
+    /// node of a cluster (see [`crate::cluster`]).
+    Clustered(fn(&mut Ctx, &Message<'_>) -> HandlerResult, for<'a> fn(&'a mut Ctx, OwnedMessage) -> BoxFuture<'a>),
 }
 
 /// One row of the command table.
@@ -78,7 +81,7 @@ const fn oper_cmd(name: &'static str, min_params: usize, handler: Handler) -> Co
     Command { name, min_params, when: When::Registered, oper: true, handler }
 }
 
-use Handler::{Async, Sync};
+use Handler::{Async, Clustered, Sync};
 use When::{Any, Registered};
 
 /// Every command the server understands.
@@ -109,7 +112,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("MONITOR", 1, Registered, Sync(monitor::monitor)),
     cmd("MOTD", 0, Registered, Sync(info::motd)),
     cmd("NAMES", 0, Registered, Sync(channel::names)),
-    cmd("NICK", 0, Any, Sync(registration::nick)),
+    cmd("NICK", 0, Any, Clustered(registration::nick, registration::nick_clustered)),
     cmd("NICKSERV", 0, Registered, Sync(crate::services::ns)),
     cmd("NOTICE", 0, Registered, Sync(message::notice)),
     cmd("NS", 0, Registered, Sync(crate::services::ns)),
@@ -202,6 +205,8 @@ async fn handle_line(ctx: &mut Ctx, line: &str) {
         Some(c) => match c.handler {
             Handler::Sync(f) => f(ctx, &msg),
             Handler::Async(f) => f(ctx, msg.to_owned_message()).await,
+            Handler::Clustered(_, f) if ctx.server.cluster().is_some() => f(ctx, msg.to_owned_message()).await,
+            Handler::Clustered(f, _) => f(ctx, &msg),
         },
     };
     if let Err(e) = result {

@@ -1,12 +1,12 @@
 //! Connection registration: NICK, USER, PASS, PING/PONG, QUIT, SETNAME and the
 //! welcome burst.
 
-use super::{err, err_because, fail, info, Ctx, HandlerResult};
+use super::{err, err_because, fail, info, BoxFuture, CmdError, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
-use crate::proto::Message;
-use crate::state::fanout;
+use crate::proto::{Message, OwnedMessage};
+use crate::state::{fanout, NickError};
 use std::sync::atomic::Ordering;
 
 /// The version string in 002, 004 and VERSION.
@@ -17,17 +17,43 @@ pub use crate::proto::names::valid_nick;
 /// NICK: claim a nick before registration, or change it after.
 pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let new = msg.param(0);
+    let Some(change) = prepare_nick(ctx, new)? else { return Ok(()) };
+    let claimed = ctx.server.claim_nick(&ctx.client, new);
+    finish_nick(ctx, new, change, claimed)
+}
+
+/// NICK on a node of a cluster: the claim is decided in Redis first (see
+/// [`crate::cluster::claim_nick`]), so the handler waits for it.
+pub fn nick_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let new = msg.params.first().cloned().unwrap_or_default();
+        let Some(change) = prepare_nick(ctx, &new)? else { return Ok(()) };
+        let claimed = crate::cluster::claim_nick(&ctx.server, &ctx.client, &new).await;
+        finish_nick(ctx, &new, change, claimed)
+    })
+}
+
+/// What a nick change needs once the nick is claimed.
+struct NickChange {
+    /// The NICK line, from the old mask.
+    line: Line,
+    old_nick: String,
+    registered: bool,
+}
+
+/// The checks before a nick is claimed; `None` when there is nothing to claim.
+fn prepare_nick(ctx: &mut Ctx, new: &str) -> Result<Option<NickChange>, CmdError> {
     if new.is_empty() {
-        return err(ERR_NONICKNAMEGIVEN, &[]);
+        return err(ERR_NONICKNAMEGIVEN, &[]).map(|()| None);
     }
     let cfg = ctx.server.config();
     if let Some(why) = crate::proto::names::nick_problem(new, cfg.limits.nick_len) {
-        return err_because(ERR_ERRONEUSNICKNAME, &[new], format!("Erroneous nickname: {why}"));
+        return err_because(ERR_ERRONEUSNICKNAME, &[new], format!("Erroneous nickname: {why}")).map(|()| None);
     }
     let old_line = ctx.client.line("NICK", vec![new.to_owned()]);
     let old_nick = ctx.client.nick();
     if old_nick == new {
-        return Ok(());
+        return Ok(None);
     }
     let registered = ctx.client.is_registered();
     if !registered {
@@ -40,33 +66,45 @@ pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
             ctx.conn.has_nick = true;
             let text = format!("{new} belongs to a registered account: log in (SASL or PASS) to use it");
             ctx.standard_reply("WARN", "NICK", "NICKNAME_RESERVED", &[new.to_owned()], &text);
-            return Ok(());
+            return Ok(None);
         }
     }
     if registered && ctx.server.accounts.nick_reserved_against(&ctx.server, new, &ctx.client) {
         let context = [new.to_owned()];
         let text = "Nickname is reserved by a registered account";
         ctx.standard_reply("FAIL", "NICK", "NICKNAME_RESERVED", &context, text);
-        return err(ERR_NICKNAMEINUSE, &[new]);
+        return err(ERR_NICKNAMEINUSE, &[new]).map(|()| None);
     }
     if registered {
         if let Some(channel) = banned_in(ctx) {
             let text = "Cannot change nickname while banned on channel".to_owned();
-            return err_because(ERR_BANNICKCHANGE, &[new, &channel], text);
+            return err_because(ERR_BANNICKCHANGE, &[new, &channel], text).map(|()| None);
         }
     }
-    if ctx.server.claim_nick(&ctx.client, new).is_err() {
-        if !registered && super::attach::may_attach_later(ctx, new) {
-            ctx.conn.pre().attach_nick = Some(new.to_owned());
-            ctx.conn.has_nick = true;
-            return Ok(());
+    Ok(Some(NickChange { line: old_line, old_nick, registered }))
+}
+
+/// The nick change once the claim is decided.
+fn finish_nick(ctx: &mut Ctx, new: &str, change: NickChange, claimed: Result<(), NickError>) -> HandlerResult {
+    let NickChange { line, old_nick, registered } = change;
+    match claimed {
+        Ok(()) => {}
+        Err(NickError::Unavailable) => {
+            let text = "The network cannot be reached to claim the nick: try again shortly";
+            return fail("NICK", "TEMPORARILY_UNAVAILABLE", &[new], text);
         }
-        return err(ERR_NICKNAMEINUSE, &[new]);
+        Err(NickError::InUse) => {
+            if !registered && super::attach::may_attach_later(ctx, new) {
+                ctx.conn.pre().attach_nick = Some(new.to_owned());
+                ctx.conn.has_nick = true;
+                return Ok(());
+            }
+            return err(ERR_NICKNAMEINUSE, &[new]);
+        }
     }
     ctx.conn.has_nick = true;
     if registered {
         remember(ctx, &old_nick);
-        let line = old_line;
         let peers = fanout::peers(&ctx.client);
         fanout::to_clients(&peers, &line, fanout::everyone);
         crate::state::session::to_others(&ctx.client, ctx.link.id, &line);
@@ -112,6 +150,10 @@ pub fn regain(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         );
     }
     if let Some(holder) = ctx.server.find_nick(wanted).filter(|h| h.id != ctx.client.id) {
+        if ctx.server.cluster().is_some_and(|c| c.is_remote(holder.id)) {
+            let text = "The nick is held on another node of the network: REGAIN it there";
+            return fail("REGAIN", "TEMPORARILY_UNAVAILABLE", &[wanted], text);
+        }
         let (old, guest) = (holder.nick(), format!("Guest{}", holder.id));
         let line = holder.line("NICK", vec![guest.clone()]);
         if ctx.server.claim_nick(&holder, &guest).is_ok() {
@@ -277,7 +319,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     let mut nick = ctx.client.nick();
     if let Some(wanted) = attach_nick {
         // Held by a client this connection could not attach to.
-        if ctx.server.claim_nick(&ctx.client, &wanted).is_err() {
+        if crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted).await.is_err() {
             ctx.conn.has_nick = false;
             ctx.conn.pre().attach_nick = None;
             ctx.numeric(ERR_NICKNAMEINUSE, &[&wanted]);
@@ -289,7 +331,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         // A reserved nick asked for before logging in: taken now if the client
         // has logged in to its account since, otherwise a guest nick below.
         if !ctx.server.accounts.nick_reserved_against(&ctx.server, &wanted, &ctx.client)
-            && ctx.server.claim_nick(&ctx.client, &wanted).is_err()
+            && crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted).await.is_err()
         {
             // In use (by the owner's other session): the client picks another.
             ctx.conn.has_nick = false;
@@ -300,7 +342,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     }
     if ctx.server.accounts.nick_reserved_against(&ctx.server, &nick, &ctx.client) {
         let guest = format!("Guest{}", ctx.client.id);
-        if ctx.server.claim_nick(&ctx.client, &guest).is_err() {
+        if crate::cluster::claim_nick(&ctx.server, &ctx.client, &guest).await.is_err() {
             ctx.quit("Nickname is reserved");
             return;
         }
@@ -317,6 +359,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     let n = ctx.server.registered_count.fetch_add(1, Ordering::Relaxed) + 1;
     ctx.server.max_registered.fetch_max(n, Ordering::Relaxed);
     tracing::info!(client = ctx.client.id, mask = %ctx.client.mask(), "registered");
+    crate::cluster::registered(&ctx.server, &ctx.client);
     welcome(ctx);
     crate::state::monitor::notify_online(&ctx.server, &ctx.client);
 }

@@ -51,6 +51,7 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     if server.clients.remove(&client.id).is_none() {
         return;
     }
+    crate::cluster::quit(server, client, reason);
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);

@@ -101,6 +101,8 @@ pub struct Server {
     pub connection_tasks: TaskTracker,
     /// Where persistent channel changes go (see [`persist`]); unset without a store.
     committer: std::sync::OnceLock<crate::store::commit::Committer>,
+    /// The network this node shares through Redis; unset for a single node.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// Why a nick could not be taken.
@@ -108,6 +110,8 @@ pub struct Server {
 pub enum NickError {
     /// Someone else has it.
     InUse,
+    /// The network could not be asked (Redis unreachable past the grace period).
+    Unavailable,
 }
 
 impl Server {
@@ -146,6 +150,7 @@ impl Server {
             shutdown: watch::channel(false).0,
             connection_tasks: TaskTracker::new(),
             committer: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
         };
         server.ensure_permanent_channels();
         Arc::new(server)
@@ -165,6 +170,17 @@ impl Server {
         }
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
         self.ensure_permanent_channels();
+    }
+
+    /// The cluster this node belongs to, if `[cluster] redis_url` is set.
+    #[inline]
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Makes this server a node of `cluster` (once, at start-up).
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
     }
 
     /// The config file in use, if the server was started with one.
@@ -200,6 +216,7 @@ impl Server {
             tracing::warn!("store.url changed: the store in use stays until banterd restarts");
         }
         fresh.store = old.store.clone();
+        fresh.cluster = old.cluster.clone();
         fresh.server.worker_threads = old.server.worker_threads;
         fresh.limits.ipv6_prefix = old.limits.ipv6_prefix;
         fresh.tls.listen = old.tls.listen.clone();

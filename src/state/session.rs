@@ -142,3 +142,14 @@ pub fn to_others(client: &Client, link: ClientId, line: &Line) {
         client.deliver(&mut variants(line), Some(link), &|_, _| true);
     }
 }
+
+/// Marks `client` as a user of another node (see [`crate::cluster`]): it has
+/// no connection here, so delivering to it does nothing (its own node
+/// delivers), and no connection can attach to it.
+pub fn mark_remote(client: &Client) {
+    let mut g = client.sessions.lock();
+    g.own_gone = true;
+    g.ended = true;
+    drop(g);
+    client.sessions.any.store(true, Ordering::Relaxed);
+}

@@ -1,0 +1,252 @@
+//! Applying the other nodes' events: one function per event, each the state
+//! change and the lines this node's local users see, through the same
+//! fan-out as a local command.
+
+use super::{Cluster, Event, WireLine};
+use crate::caps::{Cap, CapSet};
+use crate::metrics::METRICS;
+use crate::proto::line::{variants, Line};
+use crate::state::channel::{MemberModes, Topic};
+use crate::state::client::{Client, UserModes};
+use crate::state::{fanout, membership, monitor, session, Server};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The QUIT reason of the users of a node that went down: the form clients
+/// show as a netsplit.
+pub const SPLIT_REASON: &str = "*.net *.split";
+
+/// Applies one stream entry. Events of this node are skipped (applied when
+/// their command ran), and so are those of a node after its NodeDown. While
+/// `replaying` (start-up, before any client connects), messages are skipped.
+pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying: bool) {
+    let event: Event = match serde_json::from_str(json) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "cluster: an event that does not parse was skipped");
+            return;
+        }
+    };
+    if event.node() == cluster.node {
+        return;
+    }
+    if cluster.gone.contains_key(event.node()) {
+        return;
+    }
+    match event {
+        Event::User { node, uid, nick, user, host, realname, account, modes } => {
+            introduce(server, cluster, node, uid, Identity { nick, user, host, realname, account, modes })
+        }
+        Event::Nick { node, uid, nick } => renamed(server, cluster, &node, uid, &nick),
+        Event::Quit { node, uid, reason } => {
+            if let Some(c) = forget(cluster, &node, uid) {
+                membership::remove_client(server, &c, &reason);
+            }
+        }
+        Event::Join { node, uid, chan, op, voice } => {
+            if let Some(c) = cluster.lookup(server, &node, uid) {
+                join(server, &c, &chan, MemberModes { op, voice });
+            }
+        }
+        Event::Part { node, uid, chan, reason } => {
+            let (Some(c), Some(ch)) = (cluster.lookup(server, &node, uid), server.find_channel(&chan)) else { return };
+            let mut params = vec![ch.name.clone()];
+            if !reason.is_empty() {
+                params.push(reason);
+            }
+            fanout::to_channel(&ch, &c.line("PART", params), None, fanout::everyone);
+            membership::leave(server, &c, &ch);
+        }
+        Event::Kick { node, uid, chan, to_node, to_uid, reason } => {
+            let kicker = cluster.lookup(server, &node, uid);
+            let victim = cluster.lookup(server, &to_node, to_uid);
+            let (Some(kicker), Some(victim), Some(ch)) = (kicker, victim, server.find_channel(&chan)) else { return };
+            if !ch.read().members.contains_key(&victim.id) {
+                return;
+            }
+            let line = kicker.line("KICK", vec![ch.name.clone(), victim.nick(), reason]);
+            fanout::to_channel(&ch, &line, None, fanout::everyone);
+            membership::leave(server, &victim, &ch);
+        }
+        Event::Topic { chan, line, set_at, .. } => topic(server, &chan, &line, set_at),
+        Event::Msg { .. } if replaying => {}
+        Event::Msg { to: Some((to_node, to_uid)), lines, .. } => {
+            if to_node != cluster.node {
+                return;
+            }
+            let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+            for wire in &lines {
+                let line = wire.to_line();
+                let filter = tags_filter(&line);
+                if to.deliver(&mut variants(&line), None, &filter) > 0 {
+                    METRICS.relayed(1, 1);
+                }
+            }
+        }
+        Event::Msg { to: None, lines, .. } => to_channel(server, &lines),
+        Event::NodeDown { node } => node_down(server, cluster, node),
+    }
+}
+
+/// What a User event says of a user.
+struct Identity {
+    nick: String,
+    user: String,
+    host: String,
+    realname: String,
+    account: Option<String>,
+    modes: String,
+}
+
+/// A user of another node: a [`Client`] with no connection here, in the
+/// client and nick maps like a local one.
+fn introduce(server: &Arc<Server>, cluster: &Cluster, node: String, uid: u64, who: Identity) {
+    let id = server.next_client_id();
+    let now = chrono::Utc::now().timestamp();
+    let client = Arc::new(Client::new(id, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, false, 8192, now));
+    let modes = UserModes {
+        invisible: who.modes.contains('i'),
+        wallops: who.modes.contains('w'),
+        oper: who.modes.contains('o'),
+        bot: who.modes.contains('B'),
+    };
+    {
+        let mut info = client.info_mut();
+        info.user = who.user;
+        info.host = who.host;
+        info.realname = who.realname;
+        info.account = who.account;
+        info.modes = modes;
+    }
+    session::mark_remote(&client);
+    client.close_outbox(b"");
+    client.set_registered();
+    cluster.origins.insert(id, (node.clone(), uid));
+    if let Some(old) = cluster.remotes.insert((node, uid), client.clone()) {
+        // Introduced twice: the first copy goes.
+        cluster.origins.remove(&old.id);
+        membership::remove_client(server, &old, "Reintroduced");
+    }
+    server.clients.insert(id, client.clone());
+    take_nick(server, cluster, &client, &who.nick);
+    let n = server.registered_count.fetch_add(1, Ordering::Relaxed) + 1;
+    server.max_registered.fetch_max(n, Ordering::Relaxed);
+    if modes.invisible {
+        server.invisible_count.fetch_add(1, Ordering::Relaxed);
+    }
+    if modes.oper {
+        server.oper_count.fetch_add(1, Ordering::Relaxed);
+    }
+    monitor::notify_online(server, &client);
+}
+
+/// Gives `nick` to a remote client: Redis already decided, so a holder here
+/// (a remote user whose change is not applied yet cannot be: the log is in
+/// order) loses it.
+fn take_nick(server: &Server, cluster: &Cluster, client: &Arc<Client>, nick: &str) {
+    if server.claim_nick(client, nick).is_ok() {
+        return;
+    }
+    let folded = server.fold(nick);
+    if let Some(holder) = server.nicks.get(&folded).map(|h| h.clone()) {
+        tracing::warn!(nick, holder = holder.id, remote = cluster.is_remote(holder.id), "cluster: nick held here too");
+    }
+    server.nicks.remove(&folded);
+    let _ = server.claim_nick(client, nick);
+}
+
+/// A remote user changed nick.
+fn renamed(server: &Server, cluster: &Cluster, node: &str, uid: u64, nick: &str) {
+    let Some(client) = cluster.lookup(server, node, uid) else { return };
+    let old = client.nick();
+    if old == nick {
+        return;
+    }
+    let line = client.line("NICK", vec![nick.to_owned()]);
+    take_nick(server, cluster, &client, nick);
+    server.remember(&old, &client.info());
+    fanout::to_clients(&fanout::peers(&client), &line, fanout::everyone);
+    if server.fold(&old) != server.fold(nick) {
+        monitor::notify_offline(server, &old);
+        monitor::notify_online(server, &client);
+    }
+}
+
+/// Takes a remote user out of the cluster's maps.
+fn forget(cluster: &Cluster, node: &str, uid: u64) -> Option<Arc<Client>> {
+    let (_, client) = cluster.remotes.remove(&(node.to_owned(), uid))?;
+    cluster.origins.remove(&client.id);
+    Some(client)
+}
+
+/// A remote user joins `name` (created here if new, with the default modes,
+/// as its creator's node did).
+fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes) {
+    let channel = loop {
+        let ch = server.channel_or_create(name);
+        let mut st = ch.write();
+        if st.dead {
+            continue;
+        }
+        if st.members.contains_key(&client.id) {
+            return;
+        }
+        if st.members.is_empty() && !st.is_persistent() {
+            st.modes.apply_defaults(&server.config().channels.default_modes);
+        }
+        st.add(client.clone(), modes);
+        break ch.clone();
+    };
+    client.info_mut().channels.push(channel.clone());
+    crate::commands::channel::broadcast_join(&channel, client, None);
+}
+
+/// A remote user set a topic.
+fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64) {
+    let Some(ch) = server.find_channel(chan) else { return };
+    let line = wire.to_line();
+    let text = line.params.get(1).cloned().unwrap_or_default();
+    ch.write().topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
+    fanout::to_channel(&ch, &line, None, fanout::everyone);
+}
+
+/// TAGMSG only reaches message-tags clients.
+fn tags_filter(line: &Line) -> impl Fn(&Client, CapSet) -> bool {
+    let tags_only = line.command == "TAGMSG";
+    move |_, caps| !tags_only || caps.has(Cap::MessageTags)
+}
+
+/// Channel messages of a remote user, delivered to this node's members:
+/// in one block, or to the ops/voiced ones for `@#chan` and `+#chan`.
+fn to_channel(server: &Server, lines: &[WireLine]) {
+    let Some(first) = lines.first() else { return };
+    let target = first.params.first().map(String::as_str).unwrap_or("");
+    let status: String = target.chars().take_while(|c| *c == '@' || *c == '+').collect();
+    let Some(ch) = server.find_channel(&target[status.len()..]) else { return };
+    let lines: Vec<Line> = lines.iter().map(WireLine::to_line).collect();
+    if status.is_empty() {
+        let filter = tags_filter(&lines[0]);
+        let block: Vec<fanout::BlockLine> = lines.into_iter().map(|l| (l, Vec::new())).collect();
+        let sent = fanout::block_to_channel(&ch, &block, None, filter);
+        METRICS.relayed(block.len(), sent * block.len());
+    } else {
+        for line in &lines {
+            let sent = fanout::to_channel_status(&ch, line, None, !status.contains('@'));
+            METRICS.relayed(1, sent);
+        }
+    }
+}
+
+/// A node went down: each of its users quits, as in a netsplit.
+fn node_down(server: &Server, cluster: &Cluster, node: String) {
+    let users: Vec<(String, u64)> =
+        cluster.remotes.iter().filter(|e| e.key().0 == node).map(|e| e.key().clone()).collect();
+    tracing::info!(%node, users = users.len(), "cluster: a node left the network");
+    cluster.gone.insert(node, ());
+    for (node, uid) in users {
+        if let Some(c) = forget(cluster, &node, uid) {
+            membership::remove_client(server, &c, SPLIT_REASON);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Redis I/O: the publisher (one task appends this node's events in the order
+//! they were made, pipelined, with nick claims in line as Lua scripts), the
+//! reader (XREAD BLOCK from where it is), and the heartbeat and reaper.
+//!
+//! Keys: `banter:log` (the stream), `banter:nicks` (folded nick → `NODE UID`),
+//! `banter:nodes` (the set of live nodes), `banter:alive:NODE` (the liveness
+//! key, with a TTL), `banter:claims:NODE` (the nicks a node holds).
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::AsyncConnectionConfig;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// The stream: the network's ordered event log.
+pub const LOG: &str = "banter:log";
+/// Nick claims: folded nick → `NODE UID`.
+pub const NICKS: &str = "banter:nicks";
+/// The nodes that are up.
+pub const NODES: &str = "banter:nodes";
+/// Prefix of a node's liveness key.
+pub const ALIVE: &str = "banter:alive:";
+/// Prefix of the set of nicks a node holds.
+pub const CLAIMS: &str = "banter:claims:";
+
+/// Most events appended in one pipeline.
+const BATCH: usize = 256;
+/// Most entries one read takes.
+const READ_COUNT: usize = 512;
+
+/// Takes a node down: frees its claims, forgets it, appends one NodeDown. A
+/// node already gone is left alone (so NodeDown is appended once).
+const DOWN_FN: &str = r#"
+local function down(node)
+  if redis.call('SREM', KEYS[1], node) == 0 then return 0 end
+  local claims = ARGV[1] .. node
+  local mine = node .. ' '
+  for _, nick in ipairs(redis.call('SMEMBERS', claims)) do
+    local owner = redis.call('HGET', KEYS[3], nick)
+    if owner and string.sub(owner, 1, #mine) == mine then redis.call('HDEL', KEYS[3], nick) end
+  end
+  redis.call('DEL', claims, ARGV[2] .. node)
+  redis.call('XADD', KEYS[2], '*', 'e', cjson.encode({t = 'D', node = node}))
+  return 1
+end
+"#;
+
+/// The reaper: every node whose liveness key expired goes down.
+/// KEYS: nodes, log, nicks; ARGV: claims prefix, alive prefix.
+fn reap_script() -> redis::Script {
+    redis::Script::new(&format!(
+        "{DOWN_FN}
+local n = 0
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[2] .. node) == 0 then n = n + down(node) end
+end
+return n"
+    ))
+}
+
+/// A node leaving on purpose. KEYS as the reaper; ARGV[3]: the node.
+fn down_script() -> redis::Script {
+    redis::Script::new(&format!("{DOWN_FN}\nreturn down(ARGV[3])"))
+}
+
+/// A nick claim and its event as one step. KEYS: nodes, log, nicks, this
+/// node's claims; ARGV: node, owner (`NODE UID`), new folded nick (or ''),
+/// old folded nick to give back (or ''), event JSON (or ''). Returns 1 when
+/// done, 0 when the nick is someone else's, -1 when this node is not (or no
+/// longer) a member of the network.
+fn claim_script() -> redis::Script {
+    redis::Script::new(
+        r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
+if ARGV[3] ~= '' then
+  local cur = redis.call('HGET', KEYS[3], ARGV[3])
+  if cur and cur ~= ARGV[2] then return 0 end
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[3])
+end
+if ARGV[4] ~= '' and ARGV[4] ~= ARGV[3] and redis.call('HGET', KEYS[3], ARGV[4]) == ARGV[2] then
+  redis.call('HDEL', KEYS[3], ARGV[4])
+  redis.call('SREM', KEYS[4], ARGV[4])
+end
+if ARGV[5] ~= '' then redis.call('XADD', KEYS[2], '*', 'e', ARGV[5]) end
+return 1
+"#,
+    )
+}
+
+/// A nick claim (or release) to run in line with the events.
+#[derive(Debug)]
+pub struct Claim {
+    /// The folded nick to take, or empty.
+    pub take: String,
+    /// The folded nick to give back, or empty.
+    pub give_back: String,
+    /// The owner: the user's id on this node.
+    pub uid: u64,
+    /// The event appended with it, if any.
+    pub event: String,
+}
+
+/// What the publisher does, in order.
+#[derive(Debug)]
+pub enum Job {
+    /// Append an event.
+    Publish(String),
+    /// Run a claim; the answer is 1 (done), 0 (taken) or -1 (not a member).
+    Claim(Claim, Option<oneshot::Sender<Result<i64, String>>>),
+    /// Take this node down (SIGTERM), then answer.
+    Down(oneshot::Sender<()>),
+}
+
+/// Connects for commands (reconnecting by itself) and checks Redis answers.
+pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager), String> {
+    let client = redis::Client::open(url).map_err(|e| format!("cluster.redis_url: {e}"))?;
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
+    let manager =
+        client.get_connection_manager_with_config(config).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
+    Ok((client, manager))
+}
+
+/// A connection for blocking reads (no response timeout: XREAD BLOCK waits).
+pub async fn reader_connection(client: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new().set_response_timeout(None);
+    client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+/// Registers `node` as up (its liveness key and its membership).
+pub async fn register(con: &mut ConnectionManager, node: &str, ttl_ms: u64) -> redis::RedisResult<()> {
+    redis::pipe()
+        .cmd("SET")
+        .arg(format!("{ALIVE}{node}"))
+        .arg(1)
+        .arg("PX")
+        .arg(ttl_ms)
+        .ignore()
+        .cmd("SADD")
+        .arg(NODES)
+        .arg(node)
+        .ignore()
+        .query_async(con)
+        .await
+}
+
+/// Entries after `after` (at most [`READ_COUNT`]), waiting up to `block_ms`
+/// for one when `block_ms` is set; each as (id, event JSON).
+pub async fn read(
+    con: &mut MultiplexedConnection,
+    after: &str,
+    block_ms: Option<u64>,
+) -> redis::RedisResult<Vec<(String, String)>> {
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(READ_COUNT);
+    if let Some(ms) = block_ms {
+        cmd.arg("BLOCK").arg(ms);
+    }
+    cmd.arg("STREAMS").arg(LOG).arg(after);
+    type Reply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
+    let reply: Reply = cmd.query_async(con).await?;
+    let mut out = Vec::new();
+    for (_, entries) in reply.unwrap_or_default() {
+        for (id, mut fields) in entries {
+            // Fields: ["e", JSON].
+            let json = if fields.len() == 2 { fields.pop().unwrap_or_default() } else { String::new() };
+            out.push((id, json));
+        }
+    }
+    Ok(out)
+}
+
+/// The publisher: appends events in the order they were queued, pipelining
+/// what is queued together; a claim runs in its place in that order. While
+/// Redis is away it retries (the queue waits in memory); a claim not done
+/// within `grace` fails.
+pub async fn publish(
+    mut con: ConnectionManager,
+    node: String,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    grace: Duration,
+) {
+    let claim = claim_script();
+    let down = down_script();
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(first) = jobs.recv().await {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut events: Vec<String> = Vec::new();
+        for job in batch.drain(..) {
+            match job {
+                Job::Publish(json) => events.push(json),
+                Job::Claim(c, reply) => {
+                    append(&mut con, &mut events).await;
+                    let result = run_claim(&mut con, &claim, &node, &c, grace).await;
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
+                    }
+                }
+                Job::Down(reply) => {
+                    append(&mut con, &mut events).await;
+                    let mut inv = down.key(NODES);
+                    inv.key(LOG).key(NICKS).arg(CLAIMS).arg(ALIVE).arg(&node);
+                    let done = tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await;
+                    if !matches!(done, Ok(Ok(_))) {
+                        tracing::warn!(?done, "cluster: could not announce this node's departure");
+                    }
+                    let _ = reply.send(());
+                    // Nothing more from this node.
+                    jobs.close();
+                }
+            }
+        }
+        append(&mut con, &mut events).await;
+    }
+}
+
+/// Appends `events` in one pipeline, retrying until Redis takes them.
+async fn append(con: &mut ConnectionManager, events: &mut Vec<String>) {
+    if events.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    for e in events.iter() {
+        pipe.cmd("XADD").arg(LOG).arg("*").arg("e").arg(e).ignore();
+    }
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match pipe.query_async::<()>(con).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, events = events.len(), "cluster: appending to the log failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+    events.clear();
+}
+
+async fn run_claim(
+    con: &mut ConnectionManager,
+    script: &redis::Script,
+    node: &str,
+    c: &Claim,
+    grace: Duration,
+) -> Result<i64, String> {
+    let owner = format!("{node} {}", c.uid);
+    let mut inv = script.key(NODES);
+    inv.key(LOG)
+        .key(NICKS)
+        .key(format!("{CLAIMS}{node}"))
+        .arg(node)
+        .arg(&owner)
+        .arg(&c.take)
+        .arg(&c.give_back)
+        .arg(&c.event);
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, inv.invoke_async::<i64>(con)).await {
+            Ok(Ok(n)) => return Ok(n),
+            Ok(Err(e)) if tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, "cluster: nick claim failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("Redis did not answer in time".into()),
+        }
+    }
+}
+
+/// Renews this node's liveness key and runs the reaper every `every`, until
+/// `stop` turns true.
+pub async fn heartbeat(
+    mut con: ConnectionManager,
+    node: String,
+    every: Duration,
+    ttl_ms: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let reap = reap_script();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let renewed: redis::RedisResult<()> =
+            redis::cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms).query_async(&mut con).await;
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "cluster: heartbeat failed");
+            continue;
+        }
+        let mut inv = reap.key(NODES);
+        inv.key(LOG).key(NICKS).arg(CLAIMS).arg(ALIVE);
+        let reaped = inv.invoke_async::<i64>(&mut con).await;
+        match reaped {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
+            Err(e) => tracing::warn!(error = %e, "cluster: reaper failed"),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The events of the network's log: what one node tells the others, as
+//! compact JSON in one field of a Redis stream entry. Users are named by their
+//! node and the id they have there (`uid`); channels by name.
+
+use crate::caps::Cap;
+use crate::proto::line::Line;
+use serde::{Deserialize, Serialize};
+
+/// One change the other nodes must see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum Event {
+    /// A user completed registration on `node`.
+    #[serde(rename = "U")]
+    User {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// Nick.
+        nick: String,
+        /// Username.
+        user: String,
+        /// Displayed host.
+        host: String,
+        /// Real name.
+        realname: String,
+        /// Logged-in account.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        /// User modes (`+iw`...).
+        modes: String,
+    },
+    /// A user changed nick (already claimed in Redis by the same script).
+    #[serde(rename = "N")]
+    Nick {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The new nick.
+        nick: String,
+    },
+    /// A user left the network.
+    #[serde(rename = "Q")]
+    Quit {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The QUIT reason as its channels see it.
+        reason: String,
+    },
+    /// A user joined a channel.
+    #[serde(rename = "J")]
+    Join {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The channel.
+        chan: String,
+        /// Whether it got channel operator status (it created the channel).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        op: bool,
+        /// Whether it got voice.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        voice: bool,
+    },
+    /// A user left a channel.
+    #[serde(rename = "P")]
+    Part {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The channel.
+        chan: String,
+        /// The PART reason, if any.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// A channel operator removed a user from a channel.
+    #[serde(rename = "K")]
+    Kick {
+        /// The kicker's node.
+        node: String,
+        /// The kicker's id on its node.
+        uid: u64,
+        /// The channel.
+        chan: String,
+        /// The victim's node.
+        to_node: String,
+        /// The victim's id on its node.
+        to_uid: u64,
+        /// The reason.
+        reason: String,
+    },
+    /// A channel's topic was set or cleared.
+    #[serde(rename = "T")]
+    Topic {
+        /// Origin node.
+        node: String,
+        /// The setter's id on its node.
+        uid: u64,
+        /// The channel.
+        chan: String,
+        /// The TOPIC line as the origin's channel members saw it.
+        line: WireLine,
+        /// Unix time it was set.
+        set_at: i64,
+    },
+    /// PRIVMSG, NOTICE or TAGMSG lines from one user to one target: a channel
+    /// (each node delivers to its members there) or a user of node `to_node`.
+    #[serde(rename = "M")]
+    Msg {
+        /// Origin node.
+        node: String,
+        /// The sender's id on its node.
+        uid: u64,
+        /// For a message to a user: the recipient's node and id there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<(String, u64)>,
+        /// The lines, in order.
+        lines: Vec<WireLine>,
+    },
+    /// A node left the network (it said so, or the reaper found its liveness
+    /// key expired): its users quit everywhere.
+    #[serde(rename = "D")]
+    NodeDown {
+        /// The node.
+        node: String,
+    },
+}
+
+impl Event {
+    /// The node that appended the event.
+    pub fn node(&self) -> &str {
+        match self {
+            Event::User { node, .. }
+            | Event::Nick { node, .. }
+            | Event::Quit { node, .. }
+            | Event::Join { node, .. }
+            | Event::Part { node, .. }
+            | Event::Kick { node, .. }
+            | Event::Topic { node, .. }
+            | Event::Msg { node, .. }
+            | Event::NodeDown { node } => node,
+        }
+    }
+
+    /// The event as the stream stores it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A line as relayed between nodes: its server tags (time, msgid, account,
+/// bot), client-only tags, source, command and parameters, so every node
+/// shows the same message with the same id and time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireLine {
+    /// Server tags, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// Client-only tags (`+draft/reply=...`), as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctags: Option<String>,
+    /// `nick!user@host`.
+    pub src: String,
+    /// The command.
+    pub cmd: String,
+    /// The parameters.
+    pub params: Vec<String>,
+}
+
+impl WireLine {
+    /// The wire form of `line`.
+    pub fn of(line: &Line) -> WireLine {
+        WireLine {
+            tags: line.tags.iter().map(|t| (t.key.to_owned(), t.value.clone())).collect(),
+            ctags: line.client_tags.clone(),
+            src: line.source.clone(),
+            cmd: line.command.to_string(),
+            params: line.params.clone(),
+        }
+    }
+
+    /// The line again, with each known server tag shown to the clients with
+    /// its capability (unknown tags are dropped).
+    pub fn to_line(&self) -> Line {
+        let command: std::borrow::Cow<'static, str> = match self.cmd.as_str() {
+            "PRIVMSG" => "PRIVMSG".into(),
+            "NOTICE" => "NOTICE".into(),
+            "TAGMSG" => "TAGMSG".into(),
+            "TOPIC" => "TOPIC".into(),
+            other => other.to_owned().into(),
+        };
+        let mut line = Line::new(self.src.clone(), command, self.params.clone());
+        for (key, value) in &self.tags {
+            if let Some((key, cap)) = known_tag(key) {
+                line = line.tag(key, value.clone(), cap);
+            }
+        }
+        line.client_tags = self.ctags.clone();
+        line
+    }
+}
+
+/// The server tags a relayed line may carry, with the capability that shows each.
+fn known_tag(key: &str) -> Option<(&'static str, Cap)> {
+    Some(match key {
+        "time" => ("time", Cap::ServerTime),
+        "account" => ("account", Cap::AccountTag),
+        "msgid" => ("msgid", Cap::MessageTags),
+        "bot" => ("bot", Cap::MessageTags),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_compactly() {
+        let e = Event::Join { node: "a:1".into(), uid: 7, chan: "#x".into(), op: true, voice: false };
+        let json = e.to_json();
+        assert_eq!(json, r##"{"t":"J","node":"a:1","uid":7,"chan":"#x","op":true}"##);
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+        // The reaper writes NodeDown from Lua.
+        let down: Event = serde_json::from_str(r#"{"node":"b:2","t":"D"}"#).unwrap();
+        assert_eq!(down, Event::NodeDown { node: "b:2".into() });
+    }
+
+    #[test]
+    fn lines_keep_their_tags() {
+        let line = Line::from_user("n!u@h".into(), Some("acc"), "PRIVMSG", vec!["#c".into(), "hi".into()]).tag(
+            "msgid",
+            "abc",
+            Cap::MessageTags,
+        );
+        let back = WireLine::of(&line).to_line();
+        let caps = crate::caps::CapSet(u32::MAX);
+        assert_eq!(back.serialize(caps, &[]), line.serialize(caps, &[]));
+    }
+}

@@ -1,0 +1,348 @@
+//! Several banterd nodes sharing one network through Redis (docs/cluster.md).
+//!
+//! Every change the other nodes must see is an [`Event`] appended to one Redis
+//! stream; each node reads the stream in order and applies the events of the
+//! other nodes with one function ([`apply`]). A node applies its own changes
+//! when the command runs, as a single node does, and skips them in the stream.
+//! Users of other nodes are [`Client`]s without a connection here: they sit
+//! in the nick map and in channel member lists, so every command sees them,
+//! and delivering to them does nothing (their own node delivers).
+//!
+//! Without `[cluster] redis_url` nothing here runs: [`Server::cluster`] is
+//! `None` and each hook returns at its first line.
+
+pub mod apply;
+pub mod backplane;
+pub mod event;
+
+use crate::proto::line::Line;
+use crate::state::channel::{Channel, MemberModes};
+use crate::state::client::{Client, ClientId};
+use crate::state::{NickError, Server};
+use backplane::{Claim, Job};
+use dashmap::DashMap;
+pub use event::{Event, WireLine};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// This node's part in the network.
+pub struct Cluster {
+    /// This process's name in the network: `NAME:RANDOM` (a restarted node
+    /// is a new member; its earlier life is reaped).
+    pub node: String,
+    /// The configured (or default) node name.
+    pub name: String,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Users of other nodes by (node, uid).
+    remotes: DashMap<(String, u64), Arc<Client>>,
+    /// (node, uid) of each user of another node, by its id here.
+    origins: DashMap<ClientId, (String, u64)>,
+    /// Nodes that went down: their late events are ignored.
+    gone: DashMap<String, ()>,
+    /// Stops the heartbeat.
+    stop: watch::Sender<bool>,
+    /// Set once this node announced its departure.
+    left: AtomicBool,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("node", &self.node).field("remotes", &self.remotes.len()).finish()
+    }
+}
+
+/// The node name when none is configured: `HOSTNAME-PID`.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    format!("{}-{}", if host.is_empty() { "banterd" } else { host }, std::process::id())
+}
+
+/// Joins the network named by `[cluster]`, if any, before the listeners
+/// open: registers this node, replays the stream to learn the users and
+/// channels of the others, then follows it, publishes and heartbeats in
+/// tasks of their own.
+pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+    let cfg = server.config().cluster.clone();
+    let Some(url) = cfg.redis_url.clone() else { return Ok(()) };
+    let name = cfg.node_name.clone().unwrap_or_else(default_name);
+    let node = format!("{name}:{:08x}", rand::random::<u32>());
+    let (client, mut manager) = backplane::connect(&url).await?;
+    backplane::register(&mut manager, &node, cfg.ttl_ms).await.map_err(|e| format!("cannot register in Redis: {e}"))?;
+    let (jobs, queue) = mpsc::unbounded_channel();
+    let cluster = Arc::new(Cluster {
+        node: node.clone(),
+        name,
+        jobs,
+        remotes: DashMap::new(),
+        origins: DashMap::new(),
+        gone: DashMap::new(),
+        stop: watch::channel(false).0,
+        left: AtomicBool::new(false),
+    });
+    server.set_cluster(cluster.clone());
+    let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
+    let mut last = "0-0".to_owned();
+    let mut replayed = 0usize;
+    loop {
+        let batch = backplane::read(&mut reader, &last, None).await.map_err(|e| format!("reading the log: {e}"))?;
+        if batch.is_empty() {
+            break;
+        }
+        for (id, json) in batch {
+            apply::apply_json(server, &cluster, &json, true);
+            last = id;
+            replayed += 1;
+        }
+    }
+    tracing::info!(
+        node = %cluster.node,
+        replayed,
+        users = cluster.remotes.len(),
+        channels = server.channels.len(),
+        "cluster: joined the network"
+    );
+    let grace = Duration::from_millis(cfg.grace_ms);
+    tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace));
+    let every = Duration::from_millis(cfg.heartbeat_ms);
+    tokio::spawn(backplane::heartbeat(manager, node, every, cfg.ttl_ms, cluster.stop.subscribe()));
+    tokio::spawn(follow(server.clone(), cluster, client, reader, last));
+    Ok(())
+}
+
+/// Reads the stream from `last` on, applying each event, for the life of the
+/// process; reconnects when Redis goes away.
+async fn follow(
+    server: Arc<Server>,
+    cluster: Arc<Cluster>,
+    client: redis::Client,
+    mut reader: redis::aio::MultiplexedConnection,
+    mut last: String,
+) {
+    loop {
+        match backplane::read(&mut reader, &last, Some(2000)).await {
+            Ok(batch) => {
+                for (id, json) in batch {
+                    apply::apply_json(&server, &cluster, &json, false);
+                    last = id;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster: reading the log failed; reconnecting");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Ok(fresh) = backplane::reader_connection(&client).await {
+                    reader = fresh;
+                }
+            }
+        }
+    }
+}
+
+impl Cluster {
+    /// Whether `id` is a user of another node.
+    #[inline]
+    pub fn is_remote(&self, id: ClientId) -> bool {
+        self.origins.contains_key(&id)
+    }
+
+    /// The (node, uid) of a user of another node.
+    pub fn origin_of(&self, id: ClientId) -> Option<(String, u64)> {
+        self.origins.get(&id).map(|o| o.clone())
+    }
+
+    /// How many users of other nodes this node knows.
+    pub fn remote_count(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// The user `uid` of `node`: one of ours, or a remote one.
+    pub(crate) fn lookup(&self, server: &Server, node: &str, uid: u64) -> Option<Arc<Client>> {
+        if node == self.node {
+            server.clients.get(&uid).map(|c| c.clone())
+        } else {
+            self.remotes.get(&(node.to_owned(), uid)).map(|c| c.clone())
+        }
+    }
+
+    /// Where `client` lives: (node, uid).
+    fn address(&self, client: &Client) -> (String, u64) {
+        self.origin_of(client.id).unwrap_or_else(|| (self.node.clone(), client.id))
+    }
+
+    fn publish(&self, event: Event) {
+        if !self.left.load(Ordering::Relaxed) {
+            let _ = self.jobs.send(Job::Publish(event.to_json()));
+        }
+    }
+
+    /// Announces that this node leaves (SIGTERM, DIE): one NodeDown, its
+    /// nicks freed; waits (up to the grace period) for Redis to take it.
+    pub async fn leave(&self) {
+        if self.left.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let _ = self.stop.send(true);
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send(Job::Down(tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
+        }
+        tracing::info!(node = %self.node, "cluster: left the network");
+    }
+}
+
+/// Claims `nick` for the local `client`: in Redis first (the first claim in
+/// the log wins; a registered client's NICK event is appended in the same
+/// step), then here. On a single node, [`Server::claim_nick`].
+pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) -> Result<(), NickError> {
+    let Some(cluster) = server.cluster() else { return server.claim_nick(client, nick) };
+    if crate::services::lookup(server, nick).is_some() {
+        return Err(NickError::InUse);
+    }
+    let folded = server.fold(nick);
+    let holder = server.nicks.get(&folded).map(|h| h.clone());
+    match holder {
+        Some(h) if h.id == client.id => return server.claim_nick(client, nick),
+        Some(h) if !cluster.is_remote(h.id) => return Err(NickError::InUse),
+        _ => {}
+    }
+    let old = client.nick();
+    let give_back = if old == "*" { String::new() } else { server.fold(&old) };
+    let event = client
+        .is_registered()
+        .then(|| Event::Nick { node: cluster.node.clone(), uid: client.id, nick: nick.to_owned() }.to_json());
+    let claim = Claim { take: folded.clone(), give_back, uid: client.id, event: event.unwrap_or_default() };
+    let (tx, rx) = oneshot::channel();
+    if cluster.jobs.send(Job::Claim(claim, Some(tx))).is_err() {
+        return Err(NickError::Unavailable);
+    }
+    match rx.await {
+        Ok(Ok(1)) => {}
+        Ok(Ok(0)) => return Err(NickError::InUse),
+        Ok(Ok(_)) => {
+            tracing::error!(node = %cluster.node, "cluster: this node is no longer a member of the network");
+            return Err(NickError::Unavailable);
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cluster: nick claim failed");
+            return Err(NickError::Unavailable);
+        }
+        Err(_) => return Err(NickError::Unavailable),
+    }
+    // Redis gave it: a user of another node still holding it here has left
+    // (its QUIT or NICK is on its way in the log).
+    server.nicks.remove_if(&folded, |_, h| h.id != client.id && cluster.is_remote(h.id));
+    server.claim_nick(client, nick)
+}
+
+/// A local client completed registration: the others learn of it.
+pub fn registered(server: &Server, client: &Client) {
+    let Some(cluster) = server.cluster() else { return };
+    let info = client.info();
+    cluster.publish(Event::User {
+        node: cluster.node.clone(),
+        uid: client.id,
+        nick: info.nick.clone(),
+        user: info.user.clone(),
+        host: info.host.clone(),
+        realname: info.realname.clone(),
+        account: info.account.clone(),
+        modes: info.modes.to_mode_string(),
+    });
+}
+
+/// A local client is leaving (registered or not): its QUIT, and its nick
+/// given back in Redis.
+pub fn quit(server: &Server, client: &Client, reason: &str) {
+    let Some(cluster) = server.cluster() else { return };
+    if cluster.is_remote(client.id) {
+        return;
+    }
+    let nick = client.nick();
+    let registered = client.is_registered();
+    if nick == "*" && !registered {
+        return;
+    }
+    let event = registered
+        .then(|| Event::Quit { node: cluster.node.clone(), uid: client.id, reason: reason.to_owned() }.to_json());
+    let give_back = if nick == "*" { String::new() } else { server.fold(&nick) };
+    let claim = Claim { take: String::new(), give_back, uid: client.id, event: event.unwrap_or_default() };
+    if !cluster.left.load(Ordering::Relaxed) {
+        let _ = cluster.jobs.send(Job::Claim(claim, None));
+    }
+}
+
+/// A local client joined `channel` with `modes`.
+pub fn joined(server: &Server, client: &Client, channel: &Channel, modes: MemberModes) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Join {
+        node: cluster.node.clone(),
+        uid: client.id,
+        chan: channel.name.clone(),
+        op: modes.op,
+        voice: modes.voice,
+    });
+}
+
+/// A local client left `channel`.
+pub fn parted(server: &Server, client: &Client, channel: &Channel, reason: &str) {
+    let Some(cluster) = server.cluster() else { return };
+    let (node, uid, chan, reason) = (cluster.node.clone(), client.id, channel.name.clone(), reason.to_owned());
+    cluster.publish(Event::Part { node, uid, chan, reason });
+}
+
+/// A local client kicked `victim` (of any node) from `channel`.
+pub fn kicked(server: &Server, kicker: &Client, channel: &Channel, victim: &Client, reason: &str) {
+    let Some(cluster) = server.cluster() else { return };
+    let (to_node, to_uid) = cluster.address(victim);
+    cluster.publish(Event::Kick {
+        node: cluster.node.clone(),
+        uid: kicker.id,
+        chan: channel.name.clone(),
+        to_node,
+        to_uid,
+        reason: reason.to_owned(),
+    });
+}
+
+/// A local client set the topic of `channel` (`line` is the TOPIC its
+/// members saw).
+pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, set_at: i64) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Topic {
+        node: cluster.node.clone(),
+        uid: client.id,
+        chan: channel.name.clone(),
+        line: WireLine::of(line),
+        set_at,
+    });
+}
+
+/// Messages a local client sent to `channel`: published once, for the
+/// nodes of its remote members, when it has any.
+pub fn channel_lines<'a>(
+    server: &Server,
+    client: &Client,
+    channel: &Channel,
+    lines: impl IntoIterator<Item = &'a Line>,
+) {
+    let Some(cluster) = server.cluster() else { return };
+    // A remote client has no connection of its own: `sessions_any` sorts out
+    // almost every local member without a map lookup.
+    let remote = channel.read().members.values().any(|m| m.client.sessions_any() && cluster.is_remote(m.client.id));
+    if remote {
+        let lines = lines.into_iter().map(WireLine::of).collect();
+        cluster.publish(Event::Msg { node: cluster.node.clone(), uid: client.id, to: None, lines });
+    }
+}
+
+/// A message from a local client to `to`: published for `to`'s node when
+/// `to` is a remote user; false (deliver it here) otherwise.
+pub fn private_line(server: &Server, client: &Client, to: &Client, line: &Line) -> bool {
+    let Some(cluster) = server.cluster() else { return false };
+    let Some(address) = cluster.origin_of(to.id) else { return false };
+    let lines = vec![WireLine::of(line)];
+    cluster.publish(Event::Msg { node: cluster.node.clone(), uid: client.id, to: Some(address), lines });
+    true
+}

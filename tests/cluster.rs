@@ -1,0 +1,325 @@
+//! Several banterd nodes sharing one network through Redis (docs/cluster.md):
+//! a real redis-server and real banterd processes on loopback, started here.
+//! Waiting for another node to catch up is done by asking again until the
+//! answer comes (bounded by the harness's WAIT), never by sleeping.
+
+mod common;
+
+use common::redis::Redis;
+use common::{command_of, params_of, Client, Server, BASE_CONFIG, WAIT};
+use std::time::{Duration, Instant};
+
+/// A node of the network on `redis`, named `name`; `ttl_ms` is how long it
+/// may be silent before the others reap it.
+fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
+    let config = format!(
+        "{BASE_CONFIG}\n[cluster]\nredis_url = \"{}\"\nnode_name = \"{name}\"\nheartbeat_ms = 100\nttl_ms = {ttl_ms}\n",
+        redis.url()
+    );
+    Server::start_with(&config)
+}
+
+fn node(redis: &Redis, name: &str) -> Server {
+    node_with_ttl(redis, name, 800)
+}
+
+/// Sends `request` until a reply line satisfies `pred` (another node's
+/// change has arrived); each round ends at a PING sync point.
+fn ask_until(c: &mut Client, request: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        c.send(request);
+        if let Some(hit) = c.sync().into_iter().find(|l| pred(l)) {
+            return hit;
+        }
+        assert!(Instant::now() < deadline, "{what}: no answer to {request}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the node of `c` knows user `nick` (WHOIS answers 311).
+fn wait_user(c: &mut Client, nick: &str) {
+    ask_until(c, &format!("WHOIS {nick}"), &format!("{nick} known"), |l| {
+        command_of(l) == "311" && params_of(l)[1] == nick
+    });
+}
+
+/// Waits until the node of `c` shows `nick` in NAMES of `chan`.
+fn wait_member(c: &mut Client, chan: &str, nick: &str) -> String {
+    ask_until(c, &format!("NAMES {chan}"), &format!("{nick} in {chan}"), |l| {
+        command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n.trim_start_matches(['@', '+']) == nick)
+    })
+}
+
+/// Registration with NICK and USER; returns the numeric that ended it (001 or 433).
+fn try_register(c: &mut Client, nick: &str, realname: &str) -> String {
+    c.send(&format!("NICK {nick}"));
+    c.send(&format!("USER u 0 * :{realname}"));
+    let (line, _) = c.expect_where("001 or 433", |l| matches!(command_of(l), "001" | "433"));
+    command_of(&line).to_owned()
+}
+
+#[test]
+fn a_nick_taken_on_one_node_is_refused_on_the_other() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let _alice = a.client("alice");
+    let mut fresh = b.connect();
+    assert_eq!(try_register(&mut fresh, "alice", "x"), "433");
+    assert_eq!(try_register(&mut fresh, "Alice", "x"), "433", "case-folded like a local nick");
+    // Registered elsewhere, a nick change to it is refused too.
+    let mut bob = b.client("bob");
+    bob.send("NICK ALICE");
+    let (line, _) = bob.expect_where("433", |l| command_of(l) == "433" || command_of(l) == "NICK");
+    assert_eq!(command_of(&line), "433", "{line}");
+    // The nick is free again once its owner quits.
+    drop(_alice);
+    let mut later = b.connect();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        later.send("NICK alice");
+        if later.sync().iter().all(|l| command_of(l) != "433") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "alice never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    later.send("USER u 0 * :later");
+    later.expect("001");
+}
+
+#[test]
+fn racing_nick_pairs_have_exactly_one_winner() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let pairs: Vec<(Client, Client)> = (0..20).map(|_| (a.connect(), b.connect())).collect();
+    let mut pairs = pairs;
+    // Every NICK goes out before any answer is read.
+    for (i, (ca, cb)) in pairs.iter_mut().enumerate() {
+        ca.send(&format!("NICK race{i}\r\nUSER u 0 * :on-a"));
+        cb.send(&format!("NICK race{i}\r\nUSER u 0 * :on-b"));
+    }
+    let mut winners = Vec::new();
+    for (i, (ca, cb)) in pairs.iter_mut().enumerate() {
+        let ra = ca.expect_where("001 or 433", |l| matches!(command_of(l), "001" | "433")).0;
+        let rb = cb.expect_where("001 or 433", |l| matches!(command_of(l), "001" | "433")).0;
+        let won: Vec<&str> =
+            [("on-a", &ra), ("on-b", &rb)].iter().filter(|(_, r)| command_of(r) == "001").map(|(w, _)| *w).collect();
+        assert_eq!(won.len(), 1, "race{i}: {ra} / {rb}");
+        winners.push(won[0]);
+    }
+    // WHOIS agrees on both nodes.
+    let (mut wa, mut wb) = (a.client("watcher1"), b.client("watcher2"));
+    for (i, winner) in winners.iter().enumerate() {
+        for w in [&mut wa, &mut wb] {
+            let nick = format!("race{i}");
+            wait_user(w, &nick);
+            w.send(&format!("WHOIS {nick}"));
+            let line = w.expect("311");
+            assert_eq!(params_of(&line).last().map(String::as_str), Some(*winner), "{line}");
+        }
+    }
+}
+
+#[test]
+fn users_of_two_nodes_share_a_channel() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_user(&mut bob, "alice");
+    let names = wait_member(&mut bob, "#room", "alice");
+    assert!(params_of(&names)[3].split(' ').any(|n| n == "@alice"), "the creator is op everywhere: {names}");
+    bob.send("JOIN #room");
+    let names: Vec<String> = bob.collect_until("366");
+    assert!(names.iter().any(|l| command_of(l) == "353" && l.contains("@alice") && l.contains("bob")), "{names:?}");
+    let join = alice.expect("JOIN");
+    assert!(join.starts_with(":bob!"), "{join}");
+    // NAMES, WHO and WHOIS on A see B's user.
+    alice.send("WHO #room");
+    let who = alice.collect_until("315");
+    assert!(who.iter().any(|l| command_of(l) == "352" && params_of(l)[5] == "bob"), "{who:?}");
+    alice.send("WHOIS bob");
+    let whois = alice.collect_until("318");
+    assert!(whois.iter().any(|l| command_of(l) == "319" && l.contains("#room")), "{whois:?}");
+    // Messages both ways, with the same msgid and time on both nodes.
+    let mut carol = common::with_caps(&a, "carol", "message-tags server-time");
+    carol.send("JOIN #room");
+    carol.expect("366");
+    bob.expect("JOIN");
+    let mut dave = common::with_caps(&b, "dave", "message-tags server-time echo-message");
+    dave.send("JOIN #room");
+    dave.expect("366");
+    carol.expect("JOIN");
+    dave.send("PRIVMSG #room :hello from b");
+    let echoed = dave.expect("PRIVMSG");
+    let seen = carol.expect("PRIVMSG");
+    assert_eq!(common::tag(&seen, "msgid"), common::tag(&echoed, "msgid"), "{seen} / {echoed}");
+    assert_eq!(common::tag(&seen, "time"), common::tag(&echoed, "time"));
+    assert!(seen.ends_with(":dave!~dave@127.0.0.1 PRIVMSG #room :hello from b"), "{seen}");
+    let plain = alice.expect("PRIVMSG");
+    assert_eq!(plain, ":dave!~dave@127.0.0.1 PRIVMSG #room :hello from b");
+    bob.expect("PRIVMSG");
+    alice.send("PRIVMSG #room :hello from a");
+    assert_eq!(bob.expect("PRIVMSG"), ":alice!~alice@127.0.0.1 PRIVMSG #room :hello from a");
+    // TOPIC, NICK, PART, KICK and QUIT are seen across.
+    alice.send("TOPIC #room :the topic");
+    assert_eq!(bob.expect("TOPIC"), ":alice!~alice@127.0.0.1 TOPIC #room :the topic");
+    bob.send("NICK robert");
+    assert_eq!(alice.expect("NICK"), ":bob!~bob@127.0.0.1 NICK robert");
+    alice.send("KICK #room dave :out");
+    assert_eq!(dave.expect("KICK").split(" KICK ").nth(1), Some("#room dave :out"));
+    carol.send("PART #room :bye");
+    assert_eq!(bob.expect("PART"), ":carol!~carol@127.0.0.1 PART #room :bye");
+    bob.send("QUIT :gone");
+    assert_eq!(alice.expect("QUIT"), ":robert!~bob@127.0.0.1 QUIT :Quit: gone");
+    // The topic is B's too: a later joiner there sees it.
+    let mut erin = b.client("erin");
+    erin.send("JOIN #room");
+    let burst = erin.collect_until("366");
+    assert!(burst.iter().any(|l| command_of(l) == "332" && l.ends_with(":the topic")), "{burst:?}");
+    assert!(burst.iter().any(|l| command_of(l) == "353" && l.contains("@alice")), "{burst:?}");
+}
+
+#[test]
+fn a_thousand_numbered_messages_each_way_arrive_in_order() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let mut bob = b.client("bob");
+    alice.send("JOIN #flood");
+    alice.expect("366");
+    wait_member(&mut bob, "#flood", "alice");
+    bob.send("JOIN #flood");
+    bob.expect("366");
+    alice.expect("JOIN");
+    const N: usize = 1000;
+    let burst = |who: &str| (0..N).map(|i| format!("PRIVMSG #flood :{who}-{i}\r\n")).collect::<String>();
+    alice.send_raw(burst("a").as_bytes());
+    bob.send_raw(burst("b").as_bytes());
+    for (reader, from) in [(&mut alice, "b"), (&mut bob, "a")] {
+        let mut next = 0;
+        while next < N {
+            let line = reader.recv();
+            if command_of(&line) != "PRIVMSG" {
+                continue;
+            }
+            let text = params_of(&line)[1].clone();
+            assert_eq!(text, format!("{from}-{next}"), "lost, duplicated or reordered");
+            next += 1;
+        }
+        // Nothing more: no duplicates after the last one.
+        let extra: Vec<String> = reader.sync().into_iter().filter(|l| command_of(l) == "PRIVMSG").collect();
+        assert!(extra.is_empty(), "{extra:?}");
+    }
+}
+
+#[test]
+fn private_messages_cross_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = common::with_caps(&a, "alice", "message-tags echo-message");
+    let mut bob = b.client("bob");
+    wait_user(&mut alice, "bob");
+    wait_user(&mut bob, "alice");
+    alice.send("PRIVMSG bob :psst");
+    let echoed = alice.expect("PRIVMSG");
+    assert_eq!(bob.expect("PRIVMSG"), ":alice!~alice@127.0.0.1 PRIVMSG bob :psst");
+    assert!(common::tag(&echoed, "msgid").is_some(), "{echoed}");
+    bob.send("NOTICE alice :back");
+    assert!(alice.expect("NOTICE").ends_with(":bob!~bob@127.0.0.1 NOTICE alice :back"));
+    // A third user on A gets nothing of it.
+    let mut carol = a.client("carol");
+    carol.send("PRIVMSG bob :hi");
+    bob.expect("PRIVMSG");
+    assert!(carol.sync().iter().all(|l| command_of(l) != "PRIVMSG"));
+    // ISON and MONITOR see remote users.
+    carol.send("ISON bob nobody");
+    assert!(carol.expect("303").ends_with(":bob"));
+    carol.send("MONITOR + bob");
+    assert!(carol.expect("730").contains("bob!"));
+    bob.send("QUIT");
+    assert!(carol.expect("731").ends_with(":bob"));
+}
+
+#[test]
+fn a_killed_node_users_quit_within_the_ttl_and_their_nicks_are_freed() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#room", "alice");
+    bob.send("JOIN #room");
+    bob.expect("366");
+    // Killed with alice still connected: her QUIT can only come from B's reaper.
+    let _data = a.crash();
+    drop(alice);
+    let quit = bob.expect("QUIT");
+    assert_eq!(quit, ":alice!~alice@127.0.0.1 QUIT :*.net *.split");
+    let mut again = b.connect();
+    assert_eq!(try_register(&mut again, "alice", "again"), "001");
+    bob.send("NAMES #room");
+    let names = bob.expect("353");
+    assert!(!names.contains("alice!") && params_of(&names)[3].split(' ').any(|n| n == "alice" || n == "bob"));
+}
+
+#[test]
+fn a_stopped_node_says_so_at_once() {
+    let redis = Redis::start();
+    // A minute of TTL: only the node's own announcement can be this quick.
+    let (mut a, b) = (node_with_ttl(&redis, "a", 60_000), node_with_ttl(&redis, "b", 60_000));
+    let _alice = a.client("alice");
+    let mut bob = b.client("bob");
+    bob.send("MONITOR + alice");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (l, _) = bob.expect_where("730/731", |l| matches!(command_of(l), "730" | "731"));
+        if command_of(&l) == "730" {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    a.signal("TERM");
+    assert_eq!(a.wait_exit(WAIT), Some(0));
+    assert!(bob.expect("731").ends_with(":alice"));
+    let mut again = b.connect();
+    assert_eq!(try_register(&mut again, "alice", "again"), "001");
+}
+
+#[test]
+fn a_node_started_later_learns_the_network() {
+    let redis = Redis::start();
+    let a = node(&redis, "a");
+    let mut alice = a.client("alice");
+    alice.send("JOIN #old");
+    alice.send("TOPIC #old :kept");
+    alice.expect("TOPIC");
+    let _carol = a.client("carol");
+    // A user who came and went leaves nothing behind.
+    let mut gone = a.client("gone");
+    gone.send("JOIN #old");
+    gone.expect("366");
+    gone.send("QUIT");
+    alice.expect("QUIT");
+    let b = node(&redis, "b");
+    // The replay happens before B listens: no waiting.
+    let mut bob = b.client("bob");
+    bob.send("NAMES #old");
+    let names = bob.expect("353");
+    assert_eq!(params_of(&names)[3], "@alice", "{names}");
+    bob.send("TOPIC #old");
+    assert!(bob.expect("332").ends_with(":kept"));
+    bob.send("WHOIS carol");
+    bob.expect("311");
+    bob.send("WHOIS gone");
+    bob.expect("401");
+    let mut taken = b.connect();
+    assert_eq!(try_register(&mut taken, "carol", "x"), "433");
+    bob.send("JOIN #old");
+    bob.expect("366");
+    assert!(alice.expect("JOIN").starts_with(":bob!"));
+}

@@ -1,0 +1,86 @@
+//! A throwaway Redis for tests: `redis-server` on a free loopback port with
+//! its own temp dir and the append-only file on (as docs/cluster.md tells
+//! operators to run it), stopped when dropped.
+//!
+//! Redis missing is a failure, never a skip (`.ci/run` installs the Debian
+//! package `redis-server`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running redis-server.
+pub struct Redis {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its working directory (the append-only file is there).
+    pub dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts one and waits until it answers PING.
+    pub fn start() -> Redis {
+        let dir = tempfile::Builder::new().prefix("banter-redis-").tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
+            .args(["--protected-mode", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--logfile")
+            .arg(dir.path().join("redis.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run redis-server ({e}): apt-get install redis-server"));
+        let mut redis = Redis { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while redis.command(&["PING"]).as_deref() != Some("+PONG") {
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                panic!("redis-server exited ({status}): {}", redis.log());
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer: {}", redis.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    /// The URL banterd is configured with.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Runs one command and returns the first line of its reply (RESP, as
+    /// sent: `+OK`, `:1`, `$5`...), or `None` if Redis cannot be reached.
+    pub fn command(&self, args: &[&str]) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).ok()?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).ok()?;
+        Some(line.trim_end().to_owned())
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.path().join("redis.log")) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
