@@ -498,9 +498,17 @@ impl Server {
         });
     }
 
-    /// A watch that turns true when the server shuts down.
+    /// A watch that turns true when the server shuts down. Its `changed()`
+    /// also fires for a shutdown that began before the call: a task that
+    /// subscribes late (a listener spawned just before a SIGTERM, first polled
+    /// after it) would otherwise wait for a change that already happened, and
+    /// hold the shutdown for its whole grace period.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.shutdown.subscribe()
+        let mut rx = self.shutdown.subscribe();
+        if *rx.borrow() {
+            rx.mark_changed();
+        }
+        rx
     }
 
     /// Starts a graceful shutdown.
@@ -555,6 +563,22 @@ mod tests {
         let line = super::one_line(&err);
         assert!(!line.contains('\n') && line.starts_with("TOML parse error at line 1"), "{line}");
         assert!(!line.contains(" | "), "{line}");
+    }
+
+    /// A task that subscribes after the shutdown began (a listener first
+    /// polled after a SIGTERM) still sees it; before, it waited out the whole
+    /// shutdown grace (15 s) in about half of `startup.rs`'s early-SIGTERM rounds.
+    #[tokio::test]
+    async fn a_late_subscriber_sees_the_shutdown() {
+        let config = crate::config::Config::default();
+        let accounts = crate::accounts::Accounts::with_store(None, &config);
+        let server = super::Server::new(config, None, accounts);
+        let mut early = server.shutdown_signal();
+        server.begin_shutdown();
+        let mut late = server.shutdown_signal();
+        use futures_util::FutureExt;
+        assert!(early.changed().now_or_never().is_some_and(|r| r.is_ok()));
+        assert!(late.changed().now_or_never().is_some_and(|r| r.is_ok()));
     }
 }
 
