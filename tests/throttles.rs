@@ -30,6 +30,24 @@ fn slow_hashing(config: &str, threads: usize, queue: usize) -> String {
     )
 }
 
+/// A server with `config` that logs each password hash as it starts (at debug).
+fn start_tracing_hashes(config: &str) -> Server {
+    let mut banterd = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"));
+    banterd.env("RUST_LOG", "info,banter::accounts::hashing=debug");
+    Server::start_command(tempfile::tempdir().expect("tempdir"), config, banterd)
+}
+
+/// Waits until the server logs that a password hash for `from` has its thread.
+fn hash_started(s: &Server, from: &str) {
+    let field = format!("from={from}");
+    loop {
+        let line = s.log.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no password hash started for {from}"));
+        if line.contains("password hashing started") && line.contains(&field) {
+            return;
+        }
+    }
+}
+
 fn register(s: &Server, name: &str, password: &str) {
     let mut c = s.connect();
     c.send(&format!("REGISTER {name} * {password}"));
@@ -167,7 +185,7 @@ fn oper_guessing_is_throttled_and_logged() {
     }
     prober.send("OPER nobody wrong");
     assert!(prober.expect("FAIL").contains("FAIL OPER TEMPORARILY_UNAVAILABLE nobody"));
-    let logged = std::iter::from_fn(|| s.log.recv_timeout(std::time::Duration::from_millis(500)).ok())
+    let logged = std::iter::from_fn(|| s.log.recv_timeout(WAIT).ok())
         .find(|l| l.contains("failed OPER") && l.contains("oper=nobody"));
     let logged = logged.expect("failed OPER for an unknown name is logged");
     assert!(logged.contains("from=127.0.0.4") && logged.contains("prober!"), "{logged}");
@@ -212,8 +230,9 @@ fn a_register_burst_is_refused_beyond_the_hashing_limit() {
 #[test]
 fn unknown_names_are_checked_against_a_dummy_hash() {
     // Slower still, so the probe's hash is surely running when REGISTER comes.
-    let s =
-        Server::start_with(&slow_hashing(BASE_CONFIG, 1, 0).replace("argon2_iterations = 4", "argon2_iterations = 10"));
+    let s = start_tracing_hashes(
+        &slow_hashing(BASE_CONFIG, 1, 0).replace("argon2_iterations = 4", "argon2_iterations = 10"),
+    );
     let mut prober = sasl_from(&s, "127.0.0.2");
     let mut oper = s.connect_from("127.0.0.4");
     oper.register("prober");
@@ -221,11 +240,12 @@ fn unknown_names_are_checked_against_a_dummy_hash() {
     for (probe, what) in [(0, "login"), (1, "OPER")] {
         if probe == 0 {
             send_plain(&mut prober, "nosuchaccount", "some-password");
+            hash_started(&s, "127.0.0.2");
         } else {
             oper.send("OPER nosuchoper some-password");
+            hash_started(&s, "127.0.0.4");
         }
-        // Let the probe reach its hash (after a database lookup) first.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // The probe's hash (after a database lookup) holds the only thread.
         other.send(&format!("REGISTER other{probe} * other-password"));
         let reply = other.expect_where("REGISTER reply", |l| matches!(command_of(l), "REGISTER" | "FAIL")).0;
         assert!(reply.contains("FAIL REGISTER TEMPORARILY_UNAVAILABLE"), "during the {what}: {reply}");
@@ -347,13 +367,13 @@ fn scram_failures_on_unknown_names_are_counted_per_name() {
 #[test]
 fn a_guess_in_flight_does_not_refuse_the_owner() {
     let config = slow_hashing(BASE_CONFIG, 1, 8).replace("argon2_iterations = 4", "argon2_iterations = 10");
-    let s = Server::start_with(&config);
+    let s = start_tracing_hashes(&config);
     register(&s, "busy", "busy-password");
     let mut guesser = sasl_from(&s, "127.0.0.2");
     let mut owner = sasl_from(&s, "127.0.0.3");
     send_plain(&mut guesser, "busy", "a-guess");
-    // Let the guess begin (it then waits for its hash) before the owner's attempt.
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    // The guess is under way (its hash running) before the owner's attempt.
+    hash_started(&s, "127.0.0.2");
     send_plain(&mut owner, "busy", "busy-password");
     let answer = plain_outcome(&mut owner);
     assert_eq!(command_of(&answer), "903", "{answer}");

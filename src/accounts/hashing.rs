@@ -104,7 +104,13 @@ impl HashPool {
             }
         };
         tokio::task::spawn_blocking(move || {
-            let (_permit, _slot) = (permit, slot);
+            // Both held until `work` ends.
+            let (_permit, slot) = (permit, slot);
+            // With its thread taken: what a trace of a busy pool shows first.
+            match &slot {
+                Some(s) => tracing::debug!(from = %s.key, "password hashing started"),
+                None => tracing::debug!(from = "exempt", "password hashing started"),
+            }
             work()
         })
         .await

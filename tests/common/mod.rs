@@ -62,12 +62,15 @@ impl Server {
     }
 
     /// Starts banterd from `command`: the banterd binary with an environment
-    /// of its own (libfaketime preloaded, say); the usual banterd arguments
-    /// follow. It must be banterd itself, not a wrapper that forks it, so
-    /// that dropping the server kills banterd.
+    /// of its own (libfaketime preloaded, a `RUST_LOG` other than `info`, say);
+    /// the usual banterd arguments follow. It must be banterd itself, not a
+    /// wrapper that forks it, so that dropping the server kills banterd.
     pub fn start_command(dir: tempfile::TempDir, config: &str, mut command: Command) -> Server {
         let cfg_path = dir.path().join("banterd.toml");
         std::fs::write(&cfg_path, config).expect("write config");
+        if !command.get_envs().any(|(key, _)| key == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
             .arg("--config")
             .arg(&cfg_path)
@@ -75,7 +78,6 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(dir.path())
-            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
