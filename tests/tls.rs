@@ -197,14 +197,21 @@ fn certfp_links_certificates_for_sasl_external() {
 #[test]
 fn tls_handshakes_in_progress_count_toward_max_clients() {
     let (s, port, server_cert) = tls_server_with(&BASE_CONFIG.replace("[limits]\n", "[limits]\nmax_clients = 2\n"));
-    let _silent: Vec<std::net::TcpStream> =
+    let silent: Vec<std::net::TcpStream> =
         (0..2).map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // One accept loop takes a listener's connections in order: when a third
+    // one to the TLS port is refused, both silent ones hold their places.
+    let full = "ERROR :Closing Link: 127.0.0.1 (Server is full, try again later)";
+    assert_eq!(Client::connect(port).recv(), full);
     let mut plain = s.connect();
-    assert_eq!(plain.recv(), "ERROR :Closing Link: 127.0.0.1 (Server is full, try again later)");
-    drop(_silent);
-    // Their places are given back when the handshakes fail.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(plain.recv(), full);
+    drop(silent);
+    // Their places are given back when the handshakes fail (logged once given back).
+    let mut failed = 0;
+    while failed < 2 {
+        let line = s.log.recv_timeout(WAIT).expect("the abandoned handshakes were not logged as failed");
+        failed += usize::from(line.contains("TLS handshake failed"));
+    }
     let mut tls = TlsClient::connect(port, &server_cert, None);
     tls.send("NICK late");
     tls.send("USER late 0 * :Late");
@@ -258,8 +265,7 @@ fn certfp_add_links_only_this_connections_certificate() {
     assert!(oper.expect("NOTE").contains(&format!("NOTE CERTFP ADDED {other_fp} ")));
     oper.send("CERTFP LIST attacker");
     assert!(oper.expect("NOTE").contains(&format!("NOTE CERTFP FINGERPRINT {other_fp} ")));
-    let logged = std::iter::from_fn(|| s.log.recv_timeout(std::time::Duration::from_millis(500)).ok())
-        .find(|l| l.contains("added by an operator"));
+    let logged = std::iter::from_fn(|| s.log.recv_timeout(WAIT).ok()).find(|l| l.contains("added by an operator"));
     let logged = logged.expect("logged");
     assert!(logged.contains("attacker") && logged.contains("helper!"), "{logged}");
     // A user may not name another account.

@@ -60,13 +60,15 @@ pub async fn serve_tls(server: Arc<Server>, acceptor: TlsAcceptor, stream: TcpSt
             let (rd, wr) = tokio::io::split(tls);
             Box::pin(serve(server, Input::Tls(rd), wr, addr, Some(certfp))).await
         }
+        // The place is given back before the failure is logged: whoever reads
+        // the log line may count on the place being free.
         Ok(Err(e)) => {
-            tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
             server.release_ip(addr.ip());
+            tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
         }
         Err(_) => {
-            tracing::info!(peer = %addr, "TLS handshake timed out");
             server.release_ip(addr.ip());
+            tracing::info!(peer = %addr, "TLS handshake timed out");
         }
     }
 }
