@@ -36,8 +36,7 @@ fn nobody_takes_over_a_permanent_channel() {
     let (notice, _) = oper.expect_where("override notice", |l| command_of(l) == "NOTICE" && l.contains("override"));
     assert!(notice.contains("Oper override: you joined #private past +k"), "{notice}");
     oper.collect_until("366");
-    let logged = std::iter::from_fn(|| s.log.recv_timeout(std::time::Duration::from_millis(500)).ok())
-        .find(|l| l.contains("oper override: JOIN"));
+    let logged = std::iter::from_fn(|| s.log.recv_timeout(WAIT).ok()).find(|l| l.contains("oper override: JOIN"));
     assert!(logged.is_some_and(|l| l.contains("channel=#private") && l.contains("oper!")));
 
     // A channel an operator made permanent with +P is no different: empty,
