@@ -152,30 +152,22 @@ fn systemd_notifications_follow_the_life_of_the_process() {
     let socket_path = dir.path().join("notify.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();
-    let config = dir.path().join("banterd.toml");
-    std::fs::write(&config, BASE_CONFIG).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("NOTIFY_SOCKET", &socket_path)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Through the harness: banterd is killed when the test ends, also when it fails.
+    let mut banterd = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"));
+    banterd.env("NOTIFY_SOCKET", &socket_path);
+    let mut s = Server::start_command(dir, BASE_CONFIG, banterd);
     let next = || {
         let mut buf = [0u8; 512];
         let n = socket.recv(&mut buf).expect("a notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     assert!(next().lines().any(|l| l == "READY=1"));
-    let pid = child.id().to_string();
-    std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    s.signal("HUP");
     assert!(next().lines().any(|l| l == "RELOADING=1"));
     assert!(next().lines().any(|l| l == "READY=1"));
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    s.signal("TERM");
     assert!(next().lines().any(|l| l == "STOPPING=1"));
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(s.wait_exit(WAIT), Some(0));
 }
 
 #[test]
