@@ -323,3 +323,40 @@ fn a_node_started_later_learns_the_network() {
     bob.expect("366");
     assert!(alice.expect("JOIN").starts_with(":bob!"));
 }
+
+#[test]
+fn channels_created_on_both_nodes_at_once_have_one_set_of_ops() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let mut bob = b.client("bob");
+    wait_user(&mut alice, "bob");
+    wait_user(&mut bob, "alice");
+    let joins: String = (0..10).map(|i| format!("JOIN #new{i}\r\n")).collect();
+    alice.send_raw(joins.as_bytes());
+    bob.send_raw(joins.as_bytes());
+    for i in 0..10 {
+        let chan = format!("#new{i}");
+        let on_a = wait_member(&mut alice, &chan, "bob");
+        let on_a = wait_member_line(&mut alice, &chan, "alice", on_a);
+        let on_b = wait_member(&mut bob, &chan, "alice");
+        let on_b = wait_member_line(&mut bob, &chan, "bob", on_b);
+        let sorted = |l: &str| {
+            let mut v: Vec<String> = params_of(l)[3].split(' ').map(str::to_owned).collect();
+            v.sort();
+            v
+        };
+        let (na, nb) = (sorted(&on_a), sorted(&on_b));
+        assert_eq!(na, nb, "{chan}: the same NAMES on both nodes");
+        assert_eq!(na.iter().filter(|n| n.starts_with('@')).count(), 1, "{chan}: one creator with ops: {na:?}");
+    }
+}
+
+/// `line` if it lists `nick` too, else NAMES again until it does.
+fn wait_member_line(c: &mut Client, chan: &str, nick: &str, line: String) -> String {
+    if params_of(&line)[3].split(' ').any(|n| n.trim_start_matches(['@', '+']) == nick) {
+        line
+    } else {
+        wait_member(c, chan, nick)
+    }
+}

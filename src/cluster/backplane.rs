@@ -4,7 +4,9 @@
 //!
 //! Keys: `banter:log` (the stream), `banter:nicks` (folded nick → `NODE UID`),
 //! `banter:nodes` (the set of live nodes), `banter:alive:NODE` (the liveness
-//! key, with a TTL), `banter:claims:NODE` (the nicks a node holds).
+//! key, with a TTL), `banter:claims:NODE` (the nicks a node holds),
+//! `banter:chans` (folded channel name → the node that created it, while it
+//! exists) and `banter:chanclaims:NODE` (the channels a node created).
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::AsyncConnectionConfig;
@@ -21,6 +23,10 @@ pub const NODES: &str = "banter:nodes";
 pub const ALIVE: &str = "banter:alive:";
 /// Prefix of the set of nicks a node holds.
 pub const CLAIMS: &str = "banter:claims:";
+/// Channel claims: folded channel name → the node that created it.
+pub const CHANS: &str = "banter:chans";
+/// Prefix of the set of channels a node claimed.
+pub const CHAN_CLAIMS: &str = "banter:chanclaims:";
 
 /// Most events appended in one pipeline.
 const BATCH: usize = 256;
@@ -38,14 +44,19 @@ local function down(node)
     local owner = redis.call('HGET', KEYS[3], nick)
     if owner and string.sub(owner, 1, #mine) == mine then redis.call('HDEL', KEYS[3], nick) end
   end
-  redis.call('DEL', claims, ARGV[2] .. node)
+  local chans = ARGV[4] .. node
+  for _, chan in ipairs(redis.call('SMEMBERS', chans)) do
+    if redis.call('HGET', KEYS[4], chan) == node then redis.call('HDEL', KEYS[4], chan) end
+  end
+  redis.call('DEL', claims, chans, ARGV[2] .. node)
   redis.call('XADD', KEYS[2], '*', 'e', cjson.encode({t = 'D', node = node}))
   return 1
 end
 "#;
 
 /// The reaper: every node whose liveness key expired goes down.
-/// KEYS: nodes, log, nicks; ARGV: claims prefix, alive prefix.
+/// KEYS: nodes, log, nicks, chans; ARGV: claims prefix, alive prefix, '',
+/// channel claims prefix.
 fn reap_script() -> redis::Script {
     redis::Script::new(&format!(
         "{DOWN_FN}
@@ -57,7 +68,7 @@ return n"
     ))
 }
 
-/// A node leaving on purpose. KEYS as the reaper; ARGV[3]: the node.
+/// A node leaving on purpose. KEYS and ARGV as the reaper, ARGV[3] the node.
 fn down_script() -> redis::Script {
     redis::Script::new(&format!("{DOWN_FN}\nreturn down(ARGV[3])"))
 }
@@ -87,6 +98,32 @@ return 1
     )
 }
 
+/// Claims a channel's creation (its creator gets ops): KEYS: nodes, chans,
+/// this node's channel claims; ARGV: node, folded name. 1: won, 0: another
+/// node created it, -1: this node is not a member of the network.
+fn chan_claim_script() -> redis::Script {
+    redis::Script::new(
+        r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
+if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+"#,
+    )
+}
+
+/// Gives a channel claim back (the channel is gone): KEYS: chans, this
+/// node's channel claims; ARGV: node, folded name.
+fn chan_release_script() -> redis::Script {
+    redis::Script::new(
+        r#"
+if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[2]) end
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+"#,
+    )
+}
+
 /// A nick claim (or release) to run in line with the events.
 #[derive(Debug)]
 pub struct Claim {
@@ -107,6 +144,10 @@ pub enum Job {
     Publish(String),
     /// Run a claim; the answer is 1 (done), 0 (taken) or -1 (not a member).
     Claim(Claim, Option<oneshot::Sender<Result<i64, String>>>),
+    /// Claim the creation of a channel (folded name); the answer as for a claim.
+    ChanClaim(String, oneshot::Sender<Result<i64, String>>),
+    /// Give back the claim of a channel that is gone (folded name).
+    ChanRelease(String),
     /// Take this node down (SIGTERM), then answer.
     Down(oneshot::Sender<()>),
 }
@@ -183,6 +224,7 @@ pub async fn publish(
 ) {
     let claim = claim_script();
     let down = down_script();
+    let (chan_claim, chan_release) = (chan_claim_script(), chan_release_script());
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = jobs.recv().await {
         batch.push(first);
@@ -203,10 +245,28 @@ pub async fn publish(
                         let _ = reply.send(result);
                     }
                 }
+                Job::ChanClaim(chan, reply) => {
+                    append(&mut con, &mut events).await;
+                    let mut inv = chan_claim.key(NODES);
+                    inv.key(CHANS).key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
+                    let result = match tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(_) => Err("Redis did not answer in time".into()),
+                    };
+                    let _ = reply.send(result);
+                }
+                Job::ChanRelease(chan) => {
+                    append(&mut con, &mut events).await;
+                    let mut inv = chan_release.key(CHANS);
+                    inv.key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
+                    if let Err(e) = inv.invoke_async::<i64>(&mut con).await {
+                        tracing::warn!(error = %e, %chan, "cluster: a channel claim was not given back");
+                    }
+                }
                 Job::Down(reply) => {
                     append(&mut con, &mut events).await;
                     let mut inv = down.key(NODES);
-                    inv.key(LOG).key(NICKS).arg(CLAIMS).arg(ALIVE).arg(&node);
+                    inv.key(LOG).key(NICKS).key(CHANS).arg(CLAIMS).arg(ALIVE).arg(&node).arg(CHAN_CLAIMS);
                     let done = tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await;
                     if !matches!(done, Ok(Ok(_))) {
                         tracing::warn!(?done, "cluster: could not announce this node's departure");
@@ -305,7 +365,7 @@ pub async fn heartbeat(
             continue;
         }
         let mut inv = reap.key(NODES);
-        inv.key(LOG).key(NICKS).arg(CLAIMS).arg(ALIVE);
+        inv.key(LOG).key(NICKS).key(CHANS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
         let reaped = inv.invoke_async::<i64>(&mut con).await;
         match reaped {
             Ok(0) => {}

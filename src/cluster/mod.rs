@@ -236,6 +236,36 @@ pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) 
     server.claim_nick(client, nick)
 }
 
+/// Claims the creation of channel `name` for a local joiner: true when it
+/// gets ops as the creator (always on a single node), false when another
+/// node created it first (the joiner joins without ops) or Redis cannot be
+/// reached in time.
+pub async fn claim_channel(server: &Server, name: &str) -> bool {
+    let Some(cluster) = server.cluster() else { return true };
+    let (tx, rx) = oneshot::channel();
+    if cluster.jobs.send(Job::ChanClaim(server.fold(name), tx)).is_err() {
+        return false;
+    }
+    match rx.await {
+        Ok(Ok(1)) => true,
+        Ok(Ok(_)) => false,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, channel = name, "cluster: channel claim failed");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// Channel `folded` no longer exists here (its last member left, in log
+/// order): if this node claimed its creation, the claim is given back.
+pub fn channel_gone(server: &Server, folded: &str) {
+    let Some(cluster) = server.cluster() else { return };
+    if !cluster.left.load(Ordering::Relaxed) {
+        let _ = cluster.jobs.send(Job::ChanRelease(folded.to_owned()));
+    }
+}
+
 /// A local client completed registration: the others learn of it.
 pub fn registered(server: &Server, client: &Client) {
     let Some(cluster) = server.cluster() else { return };

@@ -1,10 +1,10 @@
 //! Channel membership: JOIN, PART, KICK, INVITE, TOPIC.
 
-use super::{err, err_because, Ctx, HandlerResult};
+use super::{err, err_because, BoxFuture, Ctx, HandlerResult};
 use crate::caps::{Cap, CapSet};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
-use crate::proto::Message;
+use crate::proto::{Message, OwnedMessage};
 use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
 use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
 use crate::state::{extban, fanout, membership, RenameError};
@@ -41,23 +41,89 @@ pub fn is_muted(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
 
 /// JOIN `#a,#b [keys]`, or `JOIN 0` to leave every channel.
 pub fn join(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    if msg.param(0) == "0" {
+    join_all(ctx, msg.param(0), msg.param(1), &Claims::default())
+}
+
+/// The channel creations a node of a cluster claimed in Redis for a JOIN
+/// (folded names): the creator of a channel it `won` gets ops even if a
+/// joiner of another node (who `lost`, and got none) is there first.
+#[derive(Default)]
+struct Claims<'a> {
+    won: &'a [String],
+    lost: &'a [String],
+}
+
+/// JOIN on a node of a cluster: creating a channel is claimed in Redis first
+/// (see [`crate::cluster::claim_channel`]); a joiner whose node lost the
+/// claim to another node creating it at the same instant joins without ops.
+pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let (targets, keys) = (msg.params[0].as_str(), msg.params.get(1).map_or("", String::as_str));
+        let mut lost = Vec::new();
+        let mut won: Vec<String> = Vec::new();
+        if targets != "0" {
+            for name in targets.split(',').filter(|n| n.starts_with('#')) {
+                let fresh = ctx.server.find_channel(name).is_none_or(|ch| {
+                    let st = ch.read();
+                    st.members.is_empty() && !st.is_persistent()
+                });
+                if !fresh {
+                    continue;
+                }
+                if crate::cluster::claim_channel(&ctx.server, name).await {
+                    won.push(ctx.server.fold(name));
+                } else {
+                    lost.push(ctx.server.fold(name));
+                }
+            }
+        }
+        let result = join_all(ctx, targets, keys, &Claims { won: &won, lost: &lost });
+        for folded in won {
+            // Claimed but not made (refused, invalid): given back.
+            if !ctx.server.channels.contains_key(&folded) {
+                crate::cluster::channel_gone(&ctx.server, &folded);
+            }
+        }
+        result
+    })
+}
+
+/// JOIN of each of `targets` with its key, ops to creators as `claims` say.
+fn join_all(ctx: &mut Ctx, targets: &str, keys: &str, claims: &Claims) -> HandlerResult {
+    if targets == "0" {
         let channels = ctx.client.info().channels.clone();
         for ch in channels {
             part_one(ctx, &ch, "Left all channels");
         }
         return Ok(());
     }
-    let keys: Vec<&str> = msg.param(1).split(',').collect();
-    for (i, name) in msg.param(0).split(',').filter(|n| !n.is_empty()).enumerate() {
-        if let Err(e) = join_one(ctx, name, keys.get(i).copied().filter(|k| !k.is_empty())) {
+    let keys: Vec<&str> = keys.split(',').collect();
+    for (i, name) in targets.split(',').filter(|n| !n.is_empty()).enumerate() {
+        let creation = match (claims.won.is_empty() && claims.lost.is_empty(), ctx.server.fold(name)) {
+            (true, _) => Creation::Local,
+            (false, f) if claims.won.contains(&f) => Creation::Won,
+            (false, f) if claims.lost.contains(&f) => Creation::Lost,
+            _ => Creation::Local,
+        };
+        if let Err(e) = join_one(ctx, name, keys.get(i).copied().filter(|k| !k.is_empty()), creation) {
             ctx.report(e);
         }
     }
     Ok(())
 }
 
-fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
+/// Who created a channel being joined, as far as ops go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Creation {
+    /// Decided here: whoever finds it empty creates it.
+    Local,
+    /// This joiner's node won the claim: it is the creator.
+    Won,
+    /// Another node's joiner created it at the same instant.
+    Lost,
+}
+
+fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>, creation: Creation) -> HandlerResult {
     let cfg = ctx.server.config();
     if !name.starts_with('#') {
         let hint = match name.trim_start_matches(['&', '+', '!']) {
@@ -107,7 +173,14 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) -> HandlerResult {
         let op_by_oper = first && !fresh && oper && st.registration.is_none();
         let modes = match &st.registration {
             Some(_) => st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).unwrap_or_default(),
-            None => MemberModes { op: fresh || op_by_oper, voice: false },
+            None => {
+                let creator = match creation {
+                    Creation::Local => fresh,
+                    Creation::Won => !st.is_persistent(),
+                    Creation::Lost => false,
+                };
+                MemberModes { op: creator || op_by_oper, voice: false }
+            }
         };
         st.add(ctx.client.clone(), modes);
         drop(st);

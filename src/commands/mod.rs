@@ -100,7 +100,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("INFO", 0, Registered, Sync(info::info)),
     cmd("INVITE", 0, Registered, Sync(channel::invite)),
     cmd("ISON", 1, Registered, Sync(query::ison)),
-    cmd("JOIN", 1, Registered, Sync(channel::join)),
+    cmd("JOIN", 1, Registered, Clustered(channel::join, channel::join_clustered)),
     cmd("KICK", 2, Registered, Sync(channel::kick)),
     oper_cmd("KILL", 1, Sync(oper::kill)),
     cmd("LINKS", 0, Registered, Sync(info::links)),

@@ -484,7 +484,7 @@ impl Server {
     pub fn remove_channel_if_empty(&self, channel: &Arc<Channel>) {
         let key = self.fold(&channel.name);
         // Its history stays on disk (`history.unregistered_channels`).
-        self.channels.remove_if(&key, |_, c| {
+        let removed = self.channels.remove_if(&key, |_, c| {
             if !Arc::ptr_eq(c, channel) {
                 return false;
             }
@@ -496,6 +496,9 @@ impl Server {
                 false
             }
         });
+        if removed.is_some() {
+            crate::cluster::channel_gone(self, &key);
+        }
     }
 
     /// A watch that turns true when the server shuts down. Its `changed()`
