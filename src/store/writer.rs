@@ -3,7 +3,10 @@
 //! in small chunks when it has time.
 //!
 //! Senders never wait: [`HistoryWriter::record`] is a counter check and a
-//! channel send. When more rows are waiting than the queue holds, the row is
+//! channel send. While a batch fills, the writer sleeps until the batch's
+//! deadline instead of waking for every row: a sender wakes it only when the
+//! rows queued reach `batch_rows` or a reader waits in `sync` (a wake-up per
+//! message cost the writer more CPU than committing the message, at low rates). When more rows are waiting than the queue holds, the row is
 //! dropped, counted and logged (at most once a minute), and delivery goes on.
 //! A batch is committed when it holds `batch_rows` rows or `batch_ms` after
 //! its first row, whichever comes first: a `kill -9` loses at most the rows of
@@ -90,6 +93,8 @@ struct Shared {
     settings: Mutex<Settings>,
     /// `settings.queue_bytes`, read on every row without taking the lock.
     queue_cap: AtomicUsize,
+    /// `settings.batch_rows`: a sender wakes the writer when this many ops wait.
+    batch_cap: AtomicUsize,
     last_drop_log: AtomicU64,
 }
 
@@ -97,6 +102,8 @@ struct Shared {
 pub struct HistoryWriter {
     tx: mpsc::Sender<Item>,
     shared: Arc<Shared>,
+    /// The writer thread, woken by [`std::thread::Thread::unpark`].
+    thread: std::thread::Thread,
 }
 
 impl HistoryWriter {
@@ -109,14 +116,15 @@ impl HistoryWriter {
             stats: Stats::default(),
             settings: Mutex::new(settings),
             queue_cap: AtomicUsize::new(settings.queue_bytes),
+            batch_cap: AtomicUsize::new(settings.batch_rows.max(1)),
             last_drop_log: AtomicU64::new(0),
         });
         let s = shared.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || run(store, rx, s))
             .expect("spawn the history writer");
-        HistoryWriter { tx, shared }
+        HistoryWriter { tx, shared, thread: handle.thread().clone() }
     }
 
     /// Queues a row to keep; never waits. False when the queue was full (the
@@ -146,9 +154,12 @@ impl HistoryWriter {
     }
 
     fn send(&self, op: Op) {
-        self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        let waiting = self.shared.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
         if self.tx.send(Item::Op(op)).is_err() {
             self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+        } else if waiting % self.shared.batch_cap.load(Ordering::Relaxed) == 0 {
+            // A full batch waits: wake the writer before its deadline.
+            self.thread.unpark();
         }
     }
 
@@ -160,6 +171,7 @@ impl HistoryWriter {
         }
         let (done, wait) = oneshot::channel();
         if self.tx.send(Item::Sync(done)).is_ok() {
+            self.thread.unpark();
             let _ = wait.await;
         }
     }
@@ -172,6 +184,7 @@ impl HistoryWriter {
     /// Changes the settings (REHASH).
     pub fn set_settings(&self, settings: Settings) {
         self.shared.queue_cap.store(settings.queue_bytes, Ordering::Relaxed);
+        self.shared.batch_cap.store(settings.batch_rows.max(1), Ordering::Relaxed);
         *self.shared.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
@@ -240,20 +253,26 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
         };
         take(first, &mut ops, &mut syncs);
         let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
-        while ops.len() < settings.batch_rows.max(1) {
-            // Someone waits: commit what is already queued, without waiting for more.
-            let item = if syncs.is_empty() {
-                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    Ok(item) => item,
-                    Err(_) => break,
-                }
-            } else {
+        let max = settings.batch_rows.max(1);
+        loop {
+            // Take what is queued; sleep (woken by a full batch or a reader
+            // waiting in `sync`) until the deadline while the batch is short.
+            let mut closed = false;
+            while ops.len() < max {
                 match rx.try_recv() {
-                    Ok(item) => item,
-                    Err(_) => break,
+                    Ok(item) => take(item, &mut ops, &mut syncs),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
                 }
-            };
-            take(item, &mut ops, &mut syncs);
+            }
+            let now = Instant::now();
+            if closed || ops.len() >= max || !syncs.is_empty() || now >= deadline {
+                break;
+            }
+            std::thread::park_timeout(deadline - now);
         }
         if let Err(ops) = commit(&*store, &shared, ops) {
             tracing::warn!(
@@ -369,5 +388,33 @@ mod tests {
         assert!(accepted >= 15, "about one queue's worth was taken: {accepted}");
         let kept = store.select_history(&Scope::Target("#w".into()), &Query::Latest(None, 5000), true).unwrap();
         assert_eq!(kept.len(), accepted);
+    }
+
+    #[test]
+    fn a_full_batch_or_a_reader_wakes_the_writer_before_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(crate::store::sqlite::Sqlite::open(dir.path()).unwrap());
+        // A window of an hour: only a wake-up can commit these in a test's time.
+        let settings = Settings {
+            batch_rows: 10,
+            batch_ms: 3_600_000,
+            queue_bytes: 1 << 20,
+            retention: Retention { max_age_days: 0, max_per_target: 0 },
+        };
+        let writer = HistoryWriter::start(store.clone(), settings);
+        for i in 0..10 {
+            assert!(writer.record(row(i)));
+        }
+        while writer.stats().written.load(Ordering::Relaxed) < 10 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(writer.stats().batches.load(Ordering::Relaxed), 1, "one full batch");
+        for i in 10..13 {
+            assert!(writer.record(row(i)));
+        }
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(writer.sync());
+        assert_eq!(writer.stats().written.load(Ordering::Relaxed), 13, "sync committed the short batch");
+        let kept = store.select_history(&Scope::Target("#w".into()), &Query::Latest(None, 50), true).unwrap();
+        assert_eq!(kept.len(), 13);
     }
 }
