@@ -157,7 +157,7 @@ impl HistoryWriter {
         let waiting = self.shared.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
         if self.tx.send(Item::Op(op)).is_err() {
             self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-        } else if waiting % self.shared.batch_cap.load(Ordering::Relaxed) == 0 {
+        } else if waiting.is_multiple_of(self.shared.batch_cap.load(Ordering::Relaxed)) {
             // A full batch waits: wake the writer before its deadline.
             self.thread.unpark();
         }
