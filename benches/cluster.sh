@@ -15,7 +15,8 @@
 # Prints the ratios of the issue per repetition and their medians: two-node
 # CPU/M over one node's, added p50, loss/dup/reorder (must be 0), one-node
 # figures with and without the cluster code; Redis's XADDs per relayed
-# message and its rate (INFO commandstats, reset before each run). With
+# message and its rate (INFO commandstats read by banter-bench --redis when
+# counting starts and ends; the whole run's counts go in the JSON too). With
 # REDIS_RATE=1 (default) it ends with the XADD rate one redis-server takes on
 # its own (redis-benchmark, entries of the size the cluster wrote).
 #
@@ -33,7 +34,8 @@
 # deliveries/s, STORE [sqlite|postgres] (a
 # throwaway PostgreSQL shared by the nodes, as store.sh starts it),
 # REDIS_AOF [yes] (appendonly everysec, as docs/cluster.md advises),
-# REDIS_RATE [1], BEFORE_BIN [], OUT [mktemp -d]. Only 127.0.0.1 is used;
+# REDIS_RATE [1], BEFORE_BIN [], OUT [mktemp -d], BANTERD and BENCH (prebuilt
+# binaries to use instead of building both). Only 127.0.0.1 is used;
 # everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +54,9 @@ OUT=${OUT:-$(mktemp -d /tmp/banter-cluster.XXXXXX)}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 
-cargo build --release --bin banterd --bin banter-bench
-BANTERD=target/release/banterd
-BENCH=target/release/banter-bench
+if [ -z "${BANTERD:-}${BENCH:-}" ]; then cargo build --release --bin banterd --bin banter-bench; fi
+BANTERD=${BANTERD:-target/release/banterd}
+BENCH=${BENCH:-target/release/banter-bench}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 command -v redis-server >/dev/null || { echo "redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
 
@@ -201,7 +203,7 @@ run() {
     for p in "${NODE_PORTS[@]}"; do args+=(--server "127.0.0.1:$p"); done
     pids=("${NODE_PIDS[@]}")
     case $config in
-    one | two) pids+=("$REDIS_PID") ;;
+    one | two) pids+=("$REDIS_PID") args+=(--redis "127.0.0.1:$REDIS_PORT") ;;
     two-independent) args+=(--network independent) ;;
     esac
     for p in "${pids[@]}"; do args+=(--pid "$p"); done
@@ -220,7 +222,8 @@ run() {
 ENTRY_BYTES=0
 sample_streams() {
     local key
-    for key in $("${RCLI[@]}" --scan --type stream); do
+    for key in $("${RCLI[@]}" --scan); do
+        [ "$("${RCLI[@]}" TYPE "$key")" = stream ] || continue
         ENTRY_BYTES=$("${RCLI[@]}" --raw XREVRANGE "$key" + - COUNT 200 |
             awk '/^[0-9]+-[0-9]+$/ { e++ } { n += length($0) } END { printf "%d", e ? n / e : 0 }')
         echo "stream $key: $("${RCLI[@]}" XLEN "$key") entries, the last ones about $ENTRY_BYTES bytes each" >&2
@@ -242,7 +245,7 @@ done
 
 
 echo
-echo "banterd $(git rev-parse --short HEAD 2>/dev/null || echo '?'), redis $(redis-server --version | awk '{print $3}')," \
+echo "$BANTERD ($($BANTERD --version 2>&1 | head -1)), tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?'), redis $(redis-server --version | awk '{print $3}')," \
     "store $STORE, load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$CLUSTER" = 1 ] || echo "NOT A CLUSTER: two-independent = two separate single nodes (banterd rejects [cluster])"
 python3 benches/cluster_report.py "$RESULTS" | tee "$OUT/report.md"

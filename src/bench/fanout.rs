@@ -10,7 +10,7 @@ use super::conn::Conn;
 use super::fleet::{self, secs};
 use super::hist::Hist;
 use super::member::{self, MemberStats, Role, SenderSlot, Shared};
-use super::multi::{self, Network, ProcCpu, Targets};
+use super::multi::{self, Network, ProcCpu, RedisCounts, Targets};
 use super::phase::{Phase, PhaseCtl};
 use super::procfs;
 use serde::Serialize;
@@ -184,6 +184,9 @@ pub struct Report {
     /// is their sum, RSS figures too).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processes: Option<Vec<ProcCpu>>,
+    /// Redis command counts over the measured phase (with `--redis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisCounts>,
 }
 
 /// Runs one fan-out scenario against the servers of `t`.
@@ -266,6 +269,7 @@ pub async fn run(t: &Targets, spec: &Spec) -> Result<Report, String> {
     };
     sh.phase.set(Phase::Warmup);
     tokio::time::sleep(spec.warmup).await;
+    let redis0 = redis_reading(t, &sh).await?;
     let cpu0 = t.cpu();
     let self0 = procfs::self_cpu_secs();
     let rss_start = t.rss_kib();
@@ -276,6 +280,7 @@ pub async fn run(t: &Targets, spec: &Spec) -> Result<Report, String> {
     let measured = t0.elapsed();
     let cpu1 = t.cpu();
     let self1 = procfs::self_cpu_secs();
+    let redis1 = redis_reading(t, &sh).await?;
     let rss_end = t.rss_kib();
     let load1 = procfs::load1();
     let drain_end = Instant::now() + spec.drain;
@@ -335,7 +340,16 @@ pub async fn run(t: &Targets, spec: &Spec) -> Result<Report, String> {
         servers: t.is_multi().then_some(t.addrs.len()),
         network: t.is_multi().then(|| t.network_name().to_string()),
         processes: (t.pids.len() > 1).then_some(processes),
+        redis: redis0.zip(redis1).map(|(a, b)| RedisCounts::between(a, b)),
     })
+}
+
+/// (messages sent so far, Redis XADD calls, all Redis calls), with `--redis`.
+async fn redis_reading(t: &Targets, sh: &Shared) -> Result<Option<(u64, u64, u64)>, String> {
+    let Some(addr) = t.redis else { return Ok(None) };
+    let sent = sh.slots.iter().map(|s| s.sent.load(std::sync::atomic::Ordering::Acquire)).sum();
+    let (xadd, all) = multi::redis_calls(addr).await?;
+    Ok(Some((sent, xadd, all)))
 }
 
 fn all_done(sh: &Shared) -> bool {

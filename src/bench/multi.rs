@@ -36,6 +36,9 @@ pub struct Targets {
     pub pids: Vec<u32>,
     /// How the servers relate (matters only with several).
     pub network: Network,
+    /// The cluster's redis-server (`--redis`), whose command counts are
+    /// read when counting starts and ends.
+    pub redis: Option<SocketAddr>,
 }
 
 /// CPU and memory of one process over the measured phase.
@@ -75,7 +78,8 @@ impl Targets {
             "independent" => Network::Independent,
             other => return Err(format!("--network {other:?}: expected one or independent")),
         };
-        let t = Targets { addrs, pids, network };
+        let redis = a.get("redis").map(loopback_addr).transpose()?;
+        let t = Targets { addrs, pids, network, redis };
         if !multi_ok && (t.addrs.len() > 1 || t.pids.len() > 1) {
             return Err(format!("{}: one --server and one --pid only (several are for fanout)", a.command));
         }
@@ -154,6 +158,66 @@ fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into())
 }
 
+/// Redis command counts over the measured phase (`--redis`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisCounts {
+    /// Messages the senders sent during the measured phase.
+    pub messages: u64,
+    /// XADD calls during the measured phase.
+    pub xadd: u64,
+    /// All Redis commands during the measured phase.
+    pub commands: u64,
+    /// XADDs per message sent.
+    pub xadd_per_message: Option<f64>,
+    /// Redis commands per message sent.
+    pub commands_per_message: Option<f64>,
+}
+
+impl RedisCounts {
+    /// The counts between two readings of (messages sent, XADD calls, all
+    /// calls).
+    pub fn between(a: (u64, u64, u64), b: (u64, u64, u64)) -> RedisCounts {
+        let (messages, xadd, commands) = (b.0 - a.0, b.1.saturating_sub(a.1), b.2.saturating_sub(a.2));
+        let per = |n: u64| (messages > 0).then(|| super::fanout::round3(n as f64 / messages as f64));
+        RedisCounts { messages, xadd, commands, xadd_per_message: per(xadd), commands_per_message: per(commands) }
+    }
+}
+
+/// XADD calls and all calls so far, from `INFO commandstats` of the Redis
+/// at `addr` (an inline command; the reply is one bulk string). The INFO
+/// itself counts as one call.
+pub async fn redis_calls(addr: SocketAddr) -> Result<(u64, u64), String> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let io = |e: std::io::Error| format!("redis at {addr}: {e}");
+    let mut s = tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await.map_err(io)?);
+    s.get_mut().write_all(b"INFO commandstats\r\n").await.map_err(io)?;
+    let mut head = String::new();
+    s.read_line(&mut head).await.map_err(io)?;
+    let len: usize = head
+        .trim()
+        .strip_prefix('$')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("redis at {addr}: {head:?}"))?;
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).await.map_err(io)?;
+    Ok(parse_commandstats(&String::from_utf8_lossy(&body)))
+}
+
+/// (XADD calls, all calls) from the text of `INFO commandstats`.
+fn parse_commandstats(text: &str) -> (u64, u64) {
+    let (mut xadd, mut all) = (0, 0);
+    for l in text.lines() {
+        let Some((name, rest)) = l.strip_prefix("cmdstat_").and_then(|r| r.split_once(':')) else { continue };
+        let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls=")).and_then(|n| n.parse::<u64>().ok());
+        let calls = calls.unwrap_or(0);
+        all += calls;
+        if name == "xadd" {
+            xadd += calls;
+        }
+    }
+    (xadd, all)
+}
+
 /// On one network, waits until every server lists all `members` members of
 /// every channel in NAMES (a JOIN made on one server must be known to the
 /// others before messages are counted); fails at `deadline` naming what a
@@ -217,7 +281,7 @@ mod tests {
 
     fn targets(n: usize, network: Network) -> Targets {
         let addrs = (0..n).map(|i| SocketAddr::from(([127, 0, 0, 1], 6667 + i as u16))).collect();
-        Targets { addrs, pids: Vec::new(), network }
+        Targets { addrs, pids: Vec::new(), network, redis: None }
     }
 
     #[test]
@@ -228,6 +292,15 @@ mod tests {
         // Two senders of a channel land on different servers.
         assert_ne!(t.server_of(3, 0), t.server_of(3, 1));
         assert_eq!(t.receivers(0, 0, 500), 499);
+    }
+
+    #[test]
+    fn reads_commandstats() {
+        let t =
+            "# Commandstats\r\ncmdstat_xadd:calls=7,usec=10,usec_per_call=1.4\r\ncmdstat_evalsha:calls=3,usec=1\r\n";
+        assert_eq!(parse_commandstats(t), (7, 10));
+        let c = RedisCounts::between((10, 1, 2), (20, 16, 42));
+        assert_eq!((c.messages, c.xadd, c.xadd_per_message, c.commands_per_message), (10, 15, Some(1.5), Some(4.0)));
     }
 
     #[test]
