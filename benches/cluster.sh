@@ -5,6 +5,10 @@
 #   one    one banterd with [cluster] (events through Redis)
 #   two    two banterd nodes with [cluster], members of every channel half on
 #          each (banter-bench fanout with two --server, round robin)
+#   two-independent  two separate banterd without [cluster], members spread
+#          the same way (--network independent: not a cluster, a message
+#          reaches its sender's server only): what splitting every channel in
+#          two costs by itself, without any relaying
 #   before (only with BEFORE_BIN=path) another banterd binary, e.g. one built
 #          before the cluster code, without [cluster]: "today's" figures
 # for the 1×500 and 50×20 fan-out shapes of compare.sh (closed loop: as fast
@@ -150,7 +154,7 @@ mkdir -p "$OUT/nodes"
 node_config "$OUT/nodes/probe.toml" probe 1
 if $BANTERD check-config --config "$OUT/nodes/probe.toml" >"$OUT/nodes/probe.out" 2>&1; then
     CLUSTER=1
-    CONFIGS="alone one two"
+    CONFIGS="alone one two two-independent"
 else
     CLUSTER=0
     CONFIGS="alone two-independent"

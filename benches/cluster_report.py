@@ -69,8 +69,9 @@ def main(path):
                   f"| {fmt(redis_m, '.3f')} | {total('loss')} | {total('dups')} | {total('reordered')} "
                   f"| {total('broken')} | {len(rs)} |")
 
-    pairs = [(two, "alone"), (two, "one"), ("one", "alone"), ("alone", "before")]
-    pairs = [(a, b) for a, b in pairs if a in configs and b in configs]
+    pairs = [(two, "alone"), (two, "one"), ("two-independent", "alone"), (two, "two-independent"),
+             ("one", "alone"), ("alone", "before")]
+    pairs = [(a, b) for a, b in pairs if a in configs and b in configs and a != b]
     print("\nRatios within each repetition (values per repetition, then the median):\n")
     print("| shape | ratio | per repetition | median |")
     print("|---|---|---|---|")
