@@ -48,10 +48,13 @@ fn wait_user(c: &mut Client, nick: &str) {
     });
 }
 
-/// Waits until the node of `c` shows `nick` in NAMES of `chan`.
+/// Waits until the node of `c` shows `nick` in NAMES of `chan` (the 353 of
+/// that channel: a JOIN burst still being read has 353s of other channels).
 fn wait_member(c: &mut Client, chan: &str, nick: &str) -> String {
     ask_until(c, &format!("NAMES {chan}"), &format!("{nick} in {chan}"), |l| {
-        command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n.trim_start_matches(['@', '+']) == nick)
+        command_of(l) == "353"
+            && params_of(l)[2].eq_ignore_ascii_case(chan)
+            && params_of(l)[3].split(' ').any(|n| n.trim_start_matches(['@', '+']) == nick)
     })
 }
 
