@@ -19,12 +19,12 @@ fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
     Server::start_with(&config)
 }
 
-/// A node with the default TTL (5 s): a loaded test machine can hold up a
-/// heartbeat for longer than a second (a node working through a burst of a
-/// thousand messages was reaped with 800 ms), and only the reaping test wants
-/// a short one.
+/// A node with the default TTL (`[cluster] ttl_ms`'s default): a loaded
+/// test machine can hold up a heartbeat for longer than a second (a node
+/// working through a burst of a thousand messages was reaped with 800 ms),
+/// and only the reaping test wants a short one.
 fn node(redis: &Redis, name: &str) -> Server {
-    node_with_ttl(redis, name, 5000)
+    node_with_ttl(redis, name, banter::config::ClusterConfig::default().ttl_ms)
 }
 
 /// Sends `request` until a reply line satisfies `pred` (another node's
