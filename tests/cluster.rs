@@ -372,3 +372,81 @@ fn wait_member_line(c: &mut Client, chan: &str, nick: &str, line: String) -> Str
         wait_member(c, chan, nick)
     }
 }
+
+/// JOIN `chan` (with `key`) and the numeric that answers it: 366 when in,
+/// else the refusal (471, 474, 475...).
+fn join_answer(c: &mut Client, chan: &str, key: &str) -> String {
+    c.send(&format!("JOIN {chan} {key}"));
+    let (line, _) =
+        c.expect_where("366 or a refusal", |l| matches!(command_of(l), "366" | "471" | "473" | "474" | "475"));
+    command_of(&line).to_owned()
+}
+
+#[test]
+fn channel_modes_set_on_one_node_hold_on_the_other() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #modes");
+    alice.expect("366");
+    let (mut bob, mut carol, mut eve) = (b.client("bob"), b.client("carol"), b.client("eve"));
+    wait_member(&mut bob, "#modes", "alice");
+    for c in [&mut bob, &mut carol] {
+        c.send("JOIN #modes");
+        c.expect("366");
+    }
+    wait_member(&mut alice, "#modes", "carol");
+    // Flags, key and limit, then a ban and member prefixes: B's members see
+    // each MODE line as a local one.
+    alice.send("MODE #modes +mkl key 4");
+    alice.send("MODE #modes +bov eve!*@* bob carol");
+    for c in [&mut bob, &mut carol] {
+        assert_eq!(c.expect("MODE"), ":alice!~alice@127.0.0.1 MODE #modes +mkl key 4");
+        assert_eq!(c.expect("MODE"), ":alice!~alice@127.0.0.1 MODE #modes +bov eve!*@* bob carol");
+    }
+    // B's own view: the modes, the ban with its setter and time, the prefixes.
+    carol.send("MODE #modes");
+    let modes = carol.expect("324");
+    assert_eq!(params_of(&modes)[2..], ["+mntkl", "key", "4"], "{modes}");
+    alice.send("MODE #modes +b");
+    let on_a = alice.expect("367");
+    carol.send("MODE #modes +b");
+    let on_b = carol.expect("367");
+    assert_eq!(params_of(&on_b)[2..], params_of(&on_a)[2..], "the same entry, setter and time: {on_a} / {on_b}");
+    assert_eq!(params_of(&on_b)[2..4], ["eve!*@*", "alice!~alice@127.0.0.1"], "{on_b}");
+    carol.send("NAMES #modes");
+    let names = carol.expect("353");
+    let mut listed: Vec<String> = params_of(&names)[3].split(' ').map(str::to_owned).collect();
+    listed.sort();
+    assert_eq!(listed, ["+carol", "@alice", "@bob"], "{names}");
+    // B enforces them: the ban, the key, the limit, +m.
+    assert_eq!(join_answer(&mut eve, "#modes", "key"), "474", "banned");
+    let mut dave = b.client("dave");
+    assert_eq!(join_answer(&mut dave, "#modes", "nokey"), "475", "wrong key");
+    assert_eq!(join_answer(&mut dave, "#modes", "key"), "366");
+    alice.expect("JOIN");
+    let mut frank = b.client("frank");
+    assert_eq!(join_answer(&mut frank, "#modes", "key"), "471", "full at 4");
+    dave.send("PRIVMSG #modes :unvoiced");
+    assert_eq!(command_of(&dave.expect_where("404", |l| command_of(l) == "404").0), "404");
+    carol.send("PRIVMSG #modes :voiced");
+    assert_eq!(alice.expect("PRIVMSG"), ":carol!~carol@127.0.0.1 PRIVMSG #modes :voiced");
+    // Removals travel too, and an op of B changes modes A's members see.
+    alice.send("MODE #modes -ov bob carol");
+    alice.send("MODE #modes -blk eve!*@* *");
+    for c in [&mut bob, &mut carol, &mut dave] {
+        assert_eq!(c.expect("MODE"), ":alice!~alice@127.0.0.1 MODE #modes -ov bob carol");
+        assert_eq!(c.expect("MODE"), ":alice!~alice@127.0.0.1 MODE #modes -blk eve!*@* *");
+    }
+    carol.send("NAMES #modes");
+    let names = carol.expect("353");
+    assert!(params_of(&names)[3].split(' ').all(|n| n == "@alice" || !n.starts_with(['@', '+'])), "{names}");
+    assert_eq!(join_answer(&mut eve, "#modes", ""), "366", "no ban, no key, no limit any more");
+    alice.send("MODE #modes +o dave");
+    assert_eq!(dave.expect("MODE"), ":alice!~alice@127.0.0.1 MODE #modes +o dave");
+    dave.send("MODE #modes -m+s");
+    assert_eq!(dave.expect("MODE"), ":dave!~dave@127.0.0.1 MODE #modes -m+s");
+    alice.expect_where("dave's MODE", |l| l == ":dave!~dave@127.0.0.1 MODE #modes -m+s");
+    alice.send("MODE #modes");
+    assert_eq!(params_of(&alice.expect("324"))[2], "+nst");
+}

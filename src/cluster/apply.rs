@@ -2,11 +2,11 @@
 //! change and the lines this node's local users see, through the same
 //! fan-out as a local command.
 
-use super::{Cluster, Event, WireLine};
+use super::{Cluster, Event, ModeChange, WireLine};
 use crate::caps::{Cap, CapSet};
 use crate::metrics::METRICS;
 use crate::proto::line::{variants, Line};
-use crate::state::channel::{MemberModes, Topic};
+use crate::state::channel::{self, ChannelState, ListEntry, MemberModes, Topic};
 use crate::state::client::{Client, UserModes};
 use crate::state::{fanout, membership, monitor, session, Server};
 use std::net::{IpAddr, Ipv4Addr};
@@ -70,6 +70,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             membership::leave(server, &victim, &ch);
         }
         Event::Topic { chan, line, set_at, .. } => topic(server, &chan, &line, set_at),
+        Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes),
         Event::Msg { .. } if replaying => {}
         Event::Msg { to: Some((to_node, to_uid)), lines, .. } => {
             if to_node != cluster.node {
@@ -209,6 +210,83 @@ fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64) {
     let text = line.params.get(1).cloned().unwrap_or_default();
     ch.write().topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
     fanout::to_channel(&ch, &line, None, fanout::everyone);
+}
+
+/// Modes another node changed on `chan`: applied here in order, and the
+/// MODE line showing what changed here sent to this node's members, as a
+/// local MODE would be.
+fn mode(server: &Server, cluster: &Cluster, chan: &str, wire: &WireLine, at: i64, changes: Vec<ModeChange>) {
+    let Some(ch) = server.find_channel(chan) else { return };
+    let applied: Vec<channel::ModeChange> = {
+        let mut st = ch.write();
+        changes.into_iter().filter_map(|c| mode_change(server, cluster, &mut st, &wire.src, at, c)).collect()
+    };
+    if applied.is_empty() {
+        return;
+    }
+    let mut line = wire.to_line();
+    line.params = channel::mode_params(&ch.name, &applied);
+    fanout::to_channel(&ch, &line, None, fanout::everyone);
+}
+
+/// Applies one mode change to a channel's state; what it changed, with the
+/// parameter to show, or None when it changed nothing here.
+fn mode_change(
+    server: &Server,
+    cluster: &Cluster,
+    st: &mut ChannelState,
+    setter: &str,
+    at: i64,
+    c: ModeChange,
+) -> Option<channel::ModeChange> {
+    let (add, mode) = (c.add, c.mode);
+    let shown = |arg: Option<String>| Some(channel::ModeChange { add, mode, arg, member: None });
+    match mode {
+        'o' | 'v' => {
+            let (node, uid) = c.to?;
+            let who = cluster.lookup(server, &node, uid)?;
+            let member = st.members.get_mut(&who.id)?;
+            let flag = if mode == 'o' { &mut member.modes.op } else { &mut member.modes.voice };
+            if *flag == add {
+                return None;
+            }
+            *flag = add;
+            Some(channel::ModeChange { add, mode, arg: Some(who.nick()), member: Some(who.id) })
+        }
+        'k' if add => {
+            let key = c.arg?;
+            st.modes.key = Some(key.clone());
+            shown(Some(key))
+        }
+        'k' => st.modes.key.take().and_then(|_| shown(Some("*".into()))),
+        'l' if add => {
+            let limit = c.arg.as_deref()?.parse::<usize>().ok()?;
+            st.modes.limit = Some(limit);
+            shown(c.arg)
+        }
+        'l' => st.modes.limit.take().and_then(|_| shown(None)),
+        'b' | 'e' | 'I' => {
+            let mask = c.arg?;
+            let list = st.list_mut(mode)?;
+            let pos = list.iter().position(|e| server.casemap.eq(&e.mask, &mask));
+            match (add, pos) {
+                (true, None) => list.push(ListEntry { mask: mask.clone(), set_by: setter.to_owned(), set_at: at }),
+                (false, Some(i)) => {
+                    list.remove(i);
+                }
+                _ => return None,
+            }
+            shown(Some(mask))
+        }
+        _ => {
+            let flag = st.modes.flag_mut(mode)?;
+            if *flag == add {
+                return None;
+            }
+            *flag = add;
+            shown(None)
+        }
+    }
 }
 
 /// TAGMSG only reaches message-tags clients.

@@ -110,6 +110,22 @@ pub enum Event {
         /// Unix time it was set.
         set_at: i64,
     },
+    /// A channel's modes changed: one event per MODE command, with the
+    /// changes as applied on the origin (not as requested).
+    #[serde(rename = "O")]
+    Mode {
+        /// Origin node.
+        node: String,
+        /// The channel.
+        chan: String,
+        /// The MODE line as the origin's channel members saw it (its source
+        /// is also the setter of new list entries).
+        line: WireLine,
+        /// Unix time of the change (the set time of new list entries).
+        at: i64,
+        /// The changes, in order.
+        changes: Vec<ModeChange>,
+    },
     /// PRIVMSG, NOTICE or TAGMSG lines from one user to one target: a channel
     /// (each node delivers to its members there) or a user of node `to_node`.
     #[serde(rename = "M")]
@@ -144,6 +160,7 @@ impl Event {
             | Event::Part { node, .. }
             | Event::Kick { node, .. }
             | Event::Topic { node, .. }
+            | Event::Mode { node, .. }
             | Event::Msg { node, .. }
             | Event::NodeDown { node } => node,
         }
@@ -153,6 +170,23 @@ impl Event {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// One applied channel mode change, as the log carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeChange {
+    /// `+` (true) or `-`.
+    #[serde(rename = "a")]
+    pub add: bool,
+    /// The mode letter.
+    #[serde(rename = "m")]
+    pub mode: char,
+    /// The parameter (mask, key, limit, or for `o`/`v` the nick as shown).
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub arg: Option<String>,
+    /// For `o` and `v`: the member's node and id there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<(String, u64)>,
 }
 
 /// A line as relayed between nodes: its server tags (time, msgid, account,
@@ -194,6 +228,7 @@ impl WireLine {
             "NOTICE" => "NOTICE".into(),
             "TAGMSG" => "TAGMSG".into(),
             "TOPIC" => "TOPIC".into(),
+            "MODE" => "MODE".into(),
             other => other.to_owned().into(),
         };
         let mut line = Line::new(self.src.clone(), command, self.params.clone());
@@ -231,6 +266,14 @@ mod tests {
         // The reaper writes NodeDown from Lua.
         let down: Event = serde_json::from_str(r#"{"node":"b:2","t":"D"}"#).unwrap();
         assert_eq!(down, Event::NodeDown { node: "b:2".into() });
+    }
+
+    #[test]
+    fn mode_changes_are_short() {
+        let c = ModeChange { add: true, mode: 'o', arg: Some("bob".into()), to: Some(("b:2".into(), 9)) };
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"a":true,"m":"o","p":"bob","to":["b:2",9]}"#);
+        let flag = ModeChange { add: false, mode: 'm', arg: None, to: None };
+        assert_eq!(serde_json::to_string(&flag).unwrap(), r#"{"a":false,"m":"m"}"#);
     }
 
     #[test]

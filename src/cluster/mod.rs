@@ -16,12 +16,12 @@ pub mod backplane;
 pub mod event;
 
 use crate::proto::line::Line;
-use crate::state::channel::{Channel, MemberModes};
+use crate::state::channel::{self, Channel, MemberModes};
 use crate::state::client::{Client, ClientId};
 use crate::state::{NickError, Server};
 use backplane::{Claim, Job};
 use dashmap::DashMap;
-pub use event::{Event, WireLine};
+pub use event::{Event, ModeChange, WireLine};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -346,6 +346,30 @@ pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, s
         chan: channel.name.clone(),
         line: WireLine::of(line),
         set_at,
+    });
+}
+
+/// Modes of `channel` changed here (`line` is the MODE its members saw,
+/// `changes` what was applied, at Unix time `at`): every node applies them,
+/// whether or not it has members there, so a node's copy of the channel
+/// enforces the same modes and a node started later learns them.
+pub fn channel_mode(server: &Server, channel: &Channel, line: &Line, at: i64, changes: &[channel::ModeChange]) {
+    let Some(cluster) = server.cluster() else { return };
+    let changes = changes
+        .iter()
+        .map(|c| ModeChange {
+            add: c.add,
+            mode: c.mode,
+            arg: c.arg.clone(),
+            to: c.member.map(|id| cluster.origin_of(id).unwrap_or_else(|| (cluster.node.clone(), id))),
+        })
+        .collect();
+    cluster.publish(Event::Mode {
+        node: cluster.node.clone(),
+        chan: channel.name.clone(),
+        line: WireLine::of(line),
+        at,
+        changes,
     });
 }
 

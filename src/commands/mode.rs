@@ -5,7 +5,7 @@ use super::{err, Ctx, HandlerResult};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
-use crate::state::channel::{Channel, ListEntry};
+use crate::state::channel::{mode_params, Channel, ListEntry, ModeChange};
 use crate::state::{extban, fanout};
 use std::sync::atomic::Ordering;
 
@@ -89,20 +89,8 @@ fn user_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     Ok(())
 }
 
-/// Which list a list mode letter names.
-fn list_of(st: &mut crate::state::channel::ChannelState, c: char) -> &mut Vec<ListEntry> {
-    match c {
-        'b' => &mut st.bans,
-        'e' => &mut st.excepts,
-        _ => &mut st.invex,
-    }
-}
-
 fn send_list(ctx: &mut Ctx, ch: &Channel, c: char) {
-    let entries = {
-        let mut st = ch.write();
-        list_of(&mut st, c).clone()
-    };
+    let entries = ch.write().list_mut(c).cloned().unwrap_or_default();
     let (item, end) = match c {
         'b' => (RPL_BANLIST, RPL_ENDOFBANLIST),
         'e' => (RPL_EXCEPTLIST, RPL_ENDOFEXCEPTLIST),
@@ -147,7 +135,8 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let cfg = ctx.server.config();
     let mut args = msg.params[2..].iter().copied();
     let mut adding = true;
-    let mut changes: Vec<(bool, char, Option<String>)> = Vec::new();
+    let mut changes: Vec<ModeChange> = Vec::new();
+    let change = |add, mode, arg: Option<String>| ModeChange { add, mode, arg, member: None };
     let mut param_modes = 0;
     let mut denied = false;
     let mut listed = String::new();
@@ -187,16 +176,16 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 let m = extban::normalize(arg);
                 let mut st = ch.write();
                 let max = cfg.limits.max_list_entries;
-                let list = list_of(&mut st, c);
+                let Some(list) = st.list_mut(c) else { continue };
                 let pos = list.iter().position(|e| ctx.server.casemap.eq(&e.mask, &m));
                 match (adding, pos) {
                     (true, None) if list.len() < max => {
                         list.push(ListEntry { mask: m.clone(), set_by: setter.clone(), set_at: now });
-                        changes.push((true, c, Some(m)));
+                        changes.push(change(true, c, Some(m)));
                     }
                     (false, Some(i)) => {
                         let e = list.remove(i);
-                        changes.push((false, c, Some(e.mask)));
+                        changes.push(change(false, c, Some(e.mask)));
                     }
                     _ => {}
                 }
@@ -219,7 +208,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 let flag = if c == 'o' { &mut m.modes.op } else { &mut m.modes.voice };
                 if *flag != adding {
                     *flag = adding;
-                    changes.push((adding, c, Some(who.nick())));
+                    changes.push(ModeChange { add: adding, mode: c, arg: Some(who.nick()), member: Some(who.id) });
                 }
             }
             'k' => {
@@ -238,9 +227,9 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                         continue;
                     };
                     st.modes.key = Some(k.to_owned());
-                    changes.push((true, 'k', Some(k.to_owned())));
+                    changes.push(change(true, 'k', Some(k.to_owned())));
                 } else if st.modes.key.take().is_some() {
-                    changes.push((false, 'k', Some("*".into())));
+                    changes.push(change(false, 'k', Some("*".into())));
                 }
             }
             'l' => {
@@ -253,9 +242,9 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                 if adding {
                     let Some(n) = arg.and_then(|a| a.parse::<usize>().ok()).filter(|n| *n > 0) else { continue };
                     st.modes.limit = Some(n);
-                    changes.push((true, 'l', Some(n.to_string())));
+                    changes.push(change(true, 'l', Some(n.to_string())));
                 } else if st.modes.limit.take().is_some() {
-                    changes.push((false, 'l', None));
+                    changes.push(change(false, 'l', None));
                 }
             }
             'C' | 'i' | 'm' | 'n' | 's' | 't' | 'P' => {
@@ -268,18 +257,10 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     continue;
                 }
                 let mut st = ch.write();
-                let flag = match c {
-                    'C' => &mut st.modes.no_ctcp,
-                    'i' => &mut st.modes.invite_only,
-                    'm' => &mut st.modes.moderated,
-                    'n' => &mut st.modes.no_external,
-                    's' => &mut st.modes.secret,
-                    't' => &mut st.modes.topic_ops,
-                    _ => &mut st.modes.permanent,
-                };
+                let Some(flag) = st.modes.flag_mut(c) else { continue };
                 if *flag != adding {
                     *flag = adding;
-                    changes.push((adding, c, None));
+                    changes.push(change(adding, c, None));
                 }
             }
             _ => ctx.numeric(ERR_UNKNOWNMODE, &[&c.to_string()]),
@@ -298,25 +279,14 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     // Member prefixes are not kept; anything else on a persistent channel (or
     // +P/-P itself) is saved before the MODE is answered.
-    let kept = changes.iter().any(|(_, c, _)| !matches!(c, 'o' | 'v'));
-    if kept && (ch.read().is_persistent() || changes.iter().any(|(_, c, _)| *c == 'P')) {
+    let kept = changes.iter().any(|c| !matches!(c.mode, 'o' | 'v'));
+    if kept && (ch.read().is_persistent() || changes.iter().any(|c| c.mode == 'P')) {
         let ack = ctx.server.persist_channel(&ch);
         ctx.commit("MODE", ack);
     }
-    let mut modes = String::new();
-    let mut params = vec![ch.name.clone(), String::new()];
-    let mut sign = None;
-    for (add, c, arg) in changes {
-        if sign != Some(add) {
-            modes.push(if add { '+' } else { '-' });
-            sign = Some(add);
-        }
-        modes.push(c);
-        params.extend(arg);
-    }
-    params[1] = modes;
-    let line = ctx.client.line("MODE", params);
+    let line = ctx.client.line("MODE", mode_params(&ch.name, &changes));
     fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
+    crate::cluster::channel_mode(&ctx.server, &ch, &line, now, &changes);
     ctx.reply(line);
     ctx.server.remove_channel_if_empty(&ch);
     Ok(())

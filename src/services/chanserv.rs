@@ -9,7 +9,7 @@
 use super::notice;
 use crate::commands::Ctx;
 use crate::proto::line::Line;
-use crate::state::channel::{Channel, MemberModes};
+use crate::state::channel::{mode_params, Channel, MemberModes, ModeChange};
 use crate::state::client::Client;
 use crate::state::fanout;
 use crate::store::{Access, AccessMode, ChangeOutcome, ChannelChange, Registration};
@@ -326,17 +326,18 @@ fn status(ctx: &mut Ctx, args: &[&str], mode: char, give: bool) -> Reply {
         changed
     };
     if changed {
-        let sign = if give { '+' } else { '-' };
-        announce_mode(ctx, &ch, &format!("{sign}{mode}"), &nick);
+        announce_mode(ctx, &ch, give, mode, &target);
     }
     Ok(())
 }
 
-/// Sends `MODE #channel <modes> <nick>` from ChanServ to every member.
-fn announce_mode(ctx: &Ctx, ch: &Channel, modes: &str, nick: &str) {
-    let line =
-        Line::new(super::source(&ctx.server, NICK), "MODE", vec![ch.name.clone(), modes.into(), nick.into()]).timed();
+/// Sends `MODE #channel +o|-o|+v|-v <nick>` from ChanServ to every member
+/// (and to the other nodes of a cluster).
+fn announce_mode(ctx: &Ctx, ch: &Channel, add: bool, mode: char, member: &Client) {
+    let change = ModeChange { add, mode, arg: Some(member.nick()), member: Some(member.id) };
+    let line = Line::new(super::source(&ctx.server, NICK), "MODE", mode_params(&ch.name, &[change.clone()])).timed();
     fanout::to_channel(ch, &line, None, fanout::everyone);
+    crate::cluster::channel_mode(&ctx.server, ch, &line, chrono::Utc::now().timestamp(), &[change]);
 }
 
 async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
@@ -417,12 +418,12 @@ fn apply_to_members(ctx: &Ctx, ch: &Channel, account: &str, mode: AccessMode) {
             };
             if wanted != m.modes {
                 m.modes = wanted;
-                given.push(m.client.nick());
+                given.push(m.client.clone());
             }
         }
     }
-    for nick in given {
-        announce_mode(ctx, ch, &format!("+{}", mode.letter()), &nick);
+    for member in given {
+        announce_mode(ctx, ch, true, mode.letter(), &member);
     }
 }
 

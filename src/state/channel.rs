@@ -77,6 +77,20 @@ impl ChannelModes {
         .collect()
     }
 
+    /// The flag mode named `c` (`CimnstP`), if it is one.
+    pub fn flag_mut(&mut self, c: char) -> Option<&mut bool> {
+        Some(match c {
+            'C' => &mut self.no_ctcp,
+            'i' => &mut self.invite_only,
+            'm' => &mut self.moderated,
+            'n' => &mut self.no_external,
+            's' => &mut self.secret,
+            't' => &mut self.topic_ops,
+            'P' => &mut self.permanent,
+            _ => return None,
+        })
+    }
+
     /// Sets the flag modes named in `flags` (the `channels.default_modes` setting).
     pub fn apply_defaults(&mut self, flags: &str) {
         for flag in flags.chars() {
@@ -101,6 +115,39 @@ pub struct ListEntry {
     pub set_by: String,
     /// When, Unix time.
     pub set_at: i64,
+}
+
+/// One channel mode change as applied (not as requested): its sign, its
+/// letter, the parameter its MODE line shows (mask, key, limit or nick), and
+/// for `o` and `v` the member it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModeChange {
+    /// `+` (true) or `-`.
+    pub add: bool,
+    /// The mode letter.
+    pub mode: char,
+    /// The parameter shown, if any.
+    pub arg: Option<String>,
+    /// For `o` and `v`: the member.
+    pub member: Option<ClientId>,
+}
+
+/// The parameters of the MODE line that shows `changes` on `channel`:
+/// `[channel, "+ov-k", args...]`.
+pub fn mode_params(channel: &str, changes: &[ModeChange]) -> Vec<String> {
+    let mut modes = String::new();
+    let mut params = vec![channel.to_owned(), String::new()];
+    let mut sign = None;
+    for change in changes {
+        if sign != Some(change.add) {
+            modes.push(if change.add { '+' } else { '-' });
+            sign = Some(change.add);
+        }
+        modes.push(change.mode);
+        params.extend(change.arg.clone());
+    }
+    params[1] = modes;
+    params
 }
 
 /// A topic.
@@ -167,6 +214,17 @@ impl ChannelState {
         self.next_seq += 1;
         let seq = self.next_seq;
         self.members.insert(client.id, Member { client, modes, seq });
+    }
+
+    /// The list a list mode letter names: `b` bans, `e` exceptions, `I`
+    /// invite exceptions.
+    pub fn list_mut(&mut self, c: char) -> Option<&mut Vec<ListEntry>> {
+        match c {
+            'b' => Some(&mut self.bans),
+            'e' => Some(&mut self.excepts),
+            'I' => Some(&mut self.invex),
+            _ => None,
+        }
     }
 
     /// Members in join order.
