@@ -334,10 +334,10 @@ fn status(ctx: &mut Ctx, args: &[&str], mode: char, give: bool) -> Reply {
 /// Sends `MODE #channel +o|-o|+v|-v <nick>` from ChanServ to every member
 /// (and to the other nodes of a cluster).
 fn announce_mode(ctx: &Ctx, ch: &Channel, add: bool, mode: char, member: &Client) {
-    let change = ModeChange { add, mode, arg: Some(member.nick()), member: Some(member.id) };
-    let line = Line::new(super::source(&ctx.server, NICK), "MODE", mode_params(&ch.name, &[change.clone()])).timed();
+    let change = [ModeChange { add, mode, arg: Some(member.nick()), member: Some(member.id) }];
+    let line = Line::new(super::source(&ctx.server, NICK), "MODE", mode_params(&ch.name, &change)).timed();
     fanout::to_channel(ch, &line, None, fanout::everyone);
-    crate::cluster::channel_mode(&ctx.server, ch, &line, chrono::Utc::now().timestamp(), &[change]);
+    crate::cluster::channel_mode(&ctx.server, ch, &line, chrono::Utc::now().timestamp(), &change);
 }
 
 async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
