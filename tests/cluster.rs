@@ -450,3 +450,82 @@ fn channel_modes_set_on_one_node_hold_on_the_other() {
     alice.send("MODE #modes");
     assert_eq!(params_of(&alice.expect("324"))[2], "+nst");
 }
+
+/// The lines a non-member gets for `request`, each as its numeric and the
+/// parameters after the nick: comparable between nodes.
+fn answers(c: &mut Client, request: &str, end: &str) -> Vec<(String, Vec<String>)> {
+    c.send(request);
+    c.collect_until(end)
+        .iter()
+        .filter(|l| command_of(l).len() == 3)
+        .map(|l| (command_of(l).to_owned(), params_of(l)[1..].to_vec()))
+        .collect()
+}
+
+#[test]
+fn a_third_node_started_later_has_the_same_channels_topics_modes_and_bans() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #one,#two");
+    alice.expect("366");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#two", "alice");
+    bob.send("JOIN #two");
+    bob.expect("366");
+    wait_member(&mut alice, "#two", "bob");
+    // Changes made on both nodes, including some undone again.
+    alice.send("TOPIC #one :first topic");
+    alice.send("MODE #one +kl secret 5");
+    alice.send("MODE #one +bbe bad!*@* worse!*@* good!*@*");
+    alice.send("MODE #one -b worse!*@*");
+    alice.send("MODE #two +o bob");
+    bob.expect_where("bob's +o", |l| l.ends_with(" MODE #two +o bob"));
+    bob.send("MODE #two +miI carol!*@*");
+    bob.send("MODE #two -t");
+    bob.send("TOPIC #two :set on b");
+    bob.expect("TOPIC");
+    alice.expect_where("bob's TOPIC", |l| l.ends_with(" TOPIC #two :set on b"));
+    let c = node(&redis, "c");
+    // A non-member on A and one on C get the same answers: modes, creation
+    // time, topic with setter and time, NAMES.
+    let (mut seen_a, mut seen_c) = (a.client("watcher"), c.client("carol"));
+    for chan in ["#one", "#two"] {
+        for (request, end) in
+            [(format!("MODE {chan}"), "329"), (format!("TOPIC {chan}"), "333"), (format!("NAMES {chan}"), "366")]
+        {
+            let on_a = answers(&mut seen_a, &request, end);
+            let on_c = answers(&mut seen_c, &request, end);
+            assert_eq!(on_a, on_c, "{request}");
+            assert!(on_a.len() >= 2, "{request}: {on_a:?}");
+        }
+    }
+    let modes = answers(&mut seen_c, "MODE #one", "329");
+    assert_eq!(modes[0].1[1..], ["+ntkl", "*", "5"].map(str::to_owned), "{modes:?}");
+    let modes = answers(&mut seen_c, "MODE #two", "329");
+    assert_eq!(modes[0].1[1], "+imn", "{modes:?}");
+    // C enforces them.
+    let mut bad = c.client("bad");
+    assert_eq!(join_answer(&mut bad, "#one", "secret"), "474");
+    assert_eq!(join_answer(&mut seen_c, "#one", "wrong"), "475");
+    assert_eq!(join_answer(&mut seen_c, "#one", "secret"), "366");
+    let mut dave = c.client("dave");
+    assert_eq!(join_answer(&mut dave, "#two", ""), "473", "invite only");
+    assert_eq!(join_answer(&mut seen_c, "#two", ""), "366", "carol!*@* is an invite exception");
+    seen_c.send("PRIVMSG #two :moderated?");
+    seen_c.expect("404");
+    let names = answers(&mut seen_c, "NAMES #two", "366");
+    let mut names: Vec<String> = names[0].1[2].split(' ').map(str::to_owned).collect();
+    names.sort();
+    assert_eq!(names, ["@alice", "@bob", "carol"]);
+    // Members see the same ban lists, with setters and times.
+    for (chan, count) in [("#one", 1), ("#two", 0)] {
+        let request = format!("MODE {chan} +b");
+        let on_a = answers(&mut alice, &request, "368");
+        assert_eq!(on_a, answers(&mut seen_c, &request, "368"), "{request}");
+        assert_eq!(on_a.len(), count + 1, "{on_a:?}");
+    }
+    let bans = answers(&mut seen_c, "MODE #one +b", "368");
+    assert_eq!(bans[0].1[1..3], ["bad!*@*", "alice!~alice@127.0.0.1"].map(str::to_owned), "only bad!*@* is left");
+}

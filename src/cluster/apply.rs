@@ -44,9 +44,9 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 membership::remove_client(server, &c, &reason);
             }
         }
-        Event::Join { node, uid, chan, op, voice } => {
+        Event::Join { node, uid, chan, op, voice, ts } => {
             if let Some(c) = cluster.lookup(server, &node, uid) {
-                join(server, &c, &chan, MemberModes { op, voice });
+                join(server, &c, &chan, MemberModes { op, voice }, ts);
             }
         }
         Event::Part { node, uid, chan, reason } => {
@@ -181,11 +181,12 @@ fn forget(cluster: &Cluster, node: &str, uid: u64) -> Option<Arc<Client>> {
     Some(client)
 }
 
-/// A remote user joins `name` (created here if new, with the default modes,
-/// as its creator's node did).
-fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes) {
+/// A remote user joins `name` (created here if new, with the default modes
+/// and the creation time `created` its creator's node gave it).
+fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, created: i64) {
+    let created = if created > 0 { created } else { chrono::Utc::now().timestamp() };
     let channel = loop {
-        let ch = server.channel_or_create(name);
+        let ch = server.channel_or_create_at(name, created);
         let mut st = ch.write();
         if st.dead {
             continue;

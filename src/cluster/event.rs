@@ -66,6 +66,10 @@ pub enum Event {
         /// Whether it got voice.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         voice: bool,
+        /// The channel's creation time on the origin (Unix time): a node
+        /// that creates its copy of the channel for this JOIN takes it.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        ts: i64,
     },
     /// A user left a channel.
     #[serde(rename = "P")]
@@ -172,6 +176,10 @@ impl Event {
     }
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// One applied channel mode change, as the log carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeChange {
@@ -259,9 +267,9 @@ mod tests {
 
     #[test]
     fn events_round_trip_compactly() {
-        let e = Event::Join { node: "a:1".into(), uid: 7, chan: "#x".into(), op: true, voice: false };
+        let e = Event::Join { node: "a:1".into(), uid: 7, chan: "#x".into(), op: true, voice: false, ts: 99 };
         let json = e.to_json();
-        assert_eq!(json, r##"{"t":"J","node":"a:1","uid":7,"chan":"#x","op":true}"##);
+        assert_eq!(json, r##"{"t":"J","node":"a:1","uid":7,"chan":"#x","op":true,"ts":99}"##);
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
         // The reaper writes NodeDown from Lua.
         let down: Event = serde_json::from_str(r#"{"node":"b:2","t":"D"}"#).unwrap();

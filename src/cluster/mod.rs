@@ -312,6 +312,7 @@ pub fn joined(server: &Server, client: &Client, channel: &Channel, modes: Member
         chan: channel.name.clone(),
         op: modes.op,
         voice: modes.voice,
+        ts: channel.created,
     });
 }
 

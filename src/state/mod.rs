@@ -418,8 +418,14 @@ impl Server {
 
     /// The channel named `name`, created empty if it does not exist.
     pub fn channel_or_create(&self, name: &str) -> Arc<Channel> {
-        let now = chrono::Utc::now().timestamp();
-        let ch = self.channels.entry(self.fold(name)).or_insert_with(|| Arc::new(Channel::new(name, now)));
+        self.channel_or_create_at(name, chrono::Utc::now().timestamp())
+    }
+
+    /// The channel named `name`, created empty with creation time `created`
+    /// (Unix time) if it does not exist: a channel another node of a
+    /// cluster created keeps its creation time here.
+    pub fn channel_or_create_at(&self, name: &str, created: i64) -> Arc<Channel> {
+        let ch = self.channels.entry(self.fold(name)).or_insert_with(|| Arc::new(Channel::new(name, created)));
         ch.clone()
     }
 
