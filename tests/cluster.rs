@@ -529,3 +529,104 @@ fn a_third_node_started_later_has_the_same_channels_topics_modes_and_bans() {
     let bans = answers(&mut seen_c, "MODE #one +b", "368");
     assert_eq!(bans[0].1[1..3], ["bad!*@*", "alice!~alice@127.0.0.1"].map(str::to_owned), "only bad!*@* is left");
 }
+
+/// The 251 and 252 of LUSERS (users, invisible, servers; operators) as
+/// parameters after the nick.
+fn lusers(c: &mut Client) -> Vec<Vec<String>> {
+    c.send("LUSERS");
+    let lines = c.collect_until("266");
+    lines.iter().filter(|l| matches!(command_of(l), "251" | "252")).map(|l| params_of(l)[1..].to_vec()).collect()
+}
+
+#[test]
+fn away_realname_and_user_modes_are_seen_on_the_other_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut bob = common::with_caps(&b, "bob", "away-notify setname");
+    wait_member(&mut bob, "#room", "alice");
+    bob.send("JOIN #room");
+    bob.expect("366");
+    alice.expect("JOIN");
+    let mut carol = b.client("carol");
+    let before = lusers(&mut carol);
+    // AWAY: B's co-member with away-notify sees it, and B answers with it.
+    alice.send("AWAY :lunch");
+    alice.expect("306");
+    assert_eq!(bob.expect("AWAY"), ":alice!~alice@127.0.0.1 AWAY :lunch");
+    carol.send("WHOIS alice");
+    let whois = carol.collect_until("318");
+    assert!(whois.iter().any(|l| command_of(l) == "301" && l.ends_with(":lunch")), "{whois:?}");
+    carol.send("PRIVMSG alice :are you there?");
+    assert!(carol.expect("301").ends_with(":lunch"));
+    carol.send("WHO alice");
+    assert_eq!(params_of(&carol.expect("352"))[6], "G@", "away, and op of #room");
+    // SETNAME.
+    alice.send("SETNAME :Alice Liddell");
+    assert_eq!(bob.expect("SETNAME"), ":alice!~alice@127.0.0.1 SETNAME :Alice Liddell");
+    carol.send("WHOIS alice");
+    assert!(carol.expect("311").ends_with(":Alice Liddell"));
+    // User modes: +i and OPER's +o; B's WHOIS, WHO and LUSERS counts show them.
+    alice.send("MODE alice +i");
+    alice.expect("MODE");
+    alice.send("OPER admin adminpass");
+    alice.expect("381");
+    ask_until(&mut carol, "WHOIS alice", "alice's +o on B", |l| command_of(l) == "313");
+    carol.send("WHO alice");
+    assert_eq!(params_of(&carol.expect("352"))[6], "G*@");
+    let opered = lusers(&mut carol);
+    assert_eq!(opered, lusers(&mut alice), "the same counts on both nodes");
+    assert_ne!(opered, before);
+    assert_eq!(opered[1][0], "1", "one operator: {opered:?}");
+    alice.send("MODE alice -io");
+    alice.expect("MODE");
+    ask_until(&mut carol, "WHO alice", "alice's -o on B", |l| command_of(l) == "352" && params_of(l)[6] == "G@");
+    assert_eq!(lusers(&mut carol), before);
+    // Back: no 301 any more.
+    alice.send("AWAY");
+    assert_eq!(bob.expect("AWAY"), ":alice!~alice@127.0.0.1 AWAY");
+    carol.send("WHOIS alice");
+    assert!(carol.collect_until("318").iter().all(|l| command_of(l) != "301"));
+}
+
+#[test]
+fn invitations_cross_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #club");
+    alice.send("MODE #club +i");
+    alice.expect("MODE");
+    let mut bob = common::with_caps(&b, "bob", "invite-notify");
+    let mut carol = b.client("carol");
+    wait_member(&mut bob, "#club", "alice");
+    ask_until(&mut bob, "MODE #club", "+i on B", |l| command_of(l) == "324" && params_of(l)[2].contains('i'));
+    assert_eq!(join_answer(&mut carol, "#club", ""), "473");
+    // Invited on A, joined on B.
+    alice.send("INVITE bob #club");
+    alice.expect("341");
+    assert_eq!(bob.expect("INVITE"), ":alice!~alice@127.0.0.1 INVITE bob #club");
+    bob.send("INVITE");
+    assert!(bob.expect("336").ends_with("#club"));
+    assert_eq!(join_answer(&mut bob, "#club", ""), "366");
+    alice.expect("JOIN");
+    // An op of B invites on behalf of both: B's invite-notify op sees A's
+    // invitation of carol, and A's user invited from B gets in on A.
+    alice.send("MODE #club +o bob");
+    bob.expect("MODE");
+    alice.send("INVITE carol #club");
+    assert_eq!(carol.expect("INVITE"), ":alice!~alice@127.0.0.1 INVITE carol #club");
+    assert_eq!(bob.expect("INVITE"), ":alice!~alice@127.0.0.1 INVITE carol #club", "invite-notify");
+    assert_eq!(join_answer(&mut carol, "#club", ""), "366");
+    let mut dave = a.client("dave");
+    wait_user(&mut bob, "dave");
+    bob.send("INVITE dave #club");
+    bob.expect("341");
+    assert_eq!(dave.expect("INVITE"), ":bob!~bob@127.0.0.1 INVITE dave #club");
+    assert_eq!(join_answer(&mut dave, "#club", ""), "366");
+    // Not invited: still refused on either node.
+    let mut erin = a.client("erin");
+    assert_eq!(join_answer(&mut erin, "#club", ""), "473");
+}

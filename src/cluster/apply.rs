@@ -71,6 +71,31 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
         Event::Topic { chan, line, set_at, .. } => topic(server, &chan, &line, set_at),
         Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes),
+        Event::Away { node, uid, line } => {
+            let Some(c) = cluster.lookup(server, &node, uid) else { return };
+            let line = line.to_line();
+            c.info_mut().away = line.params.first().cloned();
+            fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::AwayNotify));
+        }
+        Event::Realname { node, uid, line } => {
+            let Some(c) = cluster.lookup(server, &node, uid) else { return };
+            let line = line.to_line();
+            let Some(name) = line.params.first() else { return };
+            c.info_mut().realname = name.clone();
+            fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::Setname));
+        }
+        Event::UserModes { node, uid, modes } => {
+            if let Some(c) = cluster.lookup(server, &node, uid) {
+                user_modes(server, &c, &modes);
+            }
+        }
+        Event::Invite { chan, to: (to_node, to_uid), line, .. } => {
+            let (Some(victim), Some(ch)) = (cluster.lookup(server, &to_node, to_uid), server.find_channel(&chan))
+            else {
+                return;
+            };
+            invite(cluster, &ch, &victim, &to_node, &line.to_line());
+        }
         Event::Msg { .. } if replaying => {}
         Event::Msg { to: Some((to_node, to_uid)), lines, .. } => {
             if to_node != cluster.node {
@@ -197,6 +222,7 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
         if st.members.is_empty() && !st.is_persistent() {
             st.modes.apply_defaults(&server.config().channels.default_modes);
         }
+        st.invited.remove(&client.id);
         st.add(client.clone(), modes);
         break ch.clone();
     };
@@ -288,6 +314,63 @@ fn mode_change(
             shown(None)
         }
     }
+}
+
+/// A remote user's modes changed (`+i-w` style), with the server's counts.
+fn user_modes(server: &Server, client: &Client, modes: &str) {
+    let mut info = client.info_mut();
+    let mut adding = true;
+    for c in modes.chars() {
+        let flag = match c {
+            '+' | '-' => {
+                adding = c == '+';
+                continue;
+            }
+            'i' => &mut info.modes.invisible,
+            'w' => &mut info.modes.wallops,
+            'B' => &mut info.modes.bot,
+            'o' => &mut info.modes.oper,
+            _ => continue,
+        };
+        if *flag == adding {
+            continue;
+        }
+        *flag = adding;
+        let count = match c {
+            'i' => &server.invisible_count,
+            'o' => &server.oper_count,
+            _ => continue,
+        };
+        if adding {
+            count.fetch_add(1, Ordering::Relaxed);
+        } else {
+            count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A user was invited to `ch`: the invitation is recorded here (its JOIN
+/// may be decided on any node), the invited user gets the INVITE if it is
+/// on this node, and this node's ops with invite-notify see it.
+fn invite(cluster: &Cluster, ch: &channel::Channel, victim: &Arc<Client>, victim_node: &str, line: &Line) {
+    ch.write().invited.insert(victim.id);
+    {
+        let mut info = victim.info_mut();
+        if info.invited_to.len() < crate::state::client::MAX_INVITES_KEPT {
+            info.invited_to.insert(ch.name.clone());
+        }
+    }
+    if victim_node == cluster.node {
+        fanout::to_client(victim, line);
+    }
+    let ops: Vec<Arc<Client>> = ch
+        .read()
+        .members
+        .values()
+        .filter(|m| m.modes.op && m.client.id != victim.id)
+        .map(|m| m.client.clone())
+        .collect();
+    fanout::to_clients(&ops, line, fanout::with_cap(Cap::InviteNotify));
 }
 
 /// TAGMSG only reaches message-tags clients.

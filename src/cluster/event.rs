@@ -130,6 +130,50 @@ pub enum Event {
         /// The changes, in order.
         changes: Vec<ModeChange>,
     },
+    /// A user set its away message (the line has it) or came back (none).
+    #[serde(rename = "A")]
+    Away {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The AWAY line as away-notify clients see it.
+        line: WireLine,
+    },
+    /// A user changed its real name (SETNAME).
+    #[serde(rename = "R")]
+    Realname {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The SETNAME line as setname clients see it.
+        line: WireLine,
+    },
+    /// A user's modes changed (MODE, OPER).
+    #[serde(rename = "UM")]
+    UserModes {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The changes as applied, `+i-w` style.
+        modes: String,
+    },
+    /// A channel member invited a user (of any node) to a channel.
+    #[serde(rename = "I")]
+    Invite {
+        /// The inviter's node.
+        node: String,
+        /// The inviter's id on its node.
+        uid: u64,
+        /// The channel.
+        chan: String,
+        /// The invited user's node and id there.
+        to: (String, u64),
+        /// The INVITE line as the invited user and invite-notify ops see it.
+        line: WireLine,
+    },
     /// PRIVMSG, NOTICE or TAGMSG lines from one user to one target: a channel
     /// (each node delivers to its members there) or a user of node `to_node`.
     #[serde(rename = "M")]
@@ -165,6 +209,10 @@ impl Event {
             | Event::Kick { node, .. }
             | Event::Topic { node, .. }
             | Event::Mode { node, .. }
+            | Event::Away { node, .. }
+            | Event::Realname { node, .. }
+            | Event::UserModes { node, .. }
+            | Event::Invite { node, .. }
             | Event::Msg { node, .. }
             | Event::NodeDown { node } => node,
         }
@@ -237,6 +285,9 @@ impl WireLine {
             "TAGMSG" => "TAGMSG".into(),
             "TOPIC" => "TOPIC".into(),
             "MODE" => "MODE".into(),
+            "AWAY" => "AWAY".into(),
+            "SETNAME" => "SETNAME".into(),
+            "INVITE" => "INVITE".into(),
             other => other.to_owned().into(),
         };
         let mut line = Line::new(self.src.clone(), command, self.params.clone());

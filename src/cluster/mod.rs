@@ -374,6 +374,38 @@ pub fn channel_mode(server: &Server, channel: &Channel, line: &Line, at: i64, ch
     });
 }
 
+/// A local client set or cleared its away message (`line` is its AWAY).
+pub fn away(server: &Server, client: &Client, line: &Line) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Away { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
+}
+
+/// A local client changed its real name (`line` is its SETNAME).
+pub fn realname(server: &Server, client: &Client, line: &Line) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Realname { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
+}
+
+/// A local client's user modes changed: `modes` as applied (`+i-w`).
+pub fn user_modes(server: &Server, client: &Client, modes: &str) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::UserModes { node: cluster.node.clone(), uid: client.id, modes: modes.to_owned() });
+}
+
+/// A local client invited `victim` (of any node) to `channel`; `line` is
+/// the INVITE. The victim's node delivers it; every node records the
+/// invitation, so the victim's JOIN passes wherever it is decided.
+pub fn invited(server: &Server, inviter: &Client, channel: &Channel, victim: &Client, line: &Line) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Invite {
+        node: cluster.node.clone(),
+        uid: inviter.id,
+        chan: channel.name.clone(),
+        to: cluster.address(victim),
+        line: WireLine::of(line),
+    });
+}
+
 /// Messages a local client sent to `channel`: published once, for the
 /// nodes of its remote members, when it has any.
 pub fn channel_lines<'a>(

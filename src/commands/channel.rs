@@ -8,6 +8,7 @@ use crate::proto::{Message, OwnedMessage};
 use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
 use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
 use crate::state::{extban, fanout, membership, RenameError};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use super::listing::{list, names};
@@ -475,10 +476,12 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
     let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
     fanout::to_client(&victim, &line);
-    let notify_ops = |c: &Client, caps: CapSet| {
-        caps.has(Cap::InviteNotify) && c.id != victim.id && member_modes(&ch, c).is_some_and(|m| m.op)
-    };
+    // The ops are read before the fan-out, which holds the channel's lock.
+    let ops: HashSet<ClientId> =
+        ch.read().members.values().filter(|m| m.modes.op && m.client.id != victim.id).map(|m| m.client.id).collect();
+    let notify_ops = |c: &Client, caps: CapSet| caps.has(Cap::InviteNotify) && ops.contains(&c.id);
     fanout::to_channel(&ch, &line, ctx.me(), notify_ops);
+    crate::cluster::invited(&ctx.server, &ctx.client, &ch, &victim, &line);
     if let Some(away) = victim.info().away.clone() {
         ctx.numeric(RPL_AWAY, &[&vnick, &away]);
     }

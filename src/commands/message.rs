@@ -213,6 +213,7 @@ pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let params = away.iter().cloned().collect();
     let line = ctx.client.line("AWAY", params);
     fanout::to_clients(&monitor::audience(&ctx.server, &ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
+    crate::cluster::away(&ctx.server, &ctx.client, &line);
     if away.is_some() {
         ctx.numeric(RPL_NOWAWAY, &[]);
     } else {

@@ -83,6 +83,7 @@ fn user_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         ctx.numeric(ERR_UMODEUNKNOWNFLAG, &[]);
     }
     if !applied.is_empty() {
+        crate::cluster::user_modes(&ctx.server, &ctx.client, &applied);
         let nick = ctx.client.nick();
         ctx.reply(Line::new(nick.clone(), "MODE", vec![nick, applied]));
     }

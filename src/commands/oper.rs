@@ -34,6 +34,7 @@ pub fn oper(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         };
         if !was {
             ctx.server.oper_count.fetch_add(1, Ordering::Relaxed);
+            crate::cluster::user_modes(&ctx.server, &ctx.client, "+o");
         }
         ctx.numeric(RPL_YOUREOPER, &[]);
         let nick = ctx.client.nick();

@@ -242,6 +242,7 @@ pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let line = ctx.client.line("SETNAME", vec![name.to_owned()]);
     let audience = crate::state::monitor::audience(&ctx.server, &ctx.client);
     fanout::to_clients(&audience, &line, fanout::with_cap(Cap::Setname));
+    crate::cluster::realname(&ctx.server, &ctx.client, &line);
     if ctx.has_cap(Cap::Setname) {
         ctx.reply(line);
     }
