@@ -630,3 +630,39 @@ fn invitations_cross_nodes() {
     let mut erin = a.client("erin");
     assert_eq!(join_answer(&mut erin, "#club", ""), "473");
 }
+
+#[test]
+fn an_operator_reaches_the_other_node_with_wallops_and_kill() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("OPER admin adminpass");
+    alice.expect("381");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    let mut carol = b.client("carol");
+    wait_member(&mut bob, "#room", "alice");
+    for c in [&mut bob, &mut carol] {
+        c.send("JOIN #room");
+        c.expect("366");
+    }
+    wait_member(&mut alice, "#room", "carol");
+    // WALLOPS reaches the +w users of the other node.
+    carol.send("MODE carol +w");
+    carol.expect("MODE");
+    alice.send("WALLOPS :maintenance soon");
+    assert_eq!(carol.expect("WALLOPS"), ":alice!~alice@127.0.0.1 WALLOPS :maintenance soon");
+    alice.send("KILL bob :spamming");
+    let (kill, before) = bob.expect_where("KILL", |l| command_of(l) == "KILL");
+    assert_eq!(kill, ":alice!~alice@127.0.0.1 KILL bob :spamming");
+    assert!(before.iter().all(|l| command_of(l) != "WALLOPS"), "bob is not +w: {before:?}");
+    assert!(bob.expect("ERROR").contains("Killed (alice (spamming))"));
+    assert!(bob.closed());
+    let quit = ":bob!~bob@127.0.0.1 QUIT :Killed (alice (spamming))";
+    assert_eq!(alice.expect("QUIT"), quit);
+    assert_eq!(carol.expect("QUIT"), quit);
+    // Its nick is free everywhere once its QUIT is seen.
+    let mut again = a.connect();
+    assert_eq!(try_register(&mut again, "bob", "again"), "001");
+}

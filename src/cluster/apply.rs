@@ -96,7 +96,19 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             };
             invite(cluster, &ch, &victim, &to_node, &line.to_line());
         }
-        Event::Msg { .. } if replaying => {}
+        Event::Kill { to: (to_node, to_uid), line, reason, .. } => {
+            if to_node != cluster.node {
+                return;
+            }
+            let Some(victim) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+            fanout::to_client(&victim, &line.to_line());
+            session::close_all(&victim, &reason);
+        }
+        Event::Msg { .. } | Event::Wallops { .. } if replaying => {}
+        Event::Wallops { line, .. } => {
+            let targets: Vec<Arc<Client>> = server.clients.iter().map(|c| c.value().clone()).collect();
+            fanout::to_clients(&targets, &line.to_line(), |c, _| c.is_registered() && c.info().modes.wallops);
+        }
         Event::Msg { to: Some((to_node, to_uid)), lines, .. } => {
             if to_node != cluster.node {
                 return;

@@ -174,6 +174,31 @@ pub enum Event {
         /// The INVITE line as the invited user and invite-notify ops see it.
         line: WireLine,
     },
+    /// An operator killed a user of another node: that node disconnects it
+    /// (and its QUIT follows as for any user).
+    #[serde(rename = "X")]
+    Kill {
+        /// The killer's node.
+        node: String,
+        /// The killer's id on its node.
+        uid: u64,
+        /// The victim's node and id there.
+        to: (String, u64),
+        /// The KILL line the victim sees.
+        line: WireLine,
+        /// The QUIT reason (`Killed (nick (reason))`).
+        reason: String,
+    },
+    /// WALLOPS from an operator: every node sends it to its `+w` users.
+    #[serde(rename = "W")]
+    Wallops {
+        /// Origin node.
+        node: String,
+        /// The sender's id on its node.
+        uid: u64,
+        /// The WALLOPS line.
+        line: WireLine,
+    },
     /// PRIVMSG, NOTICE or TAGMSG lines from one user to one target: a channel
     /// (each node delivers to its members there) or a user of node `to_node`.
     #[serde(rename = "M")]
@@ -213,6 +238,8 @@ impl Event {
             | Event::Realname { node, .. }
             | Event::UserModes { node, .. }
             | Event::Invite { node, .. }
+            | Event::Kill { node, .. }
+            | Event::Wallops { node, .. }
             | Event::Msg { node, .. }
             | Event::NodeDown { node } => node,
         }
@@ -288,6 +315,8 @@ impl WireLine {
             "AWAY" => "AWAY".into(),
             "SETNAME" => "SETNAME".into(),
             "INVITE" => "INVITE".into(),
+            "KILL" => "KILL".into(),
+            "WALLOPS" => "WALLOPS".into(),
             other => other.to_owned().into(),
         };
         let mut line = Line::new(self.src.clone(), command, self.params.clone());

@@ -406,6 +406,29 @@ pub fn invited(server: &Server, inviter: &Client, channel: &Channel, victim: &Cl
     });
 }
 
+/// An operator of this node killed `victim`: when it is a user of another
+/// node, that node is told to disconnect it (with `line`, the KILL, and the
+/// QUIT `reason`); true then, false for a local victim.
+pub fn killed(server: &Server, killer: &Client, victim: &Client, line: &Line, reason: &str) -> bool {
+    let Some(cluster) = server.cluster() else { return false };
+    let Some(to) = cluster.origin_of(victim.id) else { return false };
+    cluster.publish(Event::Kill {
+        node: cluster.node.clone(),
+        uid: killer.id,
+        to,
+        line: WireLine::of(line),
+        reason: reason.to_owned(),
+    });
+    true
+}
+
+/// An operator of this node sent WALLOPS (`line`): the other nodes send it
+/// to their `+w` users.
+pub fn wallops(server: &Server, client: &Client, line: &Line) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Wallops { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
+}
+
 /// Messages a local client sent to `channel`: published once, for the
 /// nodes of its remote members, when it has any.
 pub fn channel_lines<'a>(

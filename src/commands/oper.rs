@@ -51,8 +51,11 @@ pub fn kill(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let killer = ctx.client.nick();
     let reason = if msg.param(1).is_empty() { "No reason given" } else { msg.param(1) };
     let line = ctx.client.line("KILL", vec![victim.nick(), reason.to_owned()]);
-    fanout::to_client(&victim, &line);
-    crate::state::session::close_all(&victim, &format!("Killed ({killer} ({reason}))"));
+    let quit = format!("Killed ({killer} ({reason}))");
+    if !crate::cluster::killed(&ctx.server, &ctx.client, &victim, &line, &quit) {
+        fanout::to_client(&victim, &line);
+        crate::state::session::close_all(&victim, &quit);
+    }
     tracing::info!(by = %killer, victim = %victim.nick(), reason, "KILL");
     Ok(())
 }
@@ -62,6 +65,7 @@ pub fn wallops(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let line = ctx.client.line("WALLOPS", vec![msg.param(0).to_owned()]);
     let targets: Vec<_> = ctx.server.clients.iter().map(|c| c.value().clone()).collect();
     fanout::to_clients(&targets, &line, |c, _| c.is_registered() && c.info().modes.wallops);
+    crate::cluster::wallops(&ctx.server, &ctx.client, &line);
     Ok(())
 }
 
