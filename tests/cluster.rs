@@ -539,19 +539,26 @@ fn lusers(c: &mut Client) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn away_realname_and_user_modes_are_seen_on_the_other_node() {
+fn away_realname_account_and_user_modes_are_seen_on_the_other_node() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
     let mut alice = a.client("alice");
     alice.send("JOIN #room");
     alice.expect("366");
-    let mut bob = common::with_caps(&b, "bob", "away-notify setname");
+    let mut bob = common::with_caps(&b, "bob", "away-notify setname account-notify");
     wait_member(&mut bob, "#room", "alice");
     bob.send("JOIN #room");
     bob.expect("366");
     alice.expect("JOIN");
     let mut carol = b.client("carol");
     let before = lusers(&mut carol);
+    // Logging in after registration: account-notify and WHOIS's 330 on B.
+    alice.send("REGISTER alice * correct-horse-battery");
+    alice.expect("900");
+    assert_eq!(bob.expect("ACCOUNT"), ":alice!~alice@127.0.0.1 ACCOUNT alice");
+    carol.send("WHOIS alice");
+    let whois = carol.collect_until("318");
+    assert!(whois.iter().any(|l| command_of(l) == "330" && params_of(l)[2] == "alice"), "{whois:?}");
     // AWAY: B's co-member with away-notify sees it, and B answers with it.
     alice.send("AWAY :lunch");
     alice.expect("306");

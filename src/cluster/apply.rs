@@ -84,6 +84,13 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             c.info_mut().realname = name.clone();
             fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::Setname));
         }
+        Event::Account { node, uid, line } => {
+            let Some(c) = cluster.lookup(server, &node, uid) else { return };
+            let line = line.to_line();
+            let account = line.params.first().filter(|a| a.as_str() != "*").cloned();
+            c.info_mut().account = account;
+            fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::AccountNotify));
+        }
         Event::UserModes { node, uid, modes } => {
             if let Some(c) = cluster.lookup(server, &node, uid) {
                 user_modes(server, &c, &modes);

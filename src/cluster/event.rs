@@ -150,6 +150,16 @@ pub enum Event {
         /// The SETNAME line as setname clients see it.
         line: WireLine,
     },
+    /// A registered user logged in to an account.
+    #[serde(rename = "L")]
+    Account {
+        /// Origin node.
+        node: String,
+        /// The user's id on its node.
+        uid: u64,
+        /// The ACCOUNT line as account-notify clients see it.
+        line: WireLine,
+    },
     /// A user's modes changed (MODE, OPER).
     #[serde(rename = "UM")]
     UserModes {
@@ -237,6 +247,7 @@ impl Event {
             | Event::Away { node, .. }
             | Event::Realname { node, .. }
             | Event::UserModes { node, .. }
+            | Event::Account { node, .. }
             | Event::Invite { node, .. }
             | Event::Kill { node, .. }
             | Event::Wallops { node, .. }
@@ -314,6 +325,7 @@ impl WireLine {
             "MODE" => "MODE".into(),
             "AWAY" => "AWAY".into(),
             "SETNAME" => "SETNAME".into(),
+            "ACCOUNT" => "ACCOUNT".into(),
             "INVITE" => "INVITE".into(),
             "KILL" => "KILL".into(),
             "WALLOPS" => "WALLOPS".into(),

@@ -386,6 +386,12 @@ pub fn realname(server: &Server, client: &Client, line: &Line) {
     cluster.publish(Event::Realname { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
 }
 
+/// A registered local client logged in (`line` is its ACCOUNT).
+pub fn logged_in(server: &Server, client: &Client, line: &Line) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Account { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
+}
+
 /// A local client's user modes changed: `modes` as applied (`+i-w`).
 pub fn user_modes(server: &Server, client: &Client, modes: &str) {
     let Some(cluster) = server.cluster() else { return };

@@ -24,6 +24,7 @@ pub fn login(ctx: &mut Ctx, account: &str) {
         let line = ctx.client.line("ACCOUNT", vec![account.to_owned()]);
         let audience = crate::state::monitor::audience(&ctx.server, &ctx.client);
         fanout::to_clients(&audience, &line, fanout::with_cap(Cap::AccountNotify));
+        crate::cluster::logged_in(&ctx.server, &ctx.client, &line);
     }
     tracing::info!(client = ctx.client.id, account, "logged in");
 }
