@@ -673,3 +673,35 @@ fn an_operator_reaches_the_other_node_with_wallops_and_kill() {
     let mut again = a.connect();
     assert_eq!(try_register(&mut again, "bob", "again"), "001");
 }
+
+#[test]
+fn a_permanent_channel_outlives_its_members_on_every_node_until_minus_p() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("OPER admin adminpass");
+    alice.expect("381");
+    alice.send("JOIN #perm");
+    alice.send("MODE #perm +P");
+    alice.expect("MODE");
+    alice.send("PART #perm");
+    alice.expect("PART");
+    let mut bob = b.client("bob");
+    ask_until(&mut bob, "LIST #perm", "#perm empty but kept on B", |l| {
+        command_of(l) == "322" && params_of(l)[2] == "0"
+    });
+    // -P from outside the channel: it ends on both nodes.
+    alice.send("MODE #perm -P");
+    alice.expect("MODE");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        bob.send("LIST #perm");
+        if bob.collect_until("323").iter().all(|l| command_of(l) != "322") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "#perm still listed on B");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    alice.send("LIST #perm");
+    assert!(alice.collect_until("323").iter().all(|l| command_of(l) != "322"));
+}

@@ -273,6 +273,8 @@ fn mode(server: &Server, cluster: &Cluster, chan: &str, wire: &WireLine, at: i64
     let mut line = wire.to_line();
     line.params = channel::mode_params(&ch.name, &applied);
     fanout::to_channel(&ch, &line, None, fanout::everyone);
+    // An empty channel that lost +P ends here as on its origin.
+    server.remove_channel_if_empty(&ch);
 }
 
 /// Applies one mode change to a channel's state; what it changed, with the
