@@ -705,3 +705,41 @@ fn a_permanent_channel_outlives_its_members_on_every_node_until_minus_p() {
     alice.send("LIST #perm");
     assert!(alice.collect_until("323").iter().all(|l| command_of(l) != "322"));
 }
+
+#[test]
+fn simultaneous_topic_and_mode_changes_on_two_nodes_end_the_same_everywhere() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #race");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#race", "alice");
+    bob.send("JOIN #race");
+    bob.expect("366");
+    alice.expect("JOIN");
+    alice.send("MODE #race +o bob");
+    bob.expect("MODE");
+    // Both nodes change the same topic and key, many times, at once.
+    let burst = |who: &str| {
+        (0..50).map(|i| format!("TOPIC #race :{who}-{i}\r\nMODE #race +k {who}{i}\r\n")).collect::<String>()
+    };
+    alice.send_raw(burst("a").as_bytes());
+    bob.send_raw(burst("b").as_bytes());
+    // Each node has read the whole log once a message sent after the other
+    // node's last message arrived: done-a, then done-b, then done-a2.
+    alice.send("PRIVMSG #race :done-a");
+    bob.expect_where("done-a", |l| l.ends_with(":done-a"));
+    bob.send("PRIVMSG #race :done-b");
+    alice.expect_where("done-b", |l| l.ends_with(":done-b"));
+    alice.send("PRIVMSG #race :done-a2");
+    bob.expect_where("done-a2", |l| l.ends_with(":done-a2"));
+    let topic_a = answers(&mut alice, "TOPIC #race", "333");
+    let topic_b = answers(&mut bob, "TOPIC #race", "333");
+    assert_eq!(topic_a, topic_b, "the same topic on both nodes");
+    let modes_a = answers(&mut alice, "MODE #race", "329");
+    let modes_b = answers(&mut bob, "MODE #race", "329");
+    assert_eq!(modes_a, modes_b, "the same key on both nodes");
+    // And it is the last one of one of them.
+    assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
+}

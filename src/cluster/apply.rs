@@ -29,6 +29,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
     };
     if event.node() == cluster.node {
+        own_again(server, cluster, event);
         return;
     }
     if cluster.gone.contains_key(event.node()) {
@@ -69,8 +70,8 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             fanout::to_channel(&ch, &line, None, fanout::everyone);
             membership::leave(server, &victim, &ch);
         }
-        Event::Topic { chan, line, set_at, .. } => topic(server, &chan, &line, set_at),
-        Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes),
+        Event::Topic { chan, line, set_at, .. } => topic(server, &chan, &line, set_at, false),
+        Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes, false),
         Event::Away { node, uid, line } => {
             let Some(c) = cluster.lookup(server, &node, uid) else { return };
             let line = line.to_line();
@@ -249,24 +250,74 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
     crate::commands::channel::broadcast_join(&channel, client, None);
 }
 
-/// A remote user set a topic.
-fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64) {
+/// One of this node's topic or mode changes, back from the log: applied
+/// again if another node's change to the channel was applied here since it
+/// was made (that one came first in the log, so this one has the last word
+/// on every node; see [`crate::state::channel::Channel::remote_changes`]).
+fn own_again(server: &Server, cluster: &Cluster, event: Event) {
+    let moved = |chan: &str, seen: u64| {
+        server.find_channel(chan).is_some_and(|ch| ch.remote_changes.load(Ordering::Relaxed) != seen)
+    };
+    match event {
+        Event::Topic { chan, line, set_at, seen, .. } if moved(&chan, seen) => {
+            topic(server, &chan, &again(line), set_at, true)
+        }
+        Event::Mode { chan, line, at, changes, seen, .. } if moved(&chan, seen) => {
+            mode(server, cluster, &chan, &again(line), at, changes, true)
+        }
+        _ => {}
+    }
+}
+
+/// A line shown again: without its msgid (its members saw that one already).
+fn again(mut line: WireLine) -> WireLine {
+    line.tags.retain(|(key, _)| key != "msgid");
+    line
+}
+
+/// A remote user set a topic, or (`again`) this node's topic change is
+/// applied again: shown to the members only if it changes the topic here.
+fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64, again: bool) {
     let Some(ch) = server.find_channel(chan) else { return };
     let line = wire.to_line();
     let text = line.params.get(1).cloned().unwrap_or_default();
-    ch.write().topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
+    let topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
+    {
+        let mut st = ch.write();
+        let same = |a: &Option<Topic>| {
+            a.as_ref().map(|t| (&t.text, &t.set_by)) == topic.as_ref().map(|t| (&t.text, &t.set_by))
+        };
+        if again && same(&st.topic) {
+            return;
+        }
+        st.topic = topic;
+    }
+    // Counted after the change (and for a change applied again too, so this
+    // node's later changes are applied again over it).
+    ch.remote_changes.fetch_add(1, Ordering::Relaxed);
     fanout::to_channel(&ch, &line, None, fanout::everyone);
 }
 
-/// Modes another node changed on `chan`: applied here in order, and the
-/// MODE line showing what changed here sent to this node's members, as a
-/// local MODE would be.
-fn mode(server: &Server, cluster: &Cluster, chan: &str, wire: &WireLine, at: i64, changes: Vec<ModeChange>) {
+/// Modes another node changed on `chan` (or, `again`, this node's changes
+/// applied again): applied here in order, and the MODE line showing what
+/// changed here sent to this node's members, as a local MODE would be.
+fn mode(
+    server: &Server,
+    cluster: &Cluster,
+    chan: &str,
+    wire: &WireLine,
+    at: i64,
+    changes: Vec<ModeChange>,
+    again: bool,
+) {
     let Some(ch) = server.find_channel(chan) else { return };
     let applied: Vec<channel::ModeChange> = {
         let mut st = ch.write();
-        changes.into_iter().filter_map(|c| mode_change(server, cluster, &mut st, &wire.src, at, c)).collect()
+        changes.into_iter().filter_map(|c| mode_change(server, cluster, &mut st, &wire.src, at, c, again)).collect()
     };
+    if !again || !applied.is_empty() {
+        ch.remote_changes.fetch_add(1, Ordering::Relaxed);
+    }
     if applied.is_empty() {
         return;
     }
@@ -278,7 +329,9 @@ fn mode(server: &Server, cluster: &Cluster, chan: &str, wire: &WireLine, at: i64
 }
 
 /// Applies one mode change to a channel's state; what it changed, with the
-/// parameter to show, or None when it changed nothing here.
+/// parameter to show, or None when it changed nothing here. A key or limit
+/// set again to the value it has counts as a change (as in a local MODE),
+/// except when this node's own change is applied `again`.
 fn mode_change(
     server: &Server,
     cluster: &Cluster,
@@ -286,6 +339,7 @@ fn mode_change(
     setter: &str,
     at: i64,
     c: ModeChange,
+    again: bool,
 ) -> Option<channel::ModeChange> {
     let (add, mode) = (c.add, c.mode);
     let shown = |arg: Option<String>| Some(channel::ModeChange { add, mode, arg, member: None });
@@ -303,12 +357,18 @@ fn mode_change(
         }
         'k' if add => {
             let key = c.arg?;
+            if again && st.modes.key.as_ref() == Some(&key) {
+                return None;
+            }
             st.modes.key = Some(key.clone());
             shown(Some(key))
         }
         'k' => st.modes.key.take().and_then(|_| shown(Some("*".into()))),
         'l' if add => {
             let limit = c.arg.as_deref()?.parse::<usize>().ok()?;
+            if again && st.modes.limit == Some(limit) {
+                return None;
+            }
             st.modes.limit = Some(limit);
             shown(c.arg)
         }

@@ -113,6 +113,10 @@ pub enum Event {
         line: WireLine,
         /// Unix time it was set.
         set_at: i64,
+        /// The origin's count of other nodes' changes to the channel when
+        /// it made this one (see [`crate::state::channel::Channel::remote_changes`]).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        seen: u64,
     },
     /// A channel's modes changed: one event per MODE command, with the
     /// changes as applied on the origin (not as requested).
@@ -129,6 +133,9 @@ pub enum Event {
         at: i64,
         /// The changes, in order.
         changes: Vec<ModeChange>,
+        /// As for Topic.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        seen: u64,
     },
     /// A user set its away message (the line has it) or came back (none).
     #[serde(rename = "A")]
@@ -262,8 +269,8 @@ impl Event {
     }
 }
 
-fn is_zero(n: &i64) -> bool {
-    *n == 0
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 /// One applied channel mode change, as the log carries it.

@@ -338,8 +338,8 @@ pub fn kicked(server: &Server, kicker: &Client, channel: &Channel, victim: &Clie
 }
 
 /// A local client set the topic of `channel` (`line` is the TOPIC its
-/// members saw).
-pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, set_at: i64) {
+/// members saw; `seen` as for [`channel_mode`]).
+pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, set_at: i64, seen: u64) {
     let Some(cluster) = server.cluster() else { return };
     cluster.publish(Event::Topic {
         node: cluster.node.clone(),
@@ -347,6 +347,7 @@ pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, s
         chan: channel.name.clone(),
         line: WireLine::of(line),
         set_at,
+        seen,
     });
 }
 
@@ -354,7 +355,17 @@ pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, s
 /// `changes` what was applied, at Unix time `at`): every node applies them,
 /// whether or not it has members there, so a node's copy of the channel
 /// enforces the same modes and a node started later learns them.
-pub fn channel_mode(server: &Server, channel: &Channel, line: &Line, at: i64, changes: &[channel::ModeChange]) {
+///
+/// `seen` is the channel's [`Channel::remote_changes`] read before the
+/// changes were made.
+pub fn channel_mode(
+    server: &Server,
+    channel: &Channel,
+    line: &Line,
+    at: i64,
+    changes: &[channel::ModeChange],
+    seen: u64,
+) {
     let Some(cluster) = server.cluster() else { return };
     let changes = changes
         .iter()
@@ -371,6 +382,7 @@ pub fn channel_mode(server: &Server, channel: &Channel, line: &Line, at: i64, ch
         line: WireLine::of(line),
         at,
         changes,
+        seen,
     });
 }
 

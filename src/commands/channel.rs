@@ -531,6 +531,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let text = param[..param.floor_char_boundary(cfg.limits.topic_len)].to_owned();
     let mask = ctx.client.mask();
     let set_at = chrono::Utc::now().timestamp();
+    let seen = ch.remote_changes.load(std::sync::atomic::Ordering::Relaxed);
     ch.write().topic =
         if text.is_empty() { None } else { Some(Topic { text: text.clone(), set_by: mask.clone(), set_at }) };
     if ch.read().is_persistent() {
@@ -541,7 +542,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let msgid = ctx.server.next_msgid_at(line.time_ms());
     let line = line.tag("msgid", msgid, Cap::MessageTags);
     fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
-    crate::cluster::topic(&ctx.server, &ctx.client, &ch, &line, set_at);
+    crate::cluster::topic(&ctx.server, &ctx.client, &ch, &line, set_at, seen);
     ctx.reply(line.clone());
     super::chathistory::record_channel(ctx, &ch, [line]);
     Ok(())

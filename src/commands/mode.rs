@@ -133,6 +133,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return Ok(());
     }
     let is_op = mine.is_some_and(|m| m.op);
+    let seen = ch.remote_changes.load(Ordering::Relaxed);
     let cfg = ctx.server.config();
     let mut args = msg.params[2..].iter().copied();
     let mut adding = true;
@@ -287,7 +288,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let line = ctx.client.line("MODE", mode_params(&ch.name, &changes));
     fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
-    crate::cluster::channel_mode(&ctx.server, &ch, &line, now, &changes);
+    crate::cluster::channel_mode(&ctx.server, &ch, &line, now, &changes, seen);
     ctx.reply(line);
     ctx.server.remove_channel_if_empty(&ch);
     Ok(())

@@ -337,7 +337,10 @@ fn announce_mode(ctx: &Ctx, ch: &Channel, add: bool, mode: char, member: &Client
     let change = [ModeChange { add, mode, arg: Some(member.nick()), member: Some(member.id) }];
     let line = Line::new(super::source(&ctx.server, NICK), "MODE", mode_params(&ch.name, &change)).timed();
     fanout::to_channel(ch, &line, None, fanout::everyone);
-    crate::cluster::channel_mode(&ctx.server, ch, &line, chrono::Utc::now().timestamp(), &change);
+    // Read after the change: at worst a change another node made just
+    // before it is not answered by re-applying this one.
+    let seen = ch.remote_changes.load(std::sync::atomic::Ordering::Relaxed);
+    crate::cluster::channel_mode(&ctx.server, ch, &line, chrono::Utc::now().timestamp(), &change, seen);
 }
 
 async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
