@@ -743,3 +743,39 @@ fn simultaneous_topic_and_mode_changes_on_two_nodes_end_the_same_everywhere() {
     // And it is the last one of one of them.
     assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
 }
+
+#[test]
+fn sessions_survive_a_redis_restart_with_its_data() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#room", "alice");
+    bob.send("JOIN #room");
+    bob.expect("366");
+    alice.expect("JOIN");
+    redis.restart();
+    // Nobody left, and the nodes carry on: messages both ways (none lost
+    // while the connections come back), a nick still taken across, a new
+    // user seen on the other node.
+    for i in 0..10 {
+        alice.send(&format!("PRIVMSG #room :after-{i}"));
+    }
+    for i in 0..10 {
+        let (line, _) = bob.expect_where("PRIVMSG", |l| command_of(l) == "PRIVMSG");
+        assert!(line.ends_with(&format!(":after-{i}")), "{line}");
+    }
+    bob.send("PRIVMSG #room :back");
+    alice.expect_where("back", |l| l.ends_with(":back"));
+    let mut fresh = b.connect();
+    assert_eq!(try_register(&mut fresh, "alice", "x"), "433");
+    let _carol = b.client("carol");
+    wait_user(&mut alice, "carol");
+    for c in [&mut alice, &mut bob] {
+        assert!(c.sync().iter().all(|l| command_of(l) != "QUIT"), "nobody quit");
+    }
+    let logged: Vec<String> = [&a, &b].iter().flat_map(|s| s.log.try_iter()).collect();
+    assert!(!logged.iter().any(|l| l.contains("left the network")), "{logged:#?}");
+}

@@ -24,7 +24,23 @@ impl Redis {
     pub fn start() -> Redis {
         let dir = tempfile::Builder::new().prefix("banter-redis-").tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let child = Command::new("redis-server")
+        let child = Self::spawn(port, &dir);
+        let mut redis = Redis { child, port, dir };
+        redis.wait_ready();
+        redis
+    }
+
+    /// Stops it cleanly (SIGTERM: it writes its append-only file out) and
+    /// starts it again on the same port and directory, with the same data.
+    pub fn restart(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.port, &self.dir);
+        self.wait_ready();
+    }
+
+    fn spawn(port: u16, dir: &tempfile::TempDir) -> Child {
+        Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
             .args(["--protected-mode", "no", "--daemonize", "no"])
             .arg("--dir")
@@ -35,17 +51,18 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run redis-server ({e}): apt-get install redis-server"));
-        let mut redis = Redis { child, port, dir };
+            .unwrap_or_else(|e| panic!("cannot run redis-server ({e}): apt-get install redis-server"))
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while redis.command(&["PING"]).as_deref() != Some("+PONG") {
-            if let Ok(Some(status)) = redis.child.try_wait() {
-                panic!("redis-server exited ({status}): {}", redis.log());
+        while self.command(&["PING"]).as_deref() != Some("+PONG") {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("redis-server exited ({status}): {}", self.log());
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer: {}", redis.log());
+            assert!(Instant::now() < deadline, "redis-server did not answer: {}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
-        redis
     }
 
     /// The URL banterd is configured with.
