@@ -155,8 +155,15 @@ const KEPT_TAGS: &[(&str, Cap)] =
 /// row already).
 pub fn encode_tags(line: &Line, time_ms: i64, msgid: &str) -> String {
     let mut out = String::with_capacity(32);
+    encode_tags_into(&mut out, line, time_ms, msgid);
+    out
+}
+
+/// [`encode_tags`], appended to `out`.
+pub fn encode_tags_into(out: &mut String, line: &Line, time_ms: i64, msgid: &str) {
+    let start = out.len();
     for t in line.tags.iter().filter(|t| KEPT_TAGS.iter().any(|(k, _)| *k == t.key)) {
-        if !out.is_empty() {
+        if out.len() > start {
             out.push(';');
         }
         out.push_str(t.key);
@@ -170,7 +177,6 @@ pub fn encode_tags(line: &Line, time_ms: i64, msgid: &str) -> String {
             out.push_str(&crate::proto::tags::escape(&t.value));
         }
     }
-    out
 }
 
 /// Server tags back from [`encode_tags`] of a row kept at `time_ms` with

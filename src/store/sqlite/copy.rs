@@ -28,6 +28,10 @@ pub fn export(
         }
         each(table, row)?;
     }
+    if table.name == "messages" {
+        // Packed rows leave as the one-row-per-message form every engine reads.
+        super::packs::export(conn, table, each)?;
+    }
     Ok(())
 }
 
@@ -58,5 +62,7 @@ pub fn is_empty(main: &Connection, history: &Connection) -> StoreResult<bool> {
         c.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))
             .map_err(|e| format!("{table}: {e}"))
     };
-    Ok(none(main, "accounts")? && none(main, "channels")? && none(history, "messages")? && none(history, "markers")?)
+    Ok(none(main, "accounts")? && none(main, "channels")? && none(history, "messages")?
+        && none(history, "packs")?
+        && none(history, "markers")?)
 }

@@ -1,12 +1,16 @@
-//! Chat history in `history.db`: one row per kept message, indexed by
-//! (target, time, id); direct messages also indexed per party (the `*`
-//! target); a conversation list per party (TARGETS); row counts per target
-//! (retention by count); read markers.
+//! Chat history in `history.db`. Channel rows are packed per target and
+//! writer batch (`super::packs`); the others (direct messages, multiline
+//! messages, rows of an older banterd) are one row each in `messages`,
+//! indexed by (target, time, id). Both share one id sequence, and every read
+//! merges the two by (time, id). Direct messages are also indexed per party
+//! (the `*` target); a conversation list per party (TARGETS); row counts per
+//! target (retention by count); read markers.
 //!
 //! Every query is an index range scan bounded by its limit: no query reads a
 //! whole buffer.
 
 use crate::proto::line::Line;
+use super::packs::{self, Found, Point};
 use crate::store::history::{self, Kind, Op, Query, Ref, Retention, Row, Scope, Stored};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -61,63 +65,67 @@ pub const SCHEMA: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN timed_msgid INTEGER;
     DROP INDEX messages_msgid;
     CREATE INDEX messages_msgid ON messages (msgid) WHERE timed_msgid IS NULL;",
+    // 4: channel rows packed per target and batch (`super::packs`).
+    packs::MIGRATION,
 ];
 
-/// Rows per multi-row INSERT (fewer statement executions per batch).
-const INSERT_CHUNK: usize = 32;
+/// The INSERT of one row, its id given (ids are shared with packed rows).
+const INSERT_ONE: &str = "INSERT OR FAIL INTO messages (id, target, msgid, time_ms, kind, sender_conn, sender_account,
+    source, command, params, tags, client_tags, multiline, timed_msgid)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
-/// The columns a row is inserted with, in bind order.
-const INSERT_INTO: &str = "INSERT OR FAIL INTO messages (target, msgid, time_ms, kind, sender_conn, sender_account,
-    source, command, params, tags, client_tags, multiline, timed_msgid) VALUES ";
-
-/// Bound values per row.
-const INSERT_WIDTH: usize = 13;
-
-/// The INSERT of `n` rows.
-fn insert_sql(n: usize) -> String {
-    let one = format!("({})", vec!["?"; INSERT_WIDTH].join(","));
-    format!("{INSERT_INTO}{}", vec![one; n].join(","))
-}
-
-/// Binds `row` as the `at`-th row (from 0) of an INSERT made by [`insert_sql`].
-fn bind_row(st: &mut rusqlite::Statement<'_>, at: usize, row: &Row) -> rusqlite::Result<()> {
-    let i = at * INSERT_WIDTH;
+/// Inserts `row` into `messages` as row `id`.
+fn insert_one(tx: &Transaction<'_>, id: i64, row: &Row) -> rusqlite::Result<()> {
     let timed = crate::proto::msgid::time_of(&row.msgid) == Some(row.time_ms);
-    st.raw_bind_parameter(i + 1, &row.target)?;
-    st.raw_bind_parameter(i + 2, &row.msgid)?;
-    st.raw_bind_parameter(i + 3, row.time_ms)?;
-    st.raw_bind_parameter(i + 4, row.kind as i64)?;
-    st.raw_bind_parameter(i + 5, row.sender_conn as i64)?;
-    st.raw_bind_parameter(i + 6, &row.sender_account)?;
-    st.raw_bind_parameter(i + 7, &row.line.source)?;
-    st.raw_bind_parameter(i + 8, &*row.line.command)?;
-    st.raw_bind_parameter(i + 9, history::encode_params(&row.line.params))?;
-    st.raw_bind_parameter(i + 10, history::encode_tags(&row.line, row.time_ms, &row.msgid))?;
-    st.raw_bind_parameter(i + 11, &row.line.client_tags)?;
-    st.raw_bind_parameter(i + 12, row.multiline.as_deref().map(history::encode_multiline))?;
-    st.raw_bind_parameter(i + 13, timed.then_some(1))?;
+    tx.prepare_cached(INSERT_ONE)?.execute(params![
+        id,
+        row.target,
+        row.msgid,
+        row.time_ms,
+        row.kind as i64,
+        row.sender_conn as i64,
+        row.sender_account,
+        row.line.source,
+        &*row.line.command,
+        history::encode_params(&row.line.params),
+        history::encode_tags(&row.line, row.time_ms, &row.msgid),
+        row.line.client_tags,
+        row.multiline.as_deref().map(history::encode_multiline),
+        timed.then_some(1),
+    ])?;
     Ok(())
 }
 
-/// Inserts `rows` (none of them direct), [`INSERT_CHUNK`] to a statement.
-fn insert_plain(tx: &Transaction<'_>, rows: &[&Row]) -> rusqlite::Result<()> {
-    let mut chunks = rows.chunks_exact(INSERT_CHUNK);
-    if chunks.len() > 0 {
-        let mut st = tx.prepare_cached(&insert_sql(INSERT_CHUNK))?;
-        for chunk in &mut chunks {
-            for (at, row) in chunk.iter().enumerate() {
-                bind_row(&mut st, at, row)?;
-            }
-            st.raw_execute()?;
-        }
+/// Packable rows waiting to be packed, per target in first-seen order.
+type Pending<'a> = Vec<(&'a str, Vec<(i64, &'a Row)>)>;
+
+/// Writes the waiting packs.
+fn flush(tx: &Transaction<'_>, pending: &mut Pending<'_>) -> rusqlite::Result<()> {
+    for (target, rows) in pending.drain(..) {
+        packs::insert(tx, target, &rows)?;
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut st = tx.prepare_cached(&insert_sql(1))?;
-        for row in rest {
-            bind_row(&mut st, 0, row)?;
-            st.raw_execute()?;
+    Ok(())
+}
+
+/// Records a direct message (row `id`) for both parties: the per-party index
+/// and the conversation list.
+fn insert_direct(tx: &Transaction<'_>, id: i64, row: &Row, sides: &[(String, String); 2]) -> rusqlite::Result<()> {
+    let message_ms = (row.kind == Kind::Message).then_some(row.time_ms);
+    for (i, (party, peer)) in sides.iter().enumerate() {
+        if i == 1 && sides[0].0 == *party {
+            break;
         }
+        tx.prepare_cached("INSERT OR IGNORE INTO direct (party, time_ms, message) VALUES (?1, ?2, ?3)")?
+            .execute(params![party, row.time_ms, id])?;
+        tx.prepare_cached(
+            "INSERT INTO conversations (party, target, peer, last_ms, last_message_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (party, target) DO UPDATE SET peer = excluded.peer,
+                last_ms = max(last_ms, excluded.last_ms),
+                last_message_ms = coalesce(max(last_message_ms, excluded.last_message_ms),
+                                           last_message_ms, excluded.last_message_ms)",
+        )?
+        .execute(params![party, row.target, peer, row.time_ms, message_ms])?;
     }
     Ok(())
 }
@@ -127,48 +135,34 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
     let mut inserted = 0;
     // Row counts per target, written once per batch.
     let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
-    // Channel rows waiting for a multi-row INSERT (written before any other op).
-    let mut plain: Vec<&Row> = Vec::new();
+    let mut next = packs::next_id(tx)?;
+    // Packed before any op that reads or moves rows.
+    let mut pending: Pending<'_> = Vec::new();
     for op in ops {
-        if !matches!(op, Op::Insert(row) if row.direct.is_none()) && !plain.is_empty() {
-            insert_plain(tx, &plain)?;
-            plain.clear();
+        if matches!(op, Op::Redact(..) | Op::Rename(..)) {
+            flush(tx, &mut pending)?;
         }
         match op {
             Op::Insert(row) => {
                 inserted += 1;
                 *counts.entry(row.target.as_str()).or_insert(0) += 1;
-                let Some(sides) = &row.direct else {
-                    plain.push(row);
-                    continue;
-                };
-                let mut st = tx.prepare_cached(&insert_sql(1))?;
-                bind_row(&mut st, 0, row)?;
-                st.raw_execute()?;
-                let id = tx.last_insert_rowid();
-                let message_ms = (row.kind == Kind::Message).then_some(row.time_ms);
-                for (i, (party, peer)) in sides.iter().enumerate() {
-                    if i == 1 && sides[0].0 == *party {
-                        break;
+                let id = next;
+                next += 1;
+                if packs::packable(row) {
+                    match pending.iter_mut().find(|(t, _)| *t == row.target) {
+                        Some((_, rows)) => rows.push((id, row)),
+                        None => pending.push((&row.target, vec![(id, row)])),
                     }
-                    tx.prepare_cached("INSERT OR IGNORE INTO direct (party, time_ms, message) VALUES (?1, ?2, ?3)")?
-                        .execute(params![party, row.time_ms, id])?;
-                    tx.prepare_cached(
-                        "INSERT INTO conversations (party, target, peer, last_ms, last_message_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (party, target) DO UPDATE SET peer = excluded.peer,
-                            last_ms = max(last_ms, excluded.last_ms),
-                            last_message_ms = coalesce(max(last_message_ms, excluded.last_message_ms),
-                                                       last_message_ms, excluded.last_message_ms)",
-                    )?
-                    .execute(params![party, row.target, peer, row.time_ms, message_ms])?;
+                    continue;
+                }
+                insert_one(tx, id, row)?;
+                if let Some(sides) = &row.direct {
+                    insert_direct(tx, id, row, sides)?;
                 }
             }
             Op::Redact(target, msgid) => {
-                if let Some((_, id)) = locate(tx, &Scope::Target(target.clone()), &Ref::Msgid(msgid.clone()))? {
-                    tx.execute("DELETE FROM direct WHERE message = ?1", [id])?;
-                    tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
-                    tx.execute("UPDATE targets SET rows = rows - 1 WHERE target = ?1", [target])?;
+                if let Some(p) = locate(tx, &Scope::Target(target.clone()), &Ref::Msgid(msgid.clone()))? {
+                    delete_rows(tx, target, &[p])?;
                 }
             }
             Op::Marker(who, target, time_ms) => {
@@ -180,6 +174,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
             }
             Op::Rename(old, new) => {
                 tx.execute("UPDATE messages SET target = ?2 WHERE target = ?1", params![old, new])?;
+                tx.execute("UPDATE packs SET target = ?2 WHERE target = ?1", params![old, new])?;
                 tx.execute(
                     "INSERT INTO targets (target, rows) SELECT ?2, rows FROM targets WHERE target = ?1 AND true
                      ON CONFLICT (target) DO UPDATE SET rows = rows + excluded.rows",
@@ -189,7 +184,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
             }
         }
     }
-    insert_plain(tx, &plain)?;
+    flush(tx, &mut pending)?;
     for (target, n) in counts {
         tx.prepare_cached(
             "INSERT INTO targets (target, rows) VALUES (?1, ?2)
@@ -201,15 +196,15 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
 }
 
 const COLUMNS: &str = "m.msgid, m.time_ms, m.kind, m.sender_conn, m.sender_account, m.source, m.command, m.params,
-                       m.tags, m.client_tags, m.multiline";
+                       m.tags, m.client_tags, m.multiline, m.id";
 
-fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+fn found(r: &rusqlite::Row<'_>) -> rusqlite::Result<Found> {
     let command: String = r.get(6)?;
     let mut line = Line::new(r.get::<_, String>(5)?, command, history::decode_params(&r.get::<_, String>(7)?));
     let (msgid, time_ms): (String, i64) = (r.get(0)?, r.get(1)?);
     line.tags = history::decode_tags(&r.get::<_, String>(8)?, time_ms, &msgid);
     line.client_tags = r.get(9)?;
-    Ok(Stored {
+    let stored = Stored {
         msgid,
         time_ms,
         kind: if r.get::<_, i64>(2)? == 0 { Kind::Message } else { Kind::Event },
@@ -217,11 +212,9 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
         sender_account: r.get(4)?,
         line,
         multiline: r.get::<_, Option<String>>(10)?.map(|t| history::decode_multiline(&t)),
-    })
+    };
+    Ok(Found { point: (time_ms, r.get(11)?), stored })
 }
-
-/// A position between rows: rows compare to it by (time, id).
-type Point = (i64, i64);
 
 /// The SQL pieces that select a scope's rows and order them.
 fn scope_sql(scope: &Scope) -> (&'static str, &'static str, &'static str, &str) {
@@ -231,9 +224,9 @@ fn scope_sql(scope: &Scope) -> (&'static str, &'static str, &'static str, &str) 
     }
 }
 
-/// Up to `limit` rows strictly between `lo` and `hi`, nearest `lo` first
-/// (ascending) or nearest `hi` first (`desc`); returned oldest first.
-fn range(
+/// Up to `limit` rows of `messages` strictly between `lo` and `hi`, nearest
+/// `lo` first (ascending) or nearest `hi` first (`desc`).
+fn unpacked_range(
     conn: &Connection,
     scope: &Scope,
     events: bool,
@@ -241,7 +234,7 @@ fn range(
     hi: Point,
     desc: bool,
     limit: usize,
-) -> rusqlite::Result<Vec<Stored>> {
+) -> rusqlite::Result<Vec<Found>> {
     let (from, time, id, key) = scope_sql(scope);
     let filter = match scope {
         Scope::Target(_) => "m.target = ?1",
@@ -254,12 +247,40 @@ fn range(
          ORDER BY {time} {dir}, {id} {dir} LIMIT ?7"
     );
     let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(params![key, events, lo.0, lo.1, hi.0, hi.1, limit as i64], stored)?;
-    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    if desc {
-        out.reverse();
+    let rows = st.query_map(params![key, events, lo.0, lo.1, hi.0, hi.1, limit as i64], found)?;
+    rows.collect()
+}
+
+/// Up to `limit` rows strictly between `lo` and `hi`, from `messages` and
+/// the packs, nearest `lo` (ascending) or nearest `hi` (`desc`); returned
+/// oldest first.
+fn range(
+    conn: &Connection,
+    scope: &Scope,
+    events: bool,
+    lo: Point,
+    hi: Point,
+    desc: bool,
+    limit: usize,
+) -> rusqlite::Result<Vec<Found>> {
+    let mut out = unpacked_range(conn, scope, events, lo, hi, desc, limit)?;
+    if let Scope::Target(target) = scope {
+        out.extend(packs::range(conn, target, events, lo, hi, desc, limit)?);
+    }
+    out.sort_by_key(|f| f.point);
+    if out.len() > limit {
+        if desc {
+            out.drain(..out.len() - limit);
+        } else {
+            out.truncate(limit);
+        }
     }
     Ok(out)
+}
+
+/// The rows alone.
+fn rows(found: Vec<Found>) -> Vec<Stored> {
+    found.into_iter().map(|f| f.stored).collect()
 }
 
 const START: Point = (i64::MIN, i64::MIN);
@@ -276,6 +297,11 @@ fn locate(conn: &Connection, scope: &Scope, r: &Ref) -> rusqlite::Result<Option<
             let point = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
             // A msgid that carries its time: a probe of the rows of that millisecond.
             if let Some(at) = crate::proto::msgid::time_of(msgid) {
+                if let Scope::Target(target) = scope {
+                    if let Some(p) = packs::locate(conn, target, msgid, at)? {
+                        return Ok(Some(p));
+                    }
+                }
                 let sql = match scope {
                     Scope::Target(_) => {
                         "SELECT time_ms, id FROM messages WHERE target = ?2 AND time_ms = ?3 AND msgid = ?1"
@@ -316,7 +342,7 @@ fn after(r: &Ref, p: Point) -> Point {
 /// The rows `query` selects in `scope`, oldest first; events only with `events`.
 pub fn select(conn: &Connection, scope: &Scope, query: &Query, events: bool) -> rusqlite::Result<Vec<Stored>> {
     let at = |r: &Ref| locate(conn, scope, r);
-    Ok(match query {
+    Ok(rows(match query {
         Query::Latest(None, n) => range(conn, scope, events, START, END, true, *n)?,
         Query::Latest(Some(r), n) => match at(r)? {
             Some(p) => range(conn, scope, events, after(r, p), END, true, *n)?,
@@ -340,7 +366,7 @@ pub fn select(conn: &Connection, scope: &Scope, query: &Query, events: bool) -> 
                 if na < n - nb {
                     nb = before.len().min(n - na);
                 }
-                let mut out: Vec<Stored> = before[before.len() - nb..].to_vec();
+                let mut out: Vec<Found> = before[before.len() - nb..].to_vec();
                 out.extend(after.into_iter().take(na));
                 out
             }
@@ -351,22 +377,19 @@ pub fn select(conn: &Connection, scope: &Scope, query: &Query, events: bool) -> 
             (Some(pa), Some(pb)) => range(conn, scope, events, after(b, pb), pa, true, *n)?,
             _ => Vec::new(),
         },
-    })
+    }))
 }
 
 /// The row with `msgid` in `scope`, if kept.
 pub fn find(conn: &Connection, scope: &Scope, msgid: &str) -> rusqlite::Result<Option<Stored>> {
     let Some(p) = locate(conn, scope, &Ref::Msgid(msgid.to_owned()))? else { return Ok(None) };
-    Ok(range(conn, scope, true, (p.0, p.1 - 1), (p.0, p.1 + 1), false, 1)?.pop())
+    Ok(rows(range(conn, scope, true, (p.0, p.1 - 1), (p.0, p.1 + 1), false, 1)?).pop())
 }
 
 /// The time of the latest row of `target` (events too with `events`).
 pub fn latest(conn: &Connection, target: &str, events: bool) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
-        "SELECT time_ms FROM messages WHERE target = ?1 AND (?2 OR kind = 0) ORDER BY time_ms DESC, id DESC LIMIT 1",
-    )?
-    .query_row(params![target, events], |r| r.get(0))
-    .optional()
+    let last = range(conn, &Scope::Target(target.to_owned()), events, START, END, true, 1)?;
+    Ok(last.first().map(|f| f.point.0))
 }
 
 /// The conversations of `party` whose latest row (message, or any with
@@ -395,22 +418,36 @@ pub fn markers(conn: &Connection, who: &str) -> rusqlite::Result<Vec<(String, i6
     rows.collect()
 }
 
-/// Deletes at most `chunk` rows that `policy` no longer keeps; returns how many.
+/// Deletes at most `chunk` rows (or packs) that `policy` no longer keeps;
+/// returns how many rows went.
 pub fn prune(tx: &Transaction<'_>, policy: &Retention, now_ms: i64, chunk: usize) -> rusqlite::Result<usize> {
     if policy.max_age_days > 0 {
         let cutoff = now_ms - (policy.max_age_days as i64) * 86_400_000;
         // The oldest rows by id (rows arrive in time order): bounded, no time index needed.
-        let ids: Vec<(i64, String)> = {
+        let old: Vec<(Point, String)> = {
             let mut st = tx.prepare_cached(
-                "SELECT id, target FROM (SELECT id, target, time_ms FROM messages ORDER BY id LIMIT ?1)
+                "SELECT time_ms, id, target FROM (SELECT id, target, time_ms FROM messages ORDER BY id LIMIT ?1)
                  WHERE time_ms < ?2",
             )?;
-            let rows = st.query_map(params![chunk as i64, cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows =
+                st.query_map(params![chunk as i64, cutoff], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        if !ids.is_empty() {
-            delete_rows(tx, &ids)?;
-            return Ok(ids.len());
+        let mut per_target: std::collections::HashMap<String, Vec<Point>> = std::collections::HashMap::new();
+        for (point, target) in old {
+            per_target.entry(target).or_default().push(point);
+        }
+        let mut gone = 0;
+        for (target, ids) in per_target {
+            gone += delete_rows(tx, &target, &ids)?;
+        }
+        // Packs go whole, once their newest row is past the cutoff.
+        for (target, rows) in packs::prune_older(tx, cutoff, chunk)? {
+            gone += rows as usize;
+            tx.prepare_cached("UPDATE targets SET rows = rows - ?2 WHERE target = ?1")?.execute(params![target, rows])?;
+        }
+        if gone > 0 {
+            return Ok(gone);
         }
     }
     if policy.max_per_target > 0 {
@@ -423,33 +460,36 @@ pub fn prune(tx: &Transaction<'_>, policy: &Retention, now_ms: i64, chunk: usize
             .optional()?;
         if let Some((target, rows)) = over {
             let excess = ((rows as u64 - policy.max_per_target) as usize).min(chunk);
-            let ids: Vec<(i64, String)> = {
-                let mut st =
-                    tx.prepare_cached("SELECT id FROM messages WHERE target = ?1 ORDER BY time_ms, id LIMIT ?2")?;
-                let rows = st.query_map(params![target, excess as i64], |r| Ok((r.get(0)?, target.clone())))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            if ids.is_empty() {
+            let scope = Scope::Target(target.clone());
+            let points: Vec<Point> = range(tx, &scope, true, START, END, false, excess)?.iter().map(|f| f.point).collect();
+            if points.is_empty() {
                 // The count drifted (rows removed another way): set it right.
                 tx.execute(
-                    "UPDATE targets SET rows = (SELECT count(*) FROM messages WHERE target = ?1) WHERE target = ?1",
+                    "UPDATE targets SET rows = (SELECT count(*) FROM messages WHERE target = ?1)
+                        + (SELECT coalesce(sum(rows), 0) FROM packs WHERE target = ?1) WHERE target = ?1",
                     [&target],
                 )?;
             }
-            delete_rows(tx, &ids)?;
-            return Ok(ids.len());
+            return delete_rows(tx, &target, &points);
         }
     }
     Ok(0)
 }
 
-fn delete_rows(tx: &Transaction<'_>, ids: &[(i64, String)]) -> rusqlite::Result<()> {
-    for (id, target) in ids {
+/// Deletes the rows of `target` at `points`, wherever they are kept; returns how many.
+fn delete_rows(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite::Result<usize> {
+    let mut packed = Vec::new();
+    let mut gone = 0;
+    for &(time_ms, id) in points {
         tx.prepare_cached("DELETE FROM direct WHERE message = ?1")?.execute([id])?;
-        tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([id])?;
-        tx.prepare_cached("UPDATE targets SET rows = rows - 1 WHERE target = ?1")?.execute([target])?;
+        match tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([id])? {
+            0 => packed.push((time_ms, id)),
+            n => gone += n,
+        }
     }
-    Ok(())
+    gone += packs::remove(tx, target, &packed)?;
+    tx.prepare_cached("UPDATE targets SET rows = rows - ?2 WHERE target = ?1")?.execute(params![target, gone as i64])?;
+    Ok(gone)
 }
 
 #[cfg(test)]
@@ -688,5 +728,163 @@ hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
         tx.commit().unwrap();
         let after = select(&c, &s, &Query::After(Ref::Msgid("old1".into()), 10), true).unwrap();
         assert_eq!(after.len(), 1);
+    }
+
+    /// Rows written as banterd writes them (batches of mixed packed and
+    /// unpacked rows), and the (target, time, id, msgid, kind) of each.
+    fn mixed(c: &mut Connection) -> Vec<(String, i64, i64, String, Kind)> {
+        let mut model = Vec::new();
+        let mut ops = Vec::new();
+        // Three rows per time step, 370 ms apart: a batch spans more than a pack
+        // may. Every 7th msgid carries no time (kept in `messages`), every 11th
+        // row is an event. Then 600 rows of one target in one batch (several packs).
+        for i in 0..1500u64 {
+            let (target, t) = if i < 900 {
+                (if i % 4 == 0 { "#d" } else { "#c" }, 1000 + (i as i64 / 3) * 370)
+            } else {
+                ("#c", 200_000 + i as i64)
+            };
+            let mut r = timed(target, t, i);
+            if i % 7 == 0 {
+                r.msgid = format!("x{i}");
+                r.line.tags.retain(|t| t.key != "msgid");
+                r.line = r.line.tag("msgid", r.msgid.clone(), Cap::MessageTags);
+            }
+            if i % 11 == 0 {
+                r.kind = Kind::Event;
+            }
+            model.push((r.target.clone(), r.time_ms, i as i64 + 1, r.msgid.clone(), r.kind));
+            ops.push(Op::Insert(Box::new(r)));
+        }
+        for batch in [&ops[..120], &ops[120..500], &ops[500..900], &ops[900..]] {
+            let tx = c.transaction().unwrap();
+            write(&tx, batch).unwrap();
+            tx.commit().unwrap();
+        }
+        model
+    }
+
+    #[test]
+    fn packed_and_unpacked_rows_read_as_one_ordered_buffer() {
+        let mut c = db(0);
+        let model = mixed(&mut c);
+        let packs: i64 = c.query_row("SELECT count(*) FROM packs", [], |r| r.get(0)).unwrap();
+        let unpacked: i64 = c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
+        assert!(packs > 8 && unpacked == 215, "{packs} packs, {unpacked} unpacked rows");
+        for target in ["#c", "#d"] {
+            let s = Scope::Target(target.into());
+            for events in [true, false] {
+                let all: Vec<&(String, i64, i64, String, Kind)> =
+                    model.iter().filter(|m| m.0 == target && (events || m.4 == Kind::Message)).collect();
+                let point = |r: &Ref| match r {
+                    Ref::Time(t) => Some((*t, 0)),
+                    Ref::Msgid(id) => model.iter().find(|m| m.0 == target && &m.3 == id).map(|m| (m.1, m.2)),
+                };
+                let after = |r: &Ref, p: Point| if let Ref::Time(t) = r { (*t, i64::MAX) } else { p };
+                let pick = |lo: Point, hi: Point, desc: bool, n: usize| {
+                    let v: Vec<String> =
+                        all.iter().filter(|m| (m.1, m.2) > lo && (m.1, m.2) < hi).map(|m| m.3.clone()).collect();
+                    if desc { v[v.len().saturating_sub(n)..].to_vec() } else { v.into_iter().take(n).collect() }
+                };
+                let got = |q: Query| -> Vec<String> {
+                    select(&c, &s, &q, events).unwrap().into_iter().map(|r| r.msgid).collect()
+                };
+                for n in [1, 5, 50, 2000] {
+                    assert_eq!(got(Query::Latest(None, n)), pick(START, END, true, n), "latest {n}");
+                }
+                let refs: Vec<Ref> = model
+                    .iter()
+                    .filter(|m| m.0 == target)
+                    .step_by(13)
+                    .map(|m| Ref::Msgid(m.3.clone()))
+                    .chain([Ref::Time(1000), Ref::Time(5440), Ref::Time(200_950), Ref::Time(500_000)])
+                    .collect();
+                for (k, r) in refs.iter().enumerate() {
+                    let p = point(r).unwrap();
+                    for n in [1, 7, 100] {
+                        assert_eq!(got(Query::Before(r.clone(), n)), pick(START, p, true, n), "before {r:?} {n}");
+                        assert_eq!(got(Query::After(r.clone(), n)), pick(after(r, p), END, false, n), "after {r:?}");
+                        let b = &refs[(k * 7 + 3) % refs.len()];
+                        let q = got(Query::Between(r.clone(), b.clone(), n));
+                        let pb = point(b).unwrap();
+                        let want = if p <= pb {
+                            pick(after(r, p), pb, false, n)
+                        } else {
+                            pick(after(b, pb), p, true, n)
+                        };
+                        assert_eq!(q, want, "between {r:?} {b:?} {n}");
+                    }
+                    if let Ref::Msgid(id) = r {
+                        assert_eq!(find(&c, &s, id).unwrap().map(|f| f.msgid).as_ref(), Some(id));
+                    }
+                }
+            }
+        }
+        assert_eq!(latest(&c, "#d", true).unwrap(), model.iter().filter(|m| m.0 == "#d").map(|m| m.1).max());
+        // Every row leaves a copy once, with its id.
+        let table = crate::store::copy::TABLES.iter().find(|t| t.name == "messages").unwrap();
+        let mut ids = Vec::new();
+        crate::store::sqlite::copy::export(&c, table, &mut |_, row| {
+            ids.push(row[0].clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ids.len(), model.len());
+        ids.sort_by_key(|v| if let crate::store::copy::Value::Int(n) = v { *n } else { 0 });
+        ids.dedup();
+        assert_eq!(ids.len(), model.len(), "ids are unique across both tables");
+    }
+
+    #[test]
+    fn packed_rows_are_redacted_pruned_and_renamed() {
+        let mut c = db(0);
+        let model = mixed(&mut c);
+        let s = Scope::Target("#c".into());
+        let count = |c: &Connection, t: &str| select(c, &Scope::Target(t.into()), &Query::Latest(None, 5000), true).unwrap().len();
+        let in_c = model.iter().filter(|m| m.0 == "#c").count();
+        assert_eq!(count(&c, "#c"), in_c);
+        // Redaction, in a pack and in `messages`.
+        let packed = &model[901].3;
+        let tx = c.transaction().unwrap();
+        write(&tx, &[Op::Redact("#c".into(), packed.clone()), Op::Redact("#c".into(), "x903".into())]).unwrap();
+        tx.commit().unwrap();
+        assert!(find(&c, &s, packed).unwrap().is_none());
+        assert!(find(&c, &s, "x903").unwrap().is_none());
+        assert_eq!(count(&c, "#c"), in_c - 2);
+        // Retention by count keeps the newest, across packs and `messages`.
+        let keep = Retention { max_age_days: 0, max_per_target: 100 };
+        loop {
+            let tx = c.transaction().unwrap();
+            let n = prune(&tx, &keep, 0, 64).unwrap();
+            tx.commit().unwrap();
+            if n == 0 {
+                break;
+            }
+        }
+        let newest: Vec<String> = model.iter().filter(|m| m.0 == "#c" && m.3 != *packed && m.3 != "x903").map(|m| m.3.clone()).collect();
+        let kept: Vec<String> = select(&c, &s, &Query::Latest(None, 500), true).unwrap().into_iter().map(|r| r.msgid).collect();
+        assert_eq!(kept, newest[newest.len() - 100..]);
+        assert_eq!(count(&c, "#d"), 100);
+        // Retention by age drops whole packs once their newest row is past it.
+        let tx = c.transaction().unwrap();
+        let a_day = Retention { max_age_days: 1, max_per_target: 0 };
+        let gone = prune(&tx, &a_day, 86_400_000 + 200_000 + 1450, 10_000).unwrap();
+        tx.commit().unwrap();
+        let left = count(&c, "#c");
+        assert!(gone > 0 && left < 100 && left > 0, "{gone} gone, {left} left");
+        let oldest = select(&c, &s, &Query::After(Ref::Time(0), 1), true).unwrap();
+        assert!(oldest[0].time_ms >= 200_000 + 1450 - packs::SPAN_MS);
+        // Rename moves packs too.
+        let tx = c.transaction().unwrap();
+        write(&tx, &[Op::Rename("#c".into(), "#e".into())]).unwrap();
+        tx.commit().unwrap();
+        assert_eq!((count(&c, "#c"), count(&c, "#e")), (0, left));
+        // Past every row's age, nothing is left, packed or not.
+        let tx = c.transaction().unwrap();
+        while prune(&tx, &a_day, 10 * 86_400_000, 64).unwrap() > 0 {}
+        tx.commit().unwrap();
+        assert_eq!((count(&c, "#e"), count(&c, "#d")), (0, 0));
+        let packs: i64 = c.query_row("SELECT count(*) FROM packs", [], |r| r.get(0)).unwrap();
+        assert_eq!(packs, 0);
     }
 }

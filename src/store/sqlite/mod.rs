@@ -10,9 +10,10 @@
 
 pub mod accounts;
 mod channels;
-mod copy;
+pub(crate) mod copy;
 pub mod ephemeral;
 pub mod history;
+mod packs;
 pub mod schema;
 
 use super::copy::{Table, Value, TABLES};
