@@ -23,14 +23,31 @@ pub fn now() -> String {
 
 /// Formats milliseconds since the epoch as a server-time timestamp.
 pub fn format(ms: i64) -> String {
+    match on_stack(ms) {
+        Some(out) => String::from_utf8_lossy(&out).into_owned(),
+        None => chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+    }
+}
+
+/// Whether `text` is exactly [`format`]`(ms)`, without allocating (the
+/// history writer asks this of every row).
+pub fn is_format_of(text: &str, ms: i64) -> bool {
+    match on_stack(ms) {
+        Some(out) => text.as_bytes() == out,
+        None => text == format(ms),
+    }
+}
+
+/// The timestamp of `ms` for years 0 to 9999, formatted without allocating.
+fn on_stack(ms: i64) -> Option<[u8; 24]> {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
-        return chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
+        return None;
     }
     let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     let mut out = [0u8; 24];
@@ -51,7 +68,7 @@ pub fn format(ms: i64) -> String {
     for (at, sep) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
         out[at] = sep;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(out)
 }
 
 /// Parses a server-time timestamp (an RFC 3339 time ending in `Z`) to

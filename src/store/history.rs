@@ -168,7 +168,7 @@ pub fn encode_tags_into(out: &mut String, line: &Line, time_ms: i64, msgid: &str
         }
         out.push_str(t.key);
         let derived = match t.key {
-            "time" => t.value == crate::proto::time::format(time_ms),
+            "time" => crate::proto::time::is_format_of(&t.value, time_ms),
             "msgid" => t.value == msgid,
             _ => false,
         };

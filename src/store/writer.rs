@@ -50,7 +50,8 @@ const PRUNE_IDLE: Duration = Duration::from_secs(1);
 const RETRY: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(10));
 
 enum Item {
-    Op(Op),
+    /// An operation, and what it counts against the queue bound (0 unless an insert).
+    Op(Op, usize),
     Sync(oneshot::Sender<()>),
 }
 
@@ -144,18 +145,18 @@ impl HistoryWriter {
             }
             return false;
         }
-        self.send(Op::Insert(Box::new(row)));
+        self.send(Op::Insert(Box::new(row)), cost);
         true
     }
 
     /// Queues a redaction or read marker; these are never dropped.
     pub fn control(&self, op: Op) {
-        self.send(op);
+        self.send(op, 0);
     }
 
-    fn send(&self, op: Op) {
+    fn send(&self, op: Op, cost: usize) {
         let waiting = self.shared.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
-        if self.tx.send(Item::Op(op)).is_err() {
+        if self.tx.send(Item::Op(op, cost)).is_err() {
             self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
         } else if waiting.is_multiple_of(self.shared.batch_cap.load(Ordering::Relaxed)) {
             // A full batch waits: wake the writer before its deadline.
@@ -204,27 +205,32 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
     let mut next_prune = Instant::now() + prune_wait;
     // A batch the database could not take, and how long to wait before the next try.
     let mut kept: Vec<Op> = Vec::new();
+    let mut kept_bytes = 0;
     let mut retry = RETRY.0;
     loop {
         if !kept.is_empty() {
             let until = Instant::now() + retry;
             loop {
                 match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                    Ok(Item::Op(op)) => kept.push(op),
+                    Ok(Item::Op(op, cost)) => {
+                        kept.push(op);
+                        kept_bytes += cost;
+                    }
                     Ok(Item::Sync(done)) => {
                         let _ = done.send(());
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => break,
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        let _ = commit(&*store, &shared, std::mem::take(&mut kept));
+                        let _ = commit(&*store, &shared, std::mem::take(&mut kept), kept_bytes);
                         return;
                     }
                 }
             }
-            match commit(&*store, &shared, std::mem::take(&mut kept)) {
+            match commit(&*store, &shared, std::mem::take(&mut kept), kept_bytes) {
                 Ok(()) => {
                     tracing::info!("history writes resumed");
                     retry = RETRY.0;
+                    kept_bytes = 0;
                 }
                 Err(ops) => {
                     kept = ops;
@@ -247,8 +253,12 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
         };
         let mut ops = Vec::new();
         let mut syncs = Vec::new();
-        let take = |item: Item, ops: &mut Vec<Op>, syncs: &mut Vec<oneshot::Sender<()>>| match item {
-            Item::Op(op) => ops.push(op),
+        let mut bytes = 0;
+        let mut take = |item: Item, ops: &mut Vec<Op>, syncs: &mut Vec<oneshot::Sender<()>>| match item {
+            Item::Op(op, cost) => {
+                ops.push(op);
+                bytes += cost;
+            }
             Item::Sync(done) => syncs.push(done),
         };
         take(first, &mut ops, &mut syncs);
@@ -274,12 +284,13 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
             }
             std::thread::park_timeout(deadline - now);
         }
-        if let Err(ops) = commit(&*store, &shared, ops) {
+        if let Err(ops) = commit(&*store, &shared, ops, bytes) {
             tracing::warn!(
                 ops = ops.len(),
                 "the database is unreachable: history is kept in memory and written when it is back"
             );
             kept = ops;
+            kept_bytes = bytes;
         }
         for done in syncs {
             let _ = done.send(());
@@ -291,14 +302,14 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
     }
 }
 
-/// Writes `ops` in one transaction; gives them back when the database could
-/// not be reached (they stay counted as queued).
-fn commit(store: &dyn Store, shared: &Shared, ops: Vec<Op>) -> Result<(), Vec<Op>> {
+/// Writes `ops` (counting `bytes` against the queue bound) in one
+/// transaction; gives them back when the database could not be reached (they
+/// stay counted as queued).
+fn commit(store: &dyn Store, shared: &Shared, ops: Vec<Op>, bytes: usize) -> Result<(), Vec<Op>> {
     if ops.is_empty() {
         return Ok(());
     }
     let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_))).count();
-    let bytes: usize = ops.iter().map(|o| if let Op::Insert(r) = o { r.cost() } else { 0 }).sum();
     let started = Instant::now();
     let cpu = thread_cpu_us();
     match store.write_history(&ops) {

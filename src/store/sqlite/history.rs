@@ -99,10 +99,14 @@ fn insert_one(tx: &Transaction<'_>, id: i64, row: &Row) -> rusqlite::Result<()> 
 /// Packable rows waiting to be packed, per target in first-seen order.
 type Pending<'a> = Vec<(&'a str, Vec<(i64, &'a Row)>)>;
 
-/// Writes the waiting packs.
-fn flush(tx: &Transaction<'_>, pending: &mut Pending<'_>) -> rusqlite::Result<()> {
+/// Row counts per target, written once per batch.
+type Counts<'a> = std::collections::HashMap<&'a str, i64>;
+
+/// Writes the waiting packs, and counts their rows.
+fn flush<'a>(tx: &Transaction<'_>, pending: &mut Pending<'a>, counts: &mut Counts<'a>) -> rusqlite::Result<()> {
     for (target, rows) in pending.drain(..) {
         packs::insert(tx, target, &rows)?;
+        *counts.entry(target).or_insert(0) += rows.len() as i64;
     }
     Ok(())
 }
@@ -133,28 +137,33 @@ fn insert_direct(tx: &Transaction<'_>, id: i64, row: &Row, sides: &[(String, Str
 /// Applies `ops` in order inside `tx`; returns the rows inserted.
 pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
     let mut inserted = 0;
-    // Row counts per target, written once per batch.
-    let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    let mut counts = Counts::new();
     let mut next = packs::next_id(tx)?;
     // Packed before any op that reads or moves rows.
     let mut pending: Pending<'_> = Vec::new();
+    // Where each target's rows are in `pending`.
+    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for op in ops {
         if matches!(op, Op::Redact(..) | Op::Rename(..)) {
-            flush(tx, &mut pending)?;
+            flush(tx, &mut pending, &mut counts)?;
+            slot.clear();
         }
         match op {
             Op::Insert(row) => {
                 inserted += 1;
-                *counts.entry(row.target.as_str()).or_insert(0) += 1;
                 let id = next;
                 next += 1;
                 if packs::packable(row) {
-                    match pending.iter_mut().find(|(t, _)| *t == row.target) {
-                        Some((_, rows)) => rows.push((id, row)),
-                        None => pending.push((&row.target, vec![(id, row)])),
+                    match slot.get(row.target.as_str()) {
+                        Some(&at) if at < pending.len() => pending[at].1.push((id, row)),
+                        _ => {
+                            slot.insert(&row.target, pending.len());
+                            pending.push((&row.target, vec![(id, row)]));
+                        }
                     }
                     continue;
                 }
+                *counts.entry(row.target.as_str()).or_insert(0) += 1;
                 insert_one(tx, id, row)?;
                 if let Some(sides) = &row.direct {
                     insert_direct(tx, id, row, sides)?;
@@ -184,7 +193,7 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
             }
         }
     }
-    flush(tx, &mut pending)?;
+    flush(tx, &mut pending, &mut counts)?;
     for (target, n) in counts {
         tx.prepare_cached(
             "INSERT INTO targets (target, rows) VALUES (?1, ?2)

@@ -71,6 +71,7 @@ pub fn next_id(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
 /// Writes the rows of one target, each with its id, as packs (split by
 /// [`SPAN_MS`] and [`MAX_ROWS`]).
 pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[(i64, &Row)]) -> rusqlite::Result<()> {
+    let mut scratch = String::new();
     let mut start = 0;
     while start < rows.len() {
         let (mut lo, mut hi) = (rows[start].1.time_ms, rows[start].1.time_ms);
@@ -89,7 +90,7 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[(i64, &Row)]) -> rusql
         body.push(FORMAT);
         for (id, r) in part {
             let at = (id - first_id, r.time_ms, lo);
-            put_row(&mut body, at, &r.msgid, r.kind, r.sender_conn, r.sender_account.as_deref(), &r.line);
+            put_row(&mut body, &mut scratch, at, &r.msgid, r.kind, r.sender_conn, r.sender_account.as_deref(), &r.line);
         }
         tx.prepare_cached(
             "INSERT INTO packs (id, target, first_ms, last_ms, last_id, rows, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -196,10 +197,11 @@ pub fn remove(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite:
         let lo = kept.iter().map(|f| f.point.0).min().unwrap_or(first_ms);
         let hi = kept.iter().map(|f| f.point.0).max().unwrap_or(first_ms);
         let mut out = vec![FORMAT];
+        let mut scratch = String::new();
         for f in &kept {
             let s = &f.stored;
             let at = (f.point.1 - pack_id, f.point.0, lo);
-            put_row(&mut out, at, &s.msgid, s.kind, s.sender_conn, s.sender_account.as_deref(), &s.line);
+            put_row(&mut out, &mut scratch, at, &s.msgid, s.kind, s.sender_conn, s.sender_account.as_deref(), &s.line);
         }
         tx.prepare_cached("UPDATE packs SET first_ms = ?2, last_ms = ?3, rows = ?4, body = ?5 WHERE id = ?1")?
             .execute(params![pack_id, lo, hi, kept.len() as i64, out])?;
@@ -263,9 +265,11 @@ pub fn export(
 }
 
 /// Appends one row: id and time as offsets from the pack's first id and
-/// time (`base_ms`), then its fields, strings length-prefixed.
+/// time (`base_ms`), then its fields, strings length-prefixed (`scratch`:
+/// reused for the tags).
 fn put_row(
     out: &mut Vec<u8>,
+    scratch: &mut String,
     (id_off, time_ms, base_ms): (i64, i64, i64),
     msgid: &str,
     kind: Kind,
@@ -285,9 +289,9 @@ fn put_row(
     for p in &line.params {
         put_str(out, p);
     }
-    let mut tags = String::new();
-    history::encode_tags_into(&mut tags, line, time_ms, msgid);
-    put_str(out, &tags);
+    scratch.clear();
+    history::encode_tags_into(scratch, line, time_ms, msgid);
+    put_str(out, scratch);
     put_opt(out, line.client_tags.as_deref());
 }
 
