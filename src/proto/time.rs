@@ -25,10 +25,9 @@ pub fn now() -> String {
 pub fn format(ms: i64) -> String {
     match on_stack(ms) {
         Some(out) => String::from_utf8_lossy(&out).into_owned(),
-        None => chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
+        None => {
+            chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        }
     }
 }
 

@@ -118,6 +118,9 @@ pub enum Scope {
 pub enum Op {
     /// Keep a message.
     Insert(Box<Row>),
+    /// Keep a channel message encoded on the sender's thread (for an engine
+    /// that [`super::Store::packs_history`]).
+    Packed(super::record::Packed),
     /// Remove a message (REDACT): (target key, msgid).
     Redact(String, String),
     /// Raise a read marker: (identity, folded target, time).

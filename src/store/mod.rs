@@ -20,6 +20,7 @@ pub mod copy;
 pub mod history;
 pub mod location;
 pub mod postgres;
+pub mod record;
 pub mod sqlite;
 pub mod writer;
 
@@ -166,6 +167,12 @@ pub trait Store: AccountStore {
     /// Applies history operations in order, in one transaction; returns the
     /// rows inserted (a msgid seen before is skipped).
     fn write_history(&self, ops: &[history::Op]) -> StoreResult<usize>;
+
+    /// Whether this engine keeps channel rows packed, and so takes them as
+    /// [`history::Op::Packed`] (encoded by the sender) rather than as rows.
+    fn packs_history(&self) -> bool {
+        false
+    }
 
     /// The rows `query` selects in `scope`, oldest first; events (TAGMSG,
     /// TOPIC) only with `events`.

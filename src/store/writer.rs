@@ -22,6 +22,7 @@
 //! Readers waiting in `sync` are answered at once meanwhile.
 
 use super::history::{Op, Retention, Row};
+use super::record;
 use super::Store;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -105,6 +106,8 @@ pub struct HistoryWriter {
     shared: Arc<Shared>,
     /// The writer thread, woken by [`std::thread::Thread::unpark`].
     thread: std::thread::Thread,
+    /// Whether the store takes channel rows packed ([`Store::packs_history`]).
+    packs: bool,
 }
 
 impl HistoryWriter {
@@ -121,18 +124,31 @@ impl HistoryWriter {
             last_drop_log: AtomicU64::new(0),
         });
         let s = shared.clone();
+        let packs = store.packs_history();
         let handle = std::thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || run(store, rx, s))
             .expect("spawn the history writer");
-        HistoryWriter { tx, shared, thread: handle.thread().clone() }
+        HistoryWriter { tx, shared, thread: handle.thread().clone(), packs }
     }
 
     /// Queues a row to keep; never waits. False when the queue was full (the
     /// row is dropped and counted).
+    /// A channel row goes packed when the store keeps it so: encoded here,
+    /// on the sender's thread, into one buffer (the writer then frees one
+    /// allocation instead of a row's dozen).
     pub fn record(&self, row: Row) -> bool {
         let cap = self.shared.queue_cap.load(Ordering::Relaxed);
-        let cost = row.cost();
+        let op = if self.packs && record::packable(&row) {
+            Op::Packed(record::Packed::take(row))
+        } else {
+            Op::Insert(Box::new(row))
+        };
+        let cost = match &op {
+            Op::Packed(p) => p.cost(),
+            Op::Insert(row) => row.cost(),
+            _ => 0,
+        };
         if self.shared.queued.fetch_add(cost, Ordering::AcqRel) + cost > cap {
             self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
             let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -145,7 +161,7 @@ impl HistoryWriter {
             }
             return false;
         }
-        self.send(Op::Insert(Box::new(row)), cost);
+        self.send(op, cost);
         true
     }
 
@@ -309,7 +325,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: Vec<Op>, bytes: usize) -> Res
     if ops.is_empty() {
         return Ok(());
     }
-    let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_))).count();
+    let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_) | Op::Packed(_))).count();
     let started = Instant::now();
     let cpu = thread_cpu_us();
     match store.write_history(&ops) {

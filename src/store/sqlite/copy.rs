@@ -62,7 +62,9 @@ pub fn is_empty(main: &Connection, history: &Connection) -> StoreResult<bool> {
         c.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))
             .map_err(|e| format!("{table}: {e}"))
     };
-    Ok(none(main, "accounts")? && none(main, "channels")? && none(history, "messages")?
+    Ok(none(main, "accounts")?
+        && none(main, "channels")?
+        && none(history, "messages")?
         && none(history, "packs")?
         && none(history, "markers")?)
 }

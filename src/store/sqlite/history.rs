@@ -9,9 +9,10 @@
 //! Every query is an index range scan bounded by its limit: no query reads a
 //! whole buffer.
 
+use super::packs::{self, Entry, Found, Point};
 use crate::proto::line::Line;
-use super::packs::{self, Found, Point};
 use crate::store::history::{self, Kind, Op, Query, Ref, Retention, Row, Scope, Stored};
+use crate::store::record;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// `history.db`: messages and their indexes (1), multiline lines (2).
@@ -97,7 +98,7 @@ fn insert_one(tx: &Transaction<'_>, id: i64, row: &Row) -> rusqlite::Result<()> 
 }
 
 /// Packable rows waiting to be packed, per target in first-seen order.
-type Pending<'a> = Vec<(&'a str, Vec<(i64, &'a Row)>)>;
+type Pending<'a> = Vec<(&'a str, Vec<Entry<'a>>)>;
 
 /// Row counts per target, written once per batch.
 type Counts<'a> = std::collections::HashMap<&'a str, i64>;
@@ -149,20 +150,31 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
             slot.clear();
         }
         match op {
-            Op::Insert(row) => {
+            Op::Insert(_) | Op::Packed(_) => {
                 inserted += 1;
                 let id = next;
                 next += 1;
-                if packs::packable(row) {
-                    match slot.get(row.target.as_str()) {
-                        Some(&at) if at < pending.len() => pending[at].1.push((id, row)),
+                let packed = match op {
+                    Op::Packed(p) => {
+                        Some((&p.target, Entry { id, time_ms: p.time_ms, record: (&p.record[..]).into() }))
+                    }
+                    Op::Insert(row) if record::packable(row) => {
+                        let p = record::Packed::of(row);
+                        Some((&row.target, Entry { id, time_ms: row.time_ms, record: p.record.into() }))
+                    }
+                    _ => None,
+                };
+                if let Some((target, entry)) = packed {
+                    match slot.get(target.as_str()) {
+                        Some(&at) if at < pending.len() => pending[at].1.push(entry),
                         _ => {
-                            slot.insert(&row.target, pending.len());
-                            pending.push((&row.target, vec![(id, row)]));
+                            slot.insert(target, pending.len());
+                            pending.push((target, vec![entry]));
                         }
                     }
                     continue;
                 }
+                let Op::Insert(row) = op else { continue };
                 *counts.entry(row.target.as_str()).or_insert(0) += 1;
                 insert_one(tx, id, row)?;
                 if let Some(sides) = &row.direct {
@@ -438,8 +450,7 @@ pub fn prune(tx: &Transaction<'_>, policy: &Retention, now_ms: i64, chunk: usize
                 "SELECT time_ms, id, target FROM (SELECT id, target, time_ms FROM messages ORDER BY id LIMIT ?1)
                  WHERE time_ms < ?2",
             )?;
-            let rows =
-                st.query_map(params![chunk as i64, cutoff], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+            let rows = st.query_map(params![chunk as i64, cutoff], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut per_target: std::collections::HashMap<String, Vec<Point>> = std::collections::HashMap::new();
@@ -453,7 +464,8 @@ pub fn prune(tx: &Transaction<'_>, policy: &Retention, now_ms: i64, chunk: usize
         // Packs go whole, once their newest row is past the cutoff.
         for (target, rows) in packs::prune_older(tx, cutoff, chunk)? {
             gone += rows as usize;
-            tx.prepare_cached("UPDATE targets SET rows = rows - ?2 WHERE target = ?1")?.execute(params![target, rows])?;
+            tx.prepare_cached("UPDATE targets SET rows = rows - ?2 WHERE target = ?1")?
+                .execute(params![target, rows])?;
         }
         if gone > 0 {
             return Ok(gone);
@@ -470,7 +482,8 @@ pub fn prune(tx: &Transaction<'_>, policy: &Retention, now_ms: i64, chunk: usize
         if let Some((target, rows)) = over {
             let excess = ((rows as u64 - policy.max_per_target) as usize).min(chunk);
             let scope = Scope::Target(target.clone());
-            let points: Vec<Point> = range(tx, &scope, true, START, END, false, excess)?.iter().map(|f| f.point).collect();
+            let points: Vec<Point> =
+                range(tx, &scope, true, START, END, false, excess)?.iter().map(|f| f.point).collect();
             if points.is_empty() {
                 // The count drifted (rows removed another way): set it right.
                 tx.execute(
@@ -497,7 +510,8 @@ fn delete_rows(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite
         }
     }
     gone += packs::remove(tx, target, &packed)?;
-    tx.prepare_cached("UPDATE targets SET rows = rows - ?2 WHERE target = ?1")?.execute(params![target, gone as i64])?;
+    tx.prepare_cached("UPDATE targets SET rows = rows - ?2 WHERE target = ?1")?
+        .execute(params![target, gone as i64])?;
     Ok(gone)
 }
 
@@ -763,7 +777,12 @@ hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
                 r.kind = Kind::Event;
             }
             model.push((r.target.clone(), r.time_ms, i as i64 + 1, r.msgid.clone(), r.kind));
-            ops.push(Op::Insert(Box::new(r)));
+            // Some arrive encoded by the sender (the history writer's way), the others as rows.
+            ops.push(if i % 3 == 0 && record::packable(&r) {
+                Op::Packed(record::Packed::take(r))
+            } else {
+                Op::Insert(Box::new(r))
+            });
         }
         for batch in [&ops[..120], &ops[120..500], &ops[500..900], &ops[900..]] {
             let tx = c.transaction().unwrap();
@@ -793,7 +812,11 @@ hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
                 let pick = |lo: Point, hi: Point, desc: bool, n: usize| {
                     let v: Vec<String> =
                         all.iter().filter(|m| (m.1, m.2) > lo && (m.1, m.2) < hi).map(|m| m.3.clone()).collect();
-                    if desc { v[v.len().saturating_sub(n)..].to_vec() } else { v.into_iter().take(n).collect() }
+                    if desc {
+                        v[v.len().saturating_sub(n)..].to_vec()
+                    } else {
+                        v.into_iter().take(n).collect()
+                    }
                 };
                 let got = |q: Query| -> Vec<String> {
                     select(&c, &s, &q, events).unwrap().into_iter().map(|r| r.msgid).collect()
@@ -816,11 +839,8 @@ hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
                         let b = &refs[(k * 7 + 3) % refs.len()];
                         let q = got(Query::Between(r.clone(), b.clone(), n));
                         let pb = point(b).unwrap();
-                        let want = if p <= pb {
-                            pick(after(r, p), pb, false, n)
-                        } else {
-                            pick(after(b, pb), p, true, n)
-                        };
+                        let want =
+                            if p <= pb { pick(after(r, p), pb, false, n) } else { pick(after(b, pb), p, true, n) };
                         assert_eq!(q, want, "between {r:?} {b:?} {n}");
                     }
                     if let Ref::Msgid(id) = r {
@@ -849,7 +869,9 @@ hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
         let mut c = db(0);
         let model = mixed(&mut c);
         let s = Scope::Target("#c".into());
-        let count = |c: &Connection, t: &str| select(c, &Scope::Target(t.into()), &Query::Latest(None, 5000), true).unwrap().len();
+        let count = |c: &Connection, t: &str| {
+            select(c, &Scope::Target(t.into()), &Query::Latest(None, 5000), true).unwrap().len()
+        };
         let in_c = model.iter().filter(|m| m.0 == "#c").count();
         assert_eq!(count(&c, "#c"), in_c);
         // Redaction, in a pack and in `messages`.
@@ -870,8 +892,10 @@ hi', 'time=1970-01-01T00:00:00.007Z;msgid=old1')",
                 break;
             }
         }
-        let newest: Vec<String> = model.iter().filter(|m| m.0 == "#c" && m.3 != *packed && m.3 != "x903").map(|m| m.3.clone()).collect();
-        let kept: Vec<String> = select(&c, &s, &Query::Latest(None, 500), true).unwrap().into_iter().map(|r| r.msgid).collect();
+        let newest: Vec<String> =
+            model.iter().filter(|m| m.0 == "#c" && m.3 != *packed && m.3 != "x903").map(|m| m.3.clone()).collect();
+        let kept: Vec<String> =
+            select(&c, &s, &Query::Latest(None, 500), true).unwrap().into_iter().map(|r| r.msgid).collect();
         assert_eq!(kept, newest[newest.len() - 100..]);
         assert_eq!(count(&c, "#d"), 100);
         // Retention by age drops whole packs once their newest row is past it.

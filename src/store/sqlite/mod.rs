@@ -226,6 +226,10 @@ impl Store for Sqlite {
         Ok(out)
     }
 
+    fn packs_history(&self) -> bool {
+        true
+    }
+
     fn write_history(&self, ops: &[HistoryOp]) -> StoreResult<usize> {
         let mut conn = self.history_writer();
         let tx = write_tx(&mut conn).map_err(|e| e.to_string())?;

@@ -12,11 +12,12 @@
 //! no msgid index. Direct messages and draft/multiline messages stay one row
 //! each in `messages`.
 
-use crate::proto::line::Line;
 use crate::store::copy::{Table, Value};
-use crate::store::history::{self, Kind, Row, Stored};
+use crate::store::history::{self, Kind, Stored};
+use crate::store::record::{self, Reader};
 use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::borrow::Cow;
 
 /// `history.db` version 4: the packs table, one index (target, first time).
 pub const MIGRATION: &str = "CREATE TABLE packs (
@@ -50,11 +51,15 @@ pub struct Found {
     pub stored: Stored,
 }
 
-/// Whether `row` is kept in a pack rather than in `messages`.
-pub fn packable(row: &Row) -> bool {
-    row.direct.is_none()
-        && row.multiline.is_none()
-        && crate::proto::msgid::time_of(&row.msgid) == Some(row.time_ms)
+/// One row on its way into a pack: its id, time and [`record`] bytes.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// The row id.
+    pub id: i64,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// The encoded row.
+    pub record: Cow<'a, [u8]>,
 }
 
 /// The next free row id, shared by `messages` and `packs`.
@@ -68,16 +73,14 @@ pub fn next_id(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
     Ok(last + 1)
 }
 
-/// Writes the rows of one target, each with its id, as packs (split by
-/// [`SPAN_MS`] and [`MAX_ROWS`]).
-pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[(i64, &Row)]) -> rusqlite::Result<()> {
-    let mut scratch = String::new();
+/// Writes the rows of one target as packs (split by [`SPAN_MS`] and [`MAX_ROWS`]).
+pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[Entry<'_>]) -> rusqlite::Result<()> {
     let mut start = 0;
     while start < rows.len() {
-        let (mut lo, mut hi) = (rows[start].1.time_ms, rows[start].1.time_ms);
+        let (mut lo, mut hi) = (rows[start].time_ms, rows[start].time_ms);
         let mut end = start + 1;
         while end < rows.len() && end - start < MAX_ROWS {
-            let t = rows[end].1.time_ms;
+            let t = rows[end].time_ms;
             if t.max(hi) - t.min(lo) > SPAN_MS {
                 break;
             }
@@ -85,13 +88,8 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[(i64, &Row)]) -> rusql
             end += 1;
         }
         let part = &rows[start..end];
-        let (first_id, last_id) = (part[0].0, part[part.len() - 1].0);
-        let mut body = Vec::with_capacity(16 + part.len() * 96);
-        body.push(FORMAT);
-        for (id, r) in part {
-            let at = (id - first_id, r.time_ms, lo);
-            put_row(&mut body, &mut scratch, at, &r.msgid, r.kind, r.sender_conn, r.sender_account.as_deref(), &r.line);
-        }
+        let (first_id, last_id) = (part[0].id, part[part.len() - 1].id);
+        let body = encode_body(part.iter().map(|e| (e.id - first_id, e.time_ms - lo, &*e.record)));
         tx.prepare_cached(
             "INSERT INTO packs (id, target, first_ms, last_ms, last_id, rows, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
@@ -99,6 +97,49 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[(i64, &Row)]) -> rusql
         start = end;
     }
     Ok(())
+}
+
+/// A pack body: the format byte, then per row its id and time offsets, the
+/// record's length and the record.
+fn encode_body<'r>(rows: impl Iterator<Item = (i64, i64, &'r [u8])>) -> Vec<u8> {
+    let mut body = vec![FORMAT];
+    for (id_off, ms_off, rec) in rows {
+        record::put_uint(&mut body, id_off as u64);
+        record::put_uint(&mut body, ms_off as u64);
+        record::put_uint(&mut body, rec.len() as u64);
+        body.extend_from_slice(rec);
+    }
+    body
+}
+
+/// The rows of a body as stored: (id, time, record). A body that does not
+/// parse (a damaged file) yields the rows before the damage.
+fn entries(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<(i64, i64, &[u8])> {
+    let mut out = Vec::new();
+    if body.first() != Some(&FORMAT) {
+        return out;
+    }
+    let mut r = Reader::new(&body[1..]);
+    while !r.done() {
+        let entry = (|| {
+            let id = pack_id + r.uint()? as i64;
+            let time_ms = first_ms + r.uint()? as i64;
+            let n = r.uint()? as usize;
+            Some((id, time_ms, r.take(n)?))
+        })();
+        match entry {
+            Some(e) => out.push(e),
+            None => break,
+        }
+    }
+    out
+}
+
+/// The rows of the pack `pack_id` whose first time is `first_ms`, in stored order.
+pub fn decode(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<Found> {
+    let rows = entries(pack_id, first_ms, body).into_iter();
+    rows.filter_map(|(id, time_ms, rec)| Some(Found { point: (time_ms, id), stored: record::decode(rec, time_ms)? }))
+        .collect()
 }
 
 /// Up to `limit` rows of `target` strictly between `lo` and `hi` (events too
@@ -139,9 +180,9 @@ pub fn range(
             }
         }
         let rows = decode(p.get(0)?, first_ms, p.get_ref(4)?.as_blob()?);
-        got.extend(rows.into_iter().filter(|f| {
-            (events || f.stored.kind == Kind::Message) && f.point > lo && f.point < hi
-        }));
+        got.extend(
+            rows.into_iter().filter(|f| (events || f.stored.kind == Kind::Message) && f.point > lo && f.point < hi),
+        );
         got.sort_by(better);
         got.truncate(limit);
     }
@@ -183,9 +224,9 @@ pub fn remove(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite:
     for ((pack_id, first_ms), gone) in per_pack {
         let body: Vec<u8> =
             tx.prepare_cached("SELECT body FROM packs WHERE id = ?1")?.query_row([pack_id], |r| r.get(0))?;
-        let rows = decode(pack_id, first_ms, &body);
+        let rows = entries(pack_id, first_ms, &body);
         let before = rows.len();
-        let kept: Vec<Found> = rows.into_iter().filter(|f| !gone.contains(&f.point.1)).collect();
+        let kept: Vec<(i64, i64, &[u8])> = rows.into_iter().filter(|e| !gone.contains(&e.0)).collect();
         removed += before - kept.len();
         if kept.is_empty() {
             tx.prepare_cached("DELETE FROM packs WHERE id = ?1")?.execute([pack_id])?;
@@ -194,15 +235,9 @@ pub fn remove(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite:
         if kept.len() == before {
             continue;
         }
-        let lo = kept.iter().map(|f| f.point.0).min().unwrap_or(first_ms);
-        let hi = kept.iter().map(|f| f.point.0).max().unwrap_or(first_ms);
-        let mut out = vec![FORMAT];
-        let mut scratch = String::new();
-        for f in &kept {
-            let s = &f.stored;
-            let at = (f.point.1 - pack_id, f.point.0, lo);
-            put_row(&mut out, &mut scratch, at, &s.msgid, s.kind, s.sender_conn, s.sender_account.as_deref(), &s.line);
-        }
+        let lo = kept.iter().map(|e| e.1).min().unwrap_or(first_ms);
+        let hi = kept.iter().map(|e| e.1).max().unwrap_or(first_ms);
+        let out = encode_body(kept.iter().map(|&(id, t, rec)| (id - pack_id, t - lo, rec)));
         tx.prepare_cached("UPDATE packs SET first_ms = ?2, last_ms = ?3, rows = ?4, body = ?5 WHERE id = ?1")?
             .execute(params![pack_id, lo, hi, kept.len() as i64, out])?;
     }
@@ -262,137 +297,4 @@ pub fn export(
         }
     }
     Ok(())
-}
-
-/// Appends one row: id and time as offsets from the pack's first id and
-/// time (`base_ms`), then its fields, strings length-prefixed (`scratch`:
-/// reused for the tags).
-fn put_row(
-    out: &mut Vec<u8>,
-    scratch: &mut String,
-    (id_off, time_ms, base_ms): (i64, i64, i64),
-    msgid: &str,
-    kind: Kind,
-    sender_conn: u64,
-    account: Option<&str>,
-    line: &Line,
-) {
-    put_uint(out, id_off as u64);
-    put_uint(out, (time_ms - base_ms) as u64);
-    out.push(kind as u8);
-    put_uint(out, sender_conn);
-    put_opt(out, account);
-    put_str(out, msgid);
-    put_str(out, &line.source);
-    put_str(out, &line.command);
-    put_uint(out, line.params.len() as u64);
-    for p in &line.params {
-        put_str(out, p);
-    }
-    scratch.clear();
-    history::encode_tags_into(scratch, line, time_ms, msgid);
-    put_str(out, scratch);
-    put_opt(out, line.client_tags.as_deref());
-}
-
-/// The rows of the pack `pack_id` whose first time is `first_ms`, in stored
-/// order. A body that does not decode (a damaged file) yields the rows read
-/// before the damage.
-pub fn decode(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<Found> {
-    let mut r = Reader { buf: body, at: 1 };
-    let mut out = Vec::new();
-    if body.first() != Some(&FORMAT) {
-        return out;
-    }
-    while r.at < body.len() {
-        match r.row(pack_id, first_ms) {
-            Some(f) => out.push(f),
-            None => break,
-        }
-    }
-    out
-}
-
-fn put_uint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_uint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// An absent string as 0, a present one as its length + 1 and its bytes.
-fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        None => out.push(0),
-        Some(s) => {
-            put_uint(out, s.len() as u64 + 1);
-            out.extend_from_slice(s.as_bytes());
-        }
-    }
-}
-
-/// Reads a pack body.
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn uint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.at)?;
-            self.at += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    fn bytes(&mut self, n: usize) -> Option<String> {
-        let b = self.buf.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        String::from_utf8(b.to_vec()).ok()
-    }
-
-    fn str(&mut self) -> Option<String> {
-        let n = self.uint()? as usize;
-        self.bytes(n)
-    }
-
-    fn opt(&mut self) -> Option<Option<String>> {
-        match self.uint()? as usize {
-            0 => Some(None),
-            n => self.bytes(n - 1).map(Some),
-        }
-    }
-
-    fn row(&mut self, pack_id: i64, first_ms: i64) -> Option<Found> {
-        let id = pack_id + self.uint()? as i64;
-        let time_ms = first_ms + self.uint()? as i64;
-        let kind = if *self.buf.get(self.at)? == 0 { Kind::Message } else { Kind::Event };
-        self.at += 1;
-        let sender_conn = self.uint()?;
-        let sender_account = self.opt()?;
-        let msgid = self.str()?;
-        let source = self.str()?;
-        let command = self.str()?;
-        let n = self.uint()? as usize;
-        let params = (0..n).map(|_| self.str()).collect::<Option<Vec<_>>>()?;
-        let tags = self.str()?;
-        let client_tags = self.opt()?;
-        let mut line = Line::new(source, command, params);
-        line.tags = history::decode_tags(&tags, time_ms, &msgid);
-        line.client_tags = client_tags;
-        let stored = Stored { msgid, time_ms, kind, sender_conn, sender_account, line, multiline: None };
-        Some(Found { point: (time_ms, id), stored })
-    }
 }

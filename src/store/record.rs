@@ -1,0 +1,247 @@
+//! One history row as compact bytes: what a packed row (`sqlite::packs`)
+//! holds per message, made on the sender's thread so that the history writer
+//! gets one buffer instead of a row of separately allocated strings
+//! ([`Packed`]).
+//!
+//! Layout: kind (a byte), sender connection (varint), sender account
+//! (optional string), msgid, source, command, parameter count and parameters,
+//! server tags as [`history::encode_tags`] keeps them, client tags (optional).
+//! A string is its length (varint) and bytes; an optional string is 0 when
+//! absent, else its length + 1 and bytes. The row's time is kept beside the
+//! record, not in it.
+
+use super::history::{self, Kind, Row, Stored};
+use crate::proto::line::Line;
+
+/// A channel row encoded on the sender's thread: its target and time beside
+/// the [`encode`]d record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The target key.
+    pub target: String,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// The rest of the row.
+    pub record: Vec<u8>,
+}
+
+impl Packed {
+    /// `row` encoded (its multiline lines and direct parties are not kept:
+    /// only rows without them are packed, see [`packable`]).
+    pub fn of(row: &Row) -> Packed {
+        Packed { target: row.target.clone(), time_ms: row.time_ms, record: record_of(row) }
+    }
+
+    /// [`Packed::of`], taking the row (its target moves, not copied).
+    pub fn take(row: Row) -> Packed {
+        let record = record_of(&row);
+        Packed { target: row.target, time_ms: row.time_ms, record }
+    }
+
+    /// The row back (for an engine that keeps one row per message); `None`
+    /// for a damaged record.
+    pub fn row(&self) -> Option<Row> {
+        let s = decode(&self.record, self.time_ms)?;
+        Some(Row {
+            target: self.target.clone(),
+            msgid: s.msgid,
+            time_ms: s.time_ms,
+            kind: s.kind,
+            sender_conn: s.sender_conn,
+            sender_account: s.sender_account,
+            line: s.line,
+            multiline: None,
+            direct: None,
+        })
+    }
+
+    /// About how many bytes it holds while queued.
+    pub fn cost(&self) -> usize {
+        std::mem::size_of::<Packed>() + self.target.len() + self.record.capacity()
+    }
+}
+
+/// The record of `row`.
+fn record_of(row: &Row) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + row.line.params.iter().map(String::len).sum::<usize>());
+    let mut scratch = String::new();
+    let account = row.sender_account.as_deref();
+    encode(&mut out, &mut scratch, row.time_ms, &row.msgid, row.kind, row.sender_conn, account, &row.line);
+    out
+}
+
+/// Whether `row` may travel and be kept packed: a channel row (not direct,
+/// not multiline) whose msgid carries its time, so that it is found by a
+/// probe of its target around that time.
+pub fn packable(row: &Row) -> bool {
+    row.direct.is_none() && row.multiline.is_none() && crate::proto::msgid::time_of(&row.msgid) == Some(row.time_ms)
+}
+
+/// Appends the record of a row kept at `time_ms` (`scratch`: reused for the tags).
+#[allow(clippy::too_many_arguments)]
+pub fn encode(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    time_ms: i64,
+    msgid: &str,
+    kind: Kind,
+    sender_conn: u64,
+    account: Option<&str>,
+    line: &Line,
+) {
+    out.push(kind as u8);
+    put_uint(out, sender_conn);
+    put_opt(out, account);
+    put_str(out, msgid);
+    put_str(out, &line.source);
+    put_str(out, &line.command);
+    put_uint(out, line.params.len() as u64);
+    for p in &line.params {
+        put_str(out, p);
+    }
+    scratch.clear();
+    history::encode_tags_into(scratch, line, time_ms, msgid);
+    put_str(out, scratch);
+    put_opt(out, line.client_tags.as_deref());
+}
+
+/// The row of a record kept at `time_ms`; `None` if it does not decode.
+pub fn decode(record: &[u8], time_ms: i64) -> Option<Stored> {
+    let mut r = Reader::new(record);
+    let kind = if r.byte()? == 0 { Kind::Message } else { Kind::Event };
+    let sender_conn = r.uint()?;
+    let sender_account = r.opt()?;
+    let msgid = r.str()?;
+    let source = r.str()?;
+    let command = r.str()?;
+    let n = r.uint()? as usize;
+    let params = (0..n.min(record.len())).map(|_| r.str()).collect::<Option<Vec<_>>>()?;
+    let tags = r.str()?;
+    let client_tags = r.opt()?;
+    let mut line = Line::new(source, command, params);
+    line.tags = history::decode_tags(&tags, time_ms, &msgid);
+    line.client_tags = client_tags;
+    Some(Stored { msgid, time_ms, kind, sender_conn, sender_account, line, multiline: None })
+}
+
+/// Appends `v` as a varint (7 bits a byte, low first).
+pub fn put_uint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends a string: its length and bytes.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_uint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends an optional string: 0 when absent, else its length + 1 and bytes.
+fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            put_uint(out, s.len() as u64 + 1);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// Reads what the `put_` functions wrote; every read is `None` past the end.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, at: 0 }
+    }
+
+    /// Whether everything was read.
+    pub fn done(&self) -> bool {
+        self.at >= self.buf.len()
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.buf.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    /// A varint.
+    pub fn uint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let b = self.buf.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(b)
+    }
+
+    fn str(&mut self) -> Option<String> {
+        let n = self.uint()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+
+    fn opt(&mut self) -> Option<Option<String>> {
+        match self.uint()? as usize {
+            0 => Some(None),
+            n => String::from_utf8(self.take(n - 1)?.to_vec()).ok().map(Some),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::Cap;
+
+    #[test]
+    fn a_row_round_trips_and_damage_is_refused() {
+        let mut msgid = "0badcafe".to_owned();
+        crate::proto::msgid::push(&mut msgid, 1_700_000_000_123, 7);
+        let mut line = Line::new("ann!a@h", "PRIVMSG", vec!["#c".into(), "hi; there\\".into()])
+            .tag("time", crate::proto::time::format(1_700_000_000_123), Cap::ServerTime)
+            .tag("msgid", msgid.clone(), Cap::MessageTags)
+            .tag("account", "ann", Cap::AccountTag);
+        line.client_tags = Some("+draft/react=x".into());
+        let row = Row {
+            target: "#c".into(),
+            msgid,
+            time_ms: 1_700_000_000_123,
+            kind: Kind::Event,
+            sender_conn: 300,
+            sender_account: Some("ann".into()),
+            line,
+            multiline: None,
+            direct: None,
+        };
+        assert!(packable(&row));
+        let packed = Packed::of(&row);
+        assert_eq!(packed.row().as_ref(), Some(&row));
+        for cut in 0..packed.record.len() {
+            assert!(decode(&packed.record[..cut], row.time_ms).is_none(), "cut at {cut}");
+        }
+        let mut direct = row.clone();
+        direct.direct = Some([("a".into(), "b".into()), ("b".into(), "a".into())]);
+        assert!(!packable(&direct));
+        let mut untimed = row;
+        untimed.msgid = "abc".into();
+        assert!(!packable(&untimed));
+    }
+}
