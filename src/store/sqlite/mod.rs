@@ -10,6 +10,7 @@
 
 pub mod accounts;
 mod channels;
+mod checkpoint;
 pub(crate) mod copy;
 pub mod ephemeral;
 pub mod history;
@@ -102,6 +103,8 @@ pub struct Sqlite {
     readers: Mutex<Vec<Connection>>,
     /// Accounts, on their own connection (logins do not wait on channel writes).
     accounts: accounts::SqliteAccounts,
+    /// Checkpoints `history.db` while the store is open.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl Sqlite {
@@ -112,10 +115,12 @@ impl Sqlite {
         // The writer's connection: a larger page cache keeps the hot index
         // pages of busy targets in memory between batches.
         history.pragma_update(None, "cache_size", -16384).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
-        // Checkpoints every 8000 pages (32 MiB of WAL) rather than 1000: the
-        // hot pages of busy targets are copied back to the file once per
-        // checkpoint, so fewer checkpoints copy fewer pages per row.
-        history.pragma_update(None, "wal_autocheckpoint", 8000).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
+        // Checkpoints run on their own thread (`checkpoint`); the writer
+        // checkpoints itself only past a large WAL.
+        let valve = checkpoint::VALVE_PAGES;
+        history.pragma_update(None, "wal_autocheckpoint", valve).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
+        let checkpointer = open_file(dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)
+            .and_then(|c| checkpoint::Checkpointer::start(c).map_err(|e| format!("{HISTORY_FILE}: {e}")))?;
         history.set_prepared_statement_cache_capacity(64);
         let accounts = accounts::SqliteAccounts::open(dir)?;
         Ok(Sqlite {
@@ -124,6 +129,7 @@ impl Sqlite {
             main: Mutex::new(main),
             history: Mutex::new(history),
             readers: Mutex::new(Vec::new()),
+            _checkpointer: checkpointer,
         })
     }
 

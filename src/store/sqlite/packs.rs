@@ -161,6 +161,9 @@ pub fn range(
         "SELECT id, first_ms, last_ms, last_id, body FROM packs
          WHERE target = ?1 AND first_ms <= ?2 AND first_ms >= ?3 ORDER BY first_ms ASC"
     };
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let mut st = conn.prepare_cached(sql)?;
     let mut packs = st.query(params![target, hi.0, lo.0.saturating_sub(SPAN_MS)])?;
     let mut got: Vec<Found> = Vec::new();
