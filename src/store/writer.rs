@@ -267,7 +267,9 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        let mut ops = Vec::new();
+        let max = settings.batch_rows.max(1);
+        // Sized for a full batch: growing it by doubling copied every op again.
+        let mut ops = Vec::with_capacity(max.min(4096));
         let mut syncs = Vec::new();
         let mut bytes = 0;
         let mut take = |item: Item, ops: &mut Vec<Op>, syncs: &mut Vec<oneshot::Sender<()>>| match item {
@@ -279,7 +281,6 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
         };
         take(first, &mut ops, &mut syncs);
         let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
-        let max = settings.batch_rows.max(1);
         loop {
             // Take what is queued; sleep (woken by a full batch or a reader
             // waiting in `sync`) until the deadline while the batch is short.

@@ -89,7 +89,8 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[Entry<'_>]) -> rusqlit
         }
         let part = &rows[start..end];
         let (first_id, last_id) = (part[0].id, part[part.len() - 1].id);
-        let body = encode_body(part.iter().map(|e| (e.id - first_id, e.time_ms - lo, &*e.record)));
+        let size = part.iter().map(|e| e.record.len() + 12).sum();
+        let body = encode_body(size, part.iter().map(|e| (e.id - first_id, e.time_ms - lo, &*e.record)));
         tx.prepare_cached(
             "INSERT INTO packs (id, target, first_ms, last_ms, last_id, rows, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
@@ -101,8 +102,9 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[Entry<'_>]) -> rusqlit
 
 /// A pack body: the format byte, then per row its id and time offsets, the
 /// record's length and the record.
-fn encode_body<'r>(rows: impl Iterator<Item = (i64, i64, &'r [u8])>) -> Vec<u8> {
-    let mut body = vec![FORMAT];
+fn encode_body<'r>(size: usize, rows: impl Iterator<Item = (i64, i64, &'r [u8])>) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size + 1);
+    body.push(FORMAT);
     for (id_off, ms_off, rec) in rows {
         record::put_uint(&mut body, id_off as u64);
         record::put_uint(&mut body, ms_off as u64);
@@ -240,7 +242,7 @@ pub fn remove(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite:
         }
         let lo = kept.iter().map(|e| e.1).min().unwrap_or(first_ms);
         let hi = kept.iter().map(|e| e.1).max().unwrap_or(first_ms);
-        let out = encode_body(kept.iter().map(|&(id, t, rec)| (id - pack_id, t - lo, rec)));
+        let out = encode_body(body.len(), kept.iter().map(|&(id, t, rec)| (id - pack_id, t - lo, rec)));
         tx.prepare_cached("UPDATE packs SET first_ms = ?2, last_ms = ?3, rows = ?4, body = ?5 WHERE id = ?1")?
             .execute(params![pack_id, lo, hi, kept.len() as i64, out])?;
     }
