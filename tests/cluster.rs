@@ -779,3 +779,76 @@ fn sessions_survive_a_redis_restart_with_its_data() {
     let logged: Vec<String> = [&a, &b].iter().flat_map(|s| s.log.try_iter()).collect();
     assert!(!logged.iter().any(|l| l.contains("left the network")), "{logged:#?}");
 }
+
+/// The port `s` listens on after it restarted itself (its log says so again).
+fn relistened(s: &Server) -> u16 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = s.log.recv_timeout(left).expect("the node did not listen again");
+        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+            return rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("port");
+        }
+    }
+}
+
+#[test]
+fn after_redis_restarts_empty_the_nodes_restart_and_clients_chat_again() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let mut bob = b.client("bob");
+    wait_user(&mut alice, "bob");
+    redis.restart_empty();
+    // Each node finds it is no longer a member of the network: its clients
+    // are told why, and it restarts itself.
+    for c in [&mut alice, &mut bob] {
+        let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
+        assert!(error.contains("lost its place in the network"), "{error}");
+    }
+    let (port_a, port_b) = (relistened(&a), relistened(&b));
+    // Back in the network, its first clients already see each other's node.
+    let mut carol = Client::connect(port_a);
+    carol.register("carol");
+    let mut dave = Client::connect(port_b);
+    dave.register("dave");
+    wait_user(&mut carol, "dave");
+    wait_user(&mut dave, "carol");
+    carol.send("PRIVMSG dave :hello again");
+    assert_eq!(dave.expect("PRIVMSG"), ":carol!~carol@127.0.0.1 PRIVMSG dave :hello again");
+    // The old users are gone everywhere, and their nicks free.
+    dave.send("WHOIS alice");
+    dave.expect("401");
+    let mut again = Client::connect(port_b);
+    assert_eq!(try_register(&mut again, "alice", "x"), "001");
+}
+
+#[test]
+fn a_node_reaped_while_paused_restarts_and_rejoins() {
+    let redis = Redis::start();
+    let (a, b) = (node_with_ttl(&redis, "a", 2000), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#room", "alice");
+    bob.send("JOIN #room");
+    bob.expect("366");
+    // Paused longer than its TTL: the others take it down.
+    a.signal("STOP");
+    assert_eq!(bob.expect("QUIT"), ":alice!~alice@127.0.0.1 QUIT :*.net *.split");
+    // Woken up, it finds it is no longer a member: it does not carry on
+    // with users the others think gone, but restarts and joins again.
+    a.signal("CONT");
+    let (error, _) = alice.expect_where("ERROR", |l| command_of(l) == "ERROR");
+    assert!(error.contains("lost its place in the network"), "{error}");
+    let mut carol = Client::connect(relistened(&a));
+    carol.register("carol");
+    wait_user(&mut carol, "bob");
+    carol.send("JOIN #room");
+    let names = carol.collect_until("366");
+    assert!(names.iter().any(|l| command_of(l) == "353" && params_of(l)[3] == "bob carol"), "{names:?}");
+    assert!(bob.expect("JOIN").starts_with(":carol!"));
+    let mut again = b.connect();
+    assert_eq!(try_register(&mut again, "alice", "x"), "001");
+}

@@ -339,30 +339,45 @@ async fn run_claim(
 }
 
 /// Renews this node's liveness key and runs the reaper every `every`, until
-/// `stop` turns true.
+/// `stop` turns true (false is returned) or this node is found to be no
+/// longer a member of the network (true: it was reaped while alive, or Redis
+/// lost its data).
 pub async fn heartbeat(
     mut con: ConnectionManager,
     node: String,
     every: Duration,
     ttl_ms: u64,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+) -> bool {
     let reap = reap_script();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => return false,
         }
         if *stop.borrow() {
-            return;
+            return false;
         }
-        let renewed: redis::RedisResult<()> =
-            redis::cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms).query_async(&mut con).await;
-        if let Err(e) = renewed {
-            tracing::warn!(error = %e, "cluster: heartbeat failed");
-            continue;
+        let renewed: redis::RedisResult<((), bool)> = redis::pipe()
+            .cmd("SET")
+            .arg(format!("{ALIVE}{node}"))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms)
+            .cmd("SISMEMBER")
+            .arg(NODES)
+            .arg(&node)
+            .query_async(&mut con)
+            .await;
+        match renewed {
+            Ok((_, true)) => {}
+            Ok((_, false)) => return true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster: heartbeat failed");
+                continue;
+            }
         }
         let mut inv = reap.key(NODES);
         inv.key(LOG).key(NICKS).key(CHANS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);

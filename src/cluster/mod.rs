@@ -107,7 +107,13 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let grace = Duration::from_millis(cfg.grace_ms);
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace));
     let every = Duration::from_millis(cfg.heartbeat_ms);
-    tokio::spawn(backplane::heartbeat(manager, node, every, cfg.ttl_ms, cluster.stop.subscribe()));
+    let beat = backplane::heartbeat(manager, node, every, cfg.ttl_ms, cluster.stop.subscribe());
+    let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
+    tokio::spawn(async move {
+        if beat.await {
+            lost(&for_beat, &cluster_for_beat);
+        }
+    });
     tokio::spawn(follow(server.clone(), cluster, client, reader, last));
     Ok(())
 }
@@ -138,6 +144,31 @@ async fn follow(
             }
         }
     }
+}
+
+/// The ERROR of the clients of a node that lost its place in the network.
+pub const LOST_REASON: &str = "This server lost its place in the network and restarts; please reconnect";
+
+/// This node is no longer a member of the network: reaped while alive
+/// (silent longer than `ttl_ms`) or Redis lost its data. Carrying on could
+/// hand out nicks that others hold, so it publishes nothing more,
+/// disconnects its clients with an ERROR saying so, and restarts itself (as
+/// RESTART does): the new process joins the network afresh, replays the
+/// log and only then accepts clients again.
+fn lost(server: &Server, cluster: &Cluster) {
+    tracing::error!(
+        node = %cluster.node,
+        "cluster: this node is no longer a member of the network (reaped while alive, or Redis lost its data); \
+         disconnecting its clients and restarting to join again"
+    );
+    cluster.left.store(true, Ordering::Relaxed);
+    for c in server.clients.iter() {
+        if !cluster.is_remote(c.id) {
+            crate::state::session::close_all(c.value(), LOST_REASON);
+        }
+    }
+    server.restart_requested.store(true, Ordering::Relaxed);
+    server.begin_shutdown();
 }
 
 impl Cluster {

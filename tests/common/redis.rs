@@ -39,6 +39,16 @@ impl Redis {
         self.wait_ready();
     }
 
+    /// Stops it and starts it again on the same port with no data, as after
+    /// losing its disk.
+    pub fn restart_empty(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.dir.path().join("appendonlydir"));
+        self.child = Self::spawn(self.port, &self.dir);
+        self.wait_ready();
+    }
+
     fn spawn(port: u16, dir: &tempfile::TempDir) -> Child {
         Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
