@@ -373,7 +373,9 @@ pub async fn heartbeat(
             .await;
         match renewed {
             Ok((_, true)) => {}
-            Ok((_, false)) => return true,
+            // Not a member: unless this node is leaving (its own departure
+            // may have run between the renewal and now).
+            Ok((_, false)) => return !*stop.borrow(),
             Err(e) => {
                 tracing::warn!(error = %e, "cluster: heartbeat failed");
                 continue;

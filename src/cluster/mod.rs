@@ -156,12 +156,16 @@ pub const LOST_REASON: &str = "This server lost its place in the network and res
 /// RESTART does): the new process joins the network afresh, replays the
 /// log and only then accepts clients again.
 fn lost(server: &Server, cluster: &Cluster) {
+    if cluster.left.swap(true, Ordering::Relaxed) {
+        // Leaving on purpose (SIGTERM, DIE, RESTART): its own departure took
+        // it out of the set; nothing to restart for.
+        return;
+    }
     tracing::error!(
         node = %cluster.node,
         "cluster: this node is no longer a member of the network (reaped while alive, or Redis lost its data); \
          disconnecting its clients and restarting to join again"
     );
-    cluster.left.store(true, Ordering::Relaxed);
     for c in server.clients.iter() {
         if !cluster.is_remote(c.id) {
             crate::state::session::close_all(c.value(), LOST_REASON);
