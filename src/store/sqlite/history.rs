@@ -9,7 +9,7 @@
 //! Every query is an index range scan bounded by its limit: no query reads a
 //! whole buffer.
 
-use super::packs::{self, Entry, Found, Point};
+use super::packs::{self, Entry, Found, Point, Span};
 use crate::proto::line::Line;
 use crate::store::history::{self, Kind, Op, Query, Ref, Retention, Row, Scope, Stored};
 use crate::store::record;
@@ -245,17 +245,9 @@ fn scope_sql(scope: &Scope) -> (&'static str, &'static str, &'static str, &str) 
     }
 }
 
-/// Up to `limit` rows of `messages` strictly between `lo` and `hi`, nearest
-/// `lo` first (ascending) or nearest `hi` first (`desc`).
-fn unpacked_range(
-    conn: &Connection,
-    scope: &Scope,
-    events: bool,
-    lo: Point,
-    hi: Point,
-    desc: bool,
-    limit: usize,
-) -> rusqlite::Result<Vec<Found>> {
+/// The rows of `messages` that `span` takes in `scope`.
+fn unpacked_range(conn: &Connection, scope: &Scope, events: bool, span: Span) -> rusqlite::Result<Vec<Found>> {
+    let Span { lo, hi, desc, limit } = span;
     let (from, time, id, key) = scope_sql(scope);
     let filter = match scope {
         Scope::Target(_) => "m.target = ?1",
@@ -272,25 +264,17 @@ fn unpacked_range(
     rows.collect()
 }
 
-/// Up to `limit` rows strictly between `lo` and `hi`, from `messages` and
-/// the packs, nearest `lo` (ascending) or nearest `hi` (`desc`); returned
+/// The rows `span` takes in `scope`, from `messages` and the packs; returned
 /// oldest first.
-fn range(
-    conn: &Connection,
-    scope: &Scope,
-    events: bool,
-    lo: Point,
-    hi: Point,
-    desc: bool,
-    limit: usize,
-) -> rusqlite::Result<Vec<Found>> {
-    let mut out = unpacked_range(conn, scope, events, lo, hi, desc, limit)?;
+fn range(conn: &Connection, scope: &Scope, events: bool, span: Span) -> rusqlite::Result<Vec<Found>> {
+    let mut out = unpacked_range(conn, scope, events, span)?;
     if let Scope::Target(target) = scope {
-        out.extend(packs::range(conn, target, events, lo, hi, desc, limit)?);
+        out.extend(packs::range(conn, target, events, span)?);
     }
     out.sort_by_key(|f| f.point);
+    let limit = span.limit;
     if out.len() > limit {
-        if desc {
+        if span.desc {
             out.drain(..out.len() - limit);
         } else {
             out.truncate(limit);
@@ -364,24 +348,24 @@ fn after(r: &Ref, p: Point) -> Point {
 pub fn select(conn: &Connection, scope: &Scope, query: &Query, events: bool) -> rusqlite::Result<Vec<Stored>> {
     let at = |r: &Ref| locate(conn, scope, r);
     Ok(rows(match query {
-        Query::Latest(None, n) => range(conn, scope, events, START, END, true, *n)?,
+        Query::Latest(None, n) => range(conn, scope, events, Span::newest(START, END, *n))?,
         Query::Latest(Some(r), n) => match at(r)? {
-            Some(p) => range(conn, scope, events, after(r, p), END, true, *n)?,
+            Some(p) => range(conn, scope, events, Span::newest(after(r, p), END, *n))?,
             None => Vec::new(),
         },
         Query::Before(r, n) => match at(r)? {
-            Some(p) => range(conn, scope, events, START, p, true, *n)?,
+            Some(p) => range(conn, scope, events, Span::newest(START, p, *n))?,
             None => Vec::new(),
         },
         Query::After(r, n) => match at(r)? {
-            Some(p) => range(conn, scope, events, after(r, p), END, false, *n)?,
+            Some(p) => range(conn, scope, events, Span::oldest(after(r, p), END, *n))?,
             None => Vec::new(),
         },
         Query::Around(r, n) => match at(r)? {
             Some(p) => {
-                let before = range(conn, scope, events, START, p, true, *n)?;
+                let before = range(conn, scope, events, Span::newest(START, p, *n))?;
                 let from = (p.0, p.1 - 1);
-                let after = range(conn, scope, events, from, END, false, *n)?;
+                let after = range(conn, scope, events, Span::oldest(from, END, *n))?;
                 let mut nb = before.len().min(n / 2);
                 let na = after.len().min(n - nb);
                 if na < n - nb {
@@ -394,8 +378,8 @@ pub fn select(conn: &Connection, scope: &Scope, query: &Query, events: bool) -> 
             None => Vec::new(),
         },
         Query::Between(a, b, n) => match (at(a)?, at(b)?) {
-            (Some(pa), Some(pb)) if pa <= pb => range(conn, scope, events, after(a, pa), pb, false, *n)?,
-            (Some(pa), Some(pb)) => range(conn, scope, events, after(b, pb), pa, true, *n)?,
+            (Some(pa), Some(pb)) if pa <= pb => range(conn, scope, events, Span::oldest(after(a, pa), pb, *n))?,
+            (Some(pa), Some(pb)) => range(conn, scope, events, Span::newest(after(b, pb), pa, *n))?,
             _ => Vec::new(),
         },
     }))
@@ -404,12 +388,12 @@ pub fn select(conn: &Connection, scope: &Scope, query: &Query, events: bool) -> 
 /// The row with `msgid` in `scope`, if kept.
 pub fn find(conn: &Connection, scope: &Scope, msgid: &str) -> rusqlite::Result<Option<Stored>> {
     let Some(p) = locate(conn, scope, &Ref::Msgid(msgid.to_owned()))? else { return Ok(None) };
-    Ok(rows(range(conn, scope, true, (p.0, p.1 - 1), (p.0, p.1 + 1), false, 1)?).pop())
+    Ok(rows(range(conn, scope, true, Span::oldest((p.0, p.1 - 1), (p.0, p.1 + 1), 1))?).pop())
 }
 
 /// The time of the latest row of `target` (events too with `events`).
 pub fn latest(conn: &Connection, target: &str, events: bool) -> rusqlite::Result<Option<i64>> {
-    let last = range(conn, &Scope::Target(target.to_owned()), events, START, END, true, 1)?;
+    let last = range(conn, &Scope::Target(target.to_owned()), events, Span::newest(START, END, 1))?;
     Ok(last.first().map(|f| f.point.0))
 }
 
@@ -483,7 +467,7 @@ pub fn prune(tx: &Transaction<'_>, policy: &Retention, now_ms: i64, chunk: usize
             let excess = ((rows as u64 - policy.max_per_target) as usize).min(chunk);
             let scope = Scope::Target(target.clone());
             let points: Vec<Point> =
-                range(tx, &scope, true, START, END, false, excess)?.iter().map(|f| f.point).collect();
+                range(tx, &scope, true, Span::oldest(START, END, excess))?.iter().map(|f| f.point).collect();
             if points.is_empty() {
                 // The count drifted (rows removed another way): set it right.
                 tx.execute(

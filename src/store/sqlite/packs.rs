@@ -42,6 +42,32 @@ const FORMAT: u8 = 1;
 /// A position between rows: rows compare to it by (time, id).
 pub type Point = (i64, i64);
 
+/// Which rows a range read takes: up to `limit` strictly between `lo` and
+/// `hi`, those nearest `hi` (`desc`) or nearest `lo`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// Exclusive lower bound.
+    pub lo: Point,
+    /// Exclusive upper bound.
+    pub hi: Point,
+    /// Whether the rows nearest `hi` are taken.
+    pub desc: bool,
+    /// Most rows taken.
+    pub limit: usize,
+}
+
+impl Span {
+    /// The `limit` newest rows between `lo` and `hi`.
+    pub fn newest(lo: Point, hi: Point, limit: usize) -> Span {
+        Span { lo, hi, desc: true, limit }
+    }
+
+    /// The `limit` oldest rows between `lo` and `hi`.
+    pub fn oldest(lo: Point, hi: Point, limit: usize) -> Span {
+        Span { lo, hi, desc: false, limit }
+    }
+}
+
 /// A row read back with its place.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -144,18 +170,10 @@ pub fn decode(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<Found> {
         .collect()
 }
 
-/// Up to `limit` rows of `target` strictly between `lo` and `hi` (events too
-/// with `events`), nearest `lo` (ascending) or nearest `hi` (`desc`), in no
-/// particular order.
-pub fn range(
-    conn: &Connection,
-    target: &str,
-    events: bool,
-    lo: Point,
-    hi: Point,
-    desc: bool,
-    limit: usize,
-) -> rusqlite::Result<Vec<Found>> {
+/// The packed rows of `target` that `span` takes (events too with
+/// `events`), in no particular order.
+pub fn range(conn: &Connection, target: &str, events: bool, span: Span) -> rusqlite::Result<Vec<Found>> {
+    let Span { lo, hi, desc, limit } = span;
     let sql = if desc {
         "SELECT id, first_ms, last_ms, last_id, body FROM packs
          WHERE target = ?1 AND first_ms <= ?2 AND first_ms >= ?3 ORDER BY first_ms DESC"
