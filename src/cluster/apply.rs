@@ -18,8 +18,10 @@ use std::sync::Arc;
 pub const SPLIT_REASON: &str = "*.net *.split";
 
 /// Applies one stream entry. Events of this node are skipped (applied when
-/// their command ran), and so are those of a node after its NodeDown. While
-/// `replaying` (start-up, before any client connects), messages are skipped.
+/// their command ran; a topic or mode change may be applied again, see
+/// `own_again`), and so are those of a node after its NodeDown. While
+/// `replaying` (start-up, before any client connects), messages and WALLOPS
+/// are skipped.
 pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying: bool) {
     let event: Event = match serde_json::from_str(json) {
         Ok(e) => e,

@@ -3,7 +3,9 @@
 //! Every change the other nodes must see is an [`Event`] appended to one Redis
 //! stream; each node reads the stream in order and applies the events of the
 //! other nodes with one function ([`apply`]). A node applies its own changes
-//! when the command runs, as a single node does, and skips them in the stream.
+//! when the command runs, as a single node does, and skips them in the stream
+//! (a topic or mode change that another node's may have overtaken is applied
+//! again, so every node ends with the log's order).
 //! Users of other nodes are [`Client`]s without a connection here: they sit
 //! in the nick map and in channel member lists, so every command sees them,
 //! and delivering to them does nothing (their own node delivers).
