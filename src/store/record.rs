@@ -63,7 +63,16 @@ impl Packed {
 
 /// The record of `row`.
 fn record_of(row: &Row) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + row.line.params.iter().map(String::len).sum::<usize>());
+    // Room for every field and its length prefix: a record grown by doubling
+    // would hold up to twice its size while queued.
+    let line = &row.line;
+    let strings = [line.source.len(), row.msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
+    let size = 64
+        + strings.iter().sum::<usize>()
+        + row.sender_account.as_ref().map_or(0, String::len)
+        + line.params.iter().map(|p| p.len() + 3).sum::<usize>()
+        + line.tags.iter().map(|t| t.key.len() + t.value.len() + 2).sum::<usize>();
+    let mut out = Vec::with_capacity(size);
     let mut scratch = String::new();
     let account = row.sender_account.as_deref();
     encode(&mut out, &mut scratch, row.time_ms, &row.msgid, row.kind, row.sender_conn, account, &row.line);
