@@ -852,3 +852,24 @@ fn a_node_reaped_while_paused_restarts_and_rejoins() {
     let mut again = b.connect();
     assert_eq!(try_register(&mut again, "alice", "x"), "001");
 }
+
+#[test]
+fn rename_is_refused_and_not_offered_until_it_travels_between_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut probe = a.connect();
+    probe.send("CAP LS 302");
+    let ls = probe.expect("CAP");
+    assert!(!ls.contains("draft/channel-rename"), "{ls}");
+    let mut alice = a.client("alice");
+    alice.send("JOIN #old");
+    alice.expect("366");
+    alice.send("RENAME #old #new :tidy");
+    let fail = alice.expect("FAIL");
+    assert!(fail.starts_with(":") && fail.contains("FAIL RENAME CANNOT_RENAME #old #new"), "{fail}");
+    // The name stays on both nodes, and the new name was never taken.
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#old", "alice");
+    bob.send("JOIN #new");
+    assert!(bob.expect("353").ends_with(":@bob"), "#new was free and bob created it");
+}

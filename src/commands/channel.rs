@@ -341,6 +341,10 @@ pub fn rename(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
     let cannot = |text: &str| super::fail("RENAME", "CANNOT_RENAME", &[&ch.name, new_name], text);
+    if ctx.server.cluster().is_some() {
+        // The other nodes would keep the old name, and its claim would stay taken.
+        return cannot("Channels cannot be renamed on a network of several servers yet");
+    }
     if !valid_channel(new_name, ctx.server.config().limits.channel_len) {
         return cannot("Not a valid channel name");
     }
