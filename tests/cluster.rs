@@ -6,17 +6,31 @@
 mod common;
 
 use common::redis::Redis;
-use common::{command_of, params_of, Client, Server, BASE_CONFIG, WAIT};
+use common::{command_of, params_of, pg, Client, Server, BASE_CONFIG, WAIT};
 use std::time::{Duration, Instant};
 
-/// A node of the network on `redis`, named `name`; `ttl_ms` is how long it
-/// may be silent before the others reap it.
-fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
-    let config = format!(
-        "{BASE_CONFIG}\n[cluster]\nredis_url = \"{}\"\nnode_name = \"{name}\"\nheartbeat_ms = 100\nttl_ms = {ttl_ms}\n",
+/// The config of a node of the network on `redis`, named `name`; `ttl_ms` is
+/// how long it may be silent before the others reap it; `store` the
+/// `[store] url` (None: SQLite in the node's own data dir).
+fn node_config(redis: &Redis, name: &str, ttl_ms: u64, store: Option<&str>) -> String {
+    let store = store.map(|url| format!("\n[store]\nurl = \"{url}\"\n")).unwrap_or_default();
+    format!(
+        "{BASE_CONFIG}{store}\n[cluster]\nredis_url = \"{}\"\nnode_name = \"{name}\"\nheartbeat_ms = 100\nttl_ms = {ttl_ms}\n",
         redis.url()
-    );
-    Server::start_with(&config)
+    )
+}
+
+/// A node of the network on `redis`, named `name`, with its own SQLite
+/// store; `ttl_ms` as for [`node_config`].
+fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
+    Server::start_with(&node_config(redis, name, ttl_ms, None))
+}
+
+/// A node whose store is the PostgreSQL database `db` (its URL), shared by
+/// every node of the test as docs/cluster.md says to run a network.
+fn pg_node(redis: &Redis, name: &str, db: &str) -> Server {
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    Server::start_with(&node_config(redis, name, ttl, Some(db)))
 }
 
 /// A node with the default TTL (`[cluster] ttl_ms`'s default): a loaded
@@ -872,4 +886,301 @@ fn rename_is_refused_and_not_offered_until_it_travels_between_nodes() {
     wait_member(&mut bob, "#old", "alice");
     bob.send("JOIN #new");
     assert!(bob.expect("353").ends_with(":@bob"), "#new was free and bob created it");
+}
+
+/// Sends a ChanServ command and returns its NOTICE texts up to a sync point.
+fn cs(c: &mut Client, command: &str) -> Vec<String> {
+    c.send(&format!("PRIVMSG ChanServ :{command}"));
+    c.sync()
+        .into_iter()
+        .filter(|l| l.starts_with(":ChanServ!") && command_of(l) == "NOTICE")
+        .map(|l| params_of(&l).pop().unwrap_or_default())
+        .collect()
+}
+
+/// Sends ChanServ `command` until one of its NOTICEs contains `text` (a
+/// change made on another node has arrived); returns that NOTICE.
+fn cs_until(c: &mut Client, command: &str, text: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answer = cs(c, command);
+        if let Some(hit) = answer.iter().find(|l| l.contains(text)) {
+            return hit.clone();
+        }
+        assert!(Instant::now() < deadline, "ChanServ {command} never said {text:?}; last: {answer:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the node of `c` shows `nick` with ops in NAMES of `chan`.
+fn wait_op(c: &mut Client, chan: &str, nick: &str) {
+    let op = format!("@{nick}");
+    ask_until(c, &format!("NAMES {chan}"), &format!("{nick} op in {chan}"), |l| {
+        command_of(l) == "353"
+            && params_of(l)[2].eq_ignore_ascii_case(chan)
+            && params_of(l)[3].split(' ').any(|n| n == op)
+    });
+}
+
+/// REGISTER of account `name` by a registered client; waits for its SUCCESS.
+fn register_account(c: &mut Client, name: &str) {
+    c.send(&format!("REGISTER {name} * {name}-password"));
+    let (reply, _) = c.expect_where("REGISTER reply", |l| l.contains("REGISTER"));
+    assert!(reply.contains("REGISTER SUCCESS"), "{reply}");
+}
+
+/// A client of the node on `port` logged in as `account` with PASS, under `nick`.
+fn logged_in(port: u16, account: &str, nick: &str) -> Client {
+    let mut c = Client::connect(port);
+    c.send(&format!("PASS {account}:{account}-password"));
+    let burst = c.register(nick);
+    assert!(burst.iter().any(|l| command_of(l) == "900"), "{nick} not logged in as {account}: {burst:?}");
+    c
+}
+
+/// SASL PLAIN as `account` with `password` under `nick` on the node on
+/// `port`; returns the numeric that ended it (900 then 903, or 904) and the
+/// client, registered when it succeeded.
+fn sasl_plain(port: u16, nick: &str, account: &str, password: &str) -> (String, Client) {
+    use base64::Engine;
+    let mut c = Client::connect(port);
+    c.send("CAP LS 302");
+    c.send("CAP REQ :sasl");
+    c.send(&format!("NICK {nick}"));
+    c.send("USER u 0 * :sasl");
+    c.expect_where("CAP ACK", |l| l.contains(" ACK "));
+    c.send("AUTHENTICATE PLAIN");
+    assert!(c.expect("AUTHENTICATE").ends_with("AUTHENTICATE +"));
+    let blob = base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"));
+    c.send(&format!("AUTHENTICATE {blob}"));
+    let (end, _) = c.expect_where("903 or 904", |l| matches!(command_of(l), "903" | "904"));
+    if command_of(&end) == "903" {
+        c.send("CAP END");
+        c.expect("001");
+        c.nick = nick.to_owned();
+    }
+    (end, c)
+}
+
+#[test]
+fn an_account_registered_on_one_node_logs_in_on_the_other() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut ann = a.client("ann");
+    register_account(&mut ann, "ann");
+    // PASS on B, under another nick (ann is taken, on A).
+    let _by_pass = logged_in(b.port, "ann", "ann2");
+    // SASL PLAIN on B: a wrong password is refused, the right one logs in.
+    let (end, _) = sasl_plain(b.port, "ann3", "ann", "wrong-password");
+    assert_eq!(command_of(&end), "904", "{end}");
+    let (end, mut by_sasl) = sasl_plain(b.port, "ann3", "ann", "ann-password");
+    assert_eq!(command_of(&end), "903", "{end}");
+    by_sasl.send("WHOIS ann3");
+    assert!(by_sasl.collect_until("318").iter().any(|l| command_of(l) == "330" && params_of(l)[2] == "ann"));
+    // A sees B's sessions logged in to the account made on A.
+    wait_user(&mut ann, "ann2");
+    ann.send("WHOIS ann2");
+    let whois = ann.collect_until("318");
+    assert!(whois.iter().any(|l| command_of(l) == "330" && params_of(l)[2] == "ann"), "{whois:?}");
+}
+
+#[test]
+fn after_redis_restarts_empty_registered_channels_come_back_from_postgres() {
+    let mut redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut alice = a.client("alice");
+    register_account(&mut alice, "alice");
+    alice.send("JOIN #kept");
+    alice.expect("366");
+    let r = cs(&mut alice, "REGISTER #kept");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    alice.send("TOPIC #kept :kept topic");
+    alice.expect("TOPIC");
+    alice.send("MODE #kept +m");
+    alice.expect("MODE");
+    alice.send("MODE #kept +b spam!*@*");
+    alice.expect("MODE");
+    // Each command's reply waits for its commit: at the sync point all is saved.
+    alice.sync();
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#kept", "alice");
+    redis.restart_empty();
+    for c in [&mut alice, &mut bob] {
+        let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
+        assert!(error.contains("lost its place in the network"), "{error}");
+    }
+    let (port_a, port_b) = (relistened(&a), relistened(&b));
+    // Both nodes list the channel, empty, with its topic and modes.
+    for (port, nick) in [(port_a, "looker_a"), (port_b, "looker_b")] {
+        let mut c = Client::connect(port);
+        c.register(nick);
+        c.send("LIST #kept");
+        let list = c.collect_until("323");
+        let entry = list.iter().find(|l| command_of(l) == "322").unwrap_or_else(|| panic!("not listed: {list:?}"));
+        let p = params_of(entry);
+        assert_eq!(p[2], "0", "{entry}");
+        let (modes, topic) = p[3].split_once("] ").unwrap_or_else(|| panic!("{entry}"));
+        assert!(modes.starts_with("[+") && modes.contains('m'), "{entry}");
+        assert_eq!(topic, "kept topic", "{entry}");
+        c.send("QUIT");
+    }
+    // The founder gets ops on joining on either node, and both see it; the
+    // ban list (shown to members) is there on both.
+    let mut founder_a = logged_in(port_a, "alice", "alice");
+    founder_a.send("JOIN #kept");
+    let burst = founder_a.collect_until("366");
+    assert!(burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3] == "@alice"), "{burst:?}");
+    let mut founder_b = logged_in(port_b, "alice", "alice_b");
+    wait_member(&mut founder_b, "#kept", "alice");
+    founder_b.send("JOIN #kept");
+    let burst = founder_b.collect_until("366");
+    let names = burst.iter().find(|l| command_of(l) == "353").unwrap_or_else(|| panic!("{burst:?}"));
+    let mut nicks: Vec<String> = params_of(names)[3].split(' ').map(str::to_owned).collect();
+    nicks.sort();
+    assert_eq!(nicks, ["@alice", "@alice_b"], "{names}");
+    wait_op(&mut founder_a, "#kept", "alice_b");
+    for c in [&mut founder_a, &mut founder_b] {
+        c.send("MODE #kept +b");
+        let bans = c.collect_until("368");
+        assert!(bans.iter().any(|l| command_of(l) == "367" && params_of(l)[2] == "spam!*@*"), "{bans:?}");
+    }
+    // And they chat again.
+    founder_a.send("PRIVMSG #kept :welcome back");
+    assert!(founder_b.expect("PRIVMSG").ends_with("PRIVMSG #kept :welcome back"));
+}
+
+#[test]
+fn chanserv_registrations_reach_the_nodes_already_running() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut alice = a.client("alice");
+    register_account(&mut alice, "alice");
+    let mut bob = b.client("bob");
+    register_account(&mut bob, "bob");
+    alice.send("JOIN #reg");
+    alice.expect("366");
+    let r = cs(&mut alice, "REGISTER #reg");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    // B knows it is registered, without a restart.
+    let mut carol = b.client("carol");
+    cs_until(&mut carol, "INFO #reg", "Founder: alice");
+    // AMODE on A: B's access list has it, and bob gets ops on joining on B
+    // (A knows bob's account once B's REGISTER has reached it).
+    cs_until(&mut alice, "AMODE #reg +o bob", "bob now gets +o");
+    cs_until(&mut carol, "AMODE #reg", "bob +o");
+    bob.send("JOIN #reg");
+    let burst = bob.collect_until("366");
+    assert!(
+        burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == "@bob")),
+        "{burst:?}"
+    );
+    wait_op(&mut alice, "#reg", "bob");
+    // The founder, logged in on B, gets ops there.
+    let mut alice_b = logged_in(b.port, "alice", "alice_b");
+    alice_b.send("JOIN #reg");
+    let burst = alice_b.collect_until("366");
+    assert!(
+        burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == "@alice_b")),
+        "{burst:?}"
+    );
+    // AMODE -o on A: gone from B's list, and bob joins again on B without ops.
+    let r = cs(&mut alice, "AMODE #reg -o bob");
+    assert!(r.iter().any(|l| l.contains("no longer gets +o")), "{r:?}");
+    let deadline = Instant::now() + WAIT;
+    while cs(&mut carol, "AMODE #reg").iter().any(|l| l.contains("bob +o")) {
+        assert!(Instant::now() < deadline, "bob's AMODE -o never reached B");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bob.send("PART #reg");
+    bob.expect("PART");
+    bob.send("JOIN #reg");
+    let burst = bob.collect_until("366");
+    assert!(
+        burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == "bob")),
+        "{burst:?}"
+    );
+    // TRANSFER on A: B names bob the founder, and bob DROPs it on B; A forgets it.
+    let r = cs(&mut alice, "TRANSFER #reg bob");
+    assert!(r.iter().any(|l| l.contains("now belongs to bob")), "{r:?}");
+    cs_until(&mut carol, "INFO #reg", "Founder: bob");
+    let r = cs(&mut bob, "DROP #reg");
+    assert!(r.iter().any(|l| l.contains("no longer registered")), "{r:?}");
+    cs_until(&mut alice, "INFO #reg", "is not registered");
+    // Registered again on A: B knows the new registration.
+    let r = cs(&mut alice, "REGISTER #reg");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    cs_until(&mut carol, "INFO #reg", "Founder: alice");
+}
+
+/// The PRIVMSG texts in a CHATHISTORY batch with their msgids.
+fn history_texts(c: &mut Client, chan: &str) -> Vec<(String, String)> {
+    common::history_batch(c, &format!("CHATHISTORY LATEST {chan} * 50"))
+        .iter()
+        .filter(|l| command_of(l) == "PRIVMSG")
+        .map(|l| (params_of(l)[1].clone(), common::tag(l, "msgid").unwrap_or_default().to_owned()))
+        .collect()
+}
+
+#[test]
+fn chathistory_on_one_node_has_the_messages_sent_on_the_other() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let caps = "batch server-time message-tags draft/chathistory echo-message";
+    let mut alice = common::with_caps(&a, "alice", caps);
+    alice.send("JOIN #talk");
+    alice.expect("366");
+    let mut bob = common::with_caps(&b, "bob", caps);
+    wait_member(&mut bob, "#talk", "alice");
+    bob.send("JOIN #talk");
+    bob.expect("366");
+    alice.expect("JOIN");
+    // Each node reads the channel's history once first, so that anything it
+    // keeps of it in memory is there before the messages are sent.
+    assert_eq!(history_texts(&mut alice, "#talk"), []);
+    assert_eq!(history_texts(&mut bob, "#talk"), []);
+    for i in 0..5 {
+        alice.send(&format!("PRIVMSG #talk :from-a-{i}"));
+    }
+    for i in 0..3 {
+        bob.send(&format!("PRIVMSG #talk :from-b-{i}"));
+    }
+    // Every message as delivered live on each node, with its msgid.
+    let live = |c: &mut Client| -> Vec<(String, String)> {
+        (0..8)
+            .map(|_| {
+                let l = c.expect("PRIVMSG");
+                (params_of(&l)[1].clone(), common::tag(&l, "msgid").unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    let (live_a, live_b) = (live(&mut alice), live(&mut bob));
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(live_a.clone()), sorted(live_b), "the same messages and msgids on both nodes");
+    // Each node's history has all eight, as sent (each sender's in order),
+    // once the writers have stored them.
+    for c in [&mut alice, &mut bob] {
+        let deadline = Instant::now() + WAIT;
+        let history = loop {
+            let h = history_texts(c, "#talk");
+            if h.len() >= 8 {
+                break h;
+            }
+            assert!(Instant::now() < deadline, "{} has {} of 8 in history: {h:?}", c.nick, h.len());
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(sorted(history.clone()), sorted(live_a.clone()), "{}", c.nick);
+        for from in ["from-a-", "from-b-"] {
+            let order: Vec<&str> = history.iter().map(|(t, _)| t.as_str()).filter(|t| t.starts_with(from)).collect();
+            let mut expected = order.clone();
+            expected.sort();
+            assert_eq!(order, expected, "{}: {history:?}", c.nick);
+        }
+    }
 }
