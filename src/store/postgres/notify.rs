@@ -4,9 +4,10 @@
 //! channel, sends `NOTIFY banter_changes, '<node> <a|c> <folded name>'`
 //! (delivered only when it commits). Each banterd listens on its own
 //! connection and re-reads what changed, skipping its own notices (`node` is
-//! random per process). After the listening connection is (re)made, the
-//! listener reports [`Change::Resync`]: notices sent while it was away are
-//! lost, so the caches are read again in full.
+//! random per process). After the listening connection is made, and after
+//! each time it is made again, the listener reports [`Change::Resync`]:
+//! notices sent before it listened (since start-up read the caches, or while
+//! it was away) are lost, so the caches are read again in full.
 
 use super::pool::Pool;
 use crate::store::Change;
@@ -50,9 +51,16 @@ fn parse(payload: &str, node: u64) -> Option<Change> {
     }
 }
 
+/// How long [`listen`] waits for its first LISTEN before returning anyway
+/// (the database away at that moment: the listener goes on trying).
+const FIRST_LISTEN: Duration = Duration::from_secs(10);
+
 /// Starts the listener thread: `on_change` hears every other process's
-/// changes, and [`Change::Resync`] after each reconnection.
+/// changes, and [`Change::Resync`] each time it starts listening. Returns
+/// once it listens (or after [`FIRST_LISTEN`]), so that what other
+/// processes change from then on is heard.
 pub fn listen(pool: Arc<Pool>, node: u64, on_change: Box<dyn Fn(Change) + Send + Sync>) {
+    let (ready, listening) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("store-listen".into()).spawn(move || {
         let mut delay = Duration::from_millis(250);
         let mut first = true;
@@ -72,11 +80,13 @@ pub fn listen(pool: Arc<Pool>, node: u64, on_change: Box<dyn Fn(Change) + Send +
                 continue;
             }
             delay = Duration::from_millis(250);
-            if !first {
+            if first {
+                let _ = ready.send(());
+                first = false;
+            } else {
                 tracing::info!("change listener: reconnected; reloading cached names");
-                on_change(Change::Resync);
             }
-            first = false;
+            on_change(Change::Resync);
             let mut notices = conn.client.notifications();
             let mut it = notices.blocking_iter();
             loop {
@@ -95,8 +105,13 @@ pub fn listen(pool: Arc<Pool>, node: u64, on_change: Box<dyn Fn(Change) + Send +
             }
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the change listener");
+    match spawned {
+        Ok(_) => {
+            if listening.recv_timeout(FIRST_LISTEN).is_err() {
+                tracing::warn!("change listener: not listening yet; changes by other processes may arrive late");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot start the change listener"),
     }
 }
 
