@@ -1,5 +1,6 @@
 //! Several banterd nodes sharing one network through Redis (docs/cluster.md):
-//! a real redis-server and real banterd processes on loopback, started here.
+//! a real redis-server and real banterd processes on loopback, started here,
+//! and for the tests of a shared store (`pg_node`) a real PostgreSQL.
 //! Waiting for another node to catch up is done by asking again until the
 //! answer comes (bounded by the harness's WAIT), never by sleeping.
 
@@ -1113,6 +1114,19 @@ fn chanserv_registrations_reach_the_nodes_already_running() {
     let r = cs(&mut alice, "REGISTER #reg");
     assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
     cs_until(&mut carol, "INFO #reg", "Founder: alice");
+    // An AMODE on A gives the status at once to a member on B.
+    let r = cs(&mut alice, "AMODE #reg +v bob");
+    assert!(r.iter().any(|l| l.contains("bob now gets +v")), "{r:?}");
+    let (mode, _) = bob.expect_where("MODE +v bob", |l| command_of(l) == "MODE");
+    assert!(mode.starts_with(":ChanServ!") && mode.ends_with(" MODE #reg +v bob"), "{mode}");
+    // A node started now has the registration as the log ends it.
+    let c = pg_node(&redis, "c", &db);
+    let mut dave = c.client("dave");
+    let info = cs(&mut dave, "INFO #reg");
+    assert!(info.iter().any(|l| l == "Founder: alice"), "{info:?}");
+    let list = cs(&mut dave, "AMODE #reg");
+    let entries: Vec<&String> = list.iter().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(entries, ["  alice +o (founder)", "  bob +v"], "{list:?}");
 }
 
 /// The PRIVMSG texts in a CHATHISTORY batch with their msgids.

@@ -8,6 +8,7 @@ use crate::metrics::METRICS;
 use crate::proto::line::{variants, Line};
 use crate::state::channel::{self, ChannelState, ListEntry, MemberModes, Topic};
 use crate::state::client::{Client, UserModes};
+use crate::state::registration::{self, RegistrationChange};
 use crate::state::{fanout, membership, monitor, session, Server};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
@@ -133,6 +134,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             }
         }
         Event::Msg { to: None, lines, .. } => to_channel(server, &lines),
+        Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::NodeDown { node } => node_down(server, cluster, node),
     }
 }
@@ -480,6 +482,17 @@ fn to_channel(server: &Server, lines: &[WireLine]) {
             let sent = fanout::to_channel_status(&ch, line, None, !status.contains('@'));
             METRICS.relayed(1, sent);
         }
+    }
+}
+
+/// Another node changed a channel's ChanServ registration: the same change
+/// here (the origin saved it); a channel dropped while empty ends here as on
+/// its origin.
+fn registration(server: &Server, chan: &str, change: &RegistrationChange) {
+    let Some(ch) = server.find_channel(chan) else { return };
+    registration::apply(&mut ch.write(), server.casemap, change);
+    if matches!(change, RegistrationChange::Drop) {
+        server.remove_channel_if_empty(&ch);
     }
 }
 

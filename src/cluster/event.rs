@@ -4,6 +4,7 @@
 
 use crate::caps::Cap;
 use crate::proto::line::Line;
+use crate::state::registration::RegistrationChange;
 use serde::{Deserialize, Serialize};
 
 /// One change the other nodes must see.
@@ -230,6 +231,18 @@ pub enum Event {
         /// The lines, in order.
         lines: Vec<WireLine>,
     },
+    /// A channel's ChanServ registration changed (REGISTER, DROP, AMODE,
+    /// TRANSFER): the change as the origin applied it, and committed to the
+    /// shared store (the others do not save it again).
+    #[serde(rename = "CS")]
+    Registration {
+        /// Origin node.
+        node: String,
+        /// The channel.
+        chan: String,
+        /// The change.
+        change: RegistrationChange,
+    },
     /// A node left the network (it said so, or the reaper found its liveness
     /// key expired): its users quit everywhere.
     #[serde(rename = "D")]
@@ -259,6 +272,7 @@ impl Event {
             | Event::Kill { node, .. }
             | Event::Wallops { node, .. }
             | Event::Msg { node, .. }
+            | Event::Registration { node, .. }
             | Event::NodeDown { node } => node,
         }
     }
@@ -373,6 +387,16 @@ mod tests {
         // The reaper writes NodeDown from Lua.
         let down: Event = serde_json::from_str(r#"{"node":"b:2","t":"D"}"#).unwrap();
         assert_eq!(down, Event::NodeDown { node: "b:2".into() });
+    }
+
+    #[test]
+    fn registration_changes_travel() {
+        let change = RegistrationChange::Access { account: "bob".into(), mode: Some('v') };
+        let e = Event::Registration { node: "a:1".into(), chan: "#x".into(), change };
+        let json = e.to_json();
+        assert_eq!(json, r##"{"t":"CS","node":"a:1","chan":"#x","change":{"k":"amode","account":"bob","mode":"v"}}"##);
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+        assert!(serde_json::from_str::<Event>(r##"{"t":"CS","node":"a:1","chan":"#x","change":{"k":"?"}}"##).is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod event;
 use crate::proto::line::Line;
 use crate::state::channel::{self, Channel, MemberModes};
 use crate::state::client::{Client, ClientId};
+use crate::state::registration::RegistrationChange;
 use crate::state::{NickError, Server};
 use backplane::{Claim, Job};
 use dashmap::DashMap;
@@ -421,6 +422,14 @@ pub fn channel_mode(
         changes,
         seen,
     });
+}
+
+/// The ChanServ registration of `channel` changed here (`change`, as applied
+/// here and handed to the store): every other node applies the same change,
+/// so each knows the founder and who gets ops or voice on joining.
+pub fn registration(server: &Server, channel: &Channel, change: RegistrationChange) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Registration { node: cluster.node.clone(), chan: channel.name.clone(), change });
 }
 
 /// A local client set or cleared its away message (`line` is its AWAY).

@@ -12,7 +12,8 @@ use crate::proto::line::Line;
 use crate::state::channel::{mode_params, Channel, MemberModes, ModeChange};
 use crate::state::client::Client;
 use crate::state::fanout;
-use crate::store::{Access, AccessMode, ChangeOutcome, ChannelChange, Registration};
+use crate::state::registration::{self, RegistrationChange};
+use crate::store::{AccessMode, ChangeOutcome, ChannelChange, Registration};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -217,12 +218,13 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
         return Err(too_many(max));
     }
     let registered_at = chrono::Utc::now().timestamp();
+    let change = RegistrationChange::Register { founder: account.clone(), at: registered_at };
     let ack = {
         let mut st = ch.write();
         if let Some(r) = &st.registration {
             return Err(format!("{name} is already registered to {}.", r.founder));
         }
-        st.registration = Some(Box::new(Registration { founder: account.clone(), registered_at, access: Vec::new() }));
+        registration::apply(&mut st, ctx.server.casemap, &change);
         // Queued under the write lock: no other change to this channel can
         // reach the store before the registration does.
         let record = crate::state::persist::record_of(&ch, &st, ctx.server.fold(&name));
@@ -243,6 +245,8 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
             Err(_) => format!("{name} could not be registered: the database failed. Try again later."),
         });
     }
+    // Only once the store took it: the registration is the store's to decide.
+    crate::cluster::registration(&ctx.server, &ch, change);
     tracing::info!(channel = %name, %account, "channel registered");
     notice(ctx, NICK, &format!("{name} is now registered to your account {account}."));
     Ok(())
@@ -258,7 +262,13 @@ async fn drop_channel(ctx: &mut Ctx, args: &[&str]) -> Reply {
     if !is_founder(ctx, &reg) {
         return Err(format!("Only the founder of {} ({}) can drop it.", ch.name, reg.founder));
     }
-    ch.write().registration = None;
+    {
+        let mut st = ch.write();
+        registration::apply(&mut st, ctx.server.casemap, &RegistrationChange::Drop);
+        // Published under the lock: the log has this channel's registration
+        // changes in the order they were made here.
+        crate::cluster::registration(&ctx.server, &ch, RegistrationChange::Drop);
+    }
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);
     ctx.server.remove_channel_if_empty(&ch);
@@ -368,28 +378,23 @@ async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
     }
     let max = ctx.server.config().limits.max_list_entries;
     let casemap = ctx.server.casemap;
-    let result = {
+    let change =
+        RegistrationChange::Access { account: (*account).to_owned(), mode: (sign == '+').then(|| mode.letter()) };
+    {
         let mut st = ch.write();
-        let Some(reg) = st.registration.as_mut() else { return Err(format!("{} is not registered.", ch.name)) };
+        let Some(reg) = st.registration.as_ref() else { return Err(format!("{} is not registered.", ch.name)) };
         let pos = reg.access.iter().position(|a| casemap.eq(&a.account, account));
         match (sign, pos) {
-            ('+', Some(i)) => {
-                reg.access[i].mode = mode;
-                Ok(())
+            ('+', None) if reg.access.len() >= max => {
+                return Err(format!("The access list of {} is full ({max}).", ch.name))
             }
-            ('+', None) if reg.access.len() >= max => Err(format!("The access list of {} is full ({max}).", ch.name)),
-            ('+', None) => {
-                reg.access.push(Access { account: (*account).to_owned(), mode });
-                Ok(())
-            }
-            (_, Some(i)) if reg.access[i].mode == mode => {
-                reg.access.remove(i);
-                Ok(())
-            }
-            _ => Err(format!("{account} does not have +{} in {}.", mode.letter(), ch.name)),
+            ('+', _) => {}
+            (_, Some(i)) if reg.access[i].mode == mode => {}
+            _ => return Err(format!("{account} does not have +{} in {}.", mode.letter(), ch.name)),
         }
-    };
-    result?;
+        registration::apply(&mut st, casemap, &change);
+        crate::cluster::registration(&ctx.server, &ch, change);
+    }
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);
     if sign == '+' {
@@ -444,10 +449,14 @@ async fn transfer(ctx: &mut Ctx, args: &[&str]) -> Reply {
     if founded_by(ctx, account) >= max {
         return Err(format!("{account} has registered {max} channels, the most allowed."));
     }
+    let change = RegistrationChange::Founder { account: (*account).to_owned() };
     {
         let mut st = ch.write();
-        let Some(reg) = st.registration.as_mut() else { return Err(format!("{} is not registered.", ch.name)) };
-        reg.founder = (*account).to_owned();
+        if st.registration.is_none() {
+            return Err(format!("{} is not registered.", ch.name));
+        }
+        registration::apply(&mut st, ctx.server.casemap, &change);
+        crate::cluster::registration(&ctx.server, &ch, change);
     }
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);

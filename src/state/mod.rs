@@ -23,6 +23,7 @@ pub mod persist;
 pub mod rare;
 pub mod ratelimit;
 pub mod refresh;
+pub mod registration;
 pub mod session;
 pub mod signal;
 pub mod whowas;

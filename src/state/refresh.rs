@@ -9,6 +9,13 @@
 //! - SQLite (one node): only the admin CLI can change the files beside the
 //!   server, and only accounts; the name index is re-read every
 //!   [`SQLITE_REFRESH`] (and at REHASH).
+//!
+//! On a node of a cluster, a channel's registration, topic, modes and lists
+//! come from the log instead, in its order (`cluster::apply`): a snapshot
+//! re-read from the store may be older than what the log already applied, or
+//! hold the value that lost there to another node's simultaneous change, and
+//! taking it would leave the nodes disagreeing. Only a channel's metadata,
+//! which does not travel in the log, is taken from the store there.
 
 use super::channel::Channel;
 use super::persist::apply_record;
@@ -101,9 +108,17 @@ impl Server {
     }
 
     /// Takes what the store keeps of channel `folded` (None: no longer kept)
-    /// into memory: registration, topic, modes, lists, metadata. Members stay.
+    /// into memory: registration, topic, modes, lists, metadata (on a node of
+    /// a cluster, metadata only: see the module's docs). Members stay.
     pub fn refresh_channel(&self, folded: &str, record: Option<ChannelRecord>) {
         let existing = self.channels.get(folded).map(|c| c.value().clone());
+        if self.cluster().is_some() {
+            // The log carries the rest (see the module's docs).
+            if let (Some(channel), Some(r)) = (existing, record) {
+                channel.write().metadata = r.metadata.into_iter().collect();
+            }
+            return;
+        }
         match (existing, record) {
             (Some(channel), Some(r)) => apply_record(&mut channel.write(), r),
             (None, Some(r)) => {
