@@ -1198,3 +1198,26 @@ fn chathistory_on_one_node_has_the_messages_sent_on_the_other() {
         }
     }
 }
+
+#[test]
+fn a_registered_channels_metadata_reaches_the_other_node_through_the_store() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let caps = "draft/metadata-3 batch";
+    let mut alice = common::with_caps(&a, "alice", caps);
+    register_account(&mut alice, "alice");
+    alice.send("JOIN #meta");
+    alice.expect("366");
+    let r = cs(&mut alice, "REGISTER #meta");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    let mut bob = common::with_caps(&b, "bob", caps);
+    wait_member(&mut bob, "#meta", "alice");
+    bob.send("JOIN #meta");
+    bob.expect("366");
+    alice.send("METADATA #meta SET url :https://example.com/meta");
+    assert!(alice.expect("761").ends_with(" #meta url * :https://example.com/meta"));
+    ask_until(&mut bob, "METADATA #meta GET url", "the channel's url on B", |l| {
+        command_of(l) == "761" && l.ends_with(" #meta url * :https://example.com/meta")
+    });
+}
