@@ -1129,9 +1129,10 @@ fn chanserv_registrations_reach_the_nodes_already_running() {
     assert_eq!(entries, ["  alice +o (founder)", "  bob +v"], "{list:?}");
 }
 
-/// The PRIVMSG texts in a CHATHISTORY batch with their msgids.
-fn history_texts(c: &mut Client, chan: &str) -> Vec<(String, String)> {
-    common::history_batch(c, &format!("CHATHISTORY LATEST {chan} * 50"))
+/// The PRIVMSG texts, with their msgids, of the latest history with `target`
+/// (a channel or a nick).
+fn history_texts(c: &mut Client, target: &str) -> Vec<(String, String)> {
+    common::history_batch(c, &format!("CHATHISTORY LATEST {target} * 50"))
         .iter()
         .filter(|l| command_of(l) == "PRIVMSG")
         .map(|l| (params_of(l)[1].clone(), common::tag(l, "msgid").unwrap_or_default().to_owned()))
@@ -1220,4 +1221,90 @@ fn a_registered_channels_metadata_reaches_the_other_node_through_the_store() {
     ask_until(&mut bob, "METADATA #meta GET url", "the channel's url on B", |l| {
         command_of(l) == "761" && l.ends_with(" #meta url * :https://example.com/meta")
     });
+}
+
+/// Sets METADATA `key` of `chan` on the node of `from` and waits until the
+/// node of `to` answers it: every store notice `from`'s node sent before has
+/// reached `to`'s node (one listener hears them in commit order).
+fn metadata_marker(from: &mut Client, to: &mut Client, chan: &str, key: &str) {
+    from.send(&format!("METADATA {chan} SET {key} :marker"));
+    from.expect("761");
+    ask_until(to, &format!("METADATA {chan} GET {key}"), &format!("{key} of {chan}"), |l| {
+        command_of(l) == "761" && l.ends_with(&format!(" {chan} {key} * :marker"))
+    });
+}
+
+#[test]
+fn simultaneous_changes_to_a_registered_channel_end_the_same_everywhere_after_the_stores_notices() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let caps = "draft/metadata-3 batch";
+    let mut alice = common::with_caps(&a, "alice", caps);
+    register_account(&mut alice, "alice");
+    alice.send("JOIN #race");
+    alice.expect("366");
+    let r = cs(&mut alice, "REGISTER #race");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    let mut bob = common::with_caps(&b, "bob", caps);
+    wait_member(&mut bob, "#race", "alice");
+    bob.send("JOIN #race");
+    bob.expect("366");
+    alice.expect("JOIN");
+    alice.send("MODE #race +o bob");
+    bob.expect("MODE");
+    // Both nodes change the topic and key of the registered channel, many
+    // times, at once: each origin saves its own changes in the shared store.
+    let burst = |who: &str| {
+        (0..50).map(|i| format!("TOPIC #race :{who}-{i}\r\nMODE #race +k {who}{i}\r\n")).collect::<String>()
+    };
+    alice.send_raw(burst("a").as_bytes());
+    bob.send_raw(burst("b").as_bytes());
+    // Each node has read the whole log (as in the test without a store),
+    // and each has heard every notice of the other's saves: a metadata
+    // change saved after them has arrived.
+    alice.send("PRIVMSG #race :done-a");
+    bob.expect_where("done-a", |l| l.ends_with(":done-a"));
+    bob.send("PRIVMSG #race :done-b");
+    alice.expect_where("done-b", |l| l.ends_with(":done-b"));
+    alice.send("PRIVMSG #race :done-a2");
+    bob.expect_where("done-a2", |l| l.ends_with(":done-a2"));
+    metadata_marker(&mut alice, &mut bob, "#race", "from-a");
+    metadata_marker(&mut bob, &mut alice, "#race", "from-b");
+    let topic_a = answers(&mut alice, "TOPIC #race", "333");
+    let topic_b = answers(&mut bob, "TOPIC #race", "333");
+    assert_eq!(topic_a, topic_b, "the same topic on both nodes");
+    let modes_a = answers(&mut alice, "MODE #race", "329");
+    let modes_b = answers(&mut bob, "MODE #race", "329");
+    assert_eq!(modes_a, modes_b, "the same key on both nodes");
+    assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
+}
+
+#[test]
+fn chathistory_of_direct_messages_between_accounts_on_two_nodes() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let caps = "batch server-time message-tags draft/chathistory";
+    let mut alice = common::with_caps(&a, "alice", caps);
+    register_account(&mut alice, "alice");
+    let mut bob = common::with_caps(&b, "bob", caps);
+    register_account(&mut bob, "bob");
+    // Stored (not kept in memory) only between two accounts: A must know bob's.
+    ask_until(&mut alice, "WHOIS bob", "bob's account on A", |l| command_of(l) == "330" && params_of(l)[2] == "bob");
+    alice.send("PRIVMSG bob :hello bob");
+    let got = bob.expect("PRIVMSG");
+    let msgid = common::tag(&got, "msgid").expect("msgid").to_owned();
+    for (c, with) in [(&mut bob, "alice"), (&mut alice, "bob")] {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let h = history_texts(c, with);
+            if !h.is_empty() {
+                assert_eq!(h, [("hello bob".to_owned(), msgid.clone())], "{}", c.nick);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} never had the message in its history with {with}", c.nick);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
