@@ -28,7 +28,8 @@ use std::time::Duration;
 pub const SQLITE_REFRESH: Duration = Duration::from_secs(30);
 
 /// Starts following the store's changes for `server` (called once at start-up,
-/// inside the runtime).
+/// inside the runtime, before the listeners open: with PostgreSQL it returns
+/// once the store listens and has been read again).
 pub fn start(server: &Arc<Server>, store: &Arc<dyn Store>) {
     let handle = tokio::runtime::Handle::current();
     let weak = Arc::downgrade(server);
@@ -39,6 +40,17 @@ pub fn start(server: &Arc<Server>, store: &Arc<dyn Store>) {
     }));
     if watching {
         tracing::info!("following changes by other processes (LISTEN/NOTIFY)");
+        // What other processes changed between start-up's read of the store
+        // and the first LISTEN was not heard: read again now, before the
+        // listeners open (on a thread of its own: the database client cannot
+        // block inside this runtime).
+        let again = server.clone();
+        let resync = std::thread::Builder::new().name("store-resync".into()).spawn(move || {
+            again.store_changed(Change::Resync);
+        });
+        if !matches!(resync.map(|t| t.join()), Ok(Ok(()))) {
+            tracing::warn!("could not read the store again after starting to listen");
+        }
         return;
     }
     let weak = Arc::downgrade(server);

@@ -232,9 +232,8 @@ pub trait Store: AccountStore {
     /// Reports the changes other processes make (accounts, channels) to
     /// `on_change`, from a thread of the store's; false when this engine
     /// cannot tell (SQLite: the caller refreshes periodically instead).
-    /// PostgreSQL returns once it listens (up to 10 s) and then reports
-    /// [`Change::Resync`], so nothing changed since start-up read the store
-    /// is missed.
+    /// PostgreSQL returns once it listens (up to 10 s): from then on nothing
+    /// is missed, and the caller reads again what changed before.
     fn watch(&self, on_change: Box<dyn Fn(Change) + Send + Sync>) -> bool {
         let _ = on_change;
         false

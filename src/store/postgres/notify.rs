@@ -4,10 +4,11 @@
 //! channel, sends `NOTIFY banter_changes, '<node> <a|c> <folded name>'`
 //! (delivered only when it commits). Each banterd listens on its own
 //! connection and re-reads what changed, skipping its own notices (`node` is
-//! random per process). After the listening connection is made, and after
-//! each time it is made again, the listener reports [`Change::Resync`]:
-//! notices sent before it listened (since start-up read the caches, or while
-//! it was away) are lost, so the caches are read again in full.
+//! random per process). [`listen`] returns once the first LISTEN is in place
+//! (the caller then reads again what changed since it read the store at
+//! start-up). After the listening connection is made again, the listener
+//! reports [`Change::Resync`]: notices sent while it was away are lost, so
+//! the caches are read again in full.
 
 use super::pool::Pool;
 use crate::store::Change;
@@ -56,9 +57,9 @@ fn parse(payload: &str, node: u64) -> Option<Change> {
 const FIRST_LISTEN: Duration = Duration::from_secs(10);
 
 /// Starts the listener thread: `on_change` hears every other process's
-/// changes, and [`Change::Resync`] each time it starts listening. Returns
-/// once it listens (or after [`FIRST_LISTEN`]), so that what other
-/// processes change from then on is heard.
+/// changes, and [`Change::Resync`] after each reconnection. Returns once it
+/// listens (or after [`FIRST_LISTEN`]), so that what other processes change
+/// from then on is heard.
 pub fn listen(pool: Arc<Pool>, node: u64, on_change: Box<dyn Fn(Change) + Send + Sync>) {
     let (ready, listening) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("store-listen".into()).spawn(move || {
@@ -85,8 +86,8 @@ pub fn listen(pool: Arc<Pool>, node: u64, on_change: Box<dyn Fn(Change) + Send +
                 first = false;
             } else {
                 tracing::info!("change listener: reconnected; reloading cached names");
+                on_change(Change::Resync);
             }
-            on_change(Change::Resync);
             let mut notices = conn.client.notifications();
             let mut it = notices.blocking_iter();
             loop {
