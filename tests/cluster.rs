@@ -973,7 +973,7 @@ fn an_account_registered_on_one_node_logs_in_on_the_other() {
     // PASS on B, under another nick (ann is taken, on A).
     let _by_pass = logged_in(b.port, "ann", "ann2");
     // SASL PLAIN on B: a wrong password is refused, the right one logs in.
-    let (end, _) = sasl_plain(b.port, "ann3", "ann", "wrong-password");
+    let (end, _) = sasl_plain(b.port, "wrong3", "ann", "wrong-password");
     assert_eq!(command_of(&end), "904", "{end}");
     let (end, mut by_sasl) = sasl_plain(b.port, "ann3", "ann", "ann-password");
     assert_eq!(command_of(&end), "903", "{end}");
