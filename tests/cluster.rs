@@ -1308,3 +1308,42 @@ fn chathistory_of_direct_messages_between_accounts_on_two_nodes() {
         }
     }
 }
+
+#[test]
+fn registration_changes_wait_for_a_register_that_waits_for_the_store() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut alice = a.client("alice");
+    register_account(&mut alice, "alice");
+    alice.send("JOIN #pend");
+    alice.expect("366");
+    let mut oper = a.client("oper");
+    oper.send("OPER admin adminpass");
+    oper.expect("381");
+    let mut carol = b.client("carol");
+    wait_member(&mut carol, "#pend", "alice");
+    // The store holds the REGISTER: its table is locked by another session.
+    let mut holder = pg::pg().client(pg::db_name(&db)).expect("connect");
+    let mut lock = holder.transaction().expect("begin");
+    lock.batch_execute("LOCK TABLE channels IN ACCESS EXCLUSIVE MODE").expect("lock");
+    alice.send("PRIVMSG ChanServ :REGISTER #pend");
+    // A has the registration in memory, waiting for the store.
+    cs_until(&mut oper, "INFO #pend", "Founder: alice");
+    // Meanwhile an operator's AMODE (acting as the founder) is refused at
+    // once: published now, it would reach B before the registration does.
+    let r = cs(&mut oper, "AMODE #pend +v alice");
+    assert!(r.iter().any(|l| l.contains("is being registered")), "{r:?}");
+    for change in ["TRANSFER #pend alice", "DROP #pend"] {
+        let r = cs(&mut oper, change);
+        assert!(r.iter().any(|l| l.contains("is being registered")), "{change}: {r:?}");
+    }
+    lock.rollback().expect("unlock");
+    let (done, _) = alice.expect_where("ChanServ's answer", |l| l.starts_with(":ChanServ!"));
+    assert!(done.ends_with("#pend is now registered to your account alice."), "{done}");
+    cs_until(&mut carol, "INFO #pend", "Founder: alice");
+    // Now it is accepted, and reaches B.
+    let r = cs(&mut oper, "AMODE #pend +v alice");
+    assert!(r.iter().any(|l| l.contains("alice now gets +v")), "{r:?}");
+    cs_until(&mut carol, "AMODE #pend", "alice +v");
+}

@@ -225,31 +225,56 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
             return Err(format!("{name} is already registered to {}.", r.founder));
         }
         registration::apply(&mut st, ctx.server.casemap, &change);
+        st.registering = true;
         // Queued under the write lock: no other change to this channel can
         // reach the store before the registration does.
         let record = crate::state::persist::record_of(&ch, &st, ctx.server.fold(&name));
         ctx.server.submit_channel_change(ChannelChange::Register { record, max_per_account: max })
     };
+    // Made with no await since the flag was set: it is cleared however this ends.
+    let _pending = Registering(ch.clone());
     let outcome = match ack {
         Some(ack) => ack.await.unwrap_or_else(|_| Err("the channel store stopped".into())),
         None => Ok(ChangeOutcome::Done),
     };
-    if outcome != Ok(ChangeOutcome::Done) {
+    {
         let mut st = ch.write();
-        if st.registration.as_ref().is_some_and(|r| r.founder == account && r.registered_at == registered_at) {
+        st.registering = false;
+        if outcome == Ok(ChangeOutcome::Done) {
+            // Only once the store took it (the registration is the store's to
+            // decide), and under the lock: no AMODE, TRANSFER or DROP of this
+            // channel is published before it.
+            crate::cluster::registration(&ctx.server, &ch, change);
+        } else if st.registration.as_ref().is_some_and(|r| r.founder == account && r.registered_at == registered_at) {
             st.registration = None;
         }
+    }
+    if outcome != Ok(ChangeOutcome::Done) {
         return Err(match outcome {
             Ok(ChangeOutcome::TooMany) => too_many(max),
             Ok(_) => format!("{name} is already registered."),
             Err(_) => format!("{name} could not be registered: the database failed. Try again later."),
         });
     }
-    // Only once the store took it: the registration is the store's to decide.
-    crate::cluster::registration(&ctx.server, &ch, change);
     tracing::info!(channel = %name, %account, "channel registered");
     notice(ctx, NICK, &format!("{name} is now registered to your account {account}."));
     Ok(())
+}
+
+/// Clears [`crate::state::channel::ChannelState::registering`] when dropped,
+/// however REGISTER ends (the client's connection may close while it waits
+/// for the store).
+struct Registering(Arc<Channel>);
+
+impl Drop for Registering {
+    fn drop(&mut self) {
+        self.0.write().registering = false;
+    }
+}
+
+/// The refusal of a registration change while REGISTER waits for the store.
+fn being_registered(name: &str) -> String {
+    format!("{name} is being registered right now. Try again in a moment.")
 }
 
 fn too_many(max: usize) -> String {
@@ -264,6 +289,9 @@ async fn drop_channel(ctx: &mut Ctx, args: &[&str]) -> Reply {
     }
     {
         let mut st = ch.write();
+        if st.registering {
+            return Err(being_registered(&ch.name));
+        }
         registration::apply(&mut st, ctx.server.casemap, &RegistrationChange::Drop);
         // Published under the lock: the log has this channel's registration
         // changes in the order they were made here.
@@ -382,6 +410,9 @@ async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
         RegistrationChange::Access { account: (*account).to_owned(), mode: (sign == '+').then(|| mode.letter()) };
     {
         let mut st = ch.write();
+        if st.registering {
+            return Err(being_registered(&ch.name));
+        }
         let Some(reg) = st.registration.as_ref() else { return Err(format!("{} is not registered.", ch.name)) };
         let pos = reg.access.iter().position(|a| casemap.eq(&a.account, account));
         match (sign, pos) {
@@ -454,6 +485,9 @@ async fn transfer(ctx: &mut Ctx, args: &[&str]) -> Reply {
         let mut st = ch.write();
         if st.registration.is_none() {
             return Err(format!("{} is not registered.", ch.name));
+        }
+        if st.registering {
+            return Err(being_registered(&ch.name));
         }
         registration::apply(&mut st, ctx.server.casemap, &change);
         crate::cluster::registration(&ctx.server, &ch, change);
