@@ -71,11 +71,8 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
     }
     let target = ctx.server.fold(&channel.name);
     let account = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
-    for line in lines {
-        if let Some(row) = row(ctx, cfg.history.client_tag_bytes, target.clone(), line, &account) {
-            writer.record(row);
-        }
-    }
+    let cap = cfg.history.client_tag_bytes;
+    writer.record_all(lines.into_iter().filter_map(|line| row(ctx, cap, target.clone(), line, &account)));
 }
 
 /// Records `line`, just sent by this client to the user `to`: on disk between
