@@ -29,13 +29,28 @@ impl Packed {
     /// `row` encoded (its multiline lines and direct parties are not kept:
     /// only rows without them are packed, see [`packable`]).
     pub fn of(row: &Row) -> Packed {
-        Packed { target: row.target.clone(), time_ms: row.time_ms, record: record_of(row) }
+        Packed { target: row.target.clone(), time_ms: row.time_ms, record: record_of_row(row) }
     }
 
     /// [`Packed::of`], taking the row (its target moves, not copied).
     pub fn take(row: Row) -> Packed {
-        let record = record_of(&row);
+        let record = record_of_row(&row);
         Packed { target: row.target, time_ms: row.time_ms, record }
+    }
+
+    /// The record of a channel message straight from its relayed line (no
+    /// [`Row`] in between: on every kept channel message's path). The caller
+    /// checks what [`packable`] does: `msgid` carries `time_ms`.
+    pub fn of_line(
+        target: String,
+        time_ms: i64,
+        msgid: &str,
+        kind: Kind,
+        sender_conn: u64,
+        account: Option<&str>,
+        line: &Line,
+    ) -> Packed {
+        Packed { target, time_ms, record: record_of(time_ms, msgid, kind, sender_conn, account, line) }
     }
 
     /// The row back (for an engine that keeps one row per message); `None`
@@ -68,21 +83,22 @@ thread_local! {
 }
 
 /// The record of `row`.
-fn record_of(row: &Row) -> Vec<u8> {
+fn record_of_row(row: &Row) -> Vec<u8> {
+    record_of(row.time_ms, &row.msgid, row.kind, row.sender_conn, row.sender_account.as_deref(), &row.line)
+}
+
+/// The record of a row of these fields.
+fn record_of(time_ms: i64, msgid: &str, kind: Kind, sender_conn: u64, account: Option<&str>, line: &Line) -> Vec<u8> {
     // Room for every field and its length prefix: a record grown by doubling
     // would hold up to twice its size while queued.
-    let line = &row.line;
-    let strings = [line.source.len(), row.msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
+    let strings = [line.source.len(), msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
     let size = 64
         + strings.iter().sum::<usize>()
-        + row.sender_account.as_ref().map_or(0, String::len)
+        + account.map_or(0, str::len)
         + line.params.iter().map(|p| p.len() + 3).sum::<usize>()
         + line.tags.iter().map(|t| t.key.len() + t.value.len() + 2).sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    let account = row.sender_account.as_deref();
-    SCRATCH.with_borrow_mut(|scratch| {
-        encode(&mut out, scratch, row.time_ms, &row.msgid, row.kind, row.sender_conn, account, &row.line)
-    });
+    SCRATCH.with_borrow_mut(|scratch| encode(&mut out, scratch, time_ms, msgid, kind, sender_conn, account, line));
     out
 }
 

@@ -148,9 +148,15 @@ impl HistoryWriter {
     /// on the sender's thread, into one buffer (the writer then frees one
     /// allocation instead of a row's dozen).
     pub fn record_all(&self, rows: impl IntoIterator<Item = Row>) -> usize {
+        self.queue_all(rows.into_iter().map(|row| self.op_of(row)))
+    }
+
+    /// Queues inserts (of [`HistoryWriter::op_of`], or [`Op::Packed`] when
+    /// [`HistoryWriter::packs`]) with one send, as [`HistoryWriter::record_all`].
+    pub fn queue_all(&self, ops: impl IntoIterator<Item = Op>) -> usize {
         let cap = self.shared.queue_cap.load(Ordering::Relaxed);
         let mut total = 0;
-        let ops: Vec<Op> = rows.into_iter().map(|row| self.op_of(row)).inspect(|op| total += cost_of(op)).collect();
+        let ops: Vec<Op> = ops.into_iter().inspect(|op| total += cost_of(op)).collect();
         let (ops, cost) = if self.reserve(total, cap) {
             (ops, total)
         } else {
@@ -174,8 +180,13 @@ impl HistoryWriter {
         n
     }
 
+    /// Whether channel rows go packed ([`Op::Packed`]) to this store.
+    pub fn packs(&self) -> bool {
+        self.packs
+    }
+
     /// The operation that keeps `row`.
-    fn op_of(&self, row: Row) -> Op {
+    pub fn op_of(&self, row: Row) -> Op {
         if self.packs && record::packable(&row) {
             Op::Packed(record::Packed::take(row))
         } else {
