@@ -45,7 +45,7 @@ pub fn encode<'r>(size: usize, rows: impl Iterator<Item = (i64, i64, &'r [u8])>)
         // One pass to find the fields equal to the previous row's, one to write the rest.
         let mut mask = 0u64;
         for i in 0..ends.len().min(64) {
-            if field(rec, &ends, i) == field(prev, &prev_ends, i) {
+            if field(prev, &prev_ends, i).is_some_and(|before| same(field(rec, &ends, i).unwrap_or_default(), before)) {
                 mask |= 1 << i;
             }
         }
@@ -62,6 +62,13 @@ pub fn encode<'r>(size: usize, rows: impl Iterator<Item = (i64, i64, &'r [u8])>)
         std::mem::swap(&mut prev_ends, &mut ends);
     }
     body
+}
+
+/// Whether two fields are equal (most are a few bytes: compared in place
+/// rather than through a call to `memcmp`, which cost the writer more than the
+/// comparison).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && if a.len() <= 16 { a.iter().zip(b).all(|(x, y)| x == y) } else { a == b }
 }
 
 /// Field `i` of `rec` whose fields end at `ends`.

@@ -176,7 +176,10 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                         Some(at) => pending[at].1.push(entry),
                         None => {
                             slot.insert(target, pending.len());
-                            pending.push((target, vec![entry]));
+                            // Sized for a busy channel's share of a batch.
+                            let mut rows = Vec::with_capacity(64);
+                            rows.push(entry);
+                            pending.push((target, rows));
                         }
                     }
                     last = at.or(Some(pending.len() - 1));
