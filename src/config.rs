@@ -541,7 +541,7 @@ impl Default for HistoryConfig {
             client_tag_bytes: 512,
             batch_rows: 4000,
             batch_ms: 20,
-            queue_bytes: 4 << 20,
+            queue_bytes: 16 << 20,
             unregistered_dm_messages: 50_000,
             unregistered_dm_per_conversation: 200,
         }

@@ -13,7 +13,8 @@ use crate::proto::OwnedMessage;
 use crate::state::channel::Channel;
 use crate::state::client::Client;
 use crate::state::history::{self, Kind, Query, Ref, Scope};
-use crate::store::history::{pair_key, Row, Stored};
+use crate::store::history::{pair_key, Op, Row, Stored};
+use crate::store::record;
 
 /// Client tags that only signal activity and are not worth keeping.
 const TRANSIENT_TAGS: &[&str] = &["+typing", "+draft/typing"];
@@ -61,6 +62,21 @@ fn row(ctx: &Ctx, cap: usize, target: String, mut line: Line, account: &Option<S
     })
 }
 
+/// The packed record of a channel `line` (what [`row`] and
+/// [`record::packable`] would make, without the row in between); `None` when
+/// it needs the row's path (not kept, client tags to trim, a msgid without
+/// its time).
+fn packed(ctx: &Ctx, cap: usize, target: &str, line: &Line, account: Option<&str>) -> Option<record::Packed> {
+    let kind = kind_of(line)?;
+    let time_ms = crate::proto::time::parse(tag_of(line, "time")?)?;
+    let msgid = tag_of(line, "msgid")?;
+    if line.client_tags.as_ref().is_some_and(|t| t.len() > cap) || crate::proto::msgid::time_of(msgid) != Some(time_ms)
+    {
+        return None;
+    }
+    Some(record::Packed::of_line(target.to_owned(), time_ms, msgid, kind, ctx.client.id, account, line))
+}
+
 /// Records `lines`, just relayed to `channel` by this client (taken, not
 /// copied: this is on every channel message's path).
 pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Item = Line>) {
@@ -71,11 +87,14 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
     }
     let target = ctx.server.fold(&channel.name);
     let account = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
-    for line in lines {
-        if let Some(row) = row(ctx, cfg.history.client_tag_bytes, target.clone(), line, &account) {
-            writer.record(row);
+    let cap = cfg.history.client_tag_bytes;
+    let packs = writer.packs();
+    writer.queue_all(lines.into_iter().filter_map(|line| {
+        match packs.then(|| packed(ctx, cap, &target, &line, account.as_deref())).flatten() {
+            Some(p) => Some(Op::Packed(p)),
+            None => row(ctx, cap, target.clone(), line, &account).map(|r| writer.op_of(r)),
         }
-    }
+    }));
 }
 
 /// Records `line`, just sent by this client to the user `to`: on disk between

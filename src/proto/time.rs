@@ -6,6 +6,7 @@
 //! Parsing takes the same fast path for the exact form and falls back to
 //! chrono's RFC 3339 parser for anything else.
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
@@ -40,8 +41,31 @@ pub fn is_format_of(text: &str, ms: i64) -> bool {
     }
 }
 
+thread_local! {
+    /// The last timestamp this thread formatted and the last it parsed: at
+    /// a busy server's rates most messages share their millisecond with the
+    /// one before, and each kept message's time is parsed and formatted
+    /// again for history.
+    static LAST_FORMATTED: Cell<(i64, [u8; 24])> = const { Cell::new((0, *EPOCH)) };
+    static LAST_PARSED: Cell<([u8; 24], i64)> = const { Cell::new((*EPOCH, 0)) };
+}
+
+/// The timestamp of 0, what the caches start with.
+const EPOCH: &[u8; 24] = b"1970-01-01T00:00:00.000Z";
+
 /// The timestamp of `ms` for years 0 to 9999, formatted without allocating.
 fn on_stack(ms: i64) -> Option<[u8; 24]> {
+    let (last_ms, last) = LAST_FORMATTED.get();
+    if last_ms == ms {
+        return Some(last);
+    }
+    let out = compute(ms)?;
+    LAST_FORMATTED.set((ms, out));
+    Some(out)
+}
+
+/// [`on_stack`] without the cache.
+fn compute(ms: i64) -> Option<[u8; 24]> {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
@@ -82,9 +106,18 @@ pub fn parse(text: &str) -> Option<i64> {
 
 /// The fast path: exactly `YYYY-MM-DDThh:mm:ss.sssZ` with ordinary field values.
 fn parse_exact(b: &[u8]) -> Option<i64> {
-    if b.len() != 24 {
-        return None;
+    let b: &[u8; 24] = b.try_into().ok()?;
+    let (last, last_ms) = LAST_PARSED.get();
+    if last == *b {
+        return Some(last_ms);
     }
+    let ms = parse_fields(b)?;
+    LAST_PARSED.set((*b, ms));
+    Some(ms)
+}
+
+/// [`parse_exact`] without the cache.
+fn parse_fields(b: &[u8; 24]) -> Option<i64> {
     for (at, sep) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
         if b[at] != sep {
             return None;
@@ -142,6 +175,20 @@ mod tests {
 
     fn chrono_format(ms: i64) -> String {
         chrono::DateTime::from_timestamp_millis(ms).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+
+    #[test]
+    fn repeated_and_alternating_times_are_not_mixed_up_by_the_caches() {
+        for ms in [5, 5, 86_400_000, 5, 0, 1_700_000_000_123, 1_700_000_000_123, 1_700_000_000_124] {
+            let text = format(ms);
+            let by_chrono =
+                chrono::DateTime::from_timestamp_millis(ms).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            assert_eq!(text, by_chrono);
+            assert_eq!(parse(&text), Some(ms));
+            assert!(is_format_of(&text, ms) && !is_format_of(&text, ms + 1));
+        }
+        assert_eq!(parse("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse("1970-01-01T00:00:00.00xZ"), None);
     }
 
     #[test]

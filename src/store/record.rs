@@ -29,13 +29,28 @@ impl Packed {
     /// `row` encoded (its multiline lines and direct parties are not kept:
     /// only rows without them are packed, see [`packable`]).
     pub fn of(row: &Row) -> Packed {
-        Packed { target: row.target.clone(), time_ms: row.time_ms, record: record_of(row) }
+        Packed { target: row.target.clone(), time_ms: row.time_ms, record: record_of_row(row) }
     }
 
     /// [`Packed::of`], taking the row (its target moves, not copied).
     pub fn take(row: Row) -> Packed {
-        let record = record_of(&row);
+        let record = record_of_row(&row);
         Packed { target: row.target, time_ms: row.time_ms, record }
+    }
+
+    /// The record of a channel message straight from its relayed line (no
+    /// [`Row`] in between: on every kept channel message's path). The caller
+    /// checks what [`packable`] does: `msgid` carries `time_ms`.
+    pub fn of_line(
+        target: String,
+        time_ms: i64,
+        msgid: &str,
+        kind: Kind,
+        sender_conn: u64,
+        account: Option<&str>,
+        line: &Line,
+    ) -> Packed {
+        Packed { target, time_ms, record: record_of(time_ms, msgid, kind, sender_conn, account, line) }
     }
 
     /// The row back (for an engine that keeps one row per message); `None`
@@ -61,21 +76,29 @@ impl Packed {
     }
 }
 
+thread_local! {
+    /// The tags of the record being made (one per thread: a record is made
+    /// for every channel message kept).
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// The record of `row`.
-fn record_of(row: &Row) -> Vec<u8> {
+fn record_of_row(row: &Row) -> Vec<u8> {
+    record_of(row.time_ms, &row.msgid, row.kind, row.sender_conn, row.sender_account.as_deref(), &row.line)
+}
+
+/// The record of a row of these fields.
+fn record_of(time_ms: i64, msgid: &str, kind: Kind, sender_conn: u64, account: Option<&str>, line: &Line) -> Vec<u8> {
     // Room for every field and its length prefix: a record grown by doubling
     // would hold up to twice its size while queued.
-    let line = &row.line;
-    let strings = [line.source.len(), row.msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
+    let strings = [line.source.len(), msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
     let size = 64
         + strings.iter().sum::<usize>()
-        + row.sender_account.as_ref().map_or(0, String::len)
+        + account.map_or(0, str::len)
         + line.params.iter().map(|p| p.len() + 3).sum::<usize>()
         + line.tags.iter().map(|t| t.key.len() + t.value.len() + 2).sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    let mut scratch = String::new();
-    let account = row.sender_account.as_deref();
-    encode(&mut out, &mut scratch, row.time_ms, &row.msgid, row.kind, row.sender_conn, account, &row.line);
+    SCRATCH.with_borrow_mut(|scratch| encode(&mut out, scratch, time_ms, msgid, kind, sender_conn, account, line));
     out
 }
 
@@ -159,6 +182,41 @@ fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// Where each field of a record ends, in order (kind, sender connection,
+/// account, msgid, source, command, parameter count, each parameter, server
+/// tags, client tags), written into `ends`; the fields, each with its length
+/// prefix, are the record's bytes between consecutive ends. False (and
+/// `ends` unspecified) for bytes that are not one whole record.
+pub fn field_ends(record: &[u8], ends: &mut Vec<usize>) -> bool {
+    ends.clear();
+    let mut r = Reader::new(record);
+    let whole = (|| {
+        let r = &mut r;
+        r.byte()?;
+        ends.push(r.at);
+        r.uint()?;
+        ends.push(r.at);
+        r.skip_opt()?;
+        ends.push(r.at);
+        for _ in 0..3 {
+            r.skip_str()?;
+            ends.push(r.at);
+        }
+        let n = r.uint()?;
+        ends.push(r.at);
+        for _ in 0..n {
+            r.skip_str()?;
+            ends.push(r.at);
+        }
+        r.skip_str()?;
+        ends.push(r.at);
+        r.skip_opt()?;
+        ends.push(r.at);
+        Some(())
+    })();
+    whole.is_some() && r.done()
+}
+
 /// Reads what the `put_` functions wrote; every read is `None` past the end.
 pub struct Reader<'a> {
     buf: &'a [u8],
@@ -200,6 +258,18 @@ impl<'a> Reader<'a> {
         let b = self.buf.get(self.at..self.at.checked_add(n)?)?;
         self.at += n;
         Some(b)
+    }
+
+    fn skip_str(&mut self) -> Option<()> {
+        let n = self.uint()? as usize;
+        self.take(n).map(drop)
+    }
+
+    fn skip_opt(&mut self) -> Option<()> {
+        match self.uint()? as usize {
+            0 => Some(()),
+            n => self.take(n - 1).map(drop),
+        }
     }
 
     fn str(&mut self) -> Option<String> {

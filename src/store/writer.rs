@@ -53,6 +53,8 @@ const RETRY: (Duration, Duration) = (Duration::from_millis(250), Duration::from_
 enum Item {
     /// An operation, and what it counts against the queue bound (0 unless an insert).
     Op(Op, usize),
+    /// Operations sent together, and what they count against the queue bound.
+    Ops(Vec<Op>, usize),
     Sync(oneshot::Sender<()>),
 }
 
@@ -134,47 +136,97 @@ impl HistoryWriter {
 
     /// Queues a row to keep; never waits. False when the queue was full (the
     /// row is dropped and counted).
+    pub fn record(&self, row: Row) -> bool {
+        self.record_all([row]) == 1
+    }
+
+    /// Queues rows to keep, with one send (a client's messages of one read
+    /// go together); never waits. Returns how many were queued: a row that
+    /// does not fit in the queue is dropped and counted.
+    ///
     /// A channel row goes packed when the store keeps it so: encoded here,
     /// on the sender's thread, into one buffer (the writer then frees one
     /// allocation instead of a row's dozen).
-    pub fn record(&self, row: Row) -> bool {
+    pub fn record_all(&self, rows: impl IntoIterator<Item = Row>) -> usize {
+        self.queue_all(rows.into_iter().map(|row| self.op_of(row)))
+    }
+
+    /// Queues inserts (of [`HistoryWriter::op_of`], or [`Op::Packed`] when
+    /// [`HistoryWriter::packs`]) with one send, as [`HistoryWriter::record_all`].
+    pub fn queue_all(&self, ops: impl IntoIterator<Item = Op>) -> usize {
         let cap = self.shared.queue_cap.load(Ordering::Relaxed);
-        let op = if self.packs && record::packable(&row) {
+        let mut total = 0;
+        let ops: Vec<Op> = ops.into_iter().inspect(|op| total += cost_of(op)).collect();
+        let (ops, cost) = if self.reserve(total, cap) {
+            (ops, total)
+        } else {
+            // Not all fit: as many as do, one by one.
+            let mut kept = (Vec::new(), 0);
+            for op in ops {
+                let cost = cost_of(&op);
+                if self.reserve(cost, cap) {
+                    kept.0.push(op);
+                    kept.1 += cost;
+                } else {
+                    self.count_drop(cap);
+                }
+            }
+            kept
+        };
+        let n = ops.len();
+        if n > 0 {
+            self.send(Item::Ops(ops, cost), n);
+        }
+        n
+    }
+
+    /// Whether channel rows go packed ([`Op::Packed`]) to this store.
+    pub fn packs(&self) -> bool {
+        self.packs
+    }
+
+    /// The operation that keeps `row`.
+    pub fn op_of(&self, row: Row) -> Op {
+        if self.packs && record::packable(&row) {
             Op::Packed(record::Packed::take(row))
         } else {
             Op::Insert(Box::new(row))
-        };
-        let cost = match &op {
-            Op::Packed(p) => p.cost(),
-            Op::Insert(row) => row.cost(),
-            _ => 0,
-        };
+        }
+    }
+
+    /// Counts `cost` bytes as queued; false (nothing counted) past `cap`.
+    fn reserve(&self, cost: usize, cap: usize) -> bool {
         if self.shared.queued.fetch_add(cost, Ordering::AcqRel) + cost > cap {
             self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
-            let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            let now = chrono::Utc::now().timestamp() as u64;
-            let last = self.shared.last_drop_log.load(Ordering::Relaxed);
-            if now >= last + 60
-                && self.shared.last_drop_log.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-            {
-                tracing::warn!(dropped, queue_bytes = cap, "history queue full: messages are not being kept");
-            }
             return false;
         }
-        self.send(op, cost);
         true
+    }
+
+    /// Counts a dropped row, and logs (at most once a minute).
+    fn count_drop(&self, cap: usize) {
+        let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = chrono::Utc::now().timestamp() as u64;
+        let last = self.shared.last_drop_log.load(Ordering::Relaxed);
+        if now >= last + 60
+            && self.shared.last_drop_log.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!(dropped, queue_bytes = cap, "history queue full: messages are not being kept");
+        }
     }
 
     /// Queues a redaction or read marker; these are never dropped.
     pub fn control(&self, op: Op) {
-        self.send(op, 0);
+        self.send(Item::Op(op, 0), 1);
     }
 
-    fn send(&self, op: Op, cost: usize) {
-        let waiting = self.shared.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
-        if self.tx.send(Item::Op(op, cost)).is_err() {
-            self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-        } else if waiting.is_multiple_of(self.shared.batch_cap.load(Ordering::Relaxed)) {
+    /// Sends `item`, holding `n` operations.
+    fn send(&self, item: Item, n: usize) {
+        let before = self.shared.outstanding.fetch_add(n, Ordering::AcqRel);
+        let cap = self.shared.batch_cap.load(Ordering::Relaxed);
+        if self.tx.send(item).is_err() {
+            self.shared.outstanding.fetch_sub(n, Ordering::AcqRel);
+        } else if before / cap != (before + n) / cap {
             // A full batch waits: wake the writer before its deadline.
             self.thread.unpark();
         }
@@ -216,6 +268,15 @@ impl HistoryWriter {
     }
 }
 
+/// What a queued operation counts against the queue bound (0 unless an insert).
+fn cost_of(op: &Op) -> usize {
+    match op {
+        Op::Packed(p) => p.cost(),
+        Op::Insert(row) => row.cost(),
+        _ => 0,
+    }
+}
+
 fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
     let mut prune_wait = PRUNE_IDLE;
     let mut next_prune = Instant::now() + prune_wait;
@@ -230,6 +291,10 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
                 match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
                     Ok(Item::Op(op, cost)) => {
                         kept.push(op);
+                        kept_bytes += cost;
+                    }
+                    Ok(Item::Ops(ops, cost)) => {
+                        kept.extend(ops);
                         kept_bytes += cost;
                     }
                     Ok(Item::Sync(done)) => {
@@ -275,6 +340,10 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
         let mut take = |item: Item, ops: &mut Vec<Op>, syncs: &mut Vec<oneshot::Sender<()>>| match item {
             Item::Op(op, cost) => {
                 ops.push(op);
+                bytes += cost;
+            }
+            Item::Ops(more, cost) => {
+                ops.extend(more);
                 bytes += cost;
             }
             Item::Sync(done) => syncs.push(done),

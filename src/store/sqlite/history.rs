@@ -144,10 +144,12 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
     let mut pending: Pending<'_> = Vec::new();
     // Where each target's rows are in `pending`.
     let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut last: Option<usize> = None;
     for op in ops {
         if matches!(op, Op::Redact(..) | Op::Rename(..)) {
             flush(tx, &mut pending, &mut counts)?;
             slot.clear();
+            last = None;
         }
         match op {
             Op::Insert(_) | Op::Packed(_) => {
@@ -165,13 +167,22 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                     _ => None,
                 };
                 if let Some((target, entry)) = packed {
-                    match slot.get(target.as_str()) {
-                        Some(&at) if at < pending.len() => pending[at].1.push(entry),
-                        _ => {
+                    // Rows come in runs of one target: try the last one first.
+                    let at = match last {
+                        Some(at) if at < pending.len() && pending[at].0 == target.as_str() => Some(at),
+                        _ => slot.get(target.as_str()).copied().filter(|&at| at < pending.len()),
+                    };
+                    match at {
+                        Some(at) => pending[at].1.push(entry),
+                        None => {
                             slot.insert(target, pending.len());
-                            pending.push((target, vec![entry]));
+                            // Sized for a busy channel's share of a batch.
+                            let mut rows = Vec::with_capacity(64);
+                            rows.push(entry);
+                            pending.push((target, rows));
                         }
                     }
+                    last = at.or(Some(pending.len() - 1));
                     continue;
                 }
                 let Op::Insert(row) = op else { continue };

@@ -9,6 +9,7 @@
 //! commit).
 
 pub mod accounts;
+mod body;
 mod channels;
 mod checkpoint;
 pub(crate) mod copy;
@@ -114,7 +115,7 @@ impl Sqlite {
         let history = open_file(dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)?;
         // The writer's connection: a larger page cache keeps the hot index
         // pages of busy targets in memory between batches.
-        history.pragma_update(None, "cache_size", -16384).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
+        history.pragma_update(None, "cache_size", -2048).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
         // Checkpoints run on their own thread (`checkpoint`); the writer
         // checkpoints itself only past a large WAL.
         let valve = checkpoint::VALVE_PAGES;

@@ -12,9 +12,10 @@
 //! no msgid index. Direct messages and draft/multiline messages stay one row
 //! each in `messages`.
 
+use super::body;
 use crate::store::copy::{Table, Value};
 use crate::store::history::{self, Kind, Stored};
-use crate::store::record::{self, Reader};
+use crate::store::record;
 use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::borrow::Cow;
@@ -36,8 +37,6 @@ pub const MIGRATION: &str = "CREATE TABLE packs (
 pub const SPAN_MS: i64 = 10_000;
 /// Most rows in one pack (bounds what a msgid probe or a redaction decodes).
 pub const MAX_ROWS: usize = 256;
-/// The body format's version byte.
-const FORMAT: u8 = 1;
 
 /// A position between rows: rows compare to it by (time, id).
 pub type Point = (i64, i64);
@@ -90,12 +89,12 @@ pub struct Entry<'a> {
 
 /// The next free row id, shared by `messages` and `packs`.
 pub fn next_id(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
-    let last: i64 = tx.query_row(
-        "SELECT max(coalesce((SELECT max(id) FROM messages), 0),
-                    coalesce((SELECT last_id FROM packs ORDER BY id DESC LIMIT 1), 0))",
-        [],
-        |r| r.get(0),
-    )?;
+    let last: i64 = tx
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(id) FROM messages), 0),
+                        coalesce((SELECT last_id FROM packs ORDER BY id DESC LIMIT 1), 0))",
+        )?
+        .query_row([], |r| r.get(0))?;
     Ok(last + 1)
 }
 
@@ -116,7 +115,7 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[Entry<'_>]) -> rusqlit
         let part = &rows[start..end];
         let (first_id, last_id) = (part[0].id, part[part.len() - 1].id);
         let size = part.iter().map(|e| e.record.len() + 12).sum();
-        let body = encode_body(size, part.iter().map(|e| (e.id - first_id, e.time_ms - lo, &*e.record)));
+        let body = body::encode(size, part.iter().map(|e| (e.id - first_id, e.time_ms - lo, &*e.record)));
         tx.prepare_cached(
             "INSERT INTO packs (id, target, first_ms, last_ms, last_id, rows, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
@@ -126,47 +125,16 @@ pub fn insert(tx: &Transaction<'_>, target: &str, rows: &[Entry<'_>]) -> rusqlit
     Ok(())
 }
 
-/// A pack body: the format byte, then per row its id and time offsets, the
-/// record's length and the record.
-fn encode_body<'r>(size: usize, rows: impl Iterator<Item = (i64, i64, &'r [u8])>) -> Vec<u8> {
-    let mut body = Vec::with_capacity(size + 1);
-    body.push(FORMAT);
-    for (id_off, ms_off, rec) in rows {
-        record::put_uint(&mut body, id_off as u64);
-        record::put_uint(&mut body, ms_off as u64);
-        record::put_uint(&mut body, rec.len() as u64);
-        body.extend_from_slice(rec);
-    }
-    body
-}
-
 /// The rows of a body as stored: (id, time, record). A body that does not
 /// parse (a damaged file) yields the rows before the damage.
-fn entries(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<(i64, i64, &[u8])> {
-    let mut out = Vec::new();
-    if body.first() != Some(&FORMAT) {
-        return out;
-    }
-    let mut r = Reader::new(&body[1..]);
-    while !r.done() {
-        let entry = (|| {
-            let id = pack_id + r.uint()? as i64;
-            let time_ms = first_ms + r.uint()? as i64;
-            let n = r.uint()? as usize;
-            Some((id, time_ms, r.take(n)?))
-        })();
-        match entry {
-            Some(e) => out.push(e),
-            None => break,
-        }
-    }
-    out
+fn entries(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<(i64, i64, Cow<'_, [u8]>)> {
+    body::decode(body).into_iter().map(|(id, ms, rec)| (pack_id + id, first_ms + ms, rec)).collect()
 }
 
 /// The rows of the pack `pack_id` whose first time is `first_ms`, in stored order.
 pub fn decode(pack_id: i64, first_ms: i64, body: &[u8]) -> Vec<Found> {
     let rows = entries(pack_id, first_ms, body).into_iter();
-    rows.filter_map(|(id, time_ms, rec)| Some(Found { point: (time_ms, id), stored: record::decode(rec, time_ms)? }))
+    rows.filter_map(|(id, time_ms, rec)| Some(Found { point: (time_ms, id), stored: record::decode(&rec, time_ms)? }))
         .collect()
 }
 
@@ -249,7 +217,7 @@ pub fn remove(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite:
             tx.prepare_cached("SELECT body FROM packs WHERE id = ?1")?.query_row([pack_id], |r| r.get(0))?;
         let rows = entries(pack_id, first_ms, &body);
         let before = rows.len();
-        let kept: Vec<(i64, i64, &[u8])> = rows.into_iter().filter(|e| !gone.contains(&e.0)).collect();
+        let kept: Vec<_> = rows.into_iter().filter(|e| !gone.contains(&e.0)).collect();
         removed += before - kept.len();
         if kept.is_empty() {
             tx.prepare_cached("DELETE FROM packs WHERE id = ?1")?.execute([pack_id])?;
@@ -260,7 +228,8 @@ pub fn remove(tx: &Transaction<'_>, target: &str, points: &[Point]) -> rusqlite:
         }
         let lo = kept.iter().map(|e| e.1).min().unwrap_or(first_ms);
         let hi = kept.iter().map(|e| e.1).max().unwrap_or(first_ms);
-        let out = encode_body(body.len(), kept.iter().map(|&(id, t, rec)| (id - pack_id, t - lo, rec)));
+        let size = kept.iter().map(|e| e.2.len()).sum();
+        let out = body::encode(size, kept.iter().map(|(id, t, rec)| (id - pack_id, t - lo, &rec[..])));
         tx.prepare_cached("UPDATE packs SET first_ms = ?2, last_ms = ?3, rows = ?4, body = ?5 WHERE id = ?1")?
             .execute(params![pack_id, lo, hi, kept.len() as i64, out])?;
     }
