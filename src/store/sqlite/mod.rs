@@ -113,8 +113,10 @@ impl Sqlite {
     pub fn open(dir: &Path) -> StoreResult<Sqlite> {
         let main = open_file(dir, MAIN_FILE, Sync::Full, schema::MAIN)?;
         let history = open_file(dir, HISTORY_FILE, Sync::Normal, history::SCHEMA)?;
-        // The writer's connection: a larger page cache keeps the hot index
-        // pages of busy targets in memory between batches.
+        // The writer's connection: a 2 MiB page cache holds the pages a batch
+        // touches (a pack per busy channel, their index leaves); with 16 MiB
+        // the writer took 0.36 µs of CPU per row at 50×20 against 0.32 (SQLite
+        // walks its cache at every commit).
         history.pragma_update(None, "cache_size", -2048).map_err(|e| format!("{HISTORY_FILE}: {e}"))?;
         // Checkpoints run on their own thread (`checkpoint`); the writer
         // checkpoints itself only past a large WAL.
