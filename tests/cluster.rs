@@ -7,7 +7,7 @@
 mod common;
 
 use common::redis::Redis;
-use common::{command_of, params_of, pg, Client, Server, BASE_CONFIG, WAIT};
+use common::{command_of, cs, params_of, pg, Client, Server, BASE_CONFIG, WAIT};
 use std::time::{Duration, Instant};
 
 /// The config of a node of the network on `redis`, named `name`; `ttl_ms` is
@@ -887,16 +887,6 @@ fn rename_is_refused_and_not_offered_until_it_travels_between_nodes() {
     wait_member(&mut bob, "#old", "alice");
     bob.send("JOIN #new");
     assert!(bob.expect("353").ends_with(":@bob"), "#new was free and bob created it");
-}
-
-/// Sends a ChanServ command and returns its NOTICE texts up to a sync point.
-fn cs(c: &mut Client, command: &str) -> Vec<String> {
-    c.send(&format!("PRIVMSG ChanServ :{command}"));
-    c.sync()
-        .into_iter()
-        .filter(|l| l.starts_with(":ChanServ!") && command_of(l) == "NOTICE")
-        .map(|l| params_of(&l).pop().unwrap_or_default())
-        .collect()
 }
 
 /// Sends ChanServ `command` until one of its NOTICEs contains `text` (a

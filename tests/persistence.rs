@@ -23,16 +23,6 @@ fn login(s: &Server, nick: &str) -> Client {
     c
 }
 
-/// Sends a ChanServ command and returns its NOTICE texts up to a sync point.
-fn cs(c: &mut Client, command: &str) -> Vec<String> {
-    c.send(&format!("PRIVMSG ChanServ :{command}"));
-    c.sync()
-        .into_iter()
-        .filter(|l| l.starts_with(":ChanServ!") && command_of(l) == "NOTICE")
-        .map(|l| params_of(&l).pop().unwrap_or_default())
-        .collect()
-}
-
 fn restart(s: Server, hard: bool) -> Server {
     let dir = if hard {
         s.crash()

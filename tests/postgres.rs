@@ -20,16 +20,6 @@ fn node(url: &str) -> Server {
     Server::start_with(&config(url))
 }
 
-/// Sends a ChanServ command and returns its NOTICE texts up to a sync point.
-fn cs(c: &mut Client, command: &str) -> Vec<String> {
-    c.send(&format!("PRIVMSG ChanServ :{command}"));
-    c.sync()
-        .into_iter()
-        .filter(|l| l.starts_with(":ChanServ!") && command_of(l) == "NOTICE")
-        .map(|l| params_of(&l).pop().unwrap_or_default())
-        .collect()
-}
-
 /// Retries `check` until it holds (another process's change arrives by
 /// NOTIFY, or the database comes back), failing after 30 s (a bound for a
 /// loaded machine, not a measure).

@@ -74,7 +74,8 @@ fn packed(ctx: &Ctx, cap: usize, target: &str, line: &Line, account: Option<&str
     {
         return None;
     }
-    Some(record::Packed::of_line(target.to_owned(), time_ms, msgid, kind, ctx.client.id, account, line))
+    let fields = record::Fields { time_ms, msgid, kind, sender_conn: ctx.client.id, account, line };
+    Some(record::Packed::of_line(target.to_owned(), &fields))
 }
 
 /// Records `lines`, just relayed to `channel` by this client (taken, not

@@ -40,17 +40,9 @@ impl Packed {
 
     /// The record of a channel message straight from its relayed line (no
     /// [`Row`] in between: on every kept channel message's path). The caller
-    /// checks what [`packable`] does: `msgid` carries `time_ms`.
-    pub fn of_line(
-        target: String,
-        time_ms: i64,
-        msgid: &str,
-        kind: Kind,
-        sender_conn: u64,
-        account: Option<&str>,
-        line: &Line,
-    ) -> Packed {
-        Packed { target, time_ms, record: record_of(time_ms, msgid, kind, sender_conn, account, line) }
+    /// checks what [`packable`] does: the msgid carries the time.
+    pub fn of_line(target: String, fields: &Fields<'_>) -> Packed {
+        Packed { target, time_ms: fields.time_ms, record: record_of(fields) }
     }
 
     /// The row back (for an engine that keeps one row per message); `None`
@@ -84,21 +76,29 @@ thread_local! {
 
 /// The record of `row`.
 fn record_of_row(row: &Row) -> Vec<u8> {
-    record_of(row.time_ms, &row.msgid, row.kind, row.sender_conn, row.sender_account.as_deref(), &row.line)
+    record_of(&Fields {
+        time_ms: row.time_ms,
+        msgid: &row.msgid,
+        kind: row.kind,
+        sender_conn: row.sender_conn,
+        account: row.sender_account.as_deref(),
+        line: &row.line,
+    })
 }
 
 /// The record of a row of these fields.
-fn record_of(time_ms: i64, msgid: &str, kind: Kind, sender_conn: u64, account: Option<&str>, line: &Line) -> Vec<u8> {
+fn record_of(f: &Fields<'_>) -> Vec<u8> {
     // Room for every field and its length prefix: a record grown by doubling
     // would hold up to twice its size while queued.
-    let strings = [line.source.len(), msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
+    let line = f.line;
+    let strings = [line.source.len(), f.msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
     let size = 64
         + strings.iter().sum::<usize>()
-        + account.map_or(0, str::len)
+        + f.account.map_or(0, str::len)
         + line.params.iter().map(|p| p.len() + 3).sum::<usize>()
         + line.tags.iter().map(|t| t.key.len() + t.value.len() + 2).sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    SCRATCH.with_borrow_mut(|scratch| encode(&mut out, scratch, time_ms, msgid, kind, sender_conn, account, line));
+    SCRATCH.with_borrow_mut(|scratch| encode(&mut out, scratch, f));
     out
 }
 
@@ -109,18 +109,26 @@ pub fn packable(row: &Row) -> bool {
     row.direct.is_none() && row.multiline.is_none() && crate::proto::msgid::time_of(&row.msgid) == Some(row.time_ms)
 }
 
-/// Appends the record of a row kept at `time_ms` (`scratch`: reused for the tags).
-#[allow(clippy::too_many_arguments)]
-pub fn encode(
-    out: &mut Vec<u8>,
-    scratch: &mut String,
-    time_ms: i64,
-    msgid: &str,
-    kind: Kind,
-    sender_conn: u64,
-    account: Option<&str>,
-    line: &Line,
-) {
+/// What a record holds, borrowed from a row or a relayed line.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    /// Milliseconds since the Unix epoch (kept beside the record, not in it).
+    pub time_ms: i64,
+    /// The message id.
+    pub msgid: &'a str,
+    /// Message or event.
+    pub kind: Kind,
+    /// The sender's connection.
+    pub sender_conn: u64,
+    /// The sender's folded account.
+    pub account: Option<&'a str>,
+    /// The line as relayed.
+    pub line: &'a Line,
+}
+
+/// Appends the record of `f` (`scratch`: reused for the tags).
+pub fn encode(out: &mut Vec<u8>, scratch: &mut String, f: &Fields<'_>) {
+    let Fields { time_ms, msgid, kind, sender_conn, account, line } = *f;
     out.push(kind as u8);
     put_uint(out, sender_conn);
     put_opt(out, account);

@@ -390,3 +390,13 @@ pub fn history_batch(c: &mut Client, request: &str) -> Vec<String> {
         inner.push(l);
     }
 }
+
+/// Sends a ChanServ command and returns its NOTICE texts up to a sync point.
+pub fn cs(c: &mut Client, command: &str) -> Vec<String> {
+    c.send(&format!("PRIVMSG ChanServ :{command}"));
+    c.sync()
+        .into_iter()
+        .filter(|l| l.starts_with(":ChanServ!") && command_of(l) == "NOTICE")
+        .map(|l| params_of(&l).pop().unwrap_or_default())
+        .collect()
+}

@@ -148,7 +148,15 @@ mod tests {
     fn rec(nick: &str, msgid: &str, params: &[&str]) -> Vec<u8> {
         let line = Line::new(format!("{nick}!u@h"), "PRIVMSG", params.iter().map(|p| p.to_string()).collect());
         let mut out = Vec::new();
-        record::encode(&mut out, &mut String::new(), 5, msgid, Kind::Message, 7, Some("acc"), &line);
+        let fields = record::Fields {
+            time_ms: 5,
+            msgid,
+            kind: Kind::Message,
+            sender_conn: 7,
+            account: Some("acc"),
+            line: &line,
+        };
+        record::encode(&mut out, &mut String::new(), &fields);
         out
     }
 
