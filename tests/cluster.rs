@@ -729,33 +729,39 @@ fn simultaneous_topic_and_mode_changes_on_two_nodes_end_the_same_everywhere() {
     alice.send("JOIN #race");
     alice.expect("366");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#race", "alice");
+    race_topic_and_key(&mut alice, &mut bob, |_, _| {});
+}
+
+/// Bob (on another node than alice, who made #race) joins #race and gets
+/// ops; both change its topic and key 50 times at once. Once each node has
+/// read the whole log (a message sent after the other node's last one
+/// arrived: done-a, then done-b, then done-a2) and `settle` returned, both
+/// nodes show the same topic and key, the last one of one of them.
+fn race_topic_and_key(alice: &mut Client, bob: &mut Client, settle: impl FnOnce(&mut Client, &mut Client)) {
+    wait_member(bob, "#race", "alice");
     bob.send("JOIN #race");
     bob.expect("366");
     alice.expect("JOIN");
     alice.send("MODE #race +o bob");
     bob.expect("MODE");
-    // Both nodes change the same topic and key, many times, at once.
     let burst = |who: &str| {
         (0..50).map(|i| format!("TOPIC #race :{who}-{i}\r\nMODE #race +k {who}{i}\r\n")).collect::<String>()
     };
     alice.send_raw(burst("a").as_bytes());
     bob.send_raw(burst("b").as_bytes());
-    // Each node has read the whole log once a message sent after the other
-    // node's last message arrived: done-a, then done-b, then done-a2.
     alice.send("PRIVMSG #race :done-a");
     bob.expect_where("done-a", |l| l.ends_with(":done-a"));
     bob.send("PRIVMSG #race :done-b");
     alice.expect_where("done-b", |l| l.ends_with(":done-b"));
     alice.send("PRIVMSG #race :done-a2");
     bob.expect_where("done-a2", |l| l.ends_with(":done-a2"));
-    let topic_a = answers(&mut alice, "TOPIC #race", "333");
-    let topic_b = answers(&mut bob, "TOPIC #race", "333");
+    settle(alice, bob);
+    let topic_a = answers(alice, "TOPIC #race", "333");
+    let topic_b = answers(bob, "TOPIC #race", "333");
     assert_eq!(topic_a, topic_b, "the same topic on both nodes");
-    let modes_a = answers(&mut alice, "MODE #race", "329");
-    let modes_b = answers(&mut bob, "MODE #race", "329");
+    let modes_a = answers(alice, "MODE #race", "329");
+    let modes_b = answers(bob, "MODE #race", "329");
     assert_eq!(modes_a, modes_b, "the same key on both nodes");
-    // And it is the last one of one of them.
     assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
 }
 
@@ -1190,19 +1196,26 @@ fn chathistory_on_one_node_has_the_messages_sent_on_the_other() {
     }
 }
 
-#[test]
-fn a_registered_channels_metadata_reaches_the_other_node_through_the_store() {
+/// Two nodes on one PostgreSQL database (and what keeps them running): alice,
+/// logged in on A, made and registered `chan` with ChanServ; bob is
+/// connected to B. Both with `caps`.
+fn registered_on_two_nodes(chan: &str, caps: &str) -> ((Redis, Server, Server), Client, Client) {
     let redis = Redis::start();
     let db = pg::database();
     let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
-    let caps = "draft/metadata-3 batch";
     let mut alice = common::with_caps(&a, "alice", caps);
     register_account(&mut alice, "alice");
-    alice.send("JOIN #meta");
+    alice.send(&format!("JOIN {chan}"));
     alice.expect("366");
-    let r = cs(&mut alice, "REGISTER #meta");
+    let r = cs(&mut alice, &format!("REGISTER {chan}"));
     assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
-    let mut bob = common::with_caps(&b, "bob", caps);
+    let bob = common::with_caps(&b, "bob", caps);
+    ((redis, a, b), alice, bob)
+}
+
+#[test]
+fn a_registered_channels_metadata_reaches_the_other_node_through_the_store() {
+    let (_nodes, mut alice, mut bob) = registered_on_two_nodes("#meta", "draft/metadata-3 batch");
     wait_member(&mut bob, "#meta", "alice");
     bob.send("JOIN #meta");
     bob.expect("366");
@@ -1226,48 +1239,14 @@ fn metadata_marker(from: &mut Client, to: &mut Client, chan: &str, key: &str) {
 
 #[test]
 fn simultaneous_changes_to_a_registered_channel_end_the_same_everywhere_after_the_stores_notices() {
-    let redis = Redis::start();
-    let db = pg::database();
-    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
-    let caps = "draft/metadata-3 batch";
-    let mut alice = common::with_caps(&a, "alice", caps);
-    register_account(&mut alice, "alice");
-    alice.send("JOIN #race");
-    alice.expect("366");
-    let r = cs(&mut alice, "REGISTER #race");
-    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
-    let mut bob = common::with_caps(&b, "bob", caps);
-    wait_member(&mut bob, "#race", "alice");
-    bob.send("JOIN #race");
-    bob.expect("366");
-    alice.expect("JOIN");
-    alice.send("MODE #race +o bob");
-    bob.expect("MODE");
-    // Both nodes change the topic and key of the registered channel, many
-    // times, at once: each origin saves its own changes in the shared store.
-    let burst = |who: &str| {
-        (0..50).map(|i| format!("TOPIC #race :{who}-{i}\r\nMODE #race +k {who}{i}\r\n")).collect::<String>()
-    };
-    alice.send_raw(burst("a").as_bytes());
-    bob.send_raw(burst("b").as_bytes());
-    // Each node has read the whole log (as in the test without a store),
-    // and each has heard every notice of the other's saves: a metadata
-    // change saved after them has arrived.
-    alice.send("PRIVMSG #race :done-a");
-    bob.expect_where("done-a", |l| l.ends_with(":done-a"));
-    bob.send("PRIVMSG #race :done-b");
-    alice.expect_where("done-b", |l| l.ends_with(":done-b"));
-    alice.send("PRIVMSG #race :done-a2");
-    bob.expect_where("done-a2", |l| l.ends_with(":done-a2"));
-    metadata_marker(&mut alice, &mut bob, "#race", "from-a");
-    metadata_marker(&mut bob, &mut alice, "#race", "from-b");
-    let topic_a = answers(&mut alice, "TOPIC #race", "333");
-    let topic_b = answers(&mut bob, "TOPIC #race", "333");
-    assert_eq!(topic_a, topic_b, "the same topic on both nodes");
-    let modes_a = answers(&mut alice, "MODE #race", "329");
-    let modes_b = answers(&mut bob, "MODE #race", "329");
-    assert_eq!(modes_a, modes_b, "the same key on both nodes");
-    assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
+    let (_nodes, mut alice, mut bob) = registered_on_two_nodes("#race", "draft/metadata-3 batch");
+    // Each origin saves its own changes in the shared store; once each node
+    // has also heard every notice of the other's saves (a metadata change
+    // saved after them has arrived), both end the same.
+    race_topic_and_key(&mut alice, &mut bob, |alice, bob| {
+        metadata_marker(alice, bob, "#race", "from-a");
+        metadata_marker(bob, alice, "#race", "from-b");
+    });
 }
 
 #[test]
