@@ -62,24 +62,26 @@ fn row(ctx: &Ctx, cap: usize, target: String, mut line: Line, account: &Option<S
     })
 }
 
-/// The packed record of a channel `line` (what [`row`] and
-/// [`record::packable`] would make, without the row in between); `None` when
+/// Adds the record of a channel `line` to `run` (what [`row`] and
+/// [`record::packable`] would make, without the row in between); false when
 /// it needs the row's path (not kept, client tags to trim, a msgid without
 /// its time).
-fn packed(ctx: &Ctx, cap: usize, target: &str, line: &Line, account: Option<&str>) -> Option<record::Packed> {
-    let kind = kind_of(line)?;
-    let time_ms = crate::proto::time::parse(tag_of(line, "time")?)?;
-    let msgid = tag_of(line, "msgid")?;
+fn pack(ctx: &Ctx, cap: usize, run: &mut record::Packed, line: &Line, account: Option<&str>) -> bool {
+    let Some(kind) = kind_of(line) else { return false };
+    let Some(time_ms) = tag_of(line, "time").and_then(crate::proto::time::parse) else { return false };
+    let Some(msgid) = tag_of(line, "msgid") else { return false };
     if line.client_tags.as_ref().is_some_and(|t| t.len() > cap) || crate::proto::msgid::time_of(msgid) != Some(time_ms)
     {
-        return None;
+        return false;
     }
-    let fields = record::Fields { time_ms, msgid, kind, sender_conn: ctx.client.id, account, line };
-    Some(record::Packed::of_line(target.to_owned(), &fields))
+    run.push(&record::Fields { time_ms, msgid, kind, sender_conn: ctx.client.id, account, line });
+    true
 }
 
 /// Records `lines`, just relayed to `channel` by this client (taken, not
-/// copied: this is on every channel message's path).
+/// copied: this is on every channel message's path). With a store that keeps
+/// channel rows packed, they go to the writer as one [`record::Packed`] run
+/// (a row that cannot be packed goes between runs, in order).
 pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Item = Line>) {
     let cfg = ctx.server.config();
     let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
@@ -89,13 +91,23 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
     let target = ctx.server.fold(&channel.name);
     let account = ctx.client.info().account.as_deref().map(|a| ctx.server.fold(a));
     let cap = cfg.history.client_tag_bytes;
-    let packs = writer.packs();
-    writer.queue_all(lines.into_iter().filter_map(|line| {
-        match packs.then(|| packed(ctx, cap, &target, &line, account.as_deref())).flatten() {
-            Some(p) => Some(Op::Packed(p)),
-            None => row(ctx, cap, target.clone(), line, &account).map(|r| writer.op_of(r)),
+    let mut ops = Vec::new();
+    let mut run = record::Packed::new(target.clone());
+    for line in lines {
+        if writer.packs() && pack(ctx, cap, &mut run, &line, account.as_deref()) {
+            continue;
         }
-    }));
+        if let Some(row) = row(ctx, cap, target.clone(), line, &account) {
+            if !run.is_empty() {
+                ops.push(Op::Packed(std::mem::replace(&mut run, record::Packed::new(target.clone()))));
+            }
+            ops.push(writer.op_of(row));
+        }
+    }
+    if !run.is_empty() {
+        ops.push(Op::Packed(run));
+    }
+    writer.queue_all(ops);
 }
 
 /// Records `line`, just sent by this client to the user `to`: on disk between

@@ -13,43 +13,74 @@
 use super::history::{self, Kind, Row, Stored};
 use crate::proto::line::Line;
 
-/// A channel row encoded on the sender's thread: its target and time beside
-/// the [`encode`]d record.
+/// Channel rows of one target encoded on the sender's thread: each row's
+/// time beside its [`encode`]d record, the records one after another in one
+/// buffer (a client's messages of one read to one channel are one `Packed`:
+/// one allocation for them all, freed by the writer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packed {
     /// The target key.
     pub target: String,
-    /// Milliseconds since the Unix epoch.
-    pub time_ms: i64,
-    /// The rest of the row.
-    pub record: Vec<u8>,
+    /// Per row: milliseconds since the Unix epoch, and where its record ends
+    /// in `records`.
+    rows: Vec<(i64, usize)>,
+    /// The records.
+    records: Vec<u8>,
 }
 
 impl Packed {
+    /// No rows yet, for `target`.
+    pub fn new(target: String) -> Packed {
+        Packed { target, rows: Vec::new(), records: Vec::new() }
+    }
+
     /// `row` encoded (its multiline lines and direct parties are not kept:
     /// only rows without them are packed, see [`packable`]).
     pub fn of(row: &Row) -> Packed {
-        Packed { target: row.target.clone(), time_ms: row.time_ms, record: record_of_row(row) }
+        let mut p = Packed::new(row.target.clone());
+        p.push(&Fields::of(row));
+        p
     }
 
     /// [`Packed::of`], taking the row (its target moves, not copied).
     pub fn take(row: Row) -> Packed {
-        let record = record_of_row(&row);
-        Packed { target: row.target, time_ms: row.time_ms, record }
+        let fields = Fields::of(&row);
+        let mut p = Packed { target: String::new(), rows: Vec::with_capacity(1), records: Vec::new() };
+        p.push(&fields);
+        p.target = row.target;
+        p
     }
 
-    /// The record of a channel message straight from its relayed line (no
-    /// [`Row`] in between: on every kept channel message's path). The caller
-    /// checks what [`packable`] does: the msgid carries the time.
-    pub fn of_line(target: String, fields: &Fields<'_>) -> Packed {
-        Packed { target, time_ms: fields.time_ms, record: record_of(fields) }
+    /// Adds the record of a channel message straight from its relayed line
+    /// (no [`Row`] in between: on every kept channel message's path). The
+    /// caller checks what [`packable`] does: the msgid carries the time.
+    pub fn push(&mut self, fields: &Fields<'_>) {
+        self.records.reserve(size_of(fields));
+        SCRATCH.with_borrow_mut(|scratch| encode(&mut self.records, scratch, fields));
+        self.rows.push((fields.time_ms, self.records.len()));
     }
 
-    /// The row back (for an engine that keeps one row per message); `None`
-    /// for a damaged record.
-    pub fn row(&self) -> Option<Row> {
-        let s = decode(&self.record, self.time_ms)?;
-        Some(Row {
+    /// How many rows it holds.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether it holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Each row's time and record, in order.
+    pub fn records(&self) -> impl Iterator<Item = (i64, &[u8])> {
+        let starts = std::iter::once(0).chain(self.rows.iter().map(|r| r.1));
+        self.rows.iter().zip(starts).map(|(&(time_ms, end), start)| (time_ms, &self.records[start..end]))
+    }
+
+    /// The rows back (for an engine that keeps one row per message); a
+    /// damaged record is left out.
+    pub fn rows(&self) -> Vec<Row> {
+        let rows = self.records().filter_map(|(time_ms, rec)| decode(rec, time_ms));
+        rows.map(|s| Row {
             target: self.target.clone(),
             msgid: s.msgid,
             time_ms: s.time_ms,
@@ -60,11 +91,15 @@ impl Packed {
             multiline: None,
             direct: None,
         })
+        .collect()
     }
 
     /// About how many bytes it holds while queued.
     pub fn cost(&self) -> usize {
-        std::mem::size_of::<Packed>() + self.target.len() + self.record.capacity()
+        std::mem::size_of::<Packed>()
+            + self.target.len()
+            + self.records.capacity()
+            + self.rows.capacity() * std::mem::size_of::<(i64, usize)>()
     }
 }
 
@@ -74,32 +109,15 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// The record of `row`.
-fn record_of_row(row: &Row) -> Vec<u8> {
-    record_of(&Fields {
-        time_ms: row.time_ms,
-        msgid: &row.msgid,
-        kind: row.kind,
-        sender_conn: row.sender_conn,
-        account: row.sender_account.as_deref(),
-        line: &row.line,
-    })
-}
-
-/// The record of a row of these fields.
-fn record_of(f: &Fields<'_>) -> Vec<u8> {
-    // Room for every field and its length prefix: a record grown by doubling
-    // would hold up to twice its size while queued.
+/// Room for the record of `f` and its length prefixes: a record grown by
+/// doubling would hold up to twice its size while queued.
+fn size_of(f: &Fields<'_>) -> usize {
     let line = f.line;
     let strings = [line.source.len(), f.msgid.len(), line.client_tags.as_ref().map_or(0, String::len)];
-    let size = 64
-        + strings.iter().sum::<usize>()
+    64 + strings.iter().sum::<usize>()
         + f.account.map_or(0, str::len)
         + line.params.iter().map(|p| p.len() + 3).sum::<usize>()
-        + line.tags.iter().map(|t| t.key.len() + t.value.len() + 2).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    SCRATCH.with_borrow_mut(|scratch| encode(&mut out, scratch, f));
-    out
+        + line.tags.iter().map(|t| t.key.len() + t.value.len() + 2).sum::<usize>()
 }
 
 /// Whether `row` may travel and be kept packed: a channel row (not direct,
@@ -124,6 +142,20 @@ pub struct Fields<'a> {
     pub account: Option<&'a str>,
     /// The line as relayed.
     pub line: &'a Line,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `row`.
+    pub fn of(row: &'a Row) -> Fields<'a> {
+        Fields {
+            time_ms: row.time_ms,
+            msgid: &row.msgid,
+            kind: row.kind,
+            sender_conn: row.sender_conn,
+            account: row.sender_account.as_deref(),
+            line: &row.line,
+        }
+    }
 }
 
 /// Appends the record of `f` (`scratch`: reused for the tags).
@@ -320,9 +352,11 @@ mod tests {
         };
         assert!(packable(&row));
         let packed = Packed::of(&row);
-        assert_eq!(packed.row().as_ref(), Some(&row));
-        for cut in 0..packed.record.len() {
-            assert!(decode(&packed.record[..cut], row.time_ms).is_none(), "cut at {cut}");
+        assert_eq!(packed.rows(), vec![row.clone()]);
+        let (time_ms, record) = packed.records().next().unwrap();
+        assert_eq!(time_ms, row.time_ms);
+        for cut in 0..record.len() {
+            assert!(decode(&record[..cut], row.time_ms).is_none(), "cut at {cut}");
         }
         let mut direct = row.clone();
         direct.direct = Some([("a".into(), "b".into()), ("b".into(), "a".into())]);

@@ -91,7 +91,8 @@ fn thread_cpu_us() -> u64 {
 struct Shared {
     /// Bytes of inserts queued and not yet committed (the bounded part).
     queued: AtomicUsize,
-    /// Every op queued and not yet committed.
+    /// Every row (or other operation) queued and not yet committed, as
+    /// [`units`] counts them.
     outstanding: AtomicUsize,
     stats: Stats,
     settings: Mutex<Settings>,
@@ -151,8 +152,9 @@ impl HistoryWriter {
         self.queue_all(rows.into_iter().map(|row| self.op_of(row)))
     }
 
-    /// Queues inserts (of [`HistoryWriter::op_of`], or [`Op::Packed`] when
-    /// [`HistoryWriter::packs`]) with one send, as [`HistoryWriter::record_all`].
+    /// Queues inserts (of [`HistoryWriter::op_of`], or [`Op::Packed`] runs
+    /// when [`HistoryWriter::packs`]) with one send, as
+    /// [`HistoryWriter::record_all`]; returns the rows queued.
     pub fn queue_all(&self, ops: impl IntoIterator<Item = Op>) -> usize {
         let cap = self.shared.queue_cap.load(Ordering::Relaxed);
         let mut total = 0;
@@ -168,16 +170,17 @@ impl HistoryWriter {
                     kept.0.push(op);
                     kept.1 += cost;
                 } else {
-                    self.count_drop(cap);
+                    self.count_drop(cap, rows_of(&op));
                 }
             }
             kept
         };
-        let n = ops.len();
-        if n > 0 {
+        let rows = ops.iter().map(rows_of).sum();
+        if !ops.is_empty() {
+            let n = ops.iter().map(units).sum();
             self.send(Item::Ops(ops, cost), n);
         }
-        n
+        rows
     }
 
     /// Whether channel rows go packed ([`Op::Packed`]) to this store.
@@ -203,9 +206,9 @@ impl HistoryWriter {
         true
     }
 
-    /// Counts a dropped row, and logs (at most once a minute).
-    fn count_drop(&self, cap: usize) {
-        let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Counts `n` dropped rows, and logs (at most once a minute).
+    fn count_drop(&self, cap: usize, n: usize) {
+        let dropped = self.shared.stats.dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
         let now = chrono::Utc::now().timestamp() as u64;
         let last = self.shared.last_drop_log.load(Ordering::Relaxed);
         if now >= last + 60
@@ -220,7 +223,7 @@ impl HistoryWriter {
         self.send(Item::Op(op, 0), 1);
     }
 
-    /// Sends `item`, holding `n` operations.
+    /// Sends `item`, holding `n` [`units`].
     fn send(&self, item: Item, n: usize) {
         let before = self.shared.outstanding.fetch_add(n, Ordering::AcqRel);
         let cap = self.shared.batch_cap.load(Ordering::Relaxed);
@@ -265,6 +268,20 @@ impl HistoryWriter {
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.shared.stats
+    }
+}
+
+/// What an operation counts in a batch and in `outstanding`: its rows, or 1.
+fn units(op: &Op) -> usize {
+    rows_of(op).max(1)
+}
+
+/// How many rows an operation inserts.
+fn rows_of(op: &Op) -> usize {
+    match op {
+        Op::Packed(p) => p.len(),
+        Op::Insert(_) => 1,
+        _ => 0,
     }
 }
 
@@ -337,26 +354,34 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
         let mut ops = Vec::with_capacity(max.min(4096));
         let mut syncs = Vec::new();
         let mut bytes = 0;
+        // Returns the units taken: a batch holds up to `max` rows.
         let mut take = |item: Item, ops: &mut Vec<Op>, syncs: &mut Vec<oneshot::Sender<()>>| match item {
             Item::Op(op, cost) => {
-                ops.push(op);
                 bytes += cost;
+                let n = units(&op);
+                ops.push(op);
+                n
             }
             Item::Ops(more, cost) => {
-                ops.extend(more);
                 bytes += cost;
+                let n = more.iter().map(units).sum();
+                ops.extend(more);
+                n
             }
-            Item::Sync(done) => syncs.push(done),
+            Item::Sync(done) => {
+                syncs.push(done);
+                0
+            }
         };
-        take(first, &mut ops, &mut syncs);
+        let mut rows = take(first, &mut ops, &mut syncs);
         let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
         loop {
             // Take what is queued; sleep (woken by a full batch or a reader
             // waiting in `sync`) until the deadline while the batch is short.
             let mut closed = false;
-            while ops.len() < max {
+            while rows < max {
                 match rx.try_recv() {
-                    Ok(item) => take(item, &mut ops, &mut syncs),
+                    Ok(item) => rows += take(item, &mut ops, &mut syncs),
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
                         closed = true;
@@ -365,7 +390,7 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Item>, shared: Arc<Shared>) {
                 }
             }
             let now = Instant::now();
-            if closed || ops.len() >= max || !syncs.is_empty() || now >= deadline {
+            if closed || rows >= max || !syncs.is_empty() || now >= deadline {
                 break;
             }
             std::thread::park_timeout(deadline - now);
@@ -395,7 +420,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: Vec<Op>, bytes: usize) -> Res
     if ops.is_empty() {
         return Ok(());
     }
-    let inserts = ops.iter().filter(|o| matches!(o, Op::Insert(_) | Op::Packed(_))).count();
+    let inserts: usize = ops.iter().map(rows_of).sum();
     let started = Instant::now();
     let cpu = thread_cpu_us();
     match store.write_history(&ops) {
@@ -417,7 +442,7 @@ fn commit(store: &dyn Store, shared: &Shared, ops: Vec<Op>, bytes: usize) -> Res
     shared.stats.cpu_us.fetch_add(thread_cpu_us().saturating_sub(cpu), Ordering::Relaxed);
     crate::metrics::METRICS.history_commit.observe(took);
     shared.queued.fetch_sub(bytes, Ordering::AcqRel);
-    shared.outstanding.fetch_sub(ops.len(), Ordering::AcqRel);
+    shared.outstanding.fetch_sub(ops.iter().map(units).sum(), Ordering::AcqRel);
     Ok(())
 }
 

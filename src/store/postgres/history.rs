@@ -16,23 +16,21 @@ pub fn write(tx: &mut Transaction<'_>, st: &mut Statements<'_>, ops: &[Op]) -> P
     let mut inserted = 0;
     let mut counts: HashMap<&str, i64> = HashMap::new();
     // Rows a sender packed, as rows (this engine keeps one row per message).
-    let unpacked: Vec<Option<Row>> = ops.iter().map(|o| if let Op::Packed(p) = o { p.row() } else { None }).collect();
+    let unpacked: Vec<Vec<Row>> =
+        ops.iter().map(|o| if let Op::Packed(p) = o { p.rows() } else { Vec::new() }).collect();
     let mut i = 0;
     while i < ops.len() {
         match &ops[i] {
             Op::Insert(_) | Op::Packed(_) => {
-                let start = i;
-                let run: Vec<Option<&Row>> = ops[i..]
-                    .iter()
-                    .enumerate()
-                    .map_while(|(k, o)| match o {
-                        Op::Insert(r) => Some(Some(&**r)),
-                        Op::Packed(_) => Some(unpacked[start + k].as_ref()),
-                        _ => None,
-                    })
-                    .collect();
-                i += run.len();
-                let run: Vec<&Row> = run.into_iter().flatten().collect();
+                let mut run: Vec<&Row> = Vec::new();
+                while i < ops.len() {
+                    match &ops[i] {
+                        Op::Insert(r) => run.push(r),
+                        Op::Packed(_) => run.extend(&unpacked[i]),
+                        _ => break,
+                    }
+                    i += 1;
+                }
                 inserted += insert(tx, st, &run, &mut counts)?;
                 continue;
             }

@@ -152,40 +152,45 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
             last = None;
         }
         match op {
-            Op::Insert(_) | Op::Packed(_) => {
-                inserted += 1;
-                let id = next;
-                next += 1;
-                let packed = match op {
-                    Op::Packed(p) => {
-                        Some((&p.target, Entry { id, time_ms: p.time_ms, record: (&p.record[..]).into() }))
-                    }
-                    Op::Insert(row) if record::packable(row) => {
-                        let p = record::Packed::of(row);
-                        Some((&row.target, Entry { id, time_ms: row.time_ms, record: p.record.into() }))
-                    }
-                    _ => None,
-                };
-                if let Some((target, entry)) = packed {
-                    // Rows come in runs of one target: try the last one first.
-                    let at = match last {
-                        Some(at) if at < pending.len() && pending[at].0 == target.as_str() => Some(at),
-                        _ => slot.get(target.as_str()).copied().filter(|&at| at < pending.len()),
-                    };
-                    match at {
-                        Some(at) => pending[at].1.push(entry),
+            Op::Packed(p) => {
+                // Rows come in runs of one target: try the last one first.
+                let target = p.target.as_str();
+                let at = match last {
+                    Some(at) if at < pending.len() && pending[at].0 == target => at,
+                    _ => match slot.get(target).copied().filter(|&at| at < pending.len()) {
+                        Some(at) => at,
                         None => {
                             slot.insert(target, pending.len());
                             // Sized for a busy channel's share of a batch.
-                            let mut rows = Vec::with_capacity(64);
-                            rows.push(entry);
-                            pending.push((target, rows));
+                            pending.push((target, Vec::with_capacity(64)));
+                            pending.len() - 1
+                        }
+                    },
+                };
+                last = Some(at);
+                for (time_ms, rec) in p.records() {
+                    pending[at].1.push(Entry { id: next, time_ms, record: rec.into() });
+                    next += 1;
+                    inserted += 1;
+                }
+            }
+            Op::Insert(row) => {
+                let id = next;
+                next += 1;
+                inserted += 1;
+                if record::packable(row) {
+                    let rec = record::Packed::of(row).records().map(|(_, rec)| rec.to_vec()).next().unwrap_or_default();
+                    let entry = Entry { id, time_ms: row.time_ms, record: rec.into() };
+                    match slot.get(row.target.as_str()).copied().filter(|&at| at < pending.len()) {
+                        Some(at) => pending[at].1.push(entry),
+                        None => {
+                            slot.insert(&row.target, pending.len());
+                            pending.push((&row.target, vec![entry]));
                         }
                     }
-                    last = at.or(Some(pending.len() - 1));
+                    last = None;
                     continue;
                 }
-                let Op::Insert(row) = op else { continue };
                 *counts.entry(row.target.as_str()).or_insert(0) += 1;
                 insert_one(tx, id, row)?;
                 if let Some(sides) = &row.direct {
