@@ -34,15 +34,9 @@ impl Packed {
         Packed { target, rows: Vec::new(), records: Vec::new() }
     }
 
-    /// `row` encoded (its multiline lines and direct parties are not kept:
-    /// only rows without them are packed, see [`packable`]).
-    pub fn of(row: &Row) -> Packed {
-        let mut p = Packed::new(row.target.clone());
-        p.push(&Fields::of(row));
-        p
-    }
-
-    /// [`Packed::of`], taking the row (its target moves, not copied).
+    /// `row` encoded, taking it (its target moves, not copied; its
+    /// multiline lines and direct parties are not kept: only rows without
+    /// them are packed, see [`packable`]).
     pub fn take(row: Row) -> Packed {
         let fields = Fields::of(&row);
         let mut p = Packed { target: String::new(), rows: Vec::with_capacity(1), records: Vec::new() };
@@ -107,6 +101,14 @@ thread_local! {
     /// The tags of the record being made (one per thread: a record is made
     /// for every channel message kept).
     static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The record of `row` alone (a packable row that reached the writer as a row).
+pub fn of_row(row: &Row) -> Vec<u8> {
+    let fields = Fields::of(row);
+    let mut out = Vec::with_capacity(size_of(&fields));
+    SCRATCH.with_borrow_mut(|scratch| encode(&mut out, scratch, &fields));
+    out
 }
 
 /// Room for the record of `f` and its length prefixes: a record grown by
@@ -351,7 +353,7 @@ mod tests {
             direct: None,
         };
         assert!(packable(&row));
-        let packed = Packed::of(&row);
+        let packed = Packed::take(row.clone());
         assert_eq!(packed.rows(), vec![row.clone()]);
         let (time_ms, record) = packed.records().next().unwrap();
         assert_eq!(time_ms, row.time_ms);

@@ -100,6 +100,18 @@ fn insert_one(tx: &Transaction<'_>, id: i64, row: &Row) -> rusqlite::Result<()> 
 /// Packable rows waiting to be packed, per target in first-seen order.
 type Pending<'a> = Vec<(&'a str, Vec<Entry<'a>>)>;
 
+/// Where each target's rows are in [`Pending`].
+type Slots<'a> = std::collections::HashMap<&'a str, usize>;
+
+/// The place of `target`'s rows in `pending`, added when it has none yet.
+fn slot_of<'a>(pending: &mut Pending<'a>, slots: &mut Slots<'a>, target: &'a str) -> usize {
+    *slots.entry(target).or_insert_with(|| {
+        // Sized for a busy channel's share of a batch.
+        pending.push((target, Vec::with_capacity(64)));
+        pending.len() - 1
+    })
+}
+
 /// Row counts per target, written once per batch.
 type Counts<'a> = std::collections::HashMap<&'a str, i64>;
 
@@ -143,31 +155,15 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
     // Packed before any op that reads or moves rows.
     let mut pending: Pending<'_> = Vec::new();
     // Where each target's rows are in `pending`.
-    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut last: Option<usize> = None;
+    let mut slot: Slots<'_> = Slots::new();
     for op in ops {
         if matches!(op, Op::Redact(..) | Op::Rename(..)) {
             flush(tx, &mut pending, &mut counts)?;
             slot.clear();
-            last = None;
         }
         match op {
             Op::Packed(p) => {
-                // Rows come in runs of one target: try the last one first.
-                let target = p.target.as_str();
-                let at = match last {
-                    Some(at) if at < pending.len() && pending[at].0 == target => at,
-                    _ => match slot.get(target).copied().filter(|&at| at < pending.len()) {
-                        Some(at) => at,
-                        None => {
-                            slot.insert(target, pending.len());
-                            // Sized for a busy channel's share of a batch.
-                            pending.push((target, Vec::with_capacity(64)));
-                            pending.len() - 1
-                        }
-                    },
-                };
-                last = Some(at);
+                let at = slot_of(&mut pending, &mut slot, &p.target);
                 for (time_ms, rec) in p.records() {
                     pending[at].1.push(Entry { id: next, time_ms, record: rec.into() });
                     next += 1;
@@ -179,16 +175,8 @@ pub fn write(tx: &Transaction<'_>, ops: &[Op]) -> rusqlite::Result<usize> {
                 next += 1;
                 inserted += 1;
                 if record::packable(row) {
-                    let rec = record::Packed::of(row).records().map(|(_, rec)| rec.to_vec()).next().unwrap_or_default();
-                    let entry = Entry { id, time_ms: row.time_ms, record: rec.into() };
-                    match slot.get(row.target.as_str()).copied().filter(|&at| at < pending.len()) {
-                        Some(at) => pending[at].1.push(entry),
-                        None => {
-                            slot.insert(&row.target, pending.len());
-                            pending.push((&row.target, vec![entry]));
-                        }
-                    }
-                    last = None;
+                    let at = slot_of(&mut pending, &mut slot, &row.target);
+                    pending[at].1.push(Entry { id, time_ms: row.time_ms, record: record::of_row(row).into() });
                     continue;
                 }
                 *counts.entry(row.target.as_str()).or_insert(0) += 1;
