@@ -136,25 +136,17 @@ impl HistoryWriter {
     }
 
     /// Queues a row to keep; never waits. False when the queue was full (the
-    /// row is dropped and counted).
+    /// row is dropped and counted). A channel row goes packed when the store
+    /// keeps it so ([`HistoryWriter::op_of`]).
     pub fn record(&self, row: Row) -> bool {
-        self.record_all([row]) == 1
-    }
-
-    /// Queues rows to keep, with one send (a client's messages of one read
-    /// go together); never waits. Returns how many were queued: a row that
-    /// does not fit in the queue is dropped and counted.
-    ///
-    /// A channel row goes packed when the store keeps it so: encoded here,
-    /// on the sender's thread, into one buffer (the writer then frees one
-    /// allocation instead of a row's dozen).
-    pub fn record_all(&self, rows: impl IntoIterator<Item = Row>) -> usize {
-        self.queue_all(rows.into_iter().map(|row| self.op_of(row)))
+        self.queue_all([self.op_of(row)]) == 1
     }
 
     /// Queues inserts (of [`HistoryWriter::op_of`], or [`Op::Packed`] runs
-    /// when [`HistoryWriter::packs`]) with one send, as
-    /// [`HistoryWriter::record_all`]; returns the rows queued.
+    /// when [`HistoryWriter::packs`]: a client's messages of one read, encoded
+    /// on the sender's thread into one buffer) with one send; never waits.
+    /// Returns the rows queued: what does not fit in the queue is dropped and
+    /// counted.
     pub fn queue_all(&self, ops: impl IntoIterator<Item = Op>) -> usize {
         let cap = self.shared.queue_cap.load(Ordering::Relaxed);
         let mut total = 0;
