@@ -1048,6 +1048,11 @@ fn after_redis_restarts_empty_registered_channels_come_back_from_postgres() {
     assert!(founder_b.expect("PRIVMSG").ends_with("PRIVMSG #kept :welcome back"));
 }
 
+/// Whether a JOIN's NAMES replies (`burst`) list `entry` (a nick with its prefix).
+fn in_names(burst: &[String], entry: &str) -> bool {
+    burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == entry))
+}
+
 #[test]
 fn chanserv_registrations_reach_the_nodes_already_running() {
     let redis = Redis::start();
@@ -1070,19 +1075,13 @@ fn chanserv_registrations_reach_the_nodes_already_running() {
     cs_until(&mut carol, "AMODE #reg", "bob +o");
     bob.send("JOIN #reg");
     let burst = bob.collect_until("366");
-    assert!(
-        burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == "@bob")),
-        "{burst:?}"
-    );
+    assert!(in_names(&burst, "@bob"), "{burst:?}");
     wait_op(&mut alice, "#reg", "bob");
     // The founder, logged in on B, gets ops there.
     let mut alice_b = logged_in(b.port, "alice", "alice_b");
     alice_b.send("JOIN #reg");
     let burst = alice_b.collect_until("366");
-    assert!(
-        burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == "@alice_b")),
-        "{burst:?}"
-    );
+    assert!(in_names(&burst, "@alice_b"), "{burst:?}");
     // AMODE -o on A: gone from B's list, and bob joins again on B without ops.
     let r = cs(&mut alice, "AMODE #reg -o bob");
     assert!(r.iter().any(|l| l.contains("no longer gets +o")), "{r:?}");
@@ -1095,10 +1094,7 @@ fn chanserv_registrations_reach_the_nodes_already_running() {
     bob.expect("PART");
     bob.send("JOIN #reg");
     let burst = bob.collect_until("366");
-    assert!(
-        burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == "bob")),
-        "{burst:?}"
-    );
+    assert!(in_names(&burst, "bob"), "{burst:?}");
     // TRANSFER on A: B names bob the founder, and bob DROPs it on B; A forgets it.
     let r = cs(&mut alice, "TRANSFER #reg bob");
     assert!(r.iter().any(|l| l.contains("now belongs to bob")), "{r:?}");
