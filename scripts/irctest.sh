@@ -13,6 +13,10 @@
 #   --expected FILE      after the run, fail (exit 1) if a test listed in FILE did not pass, and
 #                        name the passing tests FILE lacks (.ci/run uses tests/irctest/expected-pass.txt)
 #   --update-expected    rewrite tests/irctest/expected-pass.txt with every test that passed
+#   --cluster            test node A of a running two-node cluster instead of a single node (per
+#                        test a redis-server and a node B beside it, see banterd_controller.py);
+#                        with --expected, the tests tests/irctest/not-on-cluster.txt names (what a
+#                        cluster node does not offer yet) are taken out of the list
 #
 # Environment:
 #   IRCTEST_DIR       the irctest checkout (default: ../shared/irctest beside the repository)
@@ -30,11 +34,13 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 expected=""
 update=""
+cluster=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --expected) expected="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --update-expected) update="$repo/tests/irctest/expected-pass.txt"; shift ;;
+    --cluster) cluster=1; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -65,6 +71,14 @@ command -v faketime >/dev/null ||
 out="${IRCTEST_OUT_DIR:-$repo/target/irctest/run-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$out/tmp" || exit 2
 out="$(cd "$out" && pwd)"
+if [ -n "$cluster" ]; then
+  export BANTERD_CLUSTER=1
+  command -v redis-server >/dev/null || { echo "irctest.sh: --cluster needs redis-server (apt-get install redis-server)" >&2; exit 2; }
+  if [ -n "$expected" ]; then
+    grep -v -x -F -f <(grep -v -e '^#' -e '^$' "$repo/tests/irctest/not-on-cluster.txt") "$expected" >"$out/expected-cluster.txt"
+    expected="$out/expected-cluster.txt"
+  fi
+fi
 workers="${IRCTEST_WORKERS:-4}"
 xdist_args=()
 [ "$workers" != "0" ] && xdist_args=(-n "$workers")

@@ -21,6 +21,16 @@ database and logs go there too) from what the test asks for:
 Environment: ``BANTERD_BIN`` (default: target/release/banterd in this
 repository), ``IRCTEST_DEBUG_LOGS=1`` streams banterd's log into pytest's
 output instead of ``banterd.log`` in the test's directory.
+
+``BANTERD_CLUSTER=1`` tests one node of a running two-node cluster instead of a
+single node: per test, a ``redis-server`` of its own (in the test's directory,
+on a free loopback port, without persistence) and a second banterd, node B,
+with the same configuration on another port, both nodes with a ``[cluster]``
+section naming that Redis. The suite talks to node A only; its nicks and new
+channels are claimed in Redis and its changes published as on any node of a
+network. A restart stops node A cleanly (it announces its departure, freeing its
+users' nicks at once) and starts it again as a new member, which replays the
+log.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import shutil
+import socket
 import subprocess
+import time
 from typing import Any, Dict, List, Optional, Type
 
 from irctest import cases, patma
@@ -72,6 +84,25 @@ BASE_CONFIG: Dict[str, Dict[str, Any]] = {
 }
 
 OPERS: List[Dict[str, str]] = [{"name": "operuser", "password": "operpassword"}]
+
+# BANTERD_CLUSTER=1: node A of a two-node cluster (see the module's doc).
+CLUSTER = os.environ.get("BANTERD_CLUSTER") == "1"
+
+
+def _wait_for_tcp(port: int, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
+    """Wait until something accepts connections on 127.0.0.1:port, failing if
+    the process that should listen there exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not listen on port {port} in {timeout} s")
+            time.sleep(0.02)
 
 
 def _toml_value(value: Any) -> str:
@@ -192,6 +223,9 @@ class BanterdController(BaseServerController, DirectoryBasedController):
         self._tables: Dict[str, Dict[str, Any]] = {}
         self._arrays: Dict[str, List[Dict[str, Any]]] = {}
         self._log_file: Optional[Any] = None
+        # BANTERD_CLUSTER: redis-server and node B, stopped with node A
+        self._peers: List[subprocess.Popen] = []
+        self._peer_logs: List[Any] = []
 
     # -- configuration -------------------------------------------------------
 
@@ -272,6 +306,8 @@ class BanterdController(BaseServerController, DirectoryBasedController):
         self._write_config()
         self._faketime = faketime if faketime and shutil.which("faketime") else None
         self.faketime_enabled = self._faketime is not None
+        if CLUSTER:
+            self._start_cluster_peers()
         self._start()
         try:
             self.wait_for_port()
@@ -297,6 +333,59 @@ class BanterdController(BaseServerController, DirectoryBasedController):
                 cmd, env=env, cwd=self.directory, stdout=self._log_file, stderr=self._log_file
             )
 
+    def _start_cluster_peers(self) -> None:
+        """Start this test's redis-server and node B, and give node A's config
+        the ``[cluster]`` section (BANTERD_CLUSTER)."""
+        assert self.directory
+        _, redis_port = self.get_hostname_and_port()
+        redis_dir = self.directory / "redis"
+        redis_dir.mkdir()
+        self._spawn_peer(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(redis_dir)],
+            "redis.log",
+        )
+        _wait_for_tcp(redis_port, self._peers[-1], "redis-server")
+        cluster = {
+            "redis_url": f"redis://127.0.0.1:{redis_port}/0",
+            "heartbeat_ms": 1000,
+            "ttl_ms": 5000,
+        }
+        self._tables["cluster"] = dict(cluster, node_name="a")
+        self._write_config()
+
+        _, b_port = self.get_hostname_and_port()
+        b_tables = {name: dict(table) for name, table in self._tables.items()}
+        b_tables.pop("tls", None)
+        b_tables["server"]["listen"] = [f"127.0.0.1:{b_port}"]
+        b_tables["server"]["data_dir"] = str(self.directory / "data-b")
+        b_tables["cluster"] = dict(cluster, node_name="b")
+        b_config = self.directory / "config-b.toml"
+        b_config.write_text(to_toml(b_tables, {"oper": [dict(o) for o in OPERS]}))
+        self._spawn_peer([str(self.binary), "--config", str(b_config)], "banterd-b.log")
+        _wait_for_tcp(b_port, self._peers[-1], "node B")
+
+    def _spawn_peer(self, cmd: List[str], log_name: str) -> None:
+        assert self.directory
+        log = open(self.directory / log_name, "ab")
+        self._peer_logs.append(log)
+        self._peers.append(
+            subprocess.Popen(cmd, cwd=self.directory, stdout=log, stderr=log, start_new_session=True)
+        )
+
+    def _stop_cluster_peers(self) -> None:
+        """Stop node B, then Redis (node B announces its departure first)."""
+        for proc in reversed(self._peers):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self._peer_logs:
+            log.close()
+        self._peers, self._peer_logs = [], []
+
     def _raise_if_unsupported(self, websocket: bool) -> None:
         """A banterd without a WebSocket transport refuses the [[websocket]]
         section as an unknown key: that is a missing feature, not a failure."""
@@ -307,14 +396,19 @@ class BanterdController(BaseServerController, DirectoryBasedController):
             raise NotImplementedByController("WebSocket listener")
 
     def kill_proc(self) -> None:
+        self._stop_node()
+        self._stop_cluster_peers()
+
+    def _stop_node(self) -> None:
         super().kill_proc()
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
 
     def restart(self) -> None:
-        """Stop banterd and start it again on the same config and data dir."""
-        self.kill_proc()
+        """Stop banterd and start it again on the same config and data dir
+        (node A only, in a cluster)."""
+        self._stop_node()
         self.port_open = False
         self._start()
         self.wait_for_port()
