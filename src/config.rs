@@ -409,8 +409,9 @@ pub struct ClusterConfig {
     /// How long a node's liveness key lives without renewal, in ms: a node
     /// silent that long is declared down and its users quit.
     pub ttl_ms: u64,
-    /// How long a change that must reach Redis (a nick claim) waits for it to
-    /// come back before failing, in ms.
+    /// How long Redis may be away, in ms: meanwhile changes wait in memory
+    /// (a nick or channel-creation claim fails past it); past it the node
+    /// disconnects its clients and restarts, joining again once Redis is back.
     pub grace_ms: u64,
 }
 

@@ -74,8 +74,22 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     server.history.attach(store.clone(), writer);
     server.restore_channels(Committer::start(store.clone()), records);
     crate::state::refresh::start(&server, &store);
-    // A node of a cluster learns the network before anyone can connect.
-    crate::cluster::start(&server).await?;
+    // A node of a cluster learns the network before anyone can connect; it
+    // waits for Redis as long as it takes, and a stop signal ends the wait.
+    let joining = crate::cluster::start(&server);
+    tokio::pin!(joining);
+    loop {
+        tokio::select! {
+            joined = &mut joining => break joined?,
+            request = signals.recv() => match request {
+                signals::Request::Stop => {
+                    tracing::info!("stopped before joining the network");
+                    return Ok(Exit::Stopped);
+                }
+                signals::Request::Reload => reload(&server),
+            },
+        }
+    }
     let mut listeners = Vec::new();
     for addr in &listen {
         let l = net::listener::bind(*addr)?;

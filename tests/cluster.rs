@@ -801,16 +801,23 @@ fn sessions_survive_a_redis_restart_with_its_data() {
     assert!(!logged.iter().any(|l| l.contains("left the network")), "{logged:#?}");
 }
 
-/// The port `s` listens on after it restarted itself (its log says so again).
-fn relistened(s: &Server) -> u16 {
+/// The next line of `s`'s log that contains `what` (skipping the others).
+fn logged(s: &Server, what: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = s.log.recv_timeout(left).expect("the node did not listen again");
-        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-            return rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("port");
+        let line = s.log.recv_timeout(left).unwrap_or_else(|_| panic!("the node never logged {what:?}"));
+        if line.contains(what) {
+            return line;
         }
     }
+}
+
+/// The port `s` listens on after it restarted itself (its log says so again).
+fn relistened(s: &Server) -> u16 {
+    let line = logged(s, "listening on 127.0.0.1:");
+    let rest = line.split("listening on 127.0.0.1:").nth(1).expect("port");
+    rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("port")
 }
 
 #[test]
@@ -842,6 +849,39 @@ fn after_redis_restarts_empty_the_nodes_restart_and_clients_chat_again() {
     dave.expect("401");
     let mut again = Client::connect(port_b);
     assert_eq!(try_register(&mut again, "alice", "x"), "001");
+}
+
+#[test]
+fn nodes_whose_redis_stays_away_past_the_grace_period_disconnect_and_come_back_with_it() {
+    let mut redis = Redis::start();
+    let with_grace = |name| Server::start_with(&format!("{}grace_ms = 1500\n", node_config(&redis, name, 5000, None)));
+    let (a, b) = (with_grace("a"), with_grace("b"));
+    let mut alice = a.client("alice");
+    let mut bob = b.client("bob");
+    wait_user(&mut alice, "bob");
+    redis.stop();
+    // Past the grace period neither node carries on alone: each tells its
+    // clients why and restarts, and the new process waits for Redis before
+    // it listens (its tries are logged).
+    for c in [&mut alice, &mut bob] {
+        let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
+        assert!(error.contains("lost contact with the rest of the network"), "{error}");
+    }
+    for s in [&a, &b] {
+        logged(s, "cannot join the network yet");
+    }
+    redis.resume();
+    let (port_a, port_b) = (relistened(&a), relistened(&b));
+    let mut carol = Client::connect(port_a);
+    carol.register("carol");
+    let mut dave = Client::connect(port_b);
+    dave.register("dave");
+    wait_user(&mut carol, "dave");
+    carol.send("PRIVMSG dave :hello again");
+    assert_eq!(dave.expect("PRIVMSG"), ":carol!~carol@127.0.0.1 PRIVMSG dave :hello again");
+    // The nodes' earlier lives are reaped once their liveness keys expire.
+    ask_until(&mut dave, "WHOIS alice", "401", |l| command_of(l) == "401");
+    ask_until(&mut carol, "WHOIS bob", "401", |l| command_of(l) == "401");
 }
 
 #[test]

@@ -152,15 +152,18 @@ pub enum Job {
     Down(oneshot::Sender<()>),
 }
 
-/// Connects for commands (reconnecting by itself) and checks Redis answers.
-pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager), String> {
-    let client = redis::Client::open(url).map_err(|e| format!("cluster.redis_url: {e}"))?;
+/// The client for `url` (only parsed: nothing is reached yet).
+pub fn open(url: &str) -> Result<redis::Client, String> {
+    redis::Client::open(url).map_err(|e| format!("cluster.redis_url: {e}"))
+}
+
+/// A connection for commands that reconnects by itself; fails if Redis does
+/// not answer now.
+pub async fn manager(client: &redis::Client) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(Duration::from_secs(5)))
         .set_connection_timeout(Some(Duration::from_secs(5)));
-    let manager =
-        client.get_connection_manager_with_config(config).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
-    Ok((client, manager))
+    client.get_connection_manager_with_config(config).await
 }
 
 /// A connection for blocking reads (no response timeout: XREAD BLOCK waits).
@@ -338,44 +341,58 @@ async fn run_claim(
     }
 }
 
+/// Why the heartbeat gave up on this node's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// This node is not in `banter:nodes` (any more): it was reaped while
+    /// alive, or Redis lost its data.
+    Reaped,
+    /// Redis did not answer for longer than the grace period.
+    Unreachable,
+}
+
 /// Renews this node's liveness key and runs the reaper every `every`, until
-/// `stop` turns true (false is returned) or this node is found to be no
-/// longer a member of the network (true: it was reaped while alive, or Redis
-/// lost its data).
+/// `stop` turns true (None is returned) or this node's membership is lost:
+/// it is no longer a member of the network, or Redis has not answered a
+/// renewal for longer than `grace` (whether the others reaped it meanwhile
+/// cannot be known until Redis answers, and carrying on alone could hand out
+/// nicks they hold).
 pub async fn heartbeat(
     mut con: ConnectionManager,
     node: String,
     every: Duration,
     ttl_ms: u64,
+    grace: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> bool {
+) -> Option<Lost> {
     let reap = reap_script();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut answered = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => return false,
+            _ = stop.changed() => return None,
         }
         if *stop.borrow() {
-            return false;
+            return None;
         }
-        let renewed: redis::RedisResult<((), bool)> = redis::pipe()
-            .cmd("SET")
-            .arg(format!("{ALIVE}{node}"))
-            .arg(1)
-            .arg("PX")
-            .arg(ttl_ms)
-            .cmd("SISMEMBER")
-            .arg(NODES)
-            .arg(&node)
-            .query_async(&mut con)
-            .await;
+        let mut renewal = redis::pipe();
+        renewal.cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms);
+        renewal.cmd("SISMEMBER").arg(NODES).arg(&node);
+        let renewed = match tokio::time::timeout(grace, renewal.query_async::<((), bool)>(&mut con)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer".to_owned()),
+        };
         match renewed {
-            Ok((_, true)) => {}
+            Ok((_, true)) => answered = tokio::time::Instant::now(),
             // Not a member: unless this node is leaving (its own departure
             // may have run between the renewal and now).
-            Ok((_, false)) => return !*stop.borrow(),
+            Ok((_, false)) => return (!*stop.borrow()).then_some(Lost::Reaped),
+            Err(e) if answered.elapsed() >= grace => {
+                tracing::error!(error = %e, ?grace, "cluster: Redis has not answered for longer than the grace period");
+                return (!*stop.borrow()).then_some(Lost::Unreachable);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cluster: heartbeat failed");
                 continue;
@@ -383,11 +400,12 @@ pub async fn heartbeat(
         }
         let mut inv = reap.key(NODES);
         inv.key(LOG).key(NICKS).key(CHANS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
-        let reaped = inv.invoke_async::<i64>(&mut con).await;
+        let reaped = tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await;
         match reaped {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
-            Err(e) => tracing::warn!(error = %e, "cluster: reaper failed"),
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reaper failed"),
+            Err(_) => tracing::warn!("cluster: reaper got no answer"),
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::state::{NickError, Server};
 use backplane::{Claim, Job};
 use dashmap::DashMap;
 pub use event::{Event, ModeChange, WireLine};
+use redis::aio::ConnectionManager;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,8 +73,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let Some(url) = cfg.redis_url.clone() else { return Ok(()) };
     let name = cfg.node_name.clone().unwrap_or_else(default_name);
     let node = format!("{name}:{:08x}", rand::random::<u32>());
-    let (client, mut manager) = backplane::connect(&url).await?;
-    backplane::register(&mut manager, &node, cfg.ttl_ms).await.map_err(|e| format!("cannot register in Redis: {e}"))?;
+    let (client, manager) = join(&url, &node, cfg.ttl_ms).await?;
     let (jobs, queue) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster {
         node: node.clone(),
@@ -110,15 +110,38 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let grace = Duration::from_millis(cfg.grace_ms);
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace));
     let every = Duration::from_millis(cfg.heartbeat_ms);
-    let beat = backplane::heartbeat(manager, node, every, cfg.ttl_ms, cluster.stop.subscribe());
+    let beat = backplane::heartbeat(manager, node, every, cfg.ttl_ms, grace, cluster.stop.subscribe());
     let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
     tokio::spawn(async move {
-        if beat.await {
-            lost(&for_beat, &cluster_for_beat);
+        if let Some(why) = beat.await {
+            lost(&for_beat, &cluster_for_beat, why);
         }
     });
     tokio::spawn(follow(server.clone(), cluster, client, reader, last));
     Ok(())
+}
+
+/// Connects to Redis and registers `node` as up, waiting for Redis as long as
+/// it takes: a node never runs outside the network, and its listeners open
+/// only once it is in (the stop signals end the wait, see `server::run`).
+/// Each failed try is logged and tried again after a pause growing to 5 s.
+/// Only a `redis_url` that cannot be parsed fails.
+async fn join(url: &str, node: &str, ttl_ms: u64) -> Result<(redis::Client, ConnectionManager), String> {
+    let client = backplane::open(url)?;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let tried = async {
+            let mut manager = backplane::manager(&client).await?;
+            backplane::register(&mut manager, node, ttl_ms).await?;
+            Ok::<_, redis::RedisError>(manager)
+        };
+        match tried.await {
+            Ok(manager) => return Ok((client, manager)),
+            Err(e) => tracing::warn!(error = %e, %url, "cluster: cannot join the network yet; trying again"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Reads the stream from `last` on, applying each event, for the life of the
@@ -151,27 +174,44 @@ async fn follow(
 
 /// The ERROR of the clients of a node that lost its place in the network.
 pub const LOST_REASON: &str = "This server lost its place in the network and restarts; please reconnect";
+/// The ERROR of the clients of a node whose Redis stayed away past the grace period.
+pub const UNREACHABLE_REASON: &str =
+    "This server lost contact with the rest of the network and restarts; please reconnect";
 
-/// This node is no longer a member of the network: reaped while alive
-/// (silent longer than `ttl_ms`) or Redis lost its data. Carrying on could
+/// This node's membership is lost: it was reaped while alive (silent longer
+/// than `ttl_ms`), Redis lost its data, or Redis stayed away longer than
+/// `grace_ms` (the others may have reaped it meanwhile). Carrying on could
 /// hand out nicks that others hold, so it publishes nothing more,
 /// disconnects its clients with an ERROR saying so, and restarts itself (as
-/// RESTART does): the new process joins the network afresh, replays the
-/// log and only then accepts clients again.
-fn lost(server: &Server, cluster: &Cluster) {
+/// RESTART does): the new process waits for Redis, joins the network afresh,
+/// replays the log and only then accepts clients again.
+fn lost(server: &Server, cluster: &Cluster, why: backplane::Lost) {
     if cluster.left.swap(true, Ordering::Relaxed) {
         // Leaving on purpose (SIGTERM, DIE, RESTART): its own departure took
         // it out of the set; nothing to restart for.
         return;
     }
-    tracing::error!(
-        node = %cluster.node,
-        "cluster: this node is no longer a member of the network (reaped while alive, or Redis lost its data); \
-         disconnecting its clients and restarting to join again"
-    );
+    let reason = match why {
+        backplane::Lost::Reaped => {
+            tracing::error!(
+                node = %cluster.node,
+                "cluster: this node is no longer a member of the network (reaped while alive, or Redis lost its \
+                 data); disconnecting its clients and restarting to join again"
+            );
+            LOST_REASON
+        }
+        backplane::Lost::Unreachable => {
+            tracing::error!(
+                node = %cluster.node,
+                "cluster: Redis stayed away longer than grace_ms; disconnecting this node's clients and restarting \
+                 to join again once Redis is back"
+            );
+            UNREACHABLE_REASON
+        }
+    };
     for c in server.clients.iter() {
         if !cluster.is_remote(c.id) {
-            crate::state::session::close_all(c.value(), LOST_REASON);
+            crate::state::session::close_all(c.value(), reason);
         }
     }
     server.restart_requested.store(true, Ordering::Relaxed);

@@ -33,8 +33,19 @@ impl Redis {
     /// Stops it cleanly (SIGTERM: it writes its append-only file out) and
     /// starts it again on the same port and directory, with the same data.
     pub fn restart(&mut self) {
+        self.stop();
+        self.resume();
+    }
+
+    /// Stops it cleanly (SIGTERM: it writes its append-only file out).
+    pub fn stop(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
+    }
+
+    /// Starts it again after [`Redis::stop`], on the same port and
+    /// directory, with the same data.
+    pub fn resume(&mut self) {
         self.child = Self::spawn(self.port, &self.dir);
         self.wait_ready();
     }
@@ -42,11 +53,9 @@ impl Redis {
     /// Stops it and starts it again on the same port with no data, as after
     /// losing its disk.
     pub fn restart_empty(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(self.dir.path().join("appendonlydir"));
-        self.child = Self::spawn(self.port, &self.dir);
-        self.wait_ready();
+        self.resume();
     }
 
     fn spawn(port: u16, dir: &tempfile::TempDir) -> Child {
