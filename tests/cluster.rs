@@ -205,6 +205,42 @@ fn users_of_two_nodes_share_a_channel() {
     assert!(burst.iter().any(|l| command_of(l) == "353" && l.contains("@alice")), "{burst:?}");
 }
 
+/// The params of `c`'s first answer `numeric` to `request`.
+fn first_answer(c: &mut Client, request: &str, numeric: &str) -> Vec<String> {
+    c.send(request);
+    let lines = c.sync();
+    let line = lines.iter().find(|l| command_of(l) == numeric).unwrap_or_else(|| panic!("no {numeric}: {lines:?}"));
+    params_of(line)
+}
+
+#[test]
+fn whois_and_who_show_the_server_a_remote_user_is_on_and_when_it_connected() {
+    let redis = Redis::start();
+    let named = |name: &str| {
+        let config = node_config(&redis, name, banter::config::ClusterConfig::default().ttl_ms, None);
+        Server::start_with(&config.replacen("name = \"test.banter\"", &format!("name = \"{name}.banter\""), 1))
+    };
+    let (a, b) = (named("a"), named("b"));
+    let mut alice = a.client("alice");
+    let mut bob = b.client("bob");
+    wait_user(&mut bob, "alice");
+    // 312 and 317 as alice's own node answers them.
+    let at_home_312 = first_answer(&mut alice, "WHOIS alice", "312");
+    let at_home_317 = first_answer(&mut alice, "WHOIS alice", "317");
+    assert_eq!(at_home_312[2], "a.banter");
+    let remote_312 = first_answer(&mut bob, "WHOIS alice", "312");
+    assert_eq!(remote_312, [vec!["bob".to_owned()], at_home_312[1..].to_vec()].concat());
+    let remote_317 = first_answer(&mut bob, "WHOIS alice", "317");
+    assert_eq!(remote_317[3], at_home_317[3], "the same sign-on time");
+    // WHO: alice's server, one hop away; bob's own, none.
+    let who = first_answer(&mut bob, "WHO alice", "352");
+    assert_eq!((who[4].as_str(), who[7].split(' ').next()), ("a.banter", Some("1")), "{who:?}");
+    let who = first_answer(&mut bob, "WHO bob", "352");
+    assert_eq!((who[4].as_str(), who[7].split(' ').next()), ("b.banter", Some("0")), "{who:?}");
+    let whox = first_answer(&mut bob, "WHO alice %nsd", "354");
+    assert_eq!(whox[1..], ["a.banter", "alice", "1"]);
+}
+
 #[test]
 fn a_thousand_numbered_messages_each_way_arrive_in_order() {
     let redis = Redis::start();

@@ -39,8 +39,11 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         return;
     }
     match event {
-        Event::User { node, uid, nick, user, host, realname, account, modes } => {
-            introduce(server, cluster, node, uid, Identity { nick, user, host, realname, account, modes })
+        Event::User { node, uid, nick, user, host, realname, account, modes, server: name, info, signon } => {
+            if !name.is_empty() {
+                cluster.homes.insert(node.clone(), Arc::new((name, info)));
+            }
+            introduce(server, cluster, node, uid, Identity { nick, user, host, realname, account, modes, signon })
         }
         Event::Nick { node, uid, nick } => renamed(server, cluster, &node, uid, &nick),
         Event::Quit { node, uid, reason } => {
@@ -120,22 +123,33 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             let targets: Vec<Arc<Client>> = server.clients.iter().map(|c| c.value().clone()).collect();
             fanout::to_clients(&targets, &line.to_line(), |c, _| c.is_registered() && c.info().modes.wallops);
         }
-        Event::Msg { to: Some((to_node, to_uid)), lines, .. } => {
-            if to_node != cluster.node {
-                return;
+        Event::Msg { node, uid, to, lines } => {
+            if let Some(from) = cluster.remotes.get(&(node, uid)) {
+                from.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
             }
-            let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
-            for wire in &lines {
-                let line = wire.to_line();
-                let filter = tags_filter(&line);
-                if to.deliver(&mut variants(&line), None, &filter) > 0 {
-                    METRICS.relayed(1, 1);
-                }
+            match to {
+                Some((to_node, to_uid)) => private(server, cluster, &to_node, to_uid, &lines),
+                None => to_channel(server, &lines),
             }
         }
-        Event::Msg { to: None, lines, .. } => to_channel(server, &lines),
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::NodeDown { node } => node_down(server, cluster, node),
+    }
+}
+
+/// A relayed message to user `to_uid` of `to_node`: delivered if that is a
+/// user of this node.
+fn private(server: &Server, cluster: &Cluster, to_node: &str, to_uid: u64, lines: &[WireLine]) {
+    if to_node != cluster.node {
+        return;
+    }
+    let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+    for wire in lines {
+        let line = wire.to_line();
+        let filter = tags_filter(&line);
+        if to.deliver(&mut variants(&line), None, &filter) > 0 {
+            METRICS.relayed(1, 1);
+        }
     }
 }
 
@@ -147,6 +161,8 @@ struct Identity {
     realname: String,
     account: Option<String>,
     modes: String,
+    /// Unix time it connected on its node (0: unknown, now is taken).
+    signon: i64,
 }
 
 /// A user of another node: a [`Client`] with no connection here, in the
@@ -154,7 +170,10 @@ struct Identity {
 fn introduce(server: &Arc<Server>, cluster: &Cluster, node: String, uid: u64, who: Identity) {
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
-    let client = Arc::new(Client::new(id, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, false, 8192, now));
+    let signon = if who.signon > 0 { who.signon } else { now };
+    let client = Arc::new(Client::new(id, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, false, 8192, signon));
+    // Idle counts from the last message of it this node relayed (see `Msg`).
+    client.last_spoke.store(now, Ordering::Relaxed);
     let modes = UserModes {
         invisible: who.modes.contains('i'),
         wallops: who.modes.contains('w'),

@@ -31,6 +31,15 @@ pub enum Event {
         account: Option<String>,
         /// User modes (`+iw`...).
         modes: String,
+        /// The origin's server name (WHOIS `312`, WHO).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        server: String,
+        /// The origin's server description (WHOIS `312`).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        info: String,
+        /// Unix time the user connected (WHOIS `317`).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        signon: i64,
     },
     /// A user changed nick (already claimed in Redis by the same script).
     #[serde(rename = "N")]

@@ -45,6 +45,8 @@ pub struct Cluster {
     origins: DashMap<ClientId, (String, u64)>,
     /// Nodes that went down: their late events are ignored.
     gone: DashMap<String, ()>,
+    /// Each node's server name and description, as its users' WHOIS shows.
+    homes: DashMap<String, Arc<(String, String)>>,
     /// Stops the heartbeat.
     stop: watch::Sender<bool>,
     /// Set once this node announced its departure.
@@ -82,6 +84,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         remotes: DashMap::new(),
         origins: DashMap::new(),
         gone: DashMap::new(),
+        homes: DashMap::new(),
         stop: watch::channel(false).0,
         left: AtomicBool::new(false),
     });
@@ -230,6 +233,13 @@ impl Cluster {
         self.origins.get(&id).map(|o| o.clone())
     }
 
+    /// The server name and description of the node a user of another node
+    /// is on, if that node said.
+    pub fn home_of(&self, id: ClientId) -> Option<Arc<(String, String)>> {
+        let node = self.origins.get(&id)?.0.clone();
+        self.homes.get(&node).map(|h| h.clone())
+    }
+
     /// How many users of other nodes this node knows.
     pub fn remote_count(&self) -> usize {
         self.remotes.len()
@@ -268,6 +278,17 @@ impl Cluster {
         }
         tracing::info!(node = %self.node, "cluster: left the network");
     }
+}
+
+/// The server `client` is on, as WHOIS (`312`) and WHO show it: (name,
+/// description) of its node for a user of another node, this server's for
+/// the others; and the hop count WHO shows (1 for another node's user).
+pub fn server_of(server: &Server, client: &Client) -> (String, String, u8) {
+    if let Some(home) = server.cluster().and_then(|c| c.home_of(client.id)) {
+        return (home.0.clone(), home.1.clone(), 1);
+    }
+    let cfg = server.config();
+    (cfg.server.name.clone(), cfg.server.description.clone(), 0)
 }
 
 /// Claims `nick` for the local `client`: in Redis first (the first claim in
@@ -347,6 +368,7 @@ pub fn channel_gone(server: &Server, folded: &str) {
 /// A local client completed registration: the others learn of it.
 pub fn registered(server: &Server, client: &Client) {
     let Some(cluster) = server.cluster() else { return };
+    let cfg = server.config();
     let info = client.info();
     cluster.publish(Event::User {
         node: cluster.node.clone(),
@@ -357,6 +379,9 @@ pub fn registered(server: &Server, client: &Client) {
         realname: info.realname.clone(),
         account: info.account.clone(),
         modes: info.modes.to_mode_string(),
+        server: cfg.server.name.clone(),
+        info: cfg.server.description.clone(),
+        signon: client.signon,
     });
 }
 

@@ -46,7 +46,8 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         chans.push(format!("{prefix}{}", ch.name));
     }
     ctx.numeric_list(RPL_WHOISCHANNELS, &[&nick], &chans, " ");
-    ctx.numeric(RPL_WHOISSERVER, &[&nick, &cfg.server.name, &cfg.server.description]);
+    let (server_name, server_info, _) = crate::cluster::server_of(&ctx.server, &who);
+    ctx.numeric(RPL_WHOISSERVER, &[&nick, &server_name, &server_info]);
     if modes.oper {
         ctx.numeric(RPL_WHOISOPERATOR, &[&nick]);
     }

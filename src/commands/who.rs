@@ -176,18 +176,18 @@ fn flags(ctx: &Ctx, c: &Client, ch: Option<&Channel>) -> String {
 }
 
 fn who_reply(ctx: &mut Ctx, c: &Client, ch: Option<&Channel>) {
-    let server = ctx.server_name();
+    let (server, _, hops) = crate::cluster::server_of(&ctx.server, c);
     let f = flags(ctx, c, ch);
     let (user, host, nick, realname) = {
         let i = c.info();
         (i.user.clone(), i.host.clone(), i.nick.clone(), i.realname.clone())
     };
     let chan = ch.map(|c| c.name.clone()).unwrap_or_else(|| "*".into());
-    ctx.numeric(RPL_WHOREPLY, &[&chan, &user, &host, &server, &nick, &f, &format!("0 {realname}")]);
+    ctx.numeric(RPL_WHOREPLY, &[&chan, &user, &host, &server, &nick, &f, &format!("{hops} {realname}")]);
 }
 
 fn whox_reply(ctx: &mut Ctx, c: &Client, ch: Option<&Channel>, fields: &str, token: Option<&str>) {
-    let server = ctx.server_name();
+    let (server, _, hops) = crate::cluster::server_of(&ctx.server, c);
     let f = flags(ctx, c, ch);
     let i = c.info();
     let now = chrono::Utc::now().timestamp();
@@ -208,7 +208,7 @@ fn whox_reply(ctx: &mut Ctx, c: &Client, ch: Option<&Channel>, fields: &str, tok
             's' => server.clone(),
             'n' => i.nick.clone(),
             'f' => f.clone(),
-            'd' => "0".into(),
+            'd' => hops.to_string(),
             'l' => (now - c.last_spoke.load(Ordering::Relaxed)).max(0).to_string(),
             'a' => i.account.clone().unwrap_or_else(|| "0".into()),
             'o' => "n/a".into(),
