@@ -105,6 +105,12 @@ pub struct ServerConfig {
     pub description: String,
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+    /// Load balancers (addresses or CIDR ranges) that begin every connection
+    /// to the IRC listeners, plain and TLS, with a PROXY protocol header (v1
+    /// or v2) naming the client; the client's address then stands for theirs.
+    /// A connection from one of them without a valid header is closed; from
+    /// anyone else, a header is never looked for. Empty: off.
+    pub proxy_protocol_from: Vec<crate::net::iprange::IpRange>,
     /// Message of the day file; relative to the config file. Missing file: `422`.
     pub motd_file: Option<PathBuf>,
     /// Where the account database lives.
@@ -452,6 +458,7 @@ impl Default for ServerConfig {
             network: "banter".into(),
             description: "banter IRC server".into(),
             listen: vec!["127.0.0.1:6667".parse().expect("static address")],
+            proxy_protocol_from: Vec::new(),
             motd_file: None,
             data_dir: PathBuf::from("data"),
             log: "info".into(),
@@ -892,6 +899,11 @@ impl Config {
     /// Whether an address is exempt from per-IP limits and flood control.
     pub fn is_exempt(&self, ip: IpAddr) -> bool {
         self.limits.exempt.contains(&ip)
+    }
+
+    /// Whether a connection from `ip` must begin with a PROXY protocol header.
+    pub fn sends_proxy_header(&self, ip: IpAddr) -> bool {
+        self.server.proxy_protocol_from.iter().any(|r| r.contains(ip))
     }
 }
 
