@@ -65,6 +65,12 @@ pub struct WebsocketConfig {
     /// `X-Forwarded-Proto` headers are believed.
     #[serde(default)]
     pub trusted_proxies: Vec<crate::net::iprange::IpRange>,
+    /// Load balancers (addresses or CIDR ranges) that begin every connection
+    /// to this listener with a PROXY protocol header, as
+    /// `server.proxy_protocol_from` does for the IRC listeners. The client it
+    /// names stands for the peer, also when `trusted_proxies` is consulted.
+    #[serde(default)]
+    pub proxy_protocol_from: Vec<crate::net::iprange::IpRange>,
     /// Serve the bundled web client at `/`.
     #[serde(default = "enabled")]
     pub web_client: bool,
@@ -73,7 +79,14 @@ pub struct WebsocketConfig {
 impl WebsocketConfig {
     /// A plain listener on `listen` with the default settings.
     pub fn on(listen: SocketAddr) -> Self {
-        WebsocketConfig { listen, tls: false, origins: Vec::new(), trusted_proxies: Vec::new(), web_client: true }
+        WebsocketConfig {
+            listen,
+            tls: false,
+            origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            proxy_protocol_from: Vec::new(),
+            web_client: true,
+        }
     }
 }
 
@@ -954,6 +967,17 @@ mod tests {
         let err =
             Config::parse("[[websocket]]\nlisten = \"127.0.0.1:8080\"\ntrusted_proxies = [\"10/8\"]\n").unwrap_err();
         assert!(err.0.contains("10/8"), "{err}");
+    }
+
+    #[test]
+    fn proxy_protocol_sources() {
+        let cfg = Config::parse("[server]\nproxy_protocol_from = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        assert!(cfg.sends_proxy_header("10.1.2.3".parse().unwrap()));
+        assert!(cfg.sends_proxy_header("::1".parse().unwrap()));
+        assert!(!cfg.sends_proxy_header("127.0.0.1".parse().unwrap()));
+        assert!(!Config::default().sends_proxy_header("127.0.0.1".parse().unwrap()));
+        let err = Config::parse("[server]\nproxy_protocol_from = [\"10.0.0.0/33\"]\n").unwrap_err();
+        assert!(err.0.contains("proxy_protocol_from") && err.0.contains("10.0.0.0/33"), "{err}");
     }
 
     #[test]
