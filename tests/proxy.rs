@@ -194,3 +194,18 @@ fn a_header_from_anyone_else_is_not_believed() {
     let host = whois_host(&mut c, "eve");
     assert_eq!(host.parse::<IpAddr>().unwrap(), IpAddr::from([127, 0, 0, 1]));
 }
+
+/// A header still to come does not hold up a shutdown (it would wait out the
+/// 5 s header timeout otherwise).
+#[test]
+fn a_shutdown_does_not_wait_for_a_header() {
+    let mut s = Server::start_with(&behind_balancer());
+    let mut quiet = s.connect();
+    let mut me = s.connect();
+    register_after(&mut me, &v1("203.0.113.9", 7), "me");
+    let started = std::time::Instant::now();
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(quiet.closed());
+}

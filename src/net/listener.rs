@@ -81,7 +81,13 @@ fn handle_accepted(server: &Arc<Server>, rates: &Arc<RateTable>, stream: TcpStre
     let tasks = server.connection_tasks.clone();
     tasks.spawn(async move {
         let mut stream = stream;
-        match proxy::read_header(&mut stream).await {
+        // A shutdown does not wait for a header still to come.
+        let mut shutdown = server.shutdown_signal();
+        let header = tokio::select! {
+            h = proxy::read_header(&mut stream) => h,
+            _ = shutdown.changed() => return,
+        };
+        match header {
             Ok(Origin::Client(client)) => {
                 tracing::debug!(proxy = %peer, client = %client, "PROXY header");
                 start(&server, &rates, stream, client, tls);

@@ -10,7 +10,7 @@
 use ppp::v1;
 use ppp::v2;
 use ppp::PartialResult;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -36,6 +36,12 @@ pub enum Origin {
     /// The balancer's own connection (v2 `LOCAL`): HAProxy's health checks.
     /// Nothing is relayed in it.
     Local,
+}
+
+/// The client's address and port; an IPv4 address written as IPv6
+/// (`::ffff:203.0.113.7`, from a balancer listening dual-stack) as IPv4.
+fn client(ip: IpAddr, port: u16) -> Origin {
+    Origin::Client(SocketAddr::new(ip.to_canonical(), port))
 }
 
 /// What the bytes received so far hold.
@@ -102,12 +108,8 @@ fn parse(bytes: &[u8]) -> Parsed {
         return match v2::Header::try_from(bytes) {
             Ok(header) => {
                 let origin = match (header.command, header.addresses) {
-                    (v2::Command::Proxy, v2::Addresses::IPv4(a)) => {
-                        Origin::Client(SocketAddr::from((a.source_address, a.source_port)))
-                    }
-                    (v2::Command::Proxy, v2::Addresses::IPv6(a)) => {
-                        Origin::Client(SocketAddr::from((a.source_address, a.source_port)))
-                    }
+                    (v2::Command::Proxy, v2::Addresses::IPv4(a)) => client(a.source_address.into(), a.source_port),
+                    (v2::Command::Proxy, v2::Addresses::IPv6(a)) => client(a.source_address.into(), a.source_port),
                     (v2::Command::Proxy, _) => Origin::Peer,
                     (v2::Command::Local, _) => Origin::Local,
                 };
@@ -128,8 +130,8 @@ fn parse(bytes: &[u8]) -> Parsed {
     match v1::Header::try_from(&bytes[..=lf]) {
         Ok(header) => {
             let origin = match header.addresses {
-                v1::Addresses::Tcp4(a) => Origin::Client(SocketAddr::from((a.source_address, a.source_port))),
-                v1::Addresses::Tcp6(a) => Origin::Client(SocketAddr::from((a.source_address, a.source_port))),
+                v1::Addresses::Tcp4(a) => client(a.source_address.into(), a.source_port),
+                v1::Addresses::Tcp6(a) => client(a.source_address.into(), a.source_port),
                 v1::Addresses::Unknown => Origin::Peer,
             };
             Parsed::Header { len: header.header.len(), origin }
@@ -144,7 +146,7 @@ mod tests {
 
     const V2_SIGNATURE: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
 
-    fn client(text: &str) -> Origin {
+    fn relayed(text: &str) -> Origin {
         Origin::Client(text.parse().unwrap())
     }
 
@@ -170,9 +172,11 @@ mod tests {
     fn v1_headers_give_the_client_and_their_length() {
         let line = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 6667\r\n";
         let with_irc = format!("{line}NICK a\r\n");
-        assert_eq!(parse(with_irc.as_bytes()), Parsed::Header { len: line.len(), origin: client("203.0.113.7:5555") });
+        assert_eq!(parse(with_irc.as_bytes()), Parsed::Header { len: line.len(), origin: relayed("203.0.113.7:5555") });
         let line = "PROXY TCP6 2001:db8::7 ::1 40000 6667\r\n";
-        assert_eq!(parse(line.as_bytes()), Parsed::Header { len: line.len(), origin: client("[2001:db8::7]:40000") });
+        assert_eq!(parse(line.as_bytes()), Parsed::Header { len: line.len(), origin: relayed("[2001:db8::7]:40000") });
+        let line = "PROXY TCP6 ::ffff:203.0.113.7 ::1 40000 6667\r\n";
+        assert_eq!(parse(line.as_bytes()), Parsed::Header { len: line.len(), origin: relayed("203.0.113.7:40000") });
         let line = "PROXY UNKNOWN\r\n";
         assert_eq!(parse(line.as_bytes()), Parsed::Header { len: 15, origin: Origin::Peer });
     }
@@ -182,7 +186,7 @@ mod tests {
         let mut h = v2_tcp4([198, 51, 100, 9], 4321);
         let len = h.len();
         h.extend_from_slice(b"NICK a\r\n");
-        assert_eq!(parse(&h), Parsed::Header { len, origin: client("198.51.100.9:4321") });
+        assert_eq!(parse(&h), Parsed::Header { len, origin: relayed("198.51.100.9:4321") });
 
         let mut body = "2001:db8::9".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec();
         body.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
@@ -190,7 +194,7 @@ mod tests {
         // A TLV after the addresses (type 0x04, NOOP, 2 bytes) is part of the header.
         body.extend_from_slice(&[0x04, 0x00, 0x02, 0xaa, 0xbb]);
         let h = v2(1, 0x21, &body);
-        assert_eq!(parse(&h), Parsed::Header { len: h.len(), origin: client("[2001:db8::9]:4096") });
+        assert_eq!(parse(&h), Parsed::Header { len: h.len(), origin: relayed("[2001:db8::9]:4096") });
 
         // LOCAL (a health check, whatever addresses it carries), and PROXY
         // with an unspecified family (the peer itself).
@@ -250,10 +254,10 @@ mod tests {
         let mut v2 = v2_tcp4([198, 51, 100, 9], 4321);
         v2.extend_from_slice(b"NICK a\r\n");
         for (bytes, origin, split) in [
-            (v1.clone(), client("203.0.113.7:5555"), None),
-            (v1, client("203.0.113.7:5555"), Some(9)),
-            (v2.clone(), client("198.51.100.9:4321"), Some(14)),
-            (v2, client("198.51.100.9:4321"), None),
+            (v1.clone(), relayed("203.0.113.7:5555"), None),
+            (v1, relayed("203.0.113.7:5555"), Some(9)),
+            (v2.clone(), relayed("198.51.100.9:4321"), Some(14)),
+            (v2, relayed("198.51.100.9:4321"), None),
         ] {
             let send = tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
