@@ -65,6 +65,12 @@ pub struct WebsocketConfig {
     /// `X-Forwarded-Proto` headers are believed.
     #[serde(default)]
     pub trusted_proxies: Vec<crate::net::iprange::IpRange>,
+    /// Load balancers (addresses or CIDR ranges) that begin every connection
+    /// to this listener with a PROXY protocol header, as
+    /// `server.proxy_protocol_from` does for the IRC listeners. The client it
+    /// names stands for the peer, also when `trusted_proxies` is consulted.
+    #[serde(default)]
+    pub proxy_protocol_from: Vec<crate::net::iprange::IpRange>,
     /// Serve the bundled web client at `/`.
     #[serde(default = "enabled")]
     pub web_client: bool,
@@ -73,7 +79,14 @@ pub struct WebsocketConfig {
 impl WebsocketConfig {
     /// A plain listener on `listen` with the default settings.
     pub fn on(listen: SocketAddr) -> Self {
-        WebsocketConfig { listen, tls: false, origins: Vec::new(), trusted_proxies: Vec::new(), web_client: true }
+        WebsocketConfig {
+            listen,
+            tls: false,
+            origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            proxy_protocol_from: Vec::new(),
+            web_client: true,
+        }
     }
 }
 
@@ -105,6 +118,12 @@ pub struct ServerConfig {
     pub description: String,
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+    /// Load balancers (addresses or CIDR ranges) that begin every connection
+    /// to the IRC listeners, plain and TLS, with a PROXY protocol header (v1
+    /// or v2) naming the client; the client's address then stands for theirs.
+    /// A connection from one of them without a valid header is closed; from
+    /// anyone else, a header is never looked for. Empty: off.
+    pub proxy_protocol_from: Vec<crate::net::iprange::IpRange>,
     /// Message of the day file; relative to the config file. Missing file: `422`.
     pub motd_file: Option<PathBuf>,
     /// Where the account database lives.
@@ -453,6 +472,7 @@ impl Default for ServerConfig {
             network: "banter".into(),
             description: "banter IRC server".into(),
             listen: vec!["127.0.0.1:6667".parse().expect("static address")],
+            proxy_protocol_from: Vec::new(),
             motd_file: None,
             data_dir: PathBuf::from("data"),
             log: "info".into(),
@@ -894,6 +914,11 @@ impl Config {
     pub fn is_exempt(&self, ip: IpAddr) -> bool {
         self.limits.exempt.contains(&ip)
     }
+
+    /// Whether a connection from `ip` must begin with a PROXY protocol header.
+    pub fn sends_proxy_header(&self, ip: IpAddr) -> bool {
+        self.server.proxy_protocol_from.iter().any(|r| r.contains(ip))
+    }
 }
 
 /// Whether `hash` is a PHC string of an argon2 variant, as password::verify reads.
@@ -943,6 +968,17 @@ mod tests {
         let err =
             Config::parse("[[websocket]]\nlisten = \"127.0.0.1:8080\"\ntrusted_proxies = [\"10/8\"]\n").unwrap_err();
         assert!(err.0.contains("10/8"), "{err}");
+    }
+
+    #[test]
+    fn proxy_protocol_sources() {
+        let cfg = Config::parse("[server]\nproxy_protocol_from = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        assert!(cfg.sends_proxy_header("10.1.2.3".parse().unwrap()));
+        assert!(cfg.sends_proxy_header("::1".parse().unwrap()));
+        assert!(!cfg.sends_proxy_header("127.0.0.1".parse().unwrap()));
+        assert!(!Config::default().sends_proxy_header("127.0.0.1".parse().unwrap()));
+        let err = Config::parse("[server]\nproxy_protocol_from = [\"10.0.0.0/33\"]\n").unwrap_err();
+        assert!(err.0.contains("proxy_protocol_from") && err.0.contains("10.0.0.0/33"), "{err}");
     }
 
     #[test]

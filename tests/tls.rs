@@ -68,23 +68,24 @@ struct TlsClient {
 
 impl TlsClient {
     fn connect(port: u16, server: &rcgen::CertifiedKey, client: Option<&rcgen::CertifiedKey>) -> TlsClient {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(server.cert.der().clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = match client {
-            Some(c) => {
-                let key = rustls::pki_types::PrivateKeyDer::Pkcs8(c.key_pair.serialize_der().into());
-                builder.with_client_auth_cert(vec![c.cert.der().clone()], key).unwrap()
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let conn = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
-        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Self::connect_after(port, server, client, b"")
+    }
+
+    /// [`TlsClient::connect`] sending `prefix` (a PROXY header, say) in the
+    /// same write as the ClientHello, before it.
+    fn connect_after(
+        port: u16,
+        server: &rcgen::CertifiedKey,
+        client: Option<&rcgen::CertifiedKey>,
+        prefix: &[u8],
+    ) -> TlsClient {
+        let config = client_config(server, client);
+        let mut conn = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         tcp.set_read_timeout(Some(WAIT)).unwrap();
+        let mut first = prefix.to_vec();
+        conn.write_tls(&mut first).unwrap();
+        tcp.write_all(&first).unwrap();
         TlsClient { reader: BufReader::new(rustls::StreamOwned::new(conn, tcp)) }
     }
 
@@ -122,6 +123,59 @@ impl TlsClient {
             }
         }
     }
+}
+
+/// Behind a load balancer in `server.proxy_protocol_from` that passes TLS
+/// through (HAProxy `send-proxy` in TCP mode): the PROXY header comes before
+/// the handshake, in the same packet as the ClientHello, and names the user's
+/// host; the connection is still a secure one.
+#[test]
+fn a_proxy_header_comes_before_the_handshake() {
+    let base = BASE_CONFIG.replace("[server]\n", "[server]\nproxy_protocol_from = [\"127.0.0.1\"]\n");
+    let (_s, port, server_cert) = tls_server_with(&base);
+    let header = b"PROXY TCP6 2001:db8::5 ::1 40000 6697\r\n";
+    let mut tls = TlsClient::connect_after(port, &server_cert, None, header);
+    tls.send("NICK hidden");
+    tls.send("USER hidden 0 * :Hidden");
+    tls.send("WHOIS hidden");
+    let lines = tls.until("318");
+    let whois = lines.iter().find(|l| command_of(l) == "311").unwrap();
+    assert_eq!(params_of(whois)[3], "2001:db8::5", "{lines:?}");
+    assert!(lines.iter().any(|l| command_of(l) == "671"), "{lines:?}");
+
+    // No header: the handshake never starts, the connection is closed (reset,
+    // as the ClientHello is left unread).
+    let mut bare = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    bare.set_read_timeout(Some(WAIT)).unwrap();
+    let mut conn =
+        rustls::ClientConnection::new(client_config(&server_cert, None), "localhost".try_into().unwrap()).unwrap();
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).unwrap();
+    bare.write_all(&hello).unwrap();
+    let mut buf = [0u8; 64];
+    match std::io::Read::read(&mut bare, &mut buf) {
+        Ok(n) => assert_eq!(n, 0, "{:?}", &buf[..n]),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}
+
+/// A client config that trusts `server`'s certificate and shows `client`'s, if any.
+fn client_config(server: &rcgen::CertifiedKey, client: Option<&rcgen::CertifiedKey>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(server.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some(c) => {
+            let key = rustls::pki_types::PrivateKeyDer::Pkcs8(c.key_pair.serialize_der().into());
+            builder.with_client_auth_cert(vec![c.cert.der().clone()], key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(config)
 }
 
 fn sha256_hex(der: &[u8]) -> String {

@@ -288,6 +288,37 @@ fn forwarded_for_counts_only_from_trusted_proxies_and_limits_apply_to_it() {
     again.register("again");
 }
 
+/// Behind a TCP load balancer in the block's `proxy_protocol_from`: the PROXY
+/// header names the client, and X-Forwarded-For is then believed only if
+/// that client is itself a trusted proxy; a connection without the header
+/// is closed.
+#[test]
+fn a_proxy_header_names_the_websocket_client() {
+    let (s, port) = ws_server(&format!("{PLAIN}proxy_protocol_from = [\"127.0.0.1\"]\n"));
+    let url = format!("ws://127.0.0.1:{port}/");
+    let behind = |header: &[u8], xff: &[(&'static str, &str)]| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        stream.write_all(header).unwrap();
+        Ws::handshake(stream, &url, &["text.ircv3.net"], xff)
+    };
+    let mut web = behind(b"PROXY TCP4 203.0.113.50 127.0.0.1 4000 8080\r\n", &[]).unwrap();
+    web.register("relayed");
+    // 203.0.113.50 is no trusted proxy: its X-Forwarded-For proves nothing.
+    let spoof = [("X-Forwarded-For", "198.51.100.1")];
+    let mut spoofer = behind(b"PROXY TCP4 203.0.113.51 127.0.0.1 4001 8080\r\n", &spoof).unwrap();
+    spoofer.register("spoofer");
+    let mut tcp = s.client("watcher");
+    tcp.send("WHOIS relayed");
+    let whois = until(&mut tcp, "318");
+    assert!(whois.iter().any(|l| l.contains(" 311 watcher relayed ~relayed 203.0.113.50 ")), "{whois:?}");
+    tcp.send("WHOIS spoofer");
+    let whois = until(&mut tcp, "318");
+    assert!(whois.iter().any(|l| l.contains(" 311 watcher spoofer ~spoofer 203.0.113.51 ")), "{whois:?}");
+    // No header: closed before any HTTP is answered.
+    assert!(behind(b"", &[]).is_err());
+}
+
 #[test]
 fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     let (s, port) = ws_server(PLAIN);

@@ -1,6 +1,7 @@
 //! Accepting connections and admitting them under the configured limits.
 
 use super::limits::{admit, RateTable};
+use super::proxy::{self, Origin};
 use crate::state::Server;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,11 +28,13 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, String> {
 
 /// Accepts on `listener` until shutdown, spawning a connection task per client;
 /// with `tls`, each connection does a TLS handshake first, with the server's
-/// acceptor of the moment (a reload may have replaced the certificate). At
+/// acceptor of the moment (a reload may have replaced the certificate). A
+/// connection from a load balancer in `server.proxy_protocol_from` reads its
+/// PROXY header before anything else, the handshake included. At
 /// shutdown, the connections already waiting in the backlog are accepted too,
 /// so that they are told goodbye like everyone else rather than reset.
 pub async fn run(server: Arc<Server>, listener: TcpListener, tls: bool) {
-    let rates = RateTable::default();
+    let rates = Arc::new(RateTable::default());
     let mut shutdown = server.shutdown_signal();
     let mut last_prune = Instant::now();
     loop {
@@ -52,7 +55,7 @@ pub async fn run(server: Arc<Server>, listener: TcpListener, tls: bool) {
             rates.prune(Instant::now());
             last_prune = Instant::now();
         }
-        start(&server, &rates, stream, addr, tls);
+        handle_accepted(&server, &rates, stream, addr, tls);
     }
     // The backlog, taken straight from the socket: the runtime's readiness
     // may not have caught up with the connections the kernel holds.
@@ -60,9 +63,43 @@ pub async fn run(server: Arc<Server>, listener: TcpListener, tls: bool) {
     while let Ok((stream, addr)) = listener.accept() {
         let stream = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
         if let Ok(stream) = stream {
-            start(&server, &rates, stream, addr, tls);
+            handle_accepted(&server, &rates, stream, addr, tls);
         }
     }
+}
+
+/// Starts an accepted connection: at once, or, from a trusted load balancer,
+/// once its PROXY header has named the client, who is then admitted (and
+/// counted, and shown) under the client's address. A balancer that sends no
+/// valid header in time is closed on; its health checks (`LOCAL`) are closed
+/// as soon as the header is read.
+fn handle_accepted(server: &Arc<Server>, rates: &Arc<RateTable>, stream: TcpStream, peer: SocketAddr, tls: bool) {
+    if !server.config().sends_proxy_header(peer.ip()) {
+        return start(server, rates, stream, peer, tls);
+    }
+    let (server, rates) = (server.clone(), rates.clone());
+    let tasks = server.connection_tasks.clone();
+    tasks.spawn(async move {
+        let mut stream = stream;
+        // A shutdown does not wait for a header still to come.
+        let mut shutdown = server.shutdown_signal();
+        let header = tokio::select! {
+            h = proxy::read_header(&mut stream) => h,
+            _ = shutdown.changed() => return,
+        };
+        match header {
+            Ok(Origin::Client(client)) => {
+                tracing::debug!(proxy = %peer, client = %client, "PROXY header");
+                start(&server, &rates, stream, client, tls);
+            }
+            Ok(Origin::Peer) => {
+                tracing::debug!(proxy = %peer, "PROXY header without the client's address");
+                start(&server, &rates, stream, peer, tls);
+            }
+            Ok(Origin::Local) => tracing::debug!(proxy = %peer, "PROXY LOCAL (health check): closed"),
+            Err(reason) => tracing::warn!(proxy = %peer, reason, "connection from a PROXY source closed"),
+        }
+    });
 }
 
 /// Admits an accepted connection and spawns its task, or tells it why not.

@@ -15,6 +15,7 @@ mod upgrade;
 
 use crate::config::WebsocketConfig;
 use crate::net::limits::RateTable;
+use crate::net::proxy::{self, Origin};
 use crate::state::Server;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -89,9 +90,27 @@ pub async fn run(server: Arc<Server>, listener: TcpListener, settings: Websocket
     }
 }
 
-/// Serves one accepted connection: TLS handshake if any, then HTTP.
-async fn serve(site: Arc<Site>, stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>) {
+/// Serves one accepted connection: the PROXY header of a load balancer in
+/// the block's `proxy_protocol_from` (the client it names then stands for
+/// the peer, X-Forwarded-For included), TLS handshake if any, then HTTP.
+async fn serve(site: Arc<Site>, mut stream: TcpStream, mut peer: SocketAddr, tls: Option<TlsAcceptor>) {
     let _ = stream.set_nodelay(true);
+    if site.settings.proxy_protocol_from.iter().any(|r| r.contains(peer.ip())) {
+        match proxy::read_header(&mut stream).await {
+            Ok(Origin::Client(client)) => peer = client,
+            Ok(Origin::Peer) => {}
+            Ok(Origin::Local) => {
+                tracing::debug!(proxy = %peer, "PROXY LOCAL (health check): closed");
+                site.open.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+            Err(reason) => {
+                tracing::warn!(proxy = %peer, reason, "connection from a PROXY source closed");
+                site.open.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
     match tls {
         None => http(site.clone(), stream, peer).await,
         Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
