@@ -159,8 +159,6 @@ impl Cap {
         match self {
             Cap::AccountRegistration => config.accounts.registration,
             Cap::ChatHistory | Cap::EventPlayback | Cap::MessageRedaction => config.history.enabled,
-            // RENAME is not on a cluster's event stream yet (docs/cluster.md).
-            Cap::ChannelRename => config.cluster.redis_url.is_none(),
             _ => true,
         }
     }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::redis::Redis;
-use common::{command_of, cs, params_of, pg, Client, Server, BASE_CONFIG, WAIT};
+use common::{command_of, cs, params_of, pg, with_caps, Client, Server, BASE_CONFIG, WAIT};
 use std::time::{Duration, Instant};
 
 /// The config of a node of the network on `redis`, named `name`; `ttl_ms` is
@@ -951,24 +951,106 @@ fn a_node_reaped_while_paused_restarts_and_rejoins() {
 }
 
 #[test]
-fn rename_is_refused_and_not_offered_until_it_travels_between_nodes() {
+fn a_rename_on_one_node_renames_the_channel_on_every_node() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut probe = a.connect();
-    probe.send("CAP LS 302");
-    let ls = probe.expect("CAP");
-    assert!(!ls.contains("draft/channel-rename"), "{ls}");
-    let mut alice = a.client("alice");
+    let mut alice = with_caps(&a, "alice", "draft/channel-rename");
     alice.send("JOIN #old");
     alice.expect("366");
-    alice.send("RENAME #old #new :tidy");
-    let fail = alice.expect("FAIL");
-    assert!(fail.starts_with(":") && fail.contains("FAIL RENAME CANNOT_RENAME #old #new"), "{fail}");
-    // The name stays on both nodes, and the new name was never taken.
-    let mut bob = b.client("bob");
+    alice.send("TOPIC #old :kept");
+    alice.expect("TOPIC");
+    let mut bob = with_caps(&b, "bob", "draft/channel-rename");
+    let mut carol = b.client("carol");
     wait_member(&mut bob, "#old", "alice");
-    bob.send("JOIN #new");
-    assert!(bob.expect("353").ends_with(":@bob"), "#new was free and bob created it");
+    for c in [&mut bob, &mut carol] {
+        c.send("JOIN #old");
+        c.expect("366");
+    }
+    wait_member(&mut alice, "#old", "carol");
+    alice.send("RENAME #old #new tidy");
+    assert_eq!(alice.expect("RENAME"), ":alice!~alice@127.0.0.1 RENAME #old #new tidy");
+    // B's members see it as their own node's members would: RENAME with
+    // the capability, leaving and joining without.
+    assert_eq!(bob.expect("RENAME"), ":alice!~alice@127.0.0.1 RENAME #old #new tidy");
+    let burst = carol.collect_until("366");
+    assert_eq!(burst[0], ":carol!~carol@127.0.0.1 PART #old :tidy");
+    assert_eq!(burst[1], ":carol!~carol@127.0.0.1 JOIN #new");
+    assert!(burst.iter().any(|l| command_of(l) == "332" && l.ends_with(":kept")), "{burst:?}");
+    assert!(in_names(&burst, "@alice"), "{burst:?}");
+    // B's copy has the new name, topic and ops; the old name is gone there.
+    bob.send("NAMES #new");
+    assert!(in_names(&bob.collect_until("366"), "@alice"));
+    assert_eq!(first_answer(&mut bob, "TOPIC #new", "332")[2], "kept");
+    bob.send("NAMES #old");
+    assert!(!bob.sync().iter().any(|l| command_of(l) == "353"), "#old is gone on B");
+    // The new name is taken across the network and the old one free: a
+    // user of B joining #new joins alice's channel without ops, and #old is
+    // a new channel of its own.
+    let mut dave = b.client("dave");
+    dave.send("JOIN #new");
+    let names = dave.collect_until("366");
+    assert!(in_names(&names, "@alice") && in_names(&names, "dave"), "{names:?}");
+    dave.send("JOIN #old");
+    assert!(dave.expect("353").ends_with(":@dave"), "#old was free and dave created it");
+    // A rename onto a name the other node's users hold is refused.
+    alice.send("RENAME #new #old");
+    let fail = alice.expect("FAIL");
+    assert!(fail.contains("FAIL RENAME CHANNEL_NAME_IN_USE #new #old"), "{fail}");
+    // And a node started afterwards has the channel under its new name.
+    let c_node = node(&redis, "c");
+    let mut erin = c_node.client("erin");
+    erin.send("NAMES #new");
+    let names = erin.collect_until("366");
+    assert!(in_names(&names, "@alice") && in_names(&names, "carol"), "{names:?}");
+}
+
+/// The members NAMES lists for `chan` (with their prefixes), sorted.
+fn names_of(c: &mut Client, chan: &str) -> Vec<String> {
+    c.send(&format!("NAMES {chan}"));
+    let mut names: Vec<String> = c
+        .collect_until("366")
+        .iter()
+        .filter(|l| command_of(l) == "353")
+        .flat_map(|l| params_of(l)[3].split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_rename_racing_a_join_of_the_new_name_ends_the_same_on_both_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let mut carol = b.client("carol");
+    wait_user(&mut alice, "carol");
+    for i in 0..20 {
+        alice.send(&format!("JOIN #r{i}"));
+        alice.expect("366");
+    }
+    wait_member(&mut carol, "#r19", "alice");
+    // Each rename and a join of its new name at the same instant: either
+    // the rename wins the name (carol's JOIN lands in the renamed channel,
+    // on B by merging the channel it made meanwhile) or the join does (the
+    // rename is refused); both nodes must end with the same rooms.
+    // The join follows the rename by 0 to 4.75 ms, so that some land in the
+    // moment between the rename's claim and its arrival on B.
+    for i in 0..20 {
+        alice.send(&format!("RENAME #r{i} #n{i}"));
+        std::thread::sleep(Duration::from_micros(250 * i));
+        carol.send(&format!("JOIN #n{i}"));
+    }
+    let deadline = Instant::now() + WAIT;
+    for chan in (0..20).flat_map(|i| [format!("#r{i}"), format!("#n{i}")]) {
+        loop {
+            let (on_a, on_b) = (names_of(&mut alice, &chan), names_of(&mut carol, &chan));
+            if on_a == on_b {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{chan}: A has {on_a:?}, B has {on_b:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// Sends ChanServ `command` until one of its NOTICEs contains `text` (a

@@ -133,7 +133,25 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             }
         }
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
+        Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
         Event::NodeDown { node } => node_down(server, cluster, node),
+    }
+}
+
+/// Another node renamed channel `chan` to `to`: so does this one, merging in
+/// a channel of the new name made here meanwhile (the log gave the name to
+/// the rename), and tells its members as the origin told its own.
+fn rename(server: &Server, chan: &str, to: &str, renamed: &Line) {
+    let Some(ch) = server.find_channel(chan) else { return };
+    match server.rename_channel(&ch, to, true) {
+        Ok((fresh, joined)) => {
+            if !joined.is_empty() {
+                tracing::info!(chan, to, merged = joined.len(), "cluster: a rename took in a channel of its new name");
+            }
+            let server_name = server.config().server.name.clone();
+            crate::commands::channel::announce_rename(&server_name, &ch.name, &fresh, renamed, &joined, None);
+        }
+        Err(e) => tracing::warn!(?e, chan, to, "cluster: a rename from the log could not be applied"),
     }
 }
 

@@ -112,6 +112,32 @@ return 1
     )
 }
 
+/// A channel rename as one step: the new name's claim (refused if another
+/// node holds it), the old name's claim given up by whoever held it, and
+/// the Rename event appended. KEYS: nodes, chans, log; ARGV: node, old
+/// folded name, new folded name, event JSON, channel claims prefix. 1: done,
+/// 0: another node holds the new name, -1: this node is not a member.
+fn rename_script() -> redis::Script {
+    redis::Script::new(
+        r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
+if ARGV[2] ~= ARGV[3] then
+  local holder = redis.call('HGET', KEYS[2], ARGV[3])
+  if holder and holder ~= ARGV[1] then return 0 end
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+  redis.call('SADD', ARGV[5] .. ARGV[1], ARGV[3])
+  local old = redis.call('HGET', KEYS[2], ARGV[2])
+  if old then
+    redis.call('HDEL', KEYS[2], ARGV[2])
+    redis.call('SREM', ARGV[5] .. old, ARGV[2])
+  end
+end
+redis.call('XADD', KEYS[3], '*', 'e', ARGV[4])
+return 1
+"#,
+    )
+}
+
 /// Gives a channel claim back (the channel is gone): KEYS: chans, this
 /// node's channel claims; ARGV: node, folded name.
 fn chan_release_script() -> redis::Script {
@@ -148,6 +174,9 @@ pub enum Job {
     ChanClaim(String, oneshot::Sender<Result<i64, String>>),
     /// Give back the claim of a channel that is gone (folded name).
     ChanRelease(String),
+    /// Rename a channel: (old folded name, new folded name, the Rename
+    /// event); the answer as for a claim.
+    Rename(String, String, String, oneshot::Sender<Result<i64, String>>),
     /// Take this node down (SIGTERM), then answer.
     Down(oneshot::Sender<()>),
 }
@@ -227,7 +256,7 @@ pub async fn publish(
 ) {
     let claim = claim_script();
     let down = down_script();
-    let (chan_claim, chan_release) = (chan_claim_script(), chan_release_script());
+    let (chan_claim, chan_release, rename) = (chan_claim_script(), chan_release_script(), rename_script());
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = jobs.recv().await {
         batch.push(first);
@@ -252,11 +281,13 @@ pub async fn publish(
                     append(&mut con, &mut events).await;
                     let mut inv = chan_claim.key(NODES);
                     inv.key(CHANS).key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
-                    let result = match tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await {
-                        Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(_) => Err("Redis did not answer in time".into()),
-                    };
-                    let _ = reply.send(result);
+                    let _ = reply.send(invoke_within(&inv, &mut con, grace).await);
+                }
+                Job::Rename(old, new, event, reply) => {
+                    append(&mut con, &mut events).await;
+                    let mut inv = rename.key(NODES);
+                    inv.key(CHANS).key(LOG).arg(&node).arg(&old).arg(&new).arg(&event).arg(CHAN_CLAIMS);
+                    let _ = reply.send(invoke_within(&inv, &mut con, grace).await);
                 }
                 Job::ChanRelease(chan) => {
                     append(&mut con, &mut events).await;
@@ -281,6 +312,18 @@ pub async fn publish(
             }
         }
         append(&mut con, &mut events).await;
+    }
+}
+
+/// Runs a script, failing if Redis does not answer within `grace`.
+async fn invoke_within(
+    inv: &redis::ScriptInvocation<'_>,
+    con: &mut ConnectionManager,
+    grace: Duration,
+) -> Result<i64, String> {
+    match tokio::time::timeout(grace, inv.invoke_async::<i64>(con)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("Redis did not answer in time".into()),
     }
 }
 

@@ -177,6 +177,20 @@ pub enum Event {
         /// The ACCOUNT line as account-notify clients see it.
         line: WireLine,
     },
+    /// A channel operator renamed a channel (draft/channel-rename); the new
+    /// name was claimed in Redis in the same step.
+    #[serde(rename = "RN")]
+    Rename {
+        /// Origin node.
+        node: String,
+        /// The channel's name before.
+        chan: String,
+        /// Its new name.
+        to: String,
+        /// The RENAME line as the origin's members with the capability saw it
+        /// (its last parameter is the reason).
+        line: WireLine,
+    },
     /// A user's modes changed (MODE, OPER).
     #[serde(rename = "UM")]
     UserModes {
@@ -282,6 +296,7 @@ impl Event {
             | Event::Wallops { node, .. }
             | Event::Msg { node, .. }
             | Event::Registration { node, .. }
+            | Event::Rename { node, .. }
             | Event::NodeDown { node } => node,
         }
     }

@@ -356,6 +356,43 @@ pub async fn claim_channel(server: &Server, name: &str) -> bool {
     }
 }
 
+/// Why a rename on a node of a cluster did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenameRefused {
+    /// Another node holds the new name (its channel exists there, or is
+    /// being created or renamed to it at the same instant).
+    NameInUse,
+    /// Redis could not be reached in time, or this node is no longer a member.
+    Unavailable,
+}
+
+/// Renames channel `old` to `new` across the network: the new name is
+/// claimed in Redis and the Rename event (with the RENAME `line` the members
+/// see) appended in one step, in line with this node's other events. Done on
+/// a single node (nothing to claim). The caller renames its own copy after.
+pub async fn rename(server: &Server, old: &str, new: &str, line: &Line) -> Result<(), RenameRefused> {
+    let Some(cluster) = server.cluster() else { return Ok(()) };
+    let event = Event::Rename {
+        node: cluster.node.clone(),
+        chan: old.to_owned(),
+        to: new.to_owned(),
+        line: WireLine::of(line),
+    };
+    let (tx, rx) = oneshot::channel();
+    let job = Job::Rename(server.fold(old), server.fold(new), event.to_json(), tx);
+    if cluster.jobs.send(job).is_err() {
+        return Err(RenameRefused::Unavailable);
+    }
+    match rx.await {
+        Ok(Ok(1)) => Ok(()),
+        Ok(Ok(0)) => Err(RenameRefused::NameInUse),
+        other => {
+            tracing::warn!(?other, old, new, "cluster: channel rename not claimed");
+            Err(RenameRefused::Unavailable)
+        }
+    }
+}
+
 /// Channel `folded` no longer exists here (its last member left, in log
 /// order): if this node claimed its creation, the claim is given back.
 pub fn channel_gone(server: &Server, folded: &str) {

@@ -333,18 +333,49 @@ fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
 /// Registered and permanent channels keep their name: ChanServ and the
 /// channel store know them by it.
 pub fn rename(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let (old_name, new_name) = (msg.param(0), msg.param(1));
-    let reason = msg.param(2).to_owned();
-    let Some(ch) = ctx.server.find_channel(old_name) else { return err(ERR_NOSUCHCHANNEL, &[old_name]) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
+    let (ch, new_name, reason) = match may_rename(ctx, msg.param(0), msg.param(1)) {
+        Ok(ch) => (ch, msg.param(1), msg.param(2)),
+        Err(refused) => return refused,
+    };
+    let renamed = ctx.client.line("RENAME", vec![ch.name.clone(), new_name.to_owned(), reason.to_owned()]);
+    finish_rename(ctx, &ch, &renamed, false)
+}
+
+/// RENAME on a node of a cluster: the new name is claimed in Redis and the
+/// rename appended to the network's log in one step
+/// ([`crate::cluster::rename`]) before this node renames its copy; another
+/// node holding the name refuses it as a local channel would.
+pub fn rename_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let param = |i: usize| msg.params.get(i).map_or("", String::as_str);
+        let (old_name, new_name, reason) = (param(0), param(1), param(2));
+        let ch = match may_rename(ctx, old_name, new_name) {
+            Ok(ch) => ch,
+            Err(refused) => return refused,
+        };
+        let renamed = ctx.client.line("RENAME", vec![ch.name.clone(), new_name.to_owned(), reason.to_owned()]);
+        match crate::cluster::rename(&ctx.server, &ch.name, new_name, &renamed).await {
+            Ok(()) => finish_rename(ctx, &ch, &renamed, true),
+            Err(crate::cluster::RenameRefused::NameInUse) => name_in_use(&ch.name, new_name),
+            Err(crate::cluster::RenameRefused::Unavailable) => super::fail(
+                "RENAME",
+                "CANNOT_RENAME",
+                &[&ch.name, new_name],
+                "The network cannot be reached right now; try again",
+            ),
+        }
+    })
+}
+
+/// The channel `old_name` if the client may rename it to `new_name`, or the
+/// refusal.
+fn may_rename(ctx: &Ctx, old_name: &str, new_name: &str) -> Result<Arc<Channel>, HandlerResult> {
+    let Some(ch) = ctx.server.find_channel(old_name) else { return Err(err(ERR_NOSUCHCHANNEL, &[old_name])) };
+    let Some(mine) = member_modes(&ch, &ctx.client) else { return Err(err(ERR_NOTONCHANNEL, &[&ch.name])) };
     if !mine.op {
-        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+        return Err(err(ERR_CHANOPRIVSNEEDED, &[&ch.name]));
     }
-    let cannot = |text: &str| super::fail("RENAME", "CANNOT_RENAME", &[&ch.name, new_name], text);
-    if ctx.server.cluster().is_some() {
-        // The other nodes would keep the old name, and its claim would stay taken.
-        return cannot("Channels cannot be renamed on a network of several servers yet");
-    }
+    let cannot = |text: &str| Err(super::fail("RENAME", "CANNOT_RENAME", &[&ch.name, new_name], text));
     if !valid_channel(new_name, ctx.server.config().limits.channel_len) {
         return cannot("Not a valid channel name");
     }
@@ -354,31 +385,81 @@ pub fn rename(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if ch.read().is_persistent() {
         return cannot("Registered and permanent channels keep their name");
     }
-    let fresh = match ctx.server.rename_channel(&ch, new_name) {
-        Ok(fresh) => fresh,
-        Err(RenameError::NameInUse) => {
-            return super::fail("RENAME", "CHANNEL_NAME_IN_USE", &[&ch.name, new_name], "Channel name is in use")
-        }
-        Err(RenameError::NoSuchChannel) => return err(ERR_NOSUCHCHANNEL, &[old_name]),
+    if ctx.server.find_channel(new_name).is_some_and(|other| !Arc::ptr_eq(&other, &ch)) {
+        return Err(name_in_use(&ch.name, new_name));
+    }
+    Ok(ch)
+}
+
+fn name_in_use(old_name: &str, new_name: &str) -> HandlerResult {
+    super::fail("RENAME", "CHANNEL_NAME_IN_USE", &[old_name, new_name], "Channel name is in use")
+}
+
+/// Renames this server's copy of `ch` as `renamed` (the RENAME line) says
+/// and tells its members; `merge` as for [`crate::state::Server::rename_channel`].
+fn finish_rename(ctx: &mut Ctx, ch: &Arc<Channel>, renamed: &Line, merge: bool) -> HandlerResult {
+    let (fresh, joined) = match ctx.server.rename_channel(ch, &renamed.params[1], merge) {
+        Ok(done) => done,
+        Err(RenameError::NameInUse) => return name_in_use(&ch.name, &renamed.params[1]),
+        Err(RenameError::NoSuchChannel) => return err(ERR_NOSUCHCHANNEL, &[&ch.name]),
     };
-    let renamed = ctx.client.line("RENAME", vec![ch.name.clone(), fresh.name.clone(), reason.clone()]);
     let server_name = ctx.server_name();
+    for line in announce_rename(&server_name, &ch.name, &fresh, renamed, &joined, Some(ctx.client.id)) {
+        ctx.reply(line);
+    }
+    Ok(())
+}
+
+/// Tells the members of `fresh`, just renamed from `old_name` by `renamed`
+/// (the RENAME line, its last parameter the reason): members with
+/// draft/channel-rename get it, the others leave the old name and join the
+/// new one (with the join burst). Members merged in from a channel that
+/// already had the new name (`joined`, see
+/// [`crate::state::Server::rename_channel`]) get the join burst of the new
+/// name, and the capability holders see them join. The lines for `me` are
+/// returned (the caller replies with them) rather than queued.
+pub fn announce_rename(
+    server_name: &str,
+    old_name: &str,
+    fresh: &Channel,
+    renamed: &Line,
+    joined: &[Arc<Client>],
+    me: Option<ClientId>,
+) -> Vec<Line> {
+    let reason = renamed.params.get(2).map_or("", String::as_str);
     let members: Vec<Arc<Client>> = fresh.read().members.values().map(|m| m.client.clone()).collect();
-    for c in members {
-        let lines = if c.caps().has(Cap::ChannelRename) {
-            vec![renamed.clone()]
+    let mut mine = Vec::new();
+    for c in &members {
+        let merged = joined.iter().any(|j| j.id == c.id);
+        let mut lines = if merged {
+            rejoin_lines(server_name, c, &fresh.name, fresh, reason)
+        } else if c.caps().has(Cap::ChannelRename) {
+            let mut lines = vec![renamed.clone()];
+            lines.extend(joined.iter().map(|j| join_line(j, &fresh.name, c.caps().has(Cap::ExtendedJoin))));
+            lines
         } else {
-            rejoin_lines(&server_name, &c, &ch.name, &fresh, &reason)
+            rejoin_lines(server_name, c, old_name, fresh, reason)
         };
-        for line in lines {
-            if c.id == ctx.client.id {
-                ctx.reply(line);
-            } else {
-                fanout::to_client(&c, &line);
+        if Some(c.id) == me {
+            mine.append(&mut lines);
+        } else {
+            for line in &lines {
+                fanout::to_client(c, line);
             }
         }
     }
-    Ok(())
+    mine
+}
+
+/// `client`'s JOIN of `chan`, extended (account, real name) or plain.
+fn join_line(client: &Client, chan: &str, extended: bool) -> Line {
+    let mut join = client.line("JOIN", vec![chan.to_owned()]);
+    if extended {
+        let info = client.info();
+        join.params.push(info.account.clone().unwrap_or_else(|| "*".into()));
+        join.params.push(info.realname.clone());
+    }
+    join
 }
 
 /// What a client without draft/channel-rename sees of a rename: it leaves the
@@ -386,13 +467,7 @@ pub fn rename(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 fn rejoin_lines(server_name: &str, c: &Client, old_name: &str, ch: &Channel, reason: &str) -> Vec<Line> {
     let text = if reason.is_empty() { format!("Channel renamed to {}", ch.name) } else { reason.to_owned() };
     let mut lines = vec![c.line("PART", vec![old_name.to_owned(), text])];
-    let mut join = c.line("JOIN", vec![ch.name.clone()]);
-    if c.caps().has(Cap::ExtendedJoin) {
-        let info = c.info();
-        join.params.push(info.account.clone().unwrap_or_else(|| "*".into()));
-        join.params.push(info.realname.clone());
-    }
-    lines.push(join);
+    lines.push(join_line(c, &ch.name, c.caps().has(Cap::ExtendedJoin)));
     let nick = c.nick();
     if let Some(t) = ch.read().topic.clone() {
         lines.push(Line::new(server_name, RPL_TOPIC.code, vec![nick.clone(), ch.name.clone(), t.text]));

@@ -435,13 +435,26 @@ impl Server {
     /// new name and `old` is marked dead, so holders of the old handle look the
     /// name up again. Every member's channel list is updated.
     ///
+    /// A channel that already has the new name is refused, unless `merge`:
+    /// then its members join the renamed channel (keeping their status) and
+    /// are returned. A node of a cluster merges when the network's log has
+    /// given the name to the rename: a channel of that name made here
+    /// meanwhile (a joiner whose creation claim lost to the rename) is the same
+    /// room by then on every other node.
+    ///
     /// Locking: the new channel is locked before it is published in the map,
     /// so nobody can join it half-made; no map guard is held while `old` is
     /// locked (the order stays map shard, then channel).
-    pub fn rename_channel(&self, old: &Arc<Channel>, new_name: &str) -> Result<Arc<Channel>, RenameError> {
+    pub fn rename_channel(
+        &self,
+        old: &Arc<Channel>,
+        new_name: &str,
+        merge: bool,
+    ) -> Result<(Arc<Channel>, Vec<Arc<Client>>), RenameError> {
         let (old_key, new_key) = (self.fold(&old.name), self.fold(new_name));
         let fresh = Arc::new(Channel::new(new_name, old.created));
         let mut fresh_st = fresh.write();
+        let mut merged = None;
         if old_key == new_key {
             // only the case changes: swap the entry in place
             let mut entry = self.channels.get_mut(&old_key).ok_or(RenameError::NoSuchChannel)?;
@@ -457,6 +470,14 @@ impl Server {
             *entry.value_mut() = fresh.clone();
         } else {
             match self.channels.entry(new_key.clone()) {
+                Entry::Occupied(mut there) if merge && !there.get().read().is_persistent() => {
+                    let mut st = there.get().write();
+                    let taken = std::mem::take(&mut st.members);
+                    st.dead = true;
+                    drop(st);
+                    merged = Some((there.get().clone(), taken));
+                    there.insert(fresh.clone());
+                }
                 Entry::Occupied(_) => return Err(RenameError::NameInUse),
                 Entry::Vacant(v) => {
                     v.insert(fresh.clone());
@@ -475,16 +496,30 @@ impl Server {
             self.channels.remove_if(&old_key, |_, c| Arc::ptr_eq(c, old));
             self.history.rename_channel(&old_key, &new_key);
         }
-        let members: Vec<Arc<Client>> = fresh_st.members.values().map(|m| m.client.clone()).collect();
-        drop(fresh_st);
-        for c in members {
-            for ch in c.info_mut().channels.iter_mut() {
-                if Arc::ptr_eq(ch, old) {
-                    *ch = fresh.clone();
+        let mut joined = Vec::new();
+        if let Some((_, members)) = &merged {
+            for (id, m) in members {
+                if !fresh_st.members.contains_key(id) {
+                    joined.push(m.client.clone());
+                    fresh_st.members.insert(*id, m.clone());
                 }
             }
         }
-        Ok(fresh)
+        let members: Vec<Arc<Client>> = fresh_st.members.values().map(|m| m.client.clone()).collect();
+        drop(fresh_st);
+        let gone: Vec<&Arc<Channel>> = std::iter::once(old).chain(merged.as_ref().map(|(ch, _)| ch)).collect();
+        for c in members {
+            let mut info = c.info_mut();
+            for ch in info.channels.iter_mut() {
+                if gone.iter().any(|g| Arc::ptr_eq(ch, g)) {
+                    *ch = fresh.clone();
+                }
+            }
+            // A member of both is listed once.
+            let mut seen = false;
+            info.channels.retain(|ch| !Arc::ptr_eq(ch, &fresh) || !std::mem::replace(&mut seen, true));
+        }
+        Ok((fresh, joined))
     }
 
     /// Removes `channel` if it is empty and not persistent, marking it dead.
@@ -589,6 +624,43 @@ mod tests {
         use futures_util::FutureExt;
         assert!(early.changed().now_or_never().is_some_and(|r| r.is_ok()));
         assert!(late.changed().now_or_never().is_some_and(|r| r.is_ok()));
+    }
+
+    fn member_of(server: &super::Server, name: &str, client: &std::sync::Arc<super::Client>, op: bool) {
+        let ch = server.channel_or_create(name);
+        ch.write().add(client.clone(), super::channel::MemberModes { op, voice: false });
+        client.info_mut().channels.push(ch);
+    }
+
+    /// A rename onto a name a channel already has: refused, or with `merge`
+    /// (a cluster node whose log gave the name to the rename) that channel's
+    /// members join the renamed one with their status, the one in both is
+    /// kept once, and every member's channel list names only the result.
+    #[test]
+    fn a_rename_merges_a_channel_of_the_new_name_only_when_asked() {
+        use std::sync::Arc;
+        let config = crate::config::Config::default();
+        let accounts = crate::accounts::Accounts::with_store(None, &config);
+        let server = super::Server::new(config, None, accounts);
+        let client = |id| Arc::new(super::Client::new(id, "127.0.0.1".parse().unwrap(), 1, false, 1024, 0));
+        let (alice, bob, carol) = (client(1), client(2), client(3));
+        member_of(&server, "#old", &alice, true);
+        member_of(&server, "#old", &carol, false);
+        member_of(&server, "#new", &bob, false);
+        member_of(&server, "#new", &carol, true);
+        let (old, racing) = (server.find_channel("#old").unwrap(), server.find_channel("#new").unwrap());
+        assert_eq!(server.rename_channel(&old, "#new", false).unwrap_err(), super::RenameError::NameInUse);
+        let (fresh, joined) = server.rename_channel(&old, "#NEW", true).expect("merged");
+        assert_eq!(joined.iter().map(|c| c.id).collect::<Vec<_>>(), [2]);
+        assert!(Arc::ptr_eq(&server.find_channel("#new").unwrap(), &fresh) && fresh.name == "#NEW");
+        assert!(server.find_channel("#old").is_none() && old.read().dead && racing.read().dead);
+        let st = fresh.read();
+        let modes = |id| st.members.get(&id).map(|m| (m.modes.op, m.modes.voice));
+        assert_eq!((modes(1), modes(2), modes(3)), (Some((true, false)), Some((false, false)), Some((false, false))));
+        for c in [&alice, &bob, &carol] {
+            let channels = &c.info().channels;
+            assert!(channels.len() == 1 && Arc::ptr_eq(&channels[0], &fresh), "client {}", c.id);
+        }
     }
 }
 
