@@ -7,7 +7,7 @@
 mod common;
 
 use common::redis::Redis;
-use common::{command_of, cs, params_of, pg, with_caps, Client, Server, BASE_CONFIG, WAIT};
+use common::{command_of, cs, params_of, pg, with_caps, with_caps_and_pass, Client, Server, BASE_CONFIG, WAIT};
 use std::time::{Duration, Instant};
 
 /// The config of a node of the network on `redis`, named `name`; `ttl_ms` is
@@ -1115,6 +1115,35 @@ fn sasl_plain(port: u16, nick: &str, account: &str, password: &str) -> (String, 
         c.nick = nick.to_owned();
     }
     (end, c)
+}
+
+#[test]
+fn a_read_marker_set_on_one_node_reaches_the_accounts_sessions_on_the_other() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut ann = with_caps(&a, "ann", "draft/read-marker");
+    register_account(&mut ann, "ann");
+    ann.send("JOIN #room");
+    ann.collect_until("366");
+    let mut phone = with_caps_and_pass(&b, "annphone", "draft/read-marker", Some("ann:ann-password"));
+    wait_member(&mut phone, "#room", "ann");
+    phone.send("JOIN #room");
+    phone.collect_until("366");
+    let marker = ":test.banter MARKREAD #room timestamp=2026-01-01T00:00:00.000Z";
+    ann.send("MARKREAD #room timestamp=2026-01-01T00:00:00.000Z");
+    assert_eq!(ann.expect("MARKREAD"), marker);
+    // The account's session on B is told, and B answers with the marker.
+    phone.expect_where("the marker from A", |l| l == marker);
+    phone.send("MARKREAD #room");
+    assert_eq!(phone.expect("MARKREAD"), marker);
+    // And back the other way; an older marker does not move it.
+    let later = ":test.banter MARKREAD #room timestamp=2026-01-02T00:00:00.000Z";
+    phone.send("MARKREAD #room timestamp=2026-01-02T00:00:00.000Z");
+    assert_eq!(phone.expect("MARKREAD"), later);
+    ann.expect_where("the marker from B", |l| l == later);
+    ann.send("MARKREAD #room timestamp=2025-12-31T00:00:00.000Z");
+    assert_eq!(ann.expect("MARKREAD"), later);
 }
 
 #[test]

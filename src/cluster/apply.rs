@@ -118,7 +118,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             fanout::to_client(&victim, &line.to_line());
             session::close_all(&victim, &reason);
         }
-        Event::Msg { .. } | Event::Wallops { .. } if replaying => {}
+        Event::Msg { .. } | Event::Wallops { .. } | Event::Marker { .. } if replaying => {}
         Event::Wallops { line, .. } => {
             let targets: Vec<Arc<Client>> = server.clients.iter().map(|c| c.value().clone()).collect();
             fanout::to_clients(&targets, &line.to_line(), |c, _| c.is_registered() && c.info().modes.wallops);
@@ -134,6 +134,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
+        Event::Marker { who, target, ms, .. } => read_marker(server, &who, &target, ms),
         Event::NodeDown { node } => node_down(server, cluster, node),
     }
 }
@@ -152,6 +153,17 @@ fn rename(server: &Server, chan: &str, to: &str, renamed: &Line) {
             crate::commands::channel::announce_rename(&server_name, &ch.name, &fresh, renamed, &joined, None);
         }
         Err(e) => tracing::warn!(?e, chan, to, "cluster: a rename from the log could not be applied"),
+    }
+}
+
+/// Another node moved an account's read marker: raised here too (in memory:
+/// the origin saved it) and sent to the account's connections here.
+fn read_marker(server: &Server, who: &str, target: &str, ms: i64) {
+    let cfg = server.config();
+    let (stored, changed) = server.history.raise_marker(&cfg.history, who, &server.fold(target), ms);
+    if changed {
+        let line = crate::commands::markread::marker_line(&cfg.server.name, target, Some(stored));
+        crate::commands::markread::tell_account(server, who, &line, None);
     }
 }
 

@@ -191,6 +191,19 @@ pub enum Event {
         /// (its last parameter is the reason).
         line: WireLine,
     },
+    /// An account's read marker moved forward (MARKREAD); the origin saved
+    /// it in the shared store.
+    #[serde(rename = "MR")]
+    Marker {
+        /// Origin node.
+        node: String,
+        /// The account, as read markers name it (`a:FOLDED`).
+        who: String,
+        /// The target as the client named it.
+        target: String,
+        /// The marker, Unix time in milliseconds.
+        ms: i64,
+    },
     /// A user's modes changed (MODE, OPER).
     #[serde(rename = "UM")]
     UserModes {
@@ -297,6 +310,7 @@ impl Event {
             | Event::Msg { node, .. }
             | Event::Registration { node, .. }
             | Event::Rename { node, .. }
+            | Event::Marker { node, .. }
             | Event::NodeDown { node } => node,
         }
     }

@@ -393,6 +393,13 @@ pub async fn rename(server: &Server, old: &str, new: &str, line: &Line) -> Resul
     }
 }
 
+/// An account's read marker moved forward here (`who` is `a:ACCOUNT`): the
+/// other nodes raise theirs and tell the account's connections there.
+pub fn read_marker(server: &Server, who: &str, target: &str, ms: i64) {
+    let Some(cluster) = server.cluster() else { return };
+    cluster.publish(Event::Marker { node: cluster.node.clone(), who: who.to_owned(), target: target.to_owned(), ms });
+}
+
 /// Channel `folded` no longer exists here (its last member left, in log
 /// order): if this node claimed its creation, the claim is given back.
 pub fn channel_gone(server: &Server, folded: &str) {

@@ -12,12 +12,29 @@ use crate::proto::line::Line;
 use crate::proto::time::{format as format_time, parse as parse_time};
 use crate::proto::Message;
 use crate::state::channel::Channel;
-use crate::state::history;
+use crate::state::client::ClientId;
+use crate::state::{history, Server};
 
 /// The `MARKREAD` line for `target` with the stored marker (or `*`).
-fn marker_line(ctx: &Ctx, target: &str, time_ms: Option<i64>) -> Line {
+pub fn marker_line(server_name: &str, target: &str, time_ms: Option<i64>) -> Line {
     let value = time_ms.map_or_else(|| "*".to_owned(), |t| format!("timestamp={}", format_time(t)));
-    Line::new(ctx.server_name(), "MARKREAD", vec![target.to_owned(), value])
+    Line::new(server_name, "MARKREAD", vec![target.to_owned(), value])
+}
+
+/// Sends `line` (a moved marker) to every read-marker connection of this
+/// server logged in to the account `who` (`a:ACCOUNT`) but `except`: other
+/// clients, and the other sessions of one (multiclient).
+pub fn tell_account(server: &Server, who: &str, line: &Line, except: Option<ClientId>) {
+    for c in server.clients.iter() {
+        if history::identity(server, c.value()) != who {
+            continue;
+        }
+        for conn in crate::state::session::connections(c.value()) {
+            if Some(conn.id) != except && conn.caps().has(Cap::ReadMarker) {
+                crate::state::fanout::to_connection(&conn, line);
+            }
+        }
+    }
 }
 
 /// MARKREAD `target [timestamp=...]`: get or set the read marker.
@@ -33,8 +50,7 @@ pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let folded = ctx.server.fold(target);
     if msg.params.len() < 2 {
         let stored = ctx.server.history.marker(&who, &folded);
-        let line = marker_line(ctx, target, stored);
-        ctx.reply(line);
+        ctx.reply(marker_line(&ctx.server_name(), target, stored));
         return Ok(());
     }
     let value = msg.param(1);
@@ -47,20 +63,10 @@ pub fn markread(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     let cfg = ctx.server.config();
     let (stored, changed) = ctx.server.history.set_marker(&cfg.history, &who, &folded, time_ms);
-    let line = marker_line(ctx, target, Some(stored));
+    let line = marker_line(&ctx.server_name(), target, Some(stored));
     if changed && who.starts_with("a:") {
-        // Every other connection logged in to the account: other clients, and
-        // the other sessions of this one (multiclient).
-        for c in ctx.server.clients.iter() {
-            if history::identity(&ctx.server, c.value()) != who {
-                continue;
-            }
-            for conn in crate::state::session::connections(c.value()) {
-                if conn.id != ctx.link.id && conn.caps().has(Cap::ReadMarker) {
-                    crate::state::fanout::to_connection(&conn, &line);
-                }
-            }
-        }
+        tell_account(&ctx.server, &who, &line, Some(ctx.link.id));
+        crate::cluster::read_marker(&ctx.server, &who, target, stored);
     }
     ctx.reply(line);
     Ok(())
@@ -84,6 +90,5 @@ pub fn on_join(ctx: &mut Ctx, channel: &Channel) {
     }
     let who = history::identity(&ctx.server, &ctx.client);
     let stored = ctx.server.history.marker(&who, &ctx.server.fold(&channel.name));
-    let line = marker_line(ctx, &channel.name, stored);
-    ctx.reply(line);
+    ctx.reply(marker_line(&ctx.server_name(), &channel.name, stored));
 }

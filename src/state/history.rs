@@ -134,27 +134,31 @@ impl History {
     /// (never lowers it); returns the stored value and whether it changed. An
     /// account's marker is also queued to the store.
     pub fn set_marker(&self, cfg: &HistoryConfig, who: &str, target: &str, time_ms: i64) -> (i64, bool) {
-        let result = {
-            let mut map = self.markers.entry(who.to_owned()).or_default();
-            match map.get_mut(target) {
-                Some(m) if *m >= time_ms => (*m, false),
-                Some(m) => {
-                    *m = time_ms;
-                    (time_ms, true)
-                }
-                None => {
-                    trim(&mut map, cfg.read_markers.saturating_sub(1));
-                    map.insert(target.to_owned(), time_ms);
-                    (time_ms, true)
-                }
-            }
-        };
+        let result = self.raise_marker(cfg, who, target, time_ms);
         if result.1 && who.starts_with("a:") {
             if let Some(w) = self.writer() {
                 w.control(crate::store::history::Op::Marker(who.to_owned(), target.to_owned(), time_ms));
             }
         }
         result
+    }
+
+    /// [`Self::set_marker`] in memory only: for a marker another node of a
+    /// cluster already saved in the shared store.
+    pub fn raise_marker(&self, cfg: &HistoryConfig, who: &str, target: &str, time_ms: i64) -> (i64, bool) {
+        let mut map = self.markers.entry(who.to_owned()).or_default();
+        match map.get_mut(target) {
+            Some(m) if *m >= time_ms => (*m, false),
+            Some(m) => {
+                *m = time_ms;
+                (time_ms, true)
+            }
+            None => {
+                trim(&mut map, cfg.read_markers.saturating_sub(1));
+                map.insert(target.to_owned(), time_ms);
+                (time_ms, true)
+            }
+        }
     }
 
     /// How many read markers `who` has.
