@@ -1147,6 +1147,46 @@ fn a_read_marker_set_on_one_node_reaches_the_accounts_sessions_on_the_other() {
 }
 
 #[test]
+fn metadata_of_users_and_channels_reaches_the_other_nodes_subscribers() {
+    const META: &str = "draft/metadata-3";
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = with_caps(&a, "alice", META);
+    alice.send("JOIN #room");
+    alice.collect_until("366");
+    let mut bob = with_caps(&b, "bob", META);
+    bob.send("METADATA * SUB avatar");
+    bob.sync();
+    wait_member(&mut bob, "#room", "alice");
+    bob.send("JOIN #room");
+    bob.collect_until("366");
+    wait_member(&mut alice, "#room", "bob");
+    // A user's key, set and removed on A: B's subscriber in a shared
+    // channel is told each time, and B answers GET.
+    alice.send("METADATA * SET avatar :https://example.com/a.png");
+    let told = bob.expect("761");
+    assert_eq!(params_of(&told), ["bob", "alice", "avatar", "*", "https://example.com/a.png"]);
+    assert_eq!(first_answer(&mut bob, "METADATA alice GET avatar", "761")[4], "https://example.com/a.png");
+    // A channel's (not registered: no store involved).
+    alice.send("METADATA #room SET avatar :room.png");
+    assert_eq!(params_of(&bob.expect("761")), ["bob", "#room", "avatar", "*", "room.png"]);
+    assert_eq!(first_answer(&mut bob, "METADATA #room GET avatar", "761")[4], "room.png");
+    alice.send("METADATA * SET avatar");
+    assert_eq!(params_of(&bob.expect("766"))[1..3], ["alice", "avatar"]);
+    // Keys set before registration follow the user to the other node.
+    let mut early = a.connect();
+    early.send("CAP LS 302");
+    early.send(&format!("CAP REQ :{META}"));
+    early.expect("CAP");
+    early.send("METADATA * SET display-name :Early");
+    early.expect("761");
+    early.send("CAP END");
+    early.register("early");
+    wait_user(&mut bob, "early");
+    assert_eq!(first_answer(&mut bob, "METADATA early GET display-name", "761")[4], "Early");
+}
+
+#[test]
 fn an_account_registered_on_one_node_logs_in_on_the_other() {
     let redis = Redis::start();
     let db = pg::database();

@@ -135,6 +135,17 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
         Event::Marker { who, target, ms, .. } => read_marker(server, &who, &target, ms),
+        Event::Metadata { user, chan, changes, .. } => {
+            use crate::commands::metadata::{apply_remote, Target};
+            let target = match (user, chan) {
+                (Some((node, uid)), _) => cluster.lookup(server, &node, uid).map(Target::User),
+                (None, Some(chan)) => server.find_channel(&chan).map(Target::Channel),
+                (None, None) => None,
+            };
+            if let Some(target) = target {
+                apply_remote(server, &target, &changes);
+            }
+        }
         Event::NodeDown { node } => node_down(server, cluster, node),
     }
 }

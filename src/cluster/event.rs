@@ -204,6 +204,20 @@ pub enum Event {
         /// The marker, Unix time in milliseconds.
         ms: i64,
     },
+    /// METADATA keys of a user or a channel were set or removed (`None`).
+    #[serde(rename = "MD")]
+    Metadata {
+        /// Origin node.
+        node: String,
+        /// The user: its node and its id there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<(String, u64)>,
+        /// Or the channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chan: Option<String>,
+        /// The changes, in order.
+        changes: Vec<(String, Option<String>)>,
+    },
     /// A user's modes changed (MODE, OPER).
     #[serde(rename = "UM")]
     UserModes {
@@ -311,6 +325,7 @@ impl Event {
             | Event::Registration { node, .. }
             | Event::Rename { node, .. }
             | Event::Marker { node, .. }
+            | Event::Metadata { node, .. }
             | Event::NodeDown { node } => node,
         }
     }

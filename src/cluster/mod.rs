@@ -393,6 +393,21 @@ pub async fn rename(server: &Server, old: &str, new: &str, line: &Line) -> Resul
     }
 }
 
+/// METADATA `changes` made here to a registered user (of any node) or a
+/// channel: the other nodes apply them and tell their subscribers.
+pub fn metadata(server: &Server, target: &crate::commands::metadata::Target, changes: &[(String, Option<String>)]) {
+    use crate::commands::metadata::Target;
+    let Some(cluster) = server.cluster() else { return };
+    let (user, chan) = match target {
+        // Before registration the others do not know the user: its keys
+        // follow its User event (see `registered`).
+        Target::User(c) if !c.is_registered() => return,
+        Target::User(c) => (Some(cluster.address(c)), None),
+        Target::Channel(ch) => (None, Some(ch.name.clone())),
+    };
+    cluster.publish(Event::Metadata { node: cluster.node.clone(), user, chan, changes: changes.to_vec() });
+}
+
 /// An account's read marker moved forward here (`who` is `a:ACCOUNT`): the
 /// other nodes raise theirs and tell the account's connections there.
 pub fn read_marker(server: &Server, who: &str, target: &str, ms: i64) {
@@ -427,6 +442,12 @@ pub fn registered(server: &Server, client: &Client) {
         info: cfg.server.description.clone(),
         signon: client.signon,
     });
+    // Keys set before registration (metadata before_connect).
+    if !info.metadata.values.is_empty() {
+        let changes = info.metadata.values.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let user = Some((cluster.node.clone(), client.id));
+        cluster.publish(Event::Metadata { node: cluster.node.clone(), user, chan: None, changes });
+    }
 }
 
 /// A local client is leaving (registered or not): its QUIT, and its nick

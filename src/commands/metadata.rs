@@ -14,15 +14,17 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::Message;
 use crate::state::channel::Channel;
-use crate::state::client::Client;
+use crate::state::client::{Client, ClientId};
 use crate::state::metadata::{self, Values};
-use crate::state::{fanout, monitor};
+use crate::state::{fanout, monitor, Server};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// What a METADATA command is about.
-enum Target {
+pub enum Target {
+    /// A user.
     User(Arc<Client>),
+    /// A channel.
     Channel(Arc<Channel>),
 }
 
@@ -217,7 +219,7 @@ fn set(ctx: &mut Ctx, target: &str, key: &str, value: Option<&str>) -> HandlerRe
         Some(v) => key_value(ctx, &name, key, v),
         None => ctx.numeric(RPL_KEYNOTSET, &[&name, key]),
     }
-    notify(ctx, &t, &[(key.to_owned(), value.map(str::to_owned))]);
+    changed(ctx, &t, &[(key.to_owned(), value.map(str::to_owned))]);
     Ok(())
 }
 
@@ -238,7 +240,7 @@ fn clear(ctx: &mut Ctx, target: &str) -> HandlerResult {
     }
     close_batch(ctx, batch);
     let changes: Vec<(String, Option<String>)> = cleared.into_keys().map(|k| (k, None)).collect();
-    notify(ctx, &t, &changes);
+    changed(ctx, &t, &changes);
     Ok(())
 }
 
@@ -392,9 +394,32 @@ fn subscribed(c: &Client, key: &str) -> bool {
     c.caps().has(Cap::Metadata) && c.info().metadata.subs.contains(key)
 }
 
-/// Tells subscribers of each changed key about the new value (`761`) or its
-/// removal (`766`). The client that made the change only gets its reply.
-fn notify(ctx: &Ctx, target: &Target, changes: &[(String, Option<String>)]) {
+/// `changes` made here: the subscribers here are told, and the other nodes
+/// of a cluster (which tell theirs).
+fn changed(ctx: &Ctx, target: &Target, changes: &[(String, Option<String>)]) {
+    if changes.is_empty() {
+        return;
+    }
+    notify(&ctx.server, target, changes, Some(ctx.client.id));
+    crate::cluster::metadata(&ctx.server, target, changes);
+}
+
+/// `changes` another node of a cluster made: set here (not saved: its origin
+/// did) and told to the subscribers here.
+pub fn apply_remote(server: &Server, target: &Target, changes: &[(String, Option<String>)]) {
+    let max = server.config().metadata.max_keys;
+    for (key, value) in changes {
+        let _ = match target {
+            Target::User(c) => metadata::set(&mut c.info_mut().metadata.values, key, value.as_deref(), max),
+            Target::Channel(ch) => metadata::set(&mut ch.write().metadata, key, value.as_deref(), max),
+        };
+    }
+    notify(server, target, changes, None);
+}
+
+/// Tells the clients subscribed to the changed keys that share a channel with
+/// the user or monitor it, or are in the channel, but the `changer`.
+fn notify(server: &Server, target: &Target, changes: &[(String, Option<String>)], changer: Option<ClientId>) {
     if changes.is_empty() {
         return;
     }
@@ -405,8 +430,8 @@ fn notify(ctx: &Ctx, target: &Target, changes: &[(String, Option<String>)]) {
             }
             let mut all = fanout::peers(c);
             let mut seen: HashSet<u64> = all.iter().map(|p| p.id).collect();
-            all.extend(monitor::watchers(&ctx.server, &c.nick()).into_iter().filter(|w| seen.insert(w.id)));
-            if c.id != ctx.client.id && seen.insert(c.id) {
+            all.extend(monitor::watchers(server, &c.nick()).into_iter().filter(|w| seen.insert(w.id)));
+            if Some(c.id) != changer && seen.insert(c.id) {
                 all.push(c.clone());
             }
             (c.nick(), all)
@@ -416,8 +441,8 @@ fn notify(ctx: &Ctx, target: &Target, changes: &[(String, Option<String>)]) {
             (ch.name.clone(), members)
         }
     };
-    let server_name = ctx.server_name();
-    for r in recipients.iter().filter(|r| r.id != ctx.client.id) {
+    let server_name = server.config().server.name.clone();
+    for r in recipients.iter().filter(|r| Some(r.id) != changer) {
         for (key, value) in changes {
             if !subscribed(r, key) {
                 continue;
