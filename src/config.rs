@@ -412,11 +412,22 @@ pub struct ClusterConfig {
     /// How long a change that must reach Redis (a nick claim) waits for it to
     /// come back before failing, in ms.
     pub grace_ms: u64,
+    /// How many log entries a node applies between two snapshots of the
+    /// network's state; each snapshot lets the log be trimmed. 0: no
+    /// snapshots, and the log is never trimmed.
+    pub snapshot_every: u64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { redis_url: None, node_name: None, heartbeat_ms: 1000, ttl_ms: 5000, grace_ms: 5000 }
+        ClusterConfig {
+            redis_url: None,
+            node_name: None,
+            heartbeat_ms: 1000,
+            ttl_ms: 5000,
+            grace_ms: 5000,
+            snapshot_every: 10_000,
+        }
     }
 }
 

@@ -15,7 +15,9 @@
 
 pub mod apply;
 pub mod backplane;
+pub mod compact;
 pub mod event;
+pub mod snapshot;
 
 use crate::proto::line::Line;
 use crate::state::channel::{self, Channel, MemberModes};
@@ -25,7 +27,7 @@ use crate::state::{NickError, Server};
 use backplane::{Claim, Job};
 use dashmap::DashMap;
 pub use event::{Event, ModeChange, WireLine};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -48,6 +50,14 @@ pub struct Cluster {
     stop: watch::Sender<bool>,
     /// Set once this node announced its departure.
     left: AtomicBool,
+    /// Nick claims sent to Redis whose change is not made here yet (see
+    /// [`Cluster::claims_in_flight`]).
+    claims: AtomicUsize,
+    /// The id of the last log entry this node applied (its heartbeat records
+    /// it as the node's position, which no trim passes).
+    applied: watch::Sender<String>,
+    /// How far this node's own events are on their way to the log.
+    progress: Arc<backplane::Progress>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -84,10 +94,29 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         gone: DashMap::new(),
         stop: watch::channel(false).0,
         left: AtomicBool::new(false),
+        claims: AtomicUsize::new(0),
+        applied: watch::channel(String::new()).0,
+        progress: Arc::default(),
     });
     server.set_cluster(cluster.clone());
     let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
-    let mut last = "0-0".to_owned();
+    let loaded = compact::load(&mut manager, &node).await.map_err(|e| format!("loading the snapshot: {e}"))?;
+    if loaded.has_gap() {
+        return Err(format!(
+            "the log was trimmed up to {} but the snapshot in Redis is older ({}): this node cannot learn the network",
+            loaded.trimmed.as_deref().unwrap_or_default(),
+            loaded.start()
+        ));
+    }
+    for json in loaded.data.lines() {
+        apply::apply_json(server, &cluster, json, true);
+    }
+    // A channel whose only members were leaving as the snapshot was taken.
+    let channels: Vec<_> = server.channels.iter().map(|c| c.value().clone()).collect();
+    for ch in &channels {
+        server.remove_channel_if_empty(ch);
+    }
+    let mut last = loaded.start().to_owned();
     let mut replayed = 0usize;
     loop {
         let batch = backplane::read(&mut reader, &last, None).await.map_err(|e| format!("reading the log: {e}"))?;
@@ -102,40 +131,58 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     }
     tracing::info!(
         node = %cluster.node,
+        snapshot = loaded.id.as_deref().unwrap_or("none"),
         replayed,
         users = cluster.remotes.len(),
         channels = server.channels.len(),
         "cluster: joined the network"
     );
+    cluster.applied.send_replace(last.clone());
+    let compactor =
+        compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, loaded.id, replayed as u64);
     let grace = Duration::from_millis(cfg.grace_ms);
-    tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace));
+    tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
     let every = Duration::from_millis(cfg.heartbeat_ms);
-    let beat = backplane::heartbeat(manager, node, every, cfg.ttl_ms, cluster.stop.subscribe());
+    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, applied: cluster.applied.subscribe() };
+    let beat = backplane::heartbeat(manager, node, beat, cluster.stop.subscribe());
     let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
     tokio::spawn(async move {
         if beat.await {
             lost(&for_beat, &cluster_for_beat);
         }
     });
-    tokio::spawn(follow(server.clone(), cluster, client, reader, last));
+    let reading = Reading { client, reader, last, compactor };
+    tokio::spawn(follow(server.clone(), cluster, reading));
     Ok(())
 }
 
-/// Reads the stream from `last` on, applying each event, for the life of the
-/// process; reconnects when Redis goes away.
-async fn follow(
-    server: Arc<Server>,
-    cluster: Arc<Cluster>,
+/// Where the reader is: its connection, the last entry it applied, and
+/// when it writes the next snapshot.
+struct Reading {
     client: redis::Client,
-    mut reader: redis::aio::MultiplexedConnection,
-    mut last: String,
-) {
+    reader: redis::aio::MultiplexedConnection,
+    last: String,
+    compactor: compact::Compactor,
+}
+
+/// Reads the stream on from where `reading` is, applying each event, for the
+/// life of the process (and writing a snapshot when one is due, right after
+/// applying an entry); reconnects when Redis goes away.
+async fn follow(server: Arc<Server>, cluster: Arc<Cluster>, reading: Reading) {
+    let Reading { client, mut reader, mut last, mut compactor } = reading;
     loop {
         match backplane::read(&mut reader, &last, Some(2000)).await {
             Ok(batch) => {
+                let read = !batch.is_empty();
                 for (id, json) in batch {
                     apply::apply_json(&server, &cluster, &json, false);
                     last = id;
+                    if compactor.count() {
+                        compactor.snapshot(&server, &cluster, &last).await;
+                    }
+                }
+                if read {
+                    cluster.applied.send_replace(last.clone());
                 }
             }
             Err(e) => {
@@ -147,6 +194,25 @@ async fn follow(
             }
         }
     }
+}
+
+/// A node named `node` that is not connected to any Redis (what it publishes
+/// goes nowhere): for tests of applying the log.
+#[cfg(test)]
+pub(crate) fn unconnected(node: &str) -> Arc<Cluster> {
+    Arc::new(Cluster {
+        node: node.to_owned(),
+        name: node.to_owned(),
+        jobs: mpsc::unbounded_channel().0,
+        remotes: DashMap::new(),
+        origins: DashMap::new(),
+        gone: DashMap::new(),
+        stop: watch::channel(false).0,
+        left: AtomicBool::new(false),
+        claims: AtomicUsize::new(0),
+        applied: watch::channel(String::new()).0,
+        progress: Arc::default(),
+    })
 }
 
 /// The ERROR of the clients of a node that lost its place in the network.
@@ -190,6 +256,19 @@ impl Cluster {
         self.origins.get(&id).map(|o| o.clone())
     }
 
+    /// Whether a nick claim of this node was sent to Redis and its change is
+    /// not made here yet: its NICK may be in the log already, so a snapshot
+    /// taken now could miss it.
+    pub fn claims_in_flight(&self) -> bool {
+        self.claims.load(Ordering::SeqCst) > 0
+    }
+
+    /// Whether every event of this node is in the log at or before the
+    /// entry the reader applied last (see [`backplane::Progress`]).
+    pub fn own_events_caught_up(&self) -> bool {
+        self.progress.caught_up()
+    }
+
     /// How many users of other nodes this node knows.
     pub fn remote_count(&self) -> usize {
         self.remotes.len()
@@ -211,6 +290,7 @@ impl Cluster {
 
     fn publish(&self, event: Event) {
         if !self.left.load(Ordering::Relaxed) {
+            self.progress.sent();
             let _ = self.jobs.send(Job::Publish(event.to_json()));
         }
     }
@@ -252,6 +332,10 @@ pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) 
         .then(|| Event::Nick { node: cluster.node.clone(), uid: client.id, nick: nick.to_owned() }.to_json());
     let claim = Claim { take: folded.clone(), give_back, uid: client.id, event: event.unwrap_or_default() };
     let (tx, rx) = oneshot::channel();
+    let _in_flight = InFlight::new(&cluster.claims);
+    if !claim.event.is_empty() {
+        cluster.progress.sent();
+    }
     if cluster.jobs.send(Job::Claim(claim, Some(tx))).is_err() {
         return Err(NickError::Unavailable);
     }
@@ -272,6 +356,23 @@ pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) 
     // (its QUIT or NICK is on its way in the log).
     server.nicks.remove_if(&folded, |_, h| h.id != client.id && cluster.is_remote(h.id));
     server.claim_nick(client, nick)
+}
+
+/// Counts a nick claim in flight from before it is sent until it is dropped,
+/// after its change is made here (or it failed).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(count: &'a AtomicUsize) -> InFlight<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Claims the creation of channel `name` for a local joiner: true when it
@@ -337,6 +438,9 @@ pub fn quit(server: &Server, client: &Client, reason: &str) {
     let give_back = if nick == "*" { String::new() } else { server.fold(&nick) };
     let claim = Claim { take: String::new(), give_back, uid: client.id, event: event.unwrap_or_default() };
     if !cluster.left.load(Ordering::Relaxed) {
+        if !claim.event.is_empty() {
+            cluster.progress.sent();
+        }
         let _ = cluster.jobs.send(Job::Claim(claim, None));
     }
 }
