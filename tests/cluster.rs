@@ -673,8 +673,7 @@ fn a_paused_node_is_not_trimmed_past() {
     wait_member(&mut alice, "#lag", "bob");
     let snapshot = || redis.bulk(&["HGET", "banter:snapshot", "id"]);
     let before = snapshot();
-    let pid = b.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    b.signal("STOP");
     // Each message its own log entry (one at a time): a snapshot and a trim
     // come while B cannot read.
     for i in 0..100 {
@@ -686,7 +685,7 @@ fn a_paused_node_is_not_trimmed_past() {
         assert!(Instant::now() < deadline, "no snapshot written while B was paused");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    b.signal("CONT");
     for i in 0..100 {
         assert_eq!(bob.expect("PRIVMSG"), format!(":alice!~alice@127.0.0.1 PRIVMSG #lag :number {i}"));
     }
@@ -701,6 +700,53 @@ fn a_paused_node_is_not_trimmed_past() {
         assert!(Instant::now() < deadline, "the log was not trimmed after B caught up");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_node_whose_unapplied_entries_were_trimmed_restarts_from_the_snapshot() {
+    let redis = Redis::start();
+    let (a, b) = (compacting_node(&redis, "a", 30_000), compacting_node(&redis, "b", 30_000));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #gap");
+    alice.expect("366");
+    alice.send("TOPIC #gap :still here");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#gap", "alice");
+    bob.send("JOIN #gap");
+    bob.expect("366");
+    wait_member(&mut alice, "#gap", "bob");
+    // B paused, and its recorded position made wrong (far ahead, as if
+    // Redis had lost the true one): A's next snapshot trims past B's place.
+    b.signal("STOP");
+    let script = "for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do \
+                  if string.sub(n, 1, 2) == 'b:' then redis.call('HSET', KEYS[1], n, ARGV[1]) return n end end";
+    let b_node = redis.bulk(&["EVAL", script, "1", "banter:pos", "99999999999999-0"]);
+    assert!(b_node.is_some(), "B records a position");
+    for i in 0..60 {
+        alice.send(&format!("PRIVMSG #gap :lost {i}"));
+        alice.sync();
+    }
+    // B's place is gone once the trim passes the last entry it applied
+    // (alice's JOIN burst is long done): well inside 60 messages.
+    let deadline = Instant::now() + WAIT;
+    while log_length(&redis) > 40 {
+        assert!(Instant::now() < deadline, "the log was not trimmed past B");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Woken, B finds entries it had not applied gone: it leaves (its user
+    // quits on A at once), tells its clients, and restarts.
+    b.signal("CONT");
+    let (error, _) = bob.expect_where("ERROR", |l| command_of(l) == "ERROR");
+    assert!(error.contains("lost its place in the network"), "{error}");
+    alice.expect_where("bob's QUIT", |l| l.starts_with(":bob!") && command_of(l) == "QUIT");
+    // The new B learns the network from the snapshot and the rest of the log.
+    let mut carol = Client::connect(relistened(&b));
+    carol.register("carol");
+    carol.send("JOIN #gap");
+    let joined = carol.collect_until("366");
+    assert!(joined.iter().any(|l| command_of(l) == "332" && l.ends_with(":still here")), "{joined:?}");
+    assert!(joined.iter().any(|l| command_of(l) == "353" && params_of(l)[3] == "@alice carol"), "{joined:?}");
+    assert!(alice.expect("JOIN").starts_with(":carol!"));
 }
 
 /// The 251 and 252 of LUSERS (users, invisible, servers; operators) as

@@ -233,13 +233,20 @@ pub async fn register(con: &mut ConnectionManager, node: &str, ttl_ms: u64) -> r
         .await
 }
 
+/// What one read of the log brought.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The entries, each as (id, event JSON).
+    pub entries: Vec<(String, String)>,
+    /// Set when entries after the place read from were trimmed (see
+    /// [`compact`]): the reader cannot follow the log from there.
+    pub gap: bool,
+}
+
 /// Entries after `after` (at most [`READ_COUNT`]), waiting up to `block_ms`
-/// for one when `block_ms` is set; each as (id, event JSON).
-pub async fn read(
-    con: &mut MultiplexedConnection,
-    after: &str,
-    block_ms: Option<u64>,
-) -> redis::RedisResult<Vec<(String, String)>> {
+/// for one when `block_ms` is set, and, read right after them, whether the
+/// log was trimmed past `after`.
+pub async fn read(con: &mut MultiplexedConnection, after: &str, block_ms: Option<u64>) -> redis::RedisResult<Batch> {
     let mut cmd = redis::cmd("XREAD");
     cmd.arg("COUNT").arg(READ_COUNT);
     if let Some(ms) = block_ms {
@@ -247,7 +254,8 @@ pub async fn read(
     }
     cmd.arg("STREAMS").arg(LOG).arg(after);
     type Reply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
-    let reply: Reply = cmd.query_async(con).await?;
+    let (reply, trimmed): (Reply, Option<String>) =
+        redis::pipe().add_command(cmd).cmd("GET").arg(compact::TRIMMED).query_async(con).await?;
     let mut out = Vec::new();
     for (_, entries) in reply.unwrap_or_default() {
         for (id, mut fields) in entries {
@@ -256,7 +264,8 @@ pub async fn read(
             out.push((id, json));
         }
     }
-    Ok(out)
+    let gap = trimmed.is_some_and(|t| compact::older(after, &t));
+    Ok(Batch { entries: out, gap })
 }
 
 /// The publisher: appends events in the order they were queued, pipelining
@@ -405,8 +414,7 @@ pub struct Heartbeat {
 /// Renews this node's liveness key, records its position in the log (see
 /// [`compact`]) and runs the reaper every `beat.every`, until `stop` turns
 /// true (false is returned) or this node is found to be no longer a member
-/// of the network (true: it was reaped while alive, or Redis lost its data)
-/// or to have lost entries it had not applied yet (true too).
+/// of the network (true: it was reaped while alive, or Redis lost its data).
 pub async fn heartbeat(
     mut con: ConnectionManager,
     node: String,
@@ -448,13 +456,8 @@ pub async fn heartbeat(
             }
         }
         let at = applied.borrow().clone();
-        match compact::record_position(&mut con, &position, &node, &at).await {
-            Ok(0) => {
-                tracing::error!(position = %at, "cluster: log entries this node had not applied were trimmed");
-                return !*stop.borrow();
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cluster: recording this node's position failed"),
+        if let Err(e) = compact::record_position(&mut con, &position, &node, &at).await {
+            tracing::warn!(error = %e, "cluster: recording this node's position failed");
         }
         let mut inv = reap.key(NODES);
         inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);

@@ -5,10 +5,11 @@
 //! to `banter:snapshot`, and in the same script trims `banter:log` up to the
 //! oldest of that entry and every live node's position (`banter:pos`, renewed
 //! with each heartbeat): a node that lags is never trimmed past. The newest
-//! entry a trim removed is kept in `banter:trimmed`, so a node can tell that
-//! entries it has not applied are gone (then it restarts, as when it lost
-//! its place). A joining node loads the snapshot and takes its id as its
-//! position in one step, so no trim passes it while it replays the rest.
+//! entry a trim removed is kept in `banter:trimmed`, which the reader reads
+//! with each batch, so a node can tell that entries it has not applied are
+//! gone (then it restarts, as when it lost its place). A joining node loads
+//! the snapshot and takes its id as its position in one step, so no trim
+//! passes it while it replays the rest.
 
 use super::backplane::{LOG, NODES};
 use super::{snapshot, Cluster};
@@ -104,20 +105,18 @@ return {{wrote, n}}
     ))
 }
 
-/// Records this node's position (with its heartbeat). KEYS: nodes,
-/// positions, trimmed; ARGV: node, id. Returns 1, 0 when entries after the
-/// position were trimmed (this node missed them), -1 when this node is not
-/// a member of the network.
+/// Records this node's position (with its heartbeat), unless it is no
+/// longer a member (its position must not come back after the reaper took
+/// it). KEYS: nodes, positions; ARGV: node, id. Returns 1, or 0 for a node
+/// that is not a member.
 pub fn position_script() -> redis::Script {
-    redis::Script::new(&format!(
-        r#"{OLDER_FN}
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
+    redis::Script::new(
+        r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-local trimmed = redis.call('GET', KEYS[3])
-if trimmed and older(ARGV[2], trimmed) then return 0 end
 return 1
-"#
-    ))
+"#,
+    )
 }
 
 /// Records `at` as the position of `node` (see [`position_script`] for
@@ -129,7 +128,7 @@ pub async fn record_position(
     at: &str,
 ) -> redis::RedisResult<i64> {
     let mut inv = script.key(NODES);
-    inv.key(POSITIONS).key(TRIMMED).arg(node).arg(at);
+    inv.key(POSITIONS).arg(node).arg(at);
     inv.invoke_async(con).await
 }
 

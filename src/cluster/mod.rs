@@ -105,14 +105,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     });
     server.set_cluster(cluster.clone());
     let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
-    let loaded = compact::load(&mut manager, &node).await.map_err(|e| format!("loading the snapshot: {e}"))?;
-    if loaded.has_gap() {
-        return Err(format!(
-            "the log was trimmed up to {} but the snapshot in Redis is older ({}): this node cannot learn the network",
-            loaded.trimmed.as_deref().unwrap_or_default(),
-            loaded.start()
-        ));
-    }
+    let loaded = load(&mut manager, &node).await?;
     for json in loaded.data.lines() {
         apply::apply_json(server, &cluster, json, true);
     }
@@ -125,10 +118,13 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let mut replayed = 0usize;
     loop {
         let batch = backplane::read(&mut reader, &last, None).await.map_err(|e| format!("reading the log: {e}"))?;
-        if batch.is_empty() {
+        if batch.gap {
+            return Err(format!("the log was trimmed past {last} while this node replayed it"));
+        }
+        if batch.entries.is_empty() {
             break;
         }
-        for (id, json) in batch {
+        for (id, json) in batch.entries {
             apply::apply_json(server, &cluster, &json, true);
             last = id;
             replayed += 1;
@@ -170,6 +166,26 @@ struct Reading {
     compactor: compact::Compactor,
 }
 
+/// Loads the snapshot for joining `node`. One older than the trimmed part
+/// of the log (someone deleted the newer one) cannot be followed by the log:
+/// it waits a little for a node to write a newer one, then gives up.
+async fn load(manager: &mut redis::aio::ConnectionManager, node: &str) -> Result<compact::Loaded, String> {
+    for _ in 0..10 {
+        let loaded = compact::load(manager, node).await.map_err(|e| format!("loading the snapshot: {e}"))?;
+        if !loaded.has_gap() {
+            return Ok(loaded);
+        }
+        let trimmed = loaded.trimmed.as_deref().unwrap_or_default();
+        tracing::warn!(
+            snapshot = loaded.start(),
+            trimmed,
+            "cluster: the snapshot is older than the trimmed log; waiting for a newer one"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err("the snapshot in Redis is older than the trimmed part of the log: this node cannot learn the network".into())
+}
+
 /// Reads the stream on from where `reading` is, applying each event, for the
 /// life of the process (and writing a snapshot when one is due, right after
 /// applying an entry); reconnects when Redis goes away.
@@ -177,9 +193,10 @@ async fn follow(server: Arc<Server>, cluster: Arc<Cluster>, reading: Reading) {
     let Reading { client, mut reader, mut last, mut compactor } = reading;
     loop {
         match backplane::read(&mut reader, &last, Some(2000)).await {
+            Ok(batch) if batch.gap => return gap(&server, &cluster, &last).await,
             Ok(batch) => {
-                let read = !batch.is_empty();
-                for (id, json) in batch {
+                let read = !batch.entries.is_empty();
+                for (id, json) in batch.entries {
                     apply::apply_json(&server, &cluster, &json, false);
                     last = id;
                     if compactor.count() {
@@ -240,6 +257,26 @@ fn lost(server: &Server, cluster: &Cluster) {
         "cluster: this node is no longer a member of the network (reaped while alive, or Redis lost its data); \
          disconnecting its clients and restarting to join again"
     );
+    restart(server, cluster);
+}
+
+/// Entries after this node's place in the log were trimmed before it
+/// applied them: it cannot follow the log any more. It leaves the network
+/// (its users quit everywhere at once) and restarts as [`lost`] does; the
+/// new process loads the snapshot.
+async fn gap(server: &Server, cluster: &Cluster, place: &str) {
+    tracing::error!(
+        node = %cluster.node,
+        %place,
+        "cluster: log entries this node had not applied were trimmed; leaving and restarting to join again"
+    );
+    cluster.leave().await;
+    restart(server, cluster);
+}
+
+/// Disconnects this node's clients with [`LOST_REASON`] and restarts the
+/// process.
+fn restart(server: &Server, cluster: &Cluster) {
     for c in server.clients.iter() {
         if !cluster.is_remote(c.id) {
             crate::state::session::close_all(c.value(), LOST_REASON);
