@@ -30,8 +30,15 @@ fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
 /// A node whose store is the PostgreSQL database `db` (its URL), shared by
 /// every node of the test as docs/cluster.md says to run a network.
 fn pg_node(redis: &Redis, name: &str, db: &str) -> Server {
+    pg_node_with(redis, name, db, None)
+}
+
+/// A [`pg_node`] writing a snapshot every `snapshot_every` log entries
+/// (None: the default).
+fn pg_node_with(redis: &Redis, name: &str, db: &str, snapshot_every: Option<u64>) -> Server {
     let ttl = banter::config::ClusterConfig::default().ttl_ms;
-    Server::start_with(&node_config(redis, name, ttl, Some(db)))
+    let every = snapshot_every.map(|n| format!("snapshot_every = {n}\n")).unwrap_or_default();
+    Server::start_with(&format!("{}{every}", node_config(redis, name, ttl, Some(db))))
 }
 
 /// A node with the default TTL (`[cluster] ttl_ms`'s default): a loaded
@@ -1259,9 +1266,23 @@ fn in_names(burst: &[String], entry: &str) -> bool {
 
 #[test]
 fn chanserv_registrations_reach_the_nodes_already_running() {
+    chanserv_registrations_travel(None);
+}
+
+#[test]
+fn a_node_started_after_snapshots_has_the_chanserv_registrations_as_the_log_ends_them() {
+    chanserv_registrations_travel(Some(5));
+}
+
+/// REGISTER, AMODE, TRANSFER and DROP on two nodes sharing a PostgreSQL
+/// store reach the other node, and a node started afterwards has the
+/// registration as the log ends it; with `snapshot_every` set, from a
+/// snapshot (the log's start is trimmed by then).
+fn chanserv_registrations_travel(snapshot_every: Option<u64>) {
     let redis = Redis::start();
     let db = pg::database();
-    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let node = |name| pg_node_with(&redis, name, &db, snapshot_every);
+    let (a, b) = (node("a"), node("b"));
     let mut alice = a.client("alice");
     register_account(&mut alice, "alice");
     let mut bob = b.client("bob");
@@ -1316,7 +1337,10 @@ fn chanserv_registrations_reach_the_nodes_already_running() {
     let (mode, _) = bob.expect_where("MODE +v bob", |l| command_of(l) == "MODE");
     assert!(mode.starts_with(":ChanServ!") && mode.ends_with(" MODE #reg +v bob"), "{mode}");
     // A node started now has the registration as the log ends it.
-    let c = pg_node(&redis, "c", &db);
+    if snapshot_every.is_some() {
+        assert!(redis.bulk(&["GET", "banter:trimmed"]).is_some(), "the log's start was trimmed");
+    }
+    let c = node("c");
     let mut dave = c.client("dave");
     let info = cs(&mut dave, "INFO #reg");
     assert!(info.iter().any(|l| l == "Founder: alice"), "{info:?}");
