@@ -90,19 +90,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let (client, mut manager) = backplane::connect(&url).await?;
     backplane::register(&mut manager, &node, cfg.ttl_ms).await.map_err(|e| format!("cannot register in Redis: {e}"))?;
     let (jobs, queue) = mpsc::unbounded_channel();
-    let cluster = Arc::new(Cluster {
-        node: node.clone(),
-        name,
-        jobs,
-        remotes: DashMap::new(),
-        origins: DashMap::new(),
-        gone: DashMap::new(),
-        stop: watch::channel(false).0,
-        left: AtomicBool::new(false),
-        claims: AtomicUsize::new(0),
-        applied: watch::channel(String::new()).0,
-        progress: Arc::default(),
-    });
+    let cluster = Arc::new(Cluster::new(node.clone(), name, jobs));
     server.set_cluster(cluster.clone());
     let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
     let loaded = load(&mut manager, &node).await?;
@@ -222,19 +210,7 @@ async fn follow(server: Arc<Server>, cluster: Arc<Cluster>, reading: Reading) {
 /// goes nowhere): for tests of applying the log.
 #[cfg(test)]
 pub(crate) fn unconnected(node: &str) -> Arc<Cluster> {
-    Arc::new(Cluster {
-        node: node.to_owned(),
-        name: node.to_owned(),
-        jobs: mpsc::unbounded_channel().0,
-        remotes: DashMap::new(),
-        origins: DashMap::new(),
-        gone: DashMap::new(),
-        stop: watch::channel(false).0,
-        left: AtomicBool::new(false),
-        claims: AtomicUsize::new(0),
-        applied: watch::channel(String::new()).0,
-        progress: Arc::default(),
-    })
+    Arc::new(Cluster::new(node.to_owned(), node.to_owned(), mpsc::unbounded_channel().0))
 }
 
 /// The ERROR of the clients of a node that lost its place in the network.
@@ -287,6 +263,24 @@ fn restart(server: &Server, cluster: &Cluster) {
 }
 
 impl Cluster {
+    /// Node `node` (named `name` in the config), publishing through `jobs`,
+    /// knowing no other node yet.
+    fn new(node: String, name: String, jobs: mpsc::UnboundedSender<Job>) -> Cluster {
+        Cluster {
+            node,
+            name,
+            jobs,
+            remotes: DashMap::new(),
+            origins: DashMap::new(),
+            gone: DashMap::new(),
+            stop: watch::channel(false).0,
+            left: AtomicBool::new(false),
+            claims: AtomicUsize::new(0),
+            applied: watch::channel(String::new()).0,
+            progress: Arc::default(),
+        }
+    }
+
     /// Whether `id` is a user of another node.
     #[inline]
     pub fn is_remote(&self, id: ClientId) -> bool {
