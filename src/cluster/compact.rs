@@ -256,3 +256,31 @@ impl Compactor {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_compare_by_time_then_sequence() {
+        assert!(older("1700000000000-5", "1700000000001-0"));
+        assert!(older("1700000000000-5", "1700000000000-12"), "numbers, not text");
+        assert!(older("999-0", "1000-0"), "numbers, not text");
+        assert!(!older("5-1", "5-1"));
+        assert!(older("0-0", "1-0"));
+    }
+
+    #[test]
+    fn a_snapshot_older_than_the_trim_cannot_be_followed() {
+        let loaded = |id: Option<&str>, trimmed: Option<&str>| Loaded {
+            id: id.map(str::to_owned),
+            data: String::new(),
+            trimmed: trimmed.map(str::to_owned),
+        };
+        assert!(!loaded(None, None).has_gap(), "a log never trimmed: from its start");
+        assert!(loaded(None, Some("7-0")).has_gap(), "trimmed, and no snapshot");
+        assert!(!loaded(Some("9-0"), Some("7-0")).has_gap());
+        assert!(!loaded(Some("7-0"), Some("7-0")).has_gap(), "every entry after the snapshot's is there");
+        assert!(loaded(Some("5-3"), Some("7-0")).has_gap());
+    }
+}
