@@ -432,11 +432,22 @@ pub struct ClusterConfig {
     /// (a nick or channel-creation claim fails past it); past it the node
     /// disconnects its clients and restarts, joining again once Redis is back.
     pub grace_ms: u64,
+    /// How many log entries a node applies between two snapshots of the
+    /// network's state; each snapshot lets the log be trimmed. 0: no
+    /// snapshots, and the log is never trimmed.
+    pub snapshot_every: u64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { redis_url: None, node_name: None, heartbeat_ms: 1000, ttl_ms: 5000, grace_ms: 5000 }
+        ClusterConfig {
+            redis_url: None,
+            node_name: None,
+            heartbeat_ms: 1000,
+            ttl_ms: 5000,
+            grace_ms: 5000,
+            snapshot_every: 10_000,
+        }
     }
 }
 

@@ -30,8 +30,15 @@ fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
 /// A node whose store is the PostgreSQL database `db` (its URL), shared by
 /// every node of the test as docs/cluster.md says to run a network.
 fn pg_node(redis: &Redis, name: &str, db: &str) -> Server {
+    pg_node_with(redis, name, db, None)
+}
+
+/// A [`pg_node`] writing a snapshot every `snapshot_every` log entries
+/// (None: the default).
+fn pg_node_with(redis: &Redis, name: &str, db: &str, snapshot_every: Option<u64>) -> Server {
     let ttl = banter::config::ClusterConfig::default().ttl_ms;
-    Server::start_with(&node_config(redis, name, ttl, Some(db)))
+    let every = snapshot_every.map(|n| format!("snapshot_every = {n}\n")).unwrap_or_default();
+    Server::start_with(&format!("{}{every}", node_config(redis, name, ttl, Some(db))))
 }
 
 /// A node with the default TTL (`[cluster] ttl_ms`'s default): a loaded
@@ -517,6 +524,14 @@ fn answers(c: &mut Client, request: &str, end: &str) -> Vec<(String, Vec<String>
 fn a_third_node_started_later_has_the_same_channels_topics_modes_and_bans() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let (mut alice, _bob) = changes_on_two_nodes(&a, &b);
+    let c = node(&redis, "c");
+    agrees_on_channels(&a, &c, &mut alice);
+}
+
+/// Users alice on `a` and bob on `b` make changes to #one and #two (some
+/// undone again) that a node started later must know; returns them.
+fn changes_on_two_nodes(a: &Server, b: &Server) -> (Client, Client) {
     let mut alice = a.client("alice");
     alice.send("JOIN #one,#two");
     alice.expect("366");
@@ -538,7 +553,14 @@ fn a_third_node_started_later_has_the_same_channels_topics_modes_and_bans() {
     bob.send("TOPIC #two :set on b");
     bob.expect("TOPIC");
     alice.expect_where("bob's TOPIC", |l| l.ends_with(" TOPIC #two :set on b"));
-    let c = node(&redis, "c");
+    (alice, bob)
+}
+
+/// A node `c` started after [`changes_on_two_nodes`] answers MODE (with
+/// `329`), TOPIC (with `333`), NAMES and the ban lists of #one and #two as
+/// `a` does (alice is on `a`), and enforces their ban, key, `+i` with its
+/// invite exception, and `+m`.
+fn agrees_on_channels(a: &Server, c: &Server, alice: &mut Client) {
     // A non-member on A and one on C get the same answers: modes, creation
     // time, topic with setter and time, NAMES.
     let (mut seen_a, mut seen_c) = (a.client("watcher"), c.client("carol"));
@@ -573,12 +595,201 @@ fn a_third_node_started_later_has_the_same_channels_topics_modes_and_bans() {
     // Members see the same ban lists, with setters and times.
     for (chan, count) in [("#one", 1), ("#two", 0)] {
         let request = format!("MODE {chan} +b");
-        let on_a = answers(&mut alice, &request, "368");
+        let on_a = answers(alice, &request, "368");
         assert_eq!(on_a, answers(&mut seen_c, &request, "368"), "{request}");
         assert_eq!(on_a.len(), count + 1, "{on_a:?}");
     }
     let bans = answers(&mut seen_c, "MODE #one +b", "368");
     assert_eq!(bans[0].1[1..3], ["bad!*@*", "alice!~alice@127.0.0.1"].map(str::to_owned), "only bad!*@* is left");
+}
+
+/// A node writing a snapshot every 20 log entries (`[cluster]
+/// snapshot_every`), with a TTL of `ttl_ms`.
+fn compacting_node(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
+    Server::start_with(&format!("{}snapshot_every = 20\n", node_config(redis, name, ttl_ms, None)))
+}
+
+/// `XLEN banter:log`.
+fn log_length(redis: &Redis) -> usize {
+    let reply = redis.command(&["XLEN", "banter:log"]).expect("XLEN");
+    reply.trim_start_matches(':').parse().expect("a length")
+}
+
+/// What `c` learns from WHOIS `nick` that must be the same on every node:
+/// user and host and real name (311), channels with prefixes (319, sorted),
+/// away message (301), operator (313), account (330).
+fn whois_facts(c: &mut Client, nick: &str) -> Vec<(String, Vec<String>)> {
+    let mut facts: Vec<(String, Vec<String>)> = answers(c, &format!("WHOIS {nick}"), "318")
+        .into_iter()
+        .filter(|(numeric, _)| matches!(numeric.as_str(), "311" | "319" | "301" | "313" | "330"))
+        .collect();
+    for (numeric, params) in &mut facts {
+        if numeric == "319" {
+            let mut chans: Vec<&str> = params[1].split(' ').filter(|c| !c.is_empty()).collect();
+            chans.sort();
+            params[1] = chans.join(" ");
+        }
+    }
+    facts
+}
+
+#[test]
+fn snapshots_trim_the_log_and_a_node_started_later_loads_one() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let (a, b) = (compacting_node(&redis, "a", ttl), compacting_node(&redis, "b", ttl));
+    let (mut alice, mut bob) = changes_on_two_nodes(&a, &b);
+    // More of what a snapshot holds: user modes and away messages, a channel
+    // of both nodes with a topic, an op and a voice, an invitation.
+    let (mut eve, mut zed) = (b.client("eve"), b.client("zed"));
+    bob.send("MODE bob +i");
+    alice.send("JOIN #three");
+    alice.expect("366");
+    wait_member(&mut eve, "#three", "alice");
+    eve.send("JOIN #three");
+    eve.expect("366");
+    wait_member(&mut alice, "#three", "eve");
+    alice.send("MODE #three +v eve");
+    alice.send("TOPIC #three :three's topic");
+    alice.send("INVITE zed #one");
+    zed.expect("INVITE");
+    // Enough log entries for a snapshot and a trim many times over: away
+    // messages set on both nodes, paced so every node records its position
+    // (each heartbeat) while it goes on.
+    let mut longest = 0;
+    for round in 0..15 {
+        for i in 0..10 {
+            alice.send(&format!("AWAY :alice away {round}.{i}"));
+            eve.send(&format!("AWAY :eve away {round}.{i}"));
+        }
+        alice.sync();
+        eve.sync();
+        std::thread::sleep(Duration::from_millis(150));
+        if round >= 5 {
+            longest = longest.max(log_length(&redis));
+        }
+    }
+    alice.send("AWAY :back soon");
+    eve.send("AWAY");
+    eve.send("PRIVMSG #three :back");
+    ask_until(&mut bob, "WHOIS alice", "alice's last away message on B", |l| l.ends_with(":back soon"));
+    // In log order: A has applied eve's AWAY once it delivers what followed.
+    alice.expect_where("eve's PRIVMSG", |l| l.ends_with("PRIVMSG #three :back"));
+    assert!(!answers(&mut alice, "WHOIS eve", "318").iter().any(|(n, _)| n == "301"), "eve is back");
+    // 300 away messages and more went through the log; it never held more
+    // than a few snapshots' worth once it was trimmed.
+    assert!(longest < 100, "the log held {longest} entries");
+    assert_eq!(redis.command(&["EXISTS", "banter:snapshot"]).as_deref(), Some(":1"));
+    assert!(redis.bulk(&["GET", "banter:trimmed"]).is_some(), "the log's start was trimmed");
+    // C cannot replay the log from its start (it is gone): it loads the
+    // snapshot, replays the rest, and answers as A does.
+    let c = compacting_node(&redis, "c", ttl);
+    let (mut on_a, mut on_c) = (a.client("wa"), c.client("wc"));
+    wait_user(&mut on_a, "wc");
+    wait_user(&mut on_c, "wa");
+    for nick in ["alice", "bob", "eve", "zed"] {
+        let facts = whois_facts(&mut on_a, nick);
+        assert_eq!(facts, whois_facts(&mut on_c, nick), "WHOIS {nick}");
+        assert!(facts.iter().any(|(n, _)| n == "311"), "{nick}: {facts:?}");
+    }
+    let alice_away = whois_facts(&mut on_c, "alice");
+    assert!(alice_away.iter().any(|(n, p)| n == "301" && p[1] == "back soon"), "{alice_away:?}");
+    for (request, end) in [("MODE #three", "329"), ("TOPIC #three", "333"), ("NAMES #three", "366")] {
+        assert_eq!(answers(&mut on_a, request, end), answers(&mut on_c, request, end), "{request}");
+    }
+    assert_eq!(lusers(&mut on_a), lusers(&mut on_c), "LUSERS: users, invisible, operators");
+    agrees_on_channels(&a, &c, &mut alice);
+}
+
+#[test]
+fn a_paused_node_is_not_trimmed_past() {
+    let redis = Redis::start();
+    // A TTL long enough that the paused node is not reaped meanwhile.
+    let (a, b) = (compacting_node(&redis, "a", 30_000), compacting_node(&redis, "b", 30_000));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #lag");
+    alice.expect("366");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#lag", "alice");
+    bob.send("JOIN #lag");
+    bob.expect("366");
+    wait_member(&mut alice, "#lag", "bob");
+    let snapshot = || redis.bulk(&["HGET", "banter:snapshot", "id"]);
+    let before = snapshot();
+    b.signal("STOP");
+    // Each message its own log entry (one at a time): a snapshot and a trim
+    // come while B cannot read.
+    for i in 0..100 {
+        alice.send(&format!("PRIVMSG #lag :number {i}"));
+        alice.sync();
+    }
+    let deadline = Instant::now() + WAIT;
+    while snapshot() == before {
+        assert!(Instant::now() < deadline, "no snapshot written while B was paused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.signal("CONT");
+    for i in 0..100 {
+        assert_eq!(bob.expect("PRIVMSG"), format!(":alice!~alice@127.0.0.1 PRIVMSG #lag :number {i}"));
+    }
+    // Once B is past them, the next snapshot trims them.
+    for i in 0..60 {
+        alice.send(&format!("PRIVMSG #lag :more {i}"));
+        alice.sync();
+        bob.expect("PRIVMSG");
+    }
+    let deadline = Instant::now() + WAIT;
+    while log_length(&redis) > 100 {
+        assert!(Instant::now() < deadline, "the log was not trimmed after B caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_node_whose_unapplied_entries_were_trimmed_restarts_from_the_snapshot() {
+    let redis = Redis::start();
+    let (a, b) = (compacting_node(&redis, "a", 30_000), compacting_node(&redis, "b", 30_000));
+    let mut alice = a.client("alice");
+    alice.send("JOIN #gap");
+    alice.expect("366");
+    alice.send("TOPIC #gap :still here");
+    let mut bob = b.client("bob");
+    wait_member(&mut bob, "#gap", "alice");
+    bob.send("JOIN #gap");
+    bob.expect("366");
+    wait_member(&mut alice, "#gap", "bob");
+    // B paused, and its recorded position made wrong (far ahead, as if
+    // Redis had lost the true one): A's next snapshot trims past B's place.
+    b.signal("STOP");
+    let script = "for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do \
+                  if string.sub(n, 1, 2) == 'b:' then redis.call('HSET', KEYS[1], n, ARGV[1]) return n end end";
+    let b_node = redis.bulk(&["EVAL", script, "1", "banter:pos", "99999999999999-0"]);
+    assert!(b_node.is_some(), "B records a position");
+    for i in 0..60 {
+        alice.send(&format!("PRIVMSG #gap :lost {i}"));
+        alice.sync();
+    }
+    // B's place is gone once the trim passes the last entry it applied
+    // (alice's JOIN burst is long done): well inside 60 messages.
+    let deadline = Instant::now() + WAIT;
+    while log_length(&redis) > 40 {
+        assert!(Instant::now() < deadline, "the log was not trimmed past B");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Woken, B finds entries it had not applied gone: it leaves (its user
+    // quits on A at once), tells its clients, and restarts.
+    b.signal("CONT");
+    let (error, _) = bob.expect_where("ERROR", |l| command_of(l) == "ERROR");
+    assert!(error.contains("lost its place in the network"), "{error}");
+    alice.expect_where("bob's QUIT", |l| l.starts_with(":bob!") && command_of(l) == "QUIT");
+    // The new B learns the network from the snapshot and the rest of the log.
+    let mut carol = Client::connect(relistened(&b));
+    carol.register("carol");
+    carol.send("JOIN #gap");
+    let joined = carol.collect_until("366");
+    assert!(joined.iter().any(|l| command_of(l) == "332" && l.ends_with(":still here")), "{joined:?}");
+    assert!(joined.iter().any(|l| command_of(l) == "353" && params_of(l)[3] == "@alice carol"), "{joined:?}");
+    assert!(alice.expect("JOIN").starts_with(":carol!"));
 }
 
 /// The 251 and 252 of LUSERS (users, invisible, servers; operators) as
@@ -1282,9 +1493,23 @@ fn in_names(burst: &[String], entry: &str) -> bool {
 
 #[test]
 fn chanserv_registrations_reach_the_nodes_already_running() {
+    chanserv_registrations_travel(None);
+}
+
+#[test]
+fn a_node_started_after_snapshots_has_the_chanserv_registrations_as_the_log_ends_them() {
+    chanserv_registrations_travel(Some(5));
+}
+
+/// REGISTER, AMODE, TRANSFER and DROP on two nodes sharing a PostgreSQL
+/// store reach the other node, and a node started afterwards has the
+/// registration as the log ends it; with `snapshot_every` set, from a
+/// snapshot (the log's start is trimmed by then).
+fn chanserv_registrations_travel(snapshot_every: Option<u64>) {
     let redis = Redis::start();
     let db = pg::database();
-    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let node = |name| pg_node_with(&redis, name, &db, snapshot_every);
+    let (a, b) = (node("a"), node("b"));
     let mut alice = a.client("alice");
     register_account(&mut alice, "alice");
     let mut bob = b.client("bob");
@@ -1339,7 +1564,10 @@ fn chanserv_registrations_reach_the_nodes_already_running() {
     let (mode, _) = bob.expect_where("MODE +v bob", |l| command_of(l) == "MODE");
     assert!(mode.starts_with(":ChanServ!") && mode.ends_with(" MODE #reg +v bob"), "{mode}");
     // A node started now has the registration as the log ends it.
-    let c = pg_node(&redis, "c", &db);
+    if snapshot_every.is_some() {
+        assert!(redis.bulk(&["GET", "banter:trimmed"]).is_some(), "the log's start was trimmed");
+    }
+    let c = node("c");
     let mut dave = c.client("dave");
     let info = cs(&mut dave, "INFO #reg");
     assert!(info.iter().any(|l| l == "Founder: alice"), "{info:?}");

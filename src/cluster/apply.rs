@@ -32,6 +32,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
     };
     if event.node() == cluster.node {
+        cluster.progress.read();
         own_again(server, cluster, event);
         return;
     }
@@ -58,6 +59,10 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
         Event::Part { node, uid, chan, reason } => {
             let (Some(c), Some(ch)) = (cluster.lookup(server, &node, uid), server.find_channel(&chan)) else { return };
+            if !ch.read().members.contains_key(&c.id) {
+                // Applied again over a snapshot that has it.
+                return;
+            }
             let mut params = vec![ch.name.clone()];
             if !reason.is_empty() {
                 params.push(reason);
@@ -146,6 +151,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 apply_remote(server, &target, &changes);
             }
         }
+        Event::Channel { chan, ts, .. } => begin_channel(server, &chan, ts),
         Event::NodeDown { node } => node_down(server, cluster, node),
     }
 }
@@ -208,7 +214,15 @@ struct Identity {
 
 /// A user of another node: a [`Client`] with no connection here, in the
 /// client and nick maps like a local one.
+///
+/// A user known already is left as it is but for its nick: a snapshot had
+/// it, and its introduction came after the snapshot's entry in the log (its
+/// later changes follow in the log, applied again harmlessly).
 fn introduce(server: &Arc<Server>, cluster: &Cluster, node: String, uid: u64, who: Identity) {
+    if let Some(known) = cluster.remotes.get(&(node.clone(), uid)).map(|c| c.clone()) {
+        hold_nick(server, cluster, &known, &who.nick);
+        return;
+    }
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
     let signon = if who.signon > 0 { who.signon } else { now };
@@ -233,11 +247,7 @@ fn introduce(server: &Arc<Server>, cluster: &Cluster, node: String, uid: u64, wh
     client.close_outbox(b"");
     client.set_registered();
     cluster.origins.insert(id, (node.clone(), uid));
-    if let Some(old) = cluster.remotes.insert((node, uid), client.clone()) {
-        // Introduced twice: the first copy goes.
-        cluster.origins.remove(&old.id);
-        membership::remove_client(server, &old, "Reintroduced");
-    }
+    cluster.remotes.insert((node, uid), client.clone());
     server.clients.insert(id, client.clone());
     take_nick(server, cluster, &client, &who.nick);
     let n = server.registered_count.fetch_add(1, Ordering::Relaxed) + 1;
@@ -266,11 +276,21 @@ fn take_nick(server: &Server, cluster: &Cluster, client: &Arc<Client>, nick: &st
     let _ = server.claim_nick(client, nick);
 }
 
+/// A user's nick, as an event applied again over a snapshot that has it
+/// says: the user may hold another one there, or another user's events
+/// applied again may have taken it meanwhile (in log order it was free).
+fn hold_nick(server: &Server, cluster: &Cluster, client: &Arc<Client>, nick: &str) {
+    if server.nicks.get(&server.fold(nick)).is_none_or(|h| h.id != client.id) || client.nick() != nick {
+        take_nick(server, cluster, client, nick);
+    }
+}
+
 /// A remote user changed nick.
 fn renamed(server: &Server, cluster: &Cluster, node: &str, uid: u64, nick: &str) {
     let Some(client) = cluster.lookup(server, node, uid) else { return };
     let old = client.nick();
     if old == nick {
+        hold_nick(server, cluster, &client, nick);
         return;
     }
     let line = client.line("NICK", vec![nick.to_owned()]);
@@ -300,13 +320,15 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
         if st.dead {
             continue;
         }
+        // An invitation ends with the JOIN, also one applied again over a
+        // snapshot that has the member (and, applied again, the invitation).
+        st.invited.remove(&client.id);
         if st.members.contains_key(&client.id) {
             return;
         }
         if st.members.is_empty() && !st.is_persistent() {
             st.modes.apply_defaults(&server.config().channels.default_modes);
         }
-        st.invited.remove(&client.id);
         st.add(client.clone(), modes);
         break ch.clone();
     };
@@ -553,6 +575,28 @@ fn registration(server: &Server, chan: &str, change: &RegistrationChange) {
     registration::apply(&mut ch.write(), server.casemap, change);
     if matches!(change, RegistrationChange::Drop) {
         server.remove_channel_if_empty(&ch);
+    }
+}
+
+/// A channel as a snapshot has it begins ([`Event::Channel`]): made with
+/// creation time `ts` if new here, else (a registered channel restored from
+/// the store at start) what the store gave it of the log's state goes, so
+/// the snapshot's events that follow set it exactly.
+fn begin_channel(server: &Server, chan: &str, ts: i64) {
+    loop {
+        let ch = server.channel_or_create_at(chan, ts);
+        let mut st = ch.write();
+        if st.dead {
+            continue;
+        }
+        st.topic = None;
+        st.modes = Default::default();
+        st.bans.clear();
+        st.excepts.clear();
+        st.invex.clear();
+        st.invited.clear();
+        st.registration = None;
+        return;
     }
 }
 

@@ -6,10 +6,14 @@
 //! `banter:nodes` (the set of live nodes), `banter:alive:NODE` (the liveness
 //! key, with a TTL), `banter:claims:NODE` (the nicks a node holds),
 //! `banter:chans` (folded channel name → the node that created it, while it
-//! exists) and `banter:chanclaims:NODE` (the channels a node created).
+//! exists) and `banter:chanclaims:NODE` (the channels a node created); the
+//! snapshot and trimming keys are in [`super::compact`].
 
+use super::compact::{self, POSITIONS};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::AsyncConnectionConfig;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,14 +53,15 @@ local function down(node)
     if redis.call('HGET', KEYS[4], chan) == node then redis.call('HDEL', KEYS[4], chan) end
   end
   redis.call('DEL', claims, chans, ARGV[2] .. node)
+  redis.call('HDEL', KEYS[5], node)
   redis.call('XADD', KEYS[2], '*', 'e', cjson.encode({t = 'D', node = node}))
   return 1
 end
 "#;
 
 /// The reaper: every node whose liveness key expired goes down.
-/// KEYS: nodes, log, nicks, chans; ARGV: claims prefix, alive prefix, '',
-/// channel claims prefix.
+/// KEYS: nodes, log, nicks, chans, positions; ARGV: claims prefix, alive
+/// prefix, '', channel claims prefix.
 fn reap_script() -> redis::Script {
     redis::Script::new(&format!(
         "{DOWN_FN}
@@ -163,6 +168,48 @@ pub struct Claim {
     pub event: String,
 }
 
+/// How far this node's own events are on their way to the log, counted
+/// to tell when every one it made is in the log at or before the entry its
+/// reader just applied (a snapshot taken then has no change of this node
+/// that the log has later; see `super::compact`).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Events handed to the publisher.
+    sent: AtomicU64,
+    /// Of those, the ones the publisher is done with (appended, or a claim
+    /// that failed).
+    settled: AtomicU64,
+    /// Of those, the ones appended to the log.
+    appended: AtomicU64,
+    /// This node's events its reader has read back from the log.
+    read: AtomicU64,
+}
+
+impl Progress {
+    /// An event is handed to the publisher.
+    pub fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The reader read one of this node's events back.
+    pub fn read(&self) {
+        self.read.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The publisher is done with `n` events, `appended` of them in the log.
+    fn settled(&self, n: u64, appended: u64) {
+        self.appended.fetch_add(appended, Ordering::SeqCst);
+        self.settled.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Whether every event handed to the publisher is settled, and every
+    /// one appended has been read back.
+    pub fn caught_up(&self) -> bool {
+        let (sent, settled) = (self.sent.load(Ordering::SeqCst), self.settled.load(Ordering::SeqCst));
+        sent == settled && self.read.load(Ordering::SeqCst) >= self.appended.load(Ordering::SeqCst)
+    }
+}
+
 /// What the publisher does, in order.
 #[derive(Debug)]
 pub enum Job {
@@ -218,13 +265,20 @@ pub async fn register(con: &mut ConnectionManager, node: &str, ttl_ms: u64) -> r
         .await
 }
 
+/// What one read of the log brought.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The entries, each as (id, event JSON).
+    pub entries: Vec<(String, String)>,
+    /// Set when entries after the place read from were trimmed (see
+    /// [`compact`]): the reader cannot follow the log from there.
+    pub gap: bool,
+}
+
 /// Entries after `after` (at most [`READ_COUNT`]), waiting up to `block_ms`
-/// for one when `block_ms` is set; each as (id, event JSON).
-pub async fn read(
-    con: &mut MultiplexedConnection,
-    after: &str,
-    block_ms: Option<u64>,
-) -> redis::RedisResult<Vec<(String, String)>> {
+/// for one when `block_ms` is set, and, read right after them, whether the
+/// log was trimmed past `after`.
+pub async fn read(con: &mut MultiplexedConnection, after: &str, block_ms: Option<u64>) -> redis::RedisResult<Batch> {
     let mut cmd = redis::cmd("XREAD");
     cmd.arg("COUNT").arg(READ_COUNT);
     if let Some(ms) = block_ms {
@@ -232,7 +286,8 @@ pub async fn read(
     }
     cmd.arg("STREAMS").arg(LOG).arg(after);
     type Reply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
-    let reply: Reply = cmd.query_async(con).await?;
+    let (reply, trimmed): (Reply, Option<String>) =
+        redis::pipe().add_command(cmd).cmd("GET").arg(compact::TRIMMED).query_async(con).await?;
     let mut out = Vec::new();
     for (_, entries) in reply.unwrap_or_default() {
         for (id, mut fields) in entries {
@@ -241,7 +296,8 @@ pub async fn read(
             out.push((id, json));
         }
     }
-    Ok(out)
+    let gap = trimmed.is_some_and(|t| compact::older(after, &t));
+    Ok(Batch { entries: out, gap })
 }
 
 /// The publisher: appends events in the order they were queued, pipelining
@@ -253,6 +309,7 @@ pub async fn publish(
     node: String,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     grace: Duration,
+    progress: Arc<Progress>,
 ) {
     let claim = claim_script();
     let down = down_script();
@@ -271,26 +328,31 @@ pub async fn publish(
             match job {
                 Job::Publish(json) => events.push(json),
                 Job::Claim(c, reply) => {
-                    append(&mut con, &mut events).await;
+                    append(&mut con, &mut events, &progress).await;
                     let result = run_claim(&mut con, &claim, &node, &c, grace).await;
+                    if !c.event.is_empty() {
+                        progress.settled(1, u64::from(matches!(result, Ok(1))));
+                    }
                     if let Some(reply) = reply {
                         let _ = reply.send(result);
                     }
                 }
                 Job::ChanClaim(chan, reply) => {
-                    append(&mut con, &mut events).await;
+                    append(&mut con, &mut events, &progress).await;
                     let mut inv = chan_claim.key(NODES);
                     inv.key(CHANS).key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
                     let _ = reply.send(invoke_within(&inv, &mut con, grace).await);
                 }
                 Job::Rename(old, new, event, reply) => {
-                    append(&mut con, &mut events).await;
+                    append(&mut con, &mut events, &progress).await;
                     let mut inv = rename.key(NODES);
                     inv.key(CHANS).key(LOG).arg(&node).arg(&old).arg(&new).arg(&event).arg(CHAN_CLAIMS);
-                    let _ = reply.send(invoke_within(&inv, &mut con, grace).await);
+                    let result = invoke_within(&inv, &mut con, grace).await;
+                    progress.settled(1, u64::from(matches!(result, Ok(1))));
+                    let _ = reply.send(result);
                 }
                 Job::ChanRelease(chan) => {
-                    append(&mut con, &mut events).await;
+                    append(&mut con, &mut events, &progress).await;
                     let mut inv = chan_release.key(CHANS);
                     inv.key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
                     if let Err(e) = inv.invoke_async::<i64>(&mut con).await {
@@ -298,9 +360,10 @@ pub async fn publish(
                     }
                 }
                 Job::Down(reply) => {
-                    append(&mut con, &mut events).await;
+                    append(&mut con, &mut events, &progress).await;
                     let mut inv = down.key(NODES);
-                    inv.key(LOG).key(NICKS).key(CHANS).arg(CLAIMS).arg(ALIVE).arg(&node).arg(CHAN_CLAIMS);
+                    inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS);
+                    inv.arg(CLAIMS).arg(ALIVE).arg(&node).arg(CHAN_CLAIMS);
                     let done = tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await;
                     if !matches!(done, Ok(Ok(_))) {
                         tracing::warn!(?done, "cluster: could not announce this node's departure");
@@ -311,7 +374,7 @@ pub async fn publish(
                 }
             }
         }
-        append(&mut con, &mut events).await;
+        append(&mut con, &mut events, &progress).await;
     }
 }
 
@@ -328,7 +391,7 @@ async fn invoke_within(
 }
 
 /// Appends `events` in one pipeline, retrying until Redis takes them.
-async fn append(con: &mut ConnectionManager, events: &mut Vec<String>) {
+async fn append(con: &mut ConnectionManager, events: &mut Vec<String>, progress: &Progress) {
     if events.is_empty() {
         return;
     }
@@ -347,6 +410,7 @@ async fn append(con: &mut ConnectionManager, events: &mut Vec<String>) {
             }
         }
     }
+    progress.settled(events.len() as u64, events.len() as u64);
     events.clear();
 }
 
@@ -394,21 +458,35 @@ pub enum Lost {
     Unreachable,
 }
 
-/// Renews this node's liveness key and runs the reaper every `every`, until
-/// `stop` turns true (None is returned) or this node's membership is lost:
-/// it is no longer a member of the network, or Redis has not answered a
-/// renewal for longer than `grace` (whether the others reaped it meanwhile
-/// cannot be known until Redis answers, and carrying on alone could hand out
-/// nicks they hold).
+/// How a node heartbeats.
+#[derive(Debug)]
+pub struct Heartbeat {
+    /// How often.
+    pub every: Duration,
+    /// The liveness key's TTL, in ms.
+    pub ttl_ms: u64,
+    /// How long Redis may go without answering before the node gives up.
+    pub grace: Duration,
+    /// The last log entry the node applied: recorded as its position.
+    pub applied: tokio::sync::watch::Receiver<String>,
+}
+
+/// Renews this node's liveness key, records its position in the log (see
+/// [`compact`]) and runs the reaper every `beat.every`, until `stop` turns
+/// true (None is returned) or this node's membership is lost: it is no
+/// longer a member of the network, or Redis has not answered a renewal for
+/// longer than `beat.grace` (whether the others reaped it meanwhile cannot be
+/// known until Redis answers, and carrying on alone could hand out nicks
+/// they hold).
 pub async fn heartbeat(
     mut con: ConnectionManager,
     node: String,
-    every: Duration,
-    ttl_ms: u64,
-    grace: Duration,
+    beat: Heartbeat,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<Lost> {
+    let Heartbeat { every, ttl_ms, grace, applied } = beat;
     let reap = reap_script();
+    let position = compact::position_script();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut answered = tokio::time::Instant::now();
@@ -441,8 +519,12 @@ pub async fn heartbeat(
                 continue;
             }
         }
+        let at = applied.borrow().clone();
+        if let Err(e) = compact::record_position(&mut con, &position, &node, &at).await {
+            tracing::warn!(error = %e, "cluster: recording this node's position failed");
+        }
         let mut inv = reap.key(NODES);
-        inv.key(LOG).key(NICKS).key(CHANS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
+        inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
         let reaped = tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await;
         match reaped {
             Ok(Ok(0)) => {}

@@ -293,6 +293,19 @@ pub enum Event {
         /// The change.
         change: RegistrationChange,
     },
+    /// Only in a snapshot (`super::snapshot`): a channel as the snapshot
+    /// has it begins, made with creation time `ts` if new here; its topic,
+    /// modes, lists, invitations and registration start empty (the events
+    /// after it set them as the snapshot has them).
+    #[serde(rename = "C")]
+    Channel {
+        /// The node that wrote the snapshot ([`crate::cluster::snapshot::SOURCE`]).
+        node: String,
+        /// The channel.
+        chan: String,
+        /// Its creation time (Unix time).
+        ts: i64,
+    },
     /// A node left the network (it said so, or the reaper found its liveness
     /// key expired): its users quit everywhere.
     #[serde(rename = "D")]
@@ -326,6 +339,7 @@ impl Event {
             | Event::Rename { node, .. }
             | Event::Marker { node, .. }
             | Event::Metadata { node, .. }
+            | Event::Channel { node, .. }
             | Event::NodeDown { node } => node,
         }
     }

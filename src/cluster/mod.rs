@@ -10,12 +10,19 @@
 //! in the nick map and in channel member lists, so every command sees them,
 //! and delivering to them does nothing (their own node delivers).
 //!
+//! Every `[cluster] snapshot_every` entries one node writes a snapshot of the
+//! state ([`snapshot`]) to Redis and trims the log up to it, never past a live
+//! node's position ([`compact`]); a joining node loads the snapshot and
+//! replays only the rest of the log.
+//!
 //! Without `[cluster] redis_url` nothing here runs: [`Server::cluster`] is
 //! `None` and each hook returns at its first line.
 
 pub mod apply;
 pub mod backplane;
+pub mod compact;
 pub mod event;
+pub mod snapshot;
 
 use crate::proto::line::Line;
 use crate::state::channel::{self, Channel, MemberModes};
@@ -26,7 +33,7 @@ use backplane::{Claim, Job};
 use dashmap::DashMap;
 pub use event::{Event, ModeChange, WireLine};
 use redis::aio::ConnectionManager;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -51,6 +58,14 @@ pub struct Cluster {
     stop: watch::Sender<bool>,
     /// Set once this node announced its departure.
     left: AtomicBool,
+    /// Nick claims and renames sent to Redis whose change is not made here yet (see
+    /// [`Cluster::claims_in_flight`]).
+    claims: AtomicUsize,
+    /// The id of the last log entry this node applied (its heartbeat records
+    /// it as the node's position, which no trim passes).
+    applied: watch::Sender<String>,
+    /// How far this node's own events are on their way to the log.
+    progress: Arc<backplane::Progress>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -75,29 +90,31 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let Some(url) = cfg.redis_url.clone() else { return Ok(()) };
     let name = cfg.node_name.clone().unwrap_or_else(default_name);
     let node = format!("{name}:{:08x}", rand::random::<u32>());
-    let (client, manager) = join(&url, &node, cfg.ttl_ms).await?;
+    let (client, mut manager) = join(&url, &node, cfg.ttl_ms).await?;
     let (jobs, queue) = mpsc::unbounded_channel();
-    let cluster = Arc::new(Cluster {
-        node: node.clone(),
-        name,
-        jobs,
-        remotes: DashMap::new(),
-        origins: DashMap::new(),
-        gone: DashMap::new(),
-        homes: DashMap::new(),
-        stop: watch::channel(false).0,
-        left: AtomicBool::new(false),
-    });
+    let cluster = Arc::new(Cluster::new(node.clone(), name, jobs));
     server.set_cluster(cluster.clone());
     let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
-    let mut last = "0-0".to_owned();
+    let loaded = load(&mut manager, &node).await?;
+    for json in loaded.data.lines() {
+        apply::apply_json(server, &cluster, json, true);
+    }
+    // A channel whose only members were leaving as the snapshot was taken.
+    let channels: Vec<_> = server.channels.iter().map(|c| c.value().clone()).collect();
+    for ch in &channels {
+        server.remove_channel_if_empty(ch);
+    }
+    let mut last = loaded.start().to_owned();
     let mut replayed = 0usize;
     loop {
         let batch = backplane::read(&mut reader, &last, None).await.map_err(|e| format!("reading the log: {e}"))?;
-        if batch.is_empty() {
+        if batch.gap {
+            return Err(format!("the log was trimmed past {last} while this node replayed it"));
+        }
+        if batch.entries.is_empty() {
             break;
         }
-        for (id, json) in batch {
+        for (id, json) in batch.entries {
             apply::apply_json(server, &cluster, &json, true);
             last = id;
             replayed += 1;
@@ -105,22 +122,28 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     }
     tracing::info!(
         node = %cluster.node,
+        snapshot = loaded.id.as_deref().unwrap_or("none"),
         replayed,
         users = cluster.remotes.len(),
         channels = server.channels.len(),
         "cluster: joined the network"
     );
+    cluster.applied.send_replace(last.clone());
+    let compactor =
+        compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, loaded.id, replayed as u64);
     let grace = Duration::from_millis(cfg.grace_ms);
-    tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace));
+    tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
     let every = Duration::from_millis(cfg.heartbeat_ms);
-    let beat = backplane::heartbeat(manager, node, every, cfg.ttl_ms, grace, cluster.stop.subscribe());
+    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied: cluster.applied.subscribe() };
+    let beat = backplane::heartbeat(manager, node, beat, cluster.stop.subscribe());
     let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
     tokio::spawn(async move {
         if let Some(why) = beat.await {
             lost(&for_beat, &cluster_for_beat, why);
         }
     });
-    tokio::spawn(follow(server.clone(), cluster, client, reader, last));
+    let reading = Reading { client, reader, last, compactor };
+    tokio::spawn(follow(server.clone(), cluster, reading));
     Ok(())
 }
 
@@ -147,21 +170,54 @@ async fn join(url: &str, node: &str, ttl_ms: u64) -> Result<(redis::Client, Conn
     }
 }
 
-/// Reads the stream from `last` on, applying each event, for the life of the
-/// process; reconnects when Redis goes away.
-async fn follow(
-    server: Arc<Server>,
-    cluster: Arc<Cluster>,
+/// Where the reader is: its connection, the last entry it applied, and
+/// when it writes the next snapshot.
+struct Reading {
     client: redis::Client,
-    mut reader: redis::aio::MultiplexedConnection,
-    mut last: String,
-) {
+    reader: redis::aio::MultiplexedConnection,
+    last: String,
+    compactor: compact::Compactor,
+}
+
+/// Loads the snapshot for joining `node`. One older than the trimmed part
+/// of the log (someone deleted the newer one) cannot be followed by the log:
+/// it waits a little for a node to write a newer one, then gives up.
+async fn load(manager: &mut redis::aio::ConnectionManager, node: &str) -> Result<compact::Loaded, String> {
+    for _ in 0..10 {
+        let loaded = compact::load(manager, node).await.map_err(|e| format!("loading the snapshot: {e}"))?;
+        if !loaded.has_gap() {
+            return Ok(loaded);
+        }
+        let trimmed = loaded.trimmed.as_deref().unwrap_or_default();
+        tracing::warn!(
+            snapshot = loaded.start(),
+            trimmed,
+            "cluster: the snapshot is older than the trimmed log; waiting for a newer one"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err("the snapshot in Redis is older than the trimmed part of the log: this node cannot learn the network".into())
+}
+
+/// Reads the stream on from where `reading` is, applying each event, for the
+/// life of the process (and writing a snapshot when one is due, right after
+/// applying an entry); reconnects when Redis goes away.
+async fn follow(server: Arc<Server>, cluster: Arc<Cluster>, reading: Reading) {
+    let Reading { client, mut reader, mut last, mut compactor } = reading;
     loop {
         match backplane::read(&mut reader, &last, Some(2000)).await {
+            Ok(batch) if batch.gap => return gap(&server, &cluster, &last).await,
             Ok(batch) => {
-                for (id, json) in batch {
+                let read = !batch.entries.is_empty();
+                for (id, json) in batch.entries {
                     apply::apply_json(&server, &cluster, &json, false);
                     last = id;
+                    if compactor.count() {
+                        compactor.snapshot(&server, &cluster, &last).await;
+                    }
+                }
+                if read {
+                    cluster.applied.send_replace(last.clone());
                 }
             }
             Err(e) => {
@@ -173,6 +229,13 @@ async fn follow(
             }
         }
     }
+}
+
+/// A node named `node` that is not connected to any Redis (what it publishes
+/// goes nowhere): for tests of applying the log.
+#[cfg(test)]
+pub(crate) fn unconnected(node: &str) -> Arc<Cluster> {
+    Arc::new(Cluster::new(node.to_owned(), node.to_owned(), mpsc::unbounded_channel().0))
 }
 
 /// The ERROR of the clients of a node that lost its place in the network.
@@ -212,6 +275,26 @@ fn lost(server: &Server, cluster: &Cluster, why: backplane::Lost) {
             UNREACHABLE_REASON
         }
     };
+    restart(server, cluster, reason);
+}
+
+/// Entries after this node's place in the log were trimmed before it
+/// applied them: it cannot follow the log any more. It leaves the network
+/// (its users quit everywhere at once) and restarts as [`lost`] does; the
+/// new process loads the snapshot.
+async fn gap(server: &Server, cluster: &Cluster, place: &str) {
+    tracing::error!(
+        node = %cluster.node,
+        %place,
+        "cluster: log entries this node had not applied were trimmed; leaving and restarting to join again"
+    );
+    cluster.leave().await;
+    restart(server, cluster, LOST_REASON);
+}
+
+/// Disconnects this node's clients with the ERROR `reason` and restarts the
+/// process.
+fn restart(server: &Server, cluster: &Cluster, reason: &str) {
     for c in server.clients.iter() {
         if !cluster.is_remote(c.id) {
             crate::state::session::close_all(c.value(), reason);
@@ -222,6 +305,25 @@ fn lost(server: &Server, cluster: &Cluster, why: backplane::Lost) {
 }
 
 impl Cluster {
+    /// Node `node` (named `name` in the config), publishing through `jobs`,
+    /// knowing no other node yet.
+    fn new(node: String, name: String, jobs: mpsc::UnboundedSender<Job>) -> Cluster {
+        Cluster {
+            node,
+            name,
+            jobs,
+            remotes: DashMap::new(),
+            origins: DashMap::new(),
+            gone: DashMap::new(),
+            homes: DashMap::new(),
+            stop: watch::channel(false).0,
+            left: AtomicBool::new(false),
+            claims: AtomicUsize::new(0),
+            applied: watch::channel(String::new()).0,
+            progress: Arc::default(),
+        }
+    }
+
     /// Whether `id` is a user of another node.
     #[inline]
     pub fn is_remote(&self, id: ClientId) -> bool {
@@ -238,6 +340,19 @@ impl Cluster {
     pub fn home_of(&self, id: ClientId) -> Option<Arc<(String, String)>> {
         let node = self.origins.get(&id)?.0.clone();
         self.homes.get(&node).map(|h| h.clone())
+    }
+
+    /// Whether a nick claim of this node was sent to Redis and its change is
+    /// not made here yet: its NICK may be in the log already, so a snapshot
+    /// taken now could miss it.
+    pub fn claims_in_flight(&self) -> bool {
+        self.claims.load(Ordering::SeqCst) > 0
+    }
+
+    /// Whether every event of this node is in the log at or before the
+    /// entry the reader applied last (see [`backplane::Progress`]).
+    pub fn own_events_caught_up(&self) -> bool {
+        self.progress.caught_up()
     }
 
     /// How many users of other nodes this node knows.
@@ -261,6 +376,7 @@ impl Cluster {
 
     fn publish(&self, event: Event) {
         if !self.left.load(Ordering::Relaxed) {
+            self.progress.sent();
             let _ = self.jobs.send(Job::Publish(event.to_json()));
         }
     }
@@ -313,6 +429,10 @@ pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) 
         .then(|| Event::Nick { node: cluster.node.clone(), uid: client.id, nick: nick.to_owned() }.to_json());
     let claim = Claim { take: folded.clone(), give_back, uid: client.id, event: event.unwrap_or_default() };
     let (tx, rx) = oneshot::channel();
+    let _in_flight = InFlight::new(&cluster.claims);
+    if !claim.event.is_empty() {
+        cluster.progress.sent();
+    }
     if cluster.jobs.send(Job::Claim(claim, Some(tx))).is_err() {
         return Err(NickError::Unavailable);
     }
@@ -333,6 +453,23 @@ pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) 
     // (its QUIT or NICK is on its way in the log).
     server.nicks.remove_if(&folded, |_, h| h.id != client.id && cluster.is_remote(h.id));
     server.claim_nick(client, nick)
+}
+
+/// Counts a nick claim in flight from before it is sent until it is dropped,
+/// after its change is made here (or it failed).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(count: &'a AtomicUsize) -> InFlight<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Claims the creation of channel `name` for a local joiner: true when it
@@ -368,10 +505,18 @@ pub enum RenameRefused {
 
 /// Renames channel `old` to `new` across the network: the new name is
 /// claimed in Redis and the Rename event (with the RENAME `line` the members
-/// see) appended in one step, in line with this node's other events. Done on
-/// a single node (nothing to claim). The caller renames its own copy after.
-pub async fn rename(server: &Server, old: &str, new: &str, line: &Line) -> Result<(), RenameRefused> {
-    let Some(cluster) = server.cluster() else { return Ok(()) };
+/// see) appended in one step, in line with this node's other events; then
+/// `local` renames this node's copy (while the rename counts as in flight,
+/// so no snapshot is taken between the two). On a single node only `local`
+/// runs.
+pub async fn rename<T>(
+    server: &Server,
+    old: &str,
+    new: &str,
+    line: &Line,
+    local: impl FnOnce() -> T,
+) -> Result<T, RenameRefused> {
+    let Some(cluster) = server.cluster() else { return Ok(local()) };
     let event = Event::Rename {
         node: cluster.node.clone(),
         chan: old.to_owned(),
@@ -380,11 +525,13 @@ pub async fn rename(server: &Server, old: &str, new: &str, line: &Line) -> Resul
     };
     let (tx, rx) = oneshot::channel();
     let job = Job::Rename(server.fold(old), server.fold(new), event.to_json(), tx);
+    let _in_flight = InFlight::new(&cluster.claims);
+    cluster.progress.sent();
     if cluster.jobs.send(job).is_err() {
         return Err(RenameRefused::Unavailable);
     }
     match rx.await {
-        Ok(Ok(1)) => Ok(()),
+        Ok(Ok(1)) => Ok(local()),
         Ok(Ok(0)) => Err(RenameRefused::NameInUse),
         other => {
             tracing::warn!(?other, old, new, "cluster: channel rename not claimed");
@@ -467,6 +614,9 @@ pub fn quit(server: &Server, client: &Client, reason: &str) {
     let give_back = if nick == "*" { String::new() } else { server.fold(&nick) };
     let claim = Claim { take: String::new(), give_back, uid: client.id, event: event.unwrap_or_default() };
     if !cluster.left.load(Ordering::Relaxed) {
+        if !claim.event.is_empty() {
+            cluster.progress.sent();
+        }
         let _ = cluster.jobs.send(Job::Claim(claim, None));
     }
 }

@@ -354,8 +354,10 @@ pub fn rename_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
             Err(refused) => return refused,
         };
         let renamed = ctx.client.line("RENAME", vec![ch.name.clone(), new_name.to_owned(), reason.to_owned()]);
-        match crate::cluster::rename(&ctx.server, &ch.name, new_name, &renamed).await {
-            Ok(()) => finish_rename(ctx, &ch, &renamed, true),
+        let server = ctx.server.clone();
+        let local = || finish_rename(ctx, &ch, &renamed, true);
+        match crate::cluster::rename(&server, &ch.name, new_name, &renamed, local).await {
+            Ok(done) => done,
             Err(crate::cluster::RenameRefused::NameInUse) => name_in_use(&ch.name, new_name),
             Err(crate::cluster::RenameRefused::Unavailable) => super::fail(
                 "RENAME",

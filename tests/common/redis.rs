@@ -104,6 +104,26 @@ impl Redis {
         Some(line.trim_end().to_owned())
     }
 
+    /// Runs one command whose reply is a bulk string (GET, HGET) and returns
+    /// it; `None` for a missing value (or Redis out of reach).
+    pub fn bulk(&self, args: &[&str]) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).ok()?;
+        let mut reader = BufReader::new(s);
+        let mut head = String::new();
+        reader.read_line(&mut head).ok()?;
+        let len: usize = head.trim_end().strip_prefix('$')?.parse().ok()?;
+        let mut value = vec![0; len + 2];
+        reader.read_exact(&mut value).ok()?;
+        value.truncate(len);
+        String::from_utf8(value).ok()
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         let mut text = String::new();
