@@ -63,6 +63,21 @@ fn ask_until(c: &mut Client, request: &str, what: &str, pred: impl Fn(&str) -> b
     }
 }
 
+/// `c` joins `chan` once its node has `member` there (a user of another
+/// node who joined first), reading up to the end of its NAMES.
+fn join_after(c: &mut Client, chan: &str, member: &str) {
+    wait_member(c, chan, member);
+    c.send(&format!("JOIN {chan}"));
+    c.expect("366");
+}
+
+/// `second` joins `chan` once its node has `first` there (a user of
+/// another node who joined it), and `first`'s node then has `second` there.
+fn meet(first: &mut Client, second: &mut Client, chan: &str) {
+    join_after(second, chan, &first.nick.clone());
+    wait_member(first, chan, &second.nick.clone());
+}
+
 /// Waits until the node of `c` knows user `nick` (WHOIS answers 311).
 fn wait_user(c: &mut Client, nick: &str) {
     ask_until(c, &format!("WHOIS {nick}"), &format!("{nick} known"), |l| {
@@ -256,9 +271,7 @@ fn a_thousand_numbered_messages_each_way_arrive_in_order() {
     let mut bob = b.client("bob");
     alice.send("JOIN #flood");
     alice.expect("366");
-    wait_member(&mut bob, "#flood", "alice");
-    bob.send("JOIN #flood");
-    bob.expect("366");
+    join_after(&mut bob, "#flood", "alice");
     alice.expect("JOIN");
     const N: usize = 1000;
     let burst = |who: &str| (0..N).map(|i| format!("PRIVMSG #flood :{who}-{i}\r\n")).collect::<String>();
@@ -322,9 +335,7 @@ fn a_killed_node_users_quit_within_the_ttl_and_their_nicks_are_freed() {
     alice.send("JOIN #room");
     alice.expect("366");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#room", "alice");
-    bob.send("JOIN #room");
-    bob.expect("366");
+    join_after(&mut bob, "#room", "alice");
     // Killed with alice still connected: her QUIT can only come from B's reaper.
     let _data = a.crash();
     drop(alice);
@@ -537,10 +548,7 @@ fn changes_on_two_nodes(a: &Server, b: &Server) -> (Client, Client) {
     alice.expect("366");
     alice.expect("366");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#two", "alice");
-    bob.send("JOIN #two");
-    bob.expect("366");
-    wait_member(&mut alice, "#two", "bob");
+    meet(&mut alice, &mut bob, "#two");
     // Changes made on both nodes, including some undone again.
     alice.send("TOPIC #one :first topic");
     alice.send("MODE #one +kl secret 5");
@@ -645,10 +653,7 @@ fn snapshots_trim_the_log_and_a_node_started_later_loads_one() {
     bob.send("MODE bob +i");
     alice.send("JOIN #three");
     alice.expect("366");
-    wait_member(&mut eve, "#three", "alice");
-    eve.send("JOIN #three");
-    eve.expect("366");
-    wait_member(&mut alice, "#three", "eve");
+    meet(&mut alice, &mut eve, "#three");
     alice.send("MODE #three +v eve");
     alice.send("TOPIC #three :three's topic");
     alice.send("INVITE zed #one");
@@ -710,10 +715,7 @@ fn a_paused_node_is_not_trimmed_past() {
     alice.send("JOIN #lag");
     alice.expect("366");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#lag", "alice");
-    bob.send("JOIN #lag");
-    bob.expect("366");
-    wait_member(&mut alice, "#lag", "bob");
+    meet(&mut alice, &mut bob, "#lag");
     let snapshot = || redis.bulk(&["HGET", "banter:snapshot", "id"]);
     let before = snapshot();
     b.signal("STOP");
@@ -754,10 +756,7 @@ fn a_node_whose_unapplied_entries_were_trimmed_restarts_from_the_snapshot() {
     alice.expect("366");
     alice.send("TOPIC #gap :still here");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#gap", "alice");
-    bob.send("JOIN #gap");
-    bob.expect("366");
-    wait_member(&mut alice, "#gap", "bob");
+    meet(&mut alice, &mut bob, "#gap");
     // B paused, and its recorded position made wrong (far ahead, as if
     // Redis had lost the true one): A's next snapshot trims past B's place.
     b.signal("STOP");
@@ -808,9 +807,7 @@ fn away_realname_account_and_user_modes_are_seen_on_the_other_node() {
     alice.send("JOIN #room");
     alice.expect("366");
     let mut bob = common::with_caps(&b, "bob", "away-notify setname account-notify");
-    wait_member(&mut bob, "#room", "alice");
-    bob.send("JOIN #room");
-    bob.expect("366");
+    join_after(&mut bob, "#room", "alice");
     alice.expect("JOIN");
     let mut carol = b.client("carol");
     let before = lusers(&mut carol);
@@ -1020,9 +1017,7 @@ fn sessions_survive_a_redis_restart_with_its_data() {
     alice.send("JOIN #room");
     alice.expect("366");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#room", "alice");
-    bob.send("JOIN #room");
-    bob.expect("366");
+    join_after(&mut bob, "#room", "alice");
     alice.expect("JOIN");
     redis.restart();
     // Nobody left, and the nodes carry on: messages both ways (none lost
@@ -1077,12 +1072,29 @@ fn after_redis_restarts_empty_the_nodes_restart_and_clients_chat_again() {
     redis.restart_empty();
     // Each node finds it is no longer a member of the network: its clients
     // are told why, and it restarts itself.
-    for c in [&mut alice, &mut bob] {
-        let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
-        assert!(error.contains("lost its place in the network"), "{error}");
-    }
-    let (port_a, port_b) = (relistened(&a), relistened(&b));
+    told_error([&mut alice, &mut bob], "lost its place in the network");
     // Back in the network, its first clients already see each other's node.
+    let (_carol, mut dave, [_, port_b]) = chatting_after_restart(&a, &b);
+    // The old users are gone everywhere, and their nicks free.
+    dave.send("WHOIS alice");
+    dave.expect("401");
+    let mut again = Client::connect(port_b);
+    assert_eq!(try_register(&mut again, "alice", "x"), "001");
+}
+
+/// Each of `clients` gets an ERROR saying `why`.
+fn told_error(clients: [&mut Client; 2], why: &str) {
+    for c in clients {
+        let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
+        assert!(error.contains(why), "{error}");
+    }
+}
+
+/// Once nodes `a` and `b` restarted themselves and listen again: a new
+/// client on each, carol on A and dave on B, sees the other, and carol's
+/// message reaches dave; returns them and the ports A and B listen on now.
+fn chatting_after_restart(a: &Server, b: &Server) -> (Client, Client, [u16; 2]) {
+    let (port_a, port_b) = (relistened(a), relistened(b));
     let mut carol = Client::connect(port_a);
     carol.register("carol");
     let mut dave = Client::connect(port_b);
@@ -1091,11 +1103,7 @@ fn after_redis_restarts_empty_the_nodes_restart_and_clients_chat_again() {
     wait_user(&mut dave, "carol");
     carol.send("PRIVMSG dave :hello again");
     assert_eq!(dave.expect("PRIVMSG"), ":carol!~carol@127.0.0.1 PRIVMSG dave :hello again");
-    // The old users are gone everywhere, and their nicks free.
-    dave.send("WHOIS alice");
-    dave.expect("401");
-    let mut again = Client::connect(port_b);
-    assert_eq!(try_register(&mut again, "alice", "x"), "001");
+    (carol, dave, [port_a, port_b])
 }
 
 #[test]
@@ -1110,22 +1118,12 @@ fn nodes_whose_redis_stays_away_past_the_grace_period_disconnect_and_come_back_w
     // Past the grace period neither node carries on alone: each tells its
     // clients why and restarts, and the new process waits for Redis before
     // it listens (its tries are logged).
-    for c in [&mut alice, &mut bob] {
-        let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
-        assert!(error.contains("lost contact with the rest of the network"), "{error}");
-    }
+    told_error([&mut alice, &mut bob], "lost contact with the rest of the network");
     for s in [&a, &b] {
         logged(s, "cannot join the network yet");
     }
     redis.resume();
-    let (port_a, port_b) = (relistened(&a), relistened(&b));
-    let mut carol = Client::connect(port_a);
-    carol.register("carol");
-    let mut dave = Client::connect(port_b);
-    dave.register("dave");
-    wait_user(&mut carol, "dave");
-    carol.send("PRIVMSG dave :hello again");
-    assert_eq!(dave.expect("PRIVMSG"), ":carol!~carol@127.0.0.1 PRIVMSG dave :hello again");
+    let (mut carol, mut dave, _) = chatting_after_restart(&a, &b);
     // The nodes' earlier lives are reaped once their liveness keys expire.
     ask_until(&mut dave, "WHOIS alice", "401", |l| command_of(l) == "401");
     ask_until(&mut carol, "WHOIS bob", "401", |l| command_of(l) == "401");
@@ -1139,9 +1137,7 @@ fn a_node_reaped_while_paused_restarts_and_rejoins() {
     alice.send("JOIN #room");
     alice.expect("366");
     let mut bob = b.client("bob");
-    wait_member(&mut bob, "#room", "alice");
-    bob.send("JOIN #room");
-    bob.expect("366");
+    join_after(&mut bob, "#room", "alice");
     // Paused longer than its TTL: the others take it down.
     a.signal("STOP");
     assert_eq!(bob.expect("QUIT"), ":alice!~alice@127.0.0.1 QUIT :*.net *.split");
@@ -1596,9 +1592,7 @@ fn chathistory_on_one_node_has_the_messages_sent_on_the_other() {
     alice.send("JOIN #talk");
     alice.expect("366");
     let mut bob = common::with_caps(&b, "bob", caps);
-    wait_member(&mut bob, "#talk", "alice");
-    bob.send("JOIN #talk");
-    bob.expect("366");
+    join_after(&mut bob, "#talk", "alice");
     alice.expect("JOIN");
     // Each node reads the channel's history once first, so that anything it
     // keeps of it in memory is there before the messages are sent.
@@ -1667,9 +1661,7 @@ fn registered_on_two_nodes(chan: &str, caps: &str) -> ((Redis, Server, Server), 
 #[test]
 fn a_registered_channels_metadata_reaches_the_other_node_through_the_store() {
     let (_nodes, mut alice, mut bob) = registered_on_two_nodes("#meta", "draft/metadata-3 batch");
-    wait_member(&mut bob, "#meta", "alice");
-    bob.send("JOIN #meta");
-    bob.expect("366");
+    join_after(&mut bob, "#meta", "alice");
     alice.send("METADATA #meta SET url :https://example.com/meta");
     assert!(alice.expect("761").ends_with(" #meta url * :https://example.com/meta"));
     ask_until(&mut bob, "METADATA #meta GET url", "the channel's url on B", |l| {

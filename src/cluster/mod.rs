@@ -574,27 +574,48 @@ pub fn channel_gone(server: &Server, folded: &str) {
 /// A local client completed registration: the others learn of it.
 pub fn registered(server: &Server, client: &Client) {
     let Some(cluster) = server.cluster() else { return };
-    let cfg = server.config();
+    cluster.publish(user_event(server, client, &cluster.node, client.id));
+    // Keys set before registration (metadata before_connect).
+    if let Some(keys) = user_metadata_event(&cluster.node, client, &cluster.node, client.id) {
+        cluster.publish(keys);
+    }
+}
+
+/// The User event introducing `client`, user `uid` of `node`, as it is now.
+fn user_event(server: &Server, client: &Client, node: &str, uid: u64) -> Event {
+    let (home, home_info, _) = server_of(server, client);
     let info = client.info();
-    cluster.publish(Event::User {
-        node: cluster.node.clone(),
-        uid: client.id,
+    Event::User {
+        node: node.to_owned(),
+        uid,
         nick: info.nick.clone(),
         user: info.user.clone(),
         host: info.host.clone(),
         realname: info.realname.clone(),
         account: info.account.clone(),
         modes: info.modes.to_mode_string(),
-        server: cfg.server.name.clone(),
-        info: cfg.server.description.clone(),
+        server: home,
+        info: home_info,
         signon: client.signon,
-    });
-    // Keys set before registration (metadata before_connect).
-    if !info.metadata.values.is_empty() {
-        let changes = info.metadata.values.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
-        let user = Some((cluster.node.clone(), client.id));
-        cluster.publish(Event::Metadata { node: cluster.node.clone(), user, chan: None, changes });
     }
+}
+
+/// The METADATA event (from `source`) setting every key `client`, user
+/// `uid` of `node`, has; None without keys.
+fn user_metadata_event(source: &str, client: &Client, node: &str, uid: u64) -> Option<Event> {
+    let info = client.info();
+    let values = &info.metadata.values;
+    (!values.is_empty()).then(|| Event::Metadata {
+        node: source.to_owned(),
+        user: Some((node.to_owned(), uid)),
+        chan: None,
+        changes: all_keys(values),
+    })
+}
+
+/// Every key of `values`, as METADATA changes that set them.
+pub(crate) fn all_keys(values: &crate::state::metadata::Values) -> Vec<(String, Option<String>)> {
+    values.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
 }
 
 /// A local client is leaving (registered or not): its QUIT, and its nick

@@ -69,35 +69,16 @@ fn is_user(server: &Server, client: &Client) -> bool {
 
 /// A user's introduction, its away message if it has one, and its METADATA.
 fn user_events(server: &Server, client: &Client, node: &str, uid: u64) -> Vec<Event> {
-    let (home, home_info, _) = super::server_of(server, client);
-    let info = client.info();
-    let mut events = vec![Event::User {
-        node: node.to_owned(),
-        uid,
-        nick: info.nick.clone(),
-        user: info.user.clone(),
-        host: info.host.clone(),
-        realname: info.realname.clone(),
-        account: info.account.clone(),
-        modes: info.modes.to_mode_string(),
-        server: home,
-        info: home_info,
-        signon: client.signon,
-    }];
-    if let Some(text) = &info.away {
-        let line = wire(info.mask(), "AWAY", vec![text.clone()]);
-        events.push(Event::Away { node: node.to_owned(), uid, line });
+    let mut events = vec![super::user_event(server, client, node, uid)];
+    let away = {
+        let info = client.info();
+        info.away.clone().map(|text| (info.mask(), text))
+    };
+    if let Some((mask, text)) = away {
+        events.push(Event::Away { node: node.to_owned(), uid, line: wire(mask, "AWAY", vec![text]) });
     }
-    if !info.metadata.values.is_empty() {
-        let user = Some((node.to_owned(), uid));
-        events.push(Event::Metadata { node: SOURCE.to_owned(), user, chan: None, changes: all(&info.metadata.values) });
-    }
+    events.extend(super::user_metadata_event(SOURCE, client, node, uid));
     events
-}
-
-/// Every key of `values`, as METADATA changes that set them.
-fn all(values: &crate::state::metadata::Values) -> Vec<(String, Option<String>)> {
-    values.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
 }
 
 /// One channel: its start ([`Event::Channel`]), its registration, its
@@ -148,7 +129,7 @@ fn channel_events(ch: &Channel, st: &ChannelState, users: &Users, me: &str) -> V
             node: source(),
             user: None,
             chan: Some(chan.clone()),
-            changes: all(&st.metadata),
+            changes: super::all_keys(&st.metadata),
         });
     }
     if let Some(topic) = &st.topic {

@@ -89,9 +89,8 @@ impl Redis {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Runs one command and returns the first line of its reply (RESP, as
-    /// sent: `+OK`, `:1`, `$5`...), or `None` if Redis cannot be reached.
-    pub fn command(&self, args: &[&str]) -> Option<String> {
+    /// Sends one command and returns the connection, to read its reply.
+    fn ask(&self, args: &[&str]) -> Option<BufReader<TcpStream>> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         let mut req = format!("*{}\r\n", args.len());
@@ -99,22 +98,21 @@ impl Redis {
             req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
         }
         s.write_all(req.as_bytes()).ok()?;
+        Some(BufReader::new(s))
+    }
+
+    /// Runs one command and returns the first line of its reply (RESP, as
+    /// sent: `+OK`, `:1`, `$5`...), or `None` if Redis cannot be reached.
+    pub fn command(&self, args: &[&str]) -> Option<String> {
         let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).ok()?;
+        self.ask(args)?.read_line(&mut line).ok()?;
         Some(line.trim_end().to_owned())
     }
 
     /// Runs one command whose reply is a bulk string (GET, HGET) and returns
     /// it; `None` for a missing value (or Redis out of reach).
     pub fn bulk(&self, args: &[&str]) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        s.write_all(req.as_bytes()).ok()?;
-        let mut reader = BufReader::new(s);
+        let mut reader = self.ask(args)?;
         let mut head = String::new();
         reader.read_line(&mut head).ok()?;
         let len: usize = head.trim_end().strip_prefix('$')?.parse().ok()?;
