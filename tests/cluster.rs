@@ -1722,6 +1722,27 @@ fn chathistory_of_direct_messages_between_accounts_on_two_nodes() {
 }
 
 #[test]
+fn chathistory_of_direct_messages_with_users_not_logged_in_on_both_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let caps = "batch server-time message-tags draft/chathistory";
+    let mut xeno = with_caps(&a, "xeno", caps);
+    let mut yuri = with_caps(&b, "yuri", caps);
+    wait_user(&mut xeno, "yuri");
+    wait_user(&mut yuri, "xeno");
+    xeno.send("PRIVMSG yuri :from a");
+    let there = yuri.expect("PRIVMSG");
+    yuri.send("PRIVMSG xeno :from b");
+    let back = xeno.expect("PRIVMSG");
+    let msgid = |l: &str| common::tag(l, "msgid").expect("msgid").to_owned();
+    // Neither is logged in: each node keeps the conversation in memory for
+    // its own user, the relayed side included, with the msgids seen.
+    let both = [("from a".to_owned(), msgid(&there)), ("from b".to_owned(), msgid(&back))];
+    assert_eq!(history_texts(&mut xeno, "yuri"), both);
+    assert_eq!(history_texts(&mut yuri, "xeno"), both);
+}
+
+#[test]
 fn registration_changes_wait_for_a_register_that_waits_for_the_store() {
     let redis = Redis::start();
     let db = pg::database();

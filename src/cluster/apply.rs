@@ -129,12 +129,14 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             fanout::to_clients(&targets, &line.to_line(), |c, _| c.is_registered() && c.info().modes.wallops);
         }
         Event::Msg { node, uid, to, lines } => {
-            if let Some(from) = cluster.remotes.get(&(node, uid)) {
+            let from = cluster.remotes.get(&(node, uid)).map(|c| c.clone());
+            if let Some(from) = &from {
                 from.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
             }
-            match to {
-                Some((to_node, to_uid)) => private(server, cluster, &to_node, to_uid, &lines),
-                None => to_channel(server, &lines),
+            match (to, from) {
+                (Some((to_node, to_uid)), Some(from)) => private(server, cluster, &from, &to_node, to_uid, &lines),
+                (Some(_), None) => {}
+                (None, _) => to_channel(server, &lines),
             }
         }
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
@@ -184,9 +186,10 @@ fn read_marker(server: &Server, who: &str, target: &str, ms: i64) {
     }
 }
 
-/// A relayed message to user `to_uid` of `to_node`: delivered if that is a
-/// user of this node.
-fn private(server: &Server, cluster: &Cluster, to_node: &str, to_uid: u64, lines: &[WireLine]) {
+/// A relayed message from `from` to user `to_uid` of `to_node`: delivered
+/// if that is a user of this node, and kept for its CHATHISTORY when either
+/// side is not logged in.
+fn private(server: &Server, cluster: &Cluster, from: &Client, to_node: &str, to_uid: u64, lines: &[WireLine]) {
     if to_node != cluster.node {
         return;
     }
@@ -197,6 +200,7 @@ fn private(server: &Server, cluster: &Cluster, to_node: &str, to_uid: u64, lines
         if to.deliver(&mut variants(&line), None, &filter) > 0 {
             METRICS.relayed(1, 1);
         }
+        crate::commands::chathistory::record_relayed_direct(server, from, &to, line);
     }
 }
 

@@ -11,8 +11,9 @@ use crate::caps::Cap;
 use crate::proto::line::{Line, Tag};
 use crate::proto::OwnedMessage;
 use crate::state::channel::Channel;
-use crate::state::client::Client;
+use crate::state::client::{Client, ClientId};
 use crate::state::history::{self, Kind, Query, Ref, Scope};
+use crate::state::Server;
 use crate::store::history::{pair_key, Op, Row, Stored};
 use crate::store::record;
 
@@ -42,7 +43,7 @@ fn tag_of<'a>(line: &'a Line, key: &str) -> Option<&'a str> {
 /// The row for `line` sent by this client to `target`; `None` when the line is
 /// not kept or lacks a time or msgid. Client-only tags beyond
 /// `history.client_tag_bytes` are not kept.
-fn row(ctx: &Ctx, cap: usize, target: String, mut line: Line, account: &Option<String>) -> Option<Row> {
+fn row(sender: ClientId, cap: usize, target: String, mut line: Line, account: &Option<String>) -> Option<Row> {
     let kind = kind_of(&line)?;
     let time_ms = crate::proto::time::parse(tag_of(&line, "time")?)?;
     let msgid = tag_of(&line, "msgid")?.to_owned();
@@ -54,7 +55,7 @@ fn row(ctx: &Ctx, cap: usize, target: String, mut line: Line, account: &Option<S
         msgid,
         time_ms,
         kind,
-        sender_conn: ctx.client.id,
+        sender_conn: sender,
         sender_account: account.clone(),
         line,
         multiline: None,
@@ -97,7 +98,7 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
         if writer.packs() && pack(ctx, cap, &mut run, &line, account.as_deref()) {
             continue;
         }
-        if let Some(row) = row(ctx, cap, target.clone(), line, &account) {
+        if let Some(row) = row(ctx.client.id, cap, target.clone(), line, &account) {
             if !run.is_empty() {
                 ops.push(Op::Packed(std::mem::replace(&mut run, record::Packed::new(target.clone()))));
             }
@@ -114,27 +115,38 @@ pub fn record_channel(ctx: &Ctx, channel: &Channel, lines: impl IntoIterator<Ite
 /// two logged-in accounts; in memory only (until the connection closes) when
 /// either side is not logged in.
 pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
-    let Some(row) = direct_row(ctx, to, line) else { return };
-    keep_direct(ctx, row);
+    let Some(row) = direct_row(&ctx.server, &ctx.client, to, line) else { return };
+    keep_direct(&ctx.server, row);
 }
 
-/// The row of a direct message to `to`, keyed by both identities.
-fn direct_row(ctx: &Ctx, to: &Client, line: Line) -> Option<Row> {
-    let (me, them) = (history::identity(&ctx.server, &ctx.client), history::identity(&ctx.server, to));
+/// Records `line`, a direct message from `from` (a user of another node of a
+/// cluster) just delivered to `to` (one of this node's), when either side is
+/// not logged in: the sender's node keeps that conversation in its memory
+/// only, so this node keeps its own copy for `to`'s CHATHISTORY. Between two
+/// accounts the sender's node saved it in the shared store.
+pub fn record_relayed_direct(server: &Server, from: &Client, to: &Client, line: Line) {
+    if let Some(row) = direct_row(server, from, to, line).filter(|row| is_ephemeral(&row.target)) {
+        keep_direct(server, row);
+    }
+}
+
+/// The row of a direct message from `from` to `to`, keyed by both identities.
+fn direct_row(server: &Server, from: &Client, to: &Client, line: Line) -> Option<Row> {
+    let (me, them) = (history::identity(server, from), history::identity(server, to));
     let account = me.strip_prefix("a:").map(str::to_owned);
-    let cap = ctx.server.config().history.client_tag_bytes;
-    let mut row = row(ctx, cap, pair_key(&me, &them), line, &account)?;
-    row.direct = Some([(me, to.nick()), (them, ctx.client.nick())]);
+    let cap = server.config().history.client_tag_bytes;
+    let mut row = row(from.id, cap, pair_key(&me, &them), line, &account)?;
+    row.direct = Some([(me, to.nick()), (them, from.nick())]);
     Some(row)
 }
 
 /// Hands a direct message's row to the disk writer or, with an unregistered
 /// side, to the in-memory store.
-fn keep_direct(ctx: &Ctx, row: Row) {
-    let cfg = ctx.server.config();
-    let Some(writer) = ctx.server.history.writer().filter(|_| cfg.history.enabled) else { return };
+fn keep_direct(server: &Server, row: Row) {
+    let cfg = server.config();
+    let Some(writer) = server.history.writer().filter(|_| cfg.history.enabled) else { return };
     if is_ephemeral(&row.target) {
-        ctx.server.history.ephemeral.record(row, cfg.history.unregistered_dm_limits());
+        server.history.ephemeral.record(row, cfg.history.unregistered_dm_limits());
     } else {
         writer.record(row);
     }
@@ -166,12 +178,12 @@ pub fn record_multiline(ctx: &Ctx, to: Recipient<'_>, first: Line, lines: Vec<(S
             if !cfg.history.unregistered_channels && !ch.read().is_persistent() {
                 return;
             }
-            row(ctx, cfg.history.client_tag_bytes, ctx.server.fold(&ch.name), first, &account)
+            row(ctx.client.id, cfg.history.client_tag_bytes, ctx.server.fold(&ch.name), first, &account)
         }
         Recipient::User(u) => {
-            if let Some(mut row) = direct_row(ctx, u, first) {
+            if let Some(mut row) = direct_row(&ctx.server, &ctx.client, u, first) {
                 row.multiline = Some(lines);
-                keep_direct(ctx, row);
+                keep_direct(&ctx.server, row);
             }
             return;
         }
