@@ -1394,6 +1394,43 @@ fn metadata_of_users_and_channels_reaches_the_other_nodes_subscribers() {
 }
 
 #[test]
+fn regain_takes_a_nick_back_from_a_user_of_either_node() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    // ann (the account) holds its nick on B; its owner, logged in on A
+    // under another nick, takes it back.
+    let mut holder = b.client("ann");
+    register_account(&mut holder, "ann");
+    let mut watcher = b.client("watcher");
+    holder.send("JOIN #room");
+    holder.collect_until("366");
+    watcher.send("JOIN #room");
+    watcher.collect_until("366");
+    let mut owner = logged_in(a.port, "ann", "ann2");
+    wait_user(&mut owner, "ann");
+    owner.send("REGAIN ann");
+    assert_eq!(owner.expect("NICK"), ":ann2!~ann2@127.0.0.1 NICK ann");
+    let (renamed, _) = holder.expect_where("NICK to a guest", |l| command_of(l) == "NICK");
+    assert!(renamed.starts_with(":ann!") && renamed.contains(" NICK Guest"), "{renamed}");
+    assert!(holder.expect("NOTE").contains("NOTE NICK REGAINED ann "));
+    assert!(watcher.expect("NICK").contains(" NICK Guest"));
+    // Both nodes agree on who is ann now.
+    let guest = params_of(&renamed)[0].clone();
+    for c in [&mut watcher, &mut owner] {
+        ask_until(c, "WHOIS ann", "ann is the owner", |l| command_of(l) == "311" && params_of(l)[2] == "~ann2");
+        ask_until(c, &format!("WHOIS {guest}"), "the guest", |l| command_of(l) == "311");
+    }
+    // A holder on the regaining user's own node: its guest nick is claimed
+    // in the network too, so B sees both changes.
+    let mut again = logged_in(a.port, "ann", "ann3");
+    again.send("REGAIN ann");
+    assert_eq!(again.expect("NICK"), ":ann3!~ann3@127.0.0.1 NICK ann");
+    assert!(owner.expect_where("NICK to a guest", |l| command_of(l) == "NICK").0.contains(" NICK Guest"));
+    ask_until(&mut watcher, "WHOIS ann", "ann is ann3", |l| command_of(l) == "311" && params_of(l)[2] == "~ann3");
+}
+
+#[test]
 fn an_account_registered_on_one_node_logs_in_on_the_other() {
     let redis = Redis::start();
     let db = pg::database();

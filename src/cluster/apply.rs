@@ -142,6 +142,17 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
         Event::Marker { who, target, ms, .. } => read_marker(server, &who, &target, ms),
+        Event::Regain { to: (to_node, to_uid), nick, account, .. } => {
+            if to_node != cluster.node {
+                return;
+            }
+            let Some(holder) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+            // Unless it changed nick meanwhile.
+            if server.fold(&holder.nick()) == server.fold(&nick) {
+                let server = server.clone();
+                tokio::spawn(async move { crate::commands::registration::to_guest(&server, &holder, &account).await });
+            }
+        }
         Event::Metadata { user, chan, changes, .. } => {
             use crate::commands::metadata::{apply_remote, Target};
             let target = match (user, chan) {

@@ -218,6 +218,19 @@ pub enum Event {
         /// The changes, in order.
         changes: Vec<(String, Option<String>)>,
     },
+    /// The owner of an account regains its nick from a user of another node:
+    /// that node renames its user to a guest nick.
+    #[serde(rename = "RG")]
+    Regain {
+        /// The regaining user's node.
+        node: String,
+        /// The holder's node and id there.
+        to: (String, u64),
+        /// The nick (the account's name).
+        nick: String,
+        /// The account regaining it.
+        account: String,
+    },
     /// A user's modes changed (MODE, OPER).
     #[serde(rename = "UM")]
     UserModes {
@@ -339,6 +352,7 @@ impl Event {
             | Event::Rename { node, .. }
             | Event::Marker { node, .. }
             | Event::Metadata { node, .. }
+            | Event::Regain { node, .. }
             | Event::Channel { node, .. }
             | Event::NodeDown { node } => node,
         }

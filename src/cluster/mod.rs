@@ -555,6 +555,21 @@ pub fn metadata(server: &Server, target: &crate::commands::metadata::Target, cha
     cluster.publish(Event::Metadata { node: cluster.node.clone(), user, chan, changes: changes.to_vec() });
 }
 
+/// REGAIN of `nick` by `account` from `holder`: when the holder is a user of
+/// another node, that node is told to rename it (true); false for a user of
+/// this node (the caller renames it) or on a single node.
+pub fn regain_remote(server: &Server, holder: &Client, nick: &str, account: &str) -> bool {
+    let Some(cluster) = server.cluster() else { return false };
+    let Some(to) = cluster.origin_of(holder.id) else { return false };
+    cluster.publish(Event::Regain {
+        node: cluster.node.clone(),
+        to,
+        nick: nick.to_owned(),
+        account: account.to_owned(),
+    });
+    true
+}
+
 /// An account's read marker moved forward here (`who` is `a:ACCOUNT`): the
 /// other nodes raise theirs and tell the account's connections there.
 pub fn read_marker(server: &Server, who: &str, target: &str, ms: i64) {

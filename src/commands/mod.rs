@@ -126,7 +126,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("QUIT", 0, Any, Sync(registration::quit)),
     oper_cmd("REHASH", 0, Sync(oper::rehash)),
     cmd("REDACT", 2, Registered, Async(redact::redact)),
-    cmd("REGAIN", 1, Registered, Sync(registration::regain)),
+    cmd("REGAIN", 1, Registered, Clustered(registration::regain, registration::regain_clustered)),
     cmd("REGISTER", 3, Any, Async(account::register)),
     oper_cmd("RESTART", 0, Sync(oper::restart)),
     cmd("SETNAME", 1, Registered, Sync(registration::setname)),

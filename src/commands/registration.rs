@@ -6,6 +6,7 @@ use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
+use crate::state::client::Client;
 use crate::state::{fanout, NickError};
 use std::sync::atomic::Ordering;
 
@@ -138,39 +139,96 @@ fn banned_in(ctx: &Ctx) -> Option<String> {
 /// caller changes nick as with NICK.
 pub fn regain(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let wanted = msg.param(0);
-    let Some(account) = ctx.client.info().account.clone() else {
-        return fail("REGAIN", "ACCOUNT_REQUIRED", &[wanted], "Log in to the account that owns the nick first");
-    };
-    if !ctx.server.casemap.eq(wanted, &account) || !ctx.server.config().accounts.nick_protection {
-        return fail(
-            "REGAIN",
-            "NOT_YOURS",
-            &[wanted],
-            "You can only regain the nick of the account you are logged in to",
-        );
-    }
+    let account = may_regain(ctx, wanted)?;
     if let Some(holder) = ctx.server.find_nick(wanted).filter(|h| h.id != ctx.client.id) {
-        if ctx.server.cluster().is_some_and(|c| c.is_remote(holder.id)) {
-            let text = "The nick is held on another node of the network: REGAIN it there";
-            return fail("REGAIN", "TEMPORARILY_UNAVAILABLE", &[wanted], text);
-        }
         let (old, guest) = (holder.nick(), format!("Guest{}", holder.id));
         let line = holder.line("NICK", vec![guest.clone()]);
         if ctx.server.claim_nick(&holder, &guest).is_ok() {
-            if holder.is_registered() {
-                ctx.server.remember(&old, &holder.info());
-                fanout::to_clients(&fanout::peers(&holder), &line, fanout::everyone);
-                fanout::to_client(&holder, &line);
-                crate::state::monitor::notify_offline(&ctx.server, &old);
-                crate::state::monitor::notify_online(&ctx.server, &holder);
-            }
-            let text = format!("{account} took back the nick {old}; you are now {guest}");
-            let note = Line::new(ctx.server_name(), "NOTE", vec!["NICK".into(), "REGAINED".into(), old.clone(), text]);
-            fanout::to_client(&holder, &note);
-            tracing::info!(by = %ctx.client.mask(), nick = %old, holder = holder.id, "REGAIN");
+            made_guest(&ctx.server, &holder, &old, &line, &account);
         }
     }
     nick(ctx, msg)
+}
+
+/// REGAIN on a node of a cluster. A holder on this node becomes a guest
+/// through the network's nick claims (so every node sees its NICK); one on
+/// another node is renamed by its own node, told by a Regain event. Then
+/// the nick is claimed as NICK does, tried again (up to `cluster.grace_ms`)
+/// while the holder's node has not let it go yet.
+pub fn regain_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let wanted = msg.params.first().cloned().unwrap_or_default();
+        let account = may_regain(ctx, &wanted)?;
+        if let Some(holder) = ctx.server.find_nick(&wanted).filter(|h| h.id != ctx.client.id) {
+            let server = ctx.server.clone();
+            if !crate::cluster::regain_remote(&server, &holder, &wanted, &account) {
+                to_guest(&server, &holder, &account).await;
+            }
+        }
+        let grace = std::time::Duration::from_millis(ctx.server.config().cluster.grace_ms);
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let Some(change) = prepare_nick(ctx, &wanted)? else { return Ok(()) };
+            let claimed = crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted).await;
+            if matches!(claimed, Err(NickError::InUse)) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            return finish_nick(ctx, &wanted, change, claimed);
+        }
+    })
+}
+
+/// The account the client may regain `wanted` for, or the refusal.
+fn may_regain(ctx: &Ctx, wanted: &str) -> Result<String, CmdError> {
+    let Some(account) = ctx.client.info().account.clone() else {
+        return fail("REGAIN", "ACCOUNT_REQUIRED", &[wanted], "Log in to the account that owns the nick first")
+            .map(|()| String::new());
+    };
+    if !ctx.server.casemap.eq(wanted, &account) || !ctx.server.config().accounts.nick_protection {
+        let text = "You can only regain the nick of the account you are logged in to";
+        return fail("REGAIN", "NOT_YOURS", &[wanted], text).map(|()| String::new());
+    }
+    Ok(account)
+}
+
+/// Renames `holder`, a user of this node of a cluster, to a guest nick
+/// claimed in the network (its NICK reaches every node), because `account`
+/// took its nick back; tells it and its co-members. A guest nick another
+/// node's user holds is tried again with a random suffix.
+pub async fn to_guest(server: &std::sync::Arc<crate::state::Server>, holder: &std::sync::Arc<Client>, account: &str) {
+    let old = holder.nick();
+    for attempt in 0..3 {
+        let guest = match attempt {
+            0 => format!("Guest{}", holder.id),
+            _ => format!("Guest{}-{:04x}", holder.id, rand::random::<u16>()),
+        };
+        let line = holder.line("NICK", vec![guest.clone()]);
+        match crate::cluster::claim_nick(server, holder, &guest).await {
+            Ok(()) => return made_guest(server, holder, &old, &line, account),
+            Err(NickError::InUse) => continue,
+            Err(NickError::Unavailable) => return,
+        }
+    }
+}
+
+/// `holder` is now a guest (its NICK `line`, from `old`) because `account`
+/// regained its nick: its co-members and MONITOR watchers see the change,
+/// and it gets the NICK and a NOTE saying why.
+fn made_guest(server: &crate::state::Server, holder: &Client, old: &str, line: &Line, account: &str) {
+    if holder.is_registered() {
+        server.remember(old, &holder.info());
+        fanout::to_clients(&fanout::peers(holder), line, fanout::everyone);
+        fanout::to_client(holder, line);
+        crate::state::monitor::notify_offline(server, old);
+        crate::state::monitor::notify_online(server, holder);
+    }
+    let guest = holder.nick();
+    let text = format!("{account} took back the nick {old}; you are now {guest}");
+    let server_name = server.config().server.name.clone();
+    let note = Line::new(server_name, "NOTE", vec!["NICK".into(), "REGAINED".into(), old.to_owned(), text]);
+    fanout::to_client(holder, &note);
+    tracing::info!(by = account, nick = %old, holder = holder.id, "REGAIN");
 }
 
 /// Records the client's current identity under `nick` for WHOWAS.
