@@ -80,6 +80,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     tokio::pin!(joining);
     loop {
         tokio::select! {
+            // A single node (or a Redis that answers) is in at once, whatever
+            // signal is pending: the stop is then handled as usual below.
+            biased;
             joined = &mut joining => break joined?,
             request = signals.recv() => match request {
                 signals::Request::Stop => {
