@@ -1138,14 +1138,22 @@ fn a_node_reaped_while_paused_restarts_and_rejoins() {
     alice.expect("366");
     let mut bob = b.client("bob");
     join_after(&mut bob, "#room", "alice");
-    // Paused longer than its TTL: the others take it down.
+    // Paused longer than its TTL: the others take it down. What alice
+    // sends meanwhile waits in the socket for the paused node.
     a.signal("STOP");
     assert_eq!(bob.expect("QUIT"), ":alice!~alice@127.0.0.1 QUIT :*.net *.split");
+    for i in 0..20 {
+        alice.send(&format!("PRIVMSG #room :zombie {i}"));
+    }
     // Woken up, it finds it is no longer a member: it does not carry on
-    // with users the others think gone, but restarts and joins again.
+    // with users the others think gone, but restarts and joins again; and
+    // nothing it had queued reaches the log after its NodeDown.
     a.signal("CONT");
     let (error, _) = alice.expect_where("ERROR", |l| command_of(l) == "ERROR");
     assert!(error.contains("lost its place in the network"), "{error}");
+    let zombies = "local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do \
+                   if string.find(e[2][2], 'zombie', 1, true) then n = n + 1 end end return n";
+    assert_eq!(redis.command(&["EVAL", zombies, "1", "banter:log"]).as_deref(), Some(":0"));
     let mut carol = Client::connect(relistened(&a));
     carol.register("carol");
     wait_user(&mut carol, "bob");

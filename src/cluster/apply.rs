@@ -36,9 +36,6 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         own_again(server, cluster, event);
         return;
     }
-    if cluster.gone.contains_key(event.node()) {
-        return;
-    }
     match event {
         Event::User { node, uid, nick, user, host, realname, account, modes, server: name, info, signon } => {
             if !name.is_empty() {
@@ -620,7 +617,7 @@ fn node_down(server: &Server, cluster: &Cluster, node: String) {
     let users: Vec<(String, u64)> =
         cluster.remotes.iter().filter(|e| e.key().0 == node).map(|e| e.key().clone()).collect();
     tracing::info!(%node, users = users.len(), "cluster: a node left the network");
-    cluster.gone.insert(node, ());
+    cluster.homes.remove(&node);
     for (node, uid) in users {
         if let Some(c) = forget(cluster, &node, uid) {
             membership::remove_client(server, &c, SPLIT_REASON);

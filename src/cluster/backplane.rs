@@ -78,6 +78,21 @@ fn down_script() -> redis::Script {
     redis::Script::new(&format!("{DOWN_FN}\nreturn down(ARGV[3])"))
 }
 
+/// Appends events, only while this node is a member of the network: a node
+/// taken down (reaped while paused, say) cannot append anything after its
+/// NodeDown, so no node ever sees a departed node's late events. KEYS: nodes,
+/// log; ARGV: node, then the events. Returns how many were appended, or -1
+/// when this node is not (or no longer) a member.
+fn append_script() -> redis::Script {
+    redis::Script::new(
+        r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
+for i = 2, #ARGV do redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
+return #ARGV - 1
+"#,
+    )
+}
+
 /// A nick claim and its event as one step. KEYS: nodes, log, nicks, this
 /// node's claims; ARGV: node, owner (`NODE UID`), new folded nick (or ''),
 /// old folded nick to give back (or ''), event JSON (or ''). Returns 1 when
@@ -314,6 +329,7 @@ pub async fn publish(
     let claim = claim_script();
     let down = down_script();
     let (chan_claim, chan_release, rename) = (chan_claim_script(), chan_release_script(), rename_script());
+    let appender = Appender { script: append_script(), node: node.clone() };
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = jobs.recv().await {
         batch.push(first);
@@ -328,7 +344,7 @@ pub async fn publish(
             match job {
                 Job::Publish(json) => events.push(json),
                 Job::Claim(c, reply) => {
-                    append(&mut con, &mut events, &progress).await;
+                    appender.append(&mut con, &mut events, &progress).await;
                     let result = run_claim(&mut con, &claim, &node, &c, grace).await;
                     if !c.event.is_empty() {
                         progress.settled(1, u64::from(matches!(result, Ok(1))));
@@ -338,13 +354,13 @@ pub async fn publish(
                     }
                 }
                 Job::ChanClaim(chan, reply) => {
-                    append(&mut con, &mut events, &progress).await;
+                    appender.append(&mut con, &mut events, &progress).await;
                     let mut inv = chan_claim.key(NODES);
                     inv.key(CHANS).key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
                     let _ = reply.send(invoke_within(&inv, &mut con, grace).await);
                 }
                 Job::Rename(old, new, event, reply) => {
-                    append(&mut con, &mut events, &progress).await;
+                    appender.append(&mut con, &mut events, &progress).await;
                     let mut inv = rename.key(NODES);
                     inv.key(CHANS).key(LOG).arg(&node).arg(&old).arg(&new).arg(&event).arg(CHAN_CLAIMS);
                     let result = invoke_within(&inv, &mut con, grace).await;
@@ -352,7 +368,7 @@ pub async fn publish(
                     let _ = reply.send(result);
                 }
                 Job::ChanRelease(chan) => {
-                    append(&mut con, &mut events, &progress).await;
+                    appender.append(&mut con, &mut events, &progress).await;
                     let mut inv = chan_release.key(CHANS);
                     inv.key(format!("{CHAN_CLAIMS}{node}")).arg(&node).arg(&chan);
                     if let Err(e) = inv.invoke_async::<i64>(&mut con).await {
@@ -360,7 +376,7 @@ pub async fn publish(
                     }
                 }
                 Job::Down(reply) => {
-                    append(&mut con, &mut events, &progress).await;
+                    appender.append(&mut con, &mut events, &progress).await;
                     let mut inv = down.key(NODES);
                     inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS);
                     inv.arg(CLAIMS).arg(ALIVE).arg(&node).arg(CHAN_CLAIMS);
@@ -374,7 +390,7 @@ pub async fn publish(
                 }
             }
         }
-        append(&mut con, &mut events, &progress).await;
+        appender.append(&mut con, &mut events, &progress).await;
     }
 }
 
@@ -390,28 +406,43 @@ async fn invoke_within(
     }
 }
 
-/// Appends `events` in one pipeline, retrying until Redis takes them.
-async fn append(con: &mut ConnectionManager, events: &mut Vec<String>, progress: &Progress) {
-    if events.is_empty() {
-        return;
-    }
-    let mut pipe = redis::pipe();
-    for e in events.iter() {
-        pipe.cmd("XADD").arg(LOG).arg("*").arg("e").arg(e).ignore();
-    }
-    let mut delay = Duration::from_millis(50);
-    loop {
-        match pipe.query_async::<()>(con).await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, events = events.len(), "cluster: appending to the log failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(1));
-            }
+/// Appends this node's plain events (see [`append_script`]).
+struct Appender {
+    script: redis::Script,
+    node: String,
+}
+
+impl Appender {
+    /// Appends `events` in one script call, retrying until Redis takes them;
+    /// dropped (and logged) if this node is no longer a member: its heartbeat
+    /// then finds that out and restarts it.
+    async fn append(&self, con: &mut ConnectionManager, events: &mut Vec<String>, progress: &Progress) {
+        if events.is_empty() {
+            return;
         }
+        let mut inv = self.script.key(NODES);
+        inv.key(LOG).arg(&self.node);
+        for e in events.iter() {
+            inv.arg(e);
+        }
+        let mut delay = Duration::from_millis(50);
+        let appended = loop {
+            match inv.invoke_async::<i64>(con).await {
+                Ok(n) if n >= 0 => break n as u64,
+                Ok(_) => {
+                    tracing::error!(events = events.len(), "cluster: not a member of the network: events dropped");
+                    break 0;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, events = events.len(), "cluster: appending to the log failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        };
+        progress.settled(events.len() as u64, appended);
+        events.clear();
     }
-    progress.settled(events.len() as u64, events.len() as u64);
-    events.clear();
 }
 
 async fn run_claim(

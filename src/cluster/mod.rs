@@ -50,8 +50,6 @@ pub struct Cluster {
     remotes: DashMap<(String, u64), Arc<Client>>,
     /// (node, uid) of each user of another node, by its id here.
     origins: DashMap<ClientId, (String, u64)>,
-    /// Nodes that went down: their late events are ignored.
-    gone: DashMap<String, ()>,
     /// Each node's server name and description, as its users' WHOIS shows.
     homes: DashMap<String, Arc<(String, String)>>,
     /// Stops the heartbeat.
@@ -314,7 +312,6 @@ impl Cluster {
             jobs,
             remotes: DashMap::new(),
             origins: DashMap::new(),
-            gone: DashMap::new(),
             homes: DashMap::new(),
             stop: watch::channel(false).0,
             left: AtomicBool::new(false),

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The `node` of a snapshot's channel events: never the name of a node of
-/// the network (theirs are `NAME:RANDOM`), so it is neither skipped as
-/// a joiner's own nor as a node gone.
+/// the network (theirs are `NAME:RANDOM`), so it is never skipped as a
+/// joiner's own.
 pub const SOURCE: &str = "snapshot";
 
 /// The flag modes a snapshot sets or clears, every one of them.
@@ -27,18 +27,15 @@ const FLAGS: &str = "CimnstP";
 /// The users a snapshot has: by their id here, their node and id there, and nick.
 type Users = HashMap<ClientId, ((String, u64), String)>;
 
-/// This node's state as snapshot data: one event JSON a line. Nodes that
-/// went down come first (their late events stay ignored), then every user
-/// with its away message, then every channel.
+/// This node's state as snapshot data: one event JSON a line: every user
+/// with its away message and METADATA, then every channel. (Departed nodes
+/// need no record: none can append after its NodeDown.)
 pub fn encode(server: &Server, cluster: &Cluster) -> String {
     let mut out = String::new();
     let mut push = |event: Event| {
         out.push_str(&event.to_json());
         out.push('\n');
     };
-    for gone in cluster.gone.iter() {
-        push(Event::NodeDown { node: gone.key().clone() });
-    }
     let clients: Vec<Arc<Client>> = server.clients.iter().map(|c| c.value().clone()).collect();
     let mut users: Users = HashMap::new();
     for client in clients.iter().filter(|c| is_user(server, c)) {

@@ -96,7 +96,6 @@ fn log() -> Vec<Event> {
         user(A, 2, "cat", ""),
         nick(A, 1, "ann2"),
         nick(A, 2, "ann"),
-        join(C, 1, "#late", true),
         user_modes(A, 2, "+i"),
         Event::Invite {
             node: A.into(),
