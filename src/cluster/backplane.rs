@@ -54,7 +54,7 @@ local function down(node)
   end
   redis.call('DEL', claims, chans, ARGV[2] .. node)
   redis.call('HDEL', KEYS[5], node)
-  redis.call('XADD', KEYS[2], '*', 'e', cjson.encode({t = 'D', node = node}))
+  redis.call('XADD', KEYS[2], '*', 'e', cjson.encode({D = {node = node}}))
   return 1
 end
 "#;
