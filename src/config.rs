@@ -432,7 +432,7 @@ pub struct ClusterConfig {
     /// (a nick or channel-creation claim fails past it); past it the node
     /// disconnects its clients and restarts, joining again once Redis is back.
     pub grace_ms: u64,
-    /// How many log entries a node applies between two snapshots of the
+    /// How many events of the log a node applies between two snapshots of the
     /// network's state; each snapshot lets the log be trimmed. 0: no
     /// snapshots, and the log is never trimmed.
     pub snapshot_every: u64,

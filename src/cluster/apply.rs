@@ -18,7 +18,28 @@ use std::sync::Arc;
 /// show as a netsplit.
 pub const SPLIT_REASON: &str = "*.net *.split";
 
-/// Applies one stream entry. Events of this node are skipped (applied when
+/// Applies one entry of the log, event by event; returns how many events
+/// it held. A message of this node is not even decoded (it was delivered
+/// here when its command ran, and it is the bulk of the log): it only
+/// counts as read back.
+pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backplane::Entry, replaying: bool) -> u64 {
+    let own = entry.node == cluster.node;
+    let mut n = 0;
+    for json in entry.events() {
+        n += 1;
+        if own && json.starts_with(OWN_MESSAGE) {
+            cluster.progress.read();
+            continue;
+        }
+        apply_json(server, cluster, json, replaying);
+    }
+    n
+}
+
+/// How a message event's JSON starts (see [`Event::Msg`]).
+const OWN_MESSAGE: &str = r#"{"M":"#;
+
+/// Applies one event. Events of this node are skipped (applied when
 /// their command ran; a topic or mode change may be applied again, see
 /// `own_again`), and so are those of a node after its NodeDown. While
 /// `replaying` (start-up, before any client connects), messages and WALLOPS

@@ -32,7 +32,7 @@ pub const CHANS: &str = "banter:chans";
 /// Prefix of the set of channels a node claimed.
 pub const CHAN_CLAIMS: &str = "banter:chanclaims:";
 
-/// Most events appended in one pipeline.
+/// Most events appended in one entry.
 const BATCH: usize = 256;
 /// Most entries one read takes.
 const READ_COUNT: usize = 512;
@@ -80,15 +80,17 @@ fn down_script() -> redis::Script {
 
 /// Appends events, only while this node is a member of the network: a node
 /// taken down (reaped while paused, say) cannot append anything after its
-/// NodeDown, so no node ever sees a departed node's late events. KEYS: nodes,
-/// log; ARGV: node, then the events. Returns how many were appended, or -1
-/// when this node is not (or no longer) a member.
+/// NodeDown, so no node ever sees a departed node's late events. All the
+/// events of one call go into one entry (see [`Entry`]): one XADD, and one
+/// entry for every reader to take, however many events the publisher had
+/// queued. KEYS: nodes, log; ARGV: node, the events one per line. Returns 1
+/// when appended, or -1 when this node is not (or no longer) a member.
 fn append_script() -> redis::Script {
     redis::Script::new(
         r#"
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
-for i = 2, #ARGV do redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
-return #ARGV - 1
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[2], 'n', ARGV[1])
+return 1
 "#,
     )
 }
@@ -280,11 +282,46 @@ pub async fn register(con: &mut ConnectionManager, node: &str, ttl_ms: u64) -> r
         .await
 }
 
+/// One entry of the log: the events of one append, one JSON object per
+/// line, and the node that appended them (empty for the entries the Lua
+/// scripts write: a claim's or rename's single event, a NodeDown).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The stream id.
+    pub id: String,
+    /// The appending node, or empty.
+    pub node: String,
+    /// The events, one per line.
+    pub events: String,
+}
+
+impl Entry {
+    /// The events, one JSON object each.
+    pub fn events(&self) -> impl Iterator<Item = &str> {
+        self.events.split('\n').filter(|e| !e.is_empty())
+    }
+
+    /// Builds an entry from a stream reply's id and fields (`e` the events,
+    /// `n` the node; unknown fields are ignored).
+    fn from_fields(id: String, fields: Vec<String>) -> Entry {
+        let mut entry = Entry { id, ..Entry::default() };
+        let mut fields = fields.into_iter();
+        while let (Some(key), Some(value)) = (fields.next(), fields.next()) {
+            match key.as_str() {
+                "e" => entry.events = value,
+                "n" => entry.node = value,
+                _ => {}
+            }
+        }
+        entry
+    }
+}
+
 /// What one read of the log brought.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// The entries, each as (id, event JSON).
-    pub entries: Vec<(String, String)>,
+    /// The entries, in log order.
+    pub entries: Vec<Entry>,
     /// Set when entries after the place read from were trimmed (see
     /// [`compact`]): the reader cannot follow the log from there.
     pub gap: bool,
@@ -305,11 +342,7 @@ pub async fn read(con: &mut MultiplexedConnection, after: &str, block_ms: Option
         redis::pipe().add_command(cmd).cmd("GET").arg(compact::TRIMMED).query_async(con).await?;
     let mut out = Vec::new();
     for (_, entries) in reply.unwrap_or_default() {
-        for (id, mut fields) in entries {
-            // Fields: ["e", JSON].
-            let json = if fields.len() == 2 { fields.pop().unwrap_or_default() } else { String::new() };
-            out.push((id, json));
-        }
+        out.extend(entries.into_iter().map(|(id, fields)| Entry::from_fields(id, fields)));
     }
     let gap = trimmed.is_some_and(|t| compact::older(after, &t));
     Ok(Batch { entries: out, gap })
@@ -421,14 +454,11 @@ impl Appender {
             return;
         }
         let mut inv = self.script.key(NODES);
-        inv.key(LOG).arg(&self.node);
-        for e in events.iter() {
-            inv.arg(e);
-        }
+        inv.key(LOG).arg(&self.node).arg(events.join("\n"));
         let mut delay = Duration::from_millis(50);
         let appended = loop {
             match inv.invoke_async::<i64>(con).await {
-                Ok(n) if n >= 0 => break n as u64,
+                Ok(n) if n >= 0 => break events.len() as u64,
                 Ok(_) => {
                     tracing::error!(events = events.len(), "cluster: not a member of the network: events dropped");
                     break 0;
@@ -563,5 +593,29 @@ pub async fn heartbeat(
             Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reaper failed"),
             Err(_) => tracing::warn!("cluster: reaper got no answer"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+
+    fn fields(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_appended_entry_holds_its_node_and_one_event_per_line() {
+        let entry = Entry::from_fields("5-0".into(), fields(&["e", "{\"M\":1}\n{\"J\":2}", "n", "a:1"]));
+        assert_eq!((entry.id.as_str(), entry.node.as_str()), ("5-0", "a:1"));
+        assert_eq!(entry.events().collect::<Vec<_>>(), ["{\"M\":1}", "{\"J\":2}"]);
+    }
+
+    #[test]
+    fn a_script_entry_has_no_node_and_unknown_fields_are_ignored() {
+        let entry = Entry::from_fields("6-0".into(), fields(&["x", "y", "e", "{\"D\":{}}", "odd"]));
+        assert_eq!(entry.node, "");
+        assert_eq!(entry.events().collect::<Vec<_>>(), ["{\"D\":{}}"]);
+        assert_eq!(Entry::from_fields("7-0".into(), Vec::new()).events().count(), 0);
     }
 }

@@ -1,6 +1,6 @@
 //! Keeping the log short: snapshots in Redis and trimming (docs/cluster.md).
 //!
-//! Every `[cluster] snapshot_every` entries one node (the one that takes
+//! Every `[cluster] snapshot_every` events one node (the one that takes
 //! `banter:snapshot:lock`) writes its state, as of the entry it just applied,
 //! to `banter:snapshot`, and in the same script trims `banter:log` up to the
 //! oldest of that entry and every live node's position (`banter:pos`, renewed
@@ -181,7 +181,7 @@ pub struct Compactor {
     con: ConnectionManager,
     node: String,
     every: u64,
-    /// Entries applied since the last snapshot this node knows of.
+    /// Events applied since the last snapshot this node knows of.
     since: u64,
     /// The id of that snapshot ('' for none).
     known: String,
@@ -191,16 +191,17 @@ pub struct Compactor {
 
 impl Compactor {
     /// For `node`, which knows snapshot `known` (None: none) and has applied
-    /// `since` entries after it; a snapshot every `every` entries (0: never).
+    /// `since` events after it; a snapshot every `every` events (0: never).
     pub fn new(con: ConnectionManager, node: String, every: u64, known: Option<String>, since: u64) -> Compactor {
         let known = known.unwrap_or_default();
         Compactor { con, node, every, since, known, lock: lock_script(), write: write_script() }
     }
 
-    /// One more entry applied: whether a snapshot is due.
+    /// One more entry applied, holding `events` events: whether a snapshot
+    /// is due.
     #[inline]
-    pub fn count(&mut self) -> bool {
-        self.since += 1;
+    pub fn count(&mut self, events: u64) -> bool {
+        self.since += events;
         self.every > 0 && self.since >= self.every
     }
 
@@ -210,7 +211,7 @@ impl Compactor {
     ///
     /// It waits for a later entry while a nick claim of this node is on its
     /// way (the claim's event may be in the log already, its change not yet
-    /// made here), and, for up to `every` more entries, while events of this
+    /// made here), and, for up to `every` more events, while events of this
     /// node are not all in the log up to `at` yet: a snapshot taken then has
     /// changes whose events come later in the log, which a joiner applies
     /// again on top of it (harmless as a rule, but a channel that such a

@@ -103,7 +103,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         server.remove_channel_if_empty(ch);
     }
     let mut last = loaded.start().to_owned();
-    let mut replayed = 0usize;
+    let mut replayed = 0u64;
     loop {
         let batch = backplane::read(&mut reader, &last, None).await.map_err(|e| format!("reading the log: {e}"))?;
         if batch.gap {
@@ -112,10 +112,9 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         if batch.entries.is_empty() {
             break;
         }
-        for (id, json) in batch.entries {
-            apply::apply_json(server, &cluster, &json, true);
-            last = id;
-            replayed += 1;
+        for entry in batch.entries {
+            replayed += apply::apply_entry(server, &cluster, &entry, true);
+            last = entry.id;
         }
     }
     tracing::info!(
@@ -127,8 +126,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         "cluster: joined the network"
     );
     cluster.applied.send_replace(last.clone());
-    let compactor =
-        compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, loaded.id, replayed as u64);
+    let compactor = compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, loaded.id, replayed);
     let grace = Duration::from_millis(cfg.grace_ms);
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
     let every = Duration::from_millis(cfg.heartbeat_ms);
@@ -207,10 +205,10 @@ async fn follow(server: Arc<Server>, cluster: Arc<Cluster>, reading: Reading) {
             Ok(batch) if batch.gap => return gap(&server, &cluster, &last).await,
             Ok(batch) => {
                 let read = !batch.entries.is_empty();
-                for (id, json) in batch.entries {
-                    apply::apply_json(&server, &cluster, &json, false);
-                    last = id;
-                    if compactor.count() {
+                for entry in batch.entries {
+                    let events = apply::apply_entry(&server, &cluster, &entry, false);
+                    last = entry.id;
+                    if compactor.count(events) {
                         compactor.snapshot(&server, &cluster, &last).await;
                     }
                 }
