@@ -1825,3 +1825,83 @@ fn registration_changes_wait_for_a_register_that_waits_for_the_store() {
     assert!(r.iter().any(|l| l.contains("alice now gets +v")), "{r:?}");
     cs_until(&mut carol, "AMODE #pend", "alice +v");
 }
+
+/// The lines `c` gets for a draft/multiline batch: its `BATCH +` line, then
+/// the lines up to its `BATCH -`.
+fn multiline_batch(c: &mut Client) -> (String, Vec<String>) {
+    let open = c.expect("BATCH");
+    let id = params_of(&open)[0].trim_start_matches('+').to_owned();
+    let mut inner = Vec::new();
+    loop {
+        let l = c.recv();
+        if command_of(&l) == "BATCH" && params_of(&l)[0] == format!("-{id}") {
+            return (open, inner);
+        }
+        inner.push(l);
+    }
+}
+
+/// Sends a draft/multiline batch: "hello", a concatenated "world", a blank
+/// line and "again".
+fn send_multiline(c: &mut Client, target: &str) {
+    c.send(&format!("@+draft/reply=x BATCH +r draft/multiline {target}"));
+    c.send(&format!("@batch=r PRIVMSG {target} :hello"));
+    c.send(&format!("@batch=r;draft/multiline-concat PRIVMSG {target} :world"));
+    c.send(&format!("@batch=r PRIVMSG {target} :"));
+    c.send(&format!("@batch=r PRIVMSG {target} :again"));
+    c.send("BATCH -r");
+}
+
+/// What a multiline batch (as [`send_multiline`] sends it) shows: its
+/// lines' texts with their concat flags.
+fn batch_texts(inner: &[String]) -> Vec<(String, bool)> {
+    inner.iter().map(|l| (params_of(l)[1].clone(), common::tag(l, "draft/multiline-concat").is_some())).collect()
+}
+
+#[test]
+fn multiline_messages_cross_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let ml = "draft/multiline batch message-tags server-time echo-message draft/chathistory";
+    let mut alice = common::with_caps(&a, "alice", ml);
+    let mut bob = common::with_caps(&b, "bob", ml);
+    let mut carol = common::with_caps(&b, "carol", "message-tags server-time");
+    alice.send("JOIN #ml");
+    alice.expect("366");
+    meet(&mut alice, &mut bob, "#ml");
+    join_after(&mut carol, "#ml", "alice");
+    alice.sync();
+    let expected = [("hello".into(), false), ("world".into(), true), ("".into(), false), ("again".into(), false)];
+
+    // To a channel: the batch on the other node for a member that takes
+    // batches, with the origin's msgid and time and the client tags; the
+    // separate lines (blank dropped, msgid on the first) for one that does not.
+    send_multiline(&mut alice, "#ml");
+    let (echo, _) = multiline_batch(&mut alice);
+    let (open, inner) = multiline_batch(&mut bob);
+    assert!(open.ends_with(" draft/multiline #ml") && open.contains(":alice!~alice@127.0.0.1 BATCH +"), "{open}");
+    for key in ["msgid", "time", "+draft/reply"] {
+        assert_eq!(common::tag(&open, key), common::tag(&echo, key), "{key}: {open} / {echo}");
+    }
+    assert_eq!(batch_texts(&inner), expected);
+    let separate: Vec<String> = (0..3).map(|_| carol.expect("PRIVMSG")).collect();
+    assert_eq!(separate.iter().map(|l| params_of(l)[1].clone()).collect::<Vec<_>>(), ["hello", "world", "again"]);
+    assert_eq!(common::tag(&separate[0], "msgid"), common::tag(&echo, "msgid"));
+    assert!(separate[1..].iter().all(|l| common::tag(l, "msgid").is_none()), "{separate:?}");
+
+    // To a user of the other node, neither side logged in: delivered there,
+    // and kept in that node's memory history of the conversation too.
+    send_multiline(&mut alice, "bob");
+    let (echo, _) = multiline_batch(&mut alice);
+    let (open, inner) = multiline_batch(&mut bob);
+    assert!(open.ends_with(" draft/multiline bob"), "{open}");
+    assert_eq!(common::tag(&open, "msgid"), common::tag(&echo, "msgid"));
+    assert_eq!(batch_texts(&inner), expected);
+    assert!(carol.sync().iter().all(|l| command_of(l) != "PRIVMSG"));
+    bob.send("CHATHISTORY LATEST alice * 10");
+    let (_, replayed) = multiline_batch(&mut bob);
+    let nested: Vec<String> = replayed.iter().filter(|l| command_of(l) == "PRIVMSG").cloned().collect();
+    assert_eq!(batch_texts(&nested), expected, "{replayed:?}");
+    let open = replayed.iter().find(|l| command_of(l) == "BATCH").expect("the nested multiline batch");
+    assert_eq!(common::tag(open, "msgid"), common::tag(&echo, "msgid"));
+}

@@ -141,7 +141,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             fanout::to_client(&victim, &line.to_line());
             session::close_all(&victim, &reason);
         }
-        Event::Msg { .. } | Event::Wallops { .. } | Event::Marker { .. } if replaying => {}
+        Event::Msg { .. } | Event::Multiline { .. } | Event::Wallops { .. } | Event::Marker { .. } if replaying => {}
         Event::Wallops { line, .. } => {
             let targets: Vec<Arc<Client>> = server.clients.iter().map(|c| c.value().clone()).collect();
             fanout::to_clients(&targets, &line.to_line(), |c, _| c.is_registered() && c.info().modes.wallops);
@@ -156,6 +156,10 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 (Some(_), None) => {}
                 (None, _) => to_channel(server, &lines),
             }
+        }
+        Event::Multiline { node, uid, to, first, lines } => {
+            let from = cluster.remotes.get(&(node, uid)).map(|c| c.clone());
+            multiline(server, cluster, from, to, &first.to_line(), &lines);
         }
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
@@ -230,6 +234,40 @@ fn private(server: &Server, cluster: &Cluster, from: &Client, to_node: &str, to_
             METRICS.relayed(1, 1);
         }
         crate::commands::chathistory::record_relayed_direct(server, from, &to, line);
+    }
+}
+
+/// A draft/multiline message of a user of another node, to a channel or to
+/// a user of this node: delivered as its origin delivered it (see
+/// [`crate::commands::multiline::assemble`]); a direct one with a side not
+/// logged in is kept in this node's memory history too, as a single line is.
+fn multiline(
+    server: &Server,
+    cluster: &Cluster,
+    from: Option<Arc<Client>>,
+    to: Option<(String, u64)>,
+    first: &Line,
+    lines: &[(String, bool)],
+) {
+    use crate::commands::multiline::{assemble, deliver_to_channel, deliver_to_client};
+    let msgid = first.tags.iter().find(|t| t.key == "msgid").map_or("", |t| t.value.as_str());
+    let (block, fallback) = assemble(first, lines, &format!("r{msgid}"));
+    if let Some(from) = from.as_ref().filter(|_| first.command == "PRIVMSG") {
+        from.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+    match to {
+        Some((to_node, to_uid)) => {
+            let (Some(from), true) = (from, to_node == cluster.node) else { return };
+            let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+            deliver_to_client(&to, &block, &fallback, None);
+            crate::commands::chathistory::record_relayed_multiline(server, &from, &to, first.clone(), lines);
+        }
+        None => {
+            let target = first.params.first().map_or("", String::as_str);
+            if let Some(ch) = server.find_channel(target) {
+                deliver_to_channel(&ch, &block, &fallback, None);
+            }
+        }
     }
 }
 

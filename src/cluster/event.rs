@@ -297,6 +297,24 @@ pub enum Event {
         /// The lines, in order.
         lines: Vec<WireLine>,
     },
+    /// A draft/multiline message from one user to a channel or to a user of
+    /// node `to_node`: each node builds the batch and the separate lines
+    /// from its first line with text, as the origin did.
+    #[serde(rename = "ML")]
+    Multiline {
+        /// Origin node.
+        node: String,
+        /// The sender's id on its node.
+        uid: u64,
+        /// For a message to a user: the recipient's node and id there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<(String, u64)>,
+        /// The first line with text, with the message's time, msgid and
+        /// other tags.
+        first: WireLine,
+        /// Every line, with whether it joins the previous one.
+        lines: Vec<(String, bool)>,
+    },
     /// A channel's ChanServ registration changed (REGISTER, DROP, AMODE,
     /// TRANSFER): the change as the origin applied it, and committed to the
     /// shared store (the others do not save it again).
@@ -351,6 +369,7 @@ impl Event {
             | Event::Kill { node, .. }
             | Event::Wallops { node, .. }
             | Event::Msg { node, .. }
+            | Event::Multiline { node, .. }
             | Event::Registration { node, .. }
             | Event::Rename { node, .. }
             | Event::Marker { node, .. }

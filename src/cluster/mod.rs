@@ -813,13 +813,42 @@ pub fn channel_lines<'a>(
     lines: impl IntoIterator<Item = &'a Line>,
 ) {
     let Some(cluster) = server.cluster() else { return };
-    // A remote client has no connection of its own: `sessions_any` sorts out
-    // almost every local member without a map lookup.
-    let remote = channel.read().members.values().any(|m| m.client.sessions_any() && cluster.is_remote(m.client.id));
-    if remote {
+    if has_remote_members(cluster, channel) {
         let lines = lines.into_iter().map(WireLine::of).collect();
         cluster.publish(Event::Msg { node: cluster.node.clone(), uid: client.id, to: None, lines });
     }
+}
+
+/// Where a local client's draft/multiline message went.
+pub enum MultilineTo<'a> {
+    /// A channel: published when it has members elsewhere.
+    Channel(&'a Channel),
+    /// A user: published when it is a user of another node.
+    User(&'a Client),
+}
+
+/// A draft/multiline message of a local client (see
+/// [`crate::commands::multiline::assemble`] for `first` and `lines`),
+/// published for the nodes that deliver it.
+pub fn multiline(server: &Server, client: &Client, to: MultilineTo<'_>, first: &Line, lines: &[(String, bool)]) {
+    let Some(cluster) = server.cluster() else { return };
+    let to = match to {
+        MultilineTo::Channel(ch) if has_remote_members(cluster, ch) => None,
+        MultilineTo::Channel(_) => return,
+        MultilineTo::User(u) => match cluster.origin_of(u.id) {
+            Some(address) => Some(address),
+            None => return,
+        },
+    };
+    let (first, lines) = (WireLine::of(first), lines.to_vec());
+    cluster.publish(Event::Multiline { node: cluster.node.clone(), uid: client.id, to, first, lines });
+}
+
+/// Whether `channel` has members on other nodes.
+fn has_remote_members(cluster: &Cluster, channel: &Channel) -> bool {
+    // A remote client has no connection of its own: `sessions_any` sorts out
+    // almost every local member without a map lookup.
+    channel.read().members.values().any(|m| m.client.sessions_any() && cluster.is_remote(m.client.id))
 }
 
 /// A message from a local client to `to`: published for `to`'s node when

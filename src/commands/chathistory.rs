@@ -130,6 +130,15 @@ pub fn record_relayed_direct(server: &Server, from: &Client, to: &Client, line: 
     }
 }
 
+/// The same for a draft/multiline direct message (`first` its first line
+/// with text and the message's tags, `lines` every line with its concat flag).
+pub fn record_relayed_multiline(server: &Server, from: &Client, to: &Client, first: Line, lines: &[(String, bool)]) {
+    if let Some(mut row) = direct_row(server, from, to, first).filter(|row| is_ephemeral(&row.target)) {
+        row.multiline = Some(lines.to_vec());
+        keep_direct(server, row);
+    }
+}
+
 /// The row of a direct message from `from` to `to`, keyed by both identities.
 fn direct_row(server: &Server, from: &Client, to: &Client, line: Line) -> Option<Row> {
     let (me, them) = (history::identity(server, from), history::identity(server, to));

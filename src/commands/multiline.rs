@@ -19,7 +19,8 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::time;
 use crate::proto::{tags, Message};
-use crate::state::client::Client;
+use crate::state::channel::Channel;
+use crate::state::client::{Client, ClientId};
 use crate::state::fanout::{self, BlockLine};
 use std::sync::atomic::Ordering;
 
@@ -216,56 +217,43 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     };
     let at = time::now_ms();
     let msgid = ctx.server.next_msgid_at(at);
-    let stamp = time::format(at);
     let id = super::response::batch_id(ctx);
-
-    let start = Line::new(mask.clone(), "BATCH", vec![format!("+{id}"), BATCH_TYPE.into(), target.clone()])
-        .tag("time", stamp.clone(), Cap::ServerTime)
-        .tag("msgid", msgid.clone(), Cap::MessageTags);
-    let mut block: Vec<BlockLine> = vec![(user_tags(start), Vec::new())];
-    for (text, concat) in &p.lines {
-        let line = Line::new(mask.clone(), command, vec![target.clone(), text.clone()]);
-        let mut extra = vec![("batch", id.clone())];
-        if *concat {
-            extra.push((CONCAT_TAG, String::new()));
-        }
-        block.push((line, extra));
-    }
-    block.push((Line::new(mask.clone(), "BATCH", vec![format!("-{id}")]), Vec::new()));
-
-    let mut fallback = Vec::new();
-    for (text, _) in p.lines.iter().filter(|(t, _)| !t.is_empty()) {
-        let mut line = Line::new(mask.clone(), command, vec![target.clone(), text.clone()]).tag(
-            "time",
-            stamp.clone(),
-            Cap::ServerTime,
-        );
-        if fallback.is_empty() {
-            line = line.tag("msgid", msgid.clone(), Cap::MessageTags);
-        }
-        fallback.push(user_tags(line));
-    }
+    // The first line with text, carrying the message's tags: the rest of the
+    // batch, the separate lines, the history entry and the event other nodes
+    // get are all built from it.
+    let text = p.lines.iter().find(|(t, _)| !t.is_empty()).map(|(t, _)| t.clone()).unwrap_or_default();
+    let first = Line::new(mask, command, vec![target.clone(), text])
+        .tag("time", time::format(at), Cap::ServerTime)
+        .tag("msgid", msgid, Cap::MessageTags);
+    let first = user_tags(first);
+    let (mut block, fallback) = assemble(&first, &p.lines, &id);
 
     let me = ctx.me();
     match &to {
         To::Channel(ch) => {
-            let sent = fanout::block_to_channel(ch, &block, me, takes_batches);
-            crate::metrics::METRICS.relayed(1, sent);
-            for line in &fallback {
-                fanout::to_channel(ch, line, me, |c, caps| !takes_batches(c, caps));
-            }
+            deliver_to_channel(ch, &block, &fallback, me);
+            crate::cluster::multiline(
+                &ctx.server,
+                &ctx.client,
+                crate::cluster::MultilineTo::Channel(ch),
+                &first,
+                &p.lines,
+            );
         }
         To::User(u) => {
             // The recipient's connections, and the sender's other sessions.
-            let mut targets = vec![(u.clone(), None)];
-            if u.id != ctx.client.id && ctx.client.sessions_any() {
-                targets.push((ctx.client.clone(), me));
+            if !deliver_to_client(u, &block, &fallback, None) && u.sessions_any() {
+                // A user of another node: its node delivers.
+                crate::cluster::multiline(
+                    &ctx.server,
+                    &ctx.client,
+                    crate::cluster::MultilineTo::User(u),
+                    &first,
+                    &p.lines,
+                );
             }
-            for (c, except) in targets {
-                fanout::block_to_client(&c, &block, except, takes_batches);
-                for line in &fallback {
-                    c.deliver(&mut crate::proto::line::variants(line), except, &|c, caps| !takes_batches(c, caps));
-                }
+            if u.id != ctx.client.id && ctx.client.sessions_any() {
+                deliver_to_client(&ctx.client, &block, &fallback, me);
             }
             if command == "PRIVMSG" {
                 if let Some(away) = u.info().away.clone() {
@@ -277,13 +265,11 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     if command == "PRIVMSG" {
         ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
-    if let Some(first) = fallback.first() {
-        let to = match &to {
-            To::Channel(ch) => Recipient::Channel(ch),
-            To::User(u) => Recipient::User(u),
-        };
-        record_multiline(ctx, to, first.clone(), p.lines.clone());
-    }
+    let to = match &to {
+        To::Channel(ch) => Recipient::Channel(ch),
+        To::User(u) => Recipient::User(u),
+    };
+    record_multiline(ctx, to, first, p.lines.clone());
     if !ctx.has_cap(Cap::EchoMessage) {
         return Ok(false);
     }
@@ -298,4 +284,57 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     // The echo goes first; anything else queued (RPL_AWAY) follows it unlabeled.
     ctx.link.send(&fanout::serialize_block(&block, caps));
     Ok(true)
+}
+
+/// A multiline message as its recipients get it, from its first line with
+/// text (`first`: source, command, target, and the message's tags) and its
+/// lines with their concat flags: the `draft/multiline` batch with reference
+/// `id` (one `time` and `msgid`, on `BATCH +`), and the separate lines for
+/// the others (blank lines dropped, the `msgid` on the first only). The
+/// origin and every node relaying the message build both the same way.
+pub fn assemble(first: &Line, lines: &[(String, bool)], id: &str) -> (Vec<BlockLine>, Vec<Line>) {
+    let target = first.params.first().cloned().unwrap_or_default();
+    let mut open = first.clone();
+    open.command = "BATCH".into();
+    open.params = vec![format!("+{id}"), BATCH_TYPE.into(), target.clone()];
+    let mut block: Vec<BlockLine> = vec![(open, Vec::new())];
+    let mut fallback = Vec::new();
+    for (text, concat) in lines {
+        let line = Line::new(first.source.clone(), first.command.clone(), vec![target.clone(), text.clone()]);
+        let mut extra = vec![("batch", id.to_owned())];
+        if *concat {
+            extra.push((CONCAT_TAG, String::new()));
+        }
+        block.push((line, extra));
+        if !text.is_empty() {
+            let mut separate = first.clone();
+            if !fallback.is_empty() {
+                separate.tags.retain(|t| t.key != "msgid");
+            }
+            separate.params = vec![target.clone(), text.clone()];
+            fallback.push(separate);
+        }
+    }
+    block.push((Line::new(first.source.clone(), "BATCH", vec![format!("-{id}")]), Vec::new()));
+    (block, fallback)
+}
+
+/// Delivers a multiline message to the members of `ch` but `except`: the
+/// batch to those that take batches, the separate lines to the others.
+pub fn deliver_to_channel(ch: &Channel, block: &[BlockLine], fallback: &[Line], except: Option<ClientId>) {
+    let sent = fanout::block_to_channel(ch, block, except, takes_batches);
+    crate::metrics::METRICS.relayed(1, sent);
+    for line in fallback {
+        fanout::to_channel(ch, line, except, |c, caps| !takes_batches(c, caps));
+    }
+}
+
+/// Delivers a multiline message to the connections of `c` but `except`, each
+/// the way it takes it; false when `c` has no connection here.
+pub fn deliver_to_client(c: &Client, block: &[BlockLine], fallback: &[Line], except: Option<ClientId>) -> bool {
+    let mut sent = fanout::block_to_client(c, block, except, takes_batches);
+    for line in fallback {
+        sent += c.deliver(&mut crate::proto::line::variants(line), except, &|c, caps| !takes_batches(c, caps));
+    }
+    sent > 0
 }
