@@ -208,36 +208,19 @@ pub fn record_multiline(ctx: &Ctx, to: Recipient<'_>, first: Line, lines: Vec<(S
 /// chathistory batch), else its non-blank lines, the msgid on the first.
 fn replay(ctx: &mut Ctx, entry: Stored) -> Vec<Line> {
     let Some(lines) = entry.multiline else { return vec![entry.line] };
-    let first = entry.line;
-    let target = first.params.first().cloned().unwrap_or_default();
+    let (block, separate) = multiline::assemble(&entry.line, &lines, &batch_id(ctx));
     if !(ctx.has_cap(Cap::Multiline) && ctx.has_cap(Cap::Batch)) {
-        let mut out = Vec::new();
-        for (text, _) in lines.iter().filter(|(t, _)| !t.is_empty()) {
-            let mut line = first.clone();
-            if !out.is_empty() {
-                line.tags.retain(|t| t.key != "msgid");
-            }
-            line.params = vec![target.clone(), text.clone()];
-            out.push(line);
-        }
-        return out;
+        return separate;
     }
-    let id = batch_id(ctx);
-    let tag = |key, value: &str, cap| Tag { key, value: value.to_owned(), cap };
-    let mut open = first.clone();
-    open.command = "BATCH".into();
-    open.params = vec![format!("+{id}"), multiline::BATCH_TYPE.into(), target.clone()];
-    let mut out = vec![open];
-    for (text, concat) in lines.iter() {
-        let mut line = Line::new(first.source.clone(), first.command.clone(), vec![target.clone(), text.clone()]);
-        line.tags.push(tag("batch", &id, Cap::Batch));
-        if *concat {
-            line.tags.push(tag(multiline::CONCAT_TAG, "", Cap::Multiline));
-        }
-        out.push(line);
-    }
-    out.push(Line::new(first.source, "BATCH", vec![format!("-{id}")]));
-    out
+    // The block's extra tags (`batch`, the concat flag) as tags of the lines.
+    let cap = |key: &str| if key == "batch" { Cap::Batch } else { Cap::Multiline };
+    block
+        .into_iter()
+        .map(|(mut line, extra)| {
+            line.tags.extend(extra.into_iter().map(|(key, value)| Tag { key, value, cap: cap(key) }));
+            line
+        })
+        .collect()
 }
 
 /// Resolves a channel or nick to the history this client may read, or `None`
