@@ -1905,3 +1905,49 @@ fn multiline_messages_cross_nodes() {
     let open = replayed.iter().find(|l| command_of(l) == "BATCH").expect("the nested multiline batch");
     assert_eq!(common::tag(open, "msgid"), common::tag(&echo, "msgid"));
 }
+
+#[test]
+fn redactions_cross_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let caps = "draft/message-redaction batch message-tags server-time echo-message draft/chathistory";
+    let mut alice = common::with_caps(&a, "alice", caps);
+    let mut bob = common::with_caps(&b, "bob", caps);
+    let mut carol = b.client("carol");
+    alice.send("JOIN #r");
+    alice.expect("366");
+    meet(&mut alice, &mut bob, "#r");
+    join_after(&mut carol, "#r", "alice");
+    alice.sync();
+
+    // In a channel: B's member with the capability sees the REDACT, one
+    // without it does not.
+    alice.send("PRIVMSG #r :oops");
+    let msgid = common::tag(&alice.expect("PRIVMSG"), "msgid").expect("msgid").to_owned();
+    bob.expect("PRIVMSG");
+    carol.expect("PRIVMSG");
+    alice.send(&format!("REDACT #r {msgid} :typo"));
+    alice.expect("REDACT");
+    let got = bob.expect("REDACT");
+    assert!(got.contains(" :alice!~alice@127.0.0.1 REDACT "), "{got}");
+    assert_eq!(params_of(&got), ["#r", msgid.as_str(), "typo"]);
+    assert!(carol.sync().iter().all(|l| command_of(l) != "REDACT"));
+
+    // In a conversation with a user of B, neither side logged in: B's user
+    // sees it, and B's memory of the conversation loses the message.
+    alice.send("PRIVMSG bob :secret");
+    let msgid = common::tag(&alice.expect("PRIVMSG"), "msgid").expect("msgid").to_owned();
+    bob.expect("PRIVMSG");
+    alice.send("PRIVMSG bob :kept");
+    alice.expect("PRIVMSG");
+    bob.expect("PRIVMSG");
+    alice.send(&format!("REDACT bob {msgid}"));
+    alice.expect("REDACT");
+    assert!(bob.expect("REDACT").ends_with(&format!(" REDACT bob {msgid}")));
+    let texts: Vec<String> = common::history_batch(&mut bob, "CHATHISTORY LATEST alice * 10")
+        .iter()
+        .filter(|l| command_of(l) == "PRIVMSG")
+        .map(|l| params_of(l)[1].clone())
+        .collect();
+    assert_eq!(texts, ["kept"]);
+}

@@ -141,7 +141,8 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             fanout::to_client(&victim, &line.to_line());
             session::close_all(&victim, &reason);
         }
-        Event::Msg { .. } | Event::Multiline { .. } | Event::Wallops { .. } | Event::Marker { .. } if replaying => {}
+        Event::Msg { .. } | Event::Multiline { .. } | Event::Redact { .. } if replaying => {}
+        Event::Wallops { .. } | Event::Marker { .. } if replaying => {}
         Event::Wallops { line, .. } => {
             let targets: Vec<Arc<Client>> = server.clients.iter().map(|c| c.value().clone()).collect();
             fanout::to_clients(&targets, &line.to_line(), |c, _| c.is_registered() && c.info().modes.wallops);
@@ -161,6 +162,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             let from = cluster.remotes.get(&(node, uid)).map(|c| c.clone());
             multiline(server, cluster, from, to, &first.to_line(), &lines);
         }
+        Event::Redact { node, uid, to, line } => redact(server, cluster, &node, uid, to, &line.to_line()),
         Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
         Event::Marker { who, target, ms, .. } => read_marker(server, &who, &target, ms),
@@ -267,6 +269,29 @@ fn multiline(
             if let Some(ch) = server.find_channel(target) {
                 deliver_to_channel(&ch, &block, &fallback, None);
             }
+        }
+    }
+}
+
+/// A user of another node redacted a message: the REDACT goes to the
+/// members here that take it (or to the other side of the conversation,
+/// here), and a conversation this node keeps in memory (a side not logged
+/// in) loses the message here too.
+fn redact(server: &Server, cluster: &Cluster, node: &str, uid: u64, to: Option<(String, u64)>, line: &Line) {
+    let has_cap = fanout::with_cap(Cap::MessageRedaction);
+    match to {
+        None => {
+            let target = line.params.first().map_or("", String::as_str);
+            if let Some(ch) = server.find_channel(target) {
+                fanout::to_channel(&ch, line, None, has_cap);
+            }
+        }
+        Some((to_node, to_uid)) => {
+            let (Some(from), true) = (cluster.lookup(server, node, uid), to_node == cluster.node) else { return };
+            let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+            let msgid = line.params.get(1).map_or("", String::as_str);
+            crate::commands::chathistory::redact_relayed_direct(server, &from, &to, msgid);
+            fanout::to_clients(&[to], line, &has_cap);
         }
     }
 }

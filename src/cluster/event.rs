@@ -315,6 +315,20 @@ pub enum Event {
         /// Every line, with whether it joins the previous one.
         lines: Vec<(String, bool)>,
     },
+    /// A REDACT of a message in a channel (each node tells its members) or
+    /// in a conversation with a user of node `to_node`.
+    #[serde(rename = "RD")]
+    Redact {
+        /// Origin node.
+        node: String,
+        /// The redactor's id on its node.
+        uid: u64,
+        /// For a conversation: the other side's node and id there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<(String, u64)>,
+        /// The REDACT line (target, msgid, reason).
+        line: WireLine,
+    },
     /// A channel's ChanServ registration changed (REGISTER, DROP, AMODE,
     /// TRANSFER): the change as the origin applied it, and committed to the
     /// shared store (the others do not save it again).
@@ -370,6 +384,7 @@ impl Event {
             | Event::Wallops { node, .. }
             | Event::Msg { node, .. }
             | Event::Multiline { node, .. }
+            | Event::Redact { node, .. }
             | Event::Registration { node, .. }
             | Event::Rename { node, .. }
             | Event::Marker { node, .. }
@@ -451,6 +466,7 @@ impl WireLine {
             "SETNAME" => "SETNAME".into(),
             "ACCOUNT" => "ACCOUNT".into(),
             "INVITE" => "INVITE".into(),
+            "REDACT" => "REDACT".into(),
             "KILL" => "KILL".into(),
             "WALLOPS" => "WALLOPS".into(),
             other => other.to_owned().into(),

@@ -844,6 +844,22 @@ pub fn multiline(server: &Server, client: &Client, to: MultilineTo<'_>, first: &
     cluster.publish(Event::Multiline { node: cluster.node.clone(), uid: client.id, to, first, lines });
 }
 
+/// A local client's REDACT `line` of a message in `channel`, or in its
+/// conversation with `to`: published for the nodes of the channel's remote
+/// members, or for `to`'s node when `to` is a user of another node.
+pub fn redacted(server: &Server, client: &Client, channel: Option<&Channel>, to: Option<&Client>, line: &Line) {
+    let Some(cluster) = server.cluster() else { return };
+    let to = match (channel, to) {
+        (Some(ch), _) if has_remote_members(cluster, ch) => None,
+        (None, Some(to)) => match cluster.origin_of(to.id) {
+            Some(address) => Some(address),
+            None => return,
+        },
+        _ => return,
+    };
+    cluster.publish(Event::Redact { node: cluster.node.clone(), uid: client.id, to, line: WireLine::of(line) });
+}
+
 /// Whether `channel` has members on other nodes.
 fn has_remote_members(cluster: &Cluster, channel: &Channel) -> bool {
     // A remote client has no connection of its own: `sessions_any` sorts out

@@ -139,6 +139,16 @@ pub fn record_relayed_multiline(server: &Server, from: &Client, to: &Client, fir
     }
 }
 
+/// A message of the conversation of `from` (a user of another node) and
+/// `to` was redacted on `from`'s node: gone from this node's memory of the
+/// conversation too, when it keeps one (a side not logged in).
+pub fn redact_relayed_direct(server: &Server, from: &Client, to: &Client, msgid: &str) {
+    let key = pair_key(&history::identity(server, from), &history::identity(server, to));
+    if is_ephemeral(&key) {
+        server.history.ephemeral.redact(&key, msgid);
+    }
+}
+
 /// The row of a direct message from `from` to `to`, keyed by both identities.
 fn direct_row(server: &Server, from: &Client, to: &Client, line: Line) -> Option<Row> {
     let (me, them) = (history::identity(server, from), history::identity(server, to));

@@ -3,7 +3,8 @@
 //! The sender may redact their own messages (same connection or same account),
 //! channel operators any message in their channel, IRC operators any message.
 //! The message leaves the history, and the REDACT is relayed like the message
-//! was, to recipients that negotiated the capability; the redactor always gets it.
+//! was (to the other nodes too), to recipients that negotiated the capability;
+//! the redactor always gets it.
 
 use super::channel::member_modes;
 use super::chathistory::{is_ephemeral, read, target_for};
@@ -60,9 +61,13 @@ async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerRes
     let line = ctx.client.line("REDACT", params).tag("msgid", ctx.server.next_msgid(), Cap::MessageTags);
     let has_cap = fanout::with_cap(Cap::MessageRedaction);
     match &channel {
-        Some(ch) => fanout::to_channel(ch, &line, ctx.me(), has_cap),
+        Some(ch) => {
+            fanout::to_channel(ch, &line, ctx.me(), has_cap);
+            crate::cluster::redacted(&ctx.server, &ctx.client, Some(ch), None, &line);
+        }
         None => {
             if let Some(to) = ctx.server.find_user(name).filter(|c| c.id != ctx.client.id) {
+                crate::cluster::redacted(&ctx.server, &ctx.client, None, Some(&to), &line);
                 fanout::to_clients(&[to], &line, &has_cap);
             }
             let mut v = crate::proto::line::variants(&line);
