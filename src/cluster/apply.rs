@@ -235,7 +235,7 @@ fn private(server: &Server, cluster: &Cluster, from: &Client, to_node: &str, to_
         if to.deliver(&mut variants(&line), None, &filter) > 0 {
             METRICS.relayed(1, 1);
         }
-        crate::commands::chathistory::record_relayed_direct(server, from, &to, line);
+        crate::commands::chathistory::record_relayed_direct(server, from, &to, line, None);
     }
 }
 
@@ -252,23 +252,25 @@ fn multiline(
     lines: &[(String, bool)],
 ) {
     use crate::commands::multiline::{assemble, deliver_to_channel, deliver_to_client};
-    let msgid = first.tags.iter().find(|t| t.key == "msgid").map_or("", |t| t.value.as_str());
-    let (block, fallback) = assemble(first, lines, &format!("r{msgid}"));
     if let Some(from) = from.as_ref().filter(|_| first.command == "PRIVMSG") {
         from.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
+    // Built only once it is known to go somewhere here (not for a message to
+    // a user of a third node).
+    let msgid = first.tags.iter().find(|t| t.key == "msgid").map_or("", |t| t.value.as_str());
+    let build = || assemble(first, lines, &format!("r{msgid}"));
     match to {
         Some((to_node, to_uid)) => {
             let (Some(from), true) = (from, to_node == cluster.node) else { return };
             let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
+            let (block, fallback) = build();
             deliver_to_client(&to, &block, &fallback, None);
-            crate::commands::chathistory::record_relayed_multiline(server, &from, &to, first.clone(), lines);
+            crate::commands::chathistory::record_relayed_direct(server, &from, &to, first.clone(), Some(lines));
         }
         None => {
-            let target = first.params.first().map_or("", String::as_str);
-            if let Some(ch) = server.find_channel(target) {
-                deliver_to_channel(&ch, &block, &fallback, None);
-            }
+            let Some(ch) = server.find_channel(first.params.first().map_or("", String::as_str)) else { return };
+            let (block, fallback) = build();
+            deliver_to_channel(&ch, &block, &fallback, None);
         }
     }
 }

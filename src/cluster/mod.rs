@@ -24,6 +24,7 @@ pub mod compact;
 pub mod event;
 pub mod snapshot;
 
+use crate::commands::chathistory::Recipient;
 use crate::proto::line::Line;
 use crate::state::channel::{self, Channel, MemberModes};
 use crate::state::client::{Client, ClientId};
@@ -819,44 +820,31 @@ pub fn channel_lines<'a>(
     }
 }
 
-/// Where a local client's draft/multiline message went.
-pub enum MultilineTo<'a> {
-    /// A channel: published when it has members elsewhere.
-    Channel(&'a Channel),
-    /// A user: published when it is a user of another node.
-    User(&'a Client),
+/// Where a local client's message to `to` goes in the network: `Some(None)`
+/// to every node (a channel with members elsewhere), `Some(Some(address))`
+/// to the node of a user of another node, `None` nowhere (all here).
+fn destination(cluster: &Cluster, to: Recipient<'_>) -> Option<Option<(String, u64)>> {
+    match to {
+        Recipient::Channel(ch) => has_remote_members(cluster, ch).then_some(None),
+        Recipient::User(u) => cluster.origin_of(u.id).map(Some),
+    }
 }
 
 /// A draft/multiline message of a local client (see
 /// [`crate::commands::multiline::assemble`] for `first` and `lines`),
 /// published for the nodes that deliver it.
-pub fn multiline(server: &Server, client: &Client, to: MultilineTo<'_>, first: &Line, lines: &[(String, bool)]) {
+pub fn multiline(server: &Server, client: &Client, to: Recipient<'_>, first: &Line, lines: &[(String, bool)]) {
     let Some(cluster) = server.cluster() else { return };
-    let to = match to {
-        MultilineTo::Channel(ch) if has_remote_members(cluster, ch) => None,
-        MultilineTo::Channel(_) => return,
-        MultilineTo::User(u) => match cluster.origin_of(u.id) {
-            Some(address) => Some(address),
-            None => return,
-        },
-    };
+    let Some(to) = destination(cluster, to) else { return };
     let (first, lines) = (WireLine::of(first), lines.to_vec());
     cluster.publish(Event::Multiline { node: cluster.node.clone(), uid: client.id, to, first, lines });
 }
 
-/// A local client's REDACT `line` of a message in `channel`, or in its
-/// conversation with `to`: published for the nodes of the channel's remote
-/// members, or for `to`'s node when `to` is a user of another node.
-pub fn redacted(server: &Server, client: &Client, channel: Option<&Channel>, to: Option<&Client>, line: &Line) {
+/// A local client's REDACT `line` of a message in a channel or in its
+/// conversation with a user, published for the nodes that deliver it.
+pub fn redacted(server: &Server, client: &Client, to: Recipient<'_>, line: &Line) {
     let Some(cluster) = server.cluster() else { return };
-    let to = match (channel, to) {
-        (Some(ch), _) if has_remote_members(cluster, ch) => None,
-        (None, Some(to)) => match cluster.origin_of(to.id) {
-            Some(address) => Some(address),
-            None => return,
-        },
-        _ => return,
-    };
+    let Some(to) = destination(cluster, to) else { return };
     cluster.publish(Event::Redact { node: cluster.node.clone(), uid: client.id, to, line: WireLine::of(line) });
 }
 

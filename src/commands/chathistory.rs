@@ -123,18 +123,18 @@ pub fn record_direct(ctx: &Ctx, to: &Client, line: Line) {
 /// cluster) just delivered to `to` (one of this node's), when either side is
 /// not logged in: the sender's node keeps that conversation in its memory
 /// only, so this node keeps its own copy for `to`'s CHATHISTORY. Between two
-/// accounts the sender's node saved it in the shared store.
-pub fn record_relayed_direct(server: &Server, from: &Client, to: &Client, line: Line) {
-    if let Some(row) = direct_row(server, from, to, line).filter(|row| is_ephemeral(&row.target)) {
-        keep_direct(server, row);
-    }
-}
-
-/// The same for a draft/multiline direct message (`first` its first line
-/// with text and the message's tags, `lines` every line with its concat flag).
-pub fn record_relayed_multiline(server: &Server, from: &Client, to: &Client, first: Line, lines: &[(String, bool)]) {
-    if let Some(mut row) = direct_row(server, from, to, first).filter(|row| is_ephemeral(&row.target)) {
-        row.multiline = Some(lines.to_vec());
+/// accounts the sender's node saved it in the shared store. For a
+/// draft/multiline message, `line` is its first line with text and
+/// `multiline` every line with its concat flag.
+pub fn record_relayed_direct(
+    server: &Server,
+    from: &Client,
+    to: &Client,
+    line: Line,
+    multiline: Option<&[(String, bool)]>,
+) {
+    if let Some(mut row) = direct_row(server, from, to, line).filter(|row| is_ephemeral(&row.target)) {
+        row.multiline = multiline.map(<[_]>::to_vec);
         keep_direct(server, row);
     }
 }
@@ -177,7 +177,8 @@ pub fn is_ephemeral(target: &str) -> bool {
     !target.starts_with('#') && target.split(' ').any(|side| side.starts_with("c:"))
 }
 
-/// Where a draft/multiline message went.
+/// Where a message went: a channel or one user.
+#[derive(Clone, Copy)]
 pub enum Recipient<'a> {
     /// A channel.
     Channel(&'a Channel),

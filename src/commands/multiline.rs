@@ -229,28 +229,20 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     let (mut block, fallback) = assemble(&first, &p.lines, &id);
 
     let me = ctx.me();
+    let recipient = match &to {
+        To::Channel(ch) => Recipient::Channel(ch),
+        To::User(u) => Recipient::User(u),
+    };
     match &to {
         To::Channel(ch) => {
             deliver_to_channel(ch, &block, &fallback, me);
-            crate::cluster::multiline(
-                &ctx.server,
-                &ctx.client,
-                crate::cluster::MultilineTo::Channel(ch),
-                &first,
-                &p.lines,
-            );
+            crate::cluster::multiline(&ctx.server, &ctx.client, recipient, &first, &p.lines);
         }
         To::User(u) => {
             // The recipient's connections, and the sender's other sessions.
             if !deliver_to_client(u, &block, &fallback, None) && u.sessions_any() {
                 // A user of another node: its node delivers.
-                crate::cluster::multiline(
-                    &ctx.server,
-                    &ctx.client,
-                    crate::cluster::MultilineTo::User(u),
-                    &first,
-                    &p.lines,
-                );
+                crate::cluster::multiline(&ctx.server, &ctx.client, recipient, &first, &p.lines);
             }
             if u.id != ctx.client.id && ctx.client.sessions_any() {
                 deliver_to_client(&ctx.client, &block, &fallback, me);
@@ -265,11 +257,7 @@ fn send(ctx: &mut Ctx, p: Pending, label: Option<&str>) -> Result<bool, CmdError
     if command == "PRIVMSG" {
         ctx.client.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
-    let to = match &to {
-        To::Channel(ch) => Recipient::Channel(ch),
-        To::User(u) => Recipient::User(u),
-    };
-    record_multiline(ctx, to, first, p.lines.clone());
+    record_multiline(ctx, recipient, first, p.lines.clone());
     if !ctx.has_cap(Cap::EchoMessage) {
         return Ok(false);
     }

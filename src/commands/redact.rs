@@ -7,7 +7,7 @@
 //! the redactor always gets it.
 
 use super::channel::member_modes;
-use super::chathistory::{is_ephemeral, read, target_for};
+use super::chathistory::{is_ephemeral, read, target_for, Recipient};
 use super::{fail, BoxFuture, Ctx, HandlerResult};
 use crate::caps::Cap;
 use crate::proto::OwnedMessage;
@@ -63,11 +63,11 @@ async fn run(ctx: &mut Ctx, name: &str, msgid: &str, reason: &str) -> HandlerRes
     match &channel {
         Some(ch) => {
             fanout::to_channel(ch, &line, ctx.me(), has_cap);
-            crate::cluster::redacted(&ctx.server, &ctx.client, Some(ch), None, &line);
+            crate::cluster::redacted(&ctx.server, &ctx.client, Recipient::Channel(ch), &line);
         }
         None => {
             if let Some(to) = ctx.server.find_user(name).filter(|c| c.id != ctx.client.id) {
-                crate::cluster::redacted(&ctx.server, &ctx.client, None, Some(&to), &line);
+                crate::cluster::redacted(&ctx.server, &ctx.client, Recipient::User(&to), &line);
                 fanout::to_clients(&[to], &line, &has_cap);
             }
             let mut v = crate::proto::line::variants(&line);
