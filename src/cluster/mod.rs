@@ -10,7 +10,7 @@
 //! in the nick map and in channel member lists, so every command sees them,
 //! and delivering to them does nothing (their own node delivers).
 //!
-//! Every `[cluster] snapshot_every` entries one node writes a snapshot of the
+//! Every `[cluster] snapshot_every` events one node writes a snapshot of the
 //! state ([`snapshot`]) to Redis and trims the log up to it, never past a live
 //! node's position ([`compact`]); a joining node loads the snapshot and
 //! replays only the rest of the log.
