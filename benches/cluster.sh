@@ -38,7 +38,8 @@
 # deliveries/s, STORE [sqlite|postgres] (a
 # throwaway PostgreSQL shared by the nodes, as store.sh starts it),
 # REDIS_AOF [yes] (appendonly everysec, as docs/cluster.md advises),
-# REDIS_RATE [1], BEFORE_BIN [], OUT [mktemp -d], BANTERD and BENCH (prebuilt
+# REDIS_RATE [1], NODE_THREADS [0] (each banterd's `server.worker_threads`;
+# 0: one per core), BEFORE_BIN [], OUT [mktemp -d], BANTERD and BENCH (prebuilt
 # binaries to use instead of building both). Only 127.0.0.1 is used;
 # everything started here is stopped on exit.
 set -euo pipefail
@@ -52,6 +53,7 @@ SHAPES=${SHAPES:-1x500 50x20 1x500-paced}
 PACED=${PACED:-200000}
 STORE=${STORE:-sqlite}
 REDIS_AOF=${REDIS_AOF:-yes}
+NODE_THREADS=${NODE_THREADS:-0}
 REDIS_RATE=${REDIS_RATE:-1}
 BEFORE_BIN=${BEFORE_BIN:-}
 OUT=${OUT:-$(mktemp -d /tmp/banter-cluster.XXXXXX)}
@@ -131,7 +133,7 @@ wait_port "$REDIS_PORT" "$REDIS_PID"
 # set: heartbeat, ttl and grace keep their defaults.
 node_config() {
     {
-        cat benches/bench.toml
+        sed "s/^\[server\]\$/[server]\nworker_threads = $NODE_THREADS/" benches/bench.toml
         printf '\n%s\n' "$STORE_SECTION"
         if [ "$3" = 1 ]; then printf '\n[cluster]\nredis_url = "%s"\nnode_name = "%s"\n' "$REDIS_URL" "$2"; fi
     } >"$1"

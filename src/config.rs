@@ -433,7 +433,8 @@ pub struct ClusterConfig {
     /// disconnects its clients and restarts, joining again once Redis is back.
     pub grace_ms: u64,
     /// How many events of the log a node applies between two snapshots of the
-    /// network's state; each snapshot lets the log be trimmed. 0: no
+    /// network's state, at least (a network whose snapshot holds more events
+    /// waits for as many); each snapshot lets the log be trimmed. 0: no
     /// snapshots, and the log is never trimmed.
     pub snapshot_every: u64,
 }

@@ -706,6 +706,55 @@ fn snapshots_trim_the_log_and_a_node_started_later_loads_one() {
     agrees_on_channels(&a, &c, &mut alice);
 }
 
+/// The snapshot in Redis, read in one step: its id, its number of events,
+/// and N of the away message `gone N` it holds (0 for none).
+fn snapshot_now(redis: &Redis) -> (Option<String>, usize, usize) {
+    let script = "local s = redis.call('HMGET', KEYS[1], 'id', 'events', 'data') \
+        return (s[1] or '') .. ' ' .. (s[2] or '0') .. ' ' .. (string.match(s[3] or '', 'gone (%d+)') or '0')";
+    let reply = redis.bulk(&["EVAL", script, "1", "banter:snapshot"]).unwrap_or_default();
+    let fields: Vec<&str> = reply.split(' ').collect();
+    let number = |i: usize| fields.get(i).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let id = fields.first().filter(|id| !id.is_empty()).map(|id| id.to_string());
+    (id, number(1), number(2))
+}
+
+#[test]
+fn a_network_larger_than_snapshot_every_snapshots_once_the_log_grows_by_a_snapshot() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let a = Server::start_with(&format!("{}snapshot_every = 5\n", node_config(&redis, "a", ttl, None)));
+    // 30 users in one channel: a snapshot holds far more than 5 events.
+    let mut users: Vec<Client> = (0..30).map(|i| a.client(&format!("u{i}"))).collect();
+    for u in &mut users {
+        u.send("JOIN #big");
+        u.expect("366");
+    }
+    // Away messages `gone 1`, `gone 2`... one event each: a snapshot holds
+    // the last one before it, so two snapshots tell how many events came
+    // between them.
+    let talker = &mut users[0];
+    let mut away = 0;
+    let deadline = Instant::now() + WAIT;
+    let mut next_snapshot = |after: Option<String>| loop {
+        away += 1;
+        talker.send(&format!("AWAY :gone {away}"));
+        talker.sync();
+        let now = snapshot_now(&redis);
+        if now.0.is_some() && now.0 != after && now.2 > 0 {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "no snapshot after {after:?}");
+    };
+    let start = snapshot_now(&redis).0;
+    let (first, held, at_first) = next_snapshot(start);
+    assert!(held > 60, "30 users and their 30 joins, and more: {held} events");
+    let (_, _, at_second) = next_snapshot(first);
+    let between = at_second - at_first;
+    // Not every 5 events: once the log had grown by what the snapshot held.
+    assert!(between + 5 >= held, "{between} events between snapshots of {held}");
+    assert!(between <= 2 * held, "{between} events between snapshots of {held}");
+}
+
 #[test]
 fn a_paused_node_is_not_trimmed_past() {
     let redis = Redis::start();
@@ -1606,7 +1655,18 @@ fn chanserv_registrations_travel(snapshot_every: Option<u64>) {
     assert!(mode.starts_with(":ChanServ!") && mode.ends_with(" MODE #reg +v bob"), "{mode}");
     // A node started now has the registration as the log ends it.
     if snapshot_every.is_some() {
-        assert!(redis.bulk(&["GET", "banter:trimmed"]).is_some(), "the log's start was trimmed");
+        // A snapshot is due once the log has grown by as many events as the
+        // last one held (more than 5 here): away messages until one trims.
+        let deadline = Instant::now() + WAIT;
+        for round in 0.. {
+            if redis.bulk(&["GET", "banter:trimmed"]).is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the log's start was never trimmed");
+            alice.send(&format!("AWAY :away {round}"));
+            alice.sync();
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     let c = node("c");
     let mut dave = c.client("dave");

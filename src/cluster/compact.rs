@@ -1,6 +1,7 @@
 //! Keeping the log short: snapshots in Redis and trimming (docs/cluster.md).
 //!
-//! Every `[cluster] snapshot_every` events one node (the one that takes
+//! Every `[cluster] snapshot_every` events (or, on a network whose snapshot
+//! holds more events, as many as it holds: [`threshold`]) one node (the one that takes
 //! `banter:snapshot:lock`) writes its state, as of the entry it just applied,
 //! to `banter:snapshot`, and in the same script trims `banter:log` up to the
 //! oldest of that entry and every live node's position (`banter:pos`, renewed
@@ -16,8 +17,8 @@ use super::{snapshot, Cluster};
 use crate::state::Server;
 use redis::aio::ConnectionManager;
 
-/// The newest snapshot: a hash of `id` (the log entry it is as of) and
-/// `data` (its events, one JSON a line).
+/// The newest snapshot: a hash of `id` (the log entry it is as of), `data`
+/// (its events, one JSON a line) and `events` (how many).
 pub const SNAPSHOT: &str = "banter:snapshot";
 /// Held by the node writing a snapshot (its name, with a TTL).
 pub const SNAPSHOT_LOCK: &str = "banter:snapshot:lock";
@@ -58,16 +59,17 @@ return {snap[1] or '', snap[2] or '', redis.call('GET', KEYS[3]) or ''}
 /// Takes the snapshot lock, unless another node holds it or a snapshot
 /// newer than the one this node knows (ARGV[3]) was written. KEYS: lock,
 /// snapshot; ARGV: node, lock TTL in ms, known snapshot id (or ''). Returns
-/// [1 if taken, the current snapshot id or ''].
+/// [1 if taken, the current snapshot id or '', the events it holds].
 fn lock_script() -> redis::Script {
     redis::Script::new(
         r#"
-local cur = redis.call('HGET', KEYS[2], 'id') or ''
-if cur ~= ARGV[3] then return {0, cur} end
+local snap = redis.call('HMGET', KEYS[2], 'id', 'events')
+local cur, events = snap[1] or '', tonumber(snap[2]) or 0
+if cur ~= ARGV[3] then return {0, cur, events} end
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return {0, cur} end
+if holder and holder ~= ARGV[1] then return {0, cur, events} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, cur}
+return {1, cur, events}
 "#,
     )
 }
@@ -76,14 +78,14 @@ return {1, cur}
 /// trims the log up to the oldest of the snapshot and every live node's
 /// position (not at all while a live node has none: it is loading).
 /// KEYS: snapshot, lock, nodes, positions, log, trimmed; ARGV: node, id,
-/// data. Returns [1 if written, entries trimmed].
+/// data, the events it holds. Returns [1 if written, entries trimmed].
 fn write_script() -> redis::Script {
     redis::Script::new(&format!(
         r#"{OLDER_FN}
 local cur = redis.call('HGET', KEYS[1], 'id')
 local wrote = 0
 if not cur or older(cur, ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'data', ARGV[3])
+  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'data', ARGV[3], 'events', ARGV[4])
   cur = ARGV[2]
   wrote = 1
 end
@@ -176,6 +178,22 @@ pub fn older(a: &str, b: &str) -> bool {
     parts(a) < parts(b)
 }
 
+/// How many events after a snapshot the next one is due: `every`, or, for a
+/// network whose snapshot holds more events than that (`held`), as many as
+/// the snapshot holds. Encoding a snapshot stops the reader for a while
+/// (about 50 ms for 10,000 users on the Speed machine), so on a large
+/// network snapshots come no more often than the log grows by a snapshot's
+/// worth: writing them costs at most about as much as applying the log, and
+/// Redis holds at most about twice the snapshot.
+pub fn threshold(every: u64, held: u64) -> u64 {
+    every.max(held)
+}
+
+/// The events of a snapshot's `data` (one a line).
+fn events_in(data: &str) -> u64 {
+    data.bytes().filter(|&b| b == b'\n').count() as u64
+}
+
 /// Decides, in the reader, when this node writes a snapshot, and writes it.
 pub struct Compactor {
     con: ConnectionManager,
@@ -183,6 +201,8 @@ pub struct Compactor {
     every: u64,
     /// Events applied since the last snapshot this node knows of.
     since: u64,
+    /// How many events the last snapshot this node wrote or loaded held.
+    held: u64,
     /// The id of that snapshot ('' for none).
     known: String,
     lock: redis::Script,
@@ -190,11 +210,12 @@ pub struct Compactor {
 }
 
 impl Compactor {
-    /// For `node`, which knows snapshot `known` (None: none) and has applied
-    /// `since` events after it; a snapshot every `every` events (0: never).
-    pub fn new(con: ConnectionManager, node: String, every: u64, known: Option<String>, since: u64) -> Compactor {
-        let known = known.unwrap_or_default();
-        Compactor { con, node, every, since, known, lock: lock_script(), write: write_script() }
+    /// For `node`, which loaded `loaded` and has applied `since` events
+    /// after it; a snapshot every `every` events (0: never), see
+    /// [`threshold`].
+    pub fn new(con: ConnectionManager, node: String, every: u64, loaded: &Loaded, since: u64) -> Compactor {
+        let (known, held) = (loaded.id.clone().unwrap_or_default(), events_in(&loaded.data));
+        Compactor { con, node, every, since, held, known, lock: lock_script(), write: write_script() }
     }
 
     /// One more entry applied, holding `events` events: whether a snapshot
@@ -202,7 +223,7 @@ impl Compactor {
     #[inline]
     pub fn count(&mut self, events: u64) -> bool {
         self.since += events;
-        self.every > 0 && self.since >= self.every
+        self.every > 0 && self.since >= threshold(self.every, self.held)
     }
 
     /// A snapshot is due and the reader has just applied entry `at`: unless
@@ -217,16 +238,17 @@ impl Compactor {
     /// again on top of it (harmless as a rule, but a channel that such a
     /// change emptied would end on the joiner before it does in the log).
     pub async fn snapshot(&mut self, server: &Server, cluster: &Cluster, at: &str) {
-        let overdue = self.since >= self.every.saturating_mul(2);
+        let overdue = self.since >= threshold(self.every, self.held).saturating_mul(2);
         if cluster.claims_in_flight() || !(overdue || cluster.own_events_caught_up()) {
             return;
         }
         let mut inv = self.lock.key(SNAPSHOT_LOCK);
         inv.key(SNAPSHOT).arg(&self.node).arg(LOCK_MS).arg(&self.known);
-        match inv.invoke_async::<(i64, String)>(&mut self.con).await {
-            Ok((1, _)) => {}
-            Ok((_, current)) => {
+        match inv.invoke_async::<(i64, String, u64)>(&mut self.con).await {
+            Ok((1, _, _)) => {}
+            Ok((_, current, held)) => {
                 self.known = current;
+                self.held = held;
                 self.since = 0;
                 return;
             }
@@ -240,17 +262,24 @@ impl Compactor {
             // The lock is this node's until it writes (or the lock expires).
             return;
         }
+        let began = std::time::Instant::now();
         let data = snapshot::encode(server, cluster);
+        let encode_ms = began.elapsed().as_millis() as u64;
+        self.held = events_in(&data);
         self.known = at.to_owned();
         self.since = 0;
-        let (mut con, script, node, at) = (self.con.clone(), self.write.clone(), self.node.clone(), at.to_owned());
+        let (mut con, script, node, at, held) =
+            (self.con.clone(), self.write.clone(), self.node.clone(), at.to_owned(), self.held);
         tokio::spawn(async move {
-            let bytes = data.len();
+            let (bytes, began) = (data.len(), std::time::Instant::now());
             let mut inv = script.key(SNAPSHOT);
             inv.key(SNAPSHOT_LOCK).key(NODES).key(POSITIONS).key(LOG).key(TRIMMED).arg(&node).arg(&at).arg(data);
+            inv.arg(held);
             match inv.invoke_async::<(i64, i64)>(&mut con).await {
                 Ok((written, trimmed)) => {
-                    tracing::info!(%at, bytes, written = written == 1, trimmed, "cluster: snapshot written, log trimmed")
+                    let write_ms = began.elapsed().as_millis() as u64;
+                    let written = written == 1;
+                    tracing::info!(%at, bytes, events = held, encode_ms, write_ms, written, trimmed, "cluster: snapshot written, log trimmed")
                 }
                 Err(e) => tracing::warn!(error = %e, %at, "cluster: writing a snapshot failed"),
             }
@@ -269,6 +298,15 @@ mod tests {
         assert!(older("999-0", "1000-0"), "numbers, not text");
         assert!(!older("5-1", "5-1"));
         assert!(older("0-0", "1-0"));
+    }
+
+    #[test]
+    fn a_large_network_snapshots_once_the_log_holds_a_snapshot_s_worth() {
+        assert_eq!(threshold(10_000, 0), 10_000, "no snapshot yet");
+        assert_eq!(threshold(10_000, 2_500), 10_000, "a small network: every snapshot_every events");
+        assert_eq!(threshold(10_000, 60_000), 60_000, "a large one: as many events as its snapshot holds");
+        assert_eq!(events_in("{\"U\":{}}\n{\"J\":{}}\n"), 2);
+        assert_eq!(events_in(""), 0);
     }
 
     #[test]

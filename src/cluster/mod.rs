@@ -94,7 +94,9 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let cluster = Arc::new(Cluster::new(node.clone(), name, jobs));
     server.set_cluster(cluster.clone());
     let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
+    let began = std::time::Instant::now();
     let loaded = load(&mut manager, &node).await?;
+    let fetched = began.elapsed();
     for json in loaded.data.lines() {
         apply::apply_json(server, &cluster, json, true);
     }
@@ -103,6 +105,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     for ch in &channels {
         server.remove_channel_if_empty(ch);
     }
+    let restored = began.elapsed();
     let mut last = loaded.start().to_owned();
     let mut replayed = 0u64;
     loop {
@@ -121,13 +124,17 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     tracing::info!(
         node = %cluster.node,
         snapshot = loaded.id.as_deref().unwrap_or("none"),
+        snapshot_bytes = loaded.data.len(),
+        fetch_ms = fetched.as_millis() as u64,
+        restore_ms = (restored - fetched).as_millis() as u64,
+        replay_ms = (began.elapsed() - restored).as_millis() as u64,
         replayed,
         users = cluster.remotes.len(),
         channels = server.channels.len(),
         "cluster: joined the network"
     );
     cluster.applied.send_replace(last.clone());
-    let compactor = compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, loaded.id, replayed);
+    let compactor = compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, &loaded, replayed);
     let grace = Duration::from_millis(cfg.grace_ms);
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
     let every = Duration::from_millis(cfg.heartbeat_ms);
