@@ -104,6 +104,51 @@ fn try_register(c: &mut Client, nick: &str, realname: &str) -> String {
 }
 
 #[test]
+fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
+    let redis = Redis::start();
+    let a = node(&redis, "a");
+    let _held = a.client("x[");
+    // B folds with ascii: `x[` would be another nick there, and two users
+    // would hold `x[` on one network. It refuses to start instead.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let config = node_config(&redis, "b", ttl, None).replacen("[server]\n", "[server]\ncasemapping = \"ascii\"\n", 1);
+    let path = dir.path().join("banterd.toml");
+    std::fs::write(&path, config).expect("config");
+    let mut b = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn banterd");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = b.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = b.kill();
+            panic!("a node with another casemapping started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut b.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r#"server.casemapping is "ascii" here but "rfc1459" on the network"#), "{stderr}");
+    assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
+    // A node folding as the network does joins, and `X{` is `x[` there.
+    let c = node(&redis, "c");
+    let mut fresh = c.connect();
+    assert_eq!(try_register(&mut fresh, "X{", "x"), "433");
+}
+
+#[test]
 fn a_nick_taken_on_one_node_is_refused_on_the_other() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));

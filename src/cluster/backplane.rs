@@ -31,6 +31,9 @@ pub const CLAIMS: &str = "banter:claims:";
 pub const CHANS: &str = "banter:chans";
 /// Prefix of the set of channels a node claimed.
 pub const CHAN_CLAIMS: &str = "banter:chanclaims:";
+/// The settings every node of the network must share: name → value, as
+/// the first node to join had them.
+pub const NETWORK: &str = "banter:network";
 
 /// Most events appended in one entry.
 const BATCH: usize = 256;
@@ -263,6 +266,35 @@ pub async fn manager(client: &redis::Client) -> redis::RedisResult<ConnectionMan
 pub async fn reader_connection(client: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
     let config = AsyncConnectionConfig::new().set_response_timeout(None);
     client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+/// Records `settings` (name, value) as the network's where it has none
+/// yet, in one step, and returns those the network has with another value:
+/// (name, the network's value).
+pub async fn agree(
+    con: &mut ConnectionManager,
+    settings: &[(&str, String)],
+) -> redis::RedisResult<Vec<(String, String)>> {
+    let script = redis::Script::new(
+        r#"
+local differ = {}
+for i = 1, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  local theirs = redis.call('HGET', KEYS[1], ARGV[i])
+  if theirs ~= ARGV[i + 1] then
+    table.insert(differ, ARGV[i])
+    table.insert(differ, theirs)
+  end
+end
+return differ
+"#,
+    );
+    let mut inv = script.key(NETWORK);
+    for (name, value) in settings {
+        inv.arg(*name).arg(value);
+    }
+    let flat: Vec<String> = inv.invoke_async(con).await?;
+    Ok(flat.chunks(2).map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default())).collect())
 }
 
 /// Registers `node` as up (its liveness key and its membership).

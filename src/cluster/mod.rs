@@ -89,7 +89,8 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let Some(url) = cfg.redis_url.clone() else { return Ok(()) };
     let name = cfg.node_name.clone().unwrap_or_else(default_name);
     let node = format!("{name}:{:08x}", rand::random::<u32>());
-    let (client, mut manager) = join(&url, &node, cfg.ttl_ms).await?;
+    let settings = shared_settings(&server.config());
+    let (client, mut manager) = join(&url, &node, cfg.ttl_ms, &settings).await?;
     let (jobs, queue) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster::new(node.clone(), name, jobs));
     server.set_cluster(cluster.clone());
@@ -155,23 +156,56 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
 /// it takes: a node never runs outside the network, and its listeners open
 /// only once it is in (the stop signals end the wait, see `server::run`).
 /// Each failed try is logged and tried again after a pause growing to 5 s.
-/// Only a `redis_url` that cannot be parsed fails.
-async fn join(url: &str, node: &str, ttl_ms: u64) -> Result<(redis::Client, ConnectionManager), String> {
+/// A `redis_url` that cannot be parsed fails, and so does a node whose
+/// [`shared_settings`] differ from the network's (it never registers).
+async fn join(
+    url: &str,
+    node: &str,
+    ttl_ms: u64,
+    settings: &[(&str, String)],
+) -> Result<(redis::Client, ConnectionManager), String> {
     let client = backplane::open(url)?;
     let mut pause = Duration::from_millis(250);
     loop {
         let tried = async {
             let mut manager = backplane::manager(&client).await?;
-            backplane::register(&mut manager, node, ttl_ms).await?;
-            Ok::<_, redis::RedisError>(manager)
+            let differ = backplane::agree(&mut manager, settings).await?;
+            if differ.is_empty() {
+                backplane::register(&mut manager, node, ttl_ms).await?;
+            }
+            Ok::<_, redis::RedisError>((manager, differ))
         };
         match tried.await {
-            Ok(manager) => return Ok((client, manager)),
+            Ok((manager, differ)) if differ.is_empty() => return Ok((client, manager)),
+            Ok((_, differ)) => return Err(disagreement(settings, &differ)),
             Err(e) => tracing::warn!(error = %e, %url, "cluster: cannot join the network yet; trying again"),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
+}
+
+/// The settings every node of one network must share, as this node has
+/// them: nicks and channel names are claimed in Redis case-folded, so a
+/// node folding otherwise would let two users hold one nick.
+fn shared_settings(config: &crate::config::Config) -> Vec<(&'static str, String)> {
+    vec![("server.casemapping", config.server.casemapping.clone())]
+}
+
+/// Why a node whose settings differ from the network's cannot join.
+fn disagreement(settings: &[(&str, String)], differ: &[(String, String)]) -> String {
+    let each: Vec<String> = differ
+        .iter()
+        .map(|(name, theirs)| {
+            let ours = settings.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+            format!("{name} is \"{ours}\" here but \"{theirs}\" on the network")
+        })
+        .collect();
+    format!(
+        "this node cannot join the network: {} (every node must use the same; to change it, stop every node \
+         and delete the network's keys, banter:*, in Redis)",
+        each.join("; ")
+    )
 }
 
 /// Where the reader is: its connection, the last entry it applied, and
