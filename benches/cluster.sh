@@ -60,25 +60,8 @@ OUT=${OUT:-$(mktemp -d /tmp/banter-cluster.XXXXXX)}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 
-if [ -z "${BANTERD:-}${BENCH:-}" ]; then cargo build --release --bin banterd --bin banter-bench; fi
-BANTERD=${BANTERD:-target/release/banterd}
-BENCH=${BENCH:-target/release/banter-bench}
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-command -v redis-server >/dev/null || { echo "redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # PORT [PID]: up to 30 s for a listener; fails early if PID died
-    for _ in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    echo "nothing listening on 127.0.0.1:$1" >&2
-    return 1
-}
+. benches/cluster-lib.sh
+binaries
 
 # --- redis-server, on a free loopback port in $OUT/redis ---
 REDIS_PORT=$(free_port)
