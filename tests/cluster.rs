@@ -148,6 +148,46 @@ fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
     assert_eq!(try_register(&mut fresh, "X{", "x"), "433");
 }
 
+/// The texts of LUSERS 251, 255, 265 and 266 as `c`'s node answers.
+fn luser_texts(c: &mut Client) -> Vec<String> {
+    answers(c, "LUSERS", "266")
+        .into_iter()
+        .filter(|(n, _)| matches!(n.as_str(), "251" | "255" | "265" | "266"))
+        .filter_map(|(_, params)| params.last().cloned())
+        .collect()
+}
+
+#[test]
+fn lusers_counts_the_network_and_each_node_its_own() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let (mut bob, _carol) = (b.client("bob"), b.client("carol"));
+    wait_user(&mut alice, "carol");
+    wait_user(&mut bob, "alice");
+    let deadline = Instant::now() + WAIT;
+    let (on_a, on_b) = loop {
+        let (on_a, on_b) = (luser_texts(&mut alice), luser_texts(&mut bob));
+        // The number of nodes comes with the heartbeat (every 100 ms here).
+        if on_a[0].ends_with("on 2 servers") && on_b[0].ends_with("on 2 servers") {
+            break (on_a, on_b);
+        }
+        assert!(Instant::now() < deadline, "{on_a:?} {on_b:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        on_a,
+        [
+            "There are 3 users and 0 invisible on 2 servers",
+            "I have 1 clients and 1 servers",
+            "Current local users 1, max 1",
+            "Current global users 3, max 3",
+        ]
+    );
+    assert_eq!(on_b[1..3], ["I have 2 clients and 1 servers", "Current local users 2, max 2"]);
+    assert_eq!(on_b[3], "Current global users 3, max 3");
+}
+
 #[test]
 fn a_nick_taken_on_one_node_is_refused_on_the_other() {
     let redis = Redis::start();

@@ -12,7 +12,7 @@
 use super::compact::{self, POSITIONS};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::AsyncConnectionConfig;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -562,6 +562,8 @@ pub struct Heartbeat {
     pub grace: Duration,
     /// The last log entry the node applied: recorded as its position.
     pub applied: tokio::sync::watch::Receiver<String>,
+    /// Set to the number of nodes in the network at each beat (LUSERS).
+    pub nodes: Arc<AtomicUsize>,
 }
 
 /// Renews this node's liveness key, records its position in the log (see
@@ -577,7 +579,7 @@ pub async fn heartbeat(
     beat: Heartbeat,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<Lost> {
-    let Heartbeat { every, ttl_ms, grace, applied } = beat;
+    let Heartbeat { every, ttl_ms, grace, applied, nodes } = beat;
     let reap = reap_script();
     let position = compact::position_script();
     let mut tick = tokio::time::interval(every);
@@ -594,15 +596,19 @@ pub async fn heartbeat(
         let mut renewal = redis::pipe();
         renewal.cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms);
         renewal.cmd("SISMEMBER").arg(NODES).arg(&node);
-        let renewed = match tokio::time::timeout(grace, renewal.query_async::<((), bool)>(&mut con)).await {
+        renewal.cmd("SCARD").arg(NODES);
+        let renewed = match tokio::time::timeout(grace, renewal.query_async::<((), bool, usize)>(&mut con)).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("no answer".to_owned()),
         };
         match renewed {
-            Ok((_, true)) => answered = tokio::time::Instant::now(),
+            Ok((_, true, members)) => {
+                answered = tokio::time::Instant::now();
+                nodes.store(members, Ordering::Relaxed);
+            }
             // Not a member: unless this node is leaving (its own departure
             // may have run between the renewal and now).
-            Ok((_, false)) => return (!*stop.borrow()).then_some(Lost::Reaped),
+            Ok((_, false, _)) => return (!*stop.borrow()).then_some(Lost::Reaped),
             Err(e) if answered.elapsed() >= grace => {
                 tracing::error!(error = %e, ?grace, "cluster: Redis has not answered for longer than the grace period");
                 return (!*stop.borrow()).then_some(Lost::Unreachable);

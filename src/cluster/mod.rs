@@ -65,6 +65,8 @@ pub struct Cluster {
     applied: watch::Sender<String>,
     /// How far this node's own events are on their way to the log.
     progress: Arc<backplane::Progress>,
+    /// The nodes of the network, this one included, as of the last heartbeat.
+    nodes: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -139,7 +141,8 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let grace = Duration::from_millis(cfg.grace_ms);
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
     let every = Duration::from_millis(cfg.heartbeat_ms);
-    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied: cluster.applied.subscribe() };
+    let applied = cluster.applied.subscribe();
+    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied, nodes: cluster.nodes.clone() };
     let beat = backplane::heartbeat(manager, node, beat, cluster.stop.subscribe());
     let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
     tokio::spawn(async move {
@@ -358,6 +361,7 @@ impl Cluster {
             claims: AtomicUsize::new(0),
             applied: watch::channel(String::new()).0,
             progress: Arc::default(),
+            nodes: Arc::new(AtomicUsize::new(1)),
         }
     }
 
@@ -395,6 +399,12 @@ impl Cluster {
     /// How many users of other nodes this node knows.
     pub fn remote_count(&self) -> usize {
         self.remotes.len()
+    }
+
+    /// How many nodes the network has, this one included (as of the last
+    /// heartbeat).
+    pub fn node_count(&self) -> usize {
+        self.nodes.load(Ordering::Relaxed).max(1)
     }
 
     /// The user `uid` of `node`: one of ours, or a remote one.

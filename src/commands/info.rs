@@ -28,16 +28,22 @@ pub fn send_lusers(ctx: &mut Ctx) {
     let unknown = s.unknown_count();
     let channels = s.channels.len();
     let max = s.max_registered.load(Ordering::Relaxed);
+    // On a node of a cluster, users of the other nodes count in the
+    // network's figures, not in this node's.
+    let cluster = s.cluster();
+    let local = users.saturating_sub(cluster.as_ref().map_or(0, |c| c.remote_count()));
+    let max_local = s.max_local.load(Ordering::Relaxed).max(local);
+    let servers = cluster.as_ref().map_or(1, |c| c.node_count());
     ctx.numeric_owned(
         RPL_LUSERCLIENT,
-        vec![format!("There are {} users and {invisible} invisible on 1 servers", users - invisible)],
+        vec![format!("There are {} users and {invisible} invisible on {servers} servers", users - invisible)],
     );
     ctx.numeric(RPL_LUSEROP, &[&opers.to_string()]);
     ctx.numeric(RPL_LUSERUNKNOWN, &[&unknown.to_string()]);
     ctx.numeric(RPL_LUSERCHANNELS, &[&channels.to_string()]);
-    ctx.numeric_owned(RPL_LUSERME, vec![format!("I have {users} clients and 0 servers")]);
+    ctx.numeric_owned(RPL_LUSERME, vec![format!("I have {local} clients and {} servers", servers - 1)]);
     // The optional numeric arguments are left out: the text carries the figures.
-    ctx.numeric_owned(RPL_LOCALUSERS, vec![format!("Current local users {users}, max {max}")]);
+    ctx.numeric_owned(RPL_LOCALUSERS, vec![format!("Current local users {local}, max {max_local}")]);
     ctx.numeric_owned(RPL_GLOBALUSERS, vec![format!("Current global users {users}, max {max}")]);
 }
 

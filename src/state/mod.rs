@@ -93,8 +93,11 @@ pub struct Server {
     pub oper_count: AtomicUsize,
     /// Registered clients with user mode `+i` (LUSERS).
     pub invisible_count: AtomicUsize,
-    /// Most registered clients seen at once.
+    /// Most registered clients seen at once (users of other nodes of a
+    /// cluster included).
     pub max_registered: AtomicUsize,
+    /// Most registered clients of this node's own seen at once.
+    pub max_local: AtomicUsize,
     shutdown: watch::Sender<bool>,
     /// Every connection's task, from accept to its last flush, and the
     /// listeners while they accept: a shutdown waits for them all, so every
@@ -148,6 +151,7 @@ impl Server {
             oper_count: AtomicUsize::new(0),
             invisible_count: AtomicUsize::new(0),
             max_registered: AtomicUsize::new(0),
+            max_local: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
             connection_tasks: TaskTracker::new(),
             committer: std::sync::OnceLock::new(),
