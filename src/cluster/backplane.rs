@@ -12,7 +12,7 @@
 use super::compact::{self, POSITIONS};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::AsyncConnectionConfig;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -31,6 +31,9 @@ pub const CLAIMS: &str = "banter:claims:";
 pub const CHANS: &str = "banter:chans";
 /// Prefix of the set of channels a node claimed.
 pub const CHAN_CLAIMS: &str = "banter:chanclaims:";
+/// Each node → its server name and description (`NAME\tDESCRIPTION`), for
+/// LINKS and LUSERS.
+pub const SERVERS: &str = "banter:servers";
 /// The settings every node of the network must share: name → value, as
 /// the first node to join had them.
 pub const NETWORK: &str = "banter:network";
@@ -297,9 +300,23 @@ return differ
     Ok(flat.chunks(2).map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default())).collect())
 }
 
-/// Registers `node` as up (its liveness key and its membership).
-pub async fn register(con: &mut ConnectionManager, node: &str, ttl_ms: u64) -> redis::RedisResult<()> {
+/// Registers `node` as up (its liveness key and its membership) with its
+/// `server` name and description (see [`SERVERS`]), in one transaction (a
+/// heartbeat's [`servers_script`] between the two would drop the entry of
+/// a node not yet a member).
+pub async fn register(
+    con: &mut ConnectionManager,
+    node: &str,
+    ttl_ms: u64,
+    server: &(String, String),
+) -> redis::RedisResult<()> {
     redis::pipe()
+        .atomic()
+        .cmd("HSET")
+        .arg(SERVERS)
+        .arg(node)
+        .arg(format!("{}\t{}", server.0, server.1))
+        .ignore()
         .cmd("SET")
         .arg(format!("{ALIVE}{node}"))
         .arg(1)
@@ -562,8 +579,54 @@ pub struct Heartbeat {
     pub grace: Duration,
     /// The last log entry the node applied: recorded as its position.
     pub applied: tokio::sync::watch::Receiver<String>,
-    /// Set to the number of nodes in the network at each beat (LUSERS).
-    pub nodes: Arc<AtomicUsize>,
+    /// Set to every node's server name and description at each beat.
+    pub servers: Arc<std::sync::RwLock<Vec<Link>>>,
+}
+
+/// A node of the network as LINKS shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The node (`NAME:RANDOM`).
+    pub node: String,
+    /// Its `server.name`.
+    pub name: String,
+    /// Its `server.description`.
+    pub description: String,
+}
+
+/// Lua: the server of every member node (flat: node, `NAME\tDESCRIPTION`),
+/// forgetting those of nodes that are gone. KEYS: servers, nodes.
+fn servers_script() -> redis::Script {
+    redis::Script::new(
+        r#"
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if redis.call('SISMEMBER', KEYS[2], all[i]) == 1 then
+    table.insert(out, all[i])
+    table.insert(out, all[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return out
+"#,
+    )
+}
+
+/// The servers of the network (see [`servers_script`]), sorted by name.
+async fn servers(con: &mut ConnectionManager, script: &redis::Script) -> redis::RedisResult<Vec<Link>> {
+    let flat: Vec<String> = script.key(SERVERS).key(NODES).invoke_async(con).await?;
+    let mut all: Vec<Link> = flat
+        .chunks(2)
+        .map(|pair| {
+            let line = pair.get(1).map(String::as_str).unwrap_or_default();
+            let (name, description) = line.split_once('\t').unwrap_or((line, ""));
+            Link { node: pair[0].clone(), name: name.to_owned(), description: description.to_owned() }
+        })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.node.cmp(&b.node)));
+    Ok(all)
 }
 
 /// Renews this node's liveness key, records its position in the log (see
@@ -579,7 +642,8 @@ pub async fn heartbeat(
     beat: Heartbeat,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<Lost> {
-    let Heartbeat { every, ttl_ms, grace, applied, nodes } = beat;
+    let Heartbeat { every, ttl_ms, grace, applied, servers: known } = beat;
+    let list = servers_script();
     let reap = reap_script();
     let position = compact::position_script();
     let mut tick = tokio::time::interval(every);
@@ -596,19 +660,15 @@ pub async fn heartbeat(
         let mut renewal = redis::pipe();
         renewal.cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms);
         renewal.cmd("SISMEMBER").arg(NODES).arg(&node);
-        renewal.cmd("SCARD").arg(NODES);
-        let renewed = match tokio::time::timeout(grace, renewal.query_async::<((), bool, usize)>(&mut con)).await {
+        let renewed = match tokio::time::timeout(grace, renewal.query_async::<((), bool)>(&mut con)).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("no answer".to_owned()),
         };
         match renewed {
-            Ok((_, true, members)) => {
-                answered = tokio::time::Instant::now();
-                nodes.store(members, Ordering::Relaxed);
-            }
+            Ok((_, true)) => answered = tokio::time::Instant::now(),
             // Not a member: unless this node is leaving (its own departure
             // may have run between the renewal and now).
-            Ok((_, false, _)) => return (!*stop.borrow()).then_some(Lost::Reaped),
+            Ok((_, false)) => return (!*stop.borrow()).then_some(Lost::Reaped),
             Err(e) if answered.elapsed() >= grace => {
                 tracing::error!(error = %e, ?grace, "cluster: Redis has not answered for longer than the grace period");
                 return (!*stop.borrow()).then_some(Lost::Unreachable);
@@ -617,6 +677,11 @@ pub async fn heartbeat(
                 tracing::warn!(error = %e, "cluster: heartbeat failed");
                 continue;
             }
+        }
+        match tokio::time::timeout(grace, servers(&mut con, &list)).await {
+            Ok(Ok(all)) => *known.write().unwrap_or_else(|e| e.into_inner()) = all,
+            Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reading the network's servers failed"),
+            Err(_) => tracing::warn!("cluster: reading the network's servers timed out"),
         }
         let at = applied.borrow().clone();
         if let Err(e) = compact::record_position(&mut con, &position, &node, &at).await {

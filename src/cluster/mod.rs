@@ -66,7 +66,7 @@ pub struct Cluster {
     /// How far this node's own events are on their way to the log.
     progress: Arc<backplane::Progress>,
     /// The nodes of the network, this one included, as of the last heartbeat.
-    nodes: Arc<AtomicUsize>,
+    servers: Arc<std::sync::RwLock<Vec<backplane::Link>>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -91,8 +91,10 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let Some(url) = cfg.redis_url.clone() else { return Ok(()) };
     let name = cfg.node_name.clone().unwrap_or_else(default_name);
     let node = format!("{name}:{:08x}", rand::random::<u32>());
-    let settings = shared_settings(&server.config());
-    let (client, mut manager) = join(&url, &node, cfg.ttl_ms, &settings).await?;
+    let config = server.config();
+    let settings = shared_settings(&config);
+    let me = (config.server.name.clone(), config.server.description.clone());
+    let (client, mut manager) = join(&url, &node, cfg.ttl_ms, &settings, &me).await?;
     let (jobs, queue) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster::new(node.clone(), name, jobs));
     server.set_cluster(cluster.clone());
@@ -142,7 +144,8 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
     let every = Duration::from_millis(cfg.heartbeat_ms);
     let applied = cluster.applied.subscribe();
-    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied, nodes: cluster.nodes.clone() };
+    let servers = cluster.servers.clone();
+    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied, servers };
     let beat = backplane::heartbeat(manager, node, beat, cluster.stop.subscribe());
     let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
     tokio::spawn(async move {
@@ -166,6 +169,7 @@ async fn join(
     node: &str,
     ttl_ms: u64,
     settings: &[(&str, String)],
+    me: &(String, String),
 ) -> Result<(redis::Client, ConnectionManager), String> {
     let client = backplane::open(url)?;
     let mut pause = Duration::from_millis(250);
@@ -174,7 +178,7 @@ async fn join(
             let mut manager = backplane::manager(&client).await?;
             let differ = backplane::agree(&mut manager, settings).await?;
             if differ.is_empty() {
-                backplane::register(&mut manager, node, ttl_ms).await?;
+                backplane::register(&mut manager, node, ttl_ms, me).await?;
             }
             Ok::<_, redis::RedisError>((manager, differ))
         };
@@ -361,7 +365,7 @@ impl Cluster {
             claims: AtomicUsize::new(0),
             applied: watch::channel(String::new()).0,
             progress: Arc::default(),
-            nodes: Arc::new(AtomicUsize::new(1)),
+            servers: Arc::default(),
         }
     }
 
@@ -404,7 +408,14 @@ impl Cluster {
     /// How many nodes the network has, this one included (as of the last
     /// heartbeat).
     pub fn node_count(&self) -> usize {
-        self.nodes.load(Ordering::Relaxed).max(1)
+        self.servers.read().unwrap_or_else(|e| e.into_inner()).len().max(1)
+    }
+
+    /// The server name and description of every other node of the network
+    /// (as of the last heartbeat), sorted by name.
+    pub fn other_servers(&self) -> Vec<(String, String)> {
+        let all = self.servers.read().unwrap_or_else(|e| e.into_inner());
+        all.iter().filter(|s| s.node != self.node).map(|s| (s.name.clone(), s.description.clone())).collect()
     }
 
     /// The user `uid` of `node`: one of ours, or a remote one.

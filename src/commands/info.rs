@@ -122,11 +122,16 @@ pub fn admin(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     Ok(())
 }
 
-/// LINKS: this server alone.
+/// LINKS: this server, and the other nodes of its cluster.
 pub fn links(ctx: &mut Ctx, _msg: &Message<'_>) -> HandlerResult {
     let cfg = ctx.server.config();
     let name = cfg.server.name.clone();
     ctx.numeric(RPL_LINKS, &[&name, &name, &format!("0 {}", cfg.server.description)]);
+    // The other nodes of a cluster, one hop away (through Redis).
+    let others = ctx.server.cluster().map(|c| c.other_servers()).unwrap_or_default();
+    for (other, description) in others {
+        ctx.numeric(RPL_LINKS, &[&other, &name, &format!("1 {description}")]);
+    }
     ctx.numeric(RPL_ENDOFLINKS, &["*"]);
     Ok(())
 }
