@@ -150,10 +150,15 @@ fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
 
 /// The texts of LUSERS 251, 255, 265 and 266 as `c`'s node answers.
 fn luser_texts(c: &mut Client) -> Vec<String> {
+    luser_replies(c, &["251", "255", "265", "266"]).into_iter().filter_map(|mut params| params.pop()).collect()
+}
+
+/// The parameters after the nick of the LUSERS replies `numerics`, in order.
+fn luser_replies(c: &mut Client, numerics: &[&str]) -> Vec<Vec<String>> {
     answers(c, "LUSERS", "266")
         .into_iter()
-        .filter(|(n, _)| matches!(n.as_str(), "251" | "255" | "265" | "266"))
-        .filter_map(|(_, params)| params.last().cloned())
+        .filter(|(n, _)| numerics.contains(&n.as_str()))
+        .map(|(_, params)| params)
         .collect()
 }
 
@@ -937,9 +942,7 @@ fn a_node_whose_unapplied_entries_were_trimmed_restarts_from_the_snapshot() {
 /// The 251 and 252 of LUSERS (users, invisible, servers; operators) as
 /// parameters after the nick.
 fn lusers(c: &mut Client) -> Vec<Vec<String>> {
-    c.send("LUSERS");
-    let lines = c.collect_until("266");
-    lines.iter().filter(|l| matches!(command_of(l), "251" | "252")).map(|l| params_of(l)[1..].to_vec()).collect()
+    luser_replies(c, &["251", "252"])
 }
 
 /// Waits until the nodes of `x` and `y` answer LUSERS's 251 and 252 alike

@@ -30,10 +30,9 @@ pub fn send_lusers(ctx: &mut Ctx) {
     let max = s.max_registered.load(Ordering::Relaxed);
     // On a node of a cluster, users of the other nodes count in the
     // network's figures, not in this node's.
-    let cluster = s.cluster();
-    let local = users.saturating_sub(cluster.as_ref().map_or(0, |c| c.remote_count()));
+    let local = s.local_count();
     let max_local = s.max_local.load(Ordering::Relaxed).max(local);
-    let servers = cluster.as_ref().map_or(1, |c| c.node_count());
+    let servers = s.cluster().map_or(1, |c| c.node_count());
     ctx.numeric_owned(
         RPL_LUSERCLIENT,
         vec![format!("There are {} users and {invisible} invisible on {servers} servers", users - invisible)],

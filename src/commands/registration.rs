@@ -417,8 +417,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     ctx.client.set_registered();
     let n = ctx.server.registered_count.fetch_add(1, Ordering::Relaxed) + 1;
     ctx.server.max_registered.fetch_max(n, Ordering::Relaxed);
-    let remote = ctx.server.cluster().map_or(0, |c| c.remote_count());
-    ctx.server.max_local.fetch_max(n.saturating_sub(remote), Ordering::Relaxed);
+    ctx.server.max_local.fetch_max(ctx.server.local_count(), Ordering::Relaxed);
     tracing::info!(client = ctx.client.id, mask = %ctx.client.mask(), "registered");
     crate::cluster::registered(&ctx.server, &ctx.client);
     welcome(ctx);

@@ -575,6 +575,13 @@ impl Server {
     pub fn unknown_count(&self) -> usize {
         self.clients.len().saturating_sub(self.registered_count.load(Ordering::Relaxed))
     }
+
+    /// Registered clients of this node's own: the users of other nodes of a
+    /// cluster are registered clients here too, and are left out.
+    pub fn local_count(&self) -> usize {
+        let remote = self.cluster().map_or(0, |c| c.remote_count());
+        self.registered_count.load(Ordering::Relaxed).saturating_sub(remote)
+    }
 }
 
 /// The MOTD when no `server.motd_file` is configured: the repository's motd.txt.
