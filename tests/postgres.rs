@@ -240,3 +240,32 @@ fn admin_commands_work_against_postgres() {
     let burst = c.register("dora");
     assert!(burst.iter().any(|l| command_of(l) == "900"), "{burst:?}");
 }
+
+/// RESTART on a server on PostgreSQL: it starts itself again, without a
+/// panic on the way (closing a pooled connection on an async thread panics,
+/// see `store::postgres::pool`), and serves.
+#[test]
+fn a_server_on_postgres_restarts_itself() {
+    let db = pg::database();
+    let server = Server::start_with(&config(&db).replace("[server]\n", "[server]\nallow_restart = true\n"));
+    let mut alice = server.client("alice");
+    alice.send("JOIN #again");
+    alice.expect("366");
+    alice.send("OPER admin adminpass");
+    alice.expect("381");
+    alice.send("RESTART");
+    let mut logged = Vec::new();
+    let port = loop {
+        let line = server.log.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}: {logged:#?}"));
+        assert!(!line.contains("panicked"), "{line}");
+        // The first start's "listening on" was read by Server::start.
+        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u16>().expect("port");
+        }
+        logged.push(line);
+    };
+    let mut bob = Client::connect(port);
+    bob.register("bob");
+    bob.send("LIST #again");
+    bob.expect("323");
+}

@@ -76,6 +76,20 @@ pub struct Pool {
     backoff: Mutex<Backoff>,
 }
 
+/// A blocking client closes its connection by running its own runtime, which
+/// panics on a thread already driving one: the last owner of the store may
+/// be the server's async task as it ends (seen on a node of a cluster
+/// restarting itself), so the idle connections are closed on a plain thread.
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if idle.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let _ = std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(idle)).map(|t| t.join());
+    }
+}
+
 impl Pool {
     /// A pool for `url`; connects once now, so a bad URL or an unreachable
     /// database is reported at start-up.
