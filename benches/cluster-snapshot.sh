@@ -51,7 +51,9 @@ start_node() {
     mkdir -p "$dir/data"
     {
         sed 's/^log = .*/log = "warn,banter::server=info,banter::cluster=info"/' benches/bench.toml
-        printf '\n[cluster]\nredis_url = "redis://127.0.0.1:%s/0"\nnode_name = "%s"\nsnapshot_every = %s\n' \
+        # Each node on its own SQLite file (separate_stores): the snapshot
+        # and the log are what is measured, not a shared store.
+        printf '\n[cluster]\nredis_url = "redis://127.0.0.1:%s/0"\nnode_name = "%s"\nsnapshot_every = %s\nseparate_stores = true\n' \
             "$REDIS_PORT" "$1" "$SNAPSHOT_EVERY"
     } >"$dir/banterd.toml"
     PORT[$1]=$(free_port)

@@ -39,7 +39,10 @@
 # throwaway PostgreSQL shared by the nodes, as store.sh starts it),
 # REDIS_AOF [yes] (appendonly everysec, as docs/cluster.md advises),
 # REDIS_RATE [1], NODE_THREADS [0] (each banterd's `server.worker_threads`;
-# 0: one per core), BEFORE_BIN [], OUT [mktemp -d], BANTERD and BENCH (prebuilt
+# 0: one per core), PIN [0] (1: every server process, banterd and
+# redis-server, on CPU 0 and banter-bench on CPU 1, so one node and two nodes
+# get the same single core and the load generator never takes it from them),
+# BEFORE_BIN [], OUT [mktemp -d], BANTERD and BENCH (prebuilt
 # binaries to use instead of building both). Only 127.0.0.1 is used;
 # everything started here is stopped on exit.
 set -euo pipefail
@@ -56,6 +59,10 @@ REDIS_AOF=${REDIS_AOF:-yes}
 NODE_THREADS=${NODE_THREADS:-0}
 REDIS_RATE=${REDIS_RATE:-1}
 BEFORE_BIN=${BEFORE_BIN:-}
+PIN=${PIN:-0}
+SERVER_CPU=()
+BENCH_CPU=()
+if [ "$PIN" = 1 ]; then SERVER_CPU=(taskset -c 0) BENCH_CPU=(taskset -c 1); fi
 OUT=${OUT:-$(mktemp -d /tmp/banter-cluster.XXXXXX)}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
@@ -66,7 +73,7 @@ binaries
 # --- redis-server, on a free loopback port in $OUT/redis ---
 REDIS_PORT=$(free_port)
 mkdir -p "$OUT/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$OUT/redis" --save '' \
+"${SERVER_CPU[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$OUT/redis" --save '' \
     --appendonly "$REDIS_AOF" --appendfsync everysec --daemonize no >"$OUT/redis/redis.log" 2>&1 &
 REDIS_PID=$!
 RCLI=(redis-cli -h 127.0.0.1 -p "$REDIS_PORT")
@@ -113,12 +120,16 @@ wait_port "$REDIS_PORT" "$REDIS_PID"
 
 # node_config FILE NAME CLUSTER(0|1): benches/bench.toml plus the store and,
 # with CLUSTER=1, a [cluster] section. Only redis_url and node_name are
-# set: heartbeat, ttl and grace keep their defaults.
+# set (and with STORE=sqlite separate_stores, each node on its own file):
+# heartbeat, ttl and grace keep their defaults.
 node_config() {
     {
         sed "s/^\[server\]\$/[server]\nworker_threads = $NODE_THREADS/" benches/bench.toml
         printf '\n%s\n' "$STORE_SECTION"
-        if [ "$3" = 1 ]; then printf '\n[cluster]\nredis_url = "%s"\nnode_name = "%s"\n' "$REDIS_URL" "$2"; fi
+        if [ "$3" = 1 ]; then
+            printf '\n[cluster]\nredis_url = "%s"\nnode_name = "%s"\n' "$REDIS_URL" "$2"
+            if [ "$STORE" = sqlite ]; then echo "separate_stores = true"; fi
+        fi
     } >"$1"
 }
 
@@ -128,7 +139,7 @@ start_node() {
     rm -rf "$dir" && mkdir -p "$dir/data"
     node_config "$dir/banterd.toml" "$2" "$3"
     port=$(free_port)
-    "$1" --config "$dir/banterd.toml" --listen "127.0.0.1:$port" --data-dir "$dir/data" 2>>"$dir/banterd.log" &
+    "${SERVER_CPU[@]}" "$1" --config "$dir/banterd.toml" --listen "127.0.0.1:$port" --data-dir "$dir/data" 2>>"$dir/banterd.log" &
     NODE_PIDS+=($!)
     NODE_PORTS+=("$port")
     wait_port "$port" "$!" || { tail -5 "$dir/banterd.log" >&2; exit 1; }
@@ -197,7 +208,7 @@ run() {
     esac
     for p in "${pids[@]}"; do args+=(--pid "$p"); done
     "${RCLI[@]}" CONFIG RESETSTAT >/dev/null
-    line=$("$BENCH" fanout "${args[@]}" --channels "$channels" --members "$members" --senders "$senders" \
+    line=$("${BENCH_CPU[@]}" "$BENCH" fanout "${args[@]}" --channels "$channels" --members "$members" --senders "$senders" \
         --window 32 --warmup "$WARMUP" --duration "$DURATION" --label "$config" --threads "$THREADS" \
         2> >(tee -a "$OUT/summary.txt" >&2)) || echo "($config $shape failed, see above)" >&2
     [ -n "$line" ] || return 0

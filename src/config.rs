@@ -437,6 +437,11 @@ pub struct ClusterConfig {
     /// waits for as many); each snapshot lets the log be trimmed. 0: no
     /// snapshots, and the log is never trimmed.
     pub snapshot_every: u64,
+    /// Whether this node may join with a store other than the network's (its
+    /// own SQLite file): for benchmarks and trials on one machine only, since
+    /// accounts, registered channels and history are then per node. false:
+    /// a node whose store is not the network's is refused.
+    pub separate_stores: bool,
 }
 
 impl Default for ClusterConfig {
@@ -448,6 +453,7 @@ impl Default for ClusterConfig {
             ttl_ms: 5000,
             grace_ms: 5000,
             snapshot_every: 10_000,
+            separate_stores: false,
         }
     }
 }

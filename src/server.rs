@@ -53,13 +53,14 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     // own, which cannot run inside this one (nothing else runs yet, so
     // waiting here holds nobody up).
     let cfg = config.clone();
-    let (store, records, accounts) = std::thread::Builder::new()
+    let (store, records, accounts, identity) = std::thread::Builder::new()
         .name("store-open".into())
         .spawn(move || {
             let store: Arc<dyn Store> = location.open()?;
             let records = store.load_channels()?;
             let accounts = Accounts::open_with(store.clone(), &cfg)?;
-            Ok::<_, String>((store, records, accounts))
+            let identity = store.identity()?;
+            Ok::<_, String>((store, records, accounts, identity))
         })
         .map_err(|e| format!("opening the store: {e}"))?
         .join()
@@ -76,7 +77,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, mut signals: sign
     crate::state::refresh::start(&server, &store);
     // A node of a cluster learns the network before anyone can connect; it
     // waits for Redis as long as it takes, and a stop signal ends the wait.
-    let joining = crate::cluster::start(&server);
+    let joining = crate::cluster::start(&server, &identity);
     tokio::pin!(joining);
     loop {
         tokio::select! {

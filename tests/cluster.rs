@@ -12,17 +12,28 @@ use std::time::{Duration, Instant};
 
 /// The config of a node of the network on `redis`, named `name`; `ttl_ms` is
 /// how long it may be silent before the others reap it; `store` the
-/// `[store] url` (None: SQLite in the node's own data dir).
+/// `[store] url` (None: the network's, [`Redis::store`]).
 fn node_config(redis: &Redis, name: &str, ttl_ms: u64, store: Option<&str>) -> String {
-    let store = store.map(|url| format!("\n[store]\nurl = \"{url}\"\n")).unwrap_or_default();
+    let url = store.unwrap_or_else(|| redis.store());
+    with_store(&cluster_config(redis, name, ttl_ms), url)
+}
+
+/// The config of a node of the network on `redis` without a `[store]`
+/// section: SQLite in its own data dir.
+fn cluster_config(redis: &Redis, name: &str, ttl_ms: u64) -> String {
     format!(
-        "{BASE_CONFIG}{store}\n[cluster]\nredis_url = \"{}\"\nnode_name = \"{name}\"\nheartbeat_ms = 100\nttl_ms = {ttl_ms}\n",
+        "{BASE_CONFIG}\n[cluster]\nredis_url = \"{}\"\nnode_name = \"{name}\"\nheartbeat_ms = 100\nttl_ms = {ttl_ms}\n",
         redis.url()
     )
 }
 
-/// A node of the network on `redis`, named `name`, with its own SQLite
-/// store; `ttl_ms` as for [`node_config`].
+/// `config` (ending in its `[cluster]` section) with the store at `url`.
+fn with_store(config: &str, url: &str) -> String {
+    config.replacen("\n[cluster]\n", &format!("\n[store]\nurl = \"{url}\"\n\n[cluster]\n"), 1)
+}
+
+/// A node of the network on `redis`, named `name`, on the network's store;
+/// `ttl_ms` as for [`node_config`].
 fn node_with_ttl(redis: &Redis, name: &str, ttl_ms: u64) -> Server {
     Server::start_with(&node_config(redis, name, ttl_ms, None))
 }
@@ -103,19 +114,14 @@ fn try_register(c: &mut Client, nick: &str, realname: &str) -> String {
     command_of(&line).to_owned()
 }
 
-#[test]
-fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
-    let redis = Redis::start();
-    let a = node(&redis, "a");
-    let _held = a.client("x[");
-    // B folds with ascii: `x[` would be another nick there, and two users
-    // would hold `x[` on one network. It refuses to start instead.
+/// Starts banterd with `config` in a temp dir and returns its exit status
+/// and stderr once it exits (it must within WAIT: `what` says what should
+/// not have started).
+fn refused(config: &str, what: &str) -> (std::process::ExitStatus, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ttl = banter::config::ClusterConfig::default().ttl_ms;
-    let config = node_config(&redis, "b", ttl, None).replacen("[server]\n", "[server]\ncasemapping = \"ascii\"\n", 1);
     let path = dir.path().join("banterd.toml");
     std::fs::write(&path, config).expect("config");
-    let mut b = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
+    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
         .arg("--config")
         .arg(&path)
         .arg("--listen")
@@ -128,17 +134,58 @@ fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
         .expect("spawn banterd");
     let deadline = Instant::now() + WAIT;
     let status = loop {
-        if let Some(status) = b.try_wait().expect("wait") {
+        if let Some(status) = node.try_wait().expect("wait") {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = b.kill();
-            panic!("a node with another casemapping started");
+            let _ = node.kill();
+            panic!("{what} started");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut b.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    std::io::Read::read_to_string(&mut node.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    (status, stderr)
+}
+
+#[test]
+fn a_node_with_a_store_of_its_own_cannot_join_unless_told_it_may() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let a = node(&redis, "a");
+    let mut alice = a.client("alice");
+    // B keeps accounts in a SQLite file of its own: "alice" could be
+    // registered there by someone else and be taken for her everywhere.
+    let (status, stderr) = refused(&cluster_config(&redis, "b", ttl), "a node with a store of its own");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r#"store is "SQLite "#) && stderr.contains(r#"" on the network"#), "{stderr}");
+    assert!(stderr.contains("[store] url"), "{stderr}");
+    assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
+    // Another database is another store too.
+    let other = pg::database();
+    let (status, stderr) = refused(&node_config(&redis, "c", ttl, Some(&other)), "a node on another database");
+    assert!(!status.success() && stderr.contains(r#"store is "PostgreSQL "#), "{stderr}");
+    // Told it may (a trial on one machine), a node with its own SQLite joins
+    // and is part of the network.
+    let d = Server::start_with(&format!("{}separate_stores = true\n", cluster_config(&redis, "d", ttl)));
+    let mut dave = d.client("dave");
+    wait_user(&mut dave, "alice");
+    wait_user(&mut alice, "dave");
+    alice.send("PRIVMSG dave :hello");
+    let line = dave.expect("PRIVMSG");
+    assert!(line.starts_with(":alice!") && line.ends_with("PRIVMSG dave :hello"), "{line}");
+}
+
+#[test]
+fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
+    let redis = Redis::start();
+    let a = node(&redis, "a");
+    let _held = a.client("x[");
+    // B folds with ascii: `x[` would be another nick there, and two users
+    // would hold `x[` on one network. It refuses to start instead.
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let config = node_config(&redis, "b", ttl, None).replacen("[server]\n", "[server]\ncasemapping = \"ascii\"\n", 1);
+    let (status, stderr) = refused(&config, "a node with another casemapping");
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains(r#"server.casemapping is "ascii" here but "rfc1459" on the network"#), "{stderr}");
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
@@ -1208,7 +1255,7 @@ fn logged(s: &Server, what: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = s.log.recv_timeout(left).unwrap_or_else(|_| panic!("the node never logged {what:?}"));
+        let line = s.log.recv_timeout(left).unwrap_or_else(|e| panic!("the node never logged {what:?} ({e:?})"));
         if line.contains(what) {
             return line;
         }

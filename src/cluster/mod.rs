@@ -85,14 +85,15 @@ fn default_name() -> String {
 /// Joins the network named by `[cluster]`, if any, before the listeners
 /// open: registers this node, replays the stream to learn the users and
 /// channels of the others, then follows it, publishes and heartbeats in
-/// tasks of their own.
-pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+/// tasks of their own. `store` is this node's [`crate::store::Store::identity`]:
+/// every node of the network must share one store (unless `separate_stores`).
+pub async fn start(server: &Arc<Server>, store: &str) -> Result<(), String> {
     let cfg = server.config().cluster.clone();
     let Some(url) = cfg.redis_url.clone() else { return Ok(()) };
     let name = cfg.node_name.clone().unwrap_or_else(default_name);
     let node = format!("{name}:{:08x}", rand::random::<u32>());
     let config = server.config();
-    let settings = shared_settings(&config);
+    let settings = shared_settings(&config, store);
     let me = (config.server.name.clone(), config.server.description.clone());
     let (client, mut manager) = join(&url, &node, cfg.ttl_ms, &settings, &me).await?;
     let (jobs, queue) = mpsc::unbounded_channel();
@@ -194,9 +195,17 @@ async fn join(
 
 /// The settings every node of one network must share, as this node has
 /// them: nicks and channel names are claimed in Redis case-folded, so a
-/// node folding otherwise would let two users hold one nick.
-fn shared_settings(config: &crate::config::Config) -> Vec<(&'static str, String)> {
-    vec![("server.casemapping", config.server.casemapping.clone())]
+/// node folding otherwise would let two users hold one nick; and accounts
+/// and registered channels are decided by the store, so a node with a store
+/// of its own would let two people register one account name (and the one
+/// on this node be taken for the other's channels' founder). A node with
+/// `separate_stores` skips the store's check.
+fn shared_settings(config: &crate::config::Config, store: &str) -> Vec<(&'static str, String)> {
+    let mut settings = vec![("server.casemapping", config.server.casemapping.clone())];
+    if !config.cluster.separate_stores {
+        settings.push(("store", store.to_owned()));
+    }
+    settings
 }
 
 /// Why a node whose settings differ from the network's cannot join.
@@ -208,9 +217,15 @@ fn disagreement(settings: &[(&str, String)], differ: &[(String, String)]) -> Str
             format!("{name} is \"{ours}\" here but \"{theirs}\" on the network")
         })
         .collect();
+    let store = if differ.iter().any(|(name, _)| name == "store") {
+        "; the store is the [store] url, one PostgreSQL database for every node ([cluster] separate_stores = \
+         true lets a node of a trial on one machine keep its own)"
+    } else {
+        ""
+    };
     format!(
-        "this node cannot join the network: {} (every node must use the same; to change it, stop every node \
-         and delete the network's keys, banter:*, in Redis)",
+        "this node cannot join the network: {} (every node must use the same{store}; to change the network's, \
+         stop every node and delete the network's keys, banter:*, in Redis)",
         each.join("; ")
     )
 }

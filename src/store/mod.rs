@@ -229,6 +229,11 @@ pub trait Store: AccountStore {
     /// Whether the store holds no account, channel, message or read marker.
     fn is_empty(&self) -> StoreResult<bool>;
 
+    /// What tells this store from every other: its engine and the random id
+    /// made when its schema was created (kept by backups, not by a copy to
+    /// another store). Nodes of one cluster must show the same.
+    fn identity(&self) -> StoreResult<String>;
+
     /// Reports the changes other processes make (accounts, channels) to
     /// `on_change`, from a thread of the store's; false when this engine
     /// cannot tell (SQLite: the caller refreshes periodically instead).

@@ -4,10 +4,15 @@
 //!
 //! Redis missing is a failure, never a skip (`.ci/run` installs the Debian
 //! package `redis-server`).
+//!
+//! A network's nodes also share one store, as docs/cluster.md tells operators
+//! (a node with another store is refused): [`Redis::store`] makes it, a
+//! database on the test binary's PostgreSQL, when a node first asks.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A running redis-server.
@@ -17,6 +22,8 @@ pub struct Redis {
     pub port: u16,
     /// Its working directory (the append-only file is there).
     pub dir: tempfile::TempDir,
+    /// The URL of the network's store, once made.
+    store: OnceLock<String>,
 }
 
 impl Redis {
@@ -25,7 +32,7 @@ impl Redis {
         let dir = tempfile::Builder::new().prefix("banter-redis-").tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let child = Self::spawn(port, &dir);
-        let mut redis = Redis { child, port, dir };
+        let mut redis = Redis { child, port, dir, store: OnceLock::new() };
         redis.wait_ready();
         redis
     }
@@ -87,6 +94,12 @@ impl Redis {
     /// The URL banterd is configured with.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// The `[store] url` of this network's nodes: a PostgreSQL database made
+    /// on first use and shared by every node that asks.
+    pub fn store(&self) -> &str {
+        self.store.get_or_init(super::pg::database)
     }
 
     /// Sends one command and returns the connection, to read its reply.

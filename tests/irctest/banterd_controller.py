@@ -26,7 +26,7 @@ output instead of ``banterd.log`` in the test's directory.
 single node: per test, a ``redis-server`` of its own (in the test's directory,
 on a free loopback port, without persistence) and a second banterd, node B,
 with the same configuration on another port, both nodes with a ``[cluster]``
-section naming that Redis. The suite talks to node A only; its nicks and new
+section naming that Redis (each with its own SQLite file: ``separate_stores``). The suite talks to node A only; its nicks and new
 channels are claimed in Redis and its changes published as on any node of a
 network. A restart stops node A cleanly (it announces its departure, freeing its
 users' nicks at once) and starts it again as a new member, which replays the
@@ -346,10 +346,14 @@ class BanterdController(BaseServerController, DirectoryBasedController):
             "redis.log",
         )
         _wait_for_tcp(redis_port, self._peers[-1], "redis-server")
+        # Each node keeps its own SQLite file (separate_stores): the suite's
+        # accounts and registered channels live on node A, and node B is a
+        # peer that takes part in the log, as in a trial on one machine.
         cluster = {
             "redis_url": f"redis://127.0.0.1:{redis_port}/0",
             "heartbeat_ms": 1000,
             "ttl_ms": 5000,
+            "separate_stores": True,
         }
         self._tables["cluster"] = dict(cluster, node_name="a")
         self._write_config()

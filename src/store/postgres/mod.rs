@@ -236,6 +236,11 @@ impl Store for Postgres {
         })
     }
 
+    fn identity(&self) -> StoreResult<String> {
+        let id: String = self.main.run(|c| Ok(c.client.query_one("SELECT id FROM store_identity", &[])?.get(0)))?;
+        Ok(format!("PostgreSQL {id}"))
+    }
+
     fn watch(&self, on_change: Box<dyn Fn(Change) + Send + Sync>) -> bool {
         notify::listen(self.main.clone(), self.node, on_change);
         true

@@ -10,7 +10,7 @@ use super::pool::error_text;
 use postgres::Client;
 
 /// Accounts (1), certificate fingerprints (2), persistent channels (3), the
-/// per-account multiclient opt-out (4).
+/// per-account multiclient opt-out (4), the store's identity (5).
 pub const MAIN: &[&str] = &[
     "CREATE TABLE accounts (
         folded TEXT COLLATE \"C\" PRIMARY KEY,
@@ -67,6 +67,8 @@ pub const MAIN: &[&str] = &[
         PRIMARY KEY (channel, key)
     );",
     "ALTER TABLE accounts ADD COLUMN multiclient_off BIGINT NOT NULL DEFAULT 0;",
+    "CREATE TABLE store_identity (id TEXT NOT NULL);
+    INSERT INTO store_identity (id) VALUES (md5(random()::text || clock_timestamp()::text));",
 ];
 
 /// Messages and their indexes (1), multiline lines (2).

@@ -319,4 +319,12 @@ impl Store for Sqlite {
         let main = self.main();
         self.read(|c| Ok(copy::is_empty(&main, c)))?
     }
+
+    fn identity(&self) -> StoreResult<String> {
+        let id: String = self
+            .main()
+            .query_row("SELECT id FROM store_identity", [], |r| r.get(0))
+            .map_err(|e| format!("{MAIN_FILE}: reading the store's identity: {e}"))?;
+        Ok(format!("SQLite {id}"))
+    }
 }

@@ -8,7 +8,9 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// `banter.db`: accounts (1), certificate fingerprints (2), persistent channels
-/// (3), the per-account multiclient opt-out (4).
+/// (3), the per-account multiclient opt-out (4), the store's identity (5: a
+/// random id made once, which nodes of a cluster compare, see
+/// [`crate::store::Store::identity`]).
 pub const MAIN: &[&str] = &[
     "CREATE TABLE accounts (
         folded TEXT PRIMARY KEY NOT NULL,
@@ -65,6 +67,8 @@ pub const MAIN: &[&str] = &[
         PRIMARY KEY (channel, key)
     );",
     "ALTER TABLE accounts ADD COLUMN multiclient_off INTEGER NOT NULL DEFAULT 0;",
+    "CREATE TABLE store_identity (id TEXT NOT NULL);
+    INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))));",
 ];
 
 /// Brings `conn` to the last version of `migrations`; `what` names the file in errors.
