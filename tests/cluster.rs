@@ -176,6 +176,39 @@ fn a_node_with_a_store_of_its_own_cannot_join_unless_told_it_may() {
     assert!(line.starts_with(":alice!") && line.ends_with("PRIVMSG dave :hello"), "{line}");
 }
 
+/// `config` (ending in its `[cluster]` section) with a `[channels]` section
+/// holding `lines`.
+fn with_channels(config: &str, lines: &str) -> String {
+    config.replacen("\n[cluster]\n", &format!("\n[channels]\n{lines}\n\n[cluster]\n"), 1)
+}
+
+#[test]
+fn a_node_with_other_channel_defaults_cannot_join() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let a = node(&redis, "a");
+    let mut alice = a.client("alice");
+    alice.send("JOIN #open");
+    alice.expect("366");
+    // B would make its copy of #open `+s` (hidden from LIST there) while it
+    // is public on A; C would keep #lobby when it empties, A would drop it.
+    let b = with_channels(&node_config(&redis, "b", ttl, None), "default_modes = \"ns\"");
+    let (status, stderr) = refused(&b, "a node with other default modes");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r#"channels.default_modes is "ns" here but "nt" on the network"#), "{stderr}");
+    let c = with_channels(&node_config(&redis, "c", ttl, None), "permanent = [\"#Lobby\"]");
+    let (status, stderr) = refused(&c, "a node with other permanent channels");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r##"channels.permanent is "#lobby" here but "" on the network"##), "{stderr}");
+    assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "neither joined");
+    // The same flags in another order are the same setting: D joins and
+    // shows #open as A does.
+    let d = Server::start_with(&with_channels(&node_config(&redis, "d", ttl, None), "default_modes = \"tn\""));
+    let mut dave = d.client("dave");
+    let modes = ask_until(&mut dave, "MODE #open", "#open known", |l| command_of(l) == "324");
+    assert!(modes.ends_with(" :+nt"), "{modes}");
+}
+
 #[test]
 fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
     let redis = Redis::start();

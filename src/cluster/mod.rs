@@ -198,10 +198,26 @@ async fn join(
 /// node folding otherwise would let two users hold one nick; and accounts
 /// and registered channels are decided by the store, so a node with a store
 /// of its own would let two people register one account name (and the one
-/// on this node be taken for the other's channels' founder). A node with
-/// `separate_stores` skips the store's check.
+/// on this node be taken for the other's channels' founder). Each node also
+/// gives a channel it learns of from the log its own `default_modes`, and
+/// keeps or drops an empty one by its own `permanent` list, so nodes that
+/// differ there would disagree about a channel's modes (`+s` on one node
+/// hid from LIST and NAMES a channel public on the other, tried). A node
+/// with `separate_stores` skips the store's check. Values are compared in
+/// a canonical form (flags sorted, names folded and sorted).
 fn shared_settings(config: &crate::config::Config, store: &str) -> Vec<(&'static str, String)> {
-    let mut settings = vec![("server.casemapping", config.server.casemapping.clone())];
+    let mut flags: Vec<char> = config.channels.default_modes.chars().collect();
+    flags.sort_unstable();
+    flags.dedup();
+    let casemap = crate::state::casemap::Casemap::from_name(&config.server.casemapping);
+    let mut permanent: Vec<String> = config.channels.permanent.iter().map(|c| casemap.fold(c)).collect();
+    permanent.sort();
+    permanent.dedup();
+    let mut settings = vec![
+        ("server.casemapping", config.server.casemapping.clone()),
+        ("channels.default_modes", flags.into_iter().collect()),
+        ("channels.permanent", permanent.join(" ")),
+    ];
     if !config.cluster.separate_stores {
         settings.push(("store", store.to_owned()));
     }
