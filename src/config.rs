@@ -274,7 +274,7 @@ pub struct AccountsConfig {
 }
 
 /// `[channels]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
     /// Channels that always exist, even when empty.

@@ -203,10 +203,19 @@ fn a_node_with_other_channel_defaults_cannot_join() {
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "neither joined");
     // The same flags in another order are the same setting: D joins and
     // shows #open as A does.
-    let d = Server::start_with(&with_channels(&node_config(&redis, "d", ttl, None), "default_modes = \"tn\""));
+    let d_config = with_channels(&node_config(&redis, "d", ttl, None), "default_modes = \"tn\"");
+    let d = Server::start_with(&d_config);
     let mut dave = d.client("dave");
     let modes = ask_until(&mut dave, "MODE #open", "#open known", |l| command_of(l) == "324");
     assert!(modes.ends_with(" :+nt"), "{modes}");
+    // A REHASH does not change them behind the network's back either.
+    std::fs::write(d.dir.path().join("banterd.toml"), d_config.replace("\"tn\"", "\"ns\"")).expect("config");
+    d.signal("HUP");
+    logged(&d, "[channels] changed");
+    dave.send("JOIN #fresh");
+    dave.expect("366");
+    dave.send("MODE #fresh");
+    assert!(dave.expect("324").ends_with(" :+nt"));
 }
 
 #[test]

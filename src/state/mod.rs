@@ -196,7 +196,8 @@ impl Server {
     /// Reloads the config file (REHASH, SIGHUP): settings, MOTD, operators, and
     /// the TLS certificate and key (the next handshake uses them, so a renewed
     /// certificate is picked up). Settings that need a restart (listeners,
-    /// casemapping, data_dir, store.url, ipv6_prefix, `[[websocket]]` blocks) keep their running
+    /// casemapping, data_dir, store.url, ipv6_prefix, `[[websocket]]` blocks,
+    /// and on a node of a cluster `[cluster]` and `[channels]`) keep their running
     /// values. An invalid
     /// file, or TLS files that do not load, change nothing: the error says why.
     pub fn rehash(self: &Arc<Self>) -> Result<(), String> {
@@ -222,6 +223,12 @@ impl Server {
         }
         fresh.store = old.store.clone();
         fresh.cluster = old.cluster.clone();
+        // A node of a cluster shares its channel settings with the network
+        // (checked when it joins): changing them on one node would split it.
+        if old.cluster.redis_url.is_some() && fresh.channels != old.channels {
+            tracing::warn!("[channels] changed: on a node of a cluster it stays as the network has it until a restart");
+            fresh.channels = old.channels.clone();
+        }
         fresh.server.worker_threads = old.server.worker_threads;
         fresh.limits.ipv6_prefix = old.limits.ipv6_prefix;
         fresh.tls.listen = old.tls.listen.clone();
