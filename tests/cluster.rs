@@ -183,6 +183,25 @@ fn with_channels(config: &str, lines: &str) -> String {
 }
 
 #[test]
+fn a_node_does_not_join_through_a_redis_that_evicts_keys() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    // A Redis set up as a cache: full, it would drop claims, liveness keys
+    // or the log itself.
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "100mb"]).as_deref(), Some("+OK"));
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]).as_deref(), Some("+OK"));
+    let (status, stderr) = refused(&node_config(&redis, "a", ttl, None), "a node on an evicting Redis");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("maxmemory-policy volatile-lru") && stderr.contains("noeviction"), "{stderr}");
+    assert_eq!(redis.command(&["EXISTS", "banter:nodes"]).as_deref(), Some(":0"), "it never joined");
+    // A memory limit with noeviction is fine: writes fail when full, nothing vanishes.
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]).as_deref(), Some("+OK"));
+    let a = node(&redis, "a");
+    let _alice = a.client("alice");
+    assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"));
+}
+
+#[test]
 fn a_node_with_other_channel_defaults_cannot_join() {
     let redis = Redis::start();
     let ttl = banter::config::ClusterConfig::default().ttl_ms;

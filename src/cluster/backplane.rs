@@ -271,6 +271,25 @@ pub async fn reader_connection(client: &redis::Client) -> redis::RedisResult<Mul
     client.get_multiplexed_async_connection_with_config(&config).await
 }
 
+/// How Redis frees memory when full, from `INFO memory`: (maxmemory in
+/// bytes, 0 for no limit; maxmemory-policy). INFO is read rather than
+/// CONFIG GET, which hosted Redis services often disable.
+pub async fn eviction(con: &mut ConnectionManager) -> redis::RedisResult<(u64, String)> {
+    let info: String = redis::cmd("INFO").arg("memory").query_async(con).await?;
+    Ok(parse_eviction(&info))
+}
+
+/// (maxmemory, maxmemory-policy) from the text of `INFO memory`; a field
+/// missing reads as no limit and `noeviction`.
+fn parse_eviction(info: &str) -> (u64, String) {
+    let field = |name: &str| {
+        info.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':'))).map(str::trim)
+    };
+    let limit = field("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let policy = field("maxmemory_policy").unwrap_or("noeviction").to_owned();
+    (limit, policy)
+}
+
 /// Records `settings` (name, value) as the network's where it has none
 /// yet, in one step, and returns those the network has with another value:
 /// (name, the network's value).
@@ -701,7 +720,15 @@ pub async fn heartbeat(
 
 #[cfg(test)]
 mod tests {
-    use super::Entry;
+    use super::{parse_eviction, Entry};
+
+    #[test]
+    fn the_eviction_policy_is_read_from_info_memory() {
+        let info = "# Memory\r\nused_memory:1000\r\nmaxmemory:104857600\r\nmaxmemory_human:100.00M\r\n\
+                    maxmemory_policy:allkeys-lru\r\n";
+        assert_eq!(parse_eviction(info), (104_857_600, "allkeys-lru".to_owned()));
+        assert_eq!(parse_eviction("# Memory\r\nused_memory:1\r\n"), (0, "noeviction".to_owned()));
+    }
 
     fn fields(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

@@ -177,20 +177,40 @@ async fn join(
     loop {
         let tried = async {
             let mut manager = backplane::manager(&client).await?;
-            let differ = backplane::agree(&mut manager, settings).await?;
-            if differ.is_empty() {
-                backplane::register(&mut manager, node, ttl_ms, me).await?;
+            if let Some(refused) = evicting(backplane::eviction(&mut manager).await?) {
+                return Ok((manager, Err(refused)));
             }
-            Ok::<_, redis::RedisError>((manager, differ))
+            let differ = backplane::agree(&mut manager, settings).await?;
+            if !differ.is_empty() {
+                return Ok((manager, Err(disagreement(settings, &differ))));
+            }
+            backplane::register(&mut manager, node, ttl_ms, me).await?;
+            Ok::<_, redis::RedisError>((manager, Ok(())))
         };
         match tried.await {
-            Ok((manager, differ)) if differ.is_empty() => return Ok((client, manager)),
-            Ok((_, differ)) => return Err(disagreement(settings, &differ)),
+            Ok((manager, Ok(()))) => return Ok((client, manager)),
+            Ok((_, Err(refused))) => return Err(refused),
             Err(e) => tracing::warn!(error = %e, %url, "cluster: cannot join the network yet; trying again"),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
+}
+
+/// Why this node will not use a Redis that may evict keys when full
+/// (`maxmemory` set with a policy other than `noeviction`): a nick claim, a
+/// channel claim or the log evicted would let two users hold one name or
+/// lose events, and a liveness key evicted (the `volatile-*` policies take
+/// keys with a TTL first) would have a live node reaped. None: it never
+/// evicts.
+fn evicting((limit, policy): (u64, String)) -> Option<String> {
+    (limit > 0 && policy != "noeviction").then(|| {
+        format!(
+            "this node cannot join the network: Redis may evict keys when full (maxmemory {limit} bytes, \
+             maxmemory-policy {policy}), and a claim, a liveness key or the log evicted would split the network; \
+             set maxmemory-policy noeviction (or no maxmemory) on the network's Redis"
+        )
+    })
 }
 
 /// The settings every node of one network must share, as this node has
