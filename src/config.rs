@@ -185,7 +185,8 @@ pub struct LimitsConfig {
     pub ping_timeout: u64,
     /// Maximum simultaneous connections.
     pub max_clients: usize,
-    /// Maximum simultaneous connections from one IP.
+    /// Maximum simultaneous connections from one IP (on a node of a
+    /// cluster, with the address's users on the other nodes).
     pub max_per_ip: usize,
     /// New connections per IP per minute.
     pub connects_per_minute: u32,

@@ -182,6 +182,50 @@ fn with_channels(config: &str, lines: &str) -> String {
     config.replacen("\n[cluster]\n", &format!("\n[channels]\n{lines}\n\n[cluster]\n"), 1)
 }
 
+/// Registers a new connection from 127.0.0.2 (not exempt from the limits)
+/// to `node` as `nick`: the numeric that ended it (001) or the ERROR line.
+fn register_from_elsewhere(node: &Server, nick: &str) -> (Client, String) {
+    let mut c = node.connect_from("127.0.0.2");
+    c.send(&format!("NICK {nick}"));
+    c.send(&format!("USER u 0 * :{nick}"));
+    let (line, _) = c.expect_where("001 or ERROR", |l| command_of(l) == "001" || l.starts_with("ERROR"));
+    (c, line)
+}
+
+#[test]
+fn the_connections_per_address_limit_counts_the_whole_network() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let limited = |name| node_config(&redis, name, ttl, None).replacen("[limits]\n", "[limits]\nmax_per_ip = 2\n", 1);
+    let (a, b) = (Server::start_with(&limited("a")), Server::start_with(&limited("b")));
+    let (mut one, line) = register_from_elsewhere(&a, "one");
+    assert_eq!(command_of(&line), "001", "{line}");
+    let (two, line) = register_from_elsewhere(&b, "two");
+    assert_eq!(command_of(&line), "001", "{line}");
+    wait_user(&mut one, "two");
+    // The address travels with the user: an operator on A sees it.
+    one.send("OPER admin adminpass");
+    one.expect("381");
+    one.send("WHOIS two");
+    let whois = one.collect_until("318");
+    assert!(whois.iter().any(|l| command_of(l) == "378" && l.ends_with(" 127.0.0.2")), "{whois:?}");
+    // A holds one connection from the address, and the network two: a
+    // third is refused on A as it would be on a single server.
+    let (_, line) = register_from_elsewhere(&a, "three");
+    assert!(line.starts_with("ERROR") && line.contains("Too many connections from your address"), "{line}");
+    // Once `two` has left the network, its place is free on A.
+    drop(two);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_third, line) = register_from_elsewhere(&a, "three");
+        if command_of(&line) == "001" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place of a user who left stayed taken: {line}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_node_does_not_join_through_a_redis_that_evicts_keys() {
     let redis = Redis::start();

@@ -58,15 +58,16 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         return;
     }
     match event {
-        Event::User { node, uid, nick, user, host, realname, account, modes, server: name, info, signon } => {
+        Event::User { node, uid, nick, user, host, realname, account, modes, server: name, info, signon, ip } => {
             if !name.is_empty() {
                 cluster.homes.insert(node.clone(), Arc::new((name, info)));
             }
-            introduce(server, cluster, node, uid, Identity { nick, user, host, realname, account, modes, signon })
+            let who = Identity { nick, user, host, realname, account, modes, signon, ip };
+            introduce(server, cluster, node, uid, who)
         }
         Event::Nick { node, uid, nick } => renamed(server, cluster, &node, uid, &nick),
         Event::Quit { node, uid, reason } => {
-            if let Some(c) = forget(cluster, &node, uid) {
+            if let Some(c) = forget(server, cluster, &node, uid) {
                 membership::remove_client(server, &c, &reason);
             }
         }
@@ -308,6 +309,8 @@ struct Identity {
     modes: String,
     /// Unix time it connected on its node (0: unknown, now is taken).
     signon: i64,
+    /// Its address (None from a node of an earlier release).
+    ip: Option<IpAddr>,
 }
 
 /// A user of another node: a [`Client`] with no connection here, in the
@@ -324,7 +327,11 @@ fn introduce(server: &Arc<Server>, cluster: &Cluster, node: String, uid: u64, wh
     let id = server.next_client_id();
     let now = chrono::Utc::now().timestamp();
     let signon = if who.signon > 0 { who.signon } else { now };
-    let client = Arc::new(Client::new(id, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, false, 8192, signon));
+    let ip = who.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let client = Arc::new(Client::new(id, ip, 0, false, 8192, signon));
+    if !ip.is_unspecified() {
+        cluster.count_remote_ip(server.ip_key(ip), false);
+    }
     // Idle counts from the last message of it this node relayed (see `Msg`).
     client.last_spoke.store(now, Ordering::Relaxed);
     let modes = UserModes {
@@ -402,9 +409,12 @@ fn renamed(server: &Server, cluster: &Cluster, node: &str, uid: u64, nick: &str)
 }
 
 /// Takes a remote user out of the cluster's maps.
-fn forget(cluster: &Cluster, node: &str, uid: u64) -> Option<Arc<Client>> {
+fn forget(server: &Server, cluster: &Cluster, node: &str, uid: u64) -> Option<Arc<Client>> {
     let (_, client) = cluster.remotes.remove(&(node.to_owned(), uid))?;
     cluster.origins.remove(&client.id);
+    if !client.ip.is_unspecified() {
+        cluster.count_remote_ip(server.ip_key(client.ip), true);
+    }
     Some(client)
 }
 
@@ -705,7 +715,7 @@ fn node_down(server: &Server, cluster: &Cluster, node: String) {
     tracing::info!(%node, users = users.len(), "cluster: a node left the network");
     cluster.homes.remove(&node);
     for (node, uid) in users {
-        if let Some(c) = forget(cluster, &node, uid) {
+        if let Some(c) = forget(server, cluster, &node, uid) {
             membership::remove_client(server, &c, SPLIT_REASON);
         }
     }

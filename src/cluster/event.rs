@@ -43,6 +43,10 @@ pub enum Event {
         /// Unix time the user connected (WHOIS `317`).
         #[serde(default, skip_serializing_if = "is_zero")]
         signon: i64,
+        /// The address it connected from (`limits.max_per_ip` counts the
+        /// network's users).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<std::net::IpAddr>,
     },
     /// A user changed nick (already claimed in Redis by the same script).
     #[serde(rename = "N")]

@@ -53,6 +53,9 @@ pub struct Cluster {
     origins: DashMap<ClientId, (String, u64)>,
     /// Each node's server name and description, as its users' WHOIS shows.
     homes: DashMap<String, Arc<(String, String)>>,
+    /// Users of other nodes by the unit of address `limits.max_per_ip`
+    /// counts (their User event's address).
+    remote_ips: DashMap<crate::state::ipkey::IpKey, usize>,
     /// Stops the heartbeat.
     stop: watch::Sender<bool>,
     /// Set once this node announced its departure.
@@ -411,12 +414,30 @@ impl Cluster {
             remotes: DashMap::new(),
             origins: DashMap::new(),
             homes: DashMap::new(),
+            remote_ips: DashMap::new(),
             stop: watch::channel(false).0,
             left: AtomicBool::new(false),
             claims: AtomicUsize::new(0),
             applied: watch::channel(String::new()).0,
             progress: Arc::default(),
             servers: Arc::default(),
+        }
+    }
+
+    /// How many users of other nodes connected from `key`.
+    pub fn remote_users_at(&self, key: crate::state::ipkey::IpKey) -> usize {
+        self.remote_ips.get(&key).map_or(0, |n| *n)
+    }
+
+    /// Counts a user of another node at `key` (`gone`: no longer).
+    fn count_remote_ip(&self, key: crate::state::ipkey::IpKey, gone: bool) {
+        if gone {
+            if let Some(mut n) = self.remote_ips.get_mut(&key) {
+                *n = n.saturating_sub(1);
+            }
+            self.remote_ips.remove_if(&key, |_, n| *n == 0);
+        } else {
+            *self.remote_ips.entry(key).or_insert(0) += 1;
         }
     }
 
@@ -721,6 +742,7 @@ fn user_event(server: &Server, client: &Client, node: &str, uid: u64) -> Event {
         server: home,
         info: home_info,
         signon: client.signon,
+        ip: (!client.ip.is_unspecified()).then_some(client.ip),
     }
 }
 

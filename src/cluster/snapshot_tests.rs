@@ -36,6 +36,7 @@ fn user(node: &str, uid: u64, nick: &str, modes: &str) -> Event {
         server,
         info,
         signon: 1000,
+        ip: Some("192.0.2.1".parse().unwrap()),
     }
 }
 

@@ -65,7 +65,8 @@ pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         let text = format!("is a bot on {}", cfg.server.network);
         ctx.numeric(RPL_WHOISBOT, &[&nick, &text]);
     }
-    if who.id == ctx.client.id || ctx.client.is_oper() {
+    // A user of another node of an earlier release came without its address.
+    if (who.id == ctx.client.id || ctx.client.is_oper()) && !who.ip.is_unspecified() {
         let host_text = format!("is connecting from {user}@{host} {}", who.ip);
         ctx.numeric(RPL_WHOISHOST, &[&nick, &host_text]);
         let modes_text = format!("is using modes {}", modes.to_mode_string());

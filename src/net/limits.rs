@@ -54,8 +54,12 @@ pub fn admit(server: &Server, cfg: &Config, rates: &RateTable, ip: IpAddr) -> Re
     if !exempt && !rates.allow(key, cfg.limits.connects_per_minute, Instant::now()) {
         return refuse("Too many connections from your address in the last minute, try again later");
     }
+    // On a node of a cluster the address's users on the other nodes count
+    // too (as of the log: two nodes admitting at the same instant may each
+    // take the last place).
+    let elsewhere = if exempt { 0 } else { server.cluster().map_or(0, |c| c.remote_users_at(key)) };
     let mut n = server.per_ip.entry(key).or_insert(0);
-    if !exempt && *n >= cfg.limits.max_per_ip {
+    if !exempt && *n + elsewhere >= cfg.limits.max_per_ip {
         drop(n);
         return refuse("Too many connections from your address");
     }
