@@ -306,13 +306,14 @@ class BanterdController(BaseServerController, DirectoryBasedController):
         self._write_config()
         self._faketime = faketime if faketime and shutil.which("faketime") else None
         self.faketime_enabled = self._faketime is not None
-        if CLUSTER:
-            self._start_cluster_peers()
-        self._start()
         try:
+            if CLUSTER:
+                self._start_cluster_peers()
+            self._start()
             self.wait_for_port()
         except Exception:
             self._raise_if_unsupported(websocket_port is not None)
+            self._print_log_tails()
             raise
 
     def _start(self) -> None:
@@ -389,6 +390,17 @@ class BanterdController(BaseServerController, DirectoryBasedController):
         for log in self._peer_logs:
             log.close()
         self._peers, self._peer_logs = [], []
+
+    def _print_log_tails(self) -> None:
+        """Print the end of each server log of this test (node A's, and with
+        BANTERD_CLUSTER node B's and Redis's): pytest keeps it with the
+        failure, while the test's directory is deleted."""
+        assert self.directory
+        for name in ("banterd.log", "banterd-b.log", "redis.log"):
+            path = self.directory / name
+            if path.is_file():
+                lines = path.read_text(errors="replace").splitlines()[-15:]
+                print(f"---- last lines of {name} ----", *lines, sep="\n")
 
     def _raise_if_unsupported(self, websocket: bool) -> None:
         """A banterd without a WebSocket transport refuses the [[websocket]]
