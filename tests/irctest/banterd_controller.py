@@ -12,8 +12,12 @@ database and logs go there too) from what the test asks for:
 * ``password``: ``[server] password``, the server password PASS must give;
 * ``ssl``: the port becomes a ``[tls]`` listener with a self-signed certificate;
 * ``run_services``: nothing to start, banterd has accounts built in;
-* ``faketime``: the server runs under ``faketime`` when it is installed (only the
-  wall clock is faked: banterd's timers use the monotonic clock);
+* ``faketime``: the server runs with libfaketime preloaded and ``FAKETIME`` set
+  to it, when the library is installed (only the wall clock is faked:
+  banterd's timers use the monotonic clock). Not through the ``faketime``
+  wrapper: it names a semaphore and shared memory after its process id,
+  leaves them behind when killed, and once a process id came round again it
+  refused to start (``faketime: sem_open: File exists``), failing a test;
 * websocket ports: a ``[[websocket]]`` listener; when the banterd being tested
   does not know that section, the test is skipped as not implemented;
 * ``TestCaseControllerConfig``: REGISTER before connect and e-mail requirements.
@@ -37,7 +41,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import shutil
 import socket
 import subprocess
 import time
@@ -52,6 +55,8 @@ from irctest.basecontrollers import (
 from irctest.specifications import Capabilities, OptionalBehaviors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Debian's faketime package: /usr/lib/<triplet>/faketime/libfaketime.so.1.
+LIBFAKETIME: Optional[Path] = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 DEFAULT_BIN = REPO_ROOT / "target" / "release" / "banterd"
 
 # What every test gets: the server name and oper block the suite asserts, no
@@ -304,7 +309,7 @@ class BanterdController(BaseServerController, DirectoryBasedController):
             websocket_port=websocket_port,
         )
         self._write_config()
-        self._faketime = faketime if faketime and shutil.which("faketime") else None
+        self._faketime = faketime if faketime and LIBFAKETIME else None
         self.faketime_enabled = self._faketime is not None
         try:
             if CLUSTER:
@@ -320,8 +325,9 @@ class BanterdController(BaseServerController, DirectoryBasedController):
         assert self.directory
         cmd: List[str] = []
         env = dict(os.environ)
-        if self._faketime:
-            cmd = ["faketime", "-f", self._faketime]
+        if self._faketime and LIBFAKETIME:
+            env["LD_PRELOAD"] = str(LIBFAKETIME)
+            env["FAKETIME"] = self._faketime
             # banterd's keep-alive and registration timers run on the monotonic
             # clock; speeding that up would time clients out mid-test
             env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
