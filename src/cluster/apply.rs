@@ -330,7 +330,7 @@ fn introduce(server: &Arc<Server>, cluster: &Cluster, node: String, uid: u64, wh
     let ip = who.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let client = Arc::new(Client::new(id, ip, 0, false, 8192, signon));
     if !ip.is_unspecified() {
-        cluster.count_remote_ip(server.ip_key(ip), false);
+        cluster.count_remote_ip(server.ip_key(ip));
     }
     // Idle counts from the last message of it this node relayed (see `Msg`).
     client.last_spoke.store(now, Ordering::Relaxed);
@@ -413,7 +413,7 @@ fn forget(server: &Server, cluster: &Cluster, node: &str, uid: u64) -> Option<Ar
     let (_, client) = cluster.remotes.remove(&(node.to_owned(), uid))?;
     cluster.origins.remove(&client.id);
     if !client.ip.is_unspecified() {
-        cluster.count_remote_ip(server.ip_key(client.ip), true);
+        cluster.uncount_remote_ip(server.ip_key(client.ip));
     }
     Some(client)
 }

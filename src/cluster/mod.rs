@@ -96,7 +96,7 @@ pub async fn start(server: &Arc<Server>, store: &str) -> Result<(), String> {
     let name = cfg.node_name.clone().unwrap_or_else(default_name);
     let node = format!("{name}:{:08x}", rand::random::<u32>());
     let config = server.config();
-    let settings = shared_settings(&config, store);
+    let settings = shared_settings(server, store);
     let me = (config.server.name.clone(), config.server.description.clone());
     let (client, mut manager) = join(&url, &node, cfg.ttl_ms, &settings, &me).await?;
     let (jobs, queue) = mpsc::unbounded_channel();
@@ -228,12 +228,12 @@ fn evicting((limit, policy): (u64, String)) -> Option<String> {
 /// hid from LIST and NAMES a channel public on the other, tried). A node
 /// with `separate_stores` skips the store's check. Values are compared in
 /// a canonical form (flags sorted, names folded and sorted).
-fn shared_settings(config: &crate::config::Config, store: &str) -> Vec<(&'static str, String)> {
+fn shared_settings(server: &Server, store: &str) -> Vec<(&'static str, String)> {
+    let config = server.config();
     let mut flags: Vec<char> = config.channels.default_modes.chars().collect();
     flags.sort_unstable();
     flags.dedup();
-    let casemap = crate::state::casemap::Casemap::from_name(&config.server.casemapping);
-    let mut permanent: Vec<String> = config.channels.permanent.iter().map(|c| casemap.fold(c)).collect();
+    let mut permanent: Vec<String> = config.channels.permanent.iter().map(|c| server.fold(c)).collect();
     permanent.sort();
     permanent.dedup();
     let mut settings = vec![
@@ -429,16 +429,14 @@ impl Cluster {
         self.remote_ips.get(&key).map_or(0, |n| *n)
     }
 
-    /// Counts a user of another node at `key` (`gone`: no longer).
-    fn count_remote_ip(&self, key: crate::state::ipkey::IpKey, gone: bool) {
-        if gone {
-            if let Some(mut n) = self.remote_ips.get_mut(&key) {
-                *n = n.saturating_sub(1);
-            }
-            self.remote_ips.remove_if(&key, |_, n| *n == 0);
-        } else {
-            *self.remote_ips.entry(key).or_insert(0) += 1;
-        }
+    /// Counts a user of another node at `key`.
+    fn count_remote_ip(&self, key: crate::state::ipkey::IpKey) {
+        *self.remote_ips.entry(key).or_insert(0) += 1;
+    }
+
+    /// A user of another node at `key` is gone.
+    fn uncount_remote_ip(&self, key: crate::state::ipkey::IpKey) {
+        crate::state::ipkey::count_down(&self.remote_ips, key);
     }
 
     /// Whether `id` is a user of another node.

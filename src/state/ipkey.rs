@@ -30,6 +30,14 @@ impl IpKey {
     }
 }
 
+/// Takes one off `key`'s count in `counts`, forgetting the key at zero.
+pub fn count_down(counts: &dashmap::DashMap<IpKey, usize>, key: IpKey) {
+    if let Some(mut n) = counts.get_mut(&key) {
+        *n = n.saturating_sub(1);
+    }
+    counts.remove_if(&key, |_, n| *n == 0);
+}
+
 impl std::fmt::Display for IpKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.addr {

@@ -399,11 +399,7 @@ impl Server {
     /// Gives back one admitted connection's slots: in the per-address count
     /// and in the total.
     pub fn release_ip(&self, ip: IpAddr) {
-        let key = self.ip_key(ip);
-        if let Some(mut n) = self.per_ip.get_mut(&key) {
-            *n = n.saturating_sub(1);
-        }
-        self.per_ip.remove_if(&key, |_, n| *n == 0);
+        ipkey::count_down(&self.per_ip, self.ip_key(ip));
         let _ = self.connections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
