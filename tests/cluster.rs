@@ -7,7 +7,9 @@
 mod common;
 
 use common::redis::Redis;
-use common::{command_of, cs, params_of, pg, with_caps, with_caps_and_pass, Client, Server, BASE_CONFIG, WAIT};
+use common::{
+    command_of, cs, listening_port, params_of, pg, with_caps, with_caps_and_pass, Client, Server, BASE_CONFIG, WAIT,
+};
 use std::time::{Duration, Instant};
 
 /// The config of a node of the network on `redis`, named `name`; `ttl_ms` is
@@ -1369,9 +1371,7 @@ fn logged(s: &Server, what: &str) -> String {
 
 /// The port `s` listens on after it restarted itself (its log says so again).
 fn relistened(s: &Server) -> u16 {
-    let line = logged(s, "listening on 127.0.0.1:");
-    let rest = line.split("listening on 127.0.0.1:").nth(1).expect("port");
-    rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("port")
+    listening_port(&logged(s, "listening on 127.0.0.1:")).expect("port")
 }
 
 #[test]

@@ -259,8 +259,8 @@ fn a_server_on_postgres_restarts_itself() {
         let line = server.log.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}: {logged:#?}"));
         assert!(!line.contains("panicked"), "{line}");
         // The first start's "listening on" was read by Server::start.
-        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u16>().expect("port");
+        if let Some(port) = listening_port(&line) {
+            break port;
         }
         logged.push(line);
     };

@@ -36,6 +36,13 @@ name = "admin"
 password = "adminpass"
 "#;
 
+/// The port of a `listening on 127.0.0.1:PORT` log line (text or JSON: the
+/// digits that follow); None for any other line.
+pub fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("listening on 127.0.0.1:").nth(1)?;
+    Some(rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("port"))
+}
+
 /// A running banterd.
 pub struct Server {
     pub child: Child,
@@ -95,10 +102,8 @@ impl Server {
         let port = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).expect("banterd did not say where it listens");
-            if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-                // Text or JSON log lines: the port is the digits that follow.
-                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                break digits.parse::<u16>().expect("port");
+            if let Some(port) = listening_port(&line) {
+                break port;
             }
         };
         Server { child, port, dir, log: rx }
