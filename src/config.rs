@@ -506,6 +506,37 @@ impl Default for ServerConfig {
     }
 }
 
+impl LimitsConfig {
+    /// The limits every node of a cluster must share, by config name: what
+    /// the network's names, texts and lists may hold (clients read them in
+    /// ISUPPORT, and a node applies what another allowed).
+    pub fn shared(&self) -> [(&'static str, usize); 7] {
+        [
+            ("limits.nick_len", self.nick_len),
+            ("limits.channel_len", self.channel_len),
+            ("limits.topic_len", self.topic_len),
+            ("limits.kick_len", self.kick_len),
+            ("limits.away_len", self.away_len),
+            ("limits.realname_len", self.realname_len),
+            ("limits.max_list_entries", self.max_list_entries),
+        ]
+    }
+
+    /// Takes `other`'s [`shared`](Self::shared) limits (REHASH on a node of
+    /// a cluster); returns whether any differed.
+    pub fn keep_shared(&mut self, other: &LimitsConfig) -> bool {
+        let differed = self.shared() != other.shared();
+        self.nick_len = other.nick_len;
+        self.channel_len = other.channel_len;
+        self.topic_len = other.topic_len;
+        self.kick_len = other.kick_len;
+        self.away_len = other.away_len;
+        self.realname_len = other.realname_len;
+        self.max_list_entries = other.max_list_entries;
+        differed
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {

@@ -283,6 +283,51 @@ fn a_node_with_other_channel_defaults_cannot_join() {
     assert!(dave.expect("324").ends_with(" :+nt"));
 }
 
+/// `config` with `lines` added to its `[limits]` section.
+fn with_limits(config: &str, lines: &str) -> String {
+    config.replacen("\n[limits]\n", &format!("\n[limits]\n{lines}\n"), 1)
+}
+
+#[test]
+fn a_node_with_other_limits_network_name_or_event_format_cannot_join() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let a = node(&redis, "a");
+    let mut alice = a.client("alice");
+    alice.send("JOIN #c");
+    alice.expect("366");
+    // B would show A's 20-character nicks under NICKLEN=12, and hold A's
+    // bans beyond its MAXLIST while its own ops could add none.
+    let b = with_limits(&node_config(&redis, "b", ttl, None), "nick_len = 12\nmax_list_entries = 3");
+    let (status, stderr) = refused(&b, "a node with other limits");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r#"limits.nick_len is "12" here but "30" on the network"#), "{stderr}");
+    assert!(stderr.contains(r#"limits.max_list_entries is "3" here but "100" on the network"#), "{stderr}");
+    let c = node_config(&redis, "c", ttl, None).replacen("network = \"TestNet\"", "network = \"OtherNet\"", 1);
+    let (status, stderr) = refused(&c, "a node of another network name");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r#"server.network is "OtherNet" here but "TestNet" on the network"#), "{stderr}");
+    // A release whose events are encoded otherwise: as if the network's log
+    // were written by one.
+    redis.command(&["HSET", "banter:network", "events", "0"]).expect("HSET");
+    let (status, stderr) = refused(&node_config(&redis, "d", ttl, None), "a node of another event format");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(r#"events is "1" here but "0" on the network"#), "{stderr}");
+    redis.command(&["HSET", "banter:network", "events", "1"]).expect("HSET");
+    assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "none joined");
+    // The same limits join; a REHASH does not change them on one node.
+    let e_config = node_config(&redis, "e", ttl, None);
+    let e = Server::start_with(&e_config);
+    let mut erin = e.client("erin");
+    wait_member(&mut erin, "#c", "alice");
+    std::fs::write(e.dir.path().join("banterd.toml"), with_limits(&e_config, "nick_len = 12")).expect("config");
+    e.signal("HUP");
+    logged(&e, "[limits] lengths or max_list_entries changed");
+    erin.send("VERSION");
+    let (line, _) = erin.expect_where("NICKLEN in 005", |l| command_of(l) == "005" && l.contains(" NICKLEN="));
+    assert!(line.contains(" NICKLEN=30 "), "{line}");
+}
+
 #[test]
 fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
     let redis = Redis::start();

@@ -7,6 +7,11 @@ use crate::proto::line::Line;
 use crate::state::registration::RegistrationChange;
 use serde::{Deserialize, Serialize};
 
+/// The version of this encoding of events (and of the snapshots made of
+/// them), compared when a node joins: a release that changes it must not
+/// join a network whose log another release wrote.
+pub const FORMAT: &str = "1";
+
 /// One change the other nodes must see. On the wire the variant's short
 /// name is the one key of an object holding its fields (`{"J":{...}}`):
 /// serde decodes that straight into the variant, where a tag among the

@@ -225,7 +225,13 @@ fn evicting((limit, policy): (u64, String)) -> Option<String> {
 /// gives a channel it learns of from the log its own `default_modes`, and
 /// keeps or drops an empty one by its own `permanent` list, so nodes that
 /// differ there would disagree about a channel's modes (`+s` on one node
-/// hid from LIST and NAMES a channel public on the other, tried). A node
+/// hid from LIST and NAMES a channel public on the other, tried). The
+/// network's name and the [shared limits](crate::config::LimitsConfig::shared)
+/// are what every client reads in ISUPPORT: with `nick_len` 30 on one node
+/// and 12 on the other, the second showed 21-character nicks under
+/// `NICKLEN=12`, and held 6 bans under `MAXLIST=beI:3` that its own ops
+/// could not add to (tried). `events` is the encoding of the log
+/// ([`event::FORMAT`]). A node
 /// with `separate_stores` skips the store's check. Values are compared in
 /// a canonical form (flags sorted, names folded and sorted).
 fn shared_settings(server: &Server, store: &str) -> Vec<(&'static str, String)> {
@@ -237,10 +243,13 @@ fn shared_settings(server: &Server, store: &str) -> Vec<(&'static str, String)> 
     permanent.sort();
     permanent.dedup();
     let mut settings = vec![
+        ("events", event::FORMAT.to_owned()),
+        ("server.network", config.server.network.clone()),
         ("server.casemapping", config.server.casemapping.clone()),
         ("channels.default_modes", flags.into_iter().collect()),
         ("channels.permanent", permanent.join(" ")),
     ];
+    settings.extend(config.limits.shared().map(|(name, value)| (name, value.to_string())));
     if !config.cluster.separate_stores {
         settings.push(("store", store.to_owned()));
     }

@@ -197,7 +197,8 @@ impl Server {
     /// the TLS certificate and key (the next handshake uses them, so a renewed
     /// certificate is picked up). Settings that need a restart (listeners,
     /// casemapping, data_dir, store.url, ipv6_prefix, `[[websocket]]` blocks,
-    /// and on a node of a cluster `[cluster]` and `[channels]`) keep their running
+    /// and on a node of a cluster `[cluster]`, `[channels]`, server.network and the
+    /// [shared limits](crate::config::LimitsConfig::shared)) keep their running
     /// values. An invalid
     /// file, or TLS files that do not load, change nothing: the error says why.
     pub fn rehash(self: &Arc<Self>) -> Result<(), String> {
@@ -223,11 +224,25 @@ impl Server {
         }
         fresh.store = old.store.clone();
         fresh.cluster = old.cluster.clone();
-        // A node of a cluster shares its channel settings with the network
-        // (checked when it joins): changing them on one node would split it.
-        if old.cluster.redis_url.is_some() && fresh.channels != old.channels {
-            tracing::warn!("[channels] changed: on a node of a cluster it stays as the network has it until a restart");
-            fresh.channels = old.channels.clone();
+        // A node of a cluster shares these with the network (checked when it
+        // joins): changing them on one node would split it.
+        if old.cluster.redis_url.is_some() {
+            if fresh.channels != old.channels {
+                tracing::warn!(
+                    "[channels] changed: on a node of a cluster it stays as the network has it until a restart"
+                );
+                fresh.channels = old.channels.clone();
+            }
+            if fresh.limits.keep_shared(&old.limits) {
+                tracing::warn!(
+                    "[limits] lengths or max_list_entries changed: on a node of a cluster they stay as the network has \
+                     them until a restart"
+                );
+            }
+            if fresh.server.network != old.server.network {
+                tracing::warn!("server.network changed: on a node of a cluster it stays until a restart");
+                fresh.server.network = old.server.network.clone();
+            }
         }
         fresh.server.worker_threads = old.server.worker_threads;
         fresh.limits.ipv6_prefix = old.limits.ipv6_prefix;
