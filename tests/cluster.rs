@@ -120,8 +120,12 @@ fn try_register(c: &mut Client, nick: &str, realname: &str) -> String {
 /// and stderr once it exits (it must within WAIT: `what` says what should
 /// not have started).
 fn refused(config: &str, what: &str) -> (std::process::ExitStatus, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("banterd.toml");
+    refused_in(tempfile::tempdir().expect("tempdir").path(), config, what)
+}
+
+/// [`refused`] with `dir` as the data dir.
+fn refused_in(dir: &std::path::Path, config: &str, what: &str) -> (std::process::ExitStatus, String) {
+    let path = dir.join("banterd.toml");
     std::fs::write(&path, config).expect("config");
     let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
         .arg("--config")
@@ -129,7 +133,7 @@ fn refused(config: &str, what: &str) -> (std::process::ExitStatus, String) {
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -176,6 +180,38 @@ fn a_node_with_a_store_of_its_own_cannot_join_unless_told_it_may() {
     alice.send("PRIVMSG dave :hello");
     let line = dave.expect("PRIVMSG");
     assert!(line.starts_with(":alice!") && line.ends_with("PRIVMSG dave :hello"), "{line}");
+}
+
+#[test]
+fn a_copy_of_a_nodes_sqlite_store_cannot_join_while_that_node_is_up() {
+    let redis = Redis::start();
+    // A network on A's SQLite file (no [store] url, no separate_stores).
+    let a = Server::start_with(&cluster_config(&redis, "a", 1500));
+    let mut alice = a.client("alice");
+    alice.send("REGISTER alice * hunter2hunter2");
+    alice.expect_where("REGISTER SUCCESS", |l| l.contains("REGISTER SUCCESS"));
+    // Its data dir copied: the copy has the store's identity, and B on it
+    // would let a second "alice" register there.
+    let copy = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(a.dir.path()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("banter.db")) {
+            std::fs::copy(&path, copy.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let began = Instant::now();
+    let (status, stderr) = refused_in(copy.path(), &cluster_config(&redis, "b", 1500), "a node on a copied store");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("node a:") && stderr.contains("is up on the same SQLite store"), "{stderr}");
+    assert!(began.elapsed() >= Duration::from_millis(1500), "it waited for A to lapse first");
+    assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
+    // A killed and started again under another name on its own file (the
+    // default name has the pid): it waits for its earlier life to lapse and
+    // joins, with alice's account.
+    let dir = a.crash();
+    let a2 = Server::start_in(dir, &cluster_config(&redis, "a2", 1500));
+    let (end, _again) = sasl_plain(a2.port, "alice", "alice", "hunter2hunter2");
+    assert_eq!(command_of(&end), "903", "{end}");
 }
 
 /// `config` (ending in its `[cluster]` section) with a `[channels]` section

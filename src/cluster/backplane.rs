@@ -320,33 +320,43 @@ return differ
 }
 
 /// Registers `node` as up (its liveness key and its membership) with its
-/// `server` name and description (see [`SERVERS`]), in one transaction (a
-/// heartbeat's [`servers_script`] between the two would drop the entry of
-/// a node not yet a member).
+/// `server` name and description (see [`SERVERS`]), in one step (a
+/// heartbeat's [`servers_script`] between them would drop the entry of a
+/// node not yet a member). With `sole` (the network's store is one node's
+/// SQLite file) a live node of another name refuses it instead: that node
+/// is returned, and nothing is registered.
 pub async fn register(
     con: &mut ConnectionManager,
     node: &str,
     ttl_ms: u64,
     server: &(String, String),
-) -> redis::RedisResult<()> {
-    redis::pipe()
-        .atomic()
-        .cmd("HSET")
-        .arg(SERVERS)
+    sole: bool,
+) -> redis::RedisResult<Option<String>> {
+    let script = redis::Script::new(
+        r#"
+if ARGV[4] == '1' then
+  local mine = string.match(ARGV[1], '^(.*):[^:]*$')
+  for _, other in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    if string.match(other, '^(.*):[^:]*$') ~= mine and redis.call('EXISTS', ARGV[5] .. other) == 1 then
+      return other
+    end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SET', ARGV[5] .. ARGV[1], 1, 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return false
+"#,
+    );
+    script
+        .key(SERVERS)
+        .key(NODES)
         .arg(node)
-        .arg(format!("{}\t{}", server.0, server.1))
-        .ignore()
-        .cmd("SET")
-        .arg(format!("{ALIVE}{node}"))
-        .arg(1)
-        .arg("PX")
         .arg(ttl_ms)
-        .ignore()
-        .cmd("SADD")
-        .arg(NODES)
-        .arg(node)
-        .ignore()
-        .query_async(con)
+        .arg(format!("{}\t{}", server.0, server.1))
+        .arg(if sole { "1" } else { "0" })
+        .arg(ALIVE)
+        .invoke_async(con)
         .await
 }
 

@@ -36,7 +36,7 @@ pub use event::{Event, ModeChange, WireLine};
 use redis::aio::ConnectionManager;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// This node's part in the network.
@@ -177,27 +177,68 @@ async fn join(
 ) -> Result<(redis::Client, ConnectionManager), String> {
     let client = backplane::open(url)?;
     let mut pause = Duration::from_millis(250);
+    let lapse = Duration::from_millis(ttl_ms) + Duration::from_secs(1);
+    let mut sole_since = None;
     loop {
         let tried = async {
             let mut manager = backplane::manager(&client).await?;
             if let Some(refused) = evicting(backplane::eviction(&mut manager).await?) {
-                return Ok((manager, Err(refused)));
+                return Ok((manager, Err(Refused::Settings(refused))));
             }
             let differ = backplane::agree(&mut manager, settings).await?;
             if !differ.is_empty() {
-                return Ok((manager, Err(disagreement(settings, &differ))));
+                return Ok((manager, Err(Refused::Settings(disagreement(settings, &differ)))));
             }
-            backplane::register(&mut manager, node, ttl_ms, me).await?;
-            Ok::<_, redis::RedisError>((manager, Ok(())))
+            let sole = sole_store(settings);
+            match backplane::register(&mut manager, node, ttl_ms, me, sole).await? {
+                None => Ok::<_, redis::RedisError>((manager, Ok(()))),
+                Some(other) => Ok((manager, Err(Refused::SharedSqlite(other)))),
+            }
         };
         match tried.await {
             Ok((manager, Ok(()))) => return Ok((client, manager)),
-            Ok((_, Err(refused))) => return Err(refused),
+            // The earlier life of a node restarted under another name (the
+            // default one has the pid) lapses within its TTL; a copy of the
+            // data dir stays.
+            Ok((_, Err(Refused::SharedSqlite(other))))
+                if sole_since.get_or_insert_with(Instant::now).elapsed() < lapse =>
+            {
+                tracing::warn!(%other, "cluster: another node is up on this node's SQLite store; waiting for it to lapse");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            Ok((_, Err(Refused::Settings(why)))) => return Err(why),
+            Ok((_, Err(Refused::SharedSqlite(other)))) => return Err(shared_sqlite(&other)),
             Err(e) => tracing::warn!(error = %e, %url, "cluster: cannot join the network yet; trying again"),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
+}
+
+/// What keeps a node that reached Redis from joining.
+enum Refused {
+    /// Its settings or the Redis (the reason): it never will.
+    Settings(String),
+    /// Another node, named, is up on its SQLite store.
+    SharedSqlite(String),
+}
+
+/// Whether the network's store is this node's SQLite file (no
+/// `separate_stores`, and the store's check passed): then no other node may
+/// be up on it, since SQLite is one file that one banterd opens.
+fn sole_store(settings: &[(&str, String)]) -> bool {
+    settings.iter().any(|(name, value)| *name == "store" && value.starts_with(crate::store::SQLITE_IDENTITY))
+}
+
+/// Why a node cannot join while `other`, of another name, is up on the
+/// same SQLite store.
+fn shared_sqlite(other: &str) -> String {
+    format!(
+        "this node cannot join the network: node {other} is up on the same SQLite store (a copy of its data \
+         dir keeps the store's identity, and two nodes on two copies would each register the same account \
+         names); a network of several nodes shares one PostgreSQL database ([store] url)"
+    )
 }
 
 /// Why this node will not use a Redis that may evict keys when full

@@ -152,6 +152,9 @@ pub enum ChangeOutcome {
     TooMany,
 }
 
+/// How a SQLite store's [identity](Store::identity) begins.
+pub const SQLITE_IDENTITY: &str = "SQLite";
+
 /// The durable store: accounts ([`AccountStore`]), persistent channels,
 /// history. Blocking; see the module docs.
 pub trait Store: AccountStore {

@@ -325,6 +325,6 @@ impl Store for Sqlite {
             .main()
             .query_row("SELECT id FROM store_identity", [], |r| r.get(0))
             .map_err(|e| format!("{MAIN_FILE}: reading the store's identity: {e}"))?;
-        Ok(format!("SQLite {id}"))
+        Ok(format!("{} {id}", super::SQLITE_IDENTITY))
     }
 }
