@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::http::{logged_port, scrape, value};
 use common::redis::Redis;
 use common::{
     command_of, cs, listening_port, params_of, pg, with_caps, with_caps_and_pass, Client, Server, BASE_CONFIG, WAIT,
@@ -281,6 +282,65 @@ fn a_node_does_not_join_through_a_redis_that_evicts_keys() {
     let a = node(&redis, "a");
     let _alice = a.client("alice");
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"));
+}
+
+/// Scrapes `port` until `pred` holds of the samples (another node's
+/// change, or the next eviction check, has come); returns them.
+fn scrape_until(
+    port: u16,
+    what: &str,
+    pred: impl Fn(&std::collections::HashMap<String, f64>) -> bool,
+) -> std::collections::HashMap<String, f64> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let samples = scrape(port);
+        if pred(&samples) {
+            return samples;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {samples:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_nodes_metrics_show_its_part_in_the_network_and_a_redis_that_may_evict() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let metrics = "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+    let a = Server::start_with(&format!("{}{metrics}", node_config(&redis, "a", ttl, None)));
+    let port = logged_port(&a, "serving metrics on http://");
+    let b = node(&redis, "b");
+    let mut alice = a.client("alice");
+    let mut bob = b.client("bob");
+    alice.send("JOIN #m");
+    alice.expect("366");
+    meet(&mut alice, &mut bob, "#m");
+    for i in 0..5 {
+        bob.send(&format!("PRIVMSG #m :{i}"));
+    }
+    alice.expect_where("the last message", |l| l.ends_with("PRIVMSG #m :4"));
+    let m = scrape_until(port, "two nodes and bob", |m| {
+        value(m, "banter_cluster_nodes") == 2.0 && value(m, "banter_cluster_remote_users") == 1.0
+    });
+    // alice's User and Join at least, both read back, and bob's User, Join
+    // and messages (one event may carry several lines to one channel).
+    assert!(value(&m, "banter_cluster_events_published_total") >= 2.0, "{m:?}");
+    assert!(value(&m, "banter_cluster_events_read_total") >= 5.0, "{m:?}");
+    assert_eq!(value(&m, "banter_cluster_events_unpublished"), 0.0);
+    assert_eq!(value(&m, "banter_cluster_redis_may_evict"), 0.0);
+    // An operator lets Redis evict after the nodes joined.
+    redis.command(&["CONFIG", "SET", "maxmemory", "1gb"]).expect("CONFIG SET");
+    redis.command(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).expect("CONFIG SET");
+    let line = logged(&a, "Redis may now evict keys");
+    assert!(line.contains("ERROR") && line.contains("allkeys-lru"), "{line}");
+    scrape_until(port, "may evict", |m| value(m, "banter_cluster_redis_may_evict") == 1.0);
+    redis.command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]).expect("CONFIG SET");
+    logged(&a, "no longer evicts");
+    scrape_until(port, "no eviction", |m| value(m, "banter_cluster_redis_may_evict") == 0.0);
+    // A single node shows none of them.
+    let alone = Server::start_with(&format!("{BASE_CONFIG}{metrics}"));
+    let samples = scrape(logged_port(&alone, "serving metrics on http://"));
+    assert!(!samples.keys().any(|k| k.starts_with("banter_cluster_")), "{samples:?}");
 }
 
 #[test]

@@ -225,6 +225,16 @@ impl Progress {
         self.settled.fetch_add(n, Ordering::SeqCst);
     }
 
+    /// Events appended to the log so far.
+    pub fn appended(&self) -> u64 {
+        self.appended.load(Ordering::SeqCst)
+    }
+
+    /// Events handed to the publisher that it is not done with.
+    pub fn unsettled(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst).saturating_sub(self.settled.load(Ordering::SeqCst))
+    }
+
     /// Whether every event handed to the publisher is settled, and every
     /// one appended has been read back.
     pub fn caught_up(&self) -> bool {
@@ -610,7 +620,14 @@ pub struct Heartbeat {
     pub applied: tokio::sync::watch::Receiver<String>,
     /// Set to every node's server name and description at each beat.
     pub servers: Arc<std::sync::RwLock<Vec<Link>>>,
+    /// Set every [`EVICTION_EVERY`] beats to whether Redis may evict keys.
+    pub may_evict: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Every how many heartbeats the eviction policy is read again: a node
+/// joins only through a Redis that never evicts, but an operator may change
+/// it later (CONFIG SET), and a node then says so loudly.
+pub const EVICTION_EVERY: u64 = 10;
 
 /// A node of the network as LINKS shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -671,13 +688,14 @@ pub async fn heartbeat(
     beat: Heartbeat,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<Lost> {
-    let Heartbeat { every, ttl_ms, grace, applied, servers: known } = beat;
+    let Heartbeat { every, ttl_ms, grace, applied, servers: known, may_evict } = beat;
     let list = servers_script();
     let reap = reap_script();
     let position = compact::position_script();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut answered = tokio::time::Instant::now();
+    let mut beats = 0u64;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -685,6 +703,10 @@ pub async fn heartbeat(
         }
         if *stop.borrow() {
             return None;
+        }
+        beats += 1;
+        if beats.is_multiple_of(EVICTION_EVERY) {
+            check_eviction(&mut con, grace, &may_evict).await;
         }
         let mut renewal = redis::pipe();
         renewal.cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms);
@@ -725,6 +747,25 @@ pub async fn heartbeat(
             Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reaper failed"),
             Err(_) => tracing::warn!("cluster: reaper got no answer"),
         }
+    }
+}
+
+/// Reads the eviction policy again and records it in `may_evict`; logs an
+/// error when Redis starts to allow eviction (and each time it is found so
+/// on a later beat: every [`EVICTION_EVERY`] beats), and when it stops.
+async fn check_eviction(con: &mut ConnectionManager, grace: Duration, may_evict: &std::sync::atomic::AtomicBool) {
+    let Ok(Ok((limit, policy))) = tokio::time::timeout(grace, eviction(con)).await else { return };
+    let now = limit > 0 && policy != "noeviction";
+    let before = may_evict.swap(now, Ordering::Relaxed);
+    if now {
+        tracing::error!(
+            maxmemory = limit,
+            %policy,
+            "cluster: the network's Redis may now evict keys when full: a claim, a liveness key or the log \
+             evicted would split the network; set maxmemory-policy noeviction"
+        );
+    } else if before {
+        tracing::info!("cluster: the network's Redis no longer evicts keys");
     }
 }
 

@@ -70,6 +70,28 @@ pub struct Cluster {
     progress: Arc<backplane::Progress>,
     /// The nodes of the network, this one included, as of the last heartbeat.
     servers: Arc<std::sync::RwLock<Vec<backplane::Link>>>,
+    /// Events read from the log since start-up (this node's own included).
+    events_read: std::sync::atomic::AtomicU64,
+    /// Whether the network's Redis may evict keys, as the heartbeat last
+    /// found (see [`evicting`]).
+    may_evict: Arc<AtomicBool>,
+}
+
+/// How this node's part in the network is going, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Nodes of the network, this one included (as of the last heartbeat).
+    pub nodes: usize,
+    /// Users of the other nodes.
+    pub remote_users: usize,
+    /// This node's events appended to the log.
+    pub published: u64,
+    /// This node's events not yet appended (waiting for Redis).
+    pub unpublished: u64,
+    /// Events read from the log, this node's own included.
+    pub read: u64,
+    /// Whether Redis may evict keys when full.
+    pub may_evict: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -149,7 +171,8 @@ pub async fn start(server: &Arc<Server>, store: &str) -> Result<(), String> {
     let every = Duration::from_millis(cfg.heartbeat_ms);
     let applied = cluster.applied.subscribe();
     let servers = cluster.servers.clone();
-    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied, servers };
+    let may_evict = cluster.may_evict.clone();
+    let beat = backplane::Heartbeat { every, ttl_ms: cfg.ttl_ms, grace, applied, servers, may_evict };
     let beat = backplane::heartbeat(manager, node, beat, cluster.stop.subscribe());
     let (for_beat, cluster_for_beat) = (server.clone(), cluster.clone());
     tokio::spawn(async move {
@@ -241,7 +264,7 @@ fn shared_sqlite(other: &str) -> String {
     )
 }
 
-/// Why this node will not use a Redis that may evict keys when full
+/// Why this node will not join through a Redis that may evict keys when full
 /// (`maxmemory` set with a policy other than `noeviction`): a nick claim, a
 /// channel claim or the log evicted would let two users hold one name or
 /// lose events, and a liveness key evicted (the `volatile-*` policies take
@@ -360,6 +383,7 @@ async fn follow(server: Arc<Server>, cluster: Arc<Cluster>, reading: Reading) {
                 let read = !batch.entries.is_empty();
                 for entry in batch.entries {
                     let events = apply::apply_entry(&server, &cluster, &entry, false);
+                    cluster.events_read.fetch_add(events, Ordering::Relaxed);
                     last = entry.id;
                     if compactor.count(events) {
                         compactor.snapshot(&server, &cluster, &last).await;
@@ -471,6 +495,20 @@ impl Cluster {
             applied: watch::channel(String::new()).0,
             progress: Arc::default(),
             servers: Arc::default(),
+            events_read: Default::default(),
+            may_evict: Arc::default(),
+        }
+    }
+
+    /// How this node's part in the network is going.
+    pub fn health(&self) -> Health {
+        Health {
+            nodes: self.node_count(),
+            remote_users: self.remote_count(),
+            published: self.progress.appended(),
+            unpublished: self.progress.unsettled(),
+            read: self.events_read.load(Ordering::Relaxed),
+            may_evict: self.may_evict.load(Ordering::Relaxed),
         }
     }
 

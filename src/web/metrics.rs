@@ -129,6 +129,9 @@ impl Collector for Scrape {
             let failed = st.failed.load(Ordering::Relaxed);
             counter(&mut e, "banter_history_write_failures", "Messages lost to failed history writes", failed)?;
         }
+        if let Some(cluster) = s.cluster() {
+            cluster_metrics(&mut e, cluster.health())?;
+        }
         let stores = [("history", &m.history_commit), ("channels", &m.channel_commit)];
         histograms(&mut e, "banter_store_commit_seconds", "Time to commit one batch to the store", &stores)?;
         {
@@ -137,6 +140,17 @@ impl Collector for Scrape {
         }
         process(&mut e, s.started)
     }
+}
+
+/// banter_cluster_*: a node of a cluster's part in the network.
+fn cluster_metrics(e: &mut DescriptorEncoder, h: crate::cluster::Health) -> Result<(), Error> {
+    gauge(e, "banter_cluster_nodes", "Nodes of the network, this one included", h.nodes as i64)?;
+    gauge(e, "banter_cluster_remote_users", "Users of the other nodes", h.remote_users as i64)?;
+    counter(e, "banter_cluster_events_published", "This node's events appended to the log", h.published)?;
+    let waiting = h.unpublished as i64;
+    gauge(e, "banter_cluster_events_unpublished", "This node's events waiting to be appended to the log", waiting)?;
+    counter(e, "banter_cluster_events_read", "Events read from the log, this node's own included", h.read)?;
+    gauge(e, "banter_cluster_redis_may_evict", "1 if the network's Redis may evict keys when full", h.may_evict as i64)
 }
 
 /// process_* as Prometheus' client libraries name them, from /proc/self.

@@ -2,6 +2,7 @@
 //! SQLite file in a temp dir, and a line-oriented IRC client over TCP.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod pg;
 pub mod redis;
 
