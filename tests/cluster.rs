@@ -117,15 +117,15 @@ fn try_register(c: &mut Client, nick: &str, realname: &str) -> String {
     command_of(&line).to_owned()
 }
 
-/// Starts banterd with `config` in a temp dir and returns its exit status
-/// and stderr once it exits (it must within WAIT: `what` says what should
-/// not have started).
-fn refused(config: &str, what: &str) -> (std::process::ExitStatus, String) {
-    refused_in(tempfile::tempdir().expect("tempdir").path(), config, what)
+/// Starts banterd with `config` in a temp dir; it must exit within WAIT
+/// (`what` says what should not have started) with a failure status and
+/// say each of `says` on stderr, which is returned.
+fn refused(config: &str, what: &str, says: &[&str]) -> String {
+    refused_in(tempfile::tempdir().expect("tempdir").path(), config, what, says)
 }
 
 /// [`refused`] with `dir` as the data dir.
-fn refused_in(dir: &std::path::Path, config: &str, what: &str) -> (std::process::ExitStatus, String) {
+fn refused_in(dir: &std::path::Path, config: &str, what: &str, says: &[&str]) -> String {
     let path = dir.join("banterd.toml");
     std::fs::write(&path, config).expect("config");
     let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_banterd"))
@@ -152,7 +152,11 @@ fn refused_in(dir: &std::path::Path, config: &str, what: &str) -> (std::process:
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut node.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
-    (status, stderr)
+    assert!(!status.success(), "{what}: {status}: {stderr}");
+    for said in says {
+        assert!(stderr.contains(said), "{what}: {said:?} not in {stderr}");
+    }
+    stderr
 }
 
 #[test]
@@ -163,15 +167,13 @@ fn a_node_with_a_store_of_its_own_cannot_join_unless_told_it_may() {
     let mut alice = a.client("alice");
     // B keeps accounts in a SQLite file of its own: "alice" could be
     // registered there by someone else and be taken for her everywhere.
-    let (status, stderr) = refused(&cluster_config(&redis, "b", ttl), "a node with a store of its own");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r#"store is "SQLite "#) && stderr.contains(r#"" on the network"#), "{stderr}");
-    assert!(stderr.contains("[store] url"), "{stderr}");
+    let says = [r#"store is "SQLite "#, r#"" on the network"#, "[store] url"];
+    refused(&cluster_config(&redis, "b", ttl), "a node with a store of its own", &says);
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
     // Another database is another store too.
     let other = pg::database();
-    let (status, stderr) = refused(&node_config(&redis, "c", ttl, Some(&other)), "a node on another database");
-    assert!(!status.success() && stderr.contains(r#"store is "PostgreSQL "#), "{stderr}");
+    let says = [r#"store is "PostgreSQL "#];
+    refused(&node_config(&redis, "c", ttl, Some(&other)), "a node on another database", &says);
     // Told it may (a trial on one machine), a node with its own SQLite joins
     // and is part of the network.
     let d = Server::start_with(&format!("{}separate_stores = true\n", cluster_config(&redis, "d", ttl)));
@@ -201,9 +203,8 @@ fn a_copy_of_a_nodes_sqlite_store_cannot_join_while_that_node_is_up() {
         }
     }
     let began = Instant::now();
-    let (status, stderr) = refused_in(copy.path(), &cluster_config(&redis, "b", 1500), "a node on a copied store");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains("node a:") && stderr.contains("is up on the same SQLite store"), "{stderr}");
+    let says = ["node a:", "is up on the same SQLite store"];
+    refused_in(copy.path(), &cluster_config(&redis, "b", 1500), "a node on a copied store", &says);
     assert!(began.elapsed() >= Duration::from_millis(1500), "it waited for A to lapse first");
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
     // A killed and started again under another name on its own file (the
@@ -273,9 +274,8 @@ fn a_node_does_not_join_through_a_redis_that_evicts_keys() {
     // or the log itself.
     assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "100mb"]).as_deref(), Some("+OK"));
     assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]).as_deref(), Some("+OK"));
-    let (status, stderr) = refused(&node_config(&redis, "a", ttl, None), "a node on an evicting Redis");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains("maxmemory-policy volatile-lru") && stderr.contains("noeviction"), "{stderr}");
+    let says = ["maxmemory-policy volatile-lru", "noeviction"];
+    refused(&node_config(&redis, "a", ttl, None), "a node on an evicting Redis", &says);
     assert_eq!(redis.command(&["EXISTS", "banter:nodes"]).as_deref(), Some(":0"), "it never joined");
     // A memory limit with noeviction is fine: writes fail when full, nothing vanishes.
     assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]).as_deref(), Some("+OK"));
@@ -354,13 +354,13 @@ fn a_node_with_other_channel_defaults_cannot_join() {
     // B would make its copy of #open `+s` (hidden from LIST there) while it
     // is public on A; C would keep #lobby when it empties, A would drop it.
     let b = with_channels(&node_config(&redis, "b", ttl, None), "default_modes = \"ns\"");
-    let (status, stderr) = refused(&b, "a node with other default modes");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r#"channels.default_modes is "ns" here but "nt" on the network"#), "{stderr}");
+    refused(&b, "a node with other default modes", &[r#"channels.default_modes is "ns" here but "nt" on the network"#]);
     let c = with_channels(&node_config(&redis, "c", ttl, None), "permanent = [\"#Lobby\"]");
-    let (status, stderr) = refused(&c, "a node with other permanent channels");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r##"channels.permanent is "#lobby" here but "" on the network"##), "{stderr}");
+    refused(
+        &c,
+        "a node with other permanent channels",
+        &[r##"channels.permanent is "#lobby" here but "" on the network"##],
+    );
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "neither joined");
     // The same flags in another order are the same setting: D joins and
     // shows #open as A does.
@@ -395,20 +395,22 @@ fn a_node_with_other_limits_network_name_or_event_format_cannot_join() {
     // B would show A's 20-character nicks under NICKLEN=12, and hold A's
     // bans beyond its MAXLIST while its own ops could add none.
     let b = with_limits(&node_config(&redis, "b", ttl, None), "nick_len = 12\nmax_list_entries = 3");
-    let (status, stderr) = refused(&b, "a node with other limits");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r#"limits.nick_len is "12" here but "30" on the network"#), "{stderr}");
-    assert!(stderr.contains(r#"limits.max_list_entries is "3" here but "100" on the network"#), "{stderr}");
+    let says = [
+        r#"limits.nick_len is "12" here but "30" on the network"#,
+        r#"limits.max_list_entries is "3" here but "100" on the network"#,
+    ];
+    refused(&b, "a node with other limits", &says);
     let c = node_config(&redis, "c", ttl, None).replacen("network = \"TestNet\"", "network = \"OtherNet\"", 1);
-    let (status, stderr) = refused(&c, "a node of another network name");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r#"server.network is "OtherNet" here but "TestNet" on the network"#), "{stderr}");
+    refused(
+        &c,
+        "a node of another network name",
+        &[r#"server.network is "OtherNet" here but "TestNet" on the network"#],
+    );
     // A release whose events are encoded otherwise: as if the network's log
     // were written by one.
     redis.command(&["HSET", "banter:network", "events", "0"]).expect("HSET");
-    let (status, stderr) = refused(&node_config(&redis, "d", ttl, None), "a node of another event format");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r#"events is "1" here but "0" on the network"#), "{stderr}");
+    let says = [r#"events is "1" here but "0" on the network"#];
+    refused(&node_config(&redis, "d", ttl, None), "a node of another event format", &says);
     redis.command(&["HSET", "banter:network", "events", "1"]).expect("HSET");
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "none joined");
     // The same limits join; a REHASH does not change them on one node.
@@ -433,9 +435,8 @@ fn a_node_folding_nicks_otherwise_than_the_network_cannot_join() {
     // would hold `x[` on one network. It refuses to start instead.
     let ttl = banter::config::ClusterConfig::default().ttl_ms;
     let config = node_config(&redis, "b", ttl, None).replacen("[server]\n", "[server]\ncasemapping = \"ascii\"\n", 1);
-    let (status, stderr) = refused(&config, "a node with another casemapping");
-    assert!(!status.success(), "{stderr}");
-    assert!(stderr.contains(r#"server.casemapping is "ascii" here but "rfc1459" on the network"#), "{stderr}");
+    let says = [r#"server.casemapping is "ascii" here but "rfc1459" on the network"#];
+    refused(&config, "a node with another casemapping", &says);
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "B never joined");
     // A node folding as the network does joins, and `X{` is `x[` there.
     let c = node(&redis, "c");
