@@ -630,6 +630,37 @@ fn first_answer(c: &mut Client, request: &str, numeric: &str) -> Vec<String> {
     params_of(line)
 }
 
+/// The idle seconds of `nick` in `c`'s WHOIS.
+fn whois_idle(c: &mut Client, nick: &str) -> i64 {
+    c.send(&format!("WHOIS {nick}"));
+    let line = c.expect("317");
+    params_of(&line)[2].parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+#[test]
+fn whois_asks_a_remote_users_node_how_long_it_has_been_idle() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let mut carol = a.client("carol");
+    let mut bob = b.client("bob");
+    wait_user(&mut bob, "alice");
+    wait_user(&mut bob, "carol");
+    std::thread::sleep(Duration::from_millis(2100));
+    // A message that stays on A is not in the log: B learns of it by asking.
+    alice.send("PRIVMSG carol :hi");
+    carol.expect_where("alice's message", |l| l.ends_with("PRIVMSG carol :hi"));
+    assert!(whois_idle(&mut bob, "alice") <= 1);
+    assert!(whois_idle(&mut bob, "carol") >= 2);
+    // A node that does not answer (stopped) leaves the time as relayed, and
+    // WHOIS still answers.
+    a.signal("STOP");
+    let began = Instant::now();
+    assert!(whois_idle(&mut bob, "carol") >= 2);
+    assert!(began.elapsed() >= Duration::from_millis(400), "B waited for A's answer");
+    a.signal("CONT");
+}
+
 #[test]
 fn whois_and_who_show_the_server_a_remote_user_is_on_and_when_it_connected() {
     let redis = Redis::start();

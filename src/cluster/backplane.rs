@@ -7,7 +7,8 @@
 //! key, with a TTL), `banter:claims:NODE` (the nicks a node holds),
 //! `banter:chans` (folded channel name → the node that created it, while it
 //! exists) and `banter:chanclaims:NODE` (the channels a node created); the
-//! snapshot and trimming keys are in [`super::compact`].
+//! snapshot and trimming keys are in [`super::compact`], the channels of
+//! questions between nodes in [`super::ask`].
 
 use super::compact::{self, POSITIONS};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};

@@ -19,6 +19,7 @@
 //! `None` and each hook returns at its first line.
 
 pub mod apply;
+pub mod ask;
 pub mod backplane;
 pub mod compact;
 pub mod event;
@@ -75,6 +76,8 @@ pub struct Cluster {
     /// Whether the network's Redis may evict keys, as the heartbeat last
     /// found (see [`evicting`]).
     may_evict: Arc<AtomicBool>,
+    /// Questions to other nodes waiting for answers ([`ask`]).
+    asks: ask::Asks,
 }
 
 /// How this node's part in the network is going, for the metrics.
@@ -168,6 +171,7 @@ pub async fn start(server: &Arc<Server>, store: &str) -> Result<(), String> {
     let compactor = compact::Compactor::new(manager.clone(), node.clone(), cfg.snapshot_every, &loaded, replayed);
     let grace = Duration::from_millis(cfg.grace_ms);
     tokio::spawn(backplane::publish(manager.clone(), node.clone(), queue, grace, cluster.progress.clone()));
+    ask::listen(server.clone(), cluster.clone(), client.clone(), manager.clone());
     let every = Duration::from_millis(cfg.heartbeat_ms);
     let applied = cluster.applied.subscribe();
     let servers = cluster.servers.clone();
@@ -497,6 +501,18 @@ impl Cluster {
             servers: Arc::default(),
             events_read: Default::default(),
             may_evict: Arc::default(),
+            asks: ask::Asks::default(),
+        }
+    }
+
+    /// Asks the node of `who`, a user of another node, when `who` last spoke
+    /// (messages that stay on that node are not in the log) and records the
+    /// answer; `who`'s time stays as relayed if the node does not answer
+    /// within [`ask::WAIT`]. Local users are left as they are.
+    pub async fn refresh_last_spoke(&self, who: &Client) {
+        let Some((node, uid)) = self.origin_of(who.id) else { return };
+        if let Some(time) = self.asks.last_spoke(&self.node, &node, uid).await {
+            who.last_spoke.fetch_max(time, Ordering::Relaxed);
         }
     }
 

@@ -140,7 +140,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("VERSION", 0, Registered, Sync(info::version)),
     oper_cmd("WALLOPS", 1, Sync(oper::wallops)),
     cmd("WHO", 0, Registered, Sync(who::who)),
-    cmd("WHOIS", 1, Registered, Sync(query::whois)),
+    cmd("WHOIS", 1, Registered, Clustered(query::whois, query::whois_clustered)),
     cmd("WHOWAS", 0, Registered, Sync(query::whowas)),
 ];
 

@@ -1,14 +1,37 @@
 //! Queries about users: WHOIS, WHOWAS, ISON, USERHOST.
 
 use super::listing::visible;
-use super::{err, Ctx, HandlerResult};
+use super::{err, BoxFuture, Ctx, HandlerResult};
 use crate::proto::numeric::*;
-use crate::proto::Message;
+use crate::proto::{Message, OwnedMessage};
 
 /// WHOIS `[server] nick`.
 pub fn whois(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let target = if msg.params.len() >= 2 { msg.param(1) } else { msg.param(0) };
-    let target = target.split(',').next().unwrap_or("");
+    whois_of(ctx, whois_target(&msg.params))
+}
+
+/// WHOIS on a node of a cluster: the idle time of a user of another node is
+/// asked of that node first ([`crate::cluster::ask`]), as a classic network
+/// forwards a remote WHOIS to the user's server.
+pub fn whois_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let target = whois_target(&msg.params);
+        if let (Some(cluster), Some(who)) = (ctx.server.cluster().cloned(), ctx.server.find_user(target)) {
+            cluster.refresh_last_spoke(&who).await;
+        }
+        whois_of(ctx, target)
+    })
+}
+
+/// The nick a WHOIS asks about: the last of its one or two parameters (the
+/// first of two names a server), up to a comma.
+fn whois_target<S: AsRef<str>>(params: &[S]) -> &str {
+    let target = params.get(if params.len() >= 2 { 1 } else { 0 }).map_or("", AsRef::as_ref);
+    target.split(',').next().unwrap_or("")
+}
+
+/// WHOIS of `target`.
+fn whois_of(ctx: &mut Ctx, target: &str) -> HandlerResult {
     if let Some(service) = crate::services::lookup(&ctx.server, target) {
         let cfg = ctx.server.config();
         let host = format!("services.{}", cfg.server.name);
