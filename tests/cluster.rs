@@ -63,6 +63,14 @@ fn node(redis: &Redis, name: &str) -> Server {
     node_with_ttl(redis, name, banter::config::ClusterConfig::default().ttl_ms)
 }
 
+/// A client of `node` registered as `nick` and in `chan`.
+fn in_channel(node: &Server, nick: &str, chan: &str) -> Client {
+    let mut c = node.client(nick);
+    c.send(&format!("JOIN {chan}"));
+    c.expect("366");
+    c
+}
+
 /// Sends `request` until a reply line satisfies `pred` (another node's
 /// change has arrived); each round ends at a PING sync point.
 fn ask_until(c: &mut Client, request: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
@@ -310,10 +318,8 @@ fn a_nodes_metrics_show_its_part_in_the_network_and_a_redis_that_may_evict() {
     let a = Server::start_with(&format!("{}{metrics}", node_config(&redis, "a", ttl, None)));
     let port = logged_port(&a, "serving metrics on http://");
     let b = node(&redis, "b");
-    let mut alice = a.client("alice");
+    let mut alice = in_channel(&a, "alice", "#m");
     let mut bob = b.client("bob");
-    alice.send("JOIN #m");
-    alice.expect("366");
     meet(&mut alice, &mut bob, "#m");
     for i in 0..5 {
         bob.send(&format!("PRIVMSG #m :{i}"));
@@ -348,9 +354,7 @@ fn a_node_with_other_channel_defaults_cannot_join() {
     let redis = Redis::start();
     let ttl = banter::config::ClusterConfig::default().ttl_ms;
     let a = node(&redis, "a");
-    let mut alice = a.client("alice");
-    alice.send("JOIN #open");
-    alice.expect("366");
+    let _alice = in_channel(&a, "alice", "#open");
     // B would make its copy of #open `+s` (hidden from LIST there) while it
     // is public on A; C would keep #lobby when it empties, A would drop it.
     let b = with_channels(&node_config(&redis, "b", ttl, None), "default_modes = \"ns\"");
@@ -389,9 +393,7 @@ fn a_node_with_other_limits_network_name_or_event_format_cannot_join() {
     let redis = Redis::start();
     let ttl = banter::config::ClusterConfig::default().ttl_ms;
     let a = node(&redis, "a");
-    let mut alice = a.client("alice");
-    alice.send("JOIN #c");
-    alice.expect("366");
+    let _alice = in_channel(&a, "alice", "#c");
     // B would show A's 20-character nicks under NICKLEN=12, and hold A's
     // bans beyond its MAXLIST while its own ops could add none.
     let b = with_limits(&node_config(&redis, "b", ttl, None), "nick_len = 12\nmax_list_entries = 3");
@@ -564,9 +566,7 @@ fn racing_nick_pairs_have_exactly_one_winner() {
 fn users_of_two_nodes_share_a_channel() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #room");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#room");
     let mut bob = b.client("bob");
     wait_user(&mut bob, "alice");
     let names = wait_member(&mut bob, "#room", "alice");
@@ -757,9 +757,7 @@ fn a_killed_node_users_quit_within_the_ttl_and_their_nicks_are_freed() {
     let redis = Redis::start();
     // A short TTL for the node that is killed: reaped well within WAIT.
     let (a, b) = (node_with_ttl(&redis, "a", 2000), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #room");
-    alice.expect("366");
+    let alice = in_channel(&a, "alice", "#room");
     let mut bob = b.client("bob");
     join_after(&mut bob, "#room", "alice");
     // Killed with alice still connected: her QUIT can only come from B's reaper.
@@ -881,9 +879,7 @@ fn join_answer(c: &mut Client, chan: &str, key: &str) -> String {
 fn channel_modes_set_on_one_node_hold_on_the_other() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #modes");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#modes");
     let (mut bob, mut carol, mut eve) = (b.client("bob"), b.client("carol"), b.client("eve"));
     wait_member(&mut bob, "#modes", "alice");
     for c in [&mut bob, &mut carol] {
@@ -1186,9 +1182,7 @@ fn a_paused_node_is_not_trimmed_past() {
     let redis = Redis::start();
     // A TTL long enough that the paused node is not reaped meanwhile.
     let (a, b) = (compacting_node(&redis, "a", 30_000), compacting_node(&redis, "b", 30_000));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #lag");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#lag");
     let mut bob = b.client("bob");
     meet(&mut alice, &mut bob, "#lag");
     let snapshot = || redis.bulk(&["HGET", "banter:snapshot", "id"]);
@@ -1226,9 +1220,7 @@ fn a_paused_node_is_not_trimmed_past() {
 fn a_node_whose_unapplied_entries_were_trimmed_restarts_from_the_snapshot() {
     let redis = Redis::start();
     let (a, b) = (compacting_node(&redis, "a", 30_000), compacting_node(&redis, "b", 30_000));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #gap");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#gap");
     alice.send("TOPIC #gap :still here");
     let mut bob = b.client("bob");
     meet(&mut alice, &mut bob, "#gap");
@@ -1291,9 +1283,7 @@ fn same_lusers(x: &mut Client, y: &mut Client) -> Vec<Vec<String>> {
 fn away_realname_account_and_user_modes_are_seen_on_the_other_node() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #room");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#room");
     let mut bob = common::with_caps(&b, "bob", "away-notify setname account-notify");
     join_after(&mut bob, "#room", "alice");
     alice.expect("JOIN");
@@ -1456,9 +1446,7 @@ fn a_permanent_channel_outlives_its_members_on_every_node_until_minus_p() {
 fn simultaneous_topic_and_mode_changes_on_two_nodes_end_the_same_everywhere() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #race");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#race");
     let mut bob = b.client("bob");
     race_topic_and_key(&mut alice, &mut bob, |_, _| {});
 }
@@ -1500,9 +1488,7 @@ fn race_topic_and_key(alice: &mut Client, bob: &mut Client, settle: impl FnOnce(
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #room");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#room");
     let mut bob = b.client("bob");
     join_after(&mut bob, "#room", "alice");
     alice.expect("JOIN");
@@ -1618,9 +1604,7 @@ fn nodes_whose_redis_stays_away_past_the_grace_period_disconnect_and_come_back_w
 fn a_node_reaped_while_paused_restarts_and_rejoins() {
     let redis = Redis::start();
     let (a, b) = (node_with_ttl(&redis, "a", 2000), node(&redis, "b"));
-    let mut alice = a.client("alice");
-    alice.send("JOIN #room");
-    alice.expect("366");
+    let mut alice = in_channel(&a, "alice", "#room");
     let mut bob = b.client("bob");
     join_after(&mut bob, "#room", "alice");
     // Paused longer than its TTL: the others take it down. What alice
