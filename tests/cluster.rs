@@ -232,10 +232,11 @@ fn with_channels(config: &str, lines: &str) -> String {
 
 /// Registers a new connection from 127.0.0.2 (not exempt from the limits)
 /// to `node` as `nick`: the numeric that ended it (001) or the ERROR line.
+/// NICK and USER go in one write: a node refusing the address closes the
+/// connection at once, and a second write could meet its reset.
 fn register_from_elsewhere(node: &Server, nick: &str) -> (Client, String) {
     let mut c = node.connect_from("127.0.0.2");
-    c.send(&format!("NICK {nick}"));
-    c.send(&format!("USER u 0 * :{nick}"));
+    c.send(&format!("NICK {nick}\r\nUSER u 0 * :{nick}"));
     let (line, _) = c.expect_where("001 or ERROR", |l| command_of(l) == "001" || l.starts_with("ERROR"));
     (c, line)
 }
