@@ -293,6 +293,19 @@ fn a_node_does_not_join_through_a_redis_that_evicts_keys() {
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"));
 }
 
+/// Tries `attempt` every 50 ms until it gives Ok (within WAIT), and
+/// returns that; the last Err says what never came.
+fn poll<T>(mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match attempt() {
+            Ok(done) => return done,
+            Err(why) => assert!(Instant::now() < deadline, "{why}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Scrapes `port` until `pred` holds of the samples (another node's
 /// change, or the next eviction check, has come); returns them.
 fn scrape_until(
@@ -300,15 +313,14 @@ fn scrape_until(
     what: &str,
     pred: impl Fn(&std::collections::HashMap<String, f64>) -> bool,
 ) -> std::collections::HashMap<String, f64> {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll(|| {
         let samples = scrape(port);
         if pred(&samples) {
-            return samples;
+            Ok(samples)
+        } else {
+            Err(format!("never {what}: {samples:?}"))
         }
-        assert!(Instant::now() < deadline, "never {what}: {samples:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 #[test]
@@ -1269,15 +1281,14 @@ fn lusers(c: &mut Client) -> Vec<Vec<String>> {
 /// (each counts the nodes as of its last heartbeat: a node just started
 /// may be new to the other for one); returns the counts.
 fn same_lusers(x: &mut Client, y: &mut Client) -> Vec<Vec<String>> {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll(|| {
         let (on_x, on_y) = (lusers(x), lusers(y));
         if on_x == on_y {
-            return on_x;
+            Ok(on_x)
+        } else {
+            Err(format!("LUSERS differ: {on_x:?} and {on_y:?}"))
         }
-        assert!(Instant::now() < deadline, "LUSERS differ: {on_x:?} and {on_y:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 #[test]

@@ -282,23 +282,39 @@ pub async fn reader_connection(client: &redis::Client) -> redis::RedisResult<Mul
     client.get_multiplexed_async_connection_with_config(&config).await
 }
 
-/// How Redis frees memory when full, from `INFO memory`: (maxmemory in
-/// bytes, 0 for no limit; maxmemory-policy). INFO is read rather than
-/// CONFIG GET, which hosted Redis services often disable.
-pub async fn eviction(con: &mut ConnectionManager) -> redis::RedisResult<(u64, String)> {
+/// How Redis frees memory when full, as `INFO memory` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eviction {
+    /// `maxmemory` in bytes; 0: no limit.
+    pub limit: u64,
+    /// `maxmemory-policy`.
+    pub policy: String,
+}
+
+impl Eviction {
+    /// Whether Redis may evict keys when full: a limit, with a policy other
+    /// than `noeviction`.
+    pub fn may_evict(&self) -> bool {
+        self.limit > 0 && self.policy != "noeviction"
+    }
+}
+
+/// How Redis frees memory when full. INFO is read rather than CONFIG GET,
+/// which hosted Redis services often disable.
+pub async fn eviction(con: &mut ConnectionManager) -> redis::RedisResult<Eviction> {
     let info: String = redis::cmd("INFO").arg("memory").query_async(con).await?;
     Ok(parse_eviction(&info))
 }
 
-/// (maxmemory, maxmemory-policy) from the text of `INFO memory`; a field
-/// missing reads as no limit and `noeviction`.
-fn parse_eviction(info: &str) -> (u64, String) {
+/// The eviction settings in the text of `INFO memory`; a field missing
+/// reads as no limit and `noeviction`.
+fn parse_eviction(info: &str) -> Eviction {
     let field = |name: &str| {
         info.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':'))).map(str::trim)
     };
     let limit = field("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
     let policy = field("maxmemory_policy").unwrap_or("noeviction").to_owned();
-    (limit, policy)
+    Eviction { limit, policy }
 }
 
 /// Records `settings` (name, value) as the network's where it has none
@@ -705,10 +721,6 @@ pub async fn heartbeat(
         if *stop.borrow() {
             return None;
         }
-        beats += 1;
-        if beats.is_multiple_of(EVICTION_EVERY) {
-            check_eviction(&mut con, grace, &may_evict).await;
-        }
         let mut renewal = redis::pipe();
         renewal.cmd("SET").arg(format!("{ALIVE}{node}")).arg(1).arg("PX").arg(ttl_ms);
         renewal.cmd("SISMEMBER").arg(NODES).arg(&node);
@@ -748,6 +760,11 @@ pub async fn heartbeat(
             Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reaper failed"),
             Err(_) => tracing::warn!("cluster: reaper got no answer"),
         }
+        // Last in the beat: a slow answer must not hold up the renewal.
+        beats += 1;
+        if beats.is_multiple_of(EVICTION_EVERY) {
+            check_eviction(&mut con, grace, &may_evict).await;
+        }
     }
 }
 
@@ -755,13 +772,13 @@ pub async fn heartbeat(
 /// error when Redis starts to allow eviction (and each time it is found so
 /// on a later beat: every [`EVICTION_EVERY`] beats), and when it stops.
 async fn check_eviction(con: &mut ConnectionManager, grace: Duration, may_evict: &std::sync::atomic::AtomicBool) {
-    let Ok(Ok((limit, policy))) = tokio::time::timeout(grace, eviction(con)).await else { return };
-    let now = limit > 0 && policy != "noeviction";
+    let Ok(Ok(eviction)) = tokio::time::timeout(grace, eviction(con)).await else { return };
+    let now = eviction.may_evict();
     let before = may_evict.swap(now, Ordering::Relaxed);
     if now {
         tracing::error!(
-            maxmemory = limit,
-            %policy,
+            maxmemory = eviction.limit,
+            policy = %eviction.policy,
             "cluster: the network's Redis may now evict keys when full: a claim, a liveness key or the log \
              evicted would split the network; set maxmemory-policy noeviction"
         );
@@ -772,14 +789,15 @@ async fn check_eviction(con: &mut ConnectionManager, grace: Duration, may_evict:
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_eviction, Entry};
+    use super::{parse_eviction, Entry, Eviction};
 
     #[test]
     fn the_eviction_policy_is_read_from_info_memory() {
         let info = "# Memory\r\nused_memory:1000\r\nmaxmemory:104857600\r\nmaxmemory_human:100.00M\r\n\
                     maxmemory_policy:allkeys-lru\r\n";
-        assert_eq!(parse_eviction(info), (104_857_600, "allkeys-lru".to_owned()));
-        assert_eq!(parse_eviction("# Memory\r\nused_memory:1\r\n"), (0, "noeviction".to_owned()));
+        assert_eq!(parse_eviction(info), Eviction { limit: 104_857_600, policy: "allkeys-lru".to_owned() });
+        let none = Eviction { limit: 0, policy: "noeviction".to_owned() };
+        assert_eq!(parse_eviction("# Memory\r\nused_memory:1\r\n"), none);
     }
 
     fn fields(list: &[&str]) -> Vec<String> {

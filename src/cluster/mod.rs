@@ -205,6 +205,7 @@ async fn join(
     let client = backplane::open(url)?;
     let mut pause = Duration::from_millis(250);
     let lapse = Duration::from_millis(ttl_ms) + Duration::from_secs(1);
+    let sole = sole_store(settings);
     let mut sole_since = None;
     loop {
         let tried = async {
@@ -216,7 +217,6 @@ async fn join(
             if !differ.is_empty() {
                 return Ok((manager, Err(Refused::Settings(disagreement(settings, &differ)))));
             }
-            let sole = sole_store(settings);
             match backplane::register(&mut manager, node, ttl_ms, me, sole).await? {
                 None => Ok::<_, redis::RedisError>((manager, Ok(()))),
                 Some(other) => Ok((manager, Err(Refused::SharedSqlite(other)))),
@@ -274,8 +274,9 @@ fn shared_sqlite(other: &str) -> String {
 /// lose events, and a liveness key evicted (the `volatile-*` policies take
 /// keys with a TTL first) would have a live node reaped. None: it never
 /// evicts.
-fn evicting((limit, policy): (u64, String)) -> Option<String> {
-    (limit > 0 && policy != "noeviction").then(|| {
+fn evicting(eviction: backplane::Eviction) -> Option<String> {
+    let backplane::Eviction { limit, policy } = &eviction;
+    eviction.may_evict().then(|| {
         format!(
             "this node cannot join the network: Redis may evict keys when full (maxmemory {limit} bytes, \
              maxmemory-policy {policy}), and a claim, a liveness key or the log evicted would split the network; \
