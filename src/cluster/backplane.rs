@@ -742,28 +742,56 @@ pub async fn heartbeat(
                 continue;
             }
         }
-        match tokio::time::timeout(grace, servers(&mut con, &list)).await {
-            Ok(Ok(all)) => *known.write().unwrap_or_else(|e| e.into_inner()) = all,
-            Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reading the network's servers failed"),
-            Err(_) => tracing::warn!("cluster: reading the network's servers timed out"),
+        // The rest of the beat is bounded by `grace` as a whole: a Redis
+        // gone in the middle of it delays the next renewal, which notices,
+        // by one grace period at most (the calls' own timeouts, added up,
+        // took longer than a test's patience once).
+        beats += 1;
+        let evictions = beats.is_multiple_of(EVICTION_EVERY).then_some(may_evict.as_ref());
+        let chores = Chores { list: &list, reap: &reap, position: &position, node: &node };
+        if tokio::time::timeout(grace, chores.run(&mut con, &known, &applied, evictions)).await.is_err() {
+            tracing::warn!(?grace, "cluster: Redis did not answer the rest of the heartbeat within the grace period");
+        }
+    }
+}
+
+/// What a heartbeat does after renewing the node's liveness, with the
+/// scripts it runs.
+struct Chores<'a> {
+    list: &'a redis::Script,
+    reap: &'a redis::Script,
+    position: &'a redis::Script,
+    node: &'a str,
+}
+
+impl Chores<'_> {
+    /// Reads the network's servers into `known`, records this node's
+    /// position (`applied`), reaps the nodes past their deadline and, when
+    /// `evictions` is given, reads the eviction policy again into it.
+    async fn run(
+        &self,
+        con: &mut ConnectionManager,
+        known: &std::sync::RwLock<Vec<Link>>,
+        applied: &tokio::sync::watch::Receiver<String>,
+        evictions: Option<&std::sync::atomic::AtomicBool>,
+    ) {
+        match servers(con, self.list).await {
+            Ok(all) => *known.write().unwrap_or_else(|e| e.into_inner()) = all,
+            Err(e) => tracing::warn!(error = %e, "cluster: reading the network's servers failed"),
         }
         let at = applied.borrow().clone();
-        if let Err(e) = compact::record_position(&mut con, &position, &node, &at).await {
+        if let Err(e) = compact::record_position(con, self.position, self.node, &at).await {
             tracing::warn!(error = %e, "cluster: recording this node's position failed");
         }
-        let mut inv = reap.key(NODES);
+        let mut inv = self.reap.key(NODES);
         inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
-        let reaped = tokio::time::timeout(grace, inv.invoke_async::<i64>(&mut con)).await;
-        match reaped {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "cluster: reaper failed"),
-            Err(_) => tracing::warn!("cluster: reaper got no answer"),
+        match inv.invoke_async::<i64>(con).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
+            Err(e) => tracing::warn!(error = %e, "cluster: reaper failed"),
         }
-        // Last in the beat: a slow answer must not hold up the renewal.
-        beats += 1;
-        if beats.is_multiple_of(EVICTION_EVERY) {
-            check_eviction(&mut con, grace, &may_evict).await;
+        if let Some(may_evict) = evictions {
+            check_eviction(con, may_evict).await;
         }
     }
 }
@@ -771,8 +799,8 @@ pub async fn heartbeat(
 /// Reads the eviction policy again and records it in `may_evict`; logs an
 /// error when Redis starts to allow eviction (and each time it is found so
 /// on a later beat: every [`EVICTION_EVERY`] beats), and when it stops.
-async fn check_eviction(con: &mut ConnectionManager, grace: Duration, may_evict: &std::sync::atomic::AtomicBool) {
-    let Ok(Ok(eviction)) = tokio::time::timeout(grace, eviction(con)).await else { return };
+async fn check_eviction(con: &mut ConnectionManager, may_evict: &std::sync::atomic::AtomicBool) {
+    let Ok(eviction) = eviction(con).await else { return };
     let now = eviction.may_evict();
     let before = may_evict.swap(now, Ordering::Relaxed);
     if now {
