@@ -1496,6 +1496,88 @@ fn race_topic_and_key(alice: &mut Client, bob: &mut Client, settle: impl FnOnce(
     assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
 }
 
+/// The texts of the next `n` TOPIC lines `c` reads.
+fn topics_seen(c: &mut Client, n: usize) -> Vec<String> {
+    (0..n).map(|_| params_of(&c.expect("TOPIC"))[1].clone()).collect()
+}
+
+/// Topic changes go through the log in order on every node, the one they
+/// were made on included: alice (node a) and bob (node b) each set the
+/// topic of #order 30 times at once, and carol (a) and dave (b) see the
+/// same 60 changes in the same order, each setter's in the order made.
+#[test]
+fn racing_topic_changes_are_seen_in_one_order_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = in_channel(&a, "alice", "#order");
+    let mut bob = b.client("bob");
+    join_after(&mut bob, "#order", "alice");
+    alice.expect("JOIN");
+    alice.send("MODE #order +o bob");
+    bob.expect("MODE");
+    let mut carol = in_channel(&a, "carol", "#order");
+    let mut dave = b.client("dave");
+    join_after(&mut dave, "#order", "carol");
+    wait_member(&mut carol, "#order", "dave");
+    let burst = |who: &str| (0..30).map(|i| format!("TOPIC #order :{who}-{i}\r\n")).collect::<String>();
+    alice.send_raw(burst("a").as_bytes());
+    bob.send_raw(burst("b").as_bytes());
+    let (on_a, on_b) = (topics_seen(&mut carol, 60), topics_seen(&mut dave, 60));
+    assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
+    for who in ["a", "b"] {
+        let mine: Vec<&String> = on_a.iter().filter(|t| t.starts_with(&format!("{who}-"))).collect();
+        let made: Vec<String> = (0..30).map(|i| format!("{who}-{i}")).collect();
+        assert_eq!(mine, made.iter().collect::<Vec<_>>(), "{who}'s changes in the order made");
+    }
+    // Nothing more: no change is shown twice.
+    carol.send("TOPIC #order");
+    let answer = carol.sync();
+    assert!(answer.iter().all(|l| command_of(l) != "TOPIC"), "no TOPIC line after the 60: {answer:?}");
+    let topic = answer.iter().find(|l| command_of(l) == "332").expect("332");
+    assert_eq!(&params_of(topic)[2], on_a.last().unwrap());
+}
+
+/// Removals go through the log in order on every node too: alice (node a)
+/// kicks ten users of node b while bob (node b) kicks ten users of node a,
+/// all at once, and erin (a) and frank (b) see the same 20 KICKs in the
+/// same order; each kicker's answer is its own KICK line.
+#[test]
+fn racing_kicks_are_seen_in_one_order_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = in_channel(&a, "alice", "#k");
+    let mut bob = b.client("bob");
+    join_after(&mut bob, "#k", "alice");
+    alice.expect("JOIN");
+    alice.send("MODE #k +o bob");
+    bob.expect("MODE");
+    let mut on_a: Vec<Client> = (0..10).map(|i| in_channel(&a, &format!("va{i}"), "#k")).collect();
+    let mut erin = in_channel(&a, "erin", "#k");
+    let mut on_b: Vec<Client> = (0..10).map(|i| in_channel(&b, &format!("vb{i}"), "#k")).collect();
+    let mut frank = in_channel(&b, "frank", "#k");
+    wait_member(&mut erin, "#k", "frank");
+    wait_member(&mut frank, "#k", "erin");
+    let burst = |side: &str| (0..10).map(|i| format!("KICK #k v{side}{i} :out\r\n")).collect::<String>();
+    alice.send_raw(burst("b").as_bytes());
+    bob.send_raw(burst("a").as_bytes());
+    let kicked = |c: &mut Client| (0..20).map(|_| params_of(&c.expect("KICK"))[1].clone()).collect::<Vec<_>>();
+    let (seen_a, seen_b) = (kicked(&mut erin), kicked(&mut frank));
+    assert_eq!(seen_a, seen_b, "the same removals in the same order on both nodes");
+    for (kicker, side) in [(&mut alice, "b"), (&mut bob, "a")] {
+        let answers = kicked(kicker).into_iter().filter(|v| v.starts_with(&format!("v{side}")));
+        assert_eq!(answers.collect::<Vec<_>>(), (0..10).map(|i| format!("v{side}{i}")).collect::<Vec<_>>());
+    }
+    for v in on_a.iter_mut().chain(on_b.iter_mut()) {
+        let nick = v.nick.clone();
+        v.expect_where("its own KICK", |l| command_of(l) == "KICK" && params_of(l)[1] == nick);
+    }
+    // Everyone removed is gone on both nodes.
+    for c in [&mut erin, &mut frank] {
+        let names = wait_member(c, "#k", "alice");
+        assert!(params_of(&names)[3].split(' ').all(|n| !n.starts_with('v')), "{names}");
+    }
+}
+
 #[test]
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();

@@ -7,7 +7,7 @@ use crate::caps::{Cap, CapSet};
 use crate::metrics::METRICS;
 use crate::proto::line::{variants, Line};
 use crate::state::channel::{self, ChannelState, ListEntry, MemberModes, Topic};
-use crate::state::client::{Client, UserModes};
+use crate::state::client::{Client, ClientId, UserModes};
 use crate::state::registration::{self, RegistrationChange};
 use crate::state::{fanout, membership, monitor, session, Server};
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,11 +39,12 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 /// How a message event's JSON starts (see [`Event::Msg`]).
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
-/// Applies one event. Events of this node are skipped (applied when
-/// their command ran; a topic or mode change may be applied again, see
-/// `own_again`), and so are those of a node after its NodeDown. While
-/// `replaying` (start-up, before any client connects), messages and WALLOPS
-/// are skipped.
+/// Applies one event. A sequenced change (a topic) is applied here in the
+/// log's order whichever node made it ([`sequenced`]). Other events of this
+/// node are skipped (applied when their command ran; a mode change may be
+/// applied again, see `own_again`), and so are those of a node after its
+/// NodeDown. While `replaying` (start-up, before any client connects),
+/// messages and WALLOPS are skipped.
 pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying: bool) {
     let event: Event = match serde_json::from_str(json) {
         Ok(e) => e,
@@ -54,7 +55,11 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
     };
     if event.node() == cluster.node {
         cluster.progress.read();
-        own_again(server, cluster, event);
+        if event.sequenced_id().is_some() {
+            cluster.applied_own(server, &event);
+        } else {
+            own_again(server, cluster, event);
+        }
         return;
     }
     match event {
@@ -89,18 +94,9 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             fanout::to_channel(&ch, &c.line("PART", params), None, fanout::everyone);
             membership::leave(server, &c, &ch);
         }
-        Event::Kick { node, uid, chan, to_node, to_uid, reason } => {
-            let kicker = cluster.lookup(server, &node, uid);
-            let victim = cluster.lookup(server, &to_node, to_uid);
-            let (Some(kicker), Some(victim), Some(ch)) = (kicker, victim, server.find_channel(&chan)) else { return };
-            if !ch.read().members.contains_key(&victim.id) {
-                return;
-            }
-            let line = kicker.line("KICK", vec![ch.name.clone(), victim.nick(), reason]);
-            fanout::to_channel(&ch, &line, None, fanout::everyone);
-            membership::leave(server, &victim, &ch);
+        Event::Topic { .. } | Event::Kick { .. } => {
+            sequenced(server, &event, None);
         }
-        Event::Topic { chan, line, set_at, .. } => topic(server, &chan, &line, set_at, false),
         Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes, false),
         Event::Away { node, uid, line } => {
             let Some(c) = cluster.lookup(server, &node, uid) else { return };
@@ -444,7 +440,7 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
     crate::commands::channel::broadcast_join(&channel, client, None);
 }
 
-/// One of this node's topic or mode changes, back from the log: applied
+/// One of this node's mode changes, back from the log: applied
 /// again if another node's change to the channel was applied here since it
 /// was made (that one came first in the log, so this one has the last word
 /// on every node; see [`crate::state::channel::Channel::remote_changes`]).
@@ -453,9 +449,6 @@ fn own_again(server: &Server, cluster: &Cluster, event: Event) {
         server.find_channel(chan).is_some_and(|ch| ch.remote_changes.load(Ordering::Relaxed) != seen)
     };
     match event {
-        Event::Topic { chan, line, set_at, seen, .. } if moved(&chan, seen) => {
-            topic(server, &chan, &again(line), set_at, true)
-        }
         Event::Mode { chan, line, at, changes, seen, .. } if moved(&chan, seen) => {
             mode(server, cluster, &chan, &again(line), at, changes, true)
         }
@@ -469,27 +462,67 @@ fn again(mut line: WireLine) -> WireLine {
     line
 }
 
-/// A remote user set a topic, or (`again`) this node's topic change is
-/// applied again: shown to the members only if it changes the topic here.
-fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64, again: bool) {
-    let Some(ch) = server.find_channel(chan) else { return };
+/// Applies a sequenced change (see [`crate::state::sequencer`]): the same
+/// call on a single node, on the node that made it when it comes back from
+/// the log, and on every other node; the line goes to this node's members
+/// except connection `except` (whose copy is its command's reply). The line
+/// shown, if the change was applied (not if what it changes is gone).
+pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Option<Line> {
+    match event {
+        Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
+        Event::Kick { node, uid, chan, to_node, to_uid, reason, id } => {
+            let kicker = user(server, node, *uid)?;
+            let victim = user(server, to_node, *to_uid)?;
+            kick(server, &kicker, chan, &victim, reason, id, except)
+        }
+        other => {
+            tracing::warn!(?other, "not a sequenced change; skipped");
+            None
+        }
+    }
+}
+
+/// The user `uid` of `node`: on a single node, a client of this server.
+fn user(server: &Server, node: &str, uid: u64) -> Option<Arc<Client>> {
+    match server.cluster() {
+        Some(cluster) => cluster.lookup(server, node, uid),
+        None => server.clients.get(&uid).map(|c| c.clone()),
+    }
+}
+
+/// Sets `chan`'s topic as `wire` (a TOPIC line) says and shows the line to
+/// the members.
+fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64, except: Option<ClientId>) -> Option<Line> {
+    let ch = server.find_channel(chan)?;
     let line = wire.to_line();
     let text = line.params.get(1).cloned().unwrap_or_default();
-    let topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
-    {
-        let mut st = ch.write();
-        let same = |a: &Option<Topic>| {
-            a.as_ref().map(|t| (&t.text, &t.set_by)) == topic.as_ref().map(|t| (&t.text, &t.set_by))
-        };
-        if again && same(&st.topic) {
-            return;
-        }
-        st.topic = topic;
+    ch.write().topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
+    fanout::to_channel(&ch, &line, except, fanout::everyone);
+    Some(line)
+}
+
+/// `kicker` removes `victim` from `chan`, if it is still there: the KICK
+/// line (with msgid `id`) goes to the members, the victim included.
+fn kick(
+    server: &Server,
+    kicker: &Client,
+    chan: &str,
+    victim: &Arc<Client>,
+    reason: &str,
+    id: &str,
+    except: Option<ClientId>,
+) -> Option<Line> {
+    let ch = server.find_channel(chan)?;
+    if !ch.read().members.contains_key(&victim.id) {
+        return None;
     }
-    // Counted after the change (and for a change applied again too, so this
-    // node's later changes are applied again over it).
-    ch.remote_changes.fetch_add(1, Ordering::Relaxed);
-    fanout::to_channel(&ch, &line, None, fanout::everyone);
+    let mut line = kicker.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]);
+    if !id.is_empty() {
+        line = line.tag("msgid", id.to_owned(), Cap::MessageTags);
+    }
+    fanout::to_channel(&ch, &line, except, fanout::everyone);
+    membership::leave(server, victim, &ch);
+    Some(line)
 }
 
 /// Modes another node changed on `chan` (or, `again`, this node's changes

@@ -121,6 +121,9 @@ pub enum Event {
         to_uid: u64,
         /// The reason.
         reason: String,
+        /// The msgid of the KICK line (the same on every node).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A channel's topic was set or cleared.
     #[serde(rename = "T")]
@@ -135,10 +138,6 @@ pub enum Event {
         line: WireLine,
         /// Unix time it was set.
         set_at: i64,
-        /// The origin's count of other nodes' changes to the channel when
-        /// it made this one (see [`crate::state::channel::Channel::remote_changes`]).
-        #[serde(default, skip_serializing_if = "is_zero")]
-        seen: u64,
     },
     /// A channel's modes changed: one event per MODE command, with the
     /// changes as applied on the origin (not as requested).
@@ -373,6 +372,17 @@ pub enum Event {
 }
 
 impl Event {
+    /// For a change every node applies in the log's order, the node it was
+    /// made on included ([`crate::state::sequencer`]): the msgid of its line,
+    /// by which that node knows it again when it reads it back.
+    pub fn sequenced_id(&self) -> Option<&str> {
+        match self {
+            Event::Topic { line, .. } => line.tag("msgid"),
+            Event::Kick { id, .. } if !id.is_empty() => Some(id),
+            _ => None,
+        }
+    }
+
     /// The node that appended the event.
     pub fn node(&self) -> &str {
         match self {
@@ -460,6 +470,11 @@ impl WireLine {
             cmd: line.command.to_string(),
             params: line.params.clone(),
         }
+    }
+
+    /// The value of server tag `key`, if the line has it.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The line again, with each known server tag shown to the clients with

@@ -78,6 +78,17 @@ pub struct Cluster {
     may_evict: Arc<AtomicBool>,
     /// Questions to other nodes waiting for answers ([`ask`]).
     asks: ask::Asks,
+    /// This node's sequenced changes on their way through the log, by
+    /// [`Event::sequenced_id`] (see [`crate::state::sequencer`]).
+    sequenced: DashMap<String, Waiter>,
+}
+
+/// A command waiting for its change to come back from the log.
+struct Waiter {
+    /// The connection that made it (its copy is the command's reply).
+    by: ClientId,
+    /// Told the line the change showed, if it was applied.
+    done: oneshot::Sender<Option<Line>>,
 }
 
 /// How this node's part in the network is going, for the metrics.
@@ -503,6 +514,43 @@ impl Cluster {
             events_read: Default::default(),
             may_evict: Arc::default(),
             asks: ask::Asks::default(),
+            sequenced: DashMap::new(),
+        }
+    }
+
+    /// Appends `event`, a sequenced change made by connection `by`, to the
+    /// log and waits (up to `wait`) until this node's reader has applied it
+    /// in the log's order: the line it showed if it was applied (`Ok(None)`
+    /// if not), or `Err` if that did not happen in time (Redis away, or this
+    /// node left the network).
+    pub(crate) async fn sequence(&self, event: Event, by: ClientId, wait: Duration) -> Result<Option<Line>, ()> {
+        let Some(id) = event.sequenced_id().map(str::to_owned) else {
+            debug_assert!(false, "not a sequenced event: {event:?}");
+            return Err(());
+        };
+        if self.left.load(Ordering::Relaxed) {
+            return Err(());
+        }
+        let (done, applied) = oneshot::channel();
+        self.sequenced.insert(id.clone(), Waiter { by, done });
+        self.publish(event);
+        match tokio::time::timeout(wait, applied).await {
+            Ok(Ok(shown)) => Ok(shown),
+            _ => {
+                // Applied later, if ever, with the line for every connection.
+                self.sequenced.remove(&id);
+                Err(())
+            }
+        }
+    }
+
+    /// One of this node's sequenced changes, back from the log: applied
+    /// now, in the log's order, and the command that made it told.
+    fn applied_own(&self, server: &Server, event: &Event) {
+        let waiter = event.sequenced_id().and_then(|id| self.sequenced.remove(id)).map(|(_, w)| w);
+        let shown = apply::sequenced(server, event, waiter.as_ref().map(|w| w.by));
+        if let Some(w) = waiter {
+            let _ = w.done.send(shown);
         }
     }
 
@@ -603,7 +651,7 @@ impl Cluster {
     }
 
     /// Where `client` lives: (node, uid).
-    fn address(&self, client: &Client) -> (String, u64) {
+    pub(crate) fn address(&self, client: &Client) -> (String, u64) {
         self.origin_of(client.id).unwrap_or_else(|| (self.node.clone(), client.id))
     }
 
@@ -909,34 +957,6 @@ pub fn parted(server: &Server, client: &Client, channel: &Channel, reason: &str)
     let Some(cluster) = server.cluster() else { return };
     let (node, uid, chan, reason) = (cluster.node.clone(), client.id, channel.name.clone(), reason.to_owned());
     cluster.publish(Event::Part { node, uid, chan, reason });
-}
-
-/// A local client kicked `victim` (of any node) from `channel`.
-pub fn kicked(server: &Server, kicker: &Client, channel: &Channel, victim: &Client, reason: &str) {
-    let Some(cluster) = server.cluster() else { return };
-    let (to_node, to_uid) = cluster.address(victim);
-    cluster.publish(Event::Kick {
-        node: cluster.node.clone(),
-        uid: kicker.id,
-        chan: channel.name.clone(),
-        to_node,
-        to_uid,
-        reason: reason.to_owned(),
-    });
-}
-
-/// A local client set the topic of `channel` (`line` is the TOPIC its
-/// members saw; `seen` as for [`channel_mode`]).
-pub fn topic(server: &Server, client: &Client, channel: &Channel, line: &Line, set_at: i64, seen: u64) {
-    let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Topic {
-        node: cluster.node.clone(),
-        uid: client.id,
-        chan: channel.name.clone(),
-        line: WireLine::of(line),
-        set_at,
-        seen,
-    });
 }
 
 /// Modes of `channel` changed here (`line` is the MODE its members saw,

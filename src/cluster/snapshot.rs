@@ -131,7 +131,7 @@ fn channel_events(ch: &Channel, st: &ChannelState, users: &Users, me: &str) -> V
     }
     if let Some(topic) = &st.topic {
         let line = wire(topic.set_by.clone(), "TOPIC", vec![chan.clone(), topic.text.clone()]);
-        events.push(Event::Topic { node: source(), uid: 0, chan: chan.clone(), line, set_at: topic.set_at, seen: 0 });
+        events.push(Event::Topic { node: source(), uid: 0, chan: chan.clone(), line, set_at: topic.set_at });
     }
     for id in &st.invited {
         if let Some((to, nick)) = users.get(id) {

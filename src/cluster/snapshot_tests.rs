@@ -90,7 +90,6 @@ fn log() -> Vec<Event> {
             chan: "#c".into(),
             line: line("ann!u@h", "TOPIC", &["#c", "one"]),
             set_at: 7,
-            seen: 0,
         },
         Event::Away { node: A.into(), uid: 1, line: line("ann!u@h", "AWAY", &["lunch"]) },
         Event::NodeDown { node: C.into() },
@@ -145,14 +144,21 @@ fn log() -> Vec<Event> {
             chan: "#c".into(),
             line: line("dan!u@h", "TOPIC", &["#c", "two"]),
             set_at: 13,
-            seen: 0,
         },
         Event::Away { node: A.into(), uid: 2, line: line("ann!u@h", "AWAY", &["gone"]) },
         part(A, 2, "#d"),
         nick(A, 2, "cat"),
         user(A, 3, "ann", "i"),
         join(A, 3, "#e", true),
-        Event::Kick { node: A.into(), uid: 2, chan: "#c".into(), to_node: A.into(), to_uid: 2, reason: "self".into() },
+        Event::Kick {
+            node: A.into(),
+            uid: 2,
+            chan: "#c".into(),
+            to_node: A.into(),
+            to_uid: 2,
+            reason: "self".into(),
+            id: String::new(),
+        },
     ]
 }
 

@@ -1,13 +1,13 @@
 //! Channel membership: JOIN, PART, KICK, INVITE, TOPIC.
 
-use super::{err, err_because, BoxFuture, Ctx, HandlerResult};
+use super::{err, err_because, fail, BoxFuture, CmdError, Ctx, HandlerResult};
 use crate::caps::{Cap, CapSet};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
-use crate::state::channel::{Channel, ChannelState, MemberModes, Topic};
+use crate::state::channel::{Channel, ChannelState, MemberModes};
 use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
-use crate::state::{extban, fanout, membership, RenameError};
+use crate::state::{extban, fanout, membership, sequencer, RenameError};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -489,27 +489,71 @@ pub fn member_modes(channel: &Channel, client: &Client) -> Option<MemberModes> {
 
 /// KICK `#chan nick[,nick] [reason]`, or `#a,#b nick1,nick2` (pairwise).
 pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let channels: Vec<&str> = msg.param(0).split(',').filter(|n| !n.is_empty()).collect();
-    let targets: Vec<&str> = msg.param(1).split(',').filter(|n| !n.is_empty()).collect();
-    let cfg = ctx.server.config();
-    let mut reason = match msg.param(2) {
-        "" => ctx.client.nick(),
-        r => r.to_owned(),
-    };
-    reason.truncate(reason.floor_char_boundary(cfg.limits.kick_len));
-    if channels.len() > 1 && channels.len() != targets.len() {
-        return err(ERR_NEEDMOREPARAMS, &["KICK"]);
-    }
-    for (i, target) in targets.iter().enumerate() {
-        let name = if channels.len() > 1 { channels[i] } else { channels.first().copied().unwrap_or("") };
-        if let Err(e) = kick_one(ctx, name, target, &reason) {
+    for (name, target, reason) in kicks(ctx, &msg.params)? {
+        let result = kick_change(ctx, &name, &target, reason).and_then(|change| {
+            let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
+            sequenced_done(ctx, change, outcome)
+        });
+        if let Err(e) = result {
             ctx.report(e);
         }
     }
     Ok(())
 }
 
-fn kick_one(ctx: &mut Ctx, name: &str, target: &str, reason: &str) -> HandlerResult {
+/// KICK on a node of a cluster: each removal waits until every change the
+/// log holds before it is applied here (see [`sequencer`]).
+pub fn kick_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let params: Vec<&str> = msg.params.iter().map(String::as_str).collect();
+        for (name, target, reason) in kicks(ctx, &params)? {
+            let result = match kick_change(ctx, &name, &target, reason) {
+                Ok(change) => {
+                    let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
+                    sequenced_done(ctx, change, outcome)
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                ctx.report(e);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The removals `KICK #a,#b nick1,nick2 [reason]` asks for: (channel,
+/// nick, reason) each, one channel for all nicks or one per nick.
+fn kicks(ctx: &Ctx, params: &[&str]) -> Result<Vec<(String, String, String)>, CmdError> {
+    let param = |i: usize| params.get(i).copied().unwrap_or("");
+    let channels: Vec<&str> = param(0).split(',').filter(|n| !n.is_empty()).collect();
+    let targets: Vec<&str> = param(1).split(',').filter(|n| !n.is_empty()).collect();
+    let mut reason = match param(2) {
+        "" => ctx.client.nick(),
+        r => r.to_owned(),
+    };
+    reason.truncate(reason.floor_char_boundary(ctx.server.config().limits.kick_len));
+    if channels.len() > 1 && channels.len() != targets.len() {
+        return err(ERR_NEEDMOREPARAMS, &["KICK"]);
+    }
+    let channel = |i: usize| if channels.len() > 1 { channels[i] } else { channels.first().copied().unwrap_or("") };
+    Ok(targets.iter().enumerate().map(|(i, t)| (channel(i).to_owned(), (*t).to_owned(), reason.clone())).collect())
+}
+
+/// A sequenced change decided (see [`sequencer`]), on its way to the state.
+struct Change {
+    /// The channel it changes.
+    channel: Arc<Channel>,
+    /// What the command answers if the change is gone by its turn.
+    gone: (Numeric, Vec<String>),
+    /// The command's name, for a FAIL.
+    command: &'static str,
+    event: crate::cluster::Event,
+}
+
+/// Decides a removal: the kicker is an operator of the channel and the
+/// victim is on it.
+fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Result<Change, CmdError> {
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     if !mine.op {
@@ -519,12 +563,37 @@ fn kick_one(ctx: &mut Ctx, name: &str, target: &str, reason: &str) -> HandlerRes
     if member_modes(&ch, &victim).is_none() {
         return err(ERR_USERNOTINCHANNEL, &[&victim.nick(), &ch.name]);
     }
-    let line = ctx.client.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]);
-    fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
-    ctx.reply(line);
-    membership::leave(&ctx.server, &victim, &ch);
-    crate::cluster::kicked(&ctx.server, &ctx.client, &ch, &victim, reason);
-    Ok(())
+    let (to_node, to_uid) = sequencer::address(&ctx.server, &victim);
+    let event = crate::cluster::Event::Kick {
+        node: sequencer::origin(&ctx.server),
+        uid: ctx.client.id,
+        chan: ch.name.clone(),
+        to_node,
+        to_uid,
+        reason,
+        id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
+    };
+    let gone = (ERR_USERNOTINCHANNEL, vec![victim.nick(), ch.name.clone()]);
+    Ok(Change { channel: ch, gone, command: "KICK", event })
+}
+
+/// The maker's part once its change is applied (or not): its copy of the
+/// line, which this returns.
+fn sequenced_done(ctx: &mut Ctx, change: Change, outcome: sequencer::Outcome) -> Result<Line, CmdError> {
+    match outcome {
+        sequencer::Outcome::Applied(line) => {
+            ctx.reply(line.clone());
+            Ok(line)
+        }
+        sequencer::Outcome::Gone => {
+            let params: Vec<&str> = change.gone.1.iter().map(String::as_str).collect();
+            err(change.gone.0, &params)
+        }
+        sequencer::Outcome::Unconfirmed => {
+            let text = "The network did not confirm the change in time";
+            Err(fail(change.command, "TEMPORARILY_UNAVAILABLE", &[&change.channel.name], text).unwrap_err())
+        }
+    }
 }
 
 /// INVITE `nick #chan`.
@@ -593,38 +662,66 @@ fn list_invites(ctx: &mut Ctx) -> HandlerResult {
 
 /// TOPIC `#chan [:text]`.
 pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let name = msg.param(0);
+    let text = msg.params.get(1).copied();
+    let Some(change) = topic_change(ctx, msg.param(0), text)? else { return Ok(()) };
+    let ch = change.channel.clone();
+    let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
+    let line = sequenced_done(ctx, change, outcome)?;
+    topic_kept(ctx, &ch, line);
+    Ok(())
+}
+
+/// TOPIC on a node of a cluster: a change waits until every change the log
+/// holds before it is applied here (see [`sequencer`]).
+pub fn topic_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let text = msg.params.get(1).map(String::as_str);
+        let Some(change) = topic_change(ctx, &msg.params[0], text)? else { return Ok(()) };
+        let ch = change.channel.clone();
+        let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
+        let line = sequenced_done(ctx, change, outcome)?;
+        topic_kept(ctx, &ch, line);
+        Ok(())
+    })
+}
+
+/// Answers a TOPIC query (`None`), or decides a change: the setter must be
+/// on the channel, and an operator where `+t` is set.
+fn topic_change(ctx: &mut Ctx, name: &str, text: Option<&str>) -> Result<Option<Change>, CmdError> {
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
-    if msg.params.len() < 2 {
+    let Some(param) = text else {
         if mine.is_none() && ch.read().modes.secret {
             return err(ERR_NOTONCHANNEL, &[&ch.name]);
         }
         send_topic(ctx, &ch, true);
-        return Ok(());
-    }
+        return Ok(None);
+    };
     let Some(mine) = mine else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
     if ch.read().modes.topic_ops && !mine.op {
         return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
     }
-    let cfg = ctx.server.config();
-    let param = msg.param(1);
-    let text = param[..param.floor_char_boundary(cfg.limits.topic_len)].to_owned();
-    let mask = ctx.client.mask();
-    let set_at = chrono::Utc::now().timestamp();
-    let seen = ch.remote_changes.load(std::sync::atomic::Ordering::Relaxed);
-    ch.write().topic =
-        if text.is_empty() { None } else { Some(Topic { text: text.clone(), set_by: mask.clone(), set_at }) };
-    if ch.read().is_persistent() {
-        let ack = ctx.server.persist_channel(&ch);
-        ctx.commit("TOPIC", ack);
-    }
+    let text = param[..param.floor_char_boundary(ctx.server.config().limits.topic_len)].to_owned();
     let line = ctx.client.line("TOPIC", vec![ch.name.clone(), text]);
     let msgid = ctx.server.next_msgid_at(line.time_ms());
     let line = line.tag("msgid", msgid, Cap::MessageTags);
-    fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
-    crate::cluster::topic(&ctx.server, &ctx.client, &ch, &line, set_at, seen);
-    ctx.reply(line.clone());
-    super::chathistory::record_channel(ctx, &ch, [line]);
-    Ok(())
+    let event = crate::cluster::Event::Topic {
+        node: sequencer::origin(&ctx.server),
+        uid: ctx.client.id,
+        chan: ch.name.clone(),
+        line: crate::cluster::WireLine::of(&line),
+        set_at: chrono::Utc::now().timestamp(),
+    };
+    let gone = (ERR_NOSUCHCHANNEL, vec![ch.name.clone()]);
+    Ok(Some(Change { channel: ch, gone, command: "TOPIC", event }))
+}
+
+/// After a topic change: the registered channel saved, the line kept in
+/// history.
+fn topic_kept(ctx: &mut Ctx, ch: &Channel, line: Line) {
+    if ch.read().is_persistent() {
+        let ack = ctx.server.persist_channel(ch);
+        ctx.commit("TOPIC", ack);
+    }
+    super::chathistory::record_channel(ctx, ch, [line]);
 }

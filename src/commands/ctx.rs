@@ -94,7 +94,7 @@ pub enum CmdError {
 pub type HandlerResult = Result<(), CmdError>;
 
 /// Shorthand for a numeric error.
-pub fn err(n: Numeric, params: &[&str]) -> HandlerResult {
+pub fn err<T>(n: Numeric, params: &[&str]) -> Result<T, CmdError> {
     Err(CmdError::Numeric(n, params.iter().map(|s| (*s).to_owned()).collect()))
 }
 

@@ -263,7 +263,7 @@ pub struct Channel {
     pub name: String,
     /// Unix time of creation.
     pub created: i64,
-    /// On a node of a cluster: how many topic and mode changes from the log
+    /// On a node of a cluster: how many mode changes from the log
     /// this node applied to the channel (other nodes' changes, and its own
     /// applied again). A change made here records the count it saw before
     /// it was made; if the count moved by the time the change comes back in

@@ -24,6 +24,7 @@ pub mod rare;
 pub mod ratelimit;
 pub mod refresh;
 pub mod registration;
+pub mod sequencer;
 pub mod session;
 pub mod signal;
 pub mod whowas;

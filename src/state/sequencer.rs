@@ -1,0 +1,81 @@
+//! The one path a sequenced change takes to the state, alone or in a cluster.
+//!
+//! A command that makes such a change (today TOPIC and KICK) decides it and builds
+//! its [`Event`]; the change itself is made by one function,
+//! [`crate::cluster::apply::sequenced`], which sets the state and shows the
+//! line to this node's members:
+//! - on a single node the event goes through an in-process sequencer: the
+//!   apply is a plain call, made at once ([`now`]);
+//! - on a node of a cluster the event is appended to the log and the
+//!   command waits until this node's reader has applied it in the log's
+//!   order, after every change the log holds before it ([`in_order`]). Every
+//!   node applies it at the same place in the log, so all see the same
+//!   sequence of changes.
+//!
+//! Either way the connection that made the change is skipped by the apply:
+//! its copy is the command's reply (with its label, if it sent one).
+
+use super::client::{Client, ClientId};
+use super::Server;
+use crate::cluster::{apply, Event};
+use crate::proto::line::Line;
+use std::sync::Arc;
+
+/// What became of a sequenced change.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Applied: the members saw this line (the maker's copy is its reply).
+    Applied(Line),
+    /// Not applied: what it changes was gone when its turn came (the
+    /// channel emptied meanwhile).
+    Gone,
+    /// The network did not confirm it in time (Redis away); it may still be
+    /// applied later, when the connection that made it gets its line too.
+    Unconfirmed,
+}
+
+impl Outcome {
+    fn of(shown: Option<Line>) -> Outcome {
+        shown.map_or(Outcome::Gone, Outcome::Applied)
+    }
+}
+
+/// The in-process sequencer of a single node: applies `event`, made by
+/// connection `by`, at once.
+pub fn now(server: &Server, event: &Event, by: ClientId) -> Outcome {
+    Outcome::of(apply::sequenced(server, event, Some(by)))
+}
+
+/// Sequences `event`, made by connection `by`: applied at once on a single
+/// node ([`now`]); on a node of a cluster, appended to the log and waited
+/// for until it is applied here in the log's order.
+pub async fn in_order(server: &Arc<Server>, event: Event, by: ClientId) -> Outcome {
+    match server.cluster() {
+        None => now(server, &event, by),
+        Some(cluster) => {
+            let cfg = &server.config().cluster;
+            let wait = std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
+            match cluster.sequence(event, by, wait).await {
+                Ok(shown) => Outcome::of(shown),
+                Err(()) => Outcome::Unconfirmed,
+            }
+        }
+    }
+}
+
+/// The name a sequenced event gives its origin: this node's in the network,
+/// or (single node) the server's.
+pub fn origin(server: &Server) -> String {
+    match server.cluster() {
+        Some(cluster) => cluster.node.clone(),
+        None => server.config().server.name.clone(),
+    }
+}
+
+/// Where `client` lives, as an event names a user: (node, id there).
+pub fn address(server: &Server, client: &Client) -> (String, u64) {
+    match server.cluster() {
+        Some(cluster) => cluster.address(client),
+        None => (origin(server), client.id),
+    }
+}
