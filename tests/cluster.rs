@@ -1578,6 +1578,50 @@ fn racing_kicks_are_seen_in_one_order_on_every_node() {
     }
 }
 
+/// Who left `chan` and how, as the next `n` PART or KICK lines `c` reads
+/// show it: ("PART", nick) or ("KICK", victim).
+fn departures(c: &mut Client, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|_| {
+            let (line, _) = c.expect_where("PART or KICK", |l| ["PART", "KICK"].contains(&command_of(l)));
+            let who = match command_of(&line) {
+                "KICK" => params_of(&line)[1].clone(),
+                _ => line[1..line.find('!').unwrap()].to_owned(),
+            };
+            (command_of(&line).to_owned(), who)
+        })
+        .collect()
+}
+
+/// A KICK racing its victim's PART: alice (node a) kicks ten users of node
+/// b from #pk while each of them parts it. Whichever comes first in the log
+/// is the one every node shows: erin (a) and frank (b) see the same ten
+/// departures, each user once, by the same command.
+#[test]
+fn a_kick_racing_its_victims_part_ends_the_same_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = in_channel(&a, "alice", "#pk");
+    let mut erin = in_channel(&a, "erin", "#pk");
+    let mut victims: Vec<Client> = (0..10).map(|i| b.client(&format!("vb{i}"))).collect();
+    for v in &mut victims {
+        join_after(v, "#pk", "alice");
+    }
+    let mut frank = b.client("frank");
+    join_after(&mut frank, "#pk", "alice");
+    wait_member(&mut alice, "#pk", "frank");
+    let kicks = (0..10).map(|i| format!("KICK #pk vb{i} :out\r\n")).collect::<String>();
+    alice.send_raw(kicks.as_bytes());
+    for v in &mut victims {
+        v.send("PART #pk :bye");
+    }
+    let (on_a, on_b) = (departures(&mut erin, 10), departures(&mut frank, 10));
+    assert_eq!(on_a, on_b, "the same departures in the same order on both nodes");
+    let mut who: Vec<&str> = on_a.iter().map(|(_, w)| w.as_str()).collect();
+    who.sort();
+    assert_eq!(who, (0..10).map(|i| format!("vb{i}")).collect::<Vec<_>>(), "each user once");
+}
+
 #[test]
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();

@@ -81,20 +81,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 join(server, &c, &chan, MemberModes { op, voice }, ts);
             }
         }
-        Event::Part { node, uid, chan, reason } => {
-            let (Some(c), Some(ch)) = (cluster.lookup(server, &node, uid), server.find_channel(&chan)) else { return };
-            if !ch.read().members.contains_key(&c.id) {
-                // Applied again over a snapshot that has it.
-                return;
-            }
-            let mut params = vec![ch.name.clone()];
-            if !reason.is_empty() {
-                params.push(reason);
-            }
-            fanout::to_channel(&ch, &c.line("PART", params), None, fanout::everyone);
-            membership::leave(server, &c, &ch);
-        }
-        Event::Topic { .. } | Event::Kick { .. } => {
+        Event::Topic { .. } | Event::Kick { .. } | Event::Part { .. } => {
             sequenced(server, &event, None);
         }
         Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes, false),
@@ -470,6 +457,9 @@ fn again(mut line: WireLine) -> WireLine {
 pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Option<Line> {
     match event {
         Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
+        Event::Part { node, uid, chan, reason, id } => {
+            part(server, &*user(server, node, *uid)?, chan, reason, id, except)
+        }
         Event::Kick { node, uid, chan, to_node, to_uid, reason, id } => {
             let kicker = user(server, node, *uid)?;
             let victim = user(server, to_node, *to_uid)?;
@@ -501,6 +491,40 @@ fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64, except: Opti
     Some(line)
 }
 
+/// `client` leaves `chan`, if it is still there (a PART applied again over a
+/// snapshot that has it gone, or overtaken by a KICK, is not): the PART
+/// line (with msgid `id`) goes to the members.
+fn part(
+    server: &Server,
+    client: &Client,
+    chan: &str,
+    reason: &str,
+    id: &str,
+    except: Option<ClientId>,
+) -> Option<Line> {
+    let ch = server.find_channel(chan)?;
+    if !ch.read().members.contains_key(&client.id) {
+        return None;
+    }
+    let mut params = vec![ch.name.clone()];
+    if !reason.is_empty() {
+        params.push(reason.to_owned());
+    }
+    let line = with_msgid(client.line("PART", params), id);
+    fanout::to_channel(&ch, &line, except, fanout::everyone);
+    membership::leave(server, client, &ch);
+    Some(line)
+}
+
+/// `line` with msgid `id` (none if empty: an event of an older node).
+fn with_msgid(line: Line, id: &str) -> Line {
+    if id.is_empty() {
+        line
+    } else {
+        line.tag("msgid", id.to_owned(), Cap::MessageTags)
+    }
+}
+
 /// `kicker` removes `victim` from `chan`, if it is still there: the KICK
 /// line (with msgid `id`) goes to the members, the victim included.
 fn kick(
@@ -516,10 +540,7 @@ fn kick(
     if !ch.read().members.contains_key(&victim.id) {
         return None;
     }
-    let mut line = kicker.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]);
-    if !id.is_empty() {
-        line = line.tag("msgid", id.to_owned(), Cap::MessageTags);
-    }
+    let line = with_msgid(kicker.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]), id);
     fanout::to_channel(&ch, &line, except, fanout::everyone);
     membership::leave(server, victim, &ch);
     Some(line)

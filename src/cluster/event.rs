@@ -105,6 +105,9 @@ pub enum Event {
         /// The PART reason, if any.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         reason: String,
+        /// The msgid of the PART line (the same on every node).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A channel operator removed a user from a channel.
     #[serde(rename = "K")]
@@ -378,7 +381,7 @@ impl Event {
     pub fn sequenced_id(&self) -> Option<&str> {
         match self {
             Event::Topic { line, .. } => line.tag("msgid"),
-            Event::Kick { id, .. } if !id.is_empty() => Some(id),
+            Event::Kick { id, .. } | Event::Part { id, .. } if !id.is_empty() => Some(id),
             _ => None,
         }
     }

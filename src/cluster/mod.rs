@@ -952,13 +952,6 @@ pub fn joined(server: &Server, client: &Client, channel: &Channel, modes: Member
     });
 }
 
-/// A local client left `channel`.
-pub fn parted(server: &Server, client: &Client, channel: &Channel, reason: &str) {
-    let Some(cluster) = server.cluster() else { return };
-    let (node, uid, chan, reason) = (cluster.node.clone(), client.id, channel.name.clone(), reason.to_owned());
-    cluster.publish(Event::Part { node, uid, chan, reason });
-}
-
 /// Modes of `channel` changed here (`line` is the MODE its members saw,
 /// `changes` what was applied, at Unix time `at`): every node applies them,
 /// whether or not it has members there, so a node's copy of the channel

@@ -64,7 +64,7 @@ fn nick(node: &str, uid: u64, nick: &str) -> Event {
 }
 
 fn part(node: &str, uid: u64, chan: &str) -> Event {
-    Event::Part { node: node.into(), uid, chan: chan.into(), reason: String::new() }
+    Event::Part { node: node.into(), uid, chan: chan.into(), reason: String::new(), id: String::new() }
 }
 
 fn user_modes(node: &str, uid: u64, modes: &str) -> Event {

@@ -7,7 +7,7 @@ use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
 use crate::state::channel::{Channel, ChannelState, MemberModes};
 use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
-use crate::state::{extban, fanout, membership, sequencer, RenameError};
+use crate::state::{extban, fanout, sequencer, RenameError};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -60,22 +60,28 @@ struct Claims<'a> {
 pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
         let (targets, keys) = (msg.params[0].as_str(), msg.params.get(1).map_or("", String::as_str));
+        if targets == "0" {
+            let channels = ctx.client.info().channels.clone();
+            for ch in channels {
+                let decided = part_change(ctx, &ch.name, LEFT_ALL);
+                in_order_or_report(ctx, decided).await;
+            }
+            return Ok(());
+        }
         let mut lost = Vec::new();
         let mut won: Vec<String> = Vec::new();
-        if targets != "0" {
-            for name in targets.split(',').filter(|n| n.starts_with('#')) {
-                let fresh = ctx.server.find_channel(name).is_none_or(|ch| {
-                    let st = ch.read();
-                    st.members.is_empty() && !st.is_persistent()
-                });
-                if !fresh {
-                    continue;
-                }
-                if crate::cluster::claim_channel(&ctx.server, name).await {
-                    won.push(ctx.server.fold(name));
-                } else {
-                    lost.push(ctx.server.fold(name));
-                }
+        for name in targets.split(',').filter(|n| n.starts_with('#')) {
+            let fresh = ctx.server.find_channel(name).is_none_or(|ch| {
+                let st = ch.read();
+                st.members.is_empty() && !st.is_persistent()
+            });
+            if !fresh {
+                continue;
+            }
+            if crate::cluster::claim_channel(&ctx.server, name).await {
+                won.push(ctx.server.fold(name));
+            } else {
+                lost.push(ctx.server.fold(name));
             }
         }
         let result = join_all(ctx, targets, keys, &Claims { won: &won, lost: &lost });
@@ -89,12 +95,17 @@ pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     })
 }
 
+/// The PART reason of `JOIN 0`.
+const LEFT_ALL: &str = "Left all channels";
+
 /// JOIN of each of `targets` with its key, ops to creators as `claims` say.
 fn join_all(ctx: &mut Ctx, targets: &str, keys: &str, claims: &Claims) -> HandlerResult {
     if targets == "0" {
+        // (On a node of a cluster `join_clustered` has done this.)
         let channels = ctx.client.info().channels.clone();
         for ch in channels {
-            part_one(ctx, &ch, "Left all channels");
+            let decided = part_change(ctx, &ch.name, LEFT_ALL);
+            now_or_report(ctx, decided);
         }
         return Ok(());
     }
@@ -301,29 +312,40 @@ pub fn send_topic(ctx: &mut Ctx, channel: &Channel, say_none: bool) {
 pub fn part(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let reason = msg.param(1);
     for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
-        let Some(ch) = ctx.server.find_channel(name) else {
-            ctx.numeric(ERR_NOSUCHCHANNEL, &[name]);
-            continue;
-        };
-        if !ch.read().members.contains_key(&ctx.client.id) {
-            ctx.numeric(ERR_NOTONCHANNEL, &[&ch.name]);
-            continue;
-        }
-        part_one(ctx, &ch, reason);
+        let decided = part_change(ctx, name, reason);
+        now_or_report(ctx, decided);
     }
     Ok(())
 }
 
-fn part_one(ctx: &mut Ctx, ch: &Arc<Channel>, reason: &str) {
-    let mut params = vec![ch.name.clone()];
-    if !reason.is_empty() {
-        params.push(reason.to_owned());
+/// PART on a node of a cluster: each departure waits until every change
+/// the log holds before it is applied here (see [`sequencer`]).
+pub fn part_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let reason = msg.params.get(1).map_or("", String::as_str);
+        for name in msg.params[0].split(',').filter(|n| !n.is_empty()) {
+            let decided = part_change(ctx, name, reason);
+            in_order_or_report(ctx, decided).await;
+        }
+        Ok(())
+    })
+}
+
+/// Decides a departure from channel `name`: the client must be on it.
+fn part_change(ctx: &mut Ctx, name: &str, reason: &str) -> Result<Change, CmdError> {
+    let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
+    if !ch.read().members.contains_key(&ctx.client.id) {
+        return err(ERR_NOTONCHANNEL, &[&ch.name]);
     }
-    let line = ctx.client.line("PART", params);
-    fanout::to_channel(ch, &line, ctx.me(), fanout::everyone);
-    ctx.reply(line);
-    membership::leave(&ctx.server, &ctx.client, ch);
-    crate::cluster::parted(&ctx.server, &ctx.client, ch, reason);
+    let event = crate::cluster::Event::Part {
+        node: sequencer::origin(&ctx.server),
+        uid: ctx.client.id,
+        chan: ch.name.clone(),
+        reason: reason.to_owned(),
+        id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
+    };
+    let gone = (ERR_NOTONCHANNEL, vec![ch.name.clone()]);
+    Ok(Change { channel: ch, gone, command: "PART", event })
 }
 
 /// RENAME `#old #new [:reason]` (IRCv3 draft/channel-rename): a channel
@@ -490,13 +512,8 @@ pub fn member_modes(channel: &Channel, client: &Client) -> Option<MemberModes> {
 /// KICK `#chan nick[,nick] [reason]`, or `#a,#b nick1,nick2` (pairwise).
 pub fn kick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     for (name, target, reason) in kicks(ctx, &msg.params)? {
-        let result = kick_change(ctx, &name, &target, reason).and_then(|change| {
-            let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
-            sequenced_done(ctx, change, outcome)
-        });
-        if let Err(e) = result {
-            ctx.report(e);
-        }
+        let decided = kick_change(ctx, &name, &target, reason);
+        now_or_report(ctx, decided);
     }
     Ok(())
 }
@@ -507,16 +524,8 @@ pub fn kick_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
         let params: Vec<&str> = msg.params.iter().map(String::as_str).collect();
         for (name, target, reason) in kicks(ctx, &params)? {
-            let result = match kick_change(ctx, &name, &target, reason) {
-                Ok(change) => {
-                    let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
-                    sequenced_done(ctx, change, outcome)
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                ctx.report(e);
-            }
+            let decided = kick_change(ctx, &name, &target, reason);
+            in_order_or_report(ctx, decided).await;
         }
         Ok(())
     })
@@ -575,6 +584,40 @@ fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Resul
     };
     let gone = (ERR_USERNOTINCHANNEL, vec![victim.nick(), ch.name.clone()]);
     Ok(Change { channel: ch, gone, command: "KICK", event })
+}
+
+/// Makes a change if it was decided, through the in-process sequencer (a
+/// single node); reports why not otherwise.
+fn now_or_report(ctx: &mut Ctx, decided: Result<Change, CmdError>) {
+    if let Err(e) = decided.and_then(|change| sequence_now(ctx, change)) {
+        ctx.report(e);
+    }
+}
+
+/// Makes a change if it was decided, through the log of a cluster in its
+/// turn; reports why not otherwise.
+async fn in_order_or_report(ctx: &mut Ctx, decided: Result<Change, CmdError>) {
+    let result = match decided {
+        Ok(change) => sequence_in_order(ctx, change).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        ctx.report(e);
+    }
+}
+
+/// Makes a decided change through the in-process sequencer (a single
+/// node): the line the members saw, which is also the maker's reply.
+fn sequence_now(ctx: &mut Ctx, change: Change) -> Result<Line, CmdError> {
+    let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
+    sequenced_done(ctx, change, outcome)
+}
+
+/// Makes a decided change through the log of a cluster, waiting for its
+/// turn (see [`sequencer::in_order`]).
+async fn sequence_in_order(ctx: &mut Ctx, change: Change) -> Result<Line, CmdError> {
+    let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
+    sequenced_done(ctx, change, outcome)
 }
 
 /// The maker's part once its change is applied (or not): its copy of the
@@ -665,8 +708,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let text = msg.params.get(1).copied();
     let Some(change) = topic_change(ctx, msg.param(0), text)? else { return Ok(()) };
     let ch = change.channel.clone();
-    let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
-    let line = sequenced_done(ctx, change, outcome)?;
+    let line = sequence_now(ctx, change)?;
     topic_kept(ctx, &ch, line);
     Ok(())
 }
@@ -678,8 +720,7 @@ pub fn topic_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         let text = msg.params.get(1).map(String::as_str);
         let Some(change) = topic_change(ctx, &msg.params[0], text)? else { return Ok(()) };
         let ch = change.channel.clone();
-        let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
-        let line = sequenced_done(ctx, change, outcome)?;
+        let line = sequence_in_order(ctx, change).await?;
         topic_kept(ctx, &ch, line);
         Ok(())
     })

@@ -117,7 +117,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("NOTICE", 0, Registered, Sync(message::notice)),
     cmd("NS", 0, Registered, Sync(crate::services::ns)),
     cmd("OPER", 2, Registered, Async(oper::oper)),
-    cmd("PART", 1, Registered, Sync(channel::part)),
+    cmd("PART", 1, Registered, Clustered(channel::part, channel::part_clustered)),
     cmd("RENAME", 2, Registered, Clustered(channel::rename, channel::rename_clustered)),
     cmd("PASS", 1, Any, Sync(registration::pass)),
     cmd("PING", 0, Any, Sync(registration::ping)),

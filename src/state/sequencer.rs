@@ -1,6 +1,6 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
-//! A command that makes such a change (today TOPIC and KICK) decides it and builds
+//! A command that makes such a change (today TOPIC, PART and KICK) decides it and builds
 //! its [`Event`]; the change itself is made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
 //! line to this node's members:
@@ -27,7 +27,7 @@ pub enum Outcome {
     /// Applied: the members saw this line (the maker's copy is its reply).
     Applied(Line),
     /// Not applied: what it changes was gone when its turn came (the
-    /// channel emptied meanwhile).
+    /// channel ended, or the user had already left it).
     Gone,
     /// The network did not confirm it in time (Redis away); it may still be
     /// applied later, when the connection that made it gets its line too.
