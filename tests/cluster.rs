@@ -1622,6 +1622,49 @@ fn a_kick_racing_its_victims_part_ends_the_same_on_every_node() {
     assert_eq!(who, (0..10).map(|i| format!("vb{i}")).collect::<Vec<_>>(), "each user once");
 }
 
+/// The MODE lines of the next `n` mode changes `c` reads (their parameters
+/// after the channel).
+fn modes_seen(c: &mut Client, n: usize) -> Vec<String> {
+    (0..n).map(|_| params_of(&c.expect("MODE"))[1..].join(" ")).collect()
+}
+
+/// Channel mode changes go through the log in order on every node: with a
+/// ban list of at most 5 (`limits.max_list_entries`), an op on each node
+/// adds 4 bans at once and sets the key 10 times. Both nodes show the same
+/// 5 bans taken and the same 20 keys in the same order, and list the same
+/// bans: the list's limit holds across nodes (checked where each change is
+/// applied, in the log's order, not where it was asked for).
+#[test]
+fn racing_mode_changes_are_seen_in_one_order_and_keep_the_list_limit() {
+    let redis = Redis::start();
+    let ttl = banter::config::ClusterConfig::default().ttl_ms;
+    let config = |name: &str| with_limits(&node_config(&redis, name, ttl, None), "max_list_entries = 5");
+    let (a, b) = (Server::start_with(&config("a")), Server::start_with(&config("b")));
+    let mut alice = in_channel(&a, "alice", "#m");
+    let mut bob = b.client("bob");
+    join_after(&mut bob, "#m", "alice");
+    alice.expect("JOIN");
+    alice.send("MODE #m +o bob");
+    bob.expect("MODE");
+    let mut carol = in_channel(&a, "carol", "#m");
+    let mut dave = b.client("dave");
+    join_after(&mut dave, "#m", "carol");
+    wait_member(&mut carol, "#m", "dave");
+    let burst = |who: &str| {
+        let bans = (0..4).map(|i| format!("MODE #m +b {who}{i}!*@*\r\n"));
+        bans.chain((0..10).map(|i| format!("MODE #m +k {who}{i}\r\n"))).collect::<String>()
+    };
+    alice.send_raw(burst("a").as_bytes());
+    bob.send_raw(burst("b").as_bytes());
+    let (on_a, on_b) = (modes_seen(&mut carol, 25), modes_seen(&mut dave, 25));
+    assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
+    assert_eq!(on_a.iter().filter(|m| m.starts_with("+b ")).count(), 5, "{on_a:?}");
+    assert_eq!(on_a.iter().filter(|m| m.starts_with("+k ")).count(), 20, "{on_a:?}");
+    let bans = |c: &mut Client| answers(c, "MODE #m b", "368").into_iter().filter(|(n, _)| n == "367").count();
+    assert_eq!((bans(&mut carol), bans(&mut dave)), (5, 5));
+    assert_eq!(answers(&mut carol, "MODE #m", "329"), answers(&mut dave, "MODE #m", "329"), "the same key");
+}
+
 #[test]
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();

@@ -39,10 +39,11 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 /// How a message event's JSON starts (see [`Event::Msg`]).
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
-/// Applies one event. A sequenced change (a topic) is applied here in the
-/// log's order whichever node made it ([`sequenced`]). Other events of this
-/// node are skipped (applied when their command ran; a mode change may be
-/// applied again, see `own_again`), and so are those of a node after its
+/// Applies one event. A sequenced change (TOPIC, MODE, PART, KICK) is
+/// applied here in the log's order whichever node made it ([`sequenced`]).
+/// Other events of this node are skipped (applied when their command ran; a
+/// ChanServ mode change may be applied again, see `own_again`), and so are
+/// those of a node after its
 /// NodeDown. While `replaying` (start-up, before any client connects),
 /// messages and WALLOPS are skipped.
 pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying: bool) {
@@ -58,7 +59,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         if event.sequenced_id().is_some() {
             cluster.applied_own(server, &event);
         } else {
-            own_again(server, cluster, event);
+            own_again(server, event);
         }
         return;
     }
@@ -81,10 +82,9 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 join(server, &c, &chan, MemberModes { op, voice }, ts);
             }
         }
-        Event::Topic { .. } | Event::Kick { .. } | Event::Part { .. } => {
+        Event::Topic { .. } | Event::Mode { .. } | Event::Kick { .. } | Event::Part { .. } => {
             sequenced(server, &event, None);
         }
-        Event::Mode { chan, line, at, changes, .. } => mode(server, cluster, &chan, &line, at, changes, false),
         Event::Away { node, uid, line } => {
             let Some(c) = cluster.lookup(server, &node, uid) else { return };
             let line = line.to_line();
@@ -427,17 +427,17 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
     crate::commands::channel::broadcast_join(&channel, client, None);
 }
 
-/// One of this node's mode changes, back from the log: applied
-/// again if another node's change to the channel was applied here since it
+/// One of this node's ChanServ mode changes (made at once, not sequenced),
+/// back from the log: applied again if another node's change to the channel was applied here since it
 /// was made (that one came first in the log, so this one has the last word
 /// on every node; see [`crate::state::channel::Channel::remote_changes`]).
-fn own_again(server: &Server, cluster: &Cluster, event: Event) {
+fn own_again(server: &Server, event: Event) {
     let moved = |chan: &str, seen: u64| {
         server.find_channel(chan).is_some_and(|ch| ch.remote_changes.load(Ordering::Relaxed) != seen)
     };
     match event {
         Event::Mode { chan, line, at, changes, seen, .. } if moved(&chan, seen) => {
-            mode(server, cluster, &chan, &again(line), at, changes, true)
+            mode(server, &chan, &again(line), at, changes, true, None);
         }
         _ => {}
     }
@@ -457,6 +457,7 @@ fn again(mut line: WireLine) -> WireLine {
 pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Option<Line> {
     match event {
         Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
+        Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), false, except),
         Event::Part { node, uid, chan, reason, id } => {
             part(server, &*user(server, node, *uid)?, chan, reason, id, except)
         }
@@ -546,46 +547,49 @@ fn kick(
     Some(line)
 }
 
-/// Modes another node changed on `chan` (or, `again`, this node's changes
-/// applied again): applied here in order, and the MODE line showing what
-/// changed here sent to this node's members, as a local MODE would be.
+/// Mode changes to `chan` (a sequenced MODE of any node, or, `again`, a
+/// ChanServ change of this node applied again): applied here in order, and
+/// the MODE line showing what changed here sent to this node's members
+/// except connection `except`. The line, if anything changed.
 fn mode(
     server: &Server,
-    cluster: &Cluster,
     chan: &str,
     wire: &WireLine,
     at: i64,
     changes: Vec<ModeChange>,
     again: bool,
-) {
-    let Some(ch) = server.find_channel(chan) else { return };
+    except: Option<ClientId>,
+) -> Option<Line> {
+    let ch = server.find_channel(chan)?;
+    let max = server.config().limits.max_list_entries;
     let applied: Vec<channel::ModeChange> = {
         let mut st = ch.write();
-        changes.into_iter().filter_map(|c| mode_change(server, cluster, &mut st, &wire.src, at, c, again)).collect()
+        let setter = &wire.src;
+        changes.into_iter().filter_map(|c| mode_change(server, &mut st, (setter, at, max), c, again)).collect()
     };
     if !again || !applied.is_empty() {
         ch.remote_changes.fetch_add(1, Ordering::Relaxed);
     }
-    if applied.is_empty() {
-        return;
-    }
-    let mut line = wire.to_line();
-    line.params = channel::mode_params(&ch.name, &applied);
-    fanout::to_channel(&ch, &line, None, fanout::everyone);
-    // An empty channel that lost +P ends here as on its origin.
+    let shown = (!applied.is_empty()).then(|| {
+        let mut line = wire.to_line();
+        line.params = channel::mode_params(&ch.name, &applied);
+        fanout::to_channel(&ch, &line, except, fanout::everyone);
+        line
+    });
+    // An empty channel that lost +P ends here.
     server.remove_channel_if_empty(&ch);
+    shown
 }
 
 /// Applies one mode change to a channel's state; what it changed, with the
 /// parameter to show, or None when it changed nothing here. A key or limit
-/// set again to the value it has counts as a change (as in a local MODE),
-/// except when this node's own change is applied `again`.
+/// set again to the value it has counts as a change (as IRC servers show
+/// it), except when a ChanServ change is applied `again`. A list takes a new
+/// entry only below `limits.max_list_entries` (the same on every node).
 fn mode_change(
     server: &Server,
-    cluster: &Cluster,
     st: &mut ChannelState,
-    setter: &str,
-    at: i64,
+    (setter, at, max): (&str, i64, usize),
     c: ModeChange,
     again: bool,
 ) -> Option<channel::ModeChange> {
@@ -594,7 +598,7 @@ fn mode_change(
     match mode {
         'o' | 'v' => {
             let (node, uid) = c.to?;
-            let who = cluster.lookup(server, &node, uid)?;
+            let who = user(server, &node, uid)?;
             let member = st.members.get_mut(&who.id)?;
             let flag = if mode == 'o' { &mut member.modes.op } else { &mut member.modes.voice };
             if *flag == add {
@@ -626,13 +630,14 @@ fn mode_change(
             let list = st.list_mut(mode)?;
             let pos = list.iter().position(|e| server.casemap.eq(&e.mask, &mask));
             match (add, pos) {
-                (true, None) => list.push(ListEntry { mask: mask.clone(), set_by: setter.to_owned(), set_at: at }),
-                (false, Some(i)) => {
-                    list.remove(i);
+                (true, None) if list.len() < max => {
+                    list.push(ListEntry { mask: mask.clone(), set_by: setter.to_owned(), set_at: at });
+                    shown(Some(mask))
                 }
-                _ => return None,
+                // Shown as listed (the case it was set with).
+                (false, Some(i)) => shown(Some(list.remove(i).mask)),
+                _ => None,
             }
-            shown(Some(mask))
         }
         _ => {
             let flag = st.modes.flag_mut(mode)?;

@@ -143,7 +143,9 @@ pub enum Event {
         set_at: i64,
     },
     /// A channel's modes changed: one event per MODE command, with the
-    /// changes as applied on the origin (not as requested).
+    /// changes as requested (each node applies those that change something
+    /// there, in order); a ChanServ change, made on its node at once, as
+    /// applied there.
     #[serde(rename = "O")]
     Mode {
         /// Origin node.
@@ -157,7 +159,9 @@ pub enum Event {
         at: i64,
         /// The changes, in order.
         changes: Vec<ModeChange>,
-        /// As for Topic.
+        /// For a ChanServ change (made at once, not sequenced): the origin's
+        /// count of other nodes' mode changes to the channel when it made it
+        /// (see [`crate::state::channel::Channel::remote_changes`]).
         #[serde(default, skip_serializing_if = "is_zero")]
         seen: u64,
     },
@@ -380,7 +384,7 @@ impl Event {
     /// by which that node knows it again when it reads it back.
     pub fn sequenced_id(&self) -> Option<&str> {
         match self {
-            Event::Topic { line, .. } => line.tag("msgid"),
+            Event::Topic { line, .. } | Event::Mode { line, .. } => line.tag("msgid"),
             Event::Kick { id, .. } | Event::Part { id, .. } if !id.is_empty() => Some(id),
             _ => None,
         }

@@ -1,6 +1,7 @@
 //! Channel membership: JOIN, PART, KICK, INVITE, TOPIC.
 
-use super::{err, err_because, fail, BoxFuture, CmdError, Ctx, HandlerResult};
+use super::sequenced::{in_order_or_report, now_or_report, sequence_in_order, sequence_now, Change};
+use super::{err, err_because, BoxFuture, CmdError, Ctx, HandlerResult};
 use crate::caps::{Cap, CapSet};
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
@@ -344,7 +345,7 @@ fn part_change(ctx: &mut Ctx, name: &str, reason: &str) -> Result<Change, CmdErr
         reason: reason.to_owned(),
         id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
     };
-    let gone = (ERR_NOTONCHANNEL, vec![ch.name.clone()]);
+    let gone = Some((ERR_NOTONCHANNEL, vec![ch.name.clone()]));
     Ok(Change { channel: ch, gone, command: "PART", event })
 }
 
@@ -549,17 +550,6 @@ fn kicks(ctx: &Ctx, params: &[&str]) -> Result<Vec<(String, String, String)>, Cm
     Ok(targets.iter().enumerate().map(|(i, t)| (channel(i).to_owned(), (*t).to_owned(), reason.clone())).collect())
 }
 
-/// A sequenced change decided (see [`sequencer`]), on its way to the state.
-struct Change {
-    /// The channel it changes.
-    channel: Arc<Channel>,
-    /// What the command answers if the change is gone by its turn.
-    gone: (Numeric, Vec<String>),
-    /// The command's name, for a FAIL.
-    command: &'static str,
-    event: crate::cluster::Event,
-}
-
 /// Decides a removal: the kicker is an operator of the channel and the
 /// victim is on it.
 fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Result<Change, CmdError> {
@@ -582,61 +572,8 @@ fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Resul
         reason,
         id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
     };
-    let gone = (ERR_USERNOTINCHANNEL, vec![victim.nick(), ch.name.clone()]);
+    let gone = Some((ERR_USERNOTINCHANNEL, vec![victim.nick(), ch.name.clone()]));
     Ok(Change { channel: ch, gone, command: "KICK", event })
-}
-
-/// Makes a change if it was decided, through the in-process sequencer (a
-/// single node); reports why not otherwise.
-fn now_or_report(ctx: &mut Ctx, decided: Result<Change, CmdError>) {
-    if let Err(e) = decided.and_then(|change| sequence_now(ctx, change)) {
-        ctx.report(e);
-    }
-}
-
-/// Makes a change if it was decided, through the log of a cluster in its
-/// turn; reports why not otherwise.
-async fn in_order_or_report(ctx: &mut Ctx, decided: Result<Change, CmdError>) {
-    let result = match decided {
-        Ok(change) => sequence_in_order(ctx, change).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        ctx.report(e);
-    }
-}
-
-/// Makes a decided change through the in-process sequencer (a single
-/// node): the line the members saw, which is also the maker's reply.
-fn sequence_now(ctx: &mut Ctx, change: Change) -> Result<Line, CmdError> {
-    let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
-    sequenced_done(ctx, change, outcome)
-}
-
-/// Makes a decided change through the log of a cluster, waiting for its
-/// turn (see [`sequencer::in_order`]).
-async fn sequence_in_order(ctx: &mut Ctx, change: Change) -> Result<Line, CmdError> {
-    let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
-    sequenced_done(ctx, change, outcome)
-}
-
-/// The maker's part once its change is applied (or not): its copy of the
-/// line, which this returns.
-fn sequenced_done(ctx: &mut Ctx, change: Change, outcome: sequencer::Outcome) -> Result<Line, CmdError> {
-    match outcome {
-        sequencer::Outcome::Applied(line) => {
-            ctx.reply(line.clone());
-            Ok(line)
-        }
-        sequencer::Outcome::Gone => {
-            let params: Vec<&str> = change.gone.1.iter().map(String::as_str).collect();
-            err(change.gone.0, &params)
-        }
-        sequencer::Outcome::Unconfirmed => {
-            let text = "The network did not confirm the change in time";
-            Err(fail(change.command, "TEMPORARILY_UNAVAILABLE", &[&change.channel.name], text).unwrap_err())
-        }
-    }
 }
 
 /// INVITE `nick #chan`.
@@ -708,8 +645,9 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let text = msg.params.get(1).copied();
     let Some(change) = topic_change(ctx, msg.param(0), text)? else { return Ok(()) };
     let ch = change.channel.clone();
-    let line = sequence_now(ctx, change)?;
-    topic_kept(ctx, &ch, line);
+    if let Some(line) = sequence_now(ctx, change)? {
+        topic_kept(ctx, &ch, line);
+    }
     Ok(())
 }
 
@@ -720,8 +658,9 @@ pub fn topic_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         let text = msg.params.get(1).map(String::as_str);
         let Some(change) = topic_change(ctx, &msg.params[0], text)? else { return Ok(()) };
         let ch = change.channel.clone();
-        let line = sequence_in_order(ctx, change).await?;
-        topic_kept(ctx, &ch, line);
+        if let Some(line) = sequence_in_order(ctx, change).await? {
+            topic_kept(ctx, &ch, line);
+        }
         Ok(())
     })
 }
@@ -753,7 +692,7 @@ fn topic_change(ctx: &mut Ctx, name: &str, text: Option<&str>) -> Result<Option<
         line: crate::cluster::WireLine::of(&line),
         set_at: chrono::Utc::now().timestamp(),
     };
-    let gone = (ERR_NOSUCHCHANNEL, vec![ch.name.clone()]);
+    let gone = Some((ERR_NOSUCHCHANNEL, vec![ch.name.clone()]));
     Ok(Some(Change { channel: ch, gone, command: "TOPIC", event }))
 }
 

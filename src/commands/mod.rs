@@ -25,6 +25,7 @@ pub mod query;
 pub mod redact;
 pub mod registration;
 pub mod response;
+pub mod sequenced;
 pub mod who;
 
 pub use ctx::{err, err_because, fail, CmdError, Conn, Ctx, HandlerResult};
@@ -108,7 +109,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("LUSERS", 0, Registered, Sync(info::lusers)),
     cmd("MARKREAD", 0, Registered, Sync(markread::markread)),
     cmd("METADATA", 0, Any, Sync(metadata::metadata)),
-    cmd("MODE", 1, Registered, Sync(mode::mode)),
+    cmd("MODE", 1, Registered, Clustered(mode::mode, mode::mode_clustered)),
     cmd("MONITOR", 1, Registered, Sync(monitor::monitor)),
     cmd("MOTD", 0, Registered, Sync(info::motd)),
     cmd("NAMES", 0, Registered, Sync(channel::names)),

@@ -1,12 +1,14 @@
 //! MODE for channels (flags, key, limit, member prefixes, lists) and users.
 
 use super::channel::member_modes;
-use super::{err, Ctx, HandlerResult};
+use super::sequenced::{sequence_in_order, sequence_now, Change};
+use super::{err, BoxFuture, CmdError, Ctx, HandlerResult};
+use crate::cluster::Event;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
-use crate::proto::Message;
-use crate::state::channel::{mode_params, Channel, ListEntry, ModeChange};
-use crate::state::{extban, fanout};
+use crate::proto::{Message, OwnedMessage};
+use crate::state::channel::Channel;
+use crate::state::{extban, sequencer};
 use std::sync::atomic::Ordering;
 
 /// Parameter-taking mode changes accepted per MODE command (ISUPPORT MODES).
@@ -115,6 +117,51 @@ fn param_slot(is_op: bool, denied: &mut bool, used: &mut usize) -> bool {
 }
 
 fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let Some(change) = channel_mode_change(ctx, msg)? else { return Ok(()) };
+    let (ch, kept) = (change.channel.clone(), kept(&change));
+    if sequence_now(ctx, change)?.is_some() {
+        persist(ctx, &ch, kept);
+    }
+    Ok(())
+}
+
+/// MODE on a node of a cluster: a channel's changes wait until every change
+/// the log holds before them is applied here (see [`sequencer`]).
+pub fn mode_clustered(ctx: &mut Ctx, owned: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let msg = owned.without_tags();
+        if !msg.param(0).starts_with('#') {
+            return user_mode(ctx, &msg);
+        }
+        let Some(change) = channel_mode_change(ctx, &msg)? else { return Ok(()) };
+        let (ch, kept) = (change.channel.clone(), kept(&change));
+        if sequence_in_order(ctx, change).await?.is_some() {
+            persist(ctx, &ch, kept);
+        }
+        Ok(())
+    })
+}
+
+/// Whether `change` (a MODE) holds a change a persistent channel keeps (all
+/// but member prefixes), and whether it sets or clears `+P` itself.
+fn kept(change: &Change) -> (bool, bool) {
+    let Event::Mode { changes, .. } = &change.event else { return (false, false) };
+    (changes.iter().any(|c| !matches!(c.mode, 'o' | 'v')), changes.iter().any(|c| c.mode == 'P'))
+}
+
+/// Saves a persistent channel (or one whose `+P` changed) after a MODE
+/// that changed more than member prefixes, before the MODE is answered.
+fn persist(ctx: &mut Ctx, ch: &Channel, (kept, permanence): (bool, bool)) {
+    if kept && (ch.read().is_persistent() || permanence) {
+        let ack = ctx.server.persist_channel(ch);
+        ctx.commit("MODE", ack);
+    }
+}
+
+/// Answers a mode query, a list query or a refusal, and decides the changes
+/// of a MODE on a channel: each one the sender may make, as requested (the
+/// apply keeps those that change something, in order).
+fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<Change>, CmdError> {
     let name = msg.param(0);
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
@@ -130,20 +177,16 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
         p.extend(args);
         ctx.numeric_owned(RPL_CHANNELMODEIS, p);
         ctx.numeric(RPL_CREATIONTIME, &[&ch.name, &ch.created.to_string()]);
-        return Ok(());
+        return Ok(None);
     }
     let is_op = mine.is_some_and(|m| m.op);
-    let seen = ch.remote_changes.load(Ordering::Relaxed);
-    let cfg = ctx.server.config();
     let mut args = msg.params[2..].iter().copied();
     let mut adding = true;
-    let mut changes: Vec<ModeChange> = Vec::new();
-    let change = |add, mode, arg: Option<String>| ModeChange { add, mode, arg, member: None };
+    let mut changes: Vec<crate::cluster::ModeChange> = Vec::new();
+    let change = |add, mode, arg: Option<String>| crate::cluster::ModeChange { add, mode, arg, to: None };
     let mut param_modes = 0;
     let mut denied = false;
     let mut listed = String::new();
-    let now = chrono::Utc::now().timestamp();
-    let setter = ctx.client.mask();
     for c in msg.param(1).chars() {
         match c {
             '+' | '-' => {
@@ -172,24 +215,8 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     }
                     continue;
                 };
-                if !param_slot(is_op, &mut denied, &mut param_modes) {
-                    continue;
-                }
-                let m = extban::normalize(arg);
-                let mut st = ch.write();
-                let max = cfg.limits.max_list_entries;
-                let Some(list) = st.list_mut(c) else { continue };
-                let pos = list.iter().position(|e| ctx.server.casemap.eq(&e.mask, &m));
-                match (adding, pos) {
-                    (true, None) if list.len() < max => {
-                        list.push(ListEntry { mask: m.clone(), set_by: setter.clone(), set_at: now });
-                        changes.push(change(true, c, Some(m)));
-                    }
-                    (false, Some(i)) => {
-                        let e = list.remove(i);
-                        changes.push(change(false, c, Some(e.mask)));
-                    }
-                    _ => {}
+                if param_slot(is_op, &mut denied, &mut param_modes) {
+                    changes.push(change(adding, c, Some(extban::normalize(arg))));
                 }
             }
             'o' | 'v' => {
@@ -201,17 +228,12 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     ctx.numeric(ERR_NOSUCHNICK, &[arg]);
                     continue;
                 };
-                let mut st = ch.write();
-                let Some(m) = st.members.get_mut(&who.id) else {
-                    drop(st);
+                if member_modes(&ch, &who).is_none() {
                     ctx.numeric(ERR_USERNOTINCHANNEL, &[&who.nick(), &ch.name]);
                     continue;
-                };
-                let flag = if c == 'o' { &mut m.modes.op } else { &mut m.modes.voice };
-                if *flag != adding {
-                    *flag = adding;
-                    changes.push(ModeChange { add: adding, mode: c, arg: Some(who.nick()), member: Some(who.id) });
                 }
+                let to = Some(sequencer::address(&ctx.server, &who));
+                changes.push(crate::cluster::ModeChange { add: adding, mode: c, arg: Some(who.nick()), to });
             }
             'k' => {
                 let arg = args.next();
@@ -219,19 +241,14 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     denied = true;
                     continue;
                 }
-                let mut st = ch.write();
-                if adding {
-                    let Some(k) = arg.filter(|k| !k.is_empty() && !k.contains(' ') && k.len() <= 23) else {
-                        if arg.is_some() {
-                            drop(st);
-                            ctx.numeric(ERR_INVALIDKEY, &[&ch.name]);
-                        }
-                        continue;
-                    };
-                    st.modes.key = Some(k.to_owned());
-                    changes.push(change(true, 'k', Some(k.to_owned())));
-                } else if st.modes.key.take().is_some() {
-                    changes.push(change(false, 'k', Some("*".into())));
+                if !adding {
+                    changes.push(change(false, 'k', None));
+                    continue;
+                }
+                match arg.filter(|k| !k.is_empty() && !k.contains(' ') && k.len() <= 23) {
+                    Some(k) => changes.push(change(true, 'k', Some(k.to_owned()))),
+                    None if arg.is_some() => ctx.numeric(ERR_INVALIDKEY, &[&ch.name]),
+                    None => {}
                 }
             }
             'l' => {
@@ -240,13 +257,10 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     denied = true;
                     continue;
                 }
-                let mut st = ch.write();
-                if adding {
-                    let Some(n) = arg.and_then(|a| a.parse::<usize>().ok()).filter(|n| *n > 0) else { continue };
-                    st.modes.limit = Some(n);
-                    changes.push(change(true, 'l', Some(n.to_string())));
-                } else if st.modes.limit.take().is_some() {
+                if !adding {
                     changes.push(change(false, 'l', None));
+                } else if let Some(n) = arg.and_then(|a| a.parse::<usize>().ok()).filter(|n| *n > 0) {
+                    changes.push(change(true, 'l', Some(n.to_string())));
                 }
             }
             'C' | 'i' | 'm' | 'n' | 's' | 't' | 'P' => {
@@ -258,12 +272,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
                     denied = true;
                     continue;
                 }
-                let mut st = ch.write();
-                let Some(flag) = st.modes.flag_mut(c) else { continue };
-                if *flag != adding {
-                    *flag = adding;
-                    changes.push(change(adding, c, None));
-                }
+                changes.push(change(adding, c, None));
             }
             _ => ctx.numeric(ERR_UNKNOWNMODE, &[&c.to_string()]),
         }
@@ -277,19 +286,18 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     }
     if changes.is_empty() {
         ctx.server.remove_channel_if_empty(&ch);
-        return Ok(());
+        return Ok(None);
     }
-    // Member prefixes are not kept; anything else on a persistent channel (or
-    // +P/-P itself) is saved before the MODE is answered.
-    let kept = changes.iter().any(|c| !matches!(c.mode, 'o' | 'v'));
-    if kept && (ch.read().is_persistent() || changes.iter().any(|c| c.mode == 'P')) {
-        let ack = ctx.server.persist_channel(&ch);
-        ctx.commit("MODE", ack);
-    }
-    let line = ctx.client.line("MODE", mode_params(&ch.name, &changes));
-    fanout::to_channel(&ch, &line, ctx.me(), fanout::everyone);
-    crate::cluster::channel_mode(&ctx.server, &ch, &line, now, &changes, seen);
-    ctx.reply(line);
-    ctx.server.remove_channel_if_empty(&ch);
-    Ok(())
+    let line = ctx.client.line("MODE", Vec::new());
+    let msgid = ctx.server.next_msgid_at(line.time_ms());
+    let line = line.tag("msgid", msgid, crate::caps::Cap::MessageTags);
+    let event = Event::Mode {
+        node: sequencer::origin(&ctx.server),
+        chan: ch.name.clone(),
+        line: crate::cluster::WireLine::of(&line),
+        at: chrono::Utc::now().timestamp(),
+        changes,
+        seen: 0,
+    };
+    Ok(Some(Change { channel: ch, gone: None, command: "MODE", event }))
 }

@@ -111,6 +111,19 @@ pub struct OwnedMessage {
 }
 
 impl OwnedMessage {
+    /// The message borrowed again, without its tags (a handler that took
+    /// the owned form for waiting reads only command and parameters).
+    pub fn without_tags(&self) -> Message<'_> {
+        Message {
+            tags: None,
+            prefix: self.prefix.as_deref(),
+            command: &self.command,
+            params: self.params.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl OwnedMessage {
     /// Serializes to a wire line ending in CRLF.
     pub fn serialize(&self) -> String {
         let mut out = String::new();

@@ -264,9 +264,9 @@ pub struct Channel {
     /// Unix time of creation.
     pub created: i64,
     /// On a node of a cluster: how many mode changes from the log
-    /// this node applied to the channel (other nodes' changes, and its own
-    /// applied again). A change made here records the count it saw before
-    /// it was made; if the count moved by the time the change comes back in
+    /// this node applied to the channel (sequenced ones of any node, and
+    /// ChanServ's applied again). A ChanServ change made here (at once, not
+    /// sequenced) records the count it saw before it was made; if the count moved by the time the change comes back in
     /// the log, another node's change may have come first there, and this
     /// one is applied again, so every node ends with the log's last word.
     pub remote_changes: AtomicU64,
