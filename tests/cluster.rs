@@ -1665,6 +1665,35 @@ fn racing_mode_changes_are_seen_in_one_order_and_keep_the_list_limit() {
     assert_eq!(answers(&mut carol, "MODE #m", "329"), answers(&mut dave, "MODE #m", "329"), "the same key");
 }
 
+/// A channel's limit holds across nodes: #full (`+l 6`) has alice and five
+/// free places; five users of each node JOIN at once. Each JOIN is checked
+/// where it is applied, in the log's order, so exactly five get in (the
+/// others get 471) and both nodes list the same six members.
+#[test]
+fn joins_racing_into_a_limited_channel_from_two_nodes_keep_its_limit() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = in_channel(&a, "alice", "#full");
+    alice.send("MODE #full +l 6");
+    alice.expect("MODE");
+    let mut joiners: Vec<Client> = (0..5).map(|i| a.client(&format!("ja{i}"))).collect();
+    joiners.extend((0..5).map(|i| b.client(&format!("jb{i}"))));
+    let mut watcher = b.client("watcher");
+    wait_member(&mut watcher, "#full", "alice");
+    for j in &mut joiners {
+        j.send("JOIN #full");
+    }
+    let mut got_in = 0;
+    for j in &mut joiners {
+        let (answer, _) = j.expect_where("JOIN or 471", |l| ["JOIN", "471"].contains(&command_of(l)));
+        got_in += usize::from(command_of(&answer) == "JOIN");
+    }
+    assert_eq!(got_in, 5, "five places");
+    let on_a = names_of(&mut alice, "#full");
+    assert_eq!(on_a.len(), 6, "{on_a:?}");
+    assert_eq!(on_a, names_of(&mut watcher, "#full"), "the same members on both nodes");
+}
+
 #[test]
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();

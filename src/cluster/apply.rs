@@ -77,12 +77,12 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 membership::remove_client(server, &c, &reason);
             }
         }
-        Event::Join { node, uid, chan, op, voice, ts } => {
+        Event::Join { node, uid, chan, op, voice, ts, id, .. } if id.is_empty() => {
             if let Some(c) = cluster.lookup(server, &node, uid) {
                 join(server, &c, &chan, MemberModes { op, voice }, ts);
             }
         }
-        Event::Topic { .. } | Event::Mode { .. } | Event::Kick { .. } | Event::Part { .. } => {
+        Event::Join { .. } | Event::Topic { .. } | Event::Mode { .. } | Event::Kick { .. } | Event::Part { .. } => {
             sequenced(server, &event, None);
         }
         Event::Away { node, uid, line } => {
@@ -449,28 +449,112 @@ fn again(mut line: WireLine) -> WireLine {
     line
 }
 
+/// What a sequenced change did on a node.
+#[derive(Debug)]
+pub enum Applied {
+    /// Made, and shown to the members as this line.
+    Shown(Line),
+    /// Refused by the channel's modes where it was applied (a JOIN): why.
+    Refused(crate::proto::numeric::Numeric),
+    /// Nothing: what it changes is gone, or it changes nothing there.
+    Nothing,
+}
+
 /// Applies a sequenced change (see [`crate::state::sequencer`]): the same
 /// call on a single node, on the node that made it when it comes back from
 /// the log, and on every other node; the line goes to this node's members
-/// except connection `except` (whose copy is its command's reply). The line
-/// shown, if the change was applied (not if what it changes is gone).
-pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Option<Line> {
-    match event {
+/// except connection `except` (whose copy is its command's reply).
+pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Applied {
+    let shown = match event {
+        Event::Join { node, uid, chan, ts, key, .. } => {
+            let Some(joiner) = user(server, node, *uid) else { return Applied::Nothing };
+            return join_in_order(server, &joiner, chan, key.as_deref(), *ts, except);
+        }
         Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
         Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), false, except),
         Event::Part { node, uid, chan, reason, id } => {
-            part(server, &*user(server, node, *uid)?, chan, reason, id, except)
+            user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, id, except))
         }
         Event::Kick { node, uid, chan, to_node, to_uid, reason, id } => {
-            let kicker = user(server, node, *uid)?;
-            let victim = user(server, to_node, *to_uid)?;
-            kick(server, &kicker, chan, &victim, reason, id, except)
+            match (user(server, node, *uid), user(server, to_node, *to_uid)) {
+                (Some(kicker), Some(victim)) => kick(server, &kicker, chan, &victim, reason, id, except),
+                _ => None,
+            }
         }
         other => {
             tracing::warn!(?other, "not a sequenced change; skipped");
             None
         }
-    }
+    };
+    shown.map_or(Applied::Nothing, Applied::Shown)
+}
+
+/// `joiner` joins `name` in the log's order, where the channel's modes let
+/// it in with `key` (an IRC operator passes them; its own node logs that):
+/// the channel is created (with the default modes and creation time
+/// `created`) if it does not exist, and the first to join it while it is
+/// empty is its operator; a registered channel gives the status of its
+/// access list. The JOIN goes to the members but connection `except`.
+fn join_in_order(
+    server: &Server,
+    joiner: &Arc<Client>,
+    name: &str,
+    key: Option<&str>,
+    created: i64,
+    except: Option<ClientId>,
+) -> Applied {
+    let created = if created > 0 { created } else { chrono::Utc::now().timestamp() };
+    let local = server.cluster().is_none_or(|c| !c.is_remote(joiner.id));
+    let account = joiner.info().account.clone();
+    let channel = loop {
+        let ch = server.channel_or_create_at(name, created);
+        let mut st = ch.write();
+        if st.dead {
+            continue;
+        }
+        if st.members.contains_key(&joiner.id) {
+            return Applied::Nothing;
+        }
+        let first = st.members.is_empty();
+        let fresh = first && !st.is_persistent();
+        let oper = joiner.is_oper();
+        if fresh {
+            st.modes.apply_defaults(&server.config().channels.default_modes);
+        } else if st.access_of(server.casemap, account.as_deref()).is_none() {
+            // The founder and access-list accounts of a registered channel
+            // are let in; operators pass +k/+l/+i/+b.
+            if let Some(refusal) = crate::commands::channel::join_refusal(server, &st, joiner, key) {
+                if !oper {
+                    drop(st);
+                    server.remove_channel_if_empty(&ch);
+                    return Applied::Refused(refusal);
+                }
+                if local {
+                    let numeric = refusal.code;
+                    tracing::warn!(who = %joiner.mask(), channel = %ch.name, numeric, "oper override: JOIN");
+                }
+            }
+        }
+        st.invited.remove(&joiner.id);
+        // A registered channel's status follows its founder and access list.
+        // Otherwise ops go to whoever creates the channel (the first JOIN in
+        // the log to find it empty), never to the first into an empty
+        // permanent one (that let anyone take it over with +ik and leave),
+        // except an operator, so that it can be looked after.
+        let op_by_oper = first && !fresh && oper && st.registration.is_none();
+        let modes = match &st.registration {
+            Some(_) => st.access_of(server.casemap, account.as_deref()).unwrap_or_default(),
+            None => MemberModes { op: fresh || op_by_oper, voice: false },
+        };
+        if op_by_oper && local {
+            tracing::warn!(who = %joiner.mask(), channel = %ch.name, "oper took ops in an empty permanent channel");
+        }
+        st.add(joiner.clone(), modes);
+        break ch.clone();
+    };
+    joiner.info_mut().channels.push(channel.clone());
+    let (plain, _) = crate::commands::channel::broadcast_join(&channel, joiner, except);
+    Applied::Shown(plain)
 }
 
 /// The user `uid` of `node`: on a single node, a client of this server.

@@ -127,7 +127,7 @@ return 1
     )
 }
 
-/// Claims a channel's creation (its creator gets ops): KEYS: nodes, chans,
+/// Claims a channel name for a node (RENAME's uniqueness): KEYS: nodes, chans,
 /// this node's channel claims; ARGV: node, folded name. 1: won, 0: another
 /// node created it, -1: this node is not a member of the network.
 fn chan_claim_script() -> redis::Script {

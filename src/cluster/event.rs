@@ -82,16 +82,25 @@ pub enum Event {
         uid: u64,
         /// The channel.
         chan: String,
-        /// Whether it got channel operator status (it created the channel).
+        /// Whether it has channel operator status (a snapshot's member; a
+        /// sequenced JOIN's status is decided where it is applied).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         op: bool,
-        /// Whether it got voice.
+        /// Whether it has voice (as `op`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         voice: bool,
         /// The channel's creation time on the origin (Unix time): a node
         /// that creates its copy of the channel for this JOIN takes it.
         #[serde(default, skip_serializing_if = "is_zero")]
         ts: i64,
+        /// The key the joiner gave (a sequenced JOIN is checked against the
+        /// channel's modes where it is applied).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// A sequenced JOIN's id (a msgid, by which its node knows it again);
+        /// empty for a snapshot's member.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A user left a channel.
     #[serde(rename = "P")]
@@ -385,7 +394,7 @@ impl Event {
     pub fn sequenced_id(&self) -> Option<&str> {
         match self {
             Event::Topic { line, .. } | Event::Mode { line, .. } => line.tag("msgid"),
-            Event::Kick { id, .. } | Event::Part { id, .. } if !id.is_empty() => Some(id),
+            Event::Join { id, .. } | Event::Kick { id, .. } | Event::Part { id, .. } if !id.is_empty() => Some(id),
             _ => None,
         }
     }
@@ -530,7 +539,16 @@ mod tests {
 
     #[test]
     fn events_round_trip_compactly() {
-        let e = Event::Join { node: "a:1".into(), uid: 7, chan: "#x".into(), op: true, voice: false, ts: 99 };
+        let e = Event::Join {
+            node: "a:1".into(),
+            uid: 7,
+            chan: "#x".into(),
+            op: true,
+            voice: false,
+            ts: 99,
+            key: None,
+            id: String::new(),
+        };
         let json = e.to_json();
         assert_eq!(json, r##"{"J":{"node":"a:1","uid":7,"chan":"#x","op":true,"ts":99}}"##);
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);

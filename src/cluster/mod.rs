@@ -27,7 +27,7 @@ pub mod snapshot;
 
 use crate::commands::chathistory::Recipient;
 use crate::proto::line::Line;
-use crate::state::channel::{self, Channel, MemberModes};
+use crate::state::channel::{self, Channel};
 use crate::state::client::{Client, ClientId};
 use crate::state::registration::RegistrationChange;
 use crate::state::{NickError, Server};
@@ -87,8 +87,8 @@ pub struct Cluster {
 struct Waiter {
     /// The connection that made it (its copy is the command's reply).
     by: ClientId,
-    /// Told the line the change showed, if it was applied.
-    done: oneshot::Sender<Option<Line>>,
+    /// Told what the change did.
+    done: oneshot::Sender<apply::Applied>,
 }
 
 /// How this node's part in the network is going, for the metrics.
@@ -520,10 +520,9 @@ impl Cluster {
 
     /// Appends `event`, a sequenced change made by connection `by`, to the
     /// log and waits (up to `wait`) until this node's reader has applied it
-    /// in the log's order: the line it showed if it was applied (`Ok(None)`
-    /// if not), or `Err` if that did not happen in time (Redis away, or this
-    /// node left the network).
-    pub(crate) async fn sequence(&self, event: Event, by: ClientId, wait: Duration) -> Result<Option<Line>, ()> {
+    /// in the log's order: what it did, or `Err` if that did not happen in
+    /// time (Redis away, or this node left the network).
+    pub(crate) async fn sequence(&self, event: Event, by: ClientId, wait: Duration) -> Result<apply::Applied, ()> {
         let Some(id) = event.sequenced_id().map(str::to_owned) else {
             debug_assert!(false, "not a sequenced event: {event:?}");
             return Err(());
@@ -535,7 +534,7 @@ impl Cluster {
         self.sequenced.insert(id.clone(), Waiter { by, done });
         self.publish(event);
         match tokio::time::timeout(wait, applied).await {
-            Ok(Ok(shown)) => Ok(shown),
+            Ok(Ok(applied)) => Ok(applied),
             _ => {
                 // Applied later, if ever, with the line for every connection.
                 self.sequenced.remove(&id);
@@ -548,9 +547,9 @@ impl Cluster {
     /// now, in the log's order, and the command that made it told.
     fn applied_own(&self, server: &Server, event: &Event) {
         let waiter = event.sequenced_id().and_then(|id| self.sequenced.remove(id)).map(|(_, w)| w);
-        let shown = apply::sequenced(server, event, waiter.as_ref().map(|w| w.by));
+        let applied = apply::sequenced(server, event, waiter.as_ref().map(|w| w.by));
         if let Some(w) = waiter {
-            let _ = w.done.send(shown);
+            let _ = w.done.send(applied);
         }
     }
 
@@ -753,10 +752,11 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Claims the creation of channel `name` for a local joiner: true when it
-/// gets ops as the creator (always on a single node), false when another
-/// node created it first (the joiner joins without ops) or Redis cannot be
-/// reached in time.
+/// Claims channel `name`, new here, for this node in Redis (RENAME keeps
+/// names unique across nodes by these claims; who gets ops is decided by
+/// the log, see [`crate::state::sequencer`]): true when this node now holds
+/// the claim (always on a single node), false when another node holds it or
+/// Redis cannot be reached in time.
 pub async fn claim_channel(server: &Server, name: &str) -> bool {
     let Some(cluster) = server.cluster() else { return true };
     let (tx, rx) = oneshot::channel();
@@ -937,19 +937,6 @@ pub fn quit(server: &Server, client: &Client, reason: &str) {
         }
         let _ = cluster.jobs.send(Job::Claim(claim, None));
     }
-}
-
-/// A local client joined `channel` with `modes`.
-pub fn joined(server: &Server, client: &Client, channel: &Channel, modes: MemberModes) {
-    let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Join {
-        node: cluster.node.clone(),
-        uid: client.id,
-        chan: channel.name.clone(),
-        op: modes.op,
-        voice: modes.voice,
-        ts: channel.created,
-    });
 }
 
 /// Modes of `channel` changed here (`line` is the MODE its members saw,

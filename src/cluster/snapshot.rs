@@ -102,7 +102,8 @@ fn channel_events(ch: &Channel, st: &ChannelState, users: &Users, me: &str) -> V
     for m in st.members_ordered() {
         if let Some(((node, uid), _)) = users.get(&m.client.id) {
             let (node, uid, op, voice) = (node.clone(), *uid, m.modes.op, m.modes.voice);
-            events.push(Event::Join { node, uid, chan: chan.clone(), op, voice, ts: ch.created });
+            let (key, id) = (None, String::new());
+            events.push(Event::Join { node, uid, chan: chan.clone(), op, voice, ts: ch.created, key, id });
         }
     }
     let set = st.modes.flags();

@@ -41,7 +41,7 @@ fn user(node: &str, uid: u64, nick: &str, modes: &str) -> Event {
 }
 
 fn join(node: &str, uid: u64, chan: &str, op: bool) -> Event {
-    Event::Join { node: node.into(), uid, chan: chan.into(), op, voice: false, ts: 100 }
+    Event::Join { node: node.into(), uid, chan: chan.into(), op, voice: false, ts: 100, key: None, id: String::new() }
 }
 
 /// A Mode event of `node` on `chan` by `setter` at `at`.

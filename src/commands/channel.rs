@@ -8,7 +8,7 @@ use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
 use crate::state::channel::{Channel, ChannelState, MemberModes};
 use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
-use crate::state::{extban, fanout, sequencer, RenameError};
+use crate::state::{extban, fanout, sequencer, RenameError, Server};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -18,46 +18,58 @@ pub use crate::proto::names::valid_channel;
 
 /// Whether `client` matches any entry in `list` (masks and account extbans, or
 /// with `mutes` only the `m:` mute extbans).
-fn listed_as(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client, mutes: bool) -> bool {
+fn listed_as(server: &Server, list: &[crate::state::channel::ListEntry], client: &Client, mutes: bool) -> bool {
     let m = client.mask();
     let account = client.info().account.clone();
-    list.iter().any(|e| extban::matches(ctx.server.casemap, &e.mask, &m, account.as_deref(), mutes))
+    list.iter().any(|e| extban::matches(server.casemap, &e.mask, &m, account.as_deref(), mutes))
 }
 
-fn listed(ctx: &Ctx, list: &[crate::state::channel::ListEntry], client: &Client) -> bool {
-    listed_as(ctx, list, client, false)
+fn listed(server: &Server, list: &[crate::state::channel::ListEntry], client: &Client) -> bool {
+    listed_as(server, list, client, false)
 }
 
 /// Whether `client` is banned from a channel (a ban without a matching exception).
-pub fn is_banned(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
-    !st.bans.is_empty() && listed(ctx, &st.bans, client) && !listed(ctx, &st.excepts, client)
+pub fn is_banned(server: &Server, st: &ChannelState, client: &Client) -> bool {
+    !st.bans.is_empty() && listed(server, &st.bans, client) && !listed(server, &st.excepts, client)
 }
 
 /// Whether `client` is muted in a channel (an `m:` ban without a matching exception).
-pub fn is_muted(ctx: &Ctx, st: &ChannelState, client: &Client) -> bool {
+pub fn is_muted(server: &Server, st: &ChannelState, client: &Client) -> bool {
     !st.bans.is_empty()
-        && listed_as(ctx, &st.bans, client, true)
-        && !listed(ctx, &st.excepts, client)
-        && !listed_as(ctx, &st.excepts, client, true)
+        && listed_as(server, &st.bans, client, true)
+        && !listed(server, &st.excepts, client)
+        && !listed_as(server, &st.excepts, client, true)
 }
 
 /// JOIN `#a,#b [keys]`, or `JOIN 0` to leave every channel.
 pub fn join(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    join_all(ctx, msg.param(0), msg.param(1), &Claims::default())
+    let (targets, keys) = (msg.param(0), msg.param(1));
+    if targets == "0" {
+        let channels = ctx.client.info().channels.clone();
+        for ch in channels {
+            let decided = part_change(ctx, &ch.name, LEFT_ALL);
+            now_or_report(ctx, decided);
+        }
+        return Ok(());
+    }
+    for (name, key) in join_targets(targets, keys) {
+        match join_change(ctx, name, key) {
+            Ok(Some((change, overridden))) => match sequence_now(ctx, change) {
+                Ok(shown) => joined(ctx, shown, overridden),
+                Err(e) => ctx.report(e),
+            },
+            Ok(None) => {}
+            Err(e) => ctx.report(e),
+        }
+    }
+    Ok(())
 }
 
-/// The channel creations a node of a cluster claimed in Redis for a JOIN
-/// (folded names): the creator of a channel it `won` gets ops even if a
-/// joiner of another node (who `lost`, and got none) is there first.
-#[derive(Default)]
-struct Claims<'a> {
-    won: &'a [String],
-    lost: &'a [String],
-}
-
-/// JOIN on a node of a cluster: creating a channel is claimed in Redis first
-/// (see [`crate::cluster::claim_channel`]); a joiner whose node lost the
-/// claim to another node creating it at the same instant joins without ops.
+/// JOIN on a node of a cluster: each join waits until every change the log
+/// holds before it is applied here (see [`sequencer`]); the first JOIN in
+/// the log to find a channel empty creates it, with ops, on every node. A
+/// channel new here is also claimed in Redis for this node (see
+/// [`crate::cluster::claim_channel`]: RENAME keeps names unique by it).
 pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
         let (targets, keys) = (msg.params[0].as_str(), msg.params.get(1).map_or("", String::as_str));
@@ -69,159 +81,129 @@ pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
             }
             return Ok(());
         }
-        let mut lost = Vec::new();
-        let mut won: Vec<String> = Vec::new();
+        let mut claimed: Vec<String> = Vec::new();
         for name in targets.split(',').filter(|n| n.starts_with('#')) {
             let fresh = ctx.server.find_channel(name).is_none_or(|ch| {
                 let st = ch.read();
                 st.members.is_empty() && !st.is_persistent()
             });
-            if !fresh {
-                continue;
-            }
-            if crate::cluster::claim_channel(&ctx.server, name).await {
-                won.push(ctx.server.fold(name));
-            } else {
-                lost.push(ctx.server.fold(name));
+            if fresh && crate::cluster::claim_channel(&ctx.server, name).await {
+                claimed.push(ctx.server.fold(name));
             }
         }
-        let result = join_all(ctx, targets, keys, &Claims { won: &won, lost: &lost });
-        for folded in won {
+        for (name, key) in join_targets(targets, keys) {
+            match join_change(ctx, name, key) {
+                Ok(Some((change, overridden))) => match sequence_in_order(ctx, change).await {
+                    Ok(shown) => joined(ctx, shown, overridden),
+                    Err(e) => ctx.report(e),
+                },
+                Ok(None) => {}
+                Err(e) => ctx.report(e),
+            }
+        }
+        for folded in claimed {
             // Claimed but not made (refused, invalid): given back.
             if !ctx.server.channels.contains_key(&folded) {
                 crate::cluster::channel_gone(&ctx.server, &folded);
             }
         }
-        result
+        Ok(())
     })
 }
 
 /// The PART reason of `JOIN 0`.
 const LEFT_ALL: &str = "Left all channels";
 
-/// JOIN of each of `targets` with its key, ops to creators as `claims` say.
-fn join_all(ctx: &mut Ctx, targets: &str, keys: &str, claims: &Claims) -> HandlerResult {
-    if targets == "0" {
-        // (On a node of a cluster `join_clustered` has done this.)
-        let channels = ctx.client.info().channels.clone();
-        for ch in channels {
-            let decided = part_change(ctx, &ch.name, LEFT_ALL);
-            now_or_report(ctx, decided);
-        }
-        return Ok(());
-    }
+/// Each channel of `JOIN targets keys` with its key, if any.
+fn join_targets<'a>(targets: &'a str, keys: &'a str) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
     let keys: Vec<&str> = keys.split(',').collect();
-    for (i, name) in targets.split(',').filter(|n| !n.is_empty()).enumerate() {
-        let creation = match (claims.won.is_empty() && claims.lost.is_empty(), ctx.server.fold(name)) {
-            (true, _) => Creation::Local,
-            (false, f) if claims.won.contains(&f) => Creation::Won,
-            (false, f) if claims.lost.contains(&f) => Creation::Lost,
-            _ => Creation::Local,
-        };
-        if let Err(e) = join_one(ctx, name, keys.get(i).copied().filter(|k| !k.is_empty()), creation) {
-            ctx.report(e);
-        }
-    }
-    Ok(())
+    let names = targets.split(',').filter(|n| !n.is_empty()).enumerate();
+    names.map(move |(i, name)| (name, keys.get(i).copied().filter(|k| !k.is_empty())))
 }
 
-/// Who created a channel being joined, as far as ops go.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Creation {
-    /// Decided here: whoever finds it empty creates it.
-    Local,
-    /// This joiner's node won the claim: it is the creator.
-    Won,
-    /// Another node's joiner created it at the same instant.
-    Lost,
-}
-
-fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>, creation: Creation) -> HandlerResult {
+/// Decides a JOIN of `name` with `key` (none if already a member): a valid
+/// name, room for one more channel, and the channel's modes letting the
+/// joiner in as things stand here (they are checked again where it is
+/// applied); an IRC operator passes them, and which it passed is returned.
+fn join_change(ctx: &mut Ctx, name: &str, key: Option<&str>) -> Result<Option<(Change, Option<Numeric>)>, CmdError> {
     let cfg = ctx.server.config();
     if !name.starts_with('#') {
         let hint = match name.trim_start_matches(['&', '+', '!']) {
             rest if valid_channel(&format!("#{rest}"), cfg.limits.channel_len) => format!(": try JOIN #{rest}"),
             _ => String::new(),
         };
-        return err_because(ERR_NOSUCHCHANNEL, &[name], format!("No such channel: channel names start with #{hint}"));
+        return err_because(ERR_NOSUCHCHANNEL, &[name], format!("No such channel: channel names start with #{hint}"))
+            .map(|()| None);
     }
     if !valid_channel(name, cfg.limits.channel_len) {
         return err(ERR_BADCHANNAME, &[name]);
     }
-    let joined = ctx.client.info().channels.len();
-    if joined >= cfg.limits.max_channels_per_client {
+    if ctx.client.info().channels.len() >= cfg.limits.max_channels_per_client {
         return err(ERR_TOOMANYCHANNELS, &[name]);
     }
-    let channel = loop {
-        let ch = ctx.server.channel_or_create(name);
-        let mut st = ch.write();
-        if st.dead {
-            continue;
-        }
+    let mut target = name.to_owned();
+    let mut created = chrono::Utc::now().timestamp();
+    let mut overridden = None;
+    if let Some(ch) = ctx.server.find_channel(name) {
+        let st = ch.read();
         if st.members.contains_key(&ctx.client.id) {
-            return Ok(());
+            return Ok(None);
         }
-        let first = st.members.is_empty();
-        let fresh = first && !st.is_persistent();
-        // The founder and access-list accounts of a registered channel are let in.
-        let trusted = st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).is_some();
-        let oper = ctx.client.is_oper();
-        let mut overridden = None;
-        if fresh {
-            st.modes.apply_defaults(&cfg.channels.default_modes);
-        } else if !trusted {
-            if let Some(refusal) = join_refusal(ctx, &st, key) {
-                // Operators pass +k/+l/+i/+b; it is logged, and they are told.
-                if !oper {
+        (target, created) = (ch.name.clone(), ch.created);
+        let fresh = st.members.is_empty() && !st.is_persistent();
+        let account = ctx.client.info().account.clone();
+        if !fresh && st.access_of(ctx.server.casemap, account.as_deref()).is_none() {
+            if let Some(refusal) = join_refusal(&ctx.server, &st, &ctx.client, key) {
+                if !ctx.client.is_oper() {
                     return err(refusal, &[&ch.name]);
                 }
                 overridden = Some(refusal);
             }
         }
-        st.invited.remove(&ctx.client.id);
-        // A registered channel's status follows its founder and access list.
-        // Otherwise ops go to whoever creates the channel, never to the first
-        // into an empty permanent one (that let anyone take it over with +ik
-        // and leave), except an operator, so that it can be looked after.
-        let op_by_oper = first && !fresh && oper && st.registration.is_none();
-        let modes = match &st.registration {
-            Some(_) => st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).unwrap_or_default(),
-            None => {
-                let creator = match creation {
-                    Creation::Local => fresh,
-                    Creation::Won => !st.is_persistent(),
-                    Creation::Lost => false,
-                };
-                MemberModes { op: creator || op_by_oper, voice: false }
-            }
-        };
-        st.add(ctx.client.clone(), modes);
-        drop(st);
-        crate::cluster::joined(&ctx.server, &ctx.client, &ch, modes);
-        if let Some(refusal) = overridden {
-            let mode = match refusal {
-                ERR_BADCHANNELKEY => "+k",
-                ERR_CHANNELISFULL => "+l",
-                ERR_INVITEONLYCHAN => "+i",
-                _ => "+b",
-            };
-            tracing::warn!(who = %ctx.client.mask(), channel = %ch.name, mode, "oper override: JOIN");
-            let text = format!("Oper override: you joined {} past {mode}", ch.name);
-            ctx.reply(Line::new(ctx.server_name(), "NOTICE", vec![ctx.client.nick(), text]));
-        }
-        if op_by_oper {
-            tracing::warn!(who = %ctx.client.mask(), channel = %ch.name, "oper took ops in an empty permanent channel");
-        }
-        break ch;
+    }
+    let event = crate::cluster::Event::Join {
+        node: sequencer::origin(&ctx.server),
+        uid: ctx.client.id,
+        chan: name.to_owned(),
+        op: false,
+        voice: false,
+        ts: created,
+        key: key.map(str::to_owned),
+        id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
     };
-    ctx.client.info_mut().channels.push(channel.clone());
-    announce_join(ctx, &channel);
-    Ok(())
+    Ok(Some((Change { target, gone: None, command: "JOIN", reply: false, event }, overridden)))
 }
 
-/// Why `ctx.client` may not join a channel in state `st` with `key`, if it may not.
-fn join_refusal(ctx: &Ctx, st: &ChannelState, key: Option<&str>) -> Option<Numeric> {
-    let invited = st.invited.contains(&ctx.client.id) || listed(ctx, &st.invex, &ctx.client);
+/// The joiner's part once its JOIN is applied (`shown` its plain JOIN line;
+/// none if it was a member already): told of an operator's override, its
+/// JOIN as its capabilities show it, then the join burst, to each of its
+/// connections.
+fn joined(ctx: &mut Ctx, shown: Option<Line>, overridden: Option<Numeric>) {
+    let Some(plain) = shown else { return };
+    let Some(channel) = ctx.server.find_channel(&plain.params[0]) else { return };
+    if let Some(refusal) = overridden {
+        let mode = match refusal {
+            ERR_BADCHANNELKEY => "+k",
+            ERR_CHANNELISFULL => "+l",
+            ERR_INVITEONLYCHAN => "+i",
+            _ => "+b",
+        };
+        let text = format!("Oper override: you joined {} past {mode}", channel.name);
+        ctx.reply(Line::new(ctx.server_name(), "NOTICE", vec![ctx.client.nick(), text]));
+    }
+    let line = if ctx.has_cap(Cap::ExtendedJoin) { extended_join(&plain, &ctx.client) } else { plain };
+    ctx.reply(line);
+    channel_burst(ctx, &channel);
+    // The client's other sessions (multiclient) got the JOIN from the apply: the rest too.
+    for other in crate::state::session::links_but(&ctx.client, ctx.link.id) {
+        ctx.on_connection(other, |ctx| channel_burst(ctx, &channel));
+    }
+}
+
+/// Why `client` may not join a channel in state `st` with `key`, if it may
+/// not (checked where a JOIN is decided, and again where it is applied).
+pub fn join_refusal(server: &Server, st: &ChannelState, client: &Client, key: Option<&str>) -> Option<Numeric> {
+    let invited = st.invited.contains(&client.id) || listed(server, &st.invex, client);
     if st.modes.key.as_deref().is_some_and(|k| key != Some(k)) && !invited {
         return Some(ERR_BADCHANNELKEY);
     }
@@ -231,35 +213,35 @@ fn join_refusal(ctx: &Ctx, st: &ChannelState, key: Option<&str>) -> Option<Numer
     if st.modes.invite_only && !invited {
         return Some(ERR_INVITEONLYCHAN);
     }
-    if is_banned(ctx, st, &ctx.client) && !st.invited.contains(&ctx.client.id) {
+    if is_banned(server, st, client) && !st.invited.contains(&client.id) {
         return Some(ERR_BANNEDFROMCHAN);
     }
     None
 }
 
-/// Sends the JOIN to the channel and the join burst (topic, names) to the joiner.
-fn announce_join(ctx: &mut Ctx, channel: &Arc<Channel>) {
-    let (plain, extended) = broadcast_join(channel, &ctx.client, ctx.me());
-    ctx.reply(if ctx.has_cap(Cap::ExtendedJoin) { extended } else { plain });
-    channel_burst(ctx, channel);
-    // The client's other sessions (multiclient) got the JOIN above: the rest too.
-    for other in crate::state::session::links_but(&ctx.client, ctx.link.id) {
-        ctx.on_connection(other, |ctx| channel_burst(ctx, channel));
-    }
+/// `plain` (a JOIN) as extended-join shows it: with `client`'s account (`*`
+/// if none) and real name.
+fn extended_join(plain: &Line, client: &Client) -> Line {
+    let (account, realname) = {
+        let i = client.info();
+        (i.account.clone(), i.realname.clone())
+    };
+    let mut extended = plain.clone();
+    extended.params.push(account.unwrap_or_else(|| "*".into()));
+    extended.params.push(realname);
+    extended
 }
 
 /// Sends `client`'s JOIN to the members of `channel` but `except` (with
 /// extended-join's account and realname to those that asked, and its away
 /// message to away-notify ones); returns the plain and the extended JOIN.
 pub fn broadcast_join(channel: &Channel, client: &Client, except: Option<ClientId>) -> (Line, Line) {
-    let (mask, account, realname, away) = {
+    let (mask, account, away) = {
         let i = client.info();
-        (i.mask(), i.account.clone(), i.realname.clone(), i.away.clone())
+        (i.mask(), i.account.clone(), i.away.clone())
     };
     let plain = Line::from_user(mask.clone(), account.as_deref(), "JOIN", vec![channel.name.clone()]);
-    let mut extended = plain.clone();
-    extended.params.push(account.clone().unwrap_or_else(|| "*".into()));
-    extended.params.push(realname);
+    let extended = extended_join(&plain, client);
     fanout::to_channel(channel, &plain, except, fanout::without_cap(Cap::ExtendedJoin));
     fanout::to_channel(channel, &extended, except, fanout::with_cap(Cap::ExtendedJoin));
     if let Some(away) = away {
@@ -346,7 +328,7 @@ fn part_change(ctx: &mut Ctx, name: &str, reason: &str) -> Result<Change, CmdErr
         id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
     };
     let gone = Some((ERR_NOTONCHANNEL, vec![ch.name.clone()]));
-    Ok(Change { channel: ch, gone, command: "PART", event })
+    Ok(Change { target: ch.name.clone(), gone, command: "PART", reply: true, event })
 }
 
 /// RENAME `#old #new [:reason]` (IRCv3 draft/channel-rename): a channel
@@ -573,7 +555,7 @@ fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Resul
         id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
     };
     let gone = Some((ERR_USERNOTINCHANNEL, vec![victim.nick(), ch.name.clone()]));
-    Ok(Change { channel: ch, gone, command: "KICK", event })
+    Ok(Change { target: ch.name.clone(), gone, command: "KICK", reply: true, event })
 }
 
 /// INVITE `nick #chan`.
@@ -643,8 +625,7 @@ fn list_invites(ctx: &mut Ctx) -> HandlerResult {
 /// TOPIC `#chan [:text]`.
 pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let text = msg.params.get(1).copied();
-    let Some(change) = topic_change(ctx, msg.param(0), text)? else { return Ok(()) };
-    let ch = change.channel.clone();
+    let Some((ch, change)) = topic_change(ctx, msg.param(0), text)? else { return Ok(()) };
     if let Some(line) = sequence_now(ctx, change)? {
         topic_kept(ctx, &ch, line);
     }
@@ -656,8 +637,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 pub fn topic_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
         let text = msg.params.get(1).map(String::as_str);
-        let Some(change) = topic_change(ctx, &msg.params[0], text)? else { return Ok(()) };
-        let ch = change.channel.clone();
+        let Some((ch, change)) = topic_change(ctx, &msg.params[0], text)? else { return Ok(()) };
         if let Some(line) = sequence_in_order(ctx, change).await? {
             topic_kept(ctx, &ch, line);
         }
@@ -667,7 +647,7 @@ pub fn topic_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
 
 /// Answers a TOPIC query (`None`), or decides a change: the setter must be
 /// on the channel, and an operator where `+t` is set.
-fn topic_change(ctx: &mut Ctx, name: &str, text: Option<&str>) -> Result<Option<Change>, CmdError> {
+fn topic_change(ctx: &mut Ctx, name: &str, text: Option<&str>) -> Result<Option<(Arc<Channel>, Change)>, CmdError> {
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
     let Some(param) = text else {
@@ -693,7 +673,7 @@ fn topic_change(ctx: &mut Ctx, name: &str, text: Option<&str>) -> Result<Option<
         set_at: chrono::Utc::now().timestamp(),
     };
     let gone = Some((ERR_NOSUCHCHANNEL, vec![ch.name.clone()]));
-    Ok(Some(Change { channel: ch, gone, command: "TOPIC", event }))
+    Ok(Some((ch.clone(), Change { target: ch.name.clone(), gone, command: "TOPIC", reply: true, event })))
 }
 
 /// After a topic change: the registered channel saved, the line kept in

@@ -99,7 +99,7 @@ pub fn check_channel_send(ctx: &Ctx, ch: &Channel) -> HandlerResult {
     let privileged = mine.is_some_and(|m| m.op || m.voice);
     let blocked = (mine.is_none() && st.modes.no_external)
         || (st.modes.moderated && !privileged)
-        || (!privileged && (is_banned(ctx, &st, &ctx.client) || is_muted(ctx, &st, &ctx.client)));
+        || (!privileged && (is_banned(&ctx.server, &st, &ctx.client) || is_muted(&ctx.server, &st, &ctx.client)));
     if blocked {
         return err(ERR_CANNOTSENDTOCHAN, &[&ch.name]);
     }

@@ -10,6 +10,7 @@ use crate::proto::{Message, OwnedMessage};
 use crate::state::channel::Channel;
 use crate::state::{extban, sequencer};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Parameter-taking mode changes accepted per MODE command (ISUPPORT MODES).
 pub const MAX_PARAM_MODES: usize = 4;
@@ -117,8 +118,8 @@ fn param_slot(is_op: bool, denied: &mut bool, used: &mut usize) -> bool {
 }
 
 fn channel_mode(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let Some(change) = channel_mode_change(ctx, msg)? else { return Ok(()) };
-    let (ch, kept) = (change.channel.clone(), kept(&change));
+    let Some((ch, change)) = channel_mode_change(ctx, msg)? else { return Ok(()) };
+    let kept = kept(&change);
     if sequence_now(ctx, change)?.is_some() {
         persist(ctx, &ch, kept);
     }
@@ -133,8 +134,8 @@ pub fn mode_clustered(ctx: &mut Ctx, owned: OwnedMessage) -> BoxFuture<'_> {
         if !msg.param(0).starts_with('#') {
             return user_mode(ctx, &msg);
         }
-        let Some(change) = channel_mode_change(ctx, &msg)? else { return Ok(()) };
-        let (ch, kept) = (change.channel.clone(), kept(&change));
+        let Some((ch, change)) = channel_mode_change(ctx, &msg)? else { return Ok(()) };
+        let kept = kept(&change);
         if sequence_in_order(ctx, change).await?.is_some() {
             persist(ctx, &ch, kept);
         }
@@ -161,7 +162,7 @@ fn persist(ctx: &mut Ctx, ch: &Channel, (kept, permanence): (bool, bool)) {
 /// Answers a mode query, a list query or a refusal, and decides the changes
 /// of a MODE on a channel: each one the sender may make, as requested (the
 /// apply keeps those that change something, in order).
-fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<Change>, CmdError> {
+fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<(Arc<Channel>, Change)>, CmdError> {
     let name = msg.param(0);
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
     let mine = member_modes(&ch, &ctx.client);
@@ -299,5 +300,5 @@ fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<Change
         changes,
         seen: 0,
     };
-    Ok(Some(Change { channel: ch, gone: None, command: "MODE", event }))
+    Ok(Some((ch.clone(), Change { target: ch.name.clone(), gone: None, command: "MODE", reply: true, event })))
 }

@@ -128,7 +128,8 @@ fn banned_in(ctx: &Ctx) -> Option<String> {
             return None;
         }
         let st = ch.read();
-        let stuck = super::channel::is_banned(ctx, &st, &ctx.client) || super::channel::is_muted(ctx, &st, &ctx.client);
+        let stuck = super::channel::is_banned(&ctx.server, &st, &ctx.client)
+            || super::channel::is_muted(&ctx.server, &st, &ctx.client);
         stuck.then(|| ch.name.clone())
     })
 }

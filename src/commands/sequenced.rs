@@ -7,19 +7,20 @@ use super::{err, fail, CmdError, Ctx};
 use crate::cluster::Event;
 use crate::proto::line::Line;
 use crate::proto::numeric::Numeric;
-use crate::state::channel::Channel;
 use crate::state::sequencer::{self, Outcome};
-use std::sync::Arc;
 
 /// A sequenced change decided, on its way to the state.
 pub struct Change {
-    /// The channel it changes.
-    pub channel: Arc<Channel>,
+    /// The channel it changes (by name: a JOIN may create it).
+    pub target: String,
     /// What the command answers if the change is gone by its turn (`None`:
     /// nothing, as for a MODE that changes nothing).
     pub gone: Option<(Numeric, Vec<String>)>,
     /// The command's name, for a FAIL.
     pub command: &'static str,
+    /// Whether the maker's reply is the line shown (not for a JOIN, whose
+    /// reply depends on extended-join: its handler sends it).
+    pub reply: bool,
     /// The change.
     pub event: Event,
 }
@@ -63,16 +64,19 @@ pub async fn sequence_in_order(ctx: &mut Ctx, change: Change) -> Result<Option<L
 fn done(ctx: &mut Ctx, change: Change, outcome: Outcome) -> Result<Option<Line>, CmdError> {
     match outcome {
         Outcome::Applied(line) => {
-            ctx.reply(line.clone());
+            if change.reply {
+                ctx.reply(line.clone());
+            }
             Ok(Some(line))
         }
+        Outcome::Refused(why) => err(why, &[&change.target]),
         Outcome::Gone => match change.gone {
             Some((numeric, params)) => err(numeric, &params.iter().map(String::as_str).collect::<Vec<_>>()),
             None => Ok(None),
         },
         Outcome::Unconfirmed => {
             let text = "The network did not confirm the change in time";
-            Err(fail(change.command, "TEMPORARILY_UNAVAILABLE", &[&change.channel.name], text).unwrap_err())
+            Err(fail(change.command, "TEMPORARILY_UNAVAILABLE", &[&change.target], text).unwrap_err())
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
-//! A command that makes such a change (today TOPIC, channel MODE, PART and KICK) decides it and builds
+//! A command that makes such a change (today JOIN, TOPIC, channel MODE, PART and KICK) decides it and builds
 //! its [`Event`]; the change itself is made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
 //! line to this node's members:
@@ -17,8 +17,10 @@
 
 use super::client::{Client, ClientId};
 use super::Server;
-use crate::cluster::{apply, Event};
+use crate::cluster::apply::{self, Applied};
+use crate::cluster::Event;
 use crate::proto::line::Line;
+use crate::proto::numeric::Numeric;
 use std::sync::Arc;
 
 /// What became of a sequenced change.
@@ -27,16 +29,23 @@ pub enum Outcome {
     /// Applied: the members saw this line (the maker's copy is its reply).
     Applied(Line),
     /// Not applied: what it changes was gone when its turn came (the
-    /// channel ended, or the user had already left it).
+    /// channel ended, or the user had already left it), or it changed
+    /// nothing.
     Gone,
+    /// Refused where it was applied (a JOIN the channel's modes keep out).
+    Refused(Numeric),
     /// The network did not confirm it in time (Redis away); it may still be
     /// applied later, when the connection that made it gets its line too.
     Unconfirmed,
 }
 
 impl Outcome {
-    fn of(shown: Option<Line>) -> Outcome {
-        shown.map_or(Outcome::Gone, Outcome::Applied)
+    fn of(applied: Applied) -> Outcome {
+        match applied {
+            Applied::Shown(line) => Outcome::Applied(line),
+            Applied::Refused(why) => Outcome::Refused(why),
+            Applied::Nothing => Outcome::Gone,
+        }
     }
 }
 
@@ -56,7 +65,7 @@ pub async fn in_order(server: &Arc<Server>, event: Event, by: ClientId) -> Outco
             let cfg = &server.config().cluster;
             let wait = std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
             match cluster.sequence(event, by, wait).await {
-                Ok(shown) => Outcome::of(shown),
+                Ok(applied) => Outcome::of(applied),
                 Err(()) => Outcome::Unconfirmed,
             }
         }
