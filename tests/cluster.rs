@@ -1496,6 +1496,18 @@ fn race_topic_and_key(alice: &mut Client, bob: &mut Client, settle: impl FnOnce(
     assert!(["a-49", "b-49"].contains(&topic_a[0].1[1].as_str()), "{topic_a:?}");
 }
 
+/// On nodes `a` and `b`: alice (a) in `chan`, which she made, and bob (b),
+/// who joined it and got ops from her; both seen on both nodes.
+fn two_ops(a: &Server, b: &Server, chan: &str) -> (Client, Client) {
+    let mut alice = in_channel(a, "alice", chan);
+    let mut bob = b.client("bob");
+    join_after(&mut bob, chan, "alice");
+    alice.expect("JOIN");
+    alice.send(&format!("MODE {chan} +o bob"));
+    bob.expect("MODE");
+    (alice, bob)
+}
+
 /// The texts of the next `n` TOPIC lines `c` reads.
 fn topics_seen(c: &mut Client, n: usize) -> Vec<String> {
     (0..n).map(|_| params_of(&c.expect("TOPIC"))[1].clone()).collect()
@@ -1509,12 +1521,7 @@ fn topics_seen(c: &mut Client, n: usize) -> Vec<String> {
 fn racing_topic_changes_are_seen_in_one_order_on_every_node() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = in_channel(&a, "alice", "#order");
-    let mut bob = b.client("bob");
-    join_after(&mut bob, "#order", "alice");
-    alice.expect("JOIN");
-    alice.send("MODE #order +o bob");
-    bob.expect("MODE");
+    let (mut alice, mut bob) = two_ops(&a, &b, "#order");
     let mut carol = in_channel(&a, "carol", "#order");
     let mut dave = b.client("dave");
     join_after(&mut dave, "#order", "carol");
@@ -1545,12 +1552,7 @@ fn racing_topic_changes_are_seen_in_one_order_on_every_node() {
 fn racing_kicks_are_seen_in_one_order_on_every_node() {
     let redis = Redis::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
-    let mut alice = in_channel(&a, "alice", "#k");
-    let mut bob = b.client("bob");
-    join_after(&mut bob, "#k", "alice");
-    alice.expect("JOIN");
-    alice.send("MODE #k +o bob");
-    bob.expect("MODE");
+    let (mut alice, mut bob) = two_ops(&a, &b, "#k");
     let mut on_a: Vec<Client> = (0..10).map(|i| in_channel(&a, &format!("va{i}"), "#k")).collect();
     let mut erin = in_channel(&a, "erin", "#k");
     let mut on_b: Vec<Client> = (0..10).map(|i| in_channel(&b, &format!("vb{i}"), "#k")).collect();
@@ -1640,12 +1642,7 @@ fn racing_mode_changes_are_seen_in_one_order_and_keep_the_list_limit() {
     let ttl = banter::config::ClusterConfig::default().ttl_ms;
     let config = |name: &str| with_limits(&node_config(&redis, name, ttl, None), "max_list_entries = 5");
     let (a, b) = (Server::start_with(&config("a")), Server::start_with(&config("b")));
-    let mut alice = in_channel(&a, "alice", "#m");
-    let mut bob = b.client("bob");
-    join_after(&mut bob, "#m", "alice");
-    alice.expect("JOIN");
-    alice.send("MODE #m +o bob");
-    bob.expect("MODE");
+    let (mut alice, mut bob) = two_ops(&a, &b, "#m");
     let mut carol = in_channel(&a, "carol", "#m");
     let mut dave = b.client("dave");
     join_after(&mut dave, "#m", "carol");

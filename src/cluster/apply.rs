@@ -587,17 +587,48 @@ fn part(
     id: &str,
     except: Option<ClientId>,
 ) -> Option<Line> {
+    depart(server, chan, client, except, |name| {
+        let mut params = vec![name.to_owned()];
+        if !reason.is_empty() {
+            params.push(reason.to_owned());
+        }
+        with_msgid(client.line("PART", params), id)
+    })
+}
+
+/// `kicker` removes `victim` from `chan`, if it is still there: the KICK
+/// line (with msgid `id`) goes to the members, the victim included.
+fn kick(
+    server: &Server,
+    kicker: &Client,
+    chan: &str,
+    victim: &Client,
+    reason: &str,
+    id: &str,
+    except: Option<ClientId>,
+) -> Option<Line> {
+    depart(server, chan, victim, except, |name| {
+        with_msgid(kicker.line("KICK", vec![name.to_owned(), victim.nick(), reason.to_owned()]), id)
+    })
+}
+
+/// `who` leaves `chan` if it is a member there: `line` (given the
+/// channel's name) goes to the members but connection `except`, then `who`
+/// is gone from the channel. The line, if so.
+fn depart(
+    server: &Server,
+    chan: &str,
+    who: &Client,
+    except: Option<ClientId>,
+    line: impl FnOnce(&str) -> Line,
+) -> Option<Line> {
     let ch = server.find_channel(chan)?;
-    if !ch.read().members.contains_key(&client.id) {
+    if !ch.read().members.contains_key(&who.id) {
         return None;
     }
-    let mut params = vec![ch.name.clone()];
-    if !reason.is_empty() {
-        params.push(reason.to_owned());
-    }
-    let line = with_msgid(client.line("PART", params), id);
+    let line = line(&ch.name);
     fanout::to_channel(&ch, &line, except, fanout::everyone);
-    membership::leave(server, client, &ch);
+    membership::leave(server, who, &ch);
     Some(line)
 }
 
@@ -608,27 +639,6 @@ fn with_msgid(line: Line, id: &str) -> Line {
     } else {
         line.tag("msgid", id.to_owned(), Cap::MessageTags)
     }
-}
-
-/// `kicker` removes `victim` from `chan`, if it is still there: the KICK
-/// line (with msgid `id`) goes to the members, the victim included.
-fn kick(
-    server: &Server,
-    kicker: &Client,
-    chan: &str,
-    victim: &Arc<Client>,
-    reason: &str,
-    id: &str,
-    except: Option<ClientId>,
-) -> Option<Line> {
-    let ch = server.find_channel(chan)?;
-    if !ch.read().members.contains_key(&victim.id) {
-        return None;
-    }
-    let line = with_msgid(kicker.line("KICK", vec![ch.name.clone(), victim.nick(), reason.to_owned()]), id);
-    fanout::to_channel(&ch, &line, except, fanout::everyone);
-    membership::leave(server, victim, &ch);
-    Some(line)
 }
 
 /// Mode changes to `chan` (a sequenced MODE of any node, or, `again`, a
