@@ -472,12 +472,12 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
         }
         Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
         Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), false, except),
-        Event::Part { node, uid, chan, reason, id } => {
-            user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, id, except))
+        Event::Part { node, uid, chan, reason, .. } => {
+            user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
         }
-        Event::Kick { node, uid, chan, to_node, to_uid, reason, id } => {
+        Event::Kick { node, uid, chan, to_node, to_uid, reason, .. } => {
             match (user(server, node, *uid), user(server, to_node, *to_uid)) {
-                (Some(kicker), Some(victim)) => kick(server, &kicker, chan, &victim, reason, id, except),
+                (Some(kicker), Some(victim)) => kick(server, &kicker, chan, &victim, reason, except),
                 _ => None,
             }
         }
@@ -578,37 +578,29 @@ fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64, except: Opti
 
 /// `client` leaves `chan`, if it is still there (a PART applied again over a
 /// snapshot that has it gone, or overtaken by a KICK, is not): the PART
-/// line (with msgid `id`) goes to the members.
-fn part(
-    server: &Server,
-    client: &Client,
-    chan: &str,
-    reason: &str,
-    id: &str,
-    except: Option<ClientId>,
-) -> Option<Line> {
+/// line goes to the members.
+fn part(server: &Server, client: &Client, chan: &str, reason: &str, except: Option<ClientId>) -> Option<Line> {
     depart(server, chan, client, except, |name| {
         let mut params = vec![name.to_owned()];
         if !reason.is_empty() {
             params.push(reason.to_owned());
         }
-        with_msgid(client.line("PART", params), id)
+        client.line("PART", params)
     })
 }
 
 /// `kicker` removes `victim` from `chan`, if it is still there: the KICK
-/// line (with msgid `id`) goes to the members, the victim included.
+/// line goes to the members, the victim included.
 fn kick(
     server: &Server,
     kicker: &Client,
     chan: &str,
     victim: &Client,
     reason: &str,
-    id: &str,
     except: Option<ClientId>,
 ) -> Option<Line> {
     depart(server, chan, victim, except, |name| {
-        with_msgid(kicker.line("KICK", vec![name.to_owned(), victim.nick(), reason.to_owned()]), id)
+        kicker.line("KICK", vec![name.to_owned(), victim.nick(), reason.to_owned()])
     })
 }
 
@@ -630,15 +622,6 @@ fn depart(
     fanout::to_channel(&ch, &line, except, fanout::everyone);
     membership::leave(server, who, &ch);
     Some(line)
-}
-
-/// `line` with msgid `id` (none if empty: an event of an older node).
-fn with_msgid(line: Line, id: &str) -> Line {
-    if id.is_empty() {
-        line
-    } else {
-        line.tag("msgid", id.to_owned(), Cap::MessageTags)
-    }
 }
 
 /// Mode changes to `chan` (a sequenced MODE of any node, or, `again`, a

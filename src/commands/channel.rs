@@ -169,7 +169,7 @@ fn join_change(ctx: &mut Ctx, name: &str, key: Option<&str>) -> Result<Option<(C
         voice: false,
         ts: created,
         key: key.map(str::to_owned),
-        id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
+        id: sequencer::token(&ctx.server),
     };
     Ok(Some((Change { target, gone: None, command: "JOIN", reply: false, event }, overridden)))
 }
@@ -325,7 +325,7 @@ fn part_change(ctx: &mut Ctx, name: &str, reason: &str) -> Result<Change, CmdErr
         uid: ctx.client.id,
         chan: ch.name.clone(),
         reason: reason.to_owned(),
-        id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
+        id: sequencer::token(&ctx.server),
     };
     let gone = Some((ERR_NOTONCHANNEL, vec![ch.name.clone()]));
     Ok(Change { target: ch.name.clone(), gone, command: "PART", reply: true, event })
@@ -552,7 +552,7 @@ fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Resul
         to_node,
         to_uid,
         reason,
-        id: ctx.server.next_msgid_at(crate::proto::time::now_ms()),
+        id: sequencer::token(&ctx.server),
     };
     let gone = Some((ERR_USERNOTINCHANNEL, vec![victim.nick(), ch.name.clone()]));
     Ok(Change { target: ch.name.clone(), gone, command: "KICK", reply: true, event })

@@ -72,6 +72,16 @@ pub async fn in_order(server: &Arc<Server>, event: Event, by: ClientId) -> Outco
     }
 }
 
+/// The id a sequenced JOIN, PART or KICK carries so that its node knows it
+/// again in the log (a msgid its line does not show): none on a single
+/// node, where it is applied at once.
+pub fn token(server: &Server) -> String {
+    match server.cluster() {
+        Some(_) => server.next_msgid_at(crate::proto::time::now_ms()),
+        None => String::new(),
+    }
+}
+
 /// The name a sequenced event gives its origin: this node's in the network,
 /// or (single node) the server's.
 pub fn origin(server: &Server) -> String {
