@@ -2208,6 +2208,55 @@ fn in_names(burst: &[String], entry: &str) -> bool {
     burst.iter().any(|l| command_of(l) == "353" && params_of(l)[3].split(' ').any(|n| n == entry))
 }
 
+/// The MODE lines `c` reads until it has read the channel messages `a`
+/// and `b` (each node's last word), their source and parameters.
+fn modes_until(c: &mut Client, a: &str, b: &str) -> Vec<String> {
+    let (mut lines, mut seen) = (Vec::new(), (false, false));
+    while !(seen.0 && seen.1) {
+        let (line, _) = c.expect_where("MODE or a last word", |l| ["MODE", "PRIVMSG"].contains(&command_of(l)));
+        match command_of(&line) {
+            "MODE" => lines.push(format!("{} {}", &line[1..line.find('!').unwrap()], params_of(&line)[1..].join(" "))),
+            _ => seen = (seen.0 || line.ends_with(a), seen.1 || line.ends_with(b)),
+        }
+    }
+    lines
+}
+
+/// ChanServ's prefix changes are sequenced like MODE: the founder (node a)
+/// has ChanServ voice and devoice dave ten times while an op of node b
+/// does the same with MODE, all at once; a member of each node sees the
+/// same MODE lines in the same order.
+#[test]
+fn chanserv_and_mode_changes_racing_are_seen_in_one_order() {
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut alice = a.client("alice");
+    register_account(&mut alice, "alice");
+    alice.send("JOIN #cs");
+    alice.expect("366");
+    let r = cs(&mut alice, "REGISTER #cs");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    let mut bob = b.client("bob");
+    join_after(&mut bob, "#cs", "alice");
+    alice.expect("JOIN");
+    alice.send("MODE #cs +o bob");
+    bob.expect("MODE");
+    let mut dave = in_channel(&b, "dave", "#cs");
+    let mut erin = in_channel(&a, "erin", "#cs");
+    wait_member(&mut erin, "#cs", "dave");
+    wait_member(&mut dave, "#cs", "erin");
+    let by_cs = (0..10).map(|_| "PRIVMSG ChanServ :VOICE #cs dave\r\nPRIVMSG ChanServ :DEVOICE #cs dave\r\n");
+    let by_mode = (0..10).map(|_| "MODE #cs +v dave\r\nMODE #cs -v dave\r\n");
+    alice.send_raw(by_cs.collect::<String>().as_bytes());
+    bob.send_raw(by_mode.collect::<String>().as_bytes());
+    alice.send("PRIVMSG #cs :last-a");
+    bob.send("PRIVMSG #cs :last-b");
+    let (on_a, on_b) = (modes_until(&mut erin, "last-a", "last-b"), modes_until(&mut dave, "last-a", "last-b"));
+    assert_eq!(on_a, on_b, "the same prefix changes in the same order on both nodes");
+    assert!(on_a.iter().any(|m| m.starts_with("ChanServ ")), "{on_a:?}");
+}
+
 #[test]
 fn chanserv_registrations_reach_the_nodes_already_running() {
     chanserv_registrations_travel(None);

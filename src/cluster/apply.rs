@@ -39,13 +39,12 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 /// How a message event's JSON starts (see [`Event::Msg`]).
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
-/// Applies one event. A sequenced change (TOPIC, MODE, PART, KICK) is
+/// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK) is
 /// applied here in the log's order whichever node made it ([`sequenced`]).
-/// Other events of this node are skipped (applied when their command ran; a
-/// ChanServ mode change may be applied again, see `own_again`), and so are
-/// those of a node after its
-/// NodeDown. While `replaying` (start-up, before any client connects),
-/// messages and WALLOPS are skipped.
+/// Other events of this node are skipped (applied when their command ran),
+/// and so are those of a node after its NodeDown. While `replaying`
+/// (start-up, before any client connects), messages and WALLOPS are
+/// skipped.
 pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying: bool) {
     let event: Event = match serde_json::from_str(json) {
         Ok(e) => e,
@@ -58,8 +57,6 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         cluster.progress.read();
         if event.sequenced_id().is_some() {
             cluster.applied_own(server, &event);
-        } else {
-            own_again(server, event);
         }
         return;
     }
@@ -427,28 +424,6 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
     crate::commands::channel::broadcast_join(&channel, client, None);
 }
 
-/// One of this node's ChanServ mode changes (made at once, not sequenced),
-/// back from the log: applied again if another node's change to the channel was applied here since it
-/// was made (that one came first in the log, so this one has the last word
-/// on every node; see [`crate::state::channel::Channel::remote_changes`]).
-fn own_again(server: &Server, event: Event) {
-    let moved = |chan: &str, seen: u64| {
-        server.find_channel(chan).is_some_and(|ch| ch.remote_changes.load(Ordering::Relaxed) != seen)
-    };
-    match event {
-        Event::Mode { chan, line, at, changes, seen, .. } if moved(&chan, seen) => {
-            mode(server, &chan, &again(line), at, changes, true, None);
-        }
-        _ => {}
-    }
-}
-
-/// A line shown again: without its msgid (its members saw that one already).
-fn again(mut line: WireLine) -> WireLine {
-    line.tags.retain(|(key, _)| key != "msgid");
-    line
-}
-
 /// What a sequenced change did on a node.
 #[derive(Debug)]
 pub enum Applied {
@@ -471,7 +446,7 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
             return join_in_order(server, &joiner, chan, key.as_deref(), *ts, except);
         }
         Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
-        Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), false, except),
+        Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), except),
         Event::Part { node, uid, chan, reason, .. } => {
             user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
         }
@@ -624,9 +599,8 @@ fn depart(
     Some(line)
 }
 
-/// Mode changes to `chan` (a sequenced MODE of any node, or, `again`, a
-/// ChanServ change of this node applied again): applied here in order, and
-/// the MODE line showing what changed here sent to this node's members
+/// Mode changes to `chan` (a MODE, or ChanServ's): applied here in order,
+/// and the MODE line showing what changed here sent to this node's members
 /// except connection `except`. The line, if anything changed.
 fn mode(
     server: &Server,
@@ -634,7 +608,6 @@ fn mode(
     wire: &WireLine,
     at: i64,
     changes: Vec<ModeChange>,
-    again: bool,
     except: Option<ClientId>,
 ) -> Option<Line> {
     let ch = server.find_channel(chan)?;
@@ -642,11 +615,8 @@ fn mode(
     let applied: Vec<channel::ModeChange> = {
         let mut st = ch.write();
         let setter = &wire.src;
-        changes.into_iter().filter_map(|c| mode_change(server, &mut st, (setter, at, max), c, again)).collect()
+        changes.into_iter().filter_map(|c| mode_change(server, &mut st, (setter, at, max), c)).collect()
     };
-    if !again || !applied.is_empty() {
-        ch.remote_changes.fetch_add(1, Ordering::Relaxed);
-    }
     let shown = (!applied.is_empty()).then(|| {
         let mut line = wire.to_line();
         line.params = channel::mode_params(&ch.name, &applied);
@@ -661,14 +631,13 @@ fn mode(
 /// Applies one mode change to a channel's state; what it changed, with the
 /// parameter to show, or None when it changed nothing here. A key or limit
 /// set again to the value it has counts as a change (as IRC servers show
-/// it), except when a ChanServ change is applied `again`. A list takes a new
-/// entry only below `limits.max_list_entries` (the same on every node).
+/// it). A list takes a new entry only below `limits.max_list_entries` (the
+/// same on every node).
 fn mode_change(
     server: &Server,
     st: &mut ChannelState,
     (setter, at, max): (&str, i64, usize),
     c: ModeChange,
-    again: bool,
 ) -> Option<channel::ModeChange> {
     let (add, mode) = (c.add, c.mode);
     let shown = |arg: Option<String>| Some(channel::ModeChange { add, mode, arg, member: None });
@@ -686,18 +655,12 @@ fn mode_change(
         }
         'k' if add => {
             let key = c.arg?;
-            if again && st.modes.key.as_ref() == Some(&key) {
-                return None;
-            }
             st.modes.key = Some(key.clone());
             shown(Some(key))
         }
         'k' => st.modes.key.take().and_then(|_| shown(Some("*".into()))),
         'l' if add => {
             let limit = c.arg.as_deref()?.parse::<usize>().ok()?;
-            if again && st.modes.limit == Some(limit) {
-                return None;
-            }
             st.modes.limit = Some(limit);
             shown(c.arg)
         }

@@ -151,10 +151,9 @@ pub enum Event {
         /// Unix time it was set.
         set_at: i64,
     },
-    /// A channel's modes changed: one event per MODE command, with the
-    /// changes as requested (each node applies those that change something
-    /// there, in order); a ChanServ change, made on its node at once, as
-    /// applied there.
+    /// A channel's modes changed: one event per MODE command (or ChanServ
+    /// change), with the changes as requested (each node applies those that
+    /// change something there, in order).
     #[serde(rename = "O")]
     Mode {
         /// Origin node.
@@ -168,11 +167,6 @@ pub enum Event {
         at: i64,
         /// The changes, in order.
         changes: Vec<ModeChange>,
-        /// For a ChanServ change (made at once, not sequenced): the origin's
-        /// count of other nodes' mode changes to the channel when it made it
-        /// (see [`crate::state::channel::Channel::remote_changes`]).
-        #[serde(default, skip_serializing_if = "is_zero")]
-        seen: u64,
     },
     /// A user set its away message (the line has it) or came back (none).
     #[serde(rename = "A")]

@@ -27,7 +27,7 @@ pub mod snapshot;
 
 use crate::commands::chathistory::Recipient;
 use crate::proto::line::Line;
-use crate::state::channel::{self, Channel};
+use crate::state::channel::Channel;
 use crate::state::client::{Client, ClientId};
 use crate::state::registration::RegistrationChange;
 use crate::state::{NickError, Server};
@@ -85,8 +85,9 @@ pub struct Cluster {
 
 /// A command waiting for its change to come back from the log.
 struct Waiter {
-    /// The connection that made it (its copy is the command's reply).
-    by: ClientId,
+    /// The connection that made it (its copy is the command's reply; none
+    /// for ChanServ's).
+    by: Option<ClientId>,
     /// Told what the change did.
     done: oneshot::Sender<apply::Applied>,
 }
@@ -522,7 +523,12 @@ impl Cluster {
     /// log and waits (up to `wait`) until this node's reader has applied it
     /// in the log's order: what it did, or `Err` if that did not happen in
     /// time (Redis away, or this node left the network).
-    pub(crate) async fn sequence(&self, event: Event, by: ClientId, wait: Duration) -> Result<apply::Applied, ()> {
+    pub(crate) async fn sequence(
+        &self,
+        event: Event,
+        by: Option<ClientId>,
+        wait: Duration,
+    ) -> Result<apply::Applied, ()> {
         let Some(id) = event.sequenced_id().map(str::to_owned) else {
             debug_assert!(false, "not a sequenced event: {event:?}");
             return Err(());
@@ -547,7 +553,7 @@ impl Cluster {
     /// now, in the log's order, and the command that made it told.
     fn applied_own(&self, server: &Server, event: &Event) {
         let waiter = event.sequenced_id().and_then(|id| self.sequenced.remove(id)).map(|(_, w)| w);
-        let applied = apply::sequenced(server, event, waiter.as_ref().map(|w| w.by));
+        let applied = apply::sequenced(server, event, waiter.as_ref().and_then(|w| w.by));
         if let Some(w) = waiter {
             let _ = w.done.send(applied);
         }
@@ -937,41 +943,6 @@ pub fn quit(server: &Server, client: &Client, reason: &str) {
         }
         let _ = cluster.jobs.send(Job::Claim(claim, None));
     }
-}
-
-/// Modes of `channel` changed here (`line` is the MODE its members saw,
-/// `changes` what was applied, at Unix time `at`): every node applies them,
-/// whether or not it has members there, so a node's copy of the channel
-/// enforces the same modes and a node started later learns them.
-///
-/// `seen` is the channel's [`Channel::remote_changes`] read before the
-/// changes were made.
-pub fn channel_mode(
-    server: &Server,
-    channel: &Channel,
-    line: &Line,
-    at: i64,
-    changes: &[channel::ModeChange],
-    seen: u64,
-) {
-    let Some(cluster) = server.cluster() else { return };
-    let changes = changes
-        .iter()
-        .map(|c| ModeChange {
-            add: c.add,
-            mode: c.mode,
-            arg: c.arg.clone(),
-            to: c.member.map(|id| cluster.origin_of(id).unwrap_or_else(|| (cluster.node.clone(), id))),
-        })
-        .collect();
-    cluster.publish(Event::Mode {
-        node: cluster.node.clone(),
-        chan: channel.name.clone(),
-        line: WireLine::of(line),
-        at,
-        changes,
-        seen,
-    });
 }
 
 /// The ChanServ registration of `channel` changed here (`change`, as applied

@@ -298,7 +298,6 @@ fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<(Arc<C
         line: crate::cluster::WireLine::of(&line),
         at: chrono::Utc::now().timestamp(),
         changes,
-        seen: 0,
     };
     Ok(Some((ch.clone(), Change { target: ch.name.clone(), gone: None, command: "MODE", reply: true, event })))
 }

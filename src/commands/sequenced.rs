@@ -48,14 +48,14 @@ pub async fn in_order_or_report(ctx: &mut Ctx, decided: Result<Change, CmdError>
 /// Makes a decided change through the in-process sequencer (a single
 /// node): the line the members saw, which is also the maker's reply.
 pub fn sequence_now(ctx: &mut Ctx, change: Change) -> Result<Option<Line>, CmdError> {
-    let outcome = sequencer::now(&ctx.server, &change.event, ctx.link.id);
+    let outcome = sequencer::now(&ctx.server, &change.event, Some(ctx.link.id));
     done(ctx, change, outcome)
 }
 
 /// Makes a decided change through the log of a cluster, waiting for its
 /// turn (see [`sequencer::in_order`]).
 pub async fn sequence_in_order(ctx: &mut Ctx, change: Change) -> Result<Option<Line>, CmdError> {
-    let outcome = sequencer::in_order(&ctx.server, change.event.clone(), ctx.link.id).await;
+    let outcome = sequencer::in_order(&ctx.server, change.event.clone(), Some(ctx.link.id)).await;
     done(ctx, change, outcome)
 }
 

@@ -7,12 +7,13 @@
 //! committed to the store.
 
 use super::notice;
+use crate::commands::channel::member_modes;
 use crate::commands::Ctx;
 use crate::proto::line::Line;
-use crate::state::channel::{mode_params, Channel, MemberModes, ModeChange};
+use crate::state::channel::{Channel, MemberModes};
 use crate::state::client::Client;
-use crate::state::fanout;
 use crate::state::registration::{self, RegistrationChange};
+use crate::state::sequencer;
 use crate::store::{AccessMode, ChangeOutcome, ChannelChange, Registration};
 use std::future::Future;
 use std::pin::Pin;
@@ -62,28 +63,28 @@ static COMMANDS: &[Command] = &[
         min_params: 1,
         usage: "OP <#channel> [nick]",
         help: "Gives +o to you or to nick (founder or AMODE +o; yourself with AMODE +o).",
-        handler: |c, a| Box::pin(async move { status(c, a, 'o', true) }),
+        handler: |c, a| Box::pin(status(c, a, 'o', true)),
     },
     Command {
         name: "DEOP",
         min_params: 1,
         usage: "DEOP <#channel> [nick]",
         help: "Takes +o from you or from nick (founder or AMODE +o; anyone for themselves).",
-        handler: |c, a| Box::pin(async move { status(c, a, 'o', false) }),
+        handler: |c, a| Box::pin(status(c, a, 'o', false)),
     },
     Command {
         name: "VOICE",
         min_params: 1,
         usage: "VOICE <#channel> [nick]",
         help: "Gives +v to you or to nick (founder or AMODE +o; yourself with AMODE +v).",
-        handler: |c, a| Box::pin(async move { status(c, a, 'v', true) }),
+        handler: |c, a| Box::pin(status(c, a, 'v', true)),
     },
     Command {
         name: "DEVOICE",
         min_params: 1,
         usage: "DEVOICE <#channel> [nick]",
         help: "Takes +v from you or from nick (founder or AMODE +o; anyone for themselves).",
-        handler: |c, a| Box::pin(async move { status(c, a, 'v', false) }),
+        handler: |c, a| Box::pin(status(c, a, 'v', false)),
     },
     Command {
         name: "AMODE",
@@ -330,7 +331,7 @@ fn info(ctx: &mut Ctx, args: &[&str]) -> Reply {
 }
 
 /// OP/DEOP/VOICE/DEVOICE: gives or takes `mode` (`o` or `v`).
-fn status(ctx: &mut Ctx, args: &[&str], mode: char, give: bool) -> Reply {
+async fn status(ctx: &mut Ctx, args: &[&str], mode: char, give: bool) -> Reply {
     let ch = channel(ctx, args[0])?;
     let reg = registration(&ch)?;
     let target = match args.get(1) {
@@ -353,32 +354,32 @@ fn status(ctx: &mut Ctx, args: &[&str], mode: char, give: bool) -> Reply {
         ));
     }
     let nick = target.nick();
-    let changed = {
-        let mut st = ch.write();
-        let Some(m) = st.members.get_mut(&target.id) else {
-            return Err(format!("{nick} is not in {}.", ch.name));
-        };
-        let flag = if mode == 'o' { &mut m.modes.op } else { &mut m.modes.voice };
-        let changed = *flag != give;
-        *flag = give;
-        changed
-    };
-    if changed {
-        announce_mode(ctx, &ch, give, mode, &target);
+    let Some(now) = member_modes(&ch, &target) else { return Err(format!("{nick} is not in {}.", ch.name)) };
+    if (if mode == 'o' { now.op } else { now.voice }) != give {
+        set_mode(ctx, &ch, give, mode, &target).await;
     }
     Ok(())
 }
 
-/// Sends `MODE #channel +o|-o|+v|-v <nick>` from ChanServ to every member
-/// (and to the other nodes of a cluster).
-fn announce_mode(ctx: &Ctx, ch: &Channel, add: bool, mode: char, member: &Client) {
-    let change = [ModeChange { add, mode, arg: Some(member.nick()), member: Some(member.id) }];
-    let line = Line::new(super::source(&ctx.server, NICK), "MODE", mode_params(&ch.name, &change)).timed();
-    fanout::to_channel(ch, &line, None, fanout::everyone);
-    // Read after the change: at worst a change another node made just
-    // before it is not answered by re-applying this one.
-    let seen = ch.remote_changes.load(std::sync::atomic::Ordering::Relaxed);
-    crate::cluster::channel_mode(&ctx.server, ch, &line, chrono::Utc::now().timestamp(), &change, seen);
+/// `MODE #channel +o|-o|+v|-v <nick>` from ChanServ, a sequenced change
+/// (see [`crate::state::sequencer`]): every member sees it, on every node of
+/// a cluster in the log's order.
+async fn set_mode(ctx: &Ctx, ch: &Channel, add: bool, mode: char, member: &Client) {
+    let to = Some(sequencer::address(&ctx.server, member));
+    let changes = vec![crate::cluster::ModeChange { add, mode, arg: Some(member.nick()), to }];
+    let line = Line::new(super::source(&ctx.server, NICK), "MODE", Vec::new()).timed();
+    let msgid = ctx.server.next_msgid_at(line.time_ms());
+    let line = line.tag("msgid", msgid, crate::caps::Cap::MessageTags);
+    let event = crate::cluster::Event::Mode {
+        node: sequencer::origin(&ctx.server),
+        chan: ch.name.clone(),
+        line: crate::cluster::WireLine::of(&line),
+        at: chrono::Utc::now().timestamp(),
+        changes,
+    };
+    if let sequencer::Outcome::Unconfirmed = sequencer::in_order(&ctx.server, event, None).await {
+        tracing::warn!(channel = %ch.name, "ChanServ: a mode change was not confirmed by the network in time");
+    }
 }
 
 async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
@@ -429,7 +430,7 @@ async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);
     if sign == '+' {
-        apply_to_members(ctx, &ch, account, mode);
+        apply_to_members(ctx, &ch, account, mode).await;
     }
     let text = if sign == '+' {
         format!("{account} now gets +{} on joining {}.", mode.letter(), ch.name)
@@ -441,28 +442,22 @@ async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
 }
 
 /// Gives `mode` now to the members logged in as `account`.
-fn apply_to_members(ctx: &Ctx, ch: &Channel, account: &str, mode: AccessMode) {
+async fn apply_to_members(ctx: &Ctx, ch: &Channel, account: &str, mode: AccessMode) {
     let casemap = ctx.server.casemap;
-    let mut given = Vec::new();
-    {
-        let mut st = ch.write();
-        for m in st.members.values_mut() {
-            let theirs = m.client.info().account.clone();
-            if !theirs.is_some_and(|a| casemap.eq(&a, account)) {
-                continue;
-            }
-            let wanted = match mode {
-                AccessMode::Op => MemberModes { op: true, ..m.modes },
-                AccessMode::Voice => MemberModes { voice: true, ..m.modes },
-            };
-            if wanted != m.modes {
-                m.modes = wanted;
-                given.push(m.client.clone());
-            }
-        }
-    }
-    for member in given {
-        announce_mode(ctx, ch, true, mode.letter(), &member);
+    let lacking: Vec<Arc<Client>> = {
+        let st = ch.read();
+        let lacks = |m: &MemberModes| match mode {
+            AccessMode::Op => !m.op,
+            AccessMode::Voice => !m.voice,
+        };
+        st.members
+            .values()
+            .filter(|m| lacks(&m.modes) && m.client.info().account.as_deref().is_some_and(|a| casemap.eq(a, account)))
+            .map(|m| m.client.clone())
+            .collect()
+    };
+    for member in lacking {
+        set_mode(ctx, ch, true, mode.letter(), &member).await;
     }
 }
 

@@ -2,7 +2,6 @@
 
 use super::client::{Client, ClientId};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A member's channel privileges.
@@ -263,25 +262,13 @@ pub struct Channel {
     pub name: String,
     /// Unix time of creation.
     pub created: i64,
-    /// On a node of a cluster: how many mode changes from the log
-    /// this node applied to the channel (sequenced ones of any node, and
-    /// ChanServ's applied again). A ChanServ change made here (at once, not
-    /// sequenced) records the count it saw before it was made; if the count moved by the time the change comes back in
-    /// the log, another node's change may have come first there, and this
-    /// one is applied again, so every node ends with the log's last word.
-    pub remote_changes: AtomicU64,
     state: RwLock<ChannelState>,
 }
 
 impl Channel {
     /// A new empty channel.
     pub fn new(name: &str, created: i64) -> Self {
-        Channel {
-            name: name.to_owned(),
-            created,
-            remote_changes: AtomicU64::new(0),
-            state: RwLock::new(ChannelState::default()),
-        }
+        Channel { name: name.to_owned(), created, state: RwLock::new(ChannelState::default()) }
     }
 
     /// Reads the state.

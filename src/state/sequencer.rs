@@ -50,15 +50,16 @@ impl Outcome {
 }
 
 /// The in-process sequencer of a single node: applies `event`, made by
-/// connection `by`, at once.
-pub fn now(server: &Server, event: &Event, by: ClientId) -> Outcome {
-    Outcome::of(apply::sequenced(server, event, Some(by)))
+/// connection `by` (none: by ChanServ), at once.
+pub fn now(server: &Server, event: &Event, by: Option<ClientId>) -> Outcome {
+    Outcome::of(apply::sequenced(server, event, by))
 }
 
-/// Sequences `event`, made by connection `by`: applied at once on a single
+/// Sequences `event`, made by connection `by` (none: by ChanServ, whose
+/// line every member gets from the apply): applied at once on a single
 /// node ([`now`]); on a node of a cluster, appended to the log and waited
 /// for until it is applied here in the log's order.
-pub async fn in_order(server: &Arc<Server>, event: Event, by: ClientId) -> Outcome {
+pub async fn in_order(server: &Arc<Server>, event: Event, by: Option<ClientId>) -> Outcome {
     match server.cluster() {
         None => now(server, &event, by),
         Some(cluster) => {
