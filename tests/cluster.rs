@@ -1691,6 +1691,50 @@ fn joins_racing_into_a_limited_channel_from_two_nodes_keep_its_limit() {
     assert_eq!(on_a, names_of(&mut watcher, "#full"), "the same members on both nodes");
 }
 
+/// A JOIN racing the QUIT of a channel's last member (of another node)
+/// ends the same on both nodes: ten channels, each with one user of node
+/// a who quits while a user of node b joins it. Whether the joiner made a
+/// new channel (and got ops) or joined the old one just before its last
+/// member left, both nodes list the same members with the same prefixes.
+#[test]
+fn a_join_racing_the_last_members_quit_ends_the_same_on_both_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut leavers: Vec<Client> = (0..10).map(|i| in_channel(&a, &format!("x{i}"), &format!("#q{i}"))).collect();
+    let mut joiner = b.client("yves");
+    let mut watcher = a.client("wanda");
+    wait_member(&mut joiner, "#q9", "x9");
+    for (i, x) in leavers.iter_mut().enumerate() {
+        x.send("QUIT :bye");
+        joiner.send(&format!("JOIN #q{i}"));
+    }
+    for i in 0..10 {
+        let chan = format!("#q{i}");
+        joiner.expect_where("its JOIN", |l| command_of(l) == "JOIN" && params_of(l)[0] == chan);
+    }
+    // The JOINs' own NAMES replies, read past.
+    joiner.sync();
+    for i in 0..10 {
+        let chan = format!("#q{i}");
+        // Once both nodes have the QUIT (node b: x is gone there too).
+        let on_b = poll(|| {
+            let names = names_of(&mut joiner, &chan);
+            if names.iter().any(|n| n.trim_start_matches('@') == format!("x{i}")) {
+                return Err(format!("x{i} still in {chan} on b"));
+            }
+            Ok(names)
+        });
+        let on_a = poll(|| {
+            let names = names_of(&mut watcher, &chan);
+            if names.iter().any(|n| n.trim_start_matches('@') == format!("x{i}")) || names.is_empty() {
+                return Err(format!("{chan} on a: {names:?}"));
+            }
+            Ok(names)
+        });
+        assert_eq!(on_a, on_b, "{chan}: the same members and prefixes on both nodes");
+    }
+}
+
 #[test]
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();

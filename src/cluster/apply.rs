@@ -55,8 +55,10 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
     };
     if event.node() == cluster.node {
         cluster.progress.read();
-        if event.sequenced_id().is_some() {
-            cluster.applied_own(server, &event);
+        match &event {
+            Event::Quit { uid, .. } => cluster.quit_confirmed(server, *uid),
+            _ if event.sequenced_id().is_some() => cluster.applied_own(server, &event),
+            _ => {}
         }
         return;
     }
@@ -70,8 +72,11 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
         Event::Nick { node, uid, nick } => renamed(server, cluster, &node, uid, &nick),
         Event::Quit { node, uid, reason } => {
-            if let Some(c) = forget(server, cluster, &node, uid) {
+            if let Some(c) = cluster.lookup(server, &node, uid) {
+                // Removed while still known as remote: nothing of it is sent
+                // to the log again.
                 membership::remove_client(server, &c, &reason);
+                forget(server, cluster, &node, uid);
             }
         }
         Event::Join { node, uid, chan, op, voice, ts, id, .. } if id.is_empty() => {
@@ -490,7 +495,7 @@ fn join_in_order(
         if st.members.contains_key(&joiner.id) {
             return Applied::Nothing;
         }
-        let first = st.members.is_empty();
+        let first = st.headcount() == 0;
         let fresh = first && !st.is_persistent();
         let oper = joiner.is_oper();
         if fresh {
@@ -814,8 +819,9 @@ fn node_down(server: &Server, cluster: &Cluster, node: String) {
     tracing::info!(%node, users = users.len(), "cluster: a node left the network");
     cluster.homes.remove(&node);
     for (node, uid) in users {
-        if let Some(c) = forget(server, cluster, &node, uid) {
+        if let Some(c) = cluster.lookup(server, &node, uid) {
             membership::remove_client(server, &c, SPLIT_REASON);
+            forget(server, cluster, &node, uid);
         }
     }
 }

@@ -78,6 +78,9 @@ pub struct Cluster {
     may_evict: Arc<AtomicBool>,
     /// Questions to other nodes waiting for answers ([`ask`]).
     asks: ask::Asks,
+    /// The channels of this node's users who quit, by id, until their QUIT
+    /// comes back in the log (see [`crate::state::channel::ChannelState::quitting`]).
+    quitting: DashMap<ClientId, Vec<Arc<Channel>>>,
     /// This node's sequenced changes on their way through the log, by
     /// [`Event::sequenced_id`] (see [`crate::state::sequencer`]).
     sequenced: DashMap<String, Waiter>,
@@ -516,6 +519,19 @@ impl Cluster {
             may_evict: Arc::default(),
             asks: ask::Asks::default(),
             sequenced: DashMap::new(),
+            quitting: DashMap::new(),
+        }
+    }
+
+    /// One of this node's users' QUIT, back from the log: the channels it
+    /// was in stop counting it, and end if that leaves them empty.
+    fn quit_confirmed(&self, server: &Server, uid: ClientId) {
+        let Some((_, channels)) = self.quitting.remove(&uid) else { return };
+        for ch in &channels {
+            let mut st = ch.write();
+            st.quitting = st.quitting.saturating_sub(1);
+            drop(st);
+            server.remove_channel_if_empty(ch);
         }
     }
 
@@ -919,6 +935,28 @@ fn user_metadata_event(source: &str, client: &Client, node: &str, uid: u64) -> O
 /// Every key of `values`, as METADATA changes that set them.
 pub(crate) fn all_keys(values: &crate::state::metadata::Values) -> Vec<(String, Option<String>)> {
     values.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+}
+
+/// A registered local client is quitting, its QUIT about to be sent: on a
+/// node of a cluster it leaves its channels' members now, and they count it
+/// as quitting until the QUIT comes back in the log (see
+/// [`crate::state::channel::ChannelState::quitting`]).
+pub fn quit_pending(server: &Server, client: &Client) {
+    let Some(cluster) = server.cluster() else { return };
+    if cluster.is_remote(client.id) || cluster.left.load(Ordering::Relaxed) {
+        return;
+    }
+    let channels = client.info().channels.clone();
+    if channels.is_empty() {
+        return;
+    }
+    for ch in &channels {
+        let mut st = ch.write();
+        if st.members.remove(&client.id).is_some() {
+            st.quitting += 1;
+        }
+    }
+    cluster.quitting.insert(client.id, channels);
 }
 
 /// A local client is leaving (registered or not): its QUIT, and its nick

@@ -85,7 +85,7 @@ pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         for name in targets.split(',').filter(|n| n.starts_with('#')) {
             let fresh = ctx.server.find_channel(name).is_none_or(|ch| {
                 let st = ch.read();
-                st.members.is_empty() && !st.is_persistent()
+                st.headcount() == 0 && !st.is_persistent()
             });
             if fresh && crate::cluster::claim_channel(&ctx.server, name).await {
                 claimed.push(ctx.server.fold(name));
@@ -150,7 +150,7 @@ fn join_change(ctx: &mut Ctx, name: &str, key: Option<&str>) -> Result<Option<(C
             return Ok(None);
         }
         (target, created) = (ch.name.clone(), ch.created);
-        let fresh = st.members.is_empty() && !st.is_persistent();
+        let fresh = st.headcount() == 0 && !st.is_persistent();
         let account = ctx.client.info().account.clone();
         if !fresh && st.access_of(ctx.server.casemap, account.as_deref()).is_none() {
             if let Some(refusal) = join_refusal(&ctx.server, &st, &ctx.client, key) {
@@ -207,7 +207,7 @@ pub fn join_refusal(server: &Server, st: &ChannelState, client: &Client, key: Op
     if st.modes.key.as_deref().is_some_and(|k| key != Some(k)) && !invited {
         return Some(ERR_BADCHANNELKEY);
     }
-    if st.modes.limit.is_some_and(|limit| st.members.len() >= limit) && !invited {
+    if st.modes.limit.is_some_and(|limit| st.headcount() >= limit) && !invited {
         return Some(ERR_CHANNELISFULL);
     }
     if st.modes.invite_only && !invited {

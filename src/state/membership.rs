@@ -51,6 +51,12 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     if server.clients.remove(&client.id).is_none() {
         return;
     }
+    // On a node of a cluster its QUIT reaches the others later: until it
+    // comes back in the log, its channels count it (before it is sent, so
+    // that it cannot come back first).
+    if client.is_registered() {
+        crate::cluster::quit_pending(server, client);
+    }
     crate::cluster::quit(server, client, reason);
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
