@@ -1544,6 +1544,66 @@ fn racing_topic_changes_are_seen_in_one_order_on_every_node() {
     assert_eq!(&params_of(topic)[2], on_a.last().unwrap());
 }
 
+/// Nick changes go through the log in order on every node, the one they
+/// were made on included: alice (node a) changes nick 30 times while bob
+/// (node b) sets the topic 30 times, all at once, and carol (a) and dave
+/// (b) see the same 60 lines in the same order; alice's answers are her
+/// own NICK lines, and both nodes know her by her last nick only.
+#[test]
+fn nick_changes_are_seen_in_the_logs_order_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let (mut alice, mut bob) = two_ops(&a, &b, "#nicks");
+    let mut carol = in_channel(&a, "carol", "#nicks");
+    let mut dave = b.client("dave");
+    join_after(&mut dave, "#nicks", "carol");
+    wait_member(&mut carol, "#nicks", "dave");
+    let nicks: String = (0..30).map(|i| format!("NICK al{i}\r\n")).collect();
+    let topics: String = (0..30).map(|i| format!("TOPIC #nicks :t{i}\r\n")).collect();
+    alice.send_raw(nicks.as_bytes());
+    bob.send_raw(topics.as_bytes());
+    let seen = |c: &mut Client| {
+        (0..60)
+            .map(|_| {
+                let (line, _) = c.expect_where("NICK or TOPIC", |l| ["NICK", "TOPIC"].contains(&command_of(l)));
+                params_of(&line).last().unwrap().clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
+    assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
+    let renames: Vec<&String> = on_a.iter().filter(|p| p.starts_with("al")).collect();
+    assert_eq!(renames, (0..30).map(|i| format!("al{i}")).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+    for i in 0..30 {
+        let (line, _) = alice.expect_where("her NICK", |l| command_of(l) == "NICK");
+        assert_eq!(params_of(&line)[0], format!("al{i}"), "{line}");
+    }
+    for c in [&mut carol, &mut dave] {
+        c.send("WHOIS al29");
+        c.expect("311");
+        c.send("WHOIS al28");
+        c.expect("401");
+    }
+}
+
+/// A nick change of case only (`carol` to `Carol`) is a change like any
+/// other: its NICK reaches the other node's co-members, and WHOIS there
+/// shows the new spelling.
+#[test]
+fn a_nick_change_of_case_only_is_seen_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut carol = in_channel(&a, "carol", "#case");
+    let mut dave = b.client("dave");
+    join_after(&mut dave, "#case", "carol");
+    carol.send("NICK Carol");
+    assert!(carol.expect("NICK").starts_with(":carol!"));
+    let seen = dave.expect("NICK");
+    assert!(seen.starts_with(":carol!") && params_of(&seen)[0] == "Carol", "{seen}");
+    dave.send("WHOIS carol");
+    assert_eq!(params_of(&dave.expect("311"))[1], "Carol");
+}
+
 /// Removals go through the log in order on every node too: alice (node a)
 /// kicks ten users of node b while bob (node b) kicks ten users of node a,
 /// all at once, and erin (a) and frank (b) see the same 20 KICKs in the

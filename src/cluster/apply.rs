@@ -70,7 +70,6 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             let who = Identity { nick, user, host, realname, account, modes, signon, ip };
             introduce(server, cluster, node, uid, who)
         }
-        Event::Nick { node, uid, nick } => renamed(server, cluster, &node, uid, &nick),
         Event::Quit { node, uid, reason } => {
             if let Some(c) = cluster.lookup(server, &node, uid) {
                 // Removed while still known as remote: nothing of it is sent
@@ -84,7 +83,12 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 join(server, &c, &chan, MemberModes { op, voice }, ts);
             }
         }
-        Event::Join { .. } | Event::Topic { .. } | Event::Mode { .. } | Event::Kick { .. } | Event::Part { .. } => {
+        Event::Join { .. }
+        | Event::Topic { .. }
+        | Event::Mode { .. }
+        | Event::Kick { .. }
+        | Event::Part { .. }
+        | Event::Nick { .. } => {
             sequenced(server, &event, None);
         }
         Event::Away { node, uid, line } => {
@@ -375,22 +379,35 @@ fn hold_nick(server: &Server, cluster: &Cluster, client: &Arc<Client>, nick: &st
     }
 }
 
-/// A remote user changed nick.
-fn renamed(server: &Server, cluster: &Cluster, node: &str, uid: u64, nick: &str) {
-    let Some(client) = cluster.lookup(server, node, uid) else { return };
+/// `client` takes `nick` in the log's order. In a cluster Redis gave it the
+/// nick when the change was appended (a holder here has left by this place
+/// in the log); alone, a nick taken is refused here. Its co-members and
+/// connections but `except` see the NICK, its MONITOR watchers the change.
+fn renamed(server: &Server, client: &Arc<Client>, nick: &str, except: Option<ClientId>) -> Applied {
     let old = client.nick();
     if old == nick {
-        hold_nick(server, cluster, &client, nick);
-        return;
+        // Applied again over a snapshot that has it.
+        if let Some(cluster) = server.cluster() {
+            hold_nick(server, cluster, client, nick);
+        }
+        return Applied::Nothing;
     }
     let line = client.line("NICK", vec![nick.to_owned()]);
-    take_nick(server, cluster, &client, nick);
+    match server.cluster() {
+        Some(cluster) => take_nick(server, cluster, client, nick),
+        None if server.claim_nick(client, nick).is_err() => {
+            return Applied::Refused(crate::proto::numeric::ERR_NICKNAMEINUSE);
+        }
+        None => {}
+    }
     server.remember(&old, &client.info());
-    fanout::to_clients(&fanout::peers(&client), &line, fanout::everyone);
+    fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);
+    client.deliver(&mut variants(&line), except, &|_, _| true);
     if server.fold(&old) != server.fold(nick) {
         monitor::notify_offline(server, &old);
-        monitor::notify_online(server, &client);
+        monitor::notify_online(server, client);
     }
+    Applied::Shown(line)
 }
 
 /// Takes a remote user out of the cluster's maps.
@@ -454,6 +471,10 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
         Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), except),
         Event::Part { node, uid, chan, reason, .. } => {
             user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
+        }
+        Event::Nick { node, uid, nick, .. } => {
+            let Some(client) = user(server, node, *uid) else { return Applied::Nothing };
+            return renamed(server, &client, nick, except);
         }
         Event::Kick { node, uid, chan, to_node, to_uid, reason, .. } => {
             match (user(server, node, *uid), user(server, to_node, *to_uid)) {

@@ -53,7 +53,8 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<std::net::IpAddr>,
     },
-    /// A user changed nick (already claimed in Redis by the same script).
+    /// A user changed nick (already claimed in Redis by the same script; a
+    /// sequenced change, applied by its node too in the log's order).
     #[serde(rename = "N")]
     Nick {
         /// Origin node.
@@ -62,6 +63,10 @@ pub enum Event {
         uid: u64,
         /// The new nick.
         nick: String,
+        /// The change's id (a msgid, by which its node knows it again);
+        /// empty on a single node.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A user left the network.
     #[serde(rename = "Q")]
@@ -388,7 +393,11 @@ impl Event {
     pub fn sequenced_id(&self) -> Option<&str> {
         match self {
             Event::Topic { line, .. } | Event::Mode { line, .. } => line.tag("msgid"),
-            Event::Join { id, .. } | Event::Kick { id, .. } | Event::Part { id, .. } if !id.is_empty() => Some(id),
+            Event::Join { id, .. } | Event::Kick { id, .. } | Event::Part { id, .. } | Event::Nick { id, .. }
+                if !id.is_empty() =>
+            {
+                Some(id)
+            }
             _ => None,
         }
     }

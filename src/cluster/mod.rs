@@ -30,6 +30,7 @@ use crate::proto::line::Line;
 use crate::state::channel::Channel;
 use crate::state::client::{Client, ClientId};
 use crate::state::registration::RegistrationChange;
+use crate::state::sequencer::{self, Outcome};
 use crate::state::{NickError, Server};
 use backplane::{Claim, Job};
 use dashmap::DashMap;
@@ -552,14 +553,33 @@ impl Cluster {
         if self.left.load(Ordering::Relaxed) {
             return Err(());
         }
+        let (id, applied) = self.wait_for(id, by);
+        self.publish(event);
+        self.outcome(&id, applied, wait).await
+    }
+
+    /// Waits for the sequenced change `id`, made by connection `by`, to be
+    /// applied here (call before it is appended: the reader may apply it
+    /// before the append is answered).
+    fn wait_for(&self, id: String, by: Option<ClientId>) -> (String, oneshot::Receiver<apply::Applied>) {
         let (done, applied) = oneshot::channel();
         self.sequenced.insert(id.clone(), Waiter { by, done });
-        self.publish(event);
+        (id, applied)
+    }
+
+    /// What the sequenced change `id` did once applied here, or `Err` if
+    /// that did not happen within `wait`.
+    async fn outcome(
+        &self,
+        id: &str,
+        applied: oneshot::Receiver<apply::Applied>,
+        wait: Duration,
+    ) -> Result<apply::Applied, ()> {
         match tokio::time::timeout(wait, applied).await {
             Ok(Ok(applied)) => Ok(applied),
             _ => {
                 // Applied later, if ever, with the line for every connection.
-                self.sequenced.remove(&id);
+                self.sequenced.remove(id);
                 Err(())
             }
         }
@@ -709,52 +729,78 @@ pub fn server_of(server: &Server, client: &Client) -> (String, String, u8) {
     (cfg.server.name.clone(), cfg.server.description.clone(), 0)
 }
 
-/// Claims `nick` for the local `client`: in Redis first (the first claim in
-/// the log wins; a registered client's NICK event is appended in the same
-/// step), then here. On a single node, [`Server::claim_nick`].
-pub async fn claim_nick(server: &Arc<Server>, client: &Arc<Client>, nick: &str) -> Result<(), NickError> {
-    let Some(cluster) = server.cluster() else { return server.claim_nick(client, nick) };
+/// Claims `nick` for the local `client`, a change made by connection `by`
+/// (none: every connection of the client gets the NICK): in Redis first
+/// (the first claim in the log wins), then here. A registered client's
+/// NICK event is appended in the same step and, as a sequenced change, made
+/// here when this node's reader applies it in the log's order: its NICK
+/// line as shown is returned. On a single node, [`sequencer::rename_now`].
+pub async fn claim_nick(
+    server: &Arc<Server>,
+    client: &Arc<Client>,
+    nick: &str,
+    by: Option<ClientId>,
+) -> Result<Option<Line>, NickError> {
+    let Some(cluster) = server.cluster() else { return sequencer::rename_now(server, client, nick, by) };
     if crate::services::lookup(server, nick).is_some() {
         return Err(NickError::InUse);
     }
     let folded = server.fold(nick);
     let holder = server.nicks.get(&folded).map(|h| h.clone());
     match holder {
-        Some(h) if h.id == client.id => return server.claim_nick(client, nick),
-        Some(h) if !cluster.is_remote(h.id) => return Err(NickError::InUse),
+        Some(h) if h.id == client.id && !client.is_registered() => {
+            return server.claim_nick(client, nick).map(|()| None)
+        }
+        Some(h) if h.id != client.id && !cluster.is_remote(h.id) => return Err(NickError::InUse),
         _ => {}
     }
     let old = client.nick();
     let give_back = if old == "*" { String::new() } else { server.fold(&old) };
-    let event = client
-        .is_registered()
-        .then(|| Event::Nick { node: cluster.node.clone(), uid: client.id, nick: nick.to_owned() }.to_json());
-    let claim = Claim { take: folded.clone(), give_back, uid: client.id, event: event.unwrap_or_default() };
+    let event = client.is_registered().then(|| sequencer::nick_change(server, client, nick));
+    let waiting = event.as_ref().and_then(Event::sequenced_id).map(|id| cluster.wait_for(id.to_owned(), by));
+    let claim = Claim {
+        take: folded.clone(),
+        give_back,
+        uid: client.id,
+        event: event.as_ref().map(Event::to_json).unwrap_or_default(),
+    };
     let (tx, rx) = oneshot::channel();
-    let _in_flight = InFlight::new(&cluster.claims);
+    // A sequenced change is made by the reader in the log's order: nothing
+    // of it can be missing from a snapshot the reader takes meanwhile.
+    let _in_flight = waiting.is_none().then(|| InFlight::new(&cluster.claims));
     if !claim.event.is_empty() {
         cluster.progress.sent();
     }
-    if cluster.jobs.send(Job::Claim(claim, Some(tx))).is_err() {
-        return Err(NickError::Unavailable);
-    }
-    match rx.await {
-        Ok(Ok(1)) => {}
-        Ok(Ok(0)) => return Err(NickError::InUse),
-        Ok(Ok(_)) => {
-            tracing::error!(node = %cluster.node, "cluster: this node is no longer a member of the network");
-            return Err(NickError::Unavailable);
+    let claimed = match cluster.jobs.send(Job::Claim(claim, Some(tx))) {
+        Err(_) => Err(NickError::Unavailable),
+        Ok(()) => match rx.await {
+            Ok(Ok(1)) => Ok(()),
+            Ok(Ok(0)) => Err(NickError::InUse),
+            Ok(Ok(_)) => {
+                tracing::error!(node = %cluster.node, "cluster: this node is no longer a member of the network");
+                Err(NickError::Unavailable)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cluster: nick claim failed");
+                Err(NickError::Unavailable)
+            }
+            Err(_) => Err(NickError::Unavailable),
+        },
+    };
+    if let Some((id, applied)) = waiting {
+        if let Err(e) = claimed {
+            cluster.sequenced.remove(&id);
+            return Err(e);
         }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cluster: nick claim failed");
-            return Err(NickError::Unavailable);
-        }
-        Err(_) => return Err(NickError::Unavailable),
+        let cfg = &server.config().cluster;
+        let wait = Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
+        return sequencer::renamed(Outcome::confirmed(cluster.outcome(&id, applied, wait).await));
     }
+    claimed?;
     // Redis gave it: a user of another node still holding it here has left
     // (its QUIT or NICK is on its way in the log).
     server.nicks.remove_if(&folded, |_, h| h.id != client.id && cluster.is_remote(h.id));
-    server.claim_nick(client, nick)
+    server.claim_nick(client, nick).map(|()| None)
 }
 
 /// Counts a nick claim in flight from before it is sent until it is dropped,

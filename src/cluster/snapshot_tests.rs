@@ -60,7 +60,7 @@ fn status(add: bool, mode: char, node: &str, uid: u64) -> ModeChange {
 }
 
 fn nick(node: &str, uid: u64, nick: &str) -> Event {
-    Event::Nick { node: node.into(), uid, nick: nick.into() }
+    Event::Nick { node: node.into(), uid, nick: nick.into(), id: String::new() }
 }
 
 fn part(node: &str, uid: u64, chan: &str) -> Event {

@@ -122,9 +122,10 @@ fn join_targets<'a>(targets: &'a str, keys: &'a str) -> impl Iterator<Item = (&'
 }
 
 /// Decides a JOIN of `name` with `key` (none if already a member): a valid
-/// name, room for one more channel, and the channel's modes letting the
-/// joiner in as things stand here (they are checked again where it is
-/// applied); an IRC operator passes them, and which it passed is returned.
+/// name, room for one more channel, and (on a node of a cluster, or for an
+/// IRC operator) the channel's modes letting the joiner in as things stand
+/// here; they are checked where it is applied in any case. An operator
+/// passes them, and which it passed is returned.
 fn join_change(ctx: &mut Ctx, name: &str, key: Option<&str>) -> Result<Option<(Change, Option<Numeric>)>, CmdError> {
     let cfg = ctx.server.config();
     if !name.starts_with('#') {
@@ -151,8 +152,11 @@ fn join_change(ctx: &mut Ctx, name: &str, key: Option<&str>) -> Result<Option<(C
         }
         (target, created) = (ch.name.clone(), ch.created);
         let fresh = st.headcount() == 0 && !st.is_persistent();
-        let account = ctx.client.info().account.clone();
-        if !fresh && st.access_of(ctx.server.casemap, account.as_deref()).is_none() {
+        // Alone, the apply follows at once and answers a refusal itself; an
+        // operator's override is found here, to tell it. In a cluster the
+        // refusal is answered here without a round trip through the log.
+        let precheck = ctx.server.cluster().is_some() || ctx.client.is_oper();
+        if precheck && !fresh && st.access_of(ctx.server.casemap, ctx.client.info().account.as_deref()).is_none() {
             if let Some(refusal) = join_refusal(&ctx.server, &st, &ctx.client, key) {
                 if !ctx.client.is_oper() {
                     return err(refusal, &[&ch.name]);

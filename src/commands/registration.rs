@@ -7,7 +7,7 @@ use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
 use crate::state::client::Client;
-use crate::state::{fanout, NickError};
+use crate::state::{fanout, sequencer, NickError};
 use std::sync::atomic::Ordering;
 
 /// The version string in 002, 004 and VERSION.
@@ -18,32 +18,26 @@ pub use crate::proto::names::valid_nick;
 /// NICK: claim a nick before registration, or change it after.
 pub fn nick(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let new = msg.param(0);
-    let Some(change) = prepare_nick(ctx, new)? else { return Ok(()) };
-    let claimed = ctx.server.claim_nick(&ctx.client, new);
-    finish_nick(ctx, new, change, claimed)
+    let Some(registered) = prepare_nick(ctx, new)? else { return Ok(()) };
+    let claimed = sequencer::rename_now(&ctx.server, &ctx.client, new, Some(ctx.link.id));
+    finish_nick(ctx, new, registered, claimed)
 }
 
-/// NICK on a node of a cluster: the claim is decided in Redis first (see
+/// NICK on a node of a cluster: the claim is decided in Redis first, and a
+/// registered user's change made in the log's order (see
 /// [`crate::cluster::claim_nick`]), so the handler waits for it.
 pub fn nick_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
     Box::pin(async move {
         let new = msg.params.first().cloned().unwrap_or_default();
-        let Some(change) = prepare_nick(ctx, &new)? else { return Ok(()) };
-        let claimed = crate::cluster::claim_nick(&ctx.server, &ctx.client, &new).await;
-        finish_nick(ctx, &new, change, claimed)
+        let Some(registered) = prepare_nick(ctx, &new)? else { return Ok(()) };
+        let claimed = crate::cluster::claim_nick(&ctx.server, &ctx.client, &new, Some(ctx.link.id)).await;
+        finish_nick(ctx, &new, registered, claimed)
     })
 }
 
-/// What a nick change needs once the nick is claimed.
-struct NickChange {
-    /// The NICK line, from the old mask.
-    line: Line,
-    old_nick: String,
-    registered: bool,
-}
-
-/// The checks before a nick is claimed; `None` when there is nothing to claim.
-fn prepare_nick(ctx: &mut Ctx, new: &str) -> Result<Option<NickChange>, CmdError> {
+/// The checks before a nick is claimed: whether the client is registered,
+/// or `None` when there is nothing to claim.
+fn prepare_nick(ctx: &mut Ctx, new: &str) -> Result<Option<bool>, CmdError> {
     if new.is_empty() {
         return err(ERR_NONICKNAMEGIVEN, &[]).map(|()| None);
     }
@@ -51,9 +45,7 @@ fn prepare_nick(ctx: &mut Ctx, new: &str) -> Result<Option<NickChange>, CmdError
     if let Some(why) = crate::proto::names::nick_problem(new, cfg.limits.nick_len) {
         return err_because(ERR_ERRONEUSNICKNAME, &[new], format!("Erroneous nickname: {why}")).map(|()| None);
     }
-    let old_line = ctx.client.line("NICK", vec![new.to_owned()]);
-    let old_nick = ctx.client.nick();
-    if old_nick == new {
+    if ctx.client.nick() == new {
         return Ok(None);
     }
     let registered = ctx.client.is_registered();
@@ -82,14 +74,15 @@ fn prepare_nick(ctx: &mut Ctx, new: &str) -> Result<Option<NickChange>, CmdError
             return err_because(ERR_BANNICKCHANGE, &[new, &channel], text).map(|()| None);
         }
     }
-    Ok(Some(NickChange { line: old_line, old_nick, registered }))
+    Ok(Some(registered))
 }
 
-/// The nick change once the claim is decided.
-fn finish_nick(ctx: &mut Ctx, new: &str, change: NickChange, claimed: Result<(), NickError>) -> HandlerResult {
-    let NickChange { line, old_nick, registered } = change;
-    match claimed {
-        Ok(()) => {}
+/// The nick change once the claim is decided: a registered client's change
+/// is made (its co-members and other connections saw `claimed`'s line), and
+/// the line is its reply.
+fn finish_nick(ctx: &mut Ctx, new: &str, registered: bool, claimed: Result<Option<Line>, NickError>) -> HandlerResult {
+    let shown = match claimed {
+        Ok(shown) => shown,
         Err(NickError::Unavailable) => {
             let text = "The network cannot be reached to claim the nick: try again shortly";
             return fail("NICK", "TEMPORARILY_UNAVAILABLE", &[new], text);
@@ -102,18 +95,10 @@ fn finish_nick(ctx: &mut Ctx, new: &str, change: NickChange, claimed: Result<(),
             }
             return err(ERR_NICKNAMEINUSE, &[new]);
         }
-    }
+    };
     ctx.conn.has_nick = true;
-    if registered {
-        remember(ctx, &old_nick);
-        let peers = fanout::peers(&ctx.client);
-        fanout::to_clients(&peers, &line, fanout::everyone);
-        crate::state::session::to_others(&ctx.client, ctx.link.id, &line);
+    if let Some(line) = shown {
         ctx.reply(line);
-        if ctx.server.fold(&old_nick) != ctx.server.fold(new) {
-            crate::state::monitor::notify_offline(&ctx.server, &old_nick);
-            crate::state::monitor::notify_online(&ctx.server, &ctx.client);
-        }
     }
     Ok(())
 }
@@ -143,9 +128,8 @@ pub fn regain(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     let account = may_regain(ctx, wanted)?;
     if let Some(holder) = ctx.server.find_nick(wanted).filter(|h| h.id != ctx.client.id) {
         let (old, guest) = (holder.nick(), format!("Guest{}", holder.id));
-        let line = holder.line("NICK", vec![guest.clone()]);
-        if ctx.server.claim_nick(&holder, &guest).is_ok() {
-            made_guest(&ctx.server, &holder, &old, &line, &account);
+        if sequencer::rename_now(&ctx.server, &holder, &guest, None).is_ok() {
+            made_guest(&ctx.server, &holder, &old, &account);
         }
     }
     nick(ctx, msg)
@@ -169,13 +153,13 @@ pub fn regain_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         let grace = std::time::Duration::from_millis(ctx.server.config().cluster.grace_ms);
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            let Some(change) = prepare_nick(ctx, &wanted)? else { return Ok(()) };
-            let claimed = crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted).await;
+            let Some(registered) = prepare_nick(ctx, &wanted)? else { return Ok(()) };
+            let claimed = crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted, Some(ctx.link.id)).await;
             if matches!(claimed, Err(NickError::InUse)) && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
-            return finish_nick(ctx, &wanted, change, claimed);
+            return finish_nick(ctx, &wanted, registered, claimed);
         }
     })
 }
@@ -204,26 +188,18 @@ pub async fn to_guest(server: &std::sync::Arc<crate::state::Server>, holder: &st
             0 => format!("Guest{}", holder.id),
             _ => format!("Guest{}-{:04x}", holder.id, rand::random::<u16>()),
         };
-        let line = holder.line("NICK", vec![guest.clone()]);
-        match crate::cluster::claim_nick(server, holder, &guest).await {
-            Ok(()) => return made_guest(server, holder, &old, &line, account),
+        match crate::cluster::claim_nick(server, holder, &guest, None).await {
+            Ok(_) => return made_guest(server, holder, &old, account),
             Err(NickError::InUse) => continue,
             Err(NickError::Unavailable) => return,
         }
     }
 }
 
-/// `holder` is now a guest (its NICK `line`, from `old`) because `account`
-/// regained its nick: its co-members and MONITOR watchers see the change,
-/// and it gets the NICK and a NOTE saying why.
-fn made_guest(server: &crate::state::Server, holder: &Client, old: &str, line: &Line, account: &str) {
-    if holder.is_registered() {
-        server.remember(old, &holder.info());
-        fanout::to_clients(&fanout::peers(holder), line, fanout::everyone);
-        fanout::to_client(holder, line);
-        crate::state::monitor::notify_offline(server, old);
-        crate::state::monitor::notify_online(server, holder);
-    }
+/// `holder` is now a guest (from `old`: its co-members, connections and
+/// MONITOR watchers saw the NICK where it was applied) because `account`
+/// regained its nick: it gets a NOTE saying why.
+fn made_guest(server: &crate::state::Server, holder: &Client, old: &str, account: &str) {
     let guest = holder.nick();
     let text = format!("{account} took back the nick {old}; you are now {guest}");
     let server_name = server.config().server.name.clone();
@@ -379,7 +355,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     let mut nick = ctx.client.nick();
     if let Some(wanted) = attach_nick {
         // Held by a client this connection could not attach to.
-        if crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted).await.is_err() {
+        if crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted, None).await.is_err() {
             ctx.conn.has_nick = false;
             ctx.conn.pre().attach_nick = None;
             ctx.numeric(ERR_NICKNAMEINUSE, &[&wanted]);
@@ -391,7 +367,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
         // A reserved nick asked for before logging in: taken now if the client
         // has logged in to its account since, otherwise a guest nick below.
         if !ctx.server.accounts.nick_reserved_against(&ctx.server, &wanted, &ctx.client)
-            && crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted).await.is_err()
+            && crate::cluster::claim_nick(&ctx.server, &ctx.client, &wanted, None).await.is_err()
         {
             // In use (by the owner's other session): the client picks another.
             ctx.conn.has_nick = false;
@@ -402,7 +378,7 @@ pub async fn maybe_complete(ctx: &mut Ctx) {
     }
     if ctx.server.accounts.nick_reserved_against(&ctx.server, &nick, &ctx.client) {
         let guest = format!("Guest{}", ctx.client.id);
-        if crate::cluster::claim_nick(&ctx.server, &ctx.client, &guest).await.is_err() {
+        if crate::cluster::claim_nick(&ctx.server, &ctx.client, &guest, None).await.is_err() {
             ctx.quit("Nickname is reserved");
             return;
         }

@@ -1,6 +1,7 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
-//! A command that makes such a change (today JOIN, TOPIC, channel MODE, PART and KICK) decides it and builds
+//! A command that makes such a change (today JOIN, TOPIC, channel MODE, PART,
+//! KICK and a registered user's NICK) decides it and builds
 //! its [`Event`]; the change itself is made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
 //! line to this node's members:
@@ -16,7 +17,7 @@
 //! its copy is the command's reply (with its label, if it sent one).
 
 use super::client::{Client, ClientId};
-use super::Server;
+use super::{NickError, Server};
 use crate::cluster::apply::{self, Applied};
 use crate::cluster::Event;
 use crate::proto::line::Line;
@@ -40,6 +41,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// What a change the log's reader applied did, or `Err` if it was not
+    /// applied in time.
+    pub fn confirmed(applied: Result<Applied, ()>) -> Outcome {
+        applied.map_or(Outcome::Unconfirmed, Outcome::of)
+    }
+
     fn of(applied: Applied) -> Outcome {
         match applied {
             Applied::Shown(line) => Outcome::Applied(line),
@@ -65,10 +72,7 @@ pub async fn in_order(server: &Arc<Server>, event: Event, by: Option<ClientId>) 
         Some(cluster) => {
             let cfg = &server.config().cluster;
             let wait = std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
-            match cluster.sequence(event, by, wait).await {
-                Ok(applied) => Outcome::of(applied),
-                Err(()) => Outcome::Unconfirmed,
-            }
+            Outcome::confirmed(cluster.sequence(event, by, wait).await)
         }
     }
 }
@@ -97,5 +101,38 @@ pub fn address(server: &Server, client: &Client) -> (String, u64) {
     match server.cluster() {
         Some(cluster) => cluster.address(client),
         None => (origin(server), client.id),
+    }
+}
+
+/// The change of registered `client`'s nick to `nick` (see [`renamed`]).
+pub fn nick_change(server: &Server, client: &Client, nick: &str) -> Event {
+    let (node, uid) = address(server, client);
+    Event::Nick { node, uid, nick: nick.to_owned(), id: token(server) }
+}
+
+/// Changes `client`'s nick to `nick` on a single node, made by connection
+/// `by` (none: every connection of the client gets the NICK): claimed
+/// here, and for a registered user applied through the in-process
+/// sequencer; its NICK line as shown, if it was shown.
+pub fn rename_now(
+    server: &Server,
+    client: &Arc<Client>,
+    nick: &str,
+    by: Option<ClientId>,
+) -> Result<Option<Line>, NickError> {
+    if !client.is_registered() {
+        return server.claim_nick(client, nick).map(|()| None);
+    }
+    renamed(now(server, &nick_change(server, client, nick), by))
+}
+
+/// A sequenced nick change's outcome as a claim tells it: the NICK line
+/// shown (none if nothing changed), or why the nick was not taken.
+pub fn renamed(outcome: Outcome) -> Result<Option<Line>, NickError> {
+    match outcome {
+        Outcome::Applied(line) => Ok(Some(line)),
+        Outcome::Gone => Ok(None),
+        Outcome::Refused(_) => Err(NickError::InUse),
+        Outcome::Unconfirmed => Err(NickError::Unavailable),
     }
 }
