@@ -1751,6 +1751,41 @@ fn joins_racing_into_a_limited_channel_from_two_nodes_keep_its_limit() {
     assert_eq!(on_a, names_of(&mut watcher, "#full"), "the same members on both nodes");
 }
 
+/// QUIT is made in the log's order on every node, the quitting users' own
+/// included: twenty users of node a quit while bob (node b) sets the topic
+/// twenty times, all at once, and carol (a) and dave (b) see the same 40
+/// lines in the same order.
+#[test]
+fn quits_are_seen_in_the_logs_order_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let (_alice, mut bob) = two_ops(&a, &b, "#bye");
+    let mut leavers: Vec<Client> = (0..20).map(|i| in_channel(&a, &format!("q{i}"), "#bye")).collect();
+    let mut carol = in_channel(&a, "carol", "#bye");
+    let mut dave = b.client("dave");
+    join_after(&mut dave, "#bye", "carol");
+    wait_member(&mut carol, "#bye", "dave");
+    let topics: String = (0..20).map(|i| format!("TOPIC #bye :t{i}\r\n")).collect();
+    bob.send_raw(topics.as_bytes());
+    for q in &mut leavers {
+        q.send_raw(b"QUIT :bye\r\n");
+    }
+    let seen = |c: &mut Client| {
+        (0..40)
+            .map(|_| {
+                let (line, _) = c.expect_where("QUIT or TOPIC", |l| ["QUIT", "TOPIC"].contains(&command_of(l)));
+                match command_of(&line) {
+                    "QUIT" => line[1..line.find('!').unwrap()].to_owned(),
+                    _ => params_of(&line)[1].clone(),
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
+    assert_eq!(on_a, on_b, "the same departures and topics in the same order on both nodes");
+    assert_eq!(on_a.iter().filter(|w| w.starts_with('q')).count(), 20, "{on_a:?}");
+}
+
 /// A JOIN racing the QUIT of a channel's last member (of another node)
 /// ends the same on both nodes: ten channels, each with one user of node
 /// a who quits while a user of node b joins it. Whether the joiner made a

@@ -56,7 +56,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
     if event.node() == cluster.node {
         cluster.progress.read();
         match &event {
-            Event::Quit { uid, .. } => cluster.quit_confirmed(server, *uid),
+            Event::Quit { uid, reason, .. } => cluster.quit_confirmed(server, *uid, reason),
             _ if event.sequenced_id().is_some() => cluster.applied_own(server, &event),
             _ => {}
         }
@@ -72,9 +72,7 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         }
         Event::Quit { node, uid, reason } => {
             if let Some(c) = cluster.lookup(server, &node, uid) {
-                // Removed while still known as remote: nothing of it is sent
-                // to the log again.
-                membership::remove_client(server, &c, &reason);
+                membership::remove_now(server, &c, &reason);
                 forget(server, cluster, &node, uid);
             }
         }
@@ -516,7 +514,7 @@ fn join_in_order(
         if st.members.contains_key(&joiner.id) {
             return Applied::Nothing;
         }
-        let first = st.headcount() == 0;
+        let first = st.members.is_empty();
         let fresh = first && !st.is_persistent();
         let oper = joiner.is_oper();
         if fresh {
@@ -841,7 +839,7 @@ fn node_down(server: &Server, cluster: &Cluster, node: String) {
     cluster.homes.remove(&node);
     for (node, uid) in users {
         if let Some(c) = cluster.lookup(server, &node, uid) {
-            membership::remove_client(server, &c, SPLIT_REASON);
+            membership::remove_now(server, &c, SPLIT_REASON);
             forget(server, cluster, &node, uid);
         }
     }

@@ -79,9 +79,9 @@ pub struct Cluster {
     may_evict: Arc<AtomicBool>,
     /// Questions to other nodes waiting for answers ([`ask`]).
     asks: ask::Asks,
-    /// The channels of this node's users who quit, by id, until their QUIT
-    /// comes back in the log (see [`crate::state::channel::ChannelState::quitting`]).
-    quitting: DashMap<ClientId, Vec<Arc<Channel>>>,
+    /// This node's users who quit, until their QUIT comes back in the log
+    /// and they are removed here too (see [`quit`]).
+    quitting: dashmap::DashSet<ClientId>,
     /// This node's sequenced changes on their way through the log, by
     /// [`Event::sequenced_id`] (see [`crate::state::sequencer`]).
     sequenced: DashMap<String, Waiter>,
@@ -520,19 +520,18 @@ impl Cluster {
             may_evict: Arc::default(),
             asks: ask::Asks::default(),
             sequenced: DashMap::new(),
-            quitting: DashMap::new(),
+            quitting: dashmap::DashSet::new(),
         }
     }
 
-    /// One of this node's users' QUIT, back from the log: the channels it
-    /// was in stop counting it, and end if that leaves them empty.
-    fn quit_confirmed(&self, server: &Server, uid: ClientId) {
-        let Some((_, channels)) = self.quitting.remove(&uid) else { return };
-        for ch in &channels {
-            let mut st = ch.write();
-            st.quitting = st.quitting.saturating_sub(1);
-            drop(st);
-            server.remove_channel_if_empty(ch);
+    /// One of this node's users' QUIT, back from the log: the user is
+    /// removed here now, in the log's order, as on every other node.
+    fn quit_confirmed(&self, server: &Server, uid: ClientId, reason: &str) {
+        if self.quitting.remove(&uid).is_none() {
+            return;
+        }
+        if let Some(client) = server.clients.get(&uid).map(|c| c.clone()) {
+            crate::state::membership::remove_now(server, &client, reason);
         }
     }
 
@@ -983,49 +982,51 @@ pub(crate) fn all_keys(values: &crate::state::metadata::Values) -> Vec<(String, 
     values.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
 }
 
-/// A registered local client is quitting, its QUIT about to be sent: on a
-/// node of a cluster it leaves its channels' members now, and they count it
-/// as quitting until the QUIT comes back in the log (see
-/// [`crate::state::channel::ChannelState::quitting`]).
-pub fn quit_pending(server: &Server, client: &Client) {
-    let Some(cluster) = server.cluster() else { return };
-    if cluster.is_remote(client.id) || cluster.left.load(Ordering::Relaxed) {
-        return;
-    }
-    let channels = client.info().channels.clone();
-    if channels.is_empty() {
-        return;
-    }
-    for ch in &channels {
-        let mut st = ch.write();
-        if st.members.remove(&client.id).is_some() {
-            st.quitting += 1;
-        }
-    }
-    cluster.quitting.insert(client.id, channels);
+/// How a client leaving is made here (see [`quit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    /// At once: a single node, a user of another node, an unregistered
+    /// connection, or a node no longer in the network.
+    Now,
+    /// When its QUIT comes back in the log (already on its way, or sent
+    /// now): the user stays in its channels and holds its nick here until
+    /// then, as it does on every other node.
+    InOrder,
 }
 
-/// A local client is leaving (registered or not): its QUIT, and its nick
-/// given back in Redis.
-pub fn quit(server: &Server, client: &Client, reason: &str) {
-    let Some(cluster) = server.cluster() else { return };
-    if cluster.is_remote(client.id) {
-        return;
+/// A local client is leaving (registered or not): its nick given back in
+/// Redis and, for a registered user, its QUIT appended in the same step;
+/// the user is then removed here when the QUIT comes back in the log, in
+/// its order, as on every other node. Asked again meanwhile, nothing more
+/// is sent.
+pub fn quit(server: &Server, client: &Client, reason: &str) -> Leaving {
+    let Some(cluster) = server.cluster() else { return Leaving::Now };
+    if cluster.is_remote(client.id) || cluster.left.load(Ordering::Relaxed) {
+        return Leaving::Now;
+    }
+    let registered = client.is_registered();
+    if registered && !cluster.quitting.insert(client.id) {
+        return Leaving::InOrder;
     }
     let nick = client.nick();
-    let registered = client.is_registered();
     if nick == "*" && !registered {
-        return;
+        return Leaving::Now;
     }
     let event = registered
         .then(|| Event::Quit { node: cluster.node.clone(), uid: client.id, reason: reason.to_owned() }.to_json());
     let give_back = if nick == "*" { String::new() } else { server.fold(&nick) };
     let claim = Claim { take: String::new(), give_back, uid: client.id, event: event.unwrap_or_default() };
-    if !cluster.left.load(Ordering::Relaxed) {
-        if !claim.event.is_empty() {
-            cluster.progress.sent();
-        }
-        let _ = cluster.jobs.send(Job::Claim(claim, None));
+    if !claim.event.is_empty() {
+        cluster.progress.sent();
+    }
+    if cluster.jobs.send(Job::Claim(claim, None)).is_err() {
+        cluster.quitting.remove(&client.id);
+        return Leaving::Now;
+    }
+    if registered {
+        Leaving::InOrder
+    } else {
+        Leaving::Now
     }
 }
 

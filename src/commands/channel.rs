@@ -85,7 +85,7 @@ pub fn join_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
         for name in targets.split(',').filter(|n| n.starts_with('#')) {
             let fresh = ctx.server.find_channel(name).is_none_or(|ch| {
                 let st = ch.read();
-                st.headcount() == 0 && !st.is_persistent()
+                st.members.is_empty() && !st.is_persistent()
             });
             if fresh && crate::cluster::claim_channel(&ctx.server, name).await {
                 claimed.push(ctx.server.fold(name));
@@ -151,7 +151,7 @@ fn join_change(ctx: &mut Ctx, name: &str, key: Option<&str>) -> Result<Option<(C
             return Ok(None);
         }
         (target, created) = (ch.name.clone(), ch.created);
-        let fresh = st.headcount() == 0 && !st.is_persistent();
+        let fresh = st.members.is_empty() && !st.is_persistent();
         // Alone, the apply follows at once and answers a refusal itself; an
         // operator's override is found here, to tell it. In a cluster the
         // refusal is answered here without a round trip through the log.
@@ -211,7 +211,7 @@ pub fn join_refusal(server: &Server, st: &ChannelState, client: &Client, key: Op
     if st.modes.key.as_deref().is_some_and(|k| key != Some(k)) && !invited {
         return Some(ERR_BADCHANNELKEY);
     }
-    if st.modes.limit.is_some_and(|limit| st.headcount() >= limit) && !invited {
+    if st.modes.limit.is_some_and(|limit| st.members.len() >= limit) && !invited {
         return Some(ERR_CHANNELISFULL);
     }
     if st.modes.invite_only && !invited {

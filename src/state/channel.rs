@@ -189,22 +189,10 @@ pub struct ChannelState {
     /// Set when the channel has been removed from the server's map; a joiner
     /// holding a stale `Arc` must look it up again.
     pub dead: bool,
-    /// On a node of a cluster: this node's users who left the channel by
-    /// quitting and whose QUIT the log has not brought back yet. Every other
-    /// node still has them there until then, so this node counts them too
-    /// (for `+l`, and whether the channel is empty) and decides a JOIN in
-    /// the log's order as every other node does.
-    pub quitting: usize,
     next_seq: u64,
 }
 
 impl ChannelState {
-    /// How many the channel holds as the log stands here: its members and
-    /// this node's users quitting it (see [`ChannelState::quitting`]).
-    pub fn headcount(&self) -> usize {
-        self.members.len() + self.quitting
-    }
-
     /// Whether the channel outlives its last member and is kept on disk:
     /// registered with ChanServ, or `+P`.
     pub fn is_persistent(&self) -> bool {

@@ -44,20 +44,27 @@ pub fn detach(server: &Server, client: &Arc<Client>, link: &Arc<Client>, reason:
     left
 }
 
-/// Removes a client from the server: sends `QUIT :reason` once to everyone who
-/// shared a channel, leaves every channel, frees the nick and records WHOWAS.
+/// Removes a client from the server ([`remove_now`]): at once on a single
+/// node; on a node of a cluster, a registered user of this node when its
+/// QUIT comes back in the log (see [`crate::cluster::quit`]), so that every
+/// node, this one included, has it leave at the same place in the log.
 /// Safe to call twice; only the first call does anything.
 pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
+    if !server.clients.contains_key(&client.id) {
+        return;
+    }
+    if crate::cluster::quit(server, client, reason) == crate::cluster::Leaving::Now {
+        remove_now(server, client, reason);
+    }
+}
+
+/// Removes a client from the server now: sends `QUIT :reason` once to
+/// everyone who shared a channel, leaves every channel, frees the nick and
+/// records WHOWAS. Only the first call does anything.
+pub fn remove_now(server: &Server, client: &Arc<Client>, reason: &str) {
     if server.clients.remove(&client.id).is_none() {
         return;
     }
-    // On a node of a cluster its QUIT reaches the others later: until it
-    // comes back in the log, its channels count it (before it is sent, so
-    // that it cannot come back first).
-    if client.is_registered() {
-        crate::cluster::quit_pending(server, client);
-    }
-    crate::cluster::quit(server, client, reason);
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);

@@ -554,7 +554,7 @@ impl Server {
                 return false;
             }
             let mut st = c.write();
-            if st.headcount() == 0 && !st.is_persistent() {
+            if st.members.is_empty() && !st.is_persistent() {
                 st.dead = true;
                 true
             } else {
