@@ -524,14 +524,15 @@ impl Cluster {
         }
     }
 
-    /// One of this node's users' QUIT, back from the log: the user is
-    /// removed here now, in the log's order, as on every other node.
+    /// One of this node's users' QUIT, back from the log: the user leaves
+    /// its channels here now, in the log's order, as on every other node
+    /// (its nick was let go when it quit).
     fn quit_confirmed(&self, server: &Server, uid: ClientId, reason: &str) {
         if self.quitting.remove(&uid).is_none() {
             return;
         }
         if let Some(client) = server.clients.get(&uid).map(|c| c.clone()) {
-            crate::state::membership::remove_now(server, &client, reason);
+            crate::state::membership::leave_all(server, &client, reason);
         }
     }
 
@@ -989,16 +990,17 @@ pub enum Leaving {
     /// connection, or a node no longer in the network.
     Now,
     /// When its QUIT comes back in the log (already on its way, or sent
-    /// now): the user stays in its channels and holds its nick here until
-    /// then, as it does on every other node.
+    /// now): the user stays in its channels here until then, as it does on
+    /// every other node.
     InOrder,
+    /// Asked again while its QUIT is on its way: nothing more to do.
+    Already,
 }
 
 /// A local client is leaving (registered or not): its nick given back in
 /// Redis and, for a registered user, its QUIT appended in the same step;
-/// the user is then removed here when the QUIT comes back in the log, in
-/// its order, as on every other node. Asked again meanwhile, nothing more
-/// is sent.
+/// the user then leaves its channels here when the QUIT comes back in the
+/// log, in its order, as on every other node.
 pub fn quit(server: &Server, client: &Client, reason: &str) -> Leaving {
     let Some(cluster) = server.cluster() else { return Leaving::Now };
     if cluster.is_remote(client.id) || cluster.left.load(Ordering::Relaxed) {
@@ -1006,7 +1008,7 @@ pub fn quit(server: &Server, client: &Client, reason: &str) -> Leaving {
     }
     let registered = client.is_registered();
     if registered && !cluster.quitting.insert(client.id) {
-        return Leaving::InOrder;
+        return Leaving::Already;
     }
     let nick = client.nick();
     if nick == "*" && !registered {

@@ -45,25 +45,37 @@ pub fn detach(server: &Server, client: &Arc<Client>, link: &Arc<Client>, reason:
 }
 
 /// Removes a client from the server ([`remove_now`]): at once on a single
-/// node; on a node of a cluster, a registered user of this node when its
-/// QUIT comes back in the log (see [`crate::cluster::quit`]), so that every
-/// node, this one included, has it leave at the same place in the log.
-/// Safe to call twice; only the first call does anything.
+/// node; on a node of a cluster, a registered user of this node leaves its
+/// channels when its QUIT comes back in the log (see
+/// [`crate::cluster::quit`]), so that every node, this one included, shows
+/// its QUIT at the same place in the log, and lets go of its nick here at
+/// once ([`let_go`]: the nick was given back in Redis ahead of any later
+/// claim). Safe to call twice; only the first call does anything.
 pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     if !server.clients.contains_key(&client.id) {
         return;
     }
-    if crate::cluster::quit(server, client, reason) == crate::cluster::Leaving::Now {
-        remove_now(server, client, reason);
+    match crate::cluster::quit(server, client, reason) {
+        crate::cluster::Leaving::Now => remove_now(server, client, reason),
+        crate::cluster::Leaving::InOrder => let_go(server, client),
+        crate::cluster::Leaving::Already => {}
     }
 }
 
-/// Removes a client from the server now: sends `QUIT :reason` once to
-/// everyone who shared a channel, leaves every channel, frees the nick and
-/// records WHOWAS. Only the first call does anything.
+/// Removes a client from the server now: leaves its channels
+/// ([`leave_all`]) and lets go of its nick ([`let_go`]).
 pub fn remove_now(server: &Server, client: &Arc<Client>, reason: &str) {
+    if leave_all(server, client, reason) {
+        let_go(server, client);
+    }
+}
+
+/// Takes a client out of the server's clients and its channels, sending
+/// `QUIT :reason` once to everyone who shared a channel; false if it was
+/// gone already.
+pub fn leave_all(server: &Server, client: &Arc<Client>, reason: &str) -> bool {
     if server.clients.remove(&client.id).is_none() {
-        return;
+        return false;
     }
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
@@ -72,18 +84,26 @@ pub fn remove_now(server: &Server, client: &Arc<Client>, reason: &str) {
         if client.is_oper() {
             server.oper_count.fetch_sub(1, Ordering::Relaxed);
         }
-        let info = client.info();
-        if info.modes.invisible {
+        if client.info().modes.invisible {
             server.invisible_count.fetch_sub(1, Ordering::Relaxed);
         }
-        server.remember(&info.nick, &info);
     }
     let channels = std::mem::take(&mut client.info_mut().channels);
     for ch in &channels {
         ch.write().members.remove(&client.id);
         server.remove_channel_if_empty(ch);
     }
+    true
+}
+
+/// What a leaving client lets go of at once, wherever it leaves its
+/// channels: its nick (free to be claimed again), its WHOWAS entry, its
+/// MONITOR list, and the watchers of its nick are told it is offline.
+fn let_go(server: &Server, client: &Client) {
     let nick = client.nick();
+    if client.is_registered() {
+        server.remember(&nick, &client.info());
+    }
     server.release_nick(client);
     super::monitor::clear(server, client);
     server.history.forget_client(client.id);
