@@ -39,7 +39,7 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 /// How a message event's JSON starts (see [`Event::Msg`]).
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
-/// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK) is
+/// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK, INVITE, NICK) is
 /// applied here in the log's order whichever node made it ([`sequenced`]).
 /// Other events of this node are skipped (applied when their command ran),
 /// and so are those of a node after its NodeDown. While `replaying`
@@ -114,12 +114,8 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 user_modes(server, &c, &modes);
             }
         }
-        Event::Invite { chan, to: (to_node, to_uid), line, .. } => {
-            let (Some(victim), Some(ch)) = (cluster.lookup(server, &to_node, to_uid), server.find_channel(&chan))
-            else {
-                return;
-            };
-            invite(cluster, &ch, &victim, &to_node, &line.to_line());
+        Event::Invite { .. } => {
+            sequenced(server, &event, None);
         }
         Event::Kill { to: (to_node, to_uid), line, reason, .. } => {
             if to_node != cluster.node {
@@ -466,6 +462,9 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
             return join_in_order(server, &joiner, chan, key.as_deref(), *ts, except);
         }
         Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
+        Event::Invite { chan, to: (to_node, to_uid), line, .. } => {
+            user(server, to_node, *to_uid).and_then(|victim| invite(server, chan, &victim, &line.to_line(), except))
+        }
         Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), except),
         Event::Part { node, uid, chan, reason, .. } => {
             user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
@@ -747,28 +746,30 @@ fn user_modes(server: &Server, client: &Client, modes: &str) {
     }
 }
 
-/// A user was invited to `ch`: the invitation is recorded here (its JOIN
-/// may be decided on any node), the invited user gets the INVITE if it is
-/// on this node, and this node's ops with invite-notify see it.
-fn invite(cluster: &Cluster, ch: &channel::Channel, victim: &Arc<Client>, victim_node: &str, line: &Line) {
-    ch.write().invited.insert(victim.id);
+/// `victim` is invited to `chan` (not if it is a member there, or the
+/// channel is gone): it gets the INVITE `line` (from its own node), and so
+/// do the channel's operators that asked for invite-notify, but connection
+/// `except` (the inviter's: its answer is `341`).
+fn invite(server: &Server, chan: &str, victim: &Arc<Client>, line: &Line, except: Option<ClientId>) -> Option<Line> {
+    let ch = server.find_channel(chan)?;
+    let ops: std::collections::HashSet<ClientId> = {
+        let mut st = ch.write();
+        if st.members.contains_key(&victim.id) {
+            return None;
+        }
+        st.invited.insert(victim.id);
+        st.members.values().filter(|m| m.modes.op).map(|m| m.client.id).collect()
+    };
     {
         let mut info = victim.info_mut();
         if info.invited_to.len() < crate::state::client::MAX_INVITES_KEPT {
             info.invited_to.insert(ch.name.clone());
         }
     }
-    if victim_node == cluster.node {
-        fanout::to_client(victim, line);
-    }
-    let ops: Vec<Arc<Client>> = ch
-        .read()
-        .members
-        .values()
-        .filter(|m| m.modes.op && m.client.id != victim.id)
-        .map(|m| m.client.clone())
-        .collect();
-    fanout::to_clients(&ops, line, fanout::with_cap(Cap::InviteNotify));
+    fanout::to_client(victim, line);
+    // The ops are read before the fan-out, which holds the channel's lock.
+    fanout::to_channel(&ch, line, except, |c, caps| caps.has(Cap::InviteNotify) && ops.contains(&c.id));
+    Some(line.clone())
 }
 
 /// TAGMSG only reaches message-tags clients.

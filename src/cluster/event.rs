@@ -280,6 +280,9 @@ pub enum Event {
         to: (String, u64),
         /// The INVITE line as the invited user and invite-notify ops see it.
         line: WireLine,
+        /// A sequenced INVITE's id (as a JOIN's); empty for a snapshot's.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// An operator killed a user of another node: that node disconnects it
     /// (and its QUIT follows as for any user).
@@ -393,7 +396,11 @@ impl Event {
     pub fn sequenced_id(&self) -> Option<&str> {
         match self {
             Event::Topic { line, .. } | Event::Mode { line, .. } => line.tag("msgid"),
-            Event::Join { id, .. } | Event::Kick { id, .. } | Event::Part { id, .. } | Event::Nick { id, .. }
+            Event::Join { id, .. }
+            | Event::Kick { id, .. }
+            | Event::Part { id, .. }
+            | Event::Nick { id, .. }
+            | Event::Invite { id, .. }
                 if !id.is_empty() =>
             {
                 Some(id)

@@ -1064,20 +1064,6 @@ pub fn user_modes(server: &Server, client: &Client, modes: &str) {
     cluster.publish(Event::UserModes { node: cluster.node.clone(), uid: client.id, modes: modes.to_owned() });
 }
 
-/// A local client invited `victim` (of any node) to `channel`; `line` is
-/// the INVITE. The victim's node delivers it; every node records the
-/// invitation, so the victim's JOIN passes wherever it is decided.
-pub fn invited(server: &Server, inviter: &Client, channel: &Channel, victim: &Client, line: &Line) {
-    let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Invite {
-        node: cluster.node.clone(),
-        uid: inviter.id,
-        chan: channel.name.clone(),
-        to: cluster.address(victim),
-        line: WireLine::of(line),
-    });
-}
-
 /// An operator of this node killed `victim`: when it is a user of another
 /// node, that node is told to disconnect it (with `line`, the KILL, and the
 /// QUIT `reason`); true then, false for a local victim.

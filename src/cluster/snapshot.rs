@@ -137,7 +137,8 @@ fn channel_events(ch: &Channel, st: &ChannelState, users: &Users, me: &str) -> V
     for id in &st.invited {
         if let Some((to, nick)) = users.get(id) {
             let line = wire(me.to_owned(), "INVITE", vec![nick.clone(), chan.clone()]);
-            events.push(Event::Invite { node: source(), uid: 0, chan: chan.clone(), to: to.clone(), line });
+            let (to, id) = (to.clone(), String::new());
+            events.push(Event::Invite { node: source(), uid: 0, chan: chan.clone(), to, line, id });
         }
     }
     events

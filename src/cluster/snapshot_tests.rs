@@ -103,6 +103,7 @@ fn log() -> Vec<Event> {
             chan: "#c".into(),
             to: (A.into(), 2),
             line: line("ann2!u@h", "INVITE", &["ann", "#c"]),
+            id: String::new(),
         },
         Event::Invite {
             node: B.into(),
@@ -110,6 +111,7 @@ fn log() -> Vec<Event> {
             chan: "#c".into(),
             to: (B.into(), 1),
             line: line("bob!u@h", "INVITE", &["bob", "#c"]),
+            id: String::new(),
         },
         join(A, 2, "#c", false),
         part(B, 1, "#c"),

@@ -2,14 +2,13 @@
 
 use super::sequenced::{in_order_or_report, now_or_report, sequence_in_order, sequence_now, Change};
 use super::{err, err_because, BoxFuture, CmdError, Ctx, HandlerResult};
-use crate::caps::{Cap, CapSet};
+use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
 use crate::state::channel::{Channel, ChannelState, MemberModes};
-use crate::state::client::{Client, ClientId, MAX_INVITES_KEPT};
+use crate::state::client::{Client, ClientId};
 use crate::state::{extban, fanout, sequencer, RenameError, Server};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use super::listing::{list, names};
@@ -564,12 +563,40 @@ fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Resul
 
 /// INVITE `nick #chan`.
 pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    match msg.params.len() {
-        0 => return list_invites(ctx),
+    let Some((change, victim)) = invite_change(ctx, &msg.params)? else { return Ok(()) };
+    if sequence_now(ctx, change)?.is_some() {
+        inviting(ctx, &victim);
+    }
+    Ok(())
+}
+
+/// INVITE on a node of a cluster: the invitation waits until every change
+/// the log holds before it is applied here (see [`sequencer`]), so a JOIN
+/// of the invited user is decided alike on every node.
+pub fn invite_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let params: Vec<&str> = msg.params.iter().map(String::as_str).collect();
+        let Some((change, victim)) = invite_change(ctx, &params)? else { return Ok(()) };
+        if sequence_in_order(ctx, change).await?.is_some() {
+            inviting(ctx, &victim);
+        }
+        Ok(())
+    })
+}
+
+/// An invited user's nick and the channel's name.
+type Invitation = (String, String);
+
+/// Decides an invitation (`None`: the list was asked for): the inviter is
+/// on the channel (an operator where `+i` is set) and the invited user is
+/// not.
+fn invite_change(ctx: &mut Ctx, params: &[&str]) -> Result<Option<(Change, Invitation)>, CmdError> {
+    match params.len() {
+        0 => return list_invites(ctx).map(|()| None),
         1 => return err(ERR_NEEDMOREPARAMS, &["INVITE"]),
         _ => {}
     }
-    let (target, name) = (msg.param(0), msg.param(1));
+    let (target, name) = (params[0], params[1]);
     let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
     let vnick = victim.nick();
     // RFC 2812 let an invitation to a channel that does not exist through, any
@@ -582,26 +609,27 @@ pub fn invite(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if member_modes(&ch, &victim).is_some() {
         return err(ERR_USERONCHANNEL, &[&vnick, &ch.name]);
     }
-    ch.write().invited.insert(victim.id);
-    {
-        let mut info = victim.info_mut();
-        if info.invited_to.len() < MAX_INVITES_KEPT {
-            info.invited_to.insert(ch.name.clone());
-        }
-    }
-    ctx.numeric(RPL_INVITING, &[&vnick, &ch.name]);
     let line = ctx.client.line("INVITE", vec![vnick.clone(), ch.name.clone()]);
-    fanout::to_client(&victim, &line);
-    // The ops are read before the fan-out, which holds the channel's lock.
-    let ops: HashSet<ClientId> =
-        ch.read().members.values().filter(|m| m.modes.op && m.client.id != victim.id).map(|m| m.client.id).collect();
-    let notify_ops = |c: &Client, caps: CapSet| caps.has(Cap::InviteNotify) && ops.contains(&c.id);
-    fanout::to_channel(&ch, &line, ctx.me(), notify_ops);
-    crate::cluster::invited(&ctx.server, &ctx.client, &ch, &victim, &line);
-    if let Some(away) = victim.info().away.clone() {
-        ctx.numeric(RPL_AWAY, &[&vnick, &away]);
+    let event = crate::cluster::Event::Invite {
+        node: sequencer::origin(&ctx.server),
+        uid: ctx.client.id,
+        chan: ch.name.clone(),
+        to: sequencer::address(&ctx.server, &victim),
+        line: crate::cluster::WireLine::of(&line),
+        id: sequencer::token(&ctx.server),
+    };
+    let gone = Some((ERR_USERONCHANNEL, vec![vnick.clone(), ch.name.clone()]));
+    let change = Change { target: ch.name.clone(), gone, command: "INVITE", reply: false, event };
+    Ok(Some((change, (vnick, ch.name.clone()))))
+}
+
+/// The inviter's answer once its invitation is made: `341`, and the invited
+/// user's away message if it has one.
+fn inviting(ctx: &mut Ctx, (nick, chan): &Invitation) {
+    ctx.numeric(RPL_INVITING, &[nick, chan]);
+    if let Some(away) = ctx.server.find_user(nick).and_then(|v| v.info().away.clone()) {
+        ctx.numeric(RPL_AWAY, &[nick, &away]);
     }
-    Ok(())
 }
 
 /// INVITE with no parameters: the channels the client is invited to and has

@@ -99,7 +99,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("HELP", 0, Registered, Sync(help::help)),
     cmd("HELPOP", 0, Registered, Sync(help::help)),
     cmd("INFO", 0, Registered, Sync(info::info)),
-    cmd("INVITE", 0, Registered, Sync(channel::invite)),
+    cmd("INVITE", 0, Registered, Clustered(channel::invite, channel::invite_clustered)),
     cmd("ISON", 1, Registered, Sync(query::ison)),
     cmd("JOIN", 1, Registered, Clustered(channel::join, channel::join_clustered)),
     cmd("KICK", 2, Registered, Clustered(channel::kick, channel::kick_clustered)),

@@ -1,6 +1,6 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
-//! A command that makes such a change (today JOIN, TOPIC, channel MODE, PART,
+//! A command that makes such a change (today JOIN, TOPIC, channel MODE, PART, INVITE,
 //! KICK and a registered user's NICK) decides it and builds
 //! its [`Event`]; the change itself is made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
