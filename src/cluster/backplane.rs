@@ -80,6 +80,25 @@ return n"
     ))
 }
 
+/// Runs the reaper (`script`, a [`reap_script`]): every node past its
+/// deadline goes down, its NodeDown appended and its claims freed.
+async fn reap(con: &mut ConnectionManager, script: &redis::Script) {
+    let mut inv = script.key(NODES);
+    inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
+    match inv.invoke_async::<i64>(con).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
+        Err(e) => tracing::warn!(error = %e, "cluster: reaper failed"),
+    }
+}
+
+/// A node joining takes down the nodes past their deadline first (an
+/// earlier life of its own, say), so that their users' nicks are free and
+/// their NodeDown is in the log it replays before it opens its listeners.
+pub async fn reap_lapsed(con: &mut ConnectionManager) {
+    reap(con, &reap_script()).await;
+}
+
 /// A node leaving on purpose. KEYS and ARGV as the reaper, ARGV[3] the node.
 fn down_script() -> redis::Script {
     redis::Script::new(&format!("{DOWN_FN}\nreturn down(ARGV[3])"))
@@ -783,13 +802,7 @@ impl Chores<'_> {
         if let Err(e) = compact::record_position(con, self.position, self.node, &at).await {
             tracing::warn!(error = %e, "cluster: recording this node's position failed");
         }
-        let mut inv = self.reap.key(NODES);
-        inv.key(LOG).key(NICKS).key(CHANS).key(POSITIONS).arg(CLAIMS).arg(ALIVE).arg("").arg(CHAN_CLAIMS);
-        match inv.invoke_async::<i64>(con).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(nodes = n, "cluster: reaped nodes that missed their deadline"),
-            Err(e) => tracing::warn!(error = %e, "cluster: reaper failed"),
-        }
+        reap(con, self.reap).await;
         if let Some(may_evict) = evictions {
             check_eviction(con, may_evict).await;
         }

@@ -234,7 +234,10 @@ async fn join(
                 return Ok((manager, Err(Refused::Settings(disagreement(settings, &differ)))));
             }
             match backplane::register(&mut manager, node, ttl_ms, me, sole).await? {
-                None => Ok::<_, redis::RedisError>((manager, Ok(()))),
+                None => {
+                    backplane::reap_lapsed(&mut manager).await;
+                    Ok::<_, redis::RedisError>((manager, Ok(())))
+                }
                 Some(other) => Ok((manager, Err(Refused::SharedSqlite(other)))),
             }
         };
