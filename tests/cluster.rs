@@ -1896,6 +1896,90 @@ fn joins_racing_their_invitations_are_decided_alike_on_both_nodes() {
     }
 }
 
+/// ChanServ's access grants are sequenced too: an AMODE lets its account's
+/// JOINs past the channel's modes, so a JOIN racing it is decided alike on
+/// both nodes. Forty registered `+l 2` channels of four founders (node a)
+/// have one free place each; in each, a user of node b (`y`) takes it while
+/// another (`x`, logged in as `xacct`) joins too and the founder has
+/// ChanServ grant `xacct` voice there, all at once. Every channel lists the
+/// same members on both nodes.
+#[test]
+fn joins_racing_an_access_grant_are_decided_alike_on_both_nodes() {
+    // Each channel is one try at the race; ten a founder (ChanServ's
+    // default most per account).
+    const FOUNDERS: usize = 4;
+    const N: usize = FOUNDERS * 10;
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut founders: Vec<Client> = Vec::new();
+    let mut chans: Vec<String> = Vec::new();
+    for f in 0..FOUNDERS {
+        let mut founder = a.client(&format!("f{f}"));
+        register_account(&mut founder, &format!("f{f}"));
+        for k in 0..10 {
+            let chan = format!("#r{f}k{k}");
+            founder.send(&format!("JOIN {chan}"));
+            founder.expect("366");
+            let r = cs(&mut founder, &format!("REGISTER {chan}"));
+            assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+            founder.send(&format!("MODE {chan} +l 2"));
+            founder.expect("MODE");
+            chans.push(chan);
+        }
+        founders.push(founder);
+    }
+    let mut registrar = b.client("xreg");
+    register_account(&mut registrar, "xacct");
+    let mut xs: Vec<Client> = (0..N).map(|i| logged_in(b.port, "xacct", &format!("x{i}"))).collect();
+    let mut ys: Vec<Client> = (0..N).map(|i| b.client(&format!("y{i}"))).collect();
+    let mut watcher = b.client("watcher");
+    wait_member(&mut watcher, &chans[N - 1], &format!("f{}", FOUNDERS - 1));
+    for (i, chan) in chans.iter().enumerate() {
+        let grant = format!("PRIVMSG ChanServ :AMODE {chan} +v xacct");
+        // The grant sent before or after the JOINs, to try both sides of
+        // the race.
+        if i % 2 == 1 {
+            founders[i / 10].send(&grant);
+        }
+        ys[i].send(&format!("JOIN {chan}"));
+        xs[i].send(&format!("JOIN {chan}"));
+        if i % 2 == 0 {
+            founders[i / 10].send(&grant);
+        }
+    }
+    // Who got in, as each joiner's own node (b) answered it.
+    let mut got_in: Vec<Vec<String>> = (0..N).map(|i| vec![format!("f{}", i / 10)]).collect();
+    for (i, joiner) in ys.iter_mut().chain(xs.iter_mut()).enumerate() {
+        let (answer, _) = joiner.expect_where("JOIN or 471", |l| ["JOIN", "471"].contains(&command_of(l)));
+        if command_of(&answer) == "JOIN" {
+            got_in[i % N].push(joiner.nick.clone());
+        }
+    }
+    let bare = |names: Vec<String>| {
+        let mut bare: Vec<String> = names.iter().map(|n| n.trim_start_matches(['@', '+']).to_owned()).collect();
+        bare.sort();
+        bare
+    };
+    for (i, chan) in chans.iter().enumerate() {
+        let mut expected = got_in[i].clone();
+        expected.sort();
+        let settled = |c: &mut Client| {
+            poll(|| {
+                let names = bare(names_of(c, chan));
+                if expected.iter().all(|n| names.contains(n)) {
+                    Ok(names)
+                } else {
+                    Err(format!("not all of {expected:?} in {names:?}"))
+                }
+            })
+        };
+        let (on_a, on_b) = (settled(&mut founders[i / 10]), settled(&mut watcher));
+        assert_eq!(on_a, on_b, "{chan}: the same members on both nodes");
+        assert_eq!(on_a, expected, "{chan}: only those told they got in");
+    }
+}
+
 #[test]
 fn sessions_survive_a_redis_restart_with_its_data() {
     let mut redis = Redis::start();

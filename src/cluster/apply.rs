@@ -39,8 +39,9 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 /// How a message event's JSON starts (see [`Event::Msg`]).
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
-/// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK, INVITE, NICK) is
-/// applied here in the log's order whichever node made it ([`sequenced`]).
+/// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK,
+/// INVITE, NICK, ChanServ's DROP, AMODE and TRANSFER) is applied here in the
+/// log's order whichever node made it ([`sequenced`]).
 /// Other events of this node are skipped (applied when their command ran),
 /// and so are those of a node after its NodeDown. While `replaying`
 /// (start-up, before any client connects), messages and WALLOPS are
@@ -86,7 +87,8 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         | Event::Mode { .. }
         | Event::Kick { .. }
         | Event::Part { .. }
-        | Event::Nick { .. } => {
+        | Event::Nick { .. }
+        | Event::Registration { .. } => {
             sequenced(server, &event, None);
         }
         Event::Away { node, uid, line } => {
@@ -147,7 +149,6 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
             multiline(server, cluster, from, to, &first.to_line(), &lines);
         }
         Event::Redact { node, uid, to, line } => redact(server, cluster, &node, uid, to, &line.to_line()),
-        Event::Registration { chan, change, .. } => registration(server, &chan, &change),
         Event::Rename { chan, to, line, .. } => rename(server, &chan, &to, &line.to_line()),
         Event::Marker { who, target, ms, .. } => read_marker(server, &who, &target, ms),
         Event::Regain { to: (to_node, to_uid), nick, account, .. } => {
@@ -447,6 +448,8 @@ pub enum Applied {
     Shown(Line),
     /// Refused by the channel's modes where it was applied (a JOIN): why.
     Refused(crate::proto::numeric::Numeric),
+    /// Made, with no line to show (a ChanServ registration change).
+    Made,
     /// Nothing: what it changes is gone, or it changes nothing there.
     Nothing,
 }
@@ -469,6 +472,7 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
         Event::Part { node, uid, chan, reason, .. } => {
             user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
         }
+        Event::Registration { chan, change, .. } => return registration(server, chan, change),
         Event::Nick { node, uid, nick, .. } => {
             let Some(client) = user(server, node, *uid) else { return Applied::Nothing };
             return renamed(server, &client, nick, except);
@@ -802,11 +806,16 @@ fn to_channel(server: &Server, lines: &[WireLine]) {
 /// Another node changed a channel's ChanServ registration: the same change
 /// here (the origin saved it); a channel dropped while empty ends here as on
 /// its origin.
-fn registration(server: &Server, chan: &str, change: &RegistrationChange) {
-    let Some(ch) = server.find_channel(chan) else { return };
-    registration::apply(&mut ch.write(), server.casemap, change);
+fn registration(server: &Server, chan: &str, change: &RegistrationChange) -> Applied {
+    let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
+    let changed = registration::apply(&mut ch.write(), server.casemap, change);
     if matches!(change, RegistrationChange::Drop) {
         server.remove_channel_if_empty(&ch);
+    }
+    if changed {
+        Applied::Made
+    } else {
+        Applied::Nothing
     }
 }
 

@@ -356,8 +356,10 @@ pub enum Event {
         line: WireLine,
     },
     /// A channel's ChanServ registration changed (REGISTER, DROP, AMODE,
-    /// TRANSFER): the change as the origin applied it, and committed to the
-    /// shared store (the others do not save it again).
+    /// TRANSFER): the change, committed to the shared store by the origin
+    /// (the others do not save it again). DROP, AMODE and TRANSFER are
+    /// sequenced changes; REGISTER, decided by the store first, is applied
+    /// by its node at once.
     #[serde(rename = "CS")]
     Registration {
         /// Origin node.
@@ -366,6 +368,10 @@ pub enum Event {
         chan: String,
         /// The change.
         change: RegistrationChange,
+        /// A sequenced change's id (as a JOIN's); empty for a REGISTER and
+        /// a snapshot's.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// Only in a snapshot (`super::snapshot`): a channel as the snapshot
     /// has it begins, made with creation time `ts` if new here; its topic,
@@ -401,6 +407,7 @@ impl Event {
             | Event::Part { id, .. }
             | Event::Nick { id, .. }
             | Event::Invite { id, .. }
+            | Event::Registration { id, .. }
                 if !id.is_empty() =>
             {
                 Some(id)
@@ -570,7 +577,7 @@ mod tests {
     #[test]
     fn registration_changes_travel() {
         let change = RegistrationChange::Access { account: "bob".into(), mode: Some('v') };
-        let e = Event::Registration { node: "a:1".into(), chan: "#x".into(), change };
+        let e = Event::Registration { node: "a:1".into(), chan: "#x".into(), change, id: String::new() };
         let json = e.to_json();
         assert_eq!(json, r##"{"CS":{"node":"a:1","chan":"#x","change":{"k":"amode","account":"bob","mode":"v"}}}"##);
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);

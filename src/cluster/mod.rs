@@ -1040,7 +1040,8 @@ pub fn quit(server: &Server, client: &Client, reason: &str) -> Leaving {
 /// so each knows the founder and who gets ops or voice on joining.
 pub fn registration(server: &Server, channel: &Channel, change: RegistrationChange) {
     let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Registration { node: cluster.node.clone(), chan: channel.name.clone(), change });
+    let (node, chan, id) = (cluster.node.clone(), channel.name.clone(), String::new());
+    cluster.publish(Event::Registration { node, chan, change, id });
 }
 
 /// A local client set or cleared its away message (`line` is its AWAY).

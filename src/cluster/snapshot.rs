@@ -97,6 +97,7 @@ fn channel_events(ch: &Channel, st: &ChannelState, users: &Users, me: &str) -> V
             node: source(),
             chan: chan.clone(),
             change,
+            id: String::new(),
         }));
     }
     for m in st.members_ordered() {

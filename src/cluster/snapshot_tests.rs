@@ -132,11 +132,13 @@ fn log() -> Vec<Event> {
             node: B.into(),
             chan: "#d".into(),
             change: RegistrationChange::Register { founder: "dan".into(), at: 12 },
+            id: String::new(),
         },
         Event::Registration {
             node: B.into(),
             chan: "#d".into(),
             change: RegistrationChange::Access { account: "ann".into(), mode: Some('v') },
+            id: String::new(),
         },
         part(B, 2, "#d"),
         join(A, 2, "#d", false),

@@ -69,6 +69,7 @@ fn done(ctx: &mut Ctx, change: Change, outcome: Outcome) -> Result<Option<Line>,
             }
             Ok(Some(line))
         }
+        Outcome::Made => Ok(None),
         Outcome::Refused(why) => err(why, &[&change.target]),
         Outcome::Gone => match change.gone {
             Some((numeric, params)) => err(numeric, &params.iter().map(String::as_str).collect::<Vec<_>>()),

@@ -13,7 +13,7 @@ use crate::proto::line::Line;
 use crate::state::channel::{Channel, MemberModes};
 use crate::state::client::Client;
 use crate::state::registration::{self, RegistrationChange};
-use crate::state::sequencer;
+use crate::state::sequencer::{self, Outcome};
 use crate::store::{AccessMode, ChangeOutcome, ChannelChange, Registration};
 use std::future::Future;
 use std::pin::Pin;
@@ -262,6 +262,26 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
     Ok(())
 }
 
+/// Makes `change` of `ch`'s registration (DROP, AMODE, TRANSFER) through the
+/// sequencer: at once on a single node; on a node of a cluster where the
+/// log has it, on every node alike (an access grant lets its account's
+/// JOINs past the channel's modes, so it must be decided in the same place
+/// everywhere). The caller then saves the channel.
+async fn in_order(ctx: &Ctx, ch: &Channel, change: RegistrationChange) -> Result<(), String> {
+    let event = crate::cluster::Event::Registration {
+        node: sequencer::origin(&ctx.server),
+        chan: ch.name.clone(),
+        change,
+        id: sequencer::token(&ctx.server),
+    };
+    match sequencer::in_order(&ctx.server, event, None).await {
+        Outcome::Unconfirmed => {
+            Err(format!("The network did not confirm the change to {} in time: try again shortly.", ch.name))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Clears [`crate::state::channel::ChannelState::registering`] when dropped,
 /// however REGISTER ends (the client's connection may close while it waits
 /// for the store).
@@ -288,16 +308,10 @@ async fn drop_channel(ctx: &mut Ctx, args: &[&str]) -> Reply {
     if !is_founder(ctx, &reg) {
         return Err(format!("Only the founder of {} ({}) can drop it.", ch.name, reg.founder));
     }
-    {
-        let mut st = ch.write();
-        if st.registering {
-            return Err(being_registered(&ch.name));
-        }
-        registration::apply(&mut st, ctx.server.casemap, &RegistrationChange::Drop);
-        // Published under the lock: the log has this channel's registration
-        // changes in the order they were made here.
-        crate::cluster::registration(&ctx.server, &ch, RegistrationChange::Drop);
+    if ch.read().registering {
+        return Err(being_registered(&ch.name));
     }
+    in_order(ctx, &ch, RegistrationChange::Drop).await?;
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);
     ctx.server.remove_channel_if_empty(&ch);
@@ -410,7 +424,7 @@ async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
     let change =
         RegistrationChange::Access { account: (*account).to_owned(), mode: (sign == '+').then(|| mode.letter()) };
     {
-        let mut st = ch.write();
+        let st = ch.read();
         if st.registering {
             return Err(being_registered(&ch.name));
         }
@@ -424,9 +438,8 @@ async fn amode(ctx: &mut Ctx, args: &[&str]) -> Reply {
             (_, Some(i)) if reg.access[i].mode == mode => {}
             _ => return Err(format!("{account} does not have +{} in {}.", mode.letter(), ch.name)),
         }
-        registration::apply(&mut st, casemap, &change);
-        crate::cluster::registration(&ctx.server, &ch, change);
     }
+    in_order(ctx, &ch, change).await?;
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);
     if sign == '+' {
@@ -477,16 +490,15 @@ async fn transfer(ctx: &mut Ctx, args: &[&str]) -> Reply {
     }
     let change = RegistrationChange::Founder { account: (*account).to_owned() };
     {
-        let mut st = ch.write();
+        let st = ch.read();
         if st.registration.is_none() {
             return Err(format!("{} is not registered.", ch.name));
         }
         if st.registering {
             return Err(being_registered(&ch.name));
         }
-        registration::apply(&mut st, ctx.server.casemap, &change);
-        crate::cluster::registration(&ctx.server, &ch, change);
     }
+    in_order(ctx, &ch, change).await?;
     let ack = ctx.server.persist_channel(&ch);
     ctx.commit("CS", ack);
     tracing::info!(channel = %ch.name, founder = account, "channel transferred");

@@ -1,8 +1,9 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
-//! A command that makes such a change (today JOIN, TOPIC, channel MODE, PART, INVITE,
-//! KICK and a registered user's NICK) decides it and builds
-//! its [`Event`]; the change itself is made by one function,
+//! A command that makes such a change (today JOIN, TOPIC, channel MODE,
+//! PART, KICK, INVITE, a registered user's NICK and ChanServ's DROP, AMODE
+//! and TRANSFER) decides it and builds its [`Event`]; the change itself is
+//! made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
 //! line to this node's members:
 //! - on a single node the event goes through an in-process sequencer: the
@@ -29,6 +30,8 @@ use std::sync::Arc;
 pub enum Outcome {
     /// Applied: the members saw this line (the maker's copy is its reply).
     Applied(Line),
+    /// Applied, with no line to show (a ChanServ registration change).
+    Made,
     /// Not applied: what it changes was gone when its turn came (the
     /// channel ended, or the user had already left it), or it changed
     /// nothing.
@@ -51,6 +54,7 @@ impl Outcome {
         match applied {
             Applied::Shown(line) => Outcome::Applied(line),
             Applied::Refused(why) => Outcome::Refused(why),
+            Applied::Made => Outcome::Made,
             Applied::Nothing => Outcome::Gone,
         }
     }
@@ -131,7 +135,7 @@ pub fn rename_now(
 pub fn renamed(outcome: Outcome) -> Result<Option<Line>, NickError> {
     match outcome {
         Outcome::Applied(line) => Ok(Some(line)),
-        Outcome::Gone => Ok(None),
+        Outcome::Gone | Outcome::Made => Ok(None),
         Outcome::Refused(_) => Err(NickError::InUse),
         Outcome::Unconfirmed => Err(NickError::Unavailable),
     }
