@@ -208,11 +208,6 @@ fn made_guest(server: &crate::state::Server, holder: &Client, old: &str, account
     tracing::info!(by = account, nick = %old, holder = holder.id, "REGAIN");
 }
 
-/// Records the client's current identity under `nick` for WHOWAS.
-pub fn remember(ctx: &Ctx, nick: &str) {
-    ctx.server.remember(nick, &ctx.client.info());
-}
-
 /// USER: username and realname, once, before registration.
 pub fn user(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
     if ctx.client.is_registered() || ctx.conn.has_user() {

@@ -12,7 +12,7 @@
 
 use super::client::{Client, ClientId};
 use crate::caps::CapSet;
-use crate::proto::line::{variants, Line, Variants};
+use crate::proto::line::Variants;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -132,14 +132,6 @@ pub fn links_but(client: &Arc<Client>, conn: ClientId) -> Vec<Arc<Client>> {
 pub fn close_all(client: &Arc<Client>, reason: &str) {
     for c in connections(client) {
         c.request_close(reason);
-    }
-}
-
-/// Sends `line` to the other connections of `client` than `link`: what one
-/// session did (a nick change, a direct message) that the others must see.
-pub fn to_others(client: &Client, link: ClientId, line: &Line) {
-    if client.sessions.any() {
-        client.deliver(&mut variants(line), Some(link), &|_, _| true);
     }
 }
 
