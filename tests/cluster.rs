@@ -1586,6 +1586,45 @@ fn nick_changes_are_seen_in_the_logs_order_on_every_node() {
     }
 }
 
+/// AWAY and SETNAME go through the log in order on every node too: alice
+/// (node a) sets her away message and real name 15 times each while bob
+/// (node b) sets the topic 30 times, all at once, and carol (a) and dave
+/// (b), with away-notify and setname, see the same 60 lines in the same
+/// order.
+#[test]
+fn away_and_setname_are_seen_in_the_logs_order_on_every_node() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let (mut alice, mut bob) = two_ops(&a, &b, "#away");
+    let mut carol = common::with_caps(&a, "carol", "away-notify setname");
+    carol.send("JOIN #away");
+    carol.expect("366");
+    let mut dave = common::with_caps(&b, "dave", "away-notify setname");
+    join_after(&mut dave, "#away", "carol");
+    wait_member(&mut carol, "#away", "dave");
+    let changes: String = (0..15).map(|i| format!("AWAY :out{i}\r\nSETNAME :name{i}\r\n")).collect();
+    let topics: String = (0..30).map(|i| format!("TOPIC #away :t{i}\r\n")).collect();
+    alice.send_raw(changes.as_bytes());
+    bob.send_raw(topics.as_bytes());
+    let seen = |c: &mut Client| {
+        (0..60)
+            .map(|_| {
+                let (line, _) =
+                    c.expect_where("AWAY, SETNAME or TOPIC", |l| ["AWAY", "SETNAME", "TOPIC"].contains(&command_of(l)));
+                params_of(&line).last().unwrap().clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
+    assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
+    let mine: Vec<&String> = on_a.iter().filter(|p| !p.starts_with('t')).collect();
+    let made: Vec<String> = (0..15).flat_map(|i| [format!("out{i}"), format!("name{i}")]).collect();
+    assert_eq!(mine, made.iter().collect::<Vec<_>>(), "alice's changes in the order made");
+    for _ in 0..15 {
+        alice.expect("306");
+    }
+}
+
 /// A nick change of case only (`carol` to `Carol`) is a change like any
 /// other: its NICK reaches the other node's co-members, and WHOIS there
 /// shows the new spelling.

@@ -40,8 +40,8 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
 /// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK,
-/// INVITE, NICK, ChanServ's DROP, AMODE and TRANSFER) is applied here in the
-/// log's order whichever node made it ([`sequenced`]).
+/// INVITE, NICK, AWAY, SETNAME, ChanServ's DROP, AMODE and TRANSFER) is
+/// applied here in the log's order whichever node made it ([`sequenced`]).
 /// Other events of this node are skipped (applied when their command ran),
 /// and so are those of a node after its NodeDown. While `replaying`
 /// (start-up, before any client connects), messages and WALLOPS are
@@ -88,21 +88,10 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         | Event::Kick { .. }
         | Event::Part { .. }
         | Event::Nick { .. }
-        | Event::Registration { .. } => {
+        | Event::Registration { .. }
+        | Event::Away { .. }
+        | Event::Realname { .. } => {
             sequenced(server, &event, None);
-        }
-        Event::Away { node, uid, line } => {
-            let Some(c) = cluster.lookup(server, &node, uid) else { return };
-            let line = line.to_line();
-            c.info_mut().away = line.params.first().cloned();
-            fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::AwayNotify));
-        }
-        Event::Realname { node, uid, line } => {
-            let Some(c) = cluster.lookup(server, &node, uid) else { return };
-            let line = line.to_line();
-            let Some(name) = line.params.first() else { return };
-            c.info_mut().realname = name.clone();
-            fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::Setname));
         }
         Event::Account { node, uid, line } => {
             let Some(c) = cluster.lookup(server, &node, uid) else { return };
@@ -176,6 +165,24 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         Event::Channel { chan, ts, .. } => begin_channel(server, &chan, ts),
         Event::NodeDown { node } => node_down(server, cluster, node),
     }
+}
+
+/// `client` set its away message (`line`, an AWAY, has it) or came back:
+/// shown to its co-members and extended-monitor watchers with away-notify
+/// (the maker's answer is `305`/`306`).
+fn away(server: &Server, client: &Arc<Client>, line: Line) -> Line {
+    client.info_mut().away = line.params.first().cloned();
+    fanout::to_clients(&monitor::audience(server, client), &line, fanout::with_cap(Cap::AwayNotify));
+    line
+}
+
+/// `client` changed its real name (`line`, a SETNAME, has it): shown to its
+/// co-members and extended-monitor watchers with setname (the maker's copy
+/// is its reply).
+fn realname(server: &Server, client: &Arc<Client>, line: Line) -> Option<Line> {
+    client.info_mut().realname = line.params.first()?.clone();
+    fanout::to_clients(&monitor::audience(server, client), &line, fanout::with_cap(Cap::Setname));
+    Some(line)
 }
 
 /// Another node renamed channel `chan` to `to`: so does this one, merging in
@@ -473,6 +480,10 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
             user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
         }
         Event::Registration { chan, change, .. } => return registration(server, chan, change),
+        Event::Away { node, uid, line, .. } => user(server, node, *uid).map(|c| away(server, &c, line.to_line())),
+        Event::Realname { node, uid, line, .. } => {
+            user(server, node, *uid).and_then(|c| realname(server, &c, line.to_line()))
+        }
         Event::Nick { node, uid, nick, .. } => {
             let Some(client) = user(server, node, *uid) else { return Applied::Nothing };
             return renamed(server, &client, nick, except);

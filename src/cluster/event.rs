@@ -182,6 +182,9 @@ pub enum Event {
         uid: u64,
         /// The AWAY line as away-notify clients see it.
         line: WireLine,
+        /// A sequenced change's id (as a JOIN's); empty for a snapshot's.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A user changed its real name (SETNAME).
     #[serde(rename = "R")]
@@ -192,6 +195,9 @@ pub enum Event {
         uid: u64,
         /// The SETNAME line as setname clients see it.
         line: WireLine,
+        /// A sequenced change's id (as a JOIN's); empty for a snapshot's.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A registered user logged in to an account.
     #[serde(rename = "L")]
@@ -408,6 +414,8 @@ impl Event {
             | Event::Nick { id, .. }
             | Event::Invite { id, .. }
             | Event::Registration { id, .. }
+            | Event::Away { id, .. }
+            | Event::Realname { id, .. }
                 if !id.is_empty() =>
             {
                 Some(id)

@@ -1044,18 +1044,6 @@ pub fn registration(server: &Server, channel: &Channel, change: RegistrationChan
     cluster.publish(Event::Registration { node, chan, change, id });
 }
 
-/// A local client set or cleared its away message (`line` is its AWAY).
-pub fn away(server: &Server, client: &Client, line: &Line) {
-    let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Away { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
-}
-
-/// A local client changed its real name (`line` is its SETNAME).
-pub fn realname(server: &Server, client: &Client, line: &Line) {
-    let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Realname { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
-}
-
 /// A registered local client logged in (`line` is its ACCOUNT).
 pub fn logged_in(server: &Server, client: &Client, line: &Line) {
     let Some(cluster) = server.cluster() else { return };

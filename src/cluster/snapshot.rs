@@ -72,7 +72,8 @@ fn user_events(server: &Server, client: &Client, node: &str, uid: u64) -> Vec<Ev
         info.away.clone().map(|text| (info.mask(), text))
     };
     if let Some((mask, text)) = away {
-        events.push(Event::Away { node: node.to_owned(), uid, line: wire(mask, "AWAY", vec![text]) });
+        let (line, id) = (wire(mask, "AWAY", vec![text]), String::new());
+        events.push(Event::Away { node: node.to_owned(), uid, line, id });
     }
     events.extend(super::user_metadata_event(SOURCE, client, node, uid));
     events

@@ -1,14 +1,16 @@
 //! Messages: PRIVMSG, NOTICE, TAGMSG, and AWAY.
 
 use super::channel::{is_banned, is_muted, member_modes};
-use super::{err, Ctx, HandlerResult};
+use super::sequenced::{sequence_in_order, sequence_now, Change};
+use super::{err, BoxFuture, Ctx, HandlerResult};
 use crate::caps::Cap;
+use crate::cluster::{Event, WireLine};
 use crate::metrics::METRICS;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
-use crate::proto::{tags, Message};
+use crate::proto::{tags, Message, OwnedMessage};
 use crate::state::channel::Channel;
-use crate::state::{fanout, monitor};
+use crate::state::{fanout, sequencer};
 use std::sync::atomic::Ordering;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -203,21 +205,44 @@ fn echo(ctx: &mut Ctx, line: &Line) {
     }
 }
 
-/// AWAY `[:message]`: set or clear the away message.
+/// AWAY `[:message]`: sets the away message, or clears it.
 pub fn away(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
+    let (change, set) = away_change(ctx, msg.param(0));
+    sequence_now(ctx, change)?;
+    away_answer(ctx, set);
+    Ok(())
+}
+
+/// AWAY on a node of a cluster: the change waits for its turn in the log
+/// (see [`crate::state::sequencer`]), so every node shows it in one order
+/// with the other changes.
+pub fn away_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let (change, set) = away_change(ctx, msg.params.first().map_or("", String::as_str));
+        sequence_in_order(ctx, change).await?;
+        away_answer(ctx, set);
+        Ok(())
+    })
+}
+
+/// The away change `text` asks for (cut to `limits.away_len`; empty clears
+/// it), and whether it sets a message.
+fn away_change(ctx: &Ctx, text: &str) -> (Change, bool) {
     let cfg = ctx.server.config();
-    let text = msg.param(0);
     let away =
         if text.is_empty() { None } else { Some(text[..text.floor_char_boundary(cfg.limits.away_len)].to_owned()) };
-    ctx.client.info_mut().away = away.clone();
-    let params = away.iter().cloned().collect();
-    let line = ctx.client.line("AWAY", params);
-    fanout::to_clients(&monitor::audience(&ctx.server, &ctx.client), &line, fanout::with_cap(Cap::AwayNotify));
-    crate::cluster::away(&ctx.server, &ctx.client, &line);
-    if away.is_some() {
+    let set = away.is_some();
+    let line = ctx.client.line("AWAY", away.into_iter().collect());
+    let (node, uid) = sequencer::address(&ctx.server, &ctx.client);
+    let event = Event::Away { node, uid, line: WireLine::of(&line), id: sequencer::token(&ctx.server) };
+    (Change { target: ctx.client.nick(), gone: None, command: "AWAY", reply: false, event }, set)
+}
+
+/// The maker's answer to its AWAY: `306` (now away) or `305` (back).
+fn away_answer(ctx: &mut Ctx, set: bool) {
+    if set {
         ctx.numeric(RPL_NOWAWAY, &[]);
     } else {
         ctx.numeric(RPL_UNAWAY, &[]);
     }
-    Ok(())
 }

@@ -89,7 +89,7 @@ use When::{Any, Registered};
 pub static COMMANDS: &[Command] = &[
     cmd("ADMIN", 0, Registered, Sync(info::admin)),
     cmd("AUTHENTICATE", 1, Any, Async(account::authenticate)),
-    cmd("AWAY", 0, Registered, Sync(message::away)),
+    cmd("AWAY", 0, Registered, Clustered(message::away, message::away_clustered)),
     cmd("CAP", 1, Any, Sync(cap::cap)),
     cmd("CERTFP", 0, Registered, Async(certfp::certfp)),
     cmd("CS", 1, Registered, Sync(crate::services::cs)),
@@ -130,7 +130,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("REGAIN", 1, Registered, Clustered(registration::regain, registration::regain_clustered)),
     cmd("REGISTER", 3, Any, Async(account::register)),
     oper_cmd("RESTART", 0, Sync(oper::restart)),
-    cmd("SETNAME", 1, Registered, Sync(registration::setname)),
+    cmd("SETNAME", 1, Registered, Clustered(registration::setname, registration::setname_clustered)),
     cmd("STATS", 0, Registered, Sync(info::stats)),
     cmd("TAGMSG", 1, Registered, Sync(message::tagmsg)),
     cmd("TIME", 0, Registered, Sync(info::time)),

@@ -264,19 +264,32 @@ pub fn quit(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
 
 /// SETNAME: change the realname (IRCv3 setname).
 pub fn setname(ctx: &mut Ctx, msg: &Message<'_>) -> HandlerResult {
-    let name = msg.param(0);
+    let change = setname_change(ctx, msg.param(0))?;
+    super::sequenced::sequence_now(ctx, change).map(drop)
+}
+
+/// SETNAME on a node of a cluster: the change waits for its turn in the
+/// log (see [`sequencer`]), so every node shows it in one order with the
+/// other changes.
+pub fn setname_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let change = setname_change(ctx, msg.params.first().map_or("", String::as_str))?;
+        super::sequenced::sequence_in_order(ctx, change).await.map(drop)
+    })
+}
+
+/// The realname change to `name`, if valid; the maker's reply is its
+/// SETNAME line if it asked for setname.
+fn setname_change(ctx: &Ctx, name: &str) -> Result<super::sequenced::Change, CmdError> {
     if name.is_empty() || name.len() > ctx.server.config().limits.realname_len {
-        return fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
+        return Err(fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid").unwrap_err());
     }
-    ctx.client.info_mut().realname = name.to_owned();
     let line = ctx.client.line("SETNAME", vec![name.to_owned()]);
-    let audience = crate::state::monitor::audience(&ctx.server, &ctx.client);
-    fanout::to_clients(&audience, &line, fanout::with_cap(Cap::Setname));
-    crate::cluster::realname(&ctx.server, &ctx.client, &line);
-    if ctx.has_cap(Cap::Setname) {
-        ctx.reply(line);
-    }
-    Ok(())
+    let (node, uid) = sequencer::address(&ctx.server, &ctx.client);
+    let id = sequencer::token(&ctx.server);
+    let event = crate::cluster::Event::Realname { node, uid, line: crate::cluster::WireLine::of(&line), id };
+    let reply = ctx.has_cap(Cap::Setname);
+    Ok(super::sequenced::Change { target: ctx.client.nick(), gone: None, command: "SETNAME", reply, event })
 }
 
 /// Completes registration once NICK and USER are in, CAP negotiation is closed

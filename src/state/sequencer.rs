@@ -1,8 +1,8 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
 //! A command that makes such a change (today JOIN, TOPIC, channel MODE,
-//! PART, KICK, INVITE, a registered user's NICK and ChanServ's DROP, AMODE
-//! and TRANSFER) decides it and builds its [`Event`]; the change itself is
+//! PART, KICK, INVITE, AWAY, SETNAME, a registered user's NICK and
+//! ChanServ's DROP, AMODE and TRANSFER) decides it and builds its [`Event`]; the change itself is
 //! made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
 //! line to this node's members:
