@@ -180,6 +180,19 @@ impl Pg {
              SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';"
         ))
         .expect("cut off");
+        // pg_terminate_backend only signals: wait until the backends are gone,
+        // or a query sent meanwhile may still run on one.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let row = c
+                .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", &[&db])
+                .expect("count backends");
+            if row.get::<_, i64>(0) == 0 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "the backends of {db} did not end");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// Lets connections to `db` in again.
