@@ -1908,31 +1908,8 @@ fn joins_racing_their_invitations_are_decided_alike_on_both_nodes() {
             alice.send(&format!("INVITE x{i} {chan}"));
         }
     }
-    // Who got in, as each joiner's own node (b) answered it.
-    let mut got_in: Vec<Vec<String>> = vec![vec!["@alice".to_owned()]; N];
-    for (i, joiner) in ys.iter_mut().chain(xs.iter_mut()).enumerate() {
-        let (answer, _) = joiner.expect_where("JOIN or 471", |l| ["JOIN", "471"].contains(&command_of(l)));
-        if command_of(&answer) == "JOIN" {
-            got_in[i % N].push(joiner.nick.clone());
-        }
-    }
-    for (i, chan) in chans.iter().enumerate() {
-        let mut expected = got_in[i].clone();
-        expected.sort();
-        let settled = |c: &mut Client| {
-            poll(|| {
-                let names = names_of(c, chan);
-                if expected.iter().all(|n| names.contains(n)) {
-                    Ok(names)
-                } else {
-                    Err(format!("not all of {expected:?} in {names:?}"))
-                }
-            })
-        };
-        let (on_a, on_b) = (settled(&mut alice), settled(&mut watcher));
-        assert_eq!(on_a, on_b, "{chan}: the same members on both nodes");
-        assert_eq!(on_a, expected, "{chan}: only those told they got in");
-    }
+    let firsts = vec!["alice".to_owned(); N];
+    assert_joins_decided_alike(std::slice::from_mut(&mut alice), N, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
 }
 
 /// ChanServ's access grants are sequenced too: an AMODE lets its account's
@@ -1987,15 +1964,33 @@ fn joins_racing_an_access_grant_are_decided_alike_on_both_nodes() {
             founders[i / 10].send(&grant);
         }
     }
-    // Who got in, as each joiner's own node (b) answered it.
-    let mut got_in: Vec<Vec<String>> = (0..N).map(|i| vec![format!("f{}", i / 10)]).collect();
+    let firsts: Vec<String> = (0..N).map(|i| format!("f{}", i / 10)).collect();
+    assert_joins_decided_alike(&mut founders, 10, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
+}
+
+/// The races of the tests above and below judged: `ys[i]` and `xs[i]`, users
+/// of node b, each joined `chans[i]` (of `firsts[i]`, alone there, seen from
+/// node a by `on_a[i / per]`) and are answered JOIN or 471 by their node;
+/// every channel then lists the same members, with the same prefixes, on both
+/// nodes, and exactly its first member and those told they got in.
+fn assert_joins_decided_alike(
+    on_a: &mut [Client],
+    per: usize,
+    watcher: &mut Client,
+    chans: &[String],
+    firsts: &[String],
+    ys: &mut [Client],
+    xs: &mut [Client],
+) {
+    let n = chans.len();
+    let mut got_in: Vec<Vec<String>> = firsts.iter().map(|f| vec![f.clone()]).collect();
     for (i, joiner) in ys.iter_mut().chain(xs.iter_mut()).enumerate() {
         let (answer, _) = joiner.expect_where("JOIN or 471", |l| ["JOIN", "471"].contains(&command_of(l)));
         if command_of(&answer) == "JOIN" {
-            got_in[i % N].push(joiner.nick.clone());
+            got_in[i % n].push(joiner.nick.clone());
         }
     }
-    let bare = |names: Vec<String>| {
+    let bare = |names: &[String]| {
         let mut bare: Vec<String> = names.iter().map(|n| n.trim_start_matches(['@', '+']).to_owned()).collect();
         bare.sort();
         bare
@@ -2005,18 +2000,67 @@ fn joins_racing_an_access_grant_are_decided_alike_on_both_nodes() {
         expected.sort();
         let settled = |c: &mut Client| {
             poll(|| {
-                let names = bare(names_of(c, chan));
-                if expected.iter().all(|n| names.contains(n)) {
+                let names = names_of(c, chan);
+                if expected.iter().all(|n| bare(&names).contains(n)) {
                     Ok(names)
                 } else {
                     Err(format!("not all of {expected:?} in {names:?}"))
                 }
             })
         };
-        let (on_a, on_b) = (settled(&mut founders[i / 10]), settled(&mut watcher));
-        assert_eq!(on_a, on_b, "{chan}: the same members on both nodes");
-        assert_eq!(on_a, expected, "{chan}: only those told they got in");
+        let (here, there) = (settled(&mut on_a[i / per]), settled(watcher));
+        assert_eq!(here, there, "{chan}: the same members and prefixes on both nodes");
+        assert_eq!(bare(&here), expected, "{chan}: only those told they got in");
     }
+}
+
+/// ChanServ's REGISTER is sequenced too: the founder's account gets past the
+/// channel's modes once it is registered, so a JOIN racing the registration
+/// is decided alike on both nodes. Forty `+l 2` channels (four founders of
+/// node a, ten each), not registered yet, have one free place each; in each,
+/// a user of node b (`y`) takes it while another (`x`, logged in as the
+/// founder's account) joins too and the founder registers the channel with
+/// ChanServ, all at once. Every channel lists the same members on both nodes.
+#[test]
+fn joins_racing_a_registration_are_decided_alike_on_both_nodes() {
+    const FOUNDERS: usize = 4;
+    const N: usize = FOUNDERS * 10;
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let mut founders: Vec<Client> = Vec::new();
+    let mut chans: Vec<String> = Vec::new();
+    for f in 0..FOUNDERS {
+        let mut founder = a.client(&format!("f{f}"));
+        register_account(&mut founder, &format!("f{f}"));
+        for k in 0..10 {
+            let chan = format!("#g{f}k{k}");
+            founder.send(&format!("JOIN {chan}"));
+            founder.expect("366");
+            founder.send(&format!("MODE {chan} +l 2"));
+            founder.expect("MODE");
+            chans.push(chan);
+        }
+        founders.push(founder);
+    }
+    let founder_of = |i: usize| format!("f{}", i / 10);
+    let mut xs: Vec<Client> = (0..N).map(|i| logged_in(b.port, &founder_of(i), &format!("x{i}"))).collect();
+    let mut ys: Vec<Client> = (0..N).map(|i| b.client(&format!("y{i}"))).collect();
+    let mut watcher = b.client("watcher");
+    wait_member(&mut watcher, &chans[N - 1], &founder_of(N - 1));
+    for (i, chan) in chans.iter().enumerate() {
+        let register = format!("PRIVMSG ChanServ :REGISTER {chan}");
+        if i % 2 == 1 {
+            founders[i / 10].send(&register);
+        }
+        ys[i].send(&format!("JOIN {chan}"));
+        xs[i].send(&format!("JOIN {chan}"));
+        if i % 2 == 0 {
+            founders[i / 10].send(&register);
+        }
+    }
+    let firsts: Vec<String> = (0..N).map(founder_of).collect();
+    assert_joins_decided_alike(&mut founders, 10, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
 }
 
 #[test]
@@ -2851,8 +2895,12 @@ fn chathistory_of_direct_messages_with_users_not_logged_in_on_both_nodes() {
     assert_eq!(history_texts(&mut yuri, "xeno"), both);
 }
 
+/// A channel is registered where the log has its registration, once the
+/// store has decided it: not before, on either node, while the store is
+/// held; a second REGISTER meanwhile is refused, and a channel emptied
+/// meanwhile comes back registered.
 #[test]
-fn registration_changes_wait_for_a_register_that_waits_for_the_store() {
+fn a_registration_is_made_once_the_store_has_decided_it() {
     let redis = Redis::start();
     let db = pg::database();
     let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
@@ -2860,34 +2908,57 @@ fn registration_changes_wait_for_a_register_that_waits_for_the_store() {
     register_account(&mut alice, "alice");
     alice.send("JOIN #pend");
     alice.expect("366");
-    let mut oper = a.client("oper");
-    oper.send("OPER admin adminpass");
-    oper.expect("381");
+    let mut bob = a.client("bob");
+    register_account(&mut bob, "bob");
+    bob.send("JOIN #pend");
+    bob.expect("366");
+    alice.send("MODE #pend +o bob");
+    bob.expect_where("+o bob", |l| l.ends_with("+o bob"));
     let mut carol = b.client("carol");
-    wait_member(&mut carol, "#pend", "alice");
+    wait_member(&mut carol, "#pend", "bob");
     // The store holds the REGISTER: its table is locked by another session.
     let mut holder = pg::pg().client(pg::db_name(&db)).expect("connect");
     let mut lock = holder.transaction().expect("begin");
     lock.batch_execute("LOCK TABLE channels IN ACCESS EXCLUSIVE MODE").expect("lock");
     alice.send("PRIVMSG ChanServ :REGISTER #pend");
-    // A has the registration in memory, waiting for the store.
-    cs_until(&mut oper, "INFO #pend", "Founder: alice");
-    // Meanwhile an operator's AMODE (acting as the founder) is refused at
-    // once: published now, it would reach B before the registration does.
-    let r = cs(&mut oper, "AMODE #pend +v alice");
-    assert!(r.iter().any(|l| l.contains("is being registered")), "{r:?}");
-    for change in ["TRANSFER #pend alice", "DROP #pend"] {
-        let r = cs(&mut oper, change);
-        assert!(r.iter().any(|l| l.contains("is being registered")), "{change}: {r:?}");
+    poll(|| {
+        let waiting: i64 = lock
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            Ok(())
+        } else {
+            Err("the REGISTER never reached the store".to_owned())
+        }
+    });
+    let r = cs(&mut bob, "REGISTER #pend");
+    assert!(r.iter().any(|l| l.contains("#pend is being registered right now")), "{r:?}");
+    for c in [&mut bob, &mut carol] {
+        let r = cs(c, "INFO #pend");
+        assert!(r.iter().any(|l| l.contains("#pend is not registered")), "{r:?}");
     }
+    // The channel empties meanwhile (it ends, not being registered yet).
+    bob.send("KICK #pend alice");
+    bob.send("PART #pend");
+    bob.expect("PART");
     lock.rollback().expect("unlock");
     let (done, _) = alice.expect_where("ChanServ's answer", |l| l.starts_with(":ChanServ!"));
     assert!(done.ends_with("#pend is now registered to your account alice."), "{done}");
+    // The answer comes once the registration is made here: the channel is
+    // made again, empty and registered, on both nodes.
+    let r = cs(&mut bob, "INFO #pend");
+    assert!(r.iter().any(|l| l.contains("Founder: alice")), "{r:?}");
     cs_until(&mut carol, "INFO #pend", "Founder: alice");
-    // Now it is accepted, and reaches B.
-    let r = cs(&mut oper, "AMODE #pend +v alice");
-    assert!(r.iter().any(|l| l.contains("alice now gets +v")), "{r:?}");
-    cs_until(&mut carol, "AMODE #pend", "alice +v");
+    alice.send("JOIN #pend");
+    let names = alice.expect("353");
+    assert!(names.ends_with(":@alice"), "the founder gets ops: {names}");
+    let r = cs(&mut alice, "AMODE #pend +v bob");
+    assert!(r.iter().any(|l| l.contains("bob now gets +v")), "{r:?}");
+    cs_until(&mut carol, "AMODE #pend", "bob +v");
 }
 
 /// The lines `c` gets for a draft/multiline batch: its `BATCH +` line, then

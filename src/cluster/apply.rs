@@ -814,12 +814,27 @@ fn to_channel(server: &Server, lines: &[WireLine]) {
     }
 }
 
-/// Another node changed a channel's ChanServ registration: the same change
-/// here (the origin saved it); a channel dropped while empty ends here as on
-/// its origin.
+/// A change of a channel's ChanServ registration, where the log has it (the
+/// origin saves it): a channel registered after its last member left is made
+/// again, empty, as a registered channel is after a restart; a channel
+/// dropped while empty ends here as on its origin.
 fn registration(server: &Server, chan: &str, change: &RegistrationChange) -> Applied {
-    let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
-    let changed = registration::apply(&mut ch.write(), server.casemap, change);
+    let (ch, changed) = loop {
+        let ch = match change {
+            RegistrationChange::Register { at, .. } => server.channel_or_create_at(chan, *at),
+            _ => match server.find_channel(chan) {
+                Some(ch) => ch,
+                None => return Applied::Nothing,
+            },
+        };
+        let mut st = ch.write();
+        if st.dead {
+            continue;
+        }
+        let changed = registration::apply(&mut st, server.casemap, change);
+        drop(st);
+        break (ch, changed);
+    };
     if matches!(change, RegistrationChange::Drop) {
         server.remove_channel_if_empty(&ch);
     }

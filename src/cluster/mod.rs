@@ -29,7 +29,6 @@ use crate::commands::chathistory::Recipient;
 use crate::proto::line::Line;
 use crate::state::channel::Channel;
 use crate::state::client::{Client, ClientId};
-use crate::state::registration::RegistrationChange;
 use crate::state::sequencer::{self, Outcome};
 use crate::state::{NickError, Server};
 use backplane::{Claim, Job};
@@ -1033,15 +1032,6 @@ pub fn quit(server: &Server, client: &Client, reason: &str) -> Leaving {
     } else {
         Leaving::Now
     }
-}
-
-/// The ChanServ registration of `channel` changed here (`change`, as applied
-/// here and handed to the store): every other node applies the same change,
-/// so each knows the founder and who gets ops or voice on joining.
-pub fn registration(server: &Server, channel: &Channel, change: RegistrationChange) {
-    let Some(cluster) = server.cluster() else { return };
-    let (node, chan, id) = (cluster.node.clone(), channel.name.clone(), String::new());
-    cluster.publish(Event::Registration { node, chan, change, id });
 }
 
 /// A registered local client logged in (`line` is its ACCOUNT).

@@ -12,7 +12,7 @@ use crate::commands::Ctx;
 use crate::proto::line::Line;
 use crate::state::channel::{Channel, MemberModes};
 use crate::state::client::Client;
-use crate::state::registration::{self, RegistrationChange};
+use crate::state::registration::RegistrationChange;
 use crate::state::sequencer::{self, Outcome};
 use crate::store::{AccessMode, ChangeOutcome, ChannelChange, Registration};
 use std::future::Future;
@@ -219,37 +219,31 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
         return Err(too_many(max));
     }
     let registered_at = chrono::Utc::now().timestamp();
-    let change = RegistrationChange::Register { founder: account.clone(), at: registered_at };
     let ack = {
         let mut st = ch.write();
         if let Some(r) = &st.registration {
             return Err(format!("{name} is already registered to {}.", r.founder));
         }
-        registration::apply(&mut st, ctx.server.casemap, &change);
+        if st.registering {
+            return Err(being_registered(&name));
+        }
         st.registering = true;
+        // The store decides the registration; the channel is registered here
+        // (and on the other nodes) only once it has, where the log puts it.
         // Queued under the write lock: no other change to this channel can
         // reach the store before the registration does.
-        let record = crate::state::persist::record_of(&ch, &st, ctx.server.fold(&name));
+        let mut record = crate::state::persist::record_of(&ch, &st, ctx.server.fold(&name));
+        record.registration = Some(Registration { founder: account.clone(), registered_at, access: Vec::new() });
         ctx.server.submit_channel_change(ChannelChange::Register { record, max_per_account: max })
     };
-    // Made with no await since the flag was set: it is cleared however this ends.
+    // Made with no await since the flag was set: it is cleared however this
+    // ends, after the registration is applied (no AMODE, TRANSFER or DROP of
+    // this channel goes into the log before it).
     let _pending = Registering(ch.clone());
     let outcome = match ack {
         Some(ack) => ack.await.unwrap_or_else(|_| Err("the channel store stopped".into())),
         None => Ok(ChangeOutcome::Done),
     };
-    {
-        let mut st = ch.write();
-        st.registering = false;
-        if outcome == Ok(ChangeOutcome::Done) {
-            // Only once the store took it (the registration is the store's to
-            // decide), and under the lock: no AMODE, TRANSFER or DROP of this
-            // channel is published before it.
-            crate::cluster::registration(&ctx.server, &ch, change);
-        } else if st.registration.as_ref().is_some_and(|r| r.founder == account && r.registered_at == registered_at) {
-            st.registration = None;
-        }
-    }
     if outcome != Ok(ChangeOutcome::Done) {
         return Err(match outcome {
             Ok(ChangeOutcome::TooMany) => too_many(max),
@@ -257,12 +251,21 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
             Err(_) => format!("{name} could not be registered: the database failed. Try again later."),
         });
     }
+    in_order(ctx, &ch, RegistrationChange::Register { founder: account.clone(), at: registered_at }).await?;
+    // Saved again as it is now: a TOPIC or MODE made while the store decided
+    // was not saved then (the channel was not yet registered). Looked up
+    // again: emptied meanwhile, it was made anew by the registration.
+    if let Some(ch) = ctx.server.find_channel(&name) {
+        let ack = ctx.server.persist_channel(&ch);
+        ctx.commit("CS", ack);
+    }
     tracing::info!(channel = %name, %account, "channel registered");
     notice(ctx, NICK, &format!("{name} is now registered to your account {account}."));
     Ok(())
 }
 
-/// Makes `change` of `ch`'s registration (DROP, AMODE, TRANSFER) through the
+/// Makes `change` of `ch`'s registration (REGISTER once the store took it,
+/// DROP, AMODE, TRANSFER) through the
 /// sequencer: at once on a single node; on a node of a cluster where the
 /// log has it, on every node alike (an access grant lets its account's
 /// JOINs past the channel's modes, so it must be decided in the same place

@@ -182,9 +182,10 @@ pub struct ChannelState {
     pub metadata: super::metadata::Values,
     /// The ChanServ registration, if registered (boxed: most channels have none).
     pub registration: Option<Box<crate::store::Registration>>,
-    /// Set while a ChanServ REGISTER of the channel waits for the store: other
-    /// registration changes are refused meanwhile, so none of them reaches the
-    /// other nodes of a cluster before the registration itself.
+    /// Set while a ChanServ REGISTER of the channel waits for the store and
+    /// then the log: another REGISTER, and other registration changes once it
+    /// is applied, are refused meanwhile, so none of them reaches the other
+    /// nodes of a cluster before the registration itself.
     pub registering: bool,
     /// Set when the channel has been removed from the server's map; a joiner
     /// holding a stale `Arc` must look it up again.
