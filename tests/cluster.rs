@@ -1896,18 +1896,7 @@ fn joins_racing_their_invitations_are_decided_alike_on_both_nodes() {
     let mut watcher = b.client("watcher");
     wait_member(&mut watcher, &chans[N - 1], "alice");
     wait_user(&mut alice, &format!("y{}", N - 1));
-    for (i, chan) in chans.iter().enumerate() {
-        // The invitation sent before or after the JOINs, to try both sides
-        // of the race.
-        if i % 2 == 1 {
-            alice.send(&format!("INVITE x{i} {chan}"));
-        }
-        ys[i].send(&format!("JOIN {chan}"));
-        xs[i].send(&format!("JOIN {chan}"));
-        if i % 2 == 0 {
-            alice.send(&format!("INVITE x{i} {chan}"));
-        }
-    }
+    race_joins(&chans, &mut ys, &mut xs, |i, chan| alice.send(&format!("INVITE x{i} {chan}")));
     let firsts = vec!["alice".to_owned(); N];
     assert_joins_decided_alike(std::slice::from_mut(&mut alice), N, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
 }
@@ -1921,51 +1910,70 @@ fn joins_racing_their_invitations_are_decided_alike_on_both_nodes() {
 /// same members on both nodes.
 #[test]
 fn joins_racing_an_access_grant_are_decided_alike_on_both_nodes() {
-    // Each channel is one try at the race; ten a founder (ChanServ's
-    // default most per account).
-    const FOUNDERS: usize = 4;
-    const N: usize = FOUNDERS * 10;
     let redis = Redis::start();
     let db = pg::database();
     let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let (mut founders, chans) = limited_channels_of_founders(&a, "#r", true);
+    let mut registrar = b.client("xreg");
+    register_account(&mut registrar, "xacct");
+    let n = chans.len();
+    let mut xs: Vec<Client> = (0..n).map(|i| logged_in(b.port, "xacct", &format!("x{i}"))).collect();
+    let mut ys: Vec<Client> = (0..n).map(|i| b.client(&format!("y{i}"))).collect();
+    let mut watcher = b.client("watcher");
+    wait_member(&mut watcher, &chans[n - 1], &founder_of(n - 1));
+    race_joins(&chans, &mut ys, &mut xs, |i, chan| {
+        founders[i / 10].send(&format!("PRIVMSG ChanServ :AMODE {chan} +v xacct"));
+    });
+    let firsts: Vec<String> = (0..n).map(founder_of).collect();
+    assert_joins_decided_alike(&mut founders, 10, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
+}
+
+/// Four founders of node `a` (`f0` to `f3`, each logged in to the account
+/// of its nick) and ten `+l 2` channels of each, `{prefix}{f}k{k}` (one free
+/// place each), registered with ChanServ if `registered` (ten is ChanServ's
+/// default most per account). Channel `i` is `founder_of(i)`'s.
+fn limited_channels_of_founders(a: &Server, prefix: &str, registered: bool) -> (Vec<Client>, Vec<String>) {
     let mut founders: Vec<Client> = Vec::new();
     let mut chans: Vec<String> = Vec::new();
-    for f in 0..FOUNDERS {
+    for f in 0..4 {
         let mut founder = a.client(&format!("f{f}"));
         register_account(&mut founder, &format!("f{f}"));
         for k in 0..10 {
-            let chan = format!("#r{f}k{k}");
+            let chan = format!("{prefix}{f}k{k}");
             founder.send(&format!("JOIN {chan}"));
             founder.expect("366");
-            let r = cs(&mut founder, &format!("REGISTER {chan}"));
-            assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+            if registered {
+                let r = cs(&mut founder, &format!("REGISTER {chan}"));
+                assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+            }
             founder.send(&format!("MODE {chan} +l 2"));
             founder.expect("MODE");
             chans.push(chan);
         }
         founders.push(founder);
     }
-    let mut registrar = b.client("xreg");
-    register_account(&mut registrar, "xacct");
-    let mut xs: Vec<Client> = (0..N).map(|i| logged_in(b.port, "xacct", &format!("x{i}"))).collect();
-    let mut ys: Vec<Client> = (0..N).map(|i| b.client(&format!("y{i}"))).collect();
-    let mut watcher = b.client("watcher");
-    wait_member(&mut watcher, &chans[N - 1], &format!("f{}", FOUNDERS - 1));
+    (founders, chans)
+}
+
+/// The founder of channel `i` of [`limited_channels_of_founders`].
+fn founder_of(i: usize) -> String {
+    format!("f{}", i / 10)
+}
+
+/// Each channel is one try at a race: `ys[i]` and `xs[i]` JOIN `chans[i]`
+/// while `act(i, chans[i])` is sent, before the JOINs for odd `i` and after
+/// them for even `i`, to try both sides.
+fn race_joins(chans: &[String], ys: &mut [Client], xs: &mut [Client], mut act: impl FnMut(usize, &str)) {
     for (i, chan) in chans.iter().enumerate() {
-        let grant = format!("PRIVMSG ChanServ :AMODE {chan} +v xacct");
-        // The grant sent before or after the JOINs, to try both sides of
-        // the race.
         if i % 2 == 1 {
-            founders[i / 10].send(&grant);
+            act(i, chan);
         }
         ys[i].send(&format!("JOIN {chan}"));
         xs[i].send(&format!("JOIN {chan}"));
         if i % 2 == 0 {
-            founders[i / 10].send(&grant);
+            act(i, chan);
         }
     }
-    let firsts: Vec<String> = (0..N).map(|i| format!("f{}", i / 10)).collect();
-    assert_joins_decided_alike(&mut founders, 10, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
 }
 
 /// The races of the tests above and below judged: `ys[i]` and `xs[i]`, users
@@ -2023,43 +2031,19 @@ fn assert_joins_decided_alike(
 /// ChanServ, all at once. Every channel lists the same members on both nodes.
 #[test]
 fn joins_racing_a_registration_are_decided_alike_on_both_nodes() {
-    const FOUNDERS: usize = 4;
-    const N: usize = FOUNDERS * 10;
     let redis = Redis::start();
     let db = pg::database();
     let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
-    let mut founders: Vec<Client> = Vec::new();
-    let mut chans: Vec<String> = Vec::new();
-    for f in 0..FOUNDERS {
-        let mut founder = a.client(&format!("f{f}"));
-        register_account(&mut founder, &format!("f{f}"));
-        for k in 0..10 {
-            let chan = format!("#g{f}k{k}");
-            founder.send(&format!("JOIN {chan}"));
-            founder.expect("366");
-            founder.send(&format!("MODE {chan} +l 2"));
-            founder.expect("MODE");
-            chans.push(chan);
-        }
-        founders.push(founder);
-    }
-    let founder_of = |i: usize| format!("f{}", i / 10);
-    let mut xs: Vec<Client> = (0..N).map(|i| logged_in(b.port, &founder_of(i), &format!("x{i}"))).collect();
-    let mut ys: Vec<Client> = (0..N).map(|i| b.client(&format!("y{i}"))).collect();
+    let (mut founders, chans) = limited_channels_of_founders(&a, "#g", false);
+    let n = chans.len();
+    let mut xs: Vec<Client> = (0..n).map(|i| logged_in(b.port, &founder_of(i), &format!("x{i}"))).collect();
+    let mut ys: Vec<Client> = (0..n).map(|i| b.client(&format!("y{i}"))).collect();
     let mut watcher = b.client("watcher");
-    wait_member(&mut watcher, &chans[N - 1], &founder_of(N - 1));
-    for (i, chan) in chans.iter().enumerate() {
-        let register = format!("PRIVMSG ChanServ :REGISTER {chan}");
-        if i % 2 == 1 {
-            founders[i / 10].send(&register);
-        }
-        ys[i].send(&format!("JOIN {chan}"));
-        xs[i].send(&format!("JOIN {chan}"));
-        if i % 2 == 0 {
-            founders[i / 10].send(&register);
-        }
-    }
-    let firsts: Vec<String> = (0..N).map(founder_of).collect();
+    wait_member(&mut watcher, &chans[n - 1], &founder_of(n - 1));
+    race_joins(&chans, &mut ys, &mut xs, |i, chan| {
+        founders[i / 10].send(&format!("PRIVMSG ChanServ :REGISTER {chan}"));
+    });
+    let firsts: Vec<String> = (0..n).map(founder_of).collect();
     assert_joins_decided_alike(&mut founders, 10, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
 }
 
