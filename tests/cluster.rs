@@ -1625,6 +1625,64 @@ fn away_and_setname_are_seen_in_the_logs_order_on_every_node() {
     }
 }
 
+/// Logins go through the log in order on every node too: fifteen users of
+/// node a register an account (and so log in) while bob (node b) keeps
+/// setting the topic, and carol (a) and dave (b), with account-notify, see
+/// the same lines in the same order.
+#[test]
+fn logins_are_seen_in_the_logs_order_on_every_node() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let redis = Redis::start();
+    let db = pg::database();
+    let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
+    let (_alice, mut bob) = two_ops(&a, &b, "#acc");
+    let mut carol = common::with_caps(&a, "carol", "account-notify");
+    carol.send("JOIN #acc");
+    carol.expect("366");
+    let mut users: Vec<Client> = (0..15).map(|i| in_channel(&a, &format!("u{i}"), "#acc")).collect();
+    let mut dave = common::with_caps(&b, "dave", "account-notify");
+    join_after(&mut dave, "#acc", "u14");
+    wait_member(&mut carol, "#acc", "dave");
+    // The topics keep coming, one at a time, until every login is made.
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let topics = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                bob.send(&format!("TOPIC #acc :t{n}"));
+                bob.expect("TOPIC");
+                n += 1;
+            }
+            n
+        }
+    });
+    for (i, u) in users.iter_mut().enumerate() {
+        u.send(&format!("REGISTER acct{i} * acct{i}-password"));
+    }
+    for u in &mut users {
+        let (reply, _) = u.expect_where("REGISTER reply", |l| l.contains("REGISTER"));
+        assert!(reply.contains("REGISTER SUCCESS"), "{reply}");
+    }
+    done.store(true, Ordering::Relaxed);
+    let n = topics.join().expect("the topic setter");
+    let seen = |c: &mut Client| {
+        (0..15 + n)
+            .map(|_| {
+                let (line, _) = c.expect_where("ACCOUNT or TOPIC", |l| ["ACCOUNT", "TOPIC"].contains(&command_of(l)));
+                params_of(&line).last().unwrap().clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
+    assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
+    let mut logins: Vec<&String> = on_a.iter().filter(|p| p.starts_with("acct")).collect();
+    logins.sort();
+    let mut made: Vec<String> = (0..15).map(|i| format!("acct{i}")).collect();
+    made.sort();
+    assert_eq!(logins, made.iter().collect::<Vec<_>>(), "every login shown once");
+}
+
 /// A nick change of case only (`carol` to `Carol`) is a change like any
 /// other: its NICK reaches the other node's co-members, and WHOIS there
 /// shows the new spelling.

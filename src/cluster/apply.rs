@@ -40,7 +40,8 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
 const OWN_MESSAGE: &str = r#"{"M":"#;
 
 /// Applies one event. A sequenced change (JOIN, TOPIC, MODE, PART, KICK,
-/// INVITE, NICK, AWAY, SETNAME, ChanServ's DROP, AMODE and TRANSFER) is
+/// INVITE, NICK, AWAY, SETNAME, ACCOUNT, ChanServ's REGISTER, DROP, AMODE
+/// and TRANSFER) is
 /// applied here in the log's order whichever node made it ([`sequenced`]).
 /// Other events of this node are skipped (applied when their command ran),
 /// and so are those of a node after its NodeDown. While `replaying`
@@ -90,15 +91,9 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
         | Event::Nick { .. }
         | Event::Registration { .. }
         | Event::Away { .. }
-        | Event::Realname { .. } => {
+        | Event::Realname { .. }
+        | Event::Account { .. } => {
             sequenced(server, &event, None);
-        }
-        Event::Account { node, uid, line } => {
-            let Some(c) = cluster.lookup(server, &node, uid) else { return };
-            let line = line.to_line();
-            let account = line.params.first().filter(|a| a.as_str() != "*").cloned();
-            c.info_mut().account = account;
-            fanout::to_clients(&monitor::audience(server, &c), &line, fanout::with_cap(Cap::AccountNotify));
         }
         Event::UserModes { node, uid, modes } => {
             if let Some(c) = cluster.lookup(server, &node, uid) {
@@ -173,6 +168,15 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
 fn away(server: &Server, client: &Arc<Client>, line: Line) -> Line {
     client.info_mut().away = line.params.first().cloned();
     fanout::to_clients(&monitor::audience(server, client), &line, fanout::with_cap(Cap::AwayNotify));
+    line
+}
+
+/// `client` logged in (`line`, its ACCOUNT, names the account): shown to
+/// its co-members and extended-monitor watchers with account-notify. Its own
+/// node knew the account at once (the user's next commands depend on it).
+fn logged_in(server: &Server, client: &Arc<Client>, line: Line) -> Line {
+    client.info_mut().account = line.params.first().filter(|a| a.as_str() != "*").cloned();
+    fanout::to_clients(&monitor::audience(server, client), &line, fanout::with_cap(Cap::AccountNotify));
     line
 }
 
@@ -481,6 +485,9 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
         }
         Event::Registration { chan, change, .. } => return registration(server, chan, change),
         Event::Away { node, uid, line, .. } => user(server, node, *uid).map(|c| away(server, &c, line.to_line())),
+        Event::Account { node, uid, line, .. } => {
+            user(server, node, *uid).map(|c| logged_in(server, &c, line.to_line()))
+        }
         Event::Realname { node, uid, line, .. } => {
             user(server, node, *uid).and_then(|c| realname(server, &c, line.to_line()))
         }

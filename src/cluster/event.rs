@@ -208,6 +208,9 @@ pub enum Event {
         uid: u64,
         /// The ACCOUNT line as account-notify clients see it.
         line: WireLine,
+        /// A sequenced change's id (as a JOIN's).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
     },
     /// A channel operator renamed a channel (draft/channel-rename); the new
     /// name was claimed in Redis in the same step.
@@ -416,6 +419,7 @@ impl Event {
             | Event::Registration { id, .. }
             | Event::Away { id, .. }
             | Event::Realname { id, .. }
+            | Event::Account { id, .. }
                 if !id.is_empty() =>
             {
                 Some(id)

@@ -560,6 +560,13 @@ impl Cluster {
         self.outcome(&id, applied, wait).await
     }
 
+    /// Appends a sequenced change no one waits for: applied here when the
+    /// reader reaches it, as on every other node.
+    pub fn append_in_turn(&self, event: Event) {
+        debug_assert!(event.sequenced_id().is_some(), "not a sequenced event: {event:?}");
+        self.publish(event);
+    }
+
     /// Waits for the sequenced change `id`, made by connection `by`, to be
     /// applied here (call before it is appended: the reader may apply it
     /// before the append is answered).
@@ -1032,12 +1039,6 @@ pub fn quit(server: &Server, client: &Client, reason: &str) -> Leaving {
     } else {
         Leaving::Now
     }
-}
-
-/// A registered local client logged in (`line` is its ACCOUNT).
-pub fn logged_in(server: &Server, client: &Client, line: &Line) {
-    let Some(cluster) = server.cluster() else { return };
-    cluster.publish(Event::Account { node: cluster.node.clone(), uid: client.id, line: WireLine::of(line) });
 }
 
 /// A local client's user modes changed: `modes` as applied (`+i-w`).

@@ -5,14 +5,15 @@ use super::{fail, BoxFuture, Ctx, HandlerResult};
 use crate::accounts::sasl::{self, Exchange, Mechanism, ScramStage};
 use crate::accounts::throttle::Refusal;
 use crate::accounts::AccountError;
-use crate::caps::Cap;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
-use crate::state::fanout;
+use crate::state::sequencer;
 use std::time::Instant;
 
-/// Logs the client in to `account`: 900, and ACCOUNT to peers with account-notify.
+/// Logs the client in to `account`: 900, and ACCOUNT to peers with
+/// account-notify (a sequenced change no one waits for: the client knows
+/// its account at once).
 pub fn login(ctx: &mut Ctx, account: &str) {
     ctx.client.info_mut().account = Some(account.to_owned());
     let who = crate::state::history::identity(&ctx.server, &ctx.client);
@@ -21,10 +22,15 @@ pub fn login(ctx: &mut Ctx, account: &str) {
     let mask = ctx.client.mask();
     ctx.numeric(RPL_LOGGEDIN, &[&mask, account, &format!("You are now logged in as {account}")]);
     if ctx.client.is_registered() {
+        // Shown to the others where the log has it, on every node alike.
         let line = ctx.client.line("ACCOUNT", vec![account.to_owned()]);
-        let audience = crate::state::monitor::audience(&ctx.server, &ctx.client);
-        fanout::to_clients(&audience, &line, fanout::with_cap(Cap::AccountNotify));
-        crate::cluster::logged_in(&ctx.server, &ctx.client, &line);
+        let event = crate::cluster::Event::Account {
+            node: sequencer::origin(&ctx.server),
+            uid: ctx.client.id,
+            line: crate::cluster::WireLine::of(&line),
+            id: sequencer::token(&ctx.server),
+        };
+        sequencer::in_turn(&ctx.server, event);
     }
     tracing::info!(client = ctx.client.id, account, "logged in");
 }

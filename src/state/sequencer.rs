@@ -1,8 +1,8 @@
 //! The one path a sequenced change takes to the state, alone or in a cluster.
 //!
 //! A command that makes such a change (today JOIN, TOPIC, channel MODE,
-//! PART, KICK, INVITE, AWAY, SETNAME, a registered user's NICK and
-//! ChanServ's DROP, AMODE and TRANSFER) decides it and builds its [`Event`]; the change itself is
+//! PART, KICK, INVITE, AWAY, SETNAME, a registered user's NICK, a login's
+//! ACCOUNT and ChanServ's REGISTER, DROP, AMODE and TRANSFER) decides it and builds its [`Event`]; the change itself is
 //! made by one function,
 //! [`crate::cluster::apply::sequenced`], which sets the state and shows the
 //! line to this node's members:
@@ -78,6 +78,19 @@ pub async fn in_order(server: &Arc<Server>, event: Event, by: Option<ClientId>) 
             let wait = std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
             Outcome::confirmed(cluster.sequence(event, by, wait).await)
         }
+    }
+}
+
+/// Sequences `event` without waiting for it: applied at once on a single
+/// node; on a node of a cluster, appended to the log and applied here too
+/// when the log has it (a login's ACCOUNT, whose maker knows its account at
+/// once).
+pub fn in_turn(server: &Arc<Server>, event: Event) {
+    match server.cluster() {
+        None => {
+            now(server, &event, None);
+        }
+        Some(cluster) => cluster.append_in_turn(event),
     }
 }
 
