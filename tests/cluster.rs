@@ -264,15 +264,13 @@ fn the_connections_per_address_limit_counts_the_whole_network() {
     assert!(line.starts_with("ERROR") && line.contains("Too many connections from your address"), "{line}");
     // Once `two` has left the network, its place is free on A.
     drop(two);
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll(|| {
         let (_third, line) = register_from_elsewhere(&a, "three");
-        if command_of(&line) == "001" {
-            break;
+        match command_of(&line) {
+            "001" => Ok(()),
+            _ => Err(format!("the place of a user who left stayed taken: {line}")),
         }
-        assert!(Instant::now() < deadline, "the place of a user who left stayed taken: {line}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
 }
 
 #[test]
@@ -304,6 +302,12 @@ fn poll<T>(mut attempt: impl FnMut() -> Result<T, String>) -> T {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until the log of `redis` holds at most `entries` entries (a
+/// snapshot trimmed it `why`).
+fn log_trimmed_to(redis: &Redis, entries: usize, why: &str) {
+    poll(|| if log_length(redis) > entries { Err(format!("the log was not trimmed {why}")) } else { Ok(()) });
 }
 
 /// Scrapes `port` until `pred` holds of the samples (another node's
@@ -486,16 +490,15 @@ fn lusers_and_links_count_the_network_and_each_node_its_own() {
     let (mut bob, _carol) = (b.client("bob"), b.client("carol"));
     wait_user(&mut alice, "carol");
     wait_user(&mut bob, "alice");
-    let deadline = Instant::now() + WAIT;
-    let (on_a, on_b) = loop {
+    let (on_a, on_b) = poll(|| {
         let (on_a, on_b) = (luser_texts(&mut alice), luser_texts(&mut bob));
         // The number of nodes comes with the heartbeat (every 100 ms here).
         if on_a[0].ends_with("on 2 servers") && on_b[0].ends_with("on 2 servers") {
-            break (on_a, on_b);
+            Ok((on_a, on_b))
+        } else {
+            Err(format!("{on_a:?} {on_b:?}"))
         }
-        assert!(Instant::now() < deadline, "{on_a:?} {on_b:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     assert_eq!(
         on_a,
         [
@@ -529,15 +532,14 @@ fn a_nick_taken_on_one_node_is_refused_on_the_other() {
     // The nick is free again once its owner quits.
     drop(_alice);
     let mut later = b.connect();
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll(|| {
         later.send("NICK alice");
         if later.sync().iter().all(|l| command_of(l) != "433") {
-            break;
+            Ok(())
+        } else {
+            Err("alice never freed".to_owned())
         }
-        assert!(Instant::now() < deadline, "alice never freed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
     later.send("USER u 0 * :later");
     later.expect("001");
 }
@@ -1207,11 +1209,7 @@ fn a_paused_node_is_not_trimmed_past() {
         alice.send(&format!("PRIVMSG #lag :number {i}"));
         alice.sync();
     }
-    let deadline = Instant::now() + WAIT;
-    while snapshot() == before {
-        assert!(Instant::now() < deadline, "no snapshot written while B was paused");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll(|| if snapshot() == before { Err("no snapshot written while B was paused".to_owned()) } else { Ok(()) });
     b.signal("CONT");
     for i in 0..100 {
         assert_eq!(bob.expect("PRIVMSG"), format!(":alice!~alice@127.0.0.1 PRIVMSG #lag :number {i}"));
@@ -1222,11 +1220,7 @@ fn a_paused_node_is_not_trimmed_past() {
         alice.sync();
         bob.expect("PRIVMSG");
     }
-    let deadline = Instant::now() + WAIT;
-    while log_length(&redis) > 100 {
-        assert!(Instant::now() < deadline, "the log was not trimmed after B caught up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    log_trimmed_to(&redis, 100, "after B caught up");
 }
 
 #[test]
@@ -1250,11 +1244,7 @@ fn a_node_whose_unapplied_entries_were_trimmed_restarts_from_the_snapshot() {
     }
     // B's place is gone once the trim passes the last entry it applied
     // (alice's JOIN burst is long done): well inside 60 messages.
-    let deadline = Instant::now() + WAIT;
-    while log_length(&redis) > 40 {
-        assert!(Instant::now() < deadline, "the log was not trimmed past B");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    log_trimmed_to(&redis, 40, "past B");
     // Woken, B finds entries it had not applied gone: it leaves (its user
     // quits on A at once), tells its clients, and restarts.
     b.signal("CONT");
@@ -1441,15 +1431,14 @@ fn a_permanent_channel_outlives_its_members_on_every_node_until_minus_p() {
     // -P from outside the channel: it ends on both nodes.
     alice.send("MODE #perm -P");
     alice.expect("MODE");
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll(|| {
         bob.send("LIST #perm");
         if bob.collect_until("323").iter().all(|l| command_of(l) != "322") {
-            break;
+            Ok(())
+        } else {
+            Err("#perm still listed on B".to_owned())
         }
-        assert!(Instant::now() < deadline, "#perm still listed on B");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
     alice.send("LIST #perm");
     assert!(alice.collect_until("323").iter().all(|l| command_of(l) != "322"));
 }
@@ -2345,16 +2334,15 @@ fn a_rename_racing_a_join_of_the_new_name_ends_the_same_on_both_nodes() {
         std::thread::sleep(Duration::from_micros(250 * i));
         carol.send(&format!("JOIN #n{i}"));
     }
-    let deadline = Instant::now() + WAIT;
     for chan in (0..20).flat_map(|i| [format!("#r{i}"), format!("#n{i}")]) {
-        loop {
+        poll(|| {
             let (on_a, on_b) = (names_of(&mut alice, &chan), names_of(&mut carol, &chan));
             if on_a == on_b {
-                break;
+                Ok(())
+            } else {
+                Err(format!("{chan}: A has {on_a:?}, B has {on_b:?}"))
             }
-            assert!(Instant::now() < deadline, "{chan}: A has {on_a:?}, B has {on_b:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        });
     }
 }
 
