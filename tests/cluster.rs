@@ -1948,6 +1948,48 @@ fn joins_racing_their_invitations_are_decided_alike_on_both_nodes() {
     assert_joins_decided_alike(std::slice::from_mut(&mut alice), N, &mut watcher, &chans, &firsts, &mut ys, &mut xs);
 }
 
+/// A sequenced change whose channel is gone by its turn is answered as on a
+/// single node for a channel that does not exist (`403`): in forty
+/// channels, alice (node a) invites carol while the other op (node b) kicks
+/// alice and leaves, all at once. No INVITE is answered `443` (carol was
+/// never on a channel); each gets `341` (the log had it first), `442`
+/// (alice was already kicked on her node) or `403`.
+#[test]
+fn an_invitation_to_a_channel_gone_meanwhile_is_answered_403() {
+    const N: usize = 40;
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut alice = a.client("alice");
+    let _carol = b.client("carol");
+    wait_user(&mut alice, "carol");
+    let chans: Vec<String> = (0..N).map(|i| format!("#gone{i}")).collect();
+    let mut ops: Vec<Client> = Vec::new();
+    for (i, chan) in chans.iter().enumerate() {
+        alice.send(&format!("JOIN {chan}"));
+        alice.expect("366");
+        let mut op = b.client(&format!("op{i}"));
+        join_after(&mut op, chan, "alice");
+        alice.expect("JOIN");
+        alice.send(&format!("MODE {chan} +o op{i}"));
+        op.expect("MODE");
+        ops.push(op);
+    }
+    // The INVITE a little later each time: somewhere it is decided on node a
+    // before the KICK and PART reach it, and appended after them.
+    for (i, chan) in chans.iter().enumerate() {
+        ops[i].send(&format!("KICK {chan} alice\r\nPART {chan}"));
+        std::thread::sleep(Duration::from_micros(100 * (i % 10) as u64));
+        alice.send(&format!("INVITE carol {chan}"));
+    }
+    let mut answers = Vec::new();
+    while answers.len() < N {
+        let (line, _) =
+            alice.expect_where("341, 403, 442 or 443", |l| ["341", "403", "442", "443"].contains(&command_of(l)));
+        answers.push(command_of(&line).to_owned());
+    }
+    assert!(answers.iter().all(|a| a != "443"), "{answers:?}");
+}
+
 /// ChanServ's access grants are sequenced too: an AMODE lets its account's
 /// JOINs past the channel's modes, so a JOIN racing it is decided alike on
 /// both nodes. Forty registered `+l 2` channels of four founders (node a)

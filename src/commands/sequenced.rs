@@ -6,7 +6,7 @@
 use super::{err, fail, CmdError, Ctx};
 use crate::cluster::Event;
 use crate::proto::line::Line;
-use crate::proto::numeric::Numeric;
+use crate::proto::numeric::{Numeric, ERR_NOSUCHCHANNEL};
 use crate::state::sequencer::{self, Outcome};
 
 /// A sequenced change decided, on its way to the state.
@@ -14,7 +14,8 @@ pub struct Change {
     /// The channel it changes (by name: a JOIN may create it).
     pub target: String,
     /// What the command answers if the change is gone by its turn (`None`:
-    /// nothing, as for a MODE that changes nothing).
+    /// nothing, as for a MODE that changes nothing); `403` instead when the
+    /// channel itself is gone by then.
     pub gone: Option<(Numeric, Vec<String>)>,
     /// The command's name, for a FAIL.
     pub command: &'static str,
@@ -72,6 +73,8 @@ fn done(ctx: &mut Ctx, change: Change, outcome: Outcome) -> Result<Option<Line>,
         Outcome::Made => Ok(None),
         Outcome::Refused(why) => err(why, &[&change.target]),
         Outcome::Gone => match change.gone {
+            // The channel itself went meanwhile: as for one that never was.
+            Some(_) if ctx.server.find_channel(&change.target).is_none() => err(ERR_NOSUCHCHANNEL, &[&change.target]),
             Some((numeric, params)) => err(numeric, &params.iter().map(String::as_str).collect::<Vec<_>>()),
             None => Ok(None),
         },
