@@ -1551,14 +1551,7 @@ fn nick_changes_are_seen_in_the_logs_order_on_every_node() {
     let topics: String = (0..30).map(|i| format!("TOPIC #nicks :t{i}\r\n")).collect();
     alice.send_raw(nicks.as_bytes());
     bob.send_raw(topics.as_bytes());
-    let seen = |c: &mut Client| {
-        (0..60)
-            .map(|_| {
-                let (line, _) = c.expect_where("NICK or TOPIC", |l| ["NICK", "TOPIC"].contains(&command_of(l)));
-                params_of(&line).last().unwrap().clone()
-            })
-            .collect::<Vec<_>>()
-    };
+    let seen = |c: &mut Client| last_params_of(c, 60, &["NICK", "TOPIC"]);
     let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
     assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
     let renames: Vec<&String> = on_a.iter().filter(|p| p.starts_with("al")).collect();
@@ -1573,6 +1566,18 @@ fn nick_changes_are_seen_in_the_logs_order_on_every_node() {
         c.send("WHOIS al28");
         c.expect("401");
     }
+}
+
+/// The last parameters of the next `n` lines of `commands` that `c` reads,
+/// skipping the others.
+fn last_params_of(c: &mut Client, n: usize, commands: &[&str]) -> Vec<String> {
+    let what = commands.join(" or ");
+    (0..n)
+        .map(|_| {
+            let (line, _) = c.expect_where(&what, |l| commands.contains(&command_of(l)));
+            params_of(&line).last().unwrap().clone()
+        })
+        .collect()
 }
 
 /// AWAY and SETNAME go through the log in order on every node too: alice
@@ -1595,15 +1600,7 @@ fn away_and_setname_are_seen_in_the_logs_order_on_every_node() {
     let topics: String = (0..30).map(|i| format!("TOPIC #away :t{i}\r\n")).collect();
     alice.send_raw(changes.as_bytes());
     bob.send_raw(topics.as_bytes());
-    let seen = |c: &mut Client| {
-        (0..60)
-            .map(|_| {
-                let (line, _) =
-                    c.expect_where("AWAY, SETNAME or TOPIC", |l| ["AWAY", "SETNAME", "TOPIC"].contains(&command_of(l)));
-                params_of(&line).last().unwrap().clone()
-            })
-            .collect::<Vec<_>>()
-    };
+    let seen = |c: &mut Client| last_params_of(c, 60, &["AWAY", "SETNAME", "TOPIC"]);
     let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
     assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
     let mine: Vec<&String> = on_a.iter().filter(|p| !p.starts_with('t')).collect();
@@ -1655,14 +1652,7 @@ fn logins_are_seen_in_the_logs_order_on_every_node() {
     }
     done.store(true, Ordering::Relaxed);
     let n = topics.join().expect("the topic setter");
-    let seen = |c: &mut Client| {
-        (0..15 + n)
-            .map(|_| {
-                let (line, _) = c.expect_where("ACCOUNT or TOPIC", |l| ["ACCOUNT", "TOPIC"].contains(&command_of(l)));
-                params_of(&line).last().unwrap().clone()
-            })
-            .collect::<Vec<_>>()
-    };
+    let seen = |c: &mut Client| last_params_of(c, 15 + n, &["ACCOUNT", "TOPIC"]);
     let (on_a, on_b) = (seen(&mut carol), seen(&mut dave));
     assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
     let mut logins: Vec<&String> = on_a.iter().filter(|p| p.starts_with("acct")).collect();
