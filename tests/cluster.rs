@@ -1716,6 +1716,63 @@ fn racing_kicks_are_seen_in_one_order_on_every_node() {
     }
 }
 
+/// Bob (node b), an operator of `chan`, sends the 100 changes `burst`
+/// makes at once while alice (node a) takes his standing away with `take`.
+/// Each of his changes is applied or refused (`refusal`) where the log has
+/// it, by what he may do there: carol (a) and dave (b) see the same lines in
+/// the same order, none of his after `take`, and he is answered his own
+/// line for each applied change, `refusal` for each other.
+fn standing_lost_meanwhile(chan: &str, burst: impl Fn(usize) -> String, take: &str, refusal: &str) {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let (mut alice, mut bob) = two_ops(&a, &b, chan);
+    let mut carol = in_channel(&a, "carol", chan);
+    let mut dave = b.client("dave");
+    join_after(&mut dave, chan, "carol");
+    wait_member(&mut carol, chan, "dave");
+    let changes: String = (0..100).map(|i| burst(i) + "\r\n").collect();
+    bob.send_raw(changes.as_bytes());
+    alice.send(take);
+    let change = |l: &str| ["TOPIC", "MODE", "KICK"].contains(&command_of(l));
+    let by = |l: &str, nick: &str| l[1..].starts_with(&format!("{nick}!"));
+    let answers: Vec<String> = (0..100)
+        .map(|_| {
+            bob.expect_where("his change or its refusal", |l| (change(l) && by(l, "bob")) || command_of(l) == refusal).0
+        })
+        .collect();
+    let applied = answers.iter().filter(|l| change(l)).count();
+    assert!(applied < 100, "alice's change came before some of bob's: {answers:?}");
+    let seen = |c: &mut Client| (0..=applied).map(|_| c.expect_where("a change", |l| change(l)).0).collect();
+    let (on_a, on_b): (Vec<String>, Vec<String>) = (seen(&mut carol), seen(&mut dave));
+    assert_eq!(on_a, on_b, "the same changes in the same order on both nodes");
+    assert!(by(on_a.last().unwrap(), "alice"), "alice's change last: {on_a:?}");
+    for c in [&mut carol, &mut dave] {
+        let later: Vec<String> = c.sync().into_iter().filter(|l| change(l) && by(l, "bob")).collect();
+        assert!(later.is_empty(), "nothing of bob's after alice's change: {later:?}");
+    }
+}
+
+/// Bob's topic changes on a `+t` channel racing his deop: those after it
+/// in the log are refused `482` on every node.
+#[test]
+fn topics_after_their_setters_deop_in_the_log_are_refused_on_every_node() {
+    standing_lost_meanwhile("#deop", |i| format!("TOPIC #deop :t{i}"), "MODE #deop -o bob", "482");
+}
+
+/// Bob's topic changes racing his removal by KICK: those after it in the
+/// log are refused `442` on every node.
+#[test]
+fn topics_after_their_setters_kick_in_the_log_are_refused_on_every_node() {
+    standing_lost_meanwhile("#kicked", |i| format!("TOPIC #kicked :t{i}"), "KICK #kicked bob", "442");
+}
+
+/// Bob's key changes racing his deop: those after it in the log are refused
+/// `482` on every node.
+#[test]
+fn modes_after_their_setters_deop_in_the_log_are_refused_on_every_node() {
+    standing_lost_meanwhile("#keys", |i| format!("MODE #keys +k k{i}"), "MODE #keys -o bob", "482");
+}
+
 /// Who left `chan` and how, as the next `n` PART or KICK lines `c` reads
 /// show it: ("PART", nick) or ("KICK", victim).
 fn departures(c: &mut Client, n: usize) -> Vec<(String, String)> {

@@ -457,7 +457,8 @@ fn join(server: &Server, client: &Arc<Client>, name: &str, modes: MemberModes, c
 pub enum Applied {
     /// Made, and shown to the members as this line.
     Shown(Line),
-    /// Refused by the channel's modes where it was applied (a JOIN): why.
+    /// Refused where it was applied (a JOIN the channel's modes keep out, a
+    /// change its maker may no longer make there): why.
     Refused(crate::proto::numeric::Numeric),
     /// Made, with no line to show (a ChanServ registration change).
     Made,
@@ -475,11 +476,20 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
             let Some(joiner) = user(server, node, *uid) else { return Applied::Nothing };
             return join_in_order(server, &joiner, chan, key.as_deref(), *ts, except);
         }
-        Event::Topic { chan, line, set_at, .. } => topic(server, chan, line, *set_at, except),
-        Event::Invite { chan, to: (to_node, to_uid), line, .. } => {
-            user(server, to_node, *to_uid).and_then(|victim| invite(server, chan, &victim, &line.to_line(), except))
+        Event::Topic { node, uid, chan, line, set_at } => {
+            let Ok(setter) = maker(server, node, Some(*uid)) else { return Applied::Nothing };
+            return topic(server, chan, setter.as_deref(), line, *set_at, except);
         }
-        Event::Mode { chan, line, at, changes, .. } => mode(server, chan, line, *at, changes.clone(), except),
+        Event::Invite { node, uid, chan, to: (to_node, to_uid), line, .. } => {
+            let (Ok(inviter), Some(victim)) = (maker(server, node, Some(*uid)), user(server, to_node, *to_uid)) else {
+                return Applied::Nothing;
+            };
+            return invite(server, chan, inviter.as_deref(), &victim, &line.to_line(), except);
+        }
+        Event::Mode { node, uid, chan, line, at, changes } => {
+            let Ok(setter) = maker(server, node, *uid) else { return Applied::Nothing };
+            return mode(server, chan, setter.as_deref(), line, *at, changes.clone(), except);
+        }
         Event::Part { node, uid, chan, reason, .. } => {
             user(server, node, *uid).and_then(|c| part(server, &c, chan, reason, except))
         }
@@ -496,10 +506,10 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
             return renamed(server, &client, nick, except);
         }
         Event::Kick { node, uid, chan, to_node, to_uid, reason, .. } => {
-            match (user(server, node, *uid), user(server, to_node, *to_uid)) {
-                (Some(kicker), Some(victim)) => kick(server, &kicker, chan, &victim, reason, except),
-                _ => None,
-            }
+            let (Some(kicker), Some(victim)) = (user(server, node, *uid), user(server, to_node, *to_uid)) else {
+                return Applied::Nothing;
+            };
+            return kick(server, &kicker, chan, &victim, reason, except);
         }
         other => {
             tracing::warn!(?other, "not a sequenced change; skipped");
@@ -507,6 +517,29 @@ pub fn sequenced(server: &Server, event: &Event, except: Option<ClientId>) -> Ap
         }
     };
     shown.map_or(Applied::Nothing, Applied::Shown)
+}
+
+/// The user who made a change to a channel, whose standing there is checked
+/// again where the log has the change: `None` for a change no user made
+/// (ChanServ's, a snapshot's), `Err` if the user is gone by then.
+fn maker(server: &Server, node: &str, uid: Option<u64>) -> Result<Option<Arc<Client>>, ()> {
+    match uid {
+        Some(uid) if node != super::snapshot::SOURCE => user(server, node, uid).map(Some).ok_or(()),
+        _ => Ok(None),
+    }
+}
+
+/// Whether `maker` may still change `st` where the log has the change: a
+/// member there, and an operator where `op` is needed. Its node decided
+/// the change on what it knew then; a KICK or `MODE -o` ahead of it in the
+/// log may have taken that standing away, and every node refuses it alike.
+fn standing(st: &ChannelState, maker: &Client, op: bool) -> Result<(), crate::proto::numeric::Numeric> {
+    use crate::proto::numeric::{ERR_CHANOPRIVSNEEDED, ERR_NOTONCHANNEL};
+    match st.members.get(&maker.id) {
+        None => Err(ERR_NOTONCHANNEL),
+        Some(m) if op && !m.modes.op => Err(ERR_CHANOPRIVSNEEDED),
+        Some(_) => Ok(()),
+    }
 }
 
 /// `joiner` joins `name` in the log's order, where the channel's modes let
@@ -585,15 +618,28 @@ fn user(server: &Server, node: &str, uid: u64) -> Option<Arc<Client>> {
     }
 }
 
-/// Sets `chan`'s topic as `wire` (a TOPIC line) says and shows the line to
-/// the members.
-fn topic(server: &Server, chan: &str, wire: &WireLine, set_at: i64, except: Option<ClientId>) -> Option<Line> {
-    let ch = server.find_channel(chan)?;
+/// Sets `chan`'s topic as `wire` (a TOPIC line) says, where `setter` (if a
+/// user set it) may still set it, and shows the line to the members.
+fn topic(
+    server: &Server,
+    chan: &str,
+    setter: Option<&Client>,
+    wire: &WireLine,
+    set_at: i64,
+    except: Option<ClientId>,
+) -> Applied {
+    let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
     let line = wire.to_line();
-    let text = line.params.get(1).cloned().unwrap_or_default();
-    ch.write().topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
+    {
+        let mut st = ch.write();
+        if let Some(Err(why)) = setter.map(|s| standing(&st, s, st.modes.topic_ops)) {
+            return Applied::Refused(why);
+        }
+        let text = line.params.get(1).cloned().unwrap_or_default();
+        st.topic = if text.is_empty() { None } else { Some(Topic { text, set_by: line.source.clone(), set_at }) };
+    }
     fanout::to_channel(&ch, &line, except, fanout::everyone);
-    Some(line)
+    Applied::Shown(line)
 }
 
 /// `client` leaves `chan`, if it is still there (a PART applied again over a
@@ -609,8 +655,9 @@ fn part(server: &Server, client: &Client, chan: &str, reason: &str, except: Opti
     })
 }
 
-/// `kicker` removes `victim` from `chan`, if it is still there: the KICK
-/// line goes to the members, the victim included.
+/// `kicker` removes `victim` from `chan`, if the kicker is still an
+/// operator there and the victim still a member: the KICK line goes to the
+/// members, the victim included.
 fn kick(
     server: &Server,
     kicker: &Client,
@@ -618,10 +665,15 @@ fn kick(
     victim: &Client,
     reason: &str,
     except: Option<ClientId>,
-) -> Option<Line> {
-    depart(server, chan, victim, except, |name| {
+) -> Applied {
+    let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
+    if let Err(why) = standing(&ch.read(), kicker, true) {
+        return Applied::Refused(why);
+    }
+    let kicked = depart(server, chan, victim, except, |name| {
         kicker.line("KICK", vec![name.to_owned(), victim.nick(), reason.to_owned()])
-    })
+    });
+    kicked.map_or(Applied::Nothing, Applied::Shown)
 }
 
 /// `who` leaves `chan` if it is a member there: `line` (given the
@@ -645,22 +697,34 @@ fn depart(
 }
 
 /// Mode changes to `chan` (a MODE, or ChanServ's): applied here in order,
-/// and the MODE line showing what changed here sent to this node's members
-/// except connection `except`. The line, if anything changed.
+/// those `setter` (if a user made them) may still make (an operator of the
+/// channel all, an IRC operator `+P`), and the MODE line showing what
+/// changed here sent to this node's members except connection `except`.
+/// The line, if anything changed.
 fn mode(
     server: &Server,
     chan: &str,
+    setter: Option<&Client>,
     wire: &WireLine,
     at: i64,
-    changes: Vec<ModeChange>,
+    mut changes: Vec<ModeChange>,
     except: Option<ClientId>,
-) -> Option<Line> {
-    let ch = server.find_channel(chan)?;
+) -> Applied {
+    let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
     let max = server.config().limits.max_list_entries;
     let applied: Vec<channel::ModeChange> = {
         let mut st = ch.write();
-        let setter = &wire.src;
-        changes.into_iter().filter_map(|c| mode_change(server, &mut st, (setter, at, max), c)).collect()
+        if let Some(Err(why)) = setter.map(|s| standing(&st, s, true)) {
+            if !setter.is_some_and(|s| s.is_oper()) {
+                return Applied::Refused(why);
+            }
+            changes.retain(|c| c.mode == 'P');
+            if changes.is_empty() {
+                return Applied::Refused(why);
+            }
+        }
+        let by = &wire.src;
+        changes.into_iter().filter_map(|c| mode_change(server, &mut st, (by, at, max), c)).collect()
     };
     let shown = (!applied.is_empty()).then(|| {
         let mut line = wire.to_line();
@@ -670,7 +734,7 @@ fn mode(
     });
     // An empty channel that lost +P ends here.
     server.remove_channel_if_empty(&ch);
-    shown
+    shown.map_or(Applied::Nothing, Applied::Shown)
 }
 
 /// Applies one mode change to a channel's state; what it changed, with the
@@ -769,15 +833,27 @@ fn user_modes(server: &Server, client: &Client, modes: &str) {
 }
 
 /// `victim` is invited to `chan` (not if it is a member there, or the
-/// channel is gone): it gets the INVITE `line` (from its own node), and so
-/// do the channel's operators that asked for invite-notify, but connection
-/// `except` (the inviter's: its answer is `341`).
-fn invite(server: &Server, chan: &str, victim: &Arc<Client>, line: &Line, except: Option<ClientId>) -> Option<Line> {
-    let ch = server.find_channel(chan)?;
+/// channel is gone), where `inviter` (if a user invited it) may still
+/// invite (a member, an operator where `+i` is set): it gets the INVITE
+/// `line` (from its own node), and so do the channel's operators that asked
+/// for invite-notify, but connection `except` (the inviter's: its answer is
+/// `341`).
+fn invite(
+    server: &Server,
+    chan: &str,
+    inviter: Option<&Client>,
+    victim: &Arc<Client>,
+    line: &Line,
+    except: Option<ClientId>,
+) -> Applied {
+    let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
     let ops: std::collections::HashSet<ClientId> = {
         let mut st = ch.write();
+        if let Some(Err(why)) = inviter.map(|i| standing(&st, i, st.modes.invite_only)) {
+            return Applied::Refused(why);
+        }
         if st.members.contains_key(&victim.id) {
-            return None;
+            return Applied::Nothing;
         }
         st.invited.insert(victim.id);
         st.members.values().filter(|m| m.modes.op).map(|m| m.client.id).collect()
@@ -791,7 +867,7 @@ fn invite(server: &Server, chan: &str, victim: &Arc<Client>, line: &Line, except
     fanout::to_client(victim, line);
     // The ops are read before the fan-out, which holds the channel's lock.
     fanout::to_channel(&ch, line, except, |c, caps| caps.has(Cap::InviteNotify) && ops.contains(&c.id));
-    Some(line.clone())
+    Applied::Shown(line.clone())
 }
 
 /// TAGMSG only reaches message-tags clients.

@@ -163,6 +163,11 @@ pub enum Event {
     Mode {
         /// Origin node.
         node: String,
+        /// The setter's id on its node, whose standing in the channel is
+        /// checked again where the log has the change; none for ChanServ's
+        /// changes and a snapshot's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u64>,
         /// The channel.
         chan: String,
         /// The MODE line as the origin's channel members saw it (its source

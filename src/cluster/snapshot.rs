@@ -150,7 +150,7 @@ fn channel_events(ch: &Channel, st: &ChannelState, users: &Users, me: &str) -> V
 /// setter and time of the list entries it adds).
 fn mode_event(chan: &str, setter: String, at: i64, changes: Vec<ModeChange>) -> Event {
     let line = wire(setter, "MODE", vec![chan.to_owned()]);
-    Event::Mode { node: SOURCE.to_owned(), chan: chan.to_owned(), line, at, changes }
+    Event::Mode { node: SOURCE.to_owned(), uid: None, chan: chan.to_owned(), line, at, changes }
 }
 
 /// A line with no tags.

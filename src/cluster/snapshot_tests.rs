@@ -46,7 +46,7 @@ fn join(node: &str, uid: u64, chan: &str, op: bool) -> Event {
 
 /// A Mode event of `node` on `chan` by `setter` at `at`.
 fn mode(node: &str, chan: &str, setter: &str, at: i64, changes: Vec<ModeChange>) -> Event {
-    Event::Mode { node: node.into(), chan: chan.into(), line: line(setter, "MODE", &[chan]), at, changes }
+    Event::Mode { node: node.into(), uid: None, chan: chan.into(), line: line(setter, "MODE", &[chan]), at, changes }
 }
 
 /// A flag (`arg` None), key, limit or list change.

@@ -294,6 +294,7 @@ fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<(Arc<C
     let line = line.tag("msgid", msgid, crate::caps::Cap::MessageTags);
     let event = Event::Mode {
         node: sequencer::origin(&ctx.server),
+        uid: Some(ctx.client.id),
         chan: ch.name.clone(),
         line: crate::cluster::WireLine::of(&line),
         at: chrono::Utc::now().timestamp(),

@@ -389,6 +389,7 @@ async fn set_mode(ctx: &Ctx, ch: &Channel, add: bool, mode: char, member: &Clien
     let line = line.tag("msgid", msgid, crate::caps::Cap::MessageTags);
     let event = crate::cluster::Event::Mode {
         node: sequencer::origin(&ctx.server),
+        uid: None,
         chan: ch.name.clone(),
         line: crate::cluster::WireLine::of(&line),
         at: chrono::Utc::now().timestamp(),

@@ -36,7 +36,8 @@ pub enum Outcome {
     /// channel ended, or the user had already left it), or it changed
     /// nothing.
     Gone,
-    /// Refused where it was applied (a JOIN the channel's modes keep out).
+    /// Refused where it was applied (a JOIN the channel's modes keep out, a
+    /// change by a maker no longer allowed to make it there).
     Refused(Numeric),
     /// The network did not confirm it in time (Redis away); it may still be
     /// applied later, when the connection that made it gets its line too.
