@@ -511,31 +511,34 @@ impl LimitsConfig {
     /// the network's names, texts and lists may hold (clients read them in
     /// ISUPPORT, and a node applies what another allowed).
     pub fn shared(&self) -> [(&'static str, usize); 7] {
-        [
-            ("limits.nick_len", self.nick_len),
-            ("limits.channel_len", self.channel_len),
-            ("limits.topic_len", self.topic_len),
-            ("limits.kick_len", self.kick_len),
-            ("limits.away_len", self.away_len),
-            ("limits.realname_len", self.realname_len),
-            ("limits.max_list_entries", self.max_list_entries),
-        ]
+        let mut copy = self.clone();
+        SHARED_LIMITS.map(|(name, field)| (name, *field(&mut copy)))
     }
 
     /// Takes `other`'s [`shared`](Self::shared) limits (REHASH on a node of
     /// a cluster); returns whether any differed.
     pub fn keep_shared(&mut self, other: &LimitsConfig) -> bool {
         let differed = self.shared() != other.shared();
-        self.nick_len = other.nick_len;
-        self.channel_len = other.channel_len;
-        self.topic_len = other.topic_len;
-        self.kick_len = other.kick_len;
-        self.away_len = other.away_len;
-        self.realname_len = other.realname_len;
-        self.max_list_entries = other.max_list_entries;
+        for ((_, field), (_, value)) in SHARED_LIMITS.iter().zip(other.shared()) {
+            *field(self) = value;
+        }
         differed
     }
 }
+
+/// One limit of a [`LimitsConfig`].
+type Limit = fn(&mut LimitsConfig) -> &mut usize;
+
+/// The limits of [`LimitsConfig::shared`], each by its config name and field.
+const SHARED_LIMITS: [(&str, Limit); 7] = [
+    ("limits.nick_len", |l| &mut l.nick_len),
+    ("limits.channel_len", |l| &mut l.channel_len),
+    ("limits.topic_len", |l| &mut l.topic_len),
+    ("limits.kick_len", |l| &mut l.kick_len),
+    ("limits.away_len", |l| &mut l.away_len),
+    ("limits.realname_len", |l| &mut l.realname_len),
+    ("limits.max_list_entries", |l| &mut l.max_list_entries),
+];
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -979,6 +982,16 @@ fn is_argon2_phc(hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rehash_keeps_the_networks_shared_limits_and_takes_the_rest() {
+        let network = LimitsConfig::default();
+        let mut fresh = LimitsConfig { nick_len: 9, max_list_entries: 5, max_targets: 7, ..LimitsConfig::default() };
+        assert!(fresh.keep_shared(&network), "two shared limits differed");
+        assert_eq!(fresh.shared(), network.shared());
+        assert_eq!((fresh.nick_len, fresh.max_list_entries, fresh.max_targets), (30, 100, 7));
+        assert!(!fresh.keep_shared(&network), "nothing differs any more");
+    }
 
     #[test]
     fn defaults_are_valid() {
