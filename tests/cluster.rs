@@ -516,6 +516,40 @@ fn lusers_and_links_count_the_network_and_each_node_its_own() {
     assert_eq!(links, [["a.test", "a.test", "0 banter IRC server"], ["b.test", "a.test", "1 banter IRC server"]]);
 }
 
+/// A user who quits is out of its node's LUSERS at once, while its QUIT is
+/// still on its way through the log (held here: Redis is stopped with
+/// SIGSTOP): an operator of node a quits, and the other user there is then
+/// counted alone, with no operator, as a single node counts; and still so
+/// once the QUIT is back.
+#[test]
+fn a_user_who_quits_is_counted_out_at_once_on_its_node() {
+    let redis = Redis::start();
+    let a = node(&redis, "a");
+    let mut bar = in_channel(&a, "bar", "#q");
+    let mut qux = in_channel(&a, "qux", "#q");
+    qux.send("OPER admin adminpass");
+    qux.expect("381");
+    let counts = |c: &mut Client| luser_replies(c, &["251", "252", "265"]);
+    let texts = |lines: &[&[&str]]| lines.iter().map(|l| l.iter().map(|t| t.to_string()).collect()).collect();
+    let before: Vec<Vec<String>> =
+        texts(&[&["There are 2 users and 0 invisible on 1 servers"], &["1", "operator(s) online"]]);
+    assert_eq!(counts(&mut bar)[..2], before);
+    redis.signal("STOP");
+    qux.send("QUIT :bye");
+    assert!(qux.closed(), "the connection ends at once");
+    let after = counts(&mut bar);
+    redis.signal("CONT");
+    let alone: Vec<Vec<String>> = texts(&[
+        &["There are 1 users and 0 invisible on 1 servers"],
+        &["0", "operator(s) online"],
+        &["Current local users 1, max 2"],
+    ]);
+    assert_eq!(after, alone);
+    // Its QUIT comes back (bar sees it in #q) and counts nothing twice.
+    bar.expect_where("qux's QUIT", |l| command_of(l) == "QUIT");
+    assert_eq!(counts(&mut bar), alone);
+}
+
 #[test]
 fn a_nick_taken_on_one_node_is_refused_on_the_other() {
     let redis = Redis::start();
@@ -2913,10 +2947,10 @@ fn chathistory_on_one_node_has_the_messages_sent_on_the_other() {
     }
 }
 
-/// Two nodes on one PostgreSQL database (and what keeps them running): alice,
-/// logged in on A, made and registered `chan` with ChanServ; bob is
-/// connected to B. Both with `caps`.
-fn registered_on_two_nodes(chan: &str, caps: &str) -> ((Redis, Server, Server), Client, Client) {
+/// Two nodes on one PostgreSQL database (and what keeps them running, and
+/// the database's URL): alice, logged in on A, made and registered `chan`
+/// with ChanServ; bob is connected to B. Both with `caps`.
+fn registered_on_two_nodes(chan: &str, caps: &str) -> ((Redis, Server, Server, String), Client, Client) {
     let redis = Redis::start();
     let db = pg::database();
     let (a, b) = (pg_node(&redis, "a", &db), pg_node(&redis, "b", &db));
@@ -2927,7 +2961,7 @@ fn registered_on_two_nodes(chan: &str, caps: &str) -> ((Redis, Server, Server), 
     let r = cs(&mut alice, &format!("REGISTER {chan}"));
     assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
     let bob = common::with_caps(&b, "bob", caps);
-    ((redis, a, b), alice, bob)
+    ((redis, a, b, db), alice, bob)
 }
 
 #[test]
@@ -2954,7 +2988,7 @@ fn metadata_marker(from: &mut Client, to: &mut Client, chan: &str, key: &str) {
 
 #[test]
 fn simultaneous_changes_to_a_registered_channel_end_the_same_everywhere_after_the_stores_notices() {
-    let (_nodes, mut alice, mut bob) = registered_on_two_nodes("#race", "draft/metadata-3 batch");
+    let (nodes, mut alice, mut bob) = registered_on_two_nodes("#race", "draft/metadata-3 batch");
     // Each origin saves its own changes in the shared store; once each node
     // has also heard every notice of the other's saves (a metadata change
     // saved after them has arrived), both end the same.
@@ -2962,6 +2996,15 @@ fn simultaneous_changes_to_a_registered_channel_end_the_same_everywhere_after_th
         metadata_marker(alice, bob, "#race", "from-a");
         metadata_marker(bob, alice, "#race", "from-b");
     });
+    // And the store keeps what the log decided, not the last save to reach
+    // it (each reply waited for its save: all are in).
+    let shown = answers(&mut alice, "TOPIC #race", "333");
+    let mut store = pg::pg().client(pg::db_name(&nodes.3)).expect("connect");
+    let row = store.query_one("SELECT topic, chan_key FROM channels WHERE folded = '#race'", &[]).unwrap();
+    let (topic, key): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(topic, shown[0].1[1], "the store's topic");
+    let modes = answers(&mut alice, "MODE #race", "329");
+    assert_eq!(modes[0].1[2..], [key], "the store's key");
 }
 
 #[test]
@@ -3014,6 +3057,62 @@ fn chathistory_of_direct_messages_with_users_not_logged_in_on_both_nodes() {
     assert_eq!(history_texts(&mut yuri, "xeno"), both);
 }
 
+/// Waits until a session of the database `lock` is on waits for a lock
+/// (`what`, which the test's transaction `lock` holds back).
+fn held(lock: &mut postgres::Transaction<'_>, what: &str) {
+    poll(|| {
+        let sql =
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let waiting: i64 = lock.query_one(sql, &[]).expect("pg_stat_activity").get(0);
+        if waiting > 0 {
+            Ok(())
+        } else {
+            Err(format!("{what} never reached the store"))
+        }
+    });
+}
+
+/// Two nodes' saves of a registered channel can reach the shared store in
+/// either order; the store keeps the one the log has last. Node a's saves
+/// are held (the row of its other registered channel #hold is locked while
+/// alice's TOPIC there waits to be saved) while dave sets #late's topic on
+/// node a and then bob sets it on node b, after dave's in the log. Once the
+/// lock goes and node a's save of dave's topic reaches the store after
+/// bob's, the store still has bob's topic, as both nodes show (before: dave's).
+#[test]
+fn a_save_reaching_the_store_late_does_not_undo_a_change_the_log_has_after_it() {
+    let ((_redis, a, _b, db), mut alice, mut bob) = registered_on_two_nodes("#late", "");
+    alice.send("JOIN #hold");
+    alice.expect("366");
+    let r = cs(&mut alice, "REGISTER #hold");
+    assert!(r.iter().any(|l| l.contains("now registered")), "{r:?}");
+    let mut dave = a.client("dave");
+    for (c, nick) in [(&mut dave, "dave"), (&mut bob, "bob")] {
+        join_after(c, "#late", "alice");
+        alice.expect_where("its JOIN", |l| command_of(l) == "JOIN" && l[1..].starts_with(&format!("{nick}!")));
+        alice.send(&format!("MODE #late +o {nick}"));
+        c.expect("MODE");
+    }
+    let mut holder = pg::pg().client(pg::db_name(&db)).expect("connect");
+    let mut lock = holder.transaction().expect("begin");
+    lock.query("SELECT 1 FROM channels WHERE folded = '#hold' FOR UPDATE", &[]).expect("lock #hold");
+    alice.send("TOPIC #hold :held");
+    held(&mut lock, "the save of #hold");
+    dave.send("TOPIC #late :from a");
+    bob.expect_where("dave's TOPIC", |l| l.ends_with("TOPIC #late :from a"));
+    bob.send("TOPIC #late :from b");
+    bob.expect_where("his TOPIC, saved", |l| l.ends_with("TOPIC #late :from b"));
+    lock.rollback().expect("unlock");
+    dave.expect_where("his TOPIC, saved", |l| l.ends_with("TOPIC #late :from a"));
+    alice.expect_where("her TOPIC, saved", |l| l.ends_with("TOPIC #hold :held"));
+    let mut store = pg::pg().client(pg::db_name(&db)).expect("connect");
+    let row = store.query_one("SELECT topic FROM channels WHERE folded = '#late'", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "from b", "the store's topic");
+    for c in [&mut dave, &mut bob] {
+        assert_eq!(answers(c, "TOPIC #late", "333")[0].1[1], "from b", "{}'s node", c.nick);
+    }
+}
+
 /// A channel is registered where the log has its registration, once the
 /// store has decided it: not before, on either node, while the store is
 /// held; a second REGISTER meanwhile is refused, and a channel emptied
@@ -3040,20 +3139,7 @@ fn a_registration_is_made_once_the_store_has_decided_it() {
     let mut lock = holder.transaction().expect("begin");
     lock.batch_execute("LOCK TABLE channels IN ACCESS EXCLUSIVE MODE").expect("lock");
     alice.send("PRIVMSG ChanServ :REGISTER #pend");
-    poll(|| {
-        let waiting: i64 = lock
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .expect("pg_stat_activity")
-            .get(0);
-        if waiting > 0 {
-            Ok(())
-        } else {
-            Err("the REGISTER never reached the store".to_owned())
-        }
-    });
+    held(&mut lock, "the REGISTER");
     let r = cs(&mut bob, "REGISTER #pend");
     assert!(r.iter().any(|l| l.contains("#pend is being registered right now")), "{r:?}");
     for c in [&mut bob, &mut carol] {

@@ -278,7 +278,7 @@ fn version_2_data_dir_upgrades_in_place() {
         conn.execute_batch(
             "DROP TABLE channels; DROP TABLE channel_lists; DROP TABLE channel_access;
              DROP TABLE channel_metadata; ALTER TABLE accounts DROP COLUMN multiclient_off;
-             DROP TABLE store_identity; UPDATE schema_version SET version = 2;",
+             DROP TABLE store_identity; DROP TABLE channels_gone; UPDATE schema_version SET version = 2;",
         )
         .unwrap();
         drop(conn);
@@ -291,7 +291,7 @@ fn version_2_data_dir_upgrades_in_place() {
         let dir = s.crash();
         let conn = rusqlite::Connection::open(dir.path().join("banter.db")).unwrap();
         let v: i64 = conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 5);
+        assert_eq!(v, 6);
         let id: String = conn.query_row("SELECT id FROM store_identity", [], |r| r.get(0)).unwrap();
         assert_eq!(id.len(), 32, "{id}");
     }

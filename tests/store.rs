@@ -14,7 +14,7 @@ use banter::store::copy::{self, Value};
 use banter::store::history::{pair_key, Kind, Op, Query, Ref, Retention, Row, Scope, Stored};
 use banter::store::location::Location;
 use banter::store::{
-    Access, AccessMode, AccountRow, CertfpAdd, ChangeOutcome, ChannelChange, ChannelRecord, Registration, Store,
+    Access, AccessMode, AccountRow, CertfpAdd, ChangeOutcome, ChannelChange, ChannelRecord, LogAt, Registration, Store,
 };
 use std::sync::Arc;
 
@@ -134,6 +134,7 @@ fn channel(name: &str, founder: Option<&str>) -> ChannelRecord {
         excepts: vec![ListEntry { mask: "e!*@*".into(), set_by: "a".into(), set_at: 3 }],
         invex: vec![ListEntry { mask: "y!*@*".into(), set_by: "a".into(), set_at: 2 }],
         metadata: vec![("avatar".into(), "a".into()), ("url".into(), "https://x".into())],
+        at: LogAt::default(),
     }
 }
 
@@ -164,10 +165,74 @@ fn channels() {
         changed.metadata.pop();
         s.apply_channel_changes(&[ChannelChange::Save(changed.clone())]).unwrap();
         assert_eq!(s.load_channel("#p").unwrap(), Some(changed));
-        s.apply_channel_changes(&[ChannelChange::Delete("#a".into())]).unwrap();
+        s.apply_channel_changes(&[ChannelChange::Delete { folded: "#a".into(), at: LogAt::default() }]).unwrap();
         assert_eq!(s.load_channels().unwrap().len(), 1);
         assert_eq!(s.apply_channel_changes(&[register(channel("#A", Some("Ben")), 1)]).unwrap(), [ChangeOutcome::Done]);
     });
+}
+
+/// `channel(name, founder)` taken at `ms-0` in a cluster's log, with topic `topic`.
+fn taken_at(name: &str, founder: Option<&str>, ms: i64, topic: &str) -> ChannelRecord {
+    let mut r = channel(name, founder);
+    r.at = LogAt { ms, seq: 0 };
+    r.topic.as_mut().unwrap().text = topic.into();
+    r
+}
+
+/// Nodes of a cluster save a channel as they change it, and their saves can
+/// reach the shared store in either order: the store keeps what was taken
+/// furthest in the log (a removal included), and a save taken earlier only
+/// writes its metadata (applied by its origin at once, not in the log's
+/// order). A single node's
+/// saves (at zero) are taken whatever the store holds.
+#[test]
+fn shared_store_keeps_the_channel_taken_furthest_in_the_log() {
+    let pg = postgres();
+    let s = &*pg.store;
+    let save = |r: ChannelRecord| s.apply_channel_changes(&[ChannelChange::Save(r)]).unwrap();
+    let delete = |ms: i64| {
+        let at = LogAt { ms, seq: 0 };
+        s.apply_channel_changes(&[ChannelChange::Delete { folded: "#t".into(), at }]).unwrap()
+    };
+    let topic = || s.load_channel("#t").unwrap().map(|r| r.topic.unwrap().text);
+    save(taken_at("#T", None, 20, "second"));
+    let mut first = taken_at("#T", None, 10, "first");
+    first.bans.clear();
+    first.metadata = vec![("url".into(), "https://late".into())];
+    save(first);
+    let kept = s.load_channel("#t").unwrap().unwrap();
+    assert_eq!(kept.topic.unwrap().text, "second", "the later record stays");
+    assert_eq!(kept.bans, channel("#T", None).bans, "and its lists");
+    assert_eq!(kept.metadata, [("url".to_string(), "https://late".to_string())], "the earlier one's metadata");
+    assert_eq!(kept.at, LogAt { ms: 20, seq: 0 });
+    // A removal taken before the kept record is not made; one after it is,
+    // and a save taken before the removal does not bring the channel back.
+    delete(15);
+    assert_eq!(topic().as_deref(), Some("second"));
+    delete(30);
+    assert_eq!(topic(), None);
+    save(taken_at("#T", None, 25, "stale"));
+    assert_eq!(topic(), None, "a save from before the removal");
+    save(taken_at("#T", None, 40, "again"));
+    assert_eq!(topic().as_deref(), Some("again"), "a save after it");
+    // Removed again at 50: a registration the store decides on a record
+    // taken at 45 takes the channel, at 50, so an older save stays out.
+    delete(50);
+    let out = s.apply_channel_changes(&[register(taken_at("#T", Some("Ann"), 45, "mine"), 1)]).unwrap();
+    assert_eq!(out, [ChangeOutcome::Done]);
+    assert_eq!(s.load_channel("#t").unwrap().unwrap().at, LogAt { ms: 50, seq: 0 });
+    save(taken_at("#T", None, 48, "unregistered"));
+    let registered = s.load_channel("#t").unwrap().unwrap();
+    assert_eq!(
+        (registered.topic.unwrap().text.as_str(), registered.registration.unwrap().founder.as_str()),
+        ("mine", "Ann")
+    );
+    // A single node's save and removal are made whatever the store holds.
+    save(taken_at("#T", None, 0, "alone"));
+    assert_eq!(topic().as_deref(), Some("alone"));
+    save(taken_at("#T", None, 60, "cluster"));
+    delete(0);
+    assert_eq!(topic(), None);
 }
 
 fn msg(target: &str, i: usize, kind: Kind, direct: Option<[(String, String); 2]>) -> Op {

@@ -24,6 +24,7 @@ pub const SPLIT_REASON: &str = "*.net *.split";
 /// counts as read back.
 pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backplane::Entry, replaying: bool) -> u64 {
     let own = entry.node == cluster.node;
+    cluster.applying(&entry.id);
     let mut n = 0;
     for json in entry.events() {
         n += 1;
@@ -33,6 +34,7 @@ pub fn apply_entry(server: &Arc<Server>, cluster: &Cluster, entry: &super::backp
         }
         apply_json(server, cluster, json, replaying);
     }
+    cluster.through_applying();
     n
 }
 

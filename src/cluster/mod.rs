@@ -31,6 +31,7 @@ use crate::state::channel::Channel;
 use crate::state::client::{Client, ClientId};
 use crate::state::sequencer::{self, Outcome};
 use crate::state::{NickError, Server};
+use crate::store::LogAt;
 use backplane::{Claim, Job};
 use dashmap::DashMap;
 pub use event::{Event, ModeChange, WireLine};
@@ -67,6 +68,9 @@ pub struct Cluster {
     /// The id of the last log entry this node applied (its heartbeat records
     /// it as the node's position, which no trim passes).
     applied: watch::Sender<String>,
+    /// Where the reader is in the log, for the channel records this node
+    /// saves (see [`crate::store::LogAt`]).
+    place: std::sync::Mutex<Place>,
     /// How far this node's own events are on their way to the log.
     progress: Arc<backplane::Progress>,
     /// The nodes of the network, this one included, as of the last heartbeat.
@@ -365,6 +369,15 @@ fn disagreement(settings: &[(&str, String)], differ: &[(String, String)]) -> Str
     )
 }
 
+/// The log entry the reader is applying, and the last one it wholly applied
+/// (or, of an entry of this node, applied up to one of its sequenced
+/// changes).
+#[derive(Default)]
+struct Place {
+    applying: LogAt,
+    applied: LogAt,
+}
+
 /// Where the reader is: its connection, the last entry it applied, and
 /// when it writes the next snapshot.
 struct Reading {
@@ -516,6 +529,7 @@ impl Cluster {
             left: AtomicBool::new(false),
             claims: AtomicUsize::new(0),
             applied: watch::channel(String::new()).0,
+            place: Default::default(),
             progress: Arc::default(),
             servers: Arc::default(),
             events_read: Default::default(),
@@ -534,7 +548,7 @@ impl Cluster {
             return;
         }
         if let Some(client) = server.clients.get(&uid).map(|c| c.clone()) {
-            crate::state::membership::leave_all(server, &client, reason);
+            crate::state::membership::leave_all_quit(server, &client, reason);
         }
     }
 
@@ -595,13 +609,34 @@ impl Cluster {
     }
 
     /// One of this node's sequenced changes, back from the log: applied
-    /// now, in the log's order, and the command that made it told.
+    /// now, in the log's order, and the command that made it told (once the
+    /// entry counts as applied: the channel it saves then is taken there).
     fn applied_own(&self, server: &Server, event: &Event) {
         let waiter = event.sequenced_id().and_then(|id| self.sequenced.remove(id)).map(|(_, w)| w);
         let applied = apply::sequenced(server, event, waiter.as_ref().and_then(|w| w.by));
+        self.through_applying();
         if let Some(w) = waiter {
             let _ = w.done.send(applied);
         }
+    }
+
+    /// Where in the log this node's state is: every change up to there is
+    /// applied here.
+    pub(crate) fn log_at(&self) -> LogAt {
+        self.place.lock().unwrap_or_else(|e| e.into_inner()).applied
+    }
+
+    /// The reader starts applying log entry `id`.
+    fn applying(&self, id: &str) {
+        self.place.lock().unwrap_or_else(|e| e.into_inner()).applying = LogAt::of_entry(id);
+    }
+
+    /// The entry being applied counts as applied: the rest of it is this
+    /// node's own events (an entry is one node's append), whose commands
+    /// save what they change after them.
+    fn through_applying(&self) {
+        let mut place = self.place.lock().unwrap_or_else(|e| e.into_inner());
+        place.applied = place.applying;
     }
 
     /// Asks the node of `who`, a user of another node, when `who` last spoke

@@ -232,7 +232,8 @@ async fn register(ctx: &mut Ctx, args: &[&str]) -> Reply {
         // (and on the other nodes) only once it has, where the log puts it.
         // Queued under the write lock: no other change to this channel can
         // reach the store before the registration does.
-        let mut record = crate::state::persist::record_of(&ch, &st, ctx.server.fold(&name));
+        let at = ctx.server.log_at();
+        let mut record = crate::state::persist::record_of(&ch, &st, ctx.server.fold(&name), at);
         record.registration = Some(Registration { founder: account.clone(), registered_at, access: Vec::new() });
         ctx.server.submit_channel_change(ChannelChange::Register { record, max_per_account: max })
     };

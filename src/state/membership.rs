@@ -57,7 +57,10 @@ pub fn remove_client(server: &Server, client: &Arc<Client>, reason: &str) {
     }
     match crate::cluster::quit(server, client, reason) {
         crate::cluster::Leaving::Now => remove_now(server, client, reason),
-        crate::cluster::Leaving::InOrder => let_go(server, client),
+        crate::cluster::Leaving::InOrder => {
+            let_go(server, client);
+            count_out(server, client);
+        }
         crate::cluster::Leaving::Already => {}
     }
 }
@@ -71,21 +74,29 @@ pub fn remove_now(server: &Server, client: &Arc<Client>, reason: &str) {
 }
 
 /// Takes a client out of the server's clients and its channels, sending
-/// `QUIT :reason` once to everyone who shared a channel; false if it was
-/// gone already.
+/// `QUIT :reason` once to everyone who shared a channel, and out of the
+/// user counts; false if it was gone already.
 pub fn leave_all(server: &Server, client: &Arc<Client>, reason: &str) -> bool {
+    leave_channels(server, client, reason, true)
+}
+
+/// [`leave_all`] for a user of this node whose QUIT came back in the log: it
+/// was counted out when it quit.
+pub fn leave_all_quit(server: &Server, client: &Arc<Client>, reason: &str) -> bool {
+    leave_channels(server, client, reason, false)
+}
+
+/// Takes a client out of the server's clients and its channels, and out of
+/// the user counts if `count`.
+fn leave_channels(server: &Server, client: &Arc<Client>, reason: &str, count: bool) -> bool {
     if server.clients.remove(&client.id).is_none() {
         return false;
     }
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);
-        server.registered_count.fetch_sub(1, Ordering::Relaxed);
-        if client.is_oper() {
-            server.oper_count.fetch_sub(1, Ordering::Relaxed);
-        }
-        if client.info().modes.invisible {
-            server.invisible_count.fetch_sub(1, Ordering::Relaxed);
+        if count {
+            count_out(server, client);
         }
     }
     let channels = std::mem::take(&mut client.info_mut().channels);
@@ -94,6 +105,22 @@ pub fn leave_all(server: &Server, client: &Arc<Client>, reason: &str) -> bool {
         server.remove_channel_if_empty(ch);
     }
     true
+}
+
+/// Takes a registered user out of LUSERS's counts: at once when it quits,
+/// also on a node of a cluster where it leaves its channels only when its
+/// QUIT comes back in the log (its connection is gone already).
+fn count_out(server: &Server, client: &Client) {
+    if !client.is_registered() {
+        return;
+    }
+    server.registered_count.fetch_sub(1, Ordering::Relaxed);
+    if client.is_oper() {
+        server.oper_count.fetch_sub(1, Ordering::Relaxed);
+    }
+    if client.info().modes.invisible {
+        server.invisible_count.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What a leaving client lets go of at once, wherever it leaves its

@@ -10,11 +10,12 @@
 use super::channel::{Channel, ChannelState};
 use super::Server;
 use crate::store::commit::{Ack, Committer};
-use crate::store::{ChannelChange, ChannelRecord};
+use crate::store::{ChannelChange, ChannelRecord, LogAt};
 use std::sync::Arc;
 
-/// The snapshot of `st` that the store keeps.
-pub fn record_of(channel: &Channel, st: &ChannelState, folded: String) -> ChannelRecord {
+/// The snapshot of `st` that the store keeps, taken at `at` in a cluster's
+/// log ([`Server::log_at`], read before or while `st` is locked).
+pub fn record_of(channel: &Channel, st: &ChannelState, folded: String, at: LogAt) -> ChannelRecord {
     ChannelRecord {
         folded,
         name: channel.name.clone(),
@@ -26,6 +27,7 @@ pub fn record_of(channel: &Channel, st: &ChannelState, folded: String) -> Channe
         excepts: st.excepts.clone(),
         invex: st.invex.clone(),
         metadata: st.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        at,
     }
 }
 
@@ -72,12 +74,20 @@ impl Server {
         // Read-locked while queueing: the state cannot change in between, so
         // snapshots reach the queue in the order the changes were made.
         let st = channel.read();
+        let at = self.log_at();
         let change = if st.is_persistent() {
-            ChannelChange::Save(record_of(channel, &st, folded))
+            ChannelChange::Save(record_of(channel, &st, folded, at))
         } else {
-            ChannelChange::Delete(folded)
+            ChannelChange::Delete { folded, at }
         };
         Some(committer.submit(change))
+    }
+
+    /// Where in the network's log this node's state is: every change the log
+    /// holds up to there is applied here (zero on a single node; see
+    /// [`LogAt`]).
+    pub fn log_at(&self) -> LogAt {
+        self.cluster().map_or_else(LogAt::default, |c| c.log_at())
     }
 
     /// Queues a change prepared by the caller (ChanServ REGISTER).

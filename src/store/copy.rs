@@ -71,6 +71,8 @@ pub const TABLES: &[Table] = &[
             "topic",
             "topic_by",
             "topic_at",
+            "log_ms",
+            "log_seq",
         ],
         false,
     ),

@@ -122,6 +122,33 @@ pub struct ChannelRecord {
     pub invex: Vec<ListEntry>,
     /// Channel metadata (draft/metadata-3).
     pub metadata: Vec<(String, String)>,
+    /// Where in a cluster's log the record was taken (see [`LogAt`]).
+    pub at: LogAt,
+}
+
+/// Where in a cluster's log a channel record was taken: the id (`ms-seq`)
+/// of a log entry the taking node had applied, every change the log holds
+/// up to it included in the record. A shared store keeps a channel's
+/// registration, topic, modes and lists from the record taken furthest in
+/// the log (two nodes' saves can reach it in either order); zero on a single
+/// node, whose saves reach the store in the order they were made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogAt {
+    /// The entry id's milliseconds.
+    pub ms: i64,
+    /// The entry id's sequence number.
+    pub seq: i64,
+}
+
+impl LogAt {
+    /// The position of log entry `id` (`ms-seq`); zero if it is not one.
+    pub fn of_entry(id: &str) -> LogAt {
+        let parse = |s: &str| s.parse::<i64>().ok();
+        match id.split_once('-').and_then(|(ms, seq)| Some((parse(ms)?, parse(seq)?))) {
+            Some((ms, seq)) => LogAt { ms, seq },
+            None => LogAt::default(),
+        }
+    }
 }
 
 /// A change to persistent channel state.
@@ -137,8 +164,24 @@ pub enum ChannelChange {
     },
     /// Write the channel as it is now (insert or replace).
     Save(ChannelRecord),
-    /// Forget the channel (dropped and not permanent).
-    Delete(String),
+    /// Forget the channel (dropped and not permanent), as of `at` in a
+    /// cluster's log.
+    Delete {
+        /// The channel's folded name.
+        folded: String,
+        /// Where in the log it stopped being persistent.
+        at: LogAt,
+    },
+}
+
+impl ChannelChange {
+    /// The folded name of the channel it changes.
+    pub fn folded(&self) -> &str {
+        match self {
+            ChannelChange::Register { record, .. } | ChannelChange::Save(record) => &record.folded,
+            ChannelChange::Delete { folded, .. } => folded,
+        }
+    }
 }
 
 /// What a [`ChannelChange`] did.
@@ -245,5 +288,19 @@ pub trait Store: AccountStore {
     fn watch(&self, on_change: Box<dyn Fn(Change) + Send + Sync>) -> bool {
         let _ = on_change;
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogAt;
+
+    #[test]
+    fn a_log_position_is_read_from_an_entry_id_and_orders_by_time_then_sequence() {
+        assert_eq!(LogAt::of_entry("1733300000000-7"), LogAt { ms: 1_733_300_000_000, seq: 7 });
+        assert_eq!(LogAt::of_entry("0-0"), LogAt::default());
+        assert_eq!(LogAt::of_entry("snapshot"), LogAt::default(), "not an entry id");
+        assert!(LogAt::of_entry("10-2") < LogAt::of_entry("11-0"));
+        assert!(LogAt::of_entry("10-2") < LogAt::of_entry("10-10"));
     }
 }

@@ -44,6 +44,11 @@ impl Redis {
         self.resume();
     }
 
+    /// Sends it signal `sig` (`STOP` holds it, answering nothing, until `CONT`).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status();
+    }
+
     /// Stops it cleanly (SIGTERM: it writes its append-only file out).
     pub fn stop(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();

@@ -3,11 +3,20 @@
 //! primary key: `INSERT ... ON CONFLICT DO UPDATE ... WHERE founder IS NULL`
 //! takes an unregistered (or absent) channel in one statement, so of two
 //! nodes registering one channel at once exactly one gets it.
+//!
+//! Nodes of a cluster save a channel when they change it, and two nodes'
+//! saves can reach the store in either order: each record says where in the
+//! log it was taken ([`LogAt`]), and the store keeps the registration,
+//! topic, modes, lists and access list of the one taken furthest, a removal
+//! included (`channels_gone` remembers where a channel was removed, until it
+//! is saved again). Metadata is applied by its origin at once, not in the
+//! log's order: a save writes it whatever its position, while the channel
+//! is kept.
 
 use super::notify::{self, Kind};
 use super::pool::Statements;
 use crate::state::channel::{ChannelModes, ListEntry, Topic};
-use crate::store::{Access, AccessMode, ChangeOutcome, ChannelChange, ChannelRecord, Registration};
+use crate::store::{Access, AccessMode, ChangeOutcome, ChannelChange, ChannelRecord, LogAt, Registration};
 use postgres::{GenericClient, Transaction};
 use std::collections::HashMap;
 
@@ -33,7 +42,7 @@ pub fn load(c: &mut impl GenericClient, only: Option<&str>) -> Result<Vec<Channe
     let rows = c.query(
         &format!(
             "SELECT folded, name, created_at, founder, registered_at, modes, chan_key, user_limit,
-                    topic, topic_by, topic_at
+                    topic, topic_by, topic_at, log_ms, log_seq
              FROM channels WHERE {} ORDER BY folded",
             filter.replace("{col}", "folded")
         ),
@@ -58,6 +67,7 @@ pub fn load(c: &mut impl GenericClient, only: Option<&str>) -> Result<Vec<Channe
             excepts: Vec::new(),
             invex: Vec::new(),
             metadata: Vec::new(),
+            at: LogAt { ms: r.get(11), seq: r.get(12) },
         };
         index.insert(folded, records.len());
         records.push(record);
@@ -104,8 +114,9 @@ pub fn apply(
     let outcome = match change {
         ChannelChange::Register { record, max_per_account } => {
             let Some(reg) = &record.registration else { return Ok(ChangeOutcome::Taken) };
-            let founded = tx.query_opt("SELECT founder FROM channels WHERE folded = $1", &[&record.folded])?;
-            if founded.is_some_and(|r| r.get::<_, Option<String>>(0).is_some()) {
+            let sql = "SELECT founder, log_ms, log_seq FROM channels WHERE folded = $1";
+            let row = tx.query_opt(sql, &[&record.folded])?;
+            if row.as_ref().is_some_and(|r| r.get::<_, Option<String>>(0).is_some()) {
                 return Ok(ChangeOutcome::Taken);
             }
             let founder = fold_account(&reg.founder);
@@ -116,30 +127,99 @@ pub fn apply(
             if count as usize >= *max_per_account {
                 return Ok(ChangeOutcome::TooMany);
             }
-            if !upsert(tx, st, record, true)? {
+            // The store decides a registration, wherever in the log its
+            // record was taken (the log carries it after this): it takes the
+            // furthest position the channel had, so that no save or removal
+            // from before it is taken over it.
+            let kept = row.map(|r| LogAt { ms: r.get(1), seq: r.get(2) }).unwrap_or_default();
+            let at = record.at.max(kept).max(gone_at(tx, st, &record.folded)?);
+            if !upsert(tx, st, record, at, true)? {
                 return Ok(ChangeOutcome::Taken);
             }
-            children(tx, st, record)?;
+            lists(tx, st, record)?;
+            metadata(tx, st, record)?;
+            ungone(tx, st, &record.folded)?;
             ChangeOutcome::Done
         }
         ChannelChange::Save(record) => {
-            upsert(tx, st, record, false)?;
-            children(tx, st, record)?;
+            if upsert(tx, st, record, record.at, false)? {
+                lists(tx, st, record)?;
+                metadata(tx, st, record)?;
+                ungone(tx, st, &record.folded)?;
+            } else if kept(tx, st, &record.folded)? {
+                // Taken before the kept record in the log: only its metadata.
+                metadata(tx, st, record)?;
+            }
             ChangeOutcome::Done
         }
-        ChannelChange::Delete(folded) => {
-            delete_children(tx, st, folded)?;
-            let s = st.get(tx, "DELETE FROM channels WHERE folded = $1")?;
-            tx.execute(&s, &[folded])?;
+        ChannelChange::Delete { folded, at } => {
+            let sql = "DELETE FROM channels WHERE folded = $1 AND ($2::bigint = 0 OR (log_ms, log_seq) <= ($2::bigint, $3::bigint))";
+            let s = st.get(tx, sql)?;
+            let removed = tx.execute(&s, &[folded, &at.ms, &at.seq])? > 0;
+            if removed || !kept(tx, st, folded)? {
+                clear(tx, st, folded, &["channel_lists", "channel_access", "channel_metadata"])?;
+                gone(tx, st, folded, *at)?;
+            }
             ChangeOutcome::Done
         }
     };
-    let folded = match change {
-        ChannelChange::Register { record, .. } | ChannelChange::Save(record) => &record.folded,
-        ChannelChange::Delete(f) => f,
-    };
-    notify::send(tx, node, Kind::Channel, folded)?;
+    notify::send(tx, node, Kind::Channel, change.folded())?;
     Ok(outcome)
+}
+
+/// Takes the lock of each channel `changes` change, in name order, for the
+/// rest of `tx`: two nodes' transactions changing one channel take turns
+/// (each then sees what the other wrote, a removal included), and never
+/// wait on each other in a circle.
+pub fn lock(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements<'_>,
+    changes: &[ChannelChange],
+) -> Result<(), postgres::Error> {
+    let mut names: Vec<&str> = changes.iter().map(ChannelChange::folded).collect();
+    names.sort_unstable();
+    names.dedup();
+    let s = st.get(tx, "SELECT pg_advisory_xact_lock(hashtext('banter channel'), hashtext($1))")?;
+    for name in names {
+        tx.execute(&s, &[&name])?;
+    }
+    Ok(())
+}
+
+/// Whether the store keeps channel `folded`.
+fn kept(tx: &mut Transaction<'_>, st: &mut Statements<'_>, folded: &str) -> Result<bool, postgres::Error> {
+    let s = st.get(tx, "SELECT 1 FROM channels WHERE folded = $1")?;
+    Ok(tx.query_opt(&s, &[&folded])?.is_some())
+}
+
+/// Where in the log channel `folded` was last removed (zero: never, or
+/// not since it was saved again).
+fn gone_at(tx: &mut Transaction<'_>, st: &mut Statements<'_>, folded: &str) -> Result<LogAt, postgres::Error> {
+    let s = st.get(tx, "SELECT log_ms, log_seq FROM channels_gone WHERE folded = $1")?;
+    Ok(tx.query_opt(&s, &[&folded])?.map(|r| LogAt { ms: r.get(0), seq: r.get(1) }).unwrap_or_default())
+}
+
+/// Records that channel `folded` was removed at `at` in the log (a single
+/// node's removals, at zero, need no record).
+fn gone(tx: &mut Transaction<'_>, st: &mut Statements<'_>, folded: &str, at: LogAt) -> Result<(), postgres::Error> {
+    if at == LogAt::default() {
+        return Ok(());
+    }
+    let s = st.get(
+        tx,
+        "INSERT INTO channels_gone (folded, log_ms, log_seq) VALUES ($1, $2, $3)
+         ON CONFLICT (folded) DO UPDATE SET log_ms = excluded.log_ms, log_seq = excluded.log_seq
+         WHERE (channels_gone.log_ms, channels_gone.log_seq) < (excluded.log_ms, excluded.log_seq)",
+    )?;
+    tx.execute(&s, &[&folded, &at.ms, &at.seq])?;
+    Ok(())
+}
+
+/// Forgets a removal of channel `folded`: it is kept again.
+fn ungone(tx: &mut Transaction<'_>, st: &mut Statements<'_>, folded: &str) -> Result<(), postgres::Error> {
+    let s = st.get(tx, "DELETE FROM channels_gone WHERE folded = $1")?;
+    tx.execute(&s, &[&folded])?;
+    Ok(())
 }
 
 /// The key founders are counted by (as in the SQLite engine).
@@ -147,24 +227,36 @@ fn fold_account(name: &str) -> String {
     crate::state::casemap::Casemap::Rfc1459.fold(name)
 }
 
-/// Writes the channel's row; with `register`, only when nobody founded it
-/// (returns false when someone did).
+/// Writes the channel's row as of `at` in the log: with `register`, only
+/// when nobody founded it (returns false when someone did); otherwise only
+/// over a row taken no further in the log, and not over a later removal
+/// (returns false when the row or removal is later). A record at zero (a
+/// single node's) is written whatever the store holds.
 fn upsert(
     tx: &mut Transaction<'_>,
     st: &mut Statements<'_>,
     r: &ChannelRecord,
+    at: LogAt,
     register: bool,
 ) -> Result<bool, postgres::Error> {
-    let guard = if register { " WHERE channels.founder IS NULL" } else { "" };
+    let guard = if register {
+        "channels.founder IS NULL"
+    } else {
+        "excluded.log_ms = 0 OR (channels.log_ms, channels.log_seq) <= (excluded.log_ms, excluded.log_seq)"
+    };
     let sql = format!(
         "INSERT INTO channels (folded, name, created_at, founder, founder_folded, registered_at, modes,
-                               chan_key, user_limit, topic, topic_by, topic_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                               chan_key, user_limit, topic, topic_by, topic_at, log_ms, log_seq)
+         SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::bigint, $7::text, $8::text,
+                $9::bigint, $10::text, $11::text, $12::bigint, $13::bigint, $14::bigint
+         WHERE $13::bigint = 0 OR NOT EXISTS (SELECT 1 FROM channels_gone g
+                                      WHERE g.folded = $1 AND (g.log_ms, g.log_seq) > ($13::bigint, $14::bigint))
          ON CONFLICT (folded) DO UPDATE SET name = excluded.name, created_at = excluded.created_at,
            founder = excluded.founder, founder_folded = excluded.founder_folded,
            registered_at = excluded.registered_at, modes = excluded.modes, chan_key = excluded.chan_key,
            user_limit = excluded.user_limit, topic = excluded.topic, topic_by = excluded.topic_by,
-           topic_at = excluded.topic_at{guard}"
+           topic_at = excluded.topic_at, log_ms = excluded.log_ms, log_seq = excluded.log_seq
+         WHERE {guard}"
     );
     let s = st.get(tx, &sql)?;
     let reg = r.registration.as_ref();
@@ -183,22 +275,30 @@ fn upsert(
             &r.topic.as_ref().map(|t| &t.text),
             &r.topic.as_ref().map(|t| &t.set_by),
             &r.topic.as_ref().map(|t| t.set_at),
+            &at.ms,
+            &at.seq,
         ],
     )?;
     Ok(n > 0)
 }
 
-fn delete_children(tx: &mut Transaction<'_>, st: &mut Statements<'_>, folded: &str) -> Result<(), postgres::Error> {
-    for table in ["channel_lists", "channel_access", "channel_metadata"] {
+/// Deletes channel `folded`'s rows of child `tables`.
+fn clear(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements<'_>,
+    folded: &str,
+    tables: &[&str],
+) -> Result<(), postgres::Error> {
+    for table in tables {
         let s = st.get(tx, &format!("DELETE FROM {table} WHERE channel = $1"))?;
         tx.execute(&s, &[&folded])?;
     }
     Ok(())
 }
 
-/// Replaces the channel's lists, access list and metadata.
-fn children(tx: &mut Transaction<'_>, st: &mut Statements<'_>, r: &ChannelRecord) -> Result<(), postgres::Error> {
-    delete_children(tx, st, &r.folded)?;
+/// Replaces the channel's lists and access list.
+fn lists(tx: &mut Transaction<'_>, st: &mut Statements<'_>, r: &ChannelRecord) -> Result<(), postgres::Error> {
+    clear(tx, st, &r.folded, &["channel_lists", "channel_access"])?;
     let list = st.get(
         tx,
         "INSERT INTO channel_lists (channel, mode, position, mask, set_by, set_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -215,6 +315,12 @@ fn children(tx: &mut Transaction<'_>, st: &mut Statements<'_>, r: &ChannelRecord
             tx.execute(&access, &[&r.folded, &(i as i64), &a.account, &a.mode.letter().to_string()])?;
         }
     }
+    Ok(())
+}
+
+/// Replaces the channel's metadata.
+fn metadata(tx: &mut Transaction<'_>, st: &mut Statements<'_>, r: &ChannelRecord) -> Result<(), postgres::Error> {
+    clear(tx, st, &r.folded, &["channel_metadata"])?;
     let meta = st.get(tx, "INSERT INTO channel_metadata (channel, key, value) VALUES ($1, $2, $3)")?;
     for (k, v) in &r.metadata {
         tx.execute(&meta, &[&r.folded, k, v])?;

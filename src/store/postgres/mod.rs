@@ -71,6 +71,7 @@ impl Store for Postgres {
         self.main.run(|c| {
             let (client, mut st) = c.parts();
             let mut tx = client.transaction()?;
+            channels::lock(&mut tx, &mut st, changes)?;
             let mut out = Vec::with_capacity(changes.len());
             for change in changes {
                 out.push(channels::apply(&mut tx, &mut st, node, change)?);

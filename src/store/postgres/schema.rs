@@ -10,7 +10,8 @@ use super::pool::error_text;
 use postgres::Client;
 
 /// Accounts (1), certificate fingerprints (2), persistent channels (3), the
-/// per-account multiclient opt-out (4), the store's identity (5).
+/// per-account multiclient opt-out (4), the store's identity (5), where in a
+/// cluster's log each channel was saved and removed (6).
 pub const MAIN: &[&str] = &[
     "CREATE TABLE accounts (
         folded TEXT COLLATE \"C\" PRIMARY KEY,
@@ -69,6 +70,13 @@ pub const MAIN: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN multiclient_off BIGINT NOT NULL DEFAULT 0;",
     "CREATE TABLE store_identity (id TEXT NOT NULL);
     INSERT INTO store_identity (id) VALUES (md5(random()::text || clock_timestamp()::text));",
+    "ALTER TABLE channels ADD COLUMN log_ms BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE channels ADD COLUMN log_seq BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE channels_gone (
+        folded TEXT COLLATE \"C\" PRIMARY KEY,
+        log_ms BIGINT NOT NULL,
+        log_seq BIGINT NOT NULL
+    );",
 ];
 
 /// Messages and their indexes (1), multiline lines (2).

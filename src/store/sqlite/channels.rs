@@ -2,7 +2,7 @@
 //! list and metadata in child tables. A save replaces the channel's rows.
 
 use crate::state::channel::{ChannelModes, ListEntry, Topic};
-use crate::store::{Access, AccessMode, ChangeOutcome, ChannelChange, ChannelRecord, Registration};
+use crate::store::{Access, AccessMode, ChangeOutcome, ChannelChange, ChannelRecord, LogAt, Registration};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::HashMap;
 
@@ -26,7 +26,7 @@ pub fn load(conn: &Connection, only: Option<&str>) -> rusqlite::Result<Vec<Chann
     let mut index = HashMap::new();
     let mut st = conn.prepare(
         "SELECT folded, name, created_at, founder, registered_at, modes, chan_key, user_limit,
-                topic, topic_by, topic_at
+                topic, topic_by, topic_at, log_ms, log_seq
          FROM channels WHERE ?1 IS NULL OR folded = ?1 ORDER BY folded",
     )?;
     let mut rows = st.query([only])?;
@@ -52,6 +52,7 @@ pub fn load(conn: &Connection, only: Option<&str>) -> rusqlite::Result<Vec<Chann
             excepts: Vec::new(),
             invex: Vec::new(),
             metadata: Vec::new(),
+            at: LogAt { ms: r.get(11)?, seq: r.get(12)? },
         };
         index.insert(folded, records.len());
         records.push(record);
@@ -120,7 +121,7 @@ pub fn apply(tx: &Transaction<'_>, change: &ChannelChange) -> rusqlite::Result<C
             save(tx, record)?;
             Ok(ChangeOutcome::Done)
         }
-        ChannelChange::Delete(folded) => {
+        ChannelChange::Delete { folded, .. } => {
             delete(tx, folded)?;
             Ok(ChangeOutcome::Done)
         }
@@ -146,8 +147,8 @@ fn save(tx: &Transaction<'_>, r: &ChannelRecord) -> rusqlite::Result<()> {
     let reg = r.registration.as_ref();
     tx.execute(
         "INSERT INTO channels (folded, name, created_at, founder, founder_folded, registered_at, modes,
-                               chan_key, user_limit, topic, topic_by, topic_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                               chan_key, user_limit, topic, topic_by, topic_at, log_ms, log_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             r.folded,
             r.name,
@@ -161,6 +162,8 @@ fn save(tx: &Transaction<'_>, r: &ChannelRecord) -> rusqlite::Result<()> {
             r.topic.as_ref().map(|t| &t.text),
             r.topic.as_ref().map(|t| &t.set_by),
             r.topic.as_ref().map(|t| t.set_at),
+            r.at.ms,
+            r.at.seq,
         ],
     )?;
     let mut list = tx.prepare_cached(
@@ -206,6 +209,7 @@ mod tests {
             excepts: Vec::new(),
             invex: vec![ListEntry { mask: "y!*@*".into(), set_by: "a".into(), set_at: 2 }],
             metadata: vec![("url".into(), "https://x".into())],
+            at: LogAt::default(),
         }
     }
 
@@ -223,7 +227,7 @@ mod tests {
         let loaded = load(&conn, None).unwrap();
         assert_eq!(loaded, vec![record("#A", Some("Ann")), record("#P", None)]);
         let tx = conn.transaction().unwrap();
-        apply(&tx, &ChannelChange::Delete("#a".into())).unwrap();
+        apply(&tx, &ChannelChange::Delete { folded: "#a".into(), at: LogAt::default() }).unwrap();
         tx.commit().unwrap();
         assert_eq!(load(&conn, None).unwrap(), vec![record("#P", None)]);
     }

@@ -10,7 +10,10 @@ use rusqlite::{Connection, OptionalExtension};
 /// `banter.db`: accounts (1), certificate fingerprints (2), persistent channels
 /// (3), the per-account multiclient opt-out (4), the store's identity (5: a
 /// random id made once, which nodes of a cluster compare, see
-/// [`crate::store::Store::identity`]).
+/// [`crate::store::Store::identity`]), where in a cluster's log each channel
+/// was saved and removed (6: the columns of the PostgreSQL schema, so both
+/// keep one version; a single node's saves are all at zero, and it keeps no
+/// removals).
 pub const MAIN: &[&str] = &[
     "CREATE TABLE accounts (
         folded TEXT PRIMARY KEY NOT NULL,
@@ -69,6 +72,13 @@ pub const MAIN: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN multiclient_off INTEGER NOT NULL DEFAULT 0;",
     "CREATE TABLE store_identity (id TEXT NOT NULL);
     INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))));",
+    "ALTER TABLE channels ADD COLUMN log_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE channels ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE channels_gone (
+        folded TEXT PRIMARY KEY NOT NULL,
+        log_ms INTEGER NOT NULL,
+        log_seq INTEGER NOT NULL
+    );",
 ];
 
 /// Brings `conn` to the last version of `migrations`; `what` names the file in errors.
