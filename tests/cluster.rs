@@ -2683,12 +2683,19 @@ fn after_redis_restarts_empty_registered_channels_come_back_from_postgres() {
     alice.sync();
     let mut bob = b.client("bob");
     wait_member(&mut bob, "#kept", "alice");
+    let mut store = pg::pg().client(pg::db_name(&db)).expect("connect");
+    let position = |store: &mut postgres::Client| -> i64 {
+        store.query_one("SELECT log_ms FROM channels WHERE folded = '#kept'", &[]).unwrap().get(0)
+    };
+    assert!(position(&mut store) > 0, "saved at its place in the log");
     redis.restart_empty();
     for c in [&mut alice, &mut bob] {
         let (error, _) = c.expect_where("ERROR", |l| command_of(l) == "ERROR");
         assert!(error.contains("lost its place in the network"), "{error}");
     }
     let (port_a, port_b) = (relistened(&a), relistened(&b));
+    // A new log began: the old one's positions say nothing about its own.
+    assert_eq!(position(&mut store), 0, "the old log's position forgotten");
     // Both nodes list the channel, empty, with its topic and modes.
     for (port, nick) in [(port_a, "looker_a"), (port_b, "looker_b")] {
         let mut c = Client::connect(port);

@@ -233,6 +233,17 @@ fn shared_store_keeps_the_channel_taken_furthest_in_the_log() {
     save(taken_at("#T", None, 60, "cluster"));
     delete(0);
     assert_eq!(topic(), None);
+    // A new log (Redis lost its data): the old positions are forgotten, and
+    // the new log's saves and removals are taken over the old log's.
+    save(taken_at("#T", None, 70, "old log"));
+    delete(80);
+    save(taken_at("#U", None, 90, "old log"));
+    s.forget_log_positions().unwrap();
+    assert_eq!(s.load_channel("#u").unwrap().unwrap().at, LogAt::default());
+    save(taken_at("#T", None, 5, "new log"));
+    assert_eq!(topic().as_deref(), Some("new log"), "no removal of the old log in the way");
+    save(taken_at("#U", None, 5, "new log"));
+    assert_eq!(s.load_channel("#u").unwrap().unwrap().topic.unwrap().text, "new log");
 }
 
 fn msg(target: &str, i: usize, kind: Kind, direct: Option<[(String, String); 2]>) -> Op {

@@ -39,6 +39,10 @@ pub const SERVERS: &str = "banter:servers";
 /// the first node to join had them.
 pub const NETWORK: &str = "banter:network";
 
+/// The log's identity: a random id, made by the first node to join a Redis
+/// that has none (a new network, or one whose Redis lost its data).
+pub const EPOCH: &str = "banter:epoch";
+
 /// Most events appended in one entry.
 const BATCH: usize = 256;
 /// Most entries one read takes.
@@ -334,6 +338,14 @@ fn parse_eviction(info: &str) -> Eviction {
     let limit = field("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
     let policy = field("maxmemory_policy").unwrap_or("noeviction").to_owned();
     Eviction { limit, policy }
+}
+
+/// Whether this node begins the log: the first to join a Redis with no
+/// [`EPOCH`] makes one (`SET NX`: of nodes joining at once, exactly one).
+pub async fn begins_log(con: &mut ConnectionManager) -> redis::RedisResult<bool> {
+    let id = format!("{:016x}", rand::random::<u64>());
+    let made: Option<String> = redis::cmd("SET").arg(EPOCH).arg(id).arg("NX").query_async(con).await?;
+    Ok(made.is_some())
 }
 
 /// Records `settings` (name, value) as the network's where it has none

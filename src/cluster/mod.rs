@@ -122,6 +122,21 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
+/// A new log begins (this node is the first to join a Redis with no log
+/// identity): the store forgets where in the old log its channels were
+/// saved, since the new log's entry ids (from Redis's clock) say nothing
+/// about the old one's: a Redis restarted empty on a machine whose clock is
+/// behind would otherwise have every later save taken as older than the
+/// stored ones.
+async fn forget_log_positions(server: &Server) {
+    let Some(store) = server.history.store() else { return };
+    match tokio::task::spawn_blocking(move || store.forget_log_positions()).await {
+        Ok(Ok(())) => tracing::info!("cluster: a new log begins; the store's channel log positions are forgotten"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cluster: the store's channel log positions were not forgotten"),
+        Err(e) => tracing::warn!(error = %e, "cluster: forgetting the store's channel log positions failed"),
+    }
+}
+
 /// The node name when none is configured: `HOSTNAME-PID`.
 fn default_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -146,6 +161,9 @@ pub async fn start(server: &Arc<Server>, store: &str) -> Result<(), String> {
     let (jobs, queue) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster::new(node.clone(), name, jobs));
     server.set_cluster(cluster.clone());
+    if backplane::begins_log(&mut manager).await.map_err(|e| format!("cannot reach Redis: {e}"))? {
+        forget_log_positions(server).await;
+    }
     let mut reader = backplane::reader_connection(&client).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
     let began = std::time::Instant::now();
     let loaded = load(&mut manager, &node).await?;

@@ -126,6 +126,10 @@ pub struct ChannelRecord {
     pub at: LogAt,
 }
 
+/// The SQL of [`Store::forget_log_positions`], the same on both engines.
+const FORGET_LOG_POSITIONS: &str =
+    "UPDATE channels SET log_ms = 0, log_seq = 0 WHERE log_ms <> 0 OR log_seq <> 0; DELETE FROM channels_gone;";
+
 /// Where in a cluster's log a channel record was taken: the id (`ms-seq`)
 /// of a log entry the taking node had applied, every change the log holds
 /// up to it included in the record. A shared store keeps a channel's
@@ -209,6 +213,11 @@ pub trait Store: AccountStore {
 
     /// Applies `changes` in order in one transaction; one outcome per change.
     fn apply_channel_changes(&self, changes: &[ChannelChange]) -> StoreResult<Vec<ChangeOutcome>>;
+
+    /// Forgets where in a cluster's log each channel was saved and removed
+    /// ([`LogAt`]): the network starts a new log (its Redis lost its data),
+    /// whose positions say nothing about the old one's.
+    fn forget_log_positions(&self) -> StoreResult<()>;
 
     /// Applies history operations in order, in one transaction; returns the
     /// rows inserted (a msgid seen before is skipped).

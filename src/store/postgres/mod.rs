@@ -81,6 +81,11 @@ impl Store for Postgres {
         })
     }
 
+    fn forget_log_positions(&self) -> StoreResult<()> {
+        let sql = crate::store::FORGET_LOG_POSITIONS;
+        self.main.run(|c| c.parts().0.batch_execute(sql))
+    }
+
     fn write_history(&self, ops: &[Op]) -> StoreResult<usize> {
         self.history.run(|c| {
             let (client, mut st) = c.parts();

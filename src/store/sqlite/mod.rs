@@ -235,6 +235,12 @@ impl Store for Sqlite {
         Ok(out)
     }
 
+    fn forget_log_positions(&self) -> StoreResult<()> {
+        let conn = self.main();
+        conn.execute_batch(crate::store::FORGET_LOG_POSITIONS)
+            .map_err(|e| format!("{}: forgetting log positions: {e}", self.dir.display()))
+    }
+
     fn packs_history(&self) -> bool {
         true
     }
