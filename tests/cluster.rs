@@ -550,6 +550,29 @@ fn a_user_who_quits_is_counted_out_at_once_on_its_node() {
     assert_eq!(counts(&mut bar), alone);
 }
 
+/// A quitting user's connection ends once its QUIT is back from the log and
+/// shown to its co-members: a member of its node that then syncs (PING)
+/// has the QUIT before the PONG, as on a single node (irctest's
+/// `ChannelQuitTestCase::testQuit` relies on it). Twenty users in turn.
+#[test]
+fn a_quitters_connection_ends_once_its_quit_is_shown() {
+    let redis = Redis::start();
+    let a = node(&redis, "a");
+    let mut bar = in_channel(&a, "bar", "#q");
+    for i in 0..20 {
+        let nick = format!("qux{i}");
+        let mut qux = in_channel(&a, &nick, "#q");
+        bar.expect_where("its JOIN", |l| command_of(l) == "JOIN" && l[1..].starts_with(&format!("{nick}!")));
+        qux.send("QUIT :bye");
+        assert!(qux.closed(), "the connection ends");
+        let seen = bar.sync();
+        assert!(
+            seen.iter().any(|l| command_of(l) == "QUIT" && l[1..].starts_with(&format!("{nick}!"))),
+            "{nick}: {seen:?}"
+        );
+    }
+}
+
 #[test]
 fn a_nick_taken_on_one_node_is_refused_on_the_other() {
     let redis = Redis::start();

@@ -85,6 +85,9 @@ pub struct Cluster {
     /// This node's users who quit, until their QUIT comes back in the log
     /// and they are removed here too (see [`quit`]).
     quitting: dashmap::DashSet<ClientId>,
+    /// Connections waiting for their user's QUIT to come back (see
+    /// [`Cluster::quit_applied`]).
+    quit_waiters: DashMap<ClientId, oneshot::Sender<()>>,
     /// This node's sequenced changes on their way through the log, by
     /// [`Event::sequenced_id`] (see [`crate::state::sequencer`]).
     sequenced: DashMap<String, Waiter>,
@@ -555,6 +558,7 @@ impl Cluster {
             asks: ask::Asks::default(),
             sequenced: DashMap::new(),
             quitting: dashmap::DashSet::new(),
+            quit_waiters: DashMap::new(),
         }
     }
 
@@ -562,12 +566,31 @@ impl Cluster {
     /// its channels here now, in the log's order, as on every other node
     /// (its nick was let go when it quit).
     fn quit_confirmed(&self, server: &Server, uid: ClientId, reason: &str) {
-        if self.quitting.remove(&uid).is_none() {
+        if !self.quitting.contains(&uid) {
             return;
         }
         if let Some(client) = server.clients.get(&uid).map(|c| c.clone()) {
             crate::state::membership::leave_all_quit(server, &client, reason);
         }
+        // Only the reader confirms QUITs: not pending from here on.
+        self.quitting.remove(&uid);
+        if let Some((_, waiter)) = self.quit_waiters.remove(&uid) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Waits (at most `within`) until the QUIT of this node's user `uid`
+    /// is back from the log and its co-members here were shown it; at once
+    /// if none is on its way. Its connection closes after that, so that a
+    /// client that saw the connection end and then asks another connection
+    /// anything finds the QUIT shown there, as on a single node.
+    pub async fn quit_applied(&self, uid: ClientId, within: Duration) {
+        let (done, applied) = oneshot::channel();
+        self.quit_waiters.insert(uid, done);
+        if self.quitting.contains(&uid) {
+            let _ = tokio::time::timeout(within, applied).await;
+        }
+        self.quit_waiters.remove(&uid);
     }
 
     /// Appends `event`, a sequenced change made by connection `by`, to the

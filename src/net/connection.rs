@@ -34,6 +34,11 @@ const WRITE_BURST: u32 = 2;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the final flush (ERROR line and anything queued) may take.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+/// On a node of a cluster, how long a quitting user's connection waits for
+/// its QUIT to come back from the log before its ERROR and close (about a
+/// millisecond with Redis at hand; bounded when Redis is away).
+const QUIT_WAIT: Duration = Duration::from_secs(1);
 /// How long a closed connection goes on reading, and discarding, what the
 /// client still sends (a lingering close, as web servers do): closing a
 /// socket with unread input resets the connection, and a client still
@@ -141,6 +146,9 @@ fn serve<W: AsyncWrite + Unpin + Send>(
         commands::message::flush_held(&mut ctx);
         if membership::detach(&ctx.server, &ctx.client, &ctx.link, &reason) == Detached::Last {
             membership::remove_client(&ctx.server, &ctx.client, &reason);
+            if let Some(cluster) = ctx.server.cluster() {
+                cluster.quit_applied(ctx.client.id, QUIT_WAIT).await;
+            }
         }
         let host = ctx.client.info().host.clone();
         ctx.link.close_outbox(format!("ERROR :Closing Link: {host} ({reason})\r\n").as_bytes());
