@@ -531,19 +531,6 @@ fn maker(server: &Server, node: &str, uid: Option<u64>) -> Result<Option<Arc<Cli
     }
 }
 
-/// Whether `maker` may still change `st` where the log has the change: a
-/// member there, and an operator where `op` is needed. Its node decided
-/// the change on what it knew then; a KICK or `MODE -o` ahead of it in the
-/// log may have taken that standing away, and every node refuses it alike.
-fn standing(st: &ChannelState, maker: &Client, op: bool) -> Result<(), crate::proto::numeric::Numeric> {
-    use crate::proto::numeric::{ERR_CHANOPRIVSNEEDED, ERR_NOTONCHANNEL};
-    match st.members.get(&maker.id) {
-        None => Err(ERR_NOTONCHANNEL),
-        Some(m) if op && !m.modes.op => Err(ERR_CHANOPRIVSNEEDED),
-        Some(_) => Ok(()),
-    }
-}
-
 /// `joiner` joins `name` in the log's order, where the channel's modes let
 /// it in with `key` (an IRC operator passes them; its own node logs that):
 /// the channel is created (with the default modes and creation time
@@ -634,7 +621,8 @@ fn topic(
     let line = wire.to_line();
     {
         let mut st = ch.write();
-        if let Some(Err(why)) = setter.map(|s| standing(&st, s, st.modes.topic_ops)) {
+        // Its standing may be gone: a KICK or deop ahead of it in the log.
+        if let Some(Err(why)) = setter.map(|s| st.may_change(s.id, st.modes.topic_ops)) {
             return Applied::Refused(why);
         }
         let text = line.params.get(1).cloned().unwrap_or_default();
@@ -669,7 +657,7 @@ fn kick(
     except: Option<ClientId>,
 ) -> Applied {
     let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
-    if let Err(why) = standing(&ch.read(), kicker, true) {
+    if let Err(why) = ch.read().may_change(kicker.id, true) {
         return Applied::Refused(why);
     }
     let kicked = depart(server, chan, victim, except, |name| {
@@ -716,12 +704,12 @@ fn mode(
     let max = server.config().limits.max_list_entries;
     let applied: Vec<channel::ModeChange> = {
         let mut st = ch.write();
-        if let Some(Err(why)) = setter.map(|s| standing(&st, s, true)) {
-            if !setter.is_some_and(|s| s.is_oper()) {
-                return Applied::Refused(why);
+        if let Some((setter, Err(why))) = setter.map(|s| (s, st.may_change(s.id, true))) {
+            // An IRC operator keeps what it may make without ops: +P.
+            if setter.is_oper() {
+                changes.retain(|c| c.mode == 'P');
             }
-            changes.retain(|c| c.mode == 'P');
-            if changes.is_empty() {
+            if !setter.is_oper() || changes.is_empty() {
                 return Applied::Refused(why);
             }
         }
@@ -851,7 +839,7 @@ fn invite(
     let Some(ch) = server.find_channel(chan) else { return Applied::Nothing };
     let ops: std::collections::HashSet<ClientId> = {
         let mut st = ch.write();
-        if let Some(Err(why)) = inviter.map(|i| standing(&st, i, st.modes.invite_only)) {
+        if let Some(Err(why)) = inviter.map(|i| st.may_change(i.id, st.modes.invite_only)) {
             return Applied::Refused(why);
         }
         if st.members.contains_key(&victim.id) {

@@ -381,9 +381,8 @@ pub fn rename_clustered(ctx: &mut Ctx, msg: OwnedMessage) -> BoxFuture<'_> {
 /// refusal.
 fn may_rename(ctx: &Ctx, old_name: &str, new_name: &str) -> Result<Arc<Channel>, HandlerResult> {
     let Some(ch) = ctx.server.find_channel(old_name) else { return Err(err(ERR_NOSUCHCHANNEL, &[old_name])) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return Err(err(ERR_NOTONCHANNEL, &[&ch.name])) };
-    if !mine.op {
-        return Err(err(ERR_CHANOPRIVSNEEDED, &[&ch.name]));
+    if let Err(why) = ch.read().may_change(ctx.client.id, true) {
+        return Err(err(why, &[&ch.name]));
     }
     let cannot = |text: &str| Err(super::fail("RENAME", "CANNOT_RENAME", &[&ch.name, new_name], text));
     if !valid_channel(new_name, ctx.server.config().limits.channel_len) {
@@ -539,9 +538,8 @@ fn kicks(ctx: &Ctx, params: &[&str]) -> Result<Vec<(String, String, String)>, Cm
 /// victim is on it.
 fn kick_change(ctx: &mut Ctx, name: &str, target: &str, reason: String) -> Result<Change, CmdError> {
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
-    if !mine.op {
-        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    if let Err(why) = ch.read().may_change(ctx.client.id, true) {
+        return err(why, &[&ch.name]);
     }
     let Some(victim) = ctx.server.find_user(target) else { return err(ERR_NOSUCHNICK, &[target]) };
     if member_modes(&ch, &victim).is_none() {
@@ -602,9 +600,12 @@ fn invite_change(ctx: &mut Ctx, params: &[&str]) -> Result<Option<(Change, Invit
     // RFC 2812 let an invitation to a channel that does not exist through, any
     // text as its name; like InspIRCd, there is nothing to invite to.
     let Some(ch) = ctx.server.find_channel(name) else { return err(ERR_NOSUCHCHANNEL, &[name]) };
-    let Some(mine) = member_modes(&ch, &ctx.client) else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
-    if ch.read().modes.invite_only && !mine.op {
-        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    let standing = {
+        let st = ch.read();
+        st.may_change(ctx.client.id, st.modes.invite_only)
+    };
+    if let Err(why) = standing {
+        return err(why, &[&ch.name]);
     }
     if member_modes(&ch, &victim).is_some() {
         return err(ERR_USERONCHANNEL, &[&vnick, &ch.name]);
@@ -689,9 +690,12 @@ fn topic_change(ctx: &mut Ctx, name: &str, text: Option<&str>) -> Result<Option<
         send_topic(ctx, &ch, true);
         return Ok(None);
     };
-    let Some(mine) = mine else { return err(ERR_NOTONCHANNEL, &[&ch.name]) };
-    if ch.read().modes.topic_ops && !mine.op {
-        return err(ERR_CHANOPRIVSNEEDED, &[&ch.name]);
+    let standing = {
+        let st = ch.read();
+        st.may_change(ctx.client.id, st.modes.topic_ops)
+    };
+    if let Err(why) = standing {
+        return err(why, &[&ch.name]);
     }
     let text = param[..param.floor_char_boundary(ctx.server.config().limits.topic_len)].to_owned();
     let line = ctx.client.line("TOPIC", vec![ch.name.clone(), text]);

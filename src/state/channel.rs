@@ -200,6 +200,20 @@ impl ChannelState {
         self.modes.permanent || self.registration.is_some()
     }
 
+    /// Whether member `id` may change the channel, an operator where `op`
+    /// (KICK; TOPIC where `+t` is set; INVITE where `+i` is; MODE): `442`
+    /// if it is not a member, `482` if it is not an operator where one is
+    /// needed. Checked when a command decides a change, and again where the
+    /// log has it (see [`crate::cluster::apply::sequenced`]).
+    pub fn may_change(&self, id: ClientId, op: bool) -> Result<(), crate::proto::numeric::Numeric> {
+        use crate::proto::numeric::{ERR_CHANOPRIVSNEEDED, ERR_NOTONCHANNEL};
+        match self.members.get(&id) {
+            None => Err(ERR_NOTONCHANNEL),
+            Some(m) if op && !m.modes.op => Err(ERR_CHANOPRIVSNEEDED),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// The status an account gets on joining a registered channel: the
     /// founder and AMODE `+o` accounts are ops, AMODE `+v` ones voiced.
     pub fn access_of(&self, casemap: super::casemap::Casemap, account: Option<&str>) -> Option<MemberModes> {

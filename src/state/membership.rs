@@ -77,27 +77,22 @@ pub fn remove_now(server: &Server, client: &Arc<Client>, reason: &str) {
 /// `QUIT :reason` once to everyone who shared a channel, and out of the
 /// user counts; false if it was gone already.
 pub fn leave_all(server: &Server, client: &Arc<Client>, reason: &str) -> bool {
-    leave_channels(server, client, reason, true)
+    let left = leave_all_quit(server, client, reason);
+    if left {
+        count_out(server, client);
+    }
+    left
 }
 
-/// [`leave_all`] for a user of this node whose QUIT came back in the log: it
-/// was counted out when it quit.
+/// [`leave_all`] but for the counts: for a user of this node whose QUIT
+/// came back in the log, counted out when it quit.
 pub fn leave_all_quit(server: &Server, client: &Arc<Client>, reason: &str) -> bool {
-    leave_channels(server, client, reason, false)
-}
-
-/// Takes a client out of the server's clients and its channels, and out of
-/// the user counts if `count`.
-fn leave_channels(server: &Server, client: &Arc<Client>, reason: &str, count: bool) -> bool {
     if server.clients.remove(&client.id).is_none() {
         return false;
     }
     if client.is_registered() {
         let line = client.line("QUIT", vec![reason.to_owned()]);
         fanout::to_clients(&fanout::peers(client), &line, fanout::everyone);
-        if count {
-            count_out(server, client);
-        }
     }
     let channels = std::mem::take(&mut client.info_mut().channels);
     for ch in &channels {
