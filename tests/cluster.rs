@@ -428,9 +428,9 @@ fn a_node_with_other_limits_network_name_or_event_format_cannot_join() {
     // A release whose events are encoded otherwise: as if the network's log
     // were written by one.
     redis.command(&["HSET", "banter:network", "events", "0"]).expect("HSET");
-    let says = [r#"events is "1" here but "0" on the network"#];
+    let says = [r#"events is "2" here but "0" on the network"#];
     refused(&node_config(&redis, "d", ttl, None), "a node of another event format", &says);
-    redis.command(&["HSET", "banter:network", "events", "1"]).expect("HSET");
+    redis.command(&["HSET", "banter:network", "events", "2"]).expect("HSET");
     assert_eq!(redis.command(&["SCARD", "banter:nodes"]).as_deref(), Some(":1"), "none joined");
     // The same limits join; a REHASH does not change them on one node.
     let e_config = node_config(&redis, "e", ttl, None);

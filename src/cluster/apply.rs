@@ -125,9 +125,9 @@ pub fn apply_json(server: &Arc<Server>, cluster: &Cluster, json: &str, replaying
                 from.last_spoke.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
             }
             match (to, from) {
-                (Some((to_node, to_uid)), Some(from)) => private(server, cluster, &from, &to_node, to_uid, &lines),
+                (Some((to_node, to_uid)), Some(from)) => private(server, cluster, &from, &to_node, to_uid, lines),
                 (Some(_), None) => {}
-                (None, _) => to_channel(server, &lines),
+                (None, _) => to_channel(server, lines),
             }
         }
         Event::Multiline { node, uid, to, first, lines } => {
@@ -222,13 +222,13 @@ fn read_marker(server: &Server, who: &str, target: &str, ms: i64) {
 /// A relayed message from `from` to user `to_uid` of `to_node`: delivered
 /// if that is a user of this node, and kept for its CHATHISTORY when either
 /// side is not logged in.
-fn private(server: &Server, cluster: &Cluster, from: &Client, to_node: &str, to_uid: u64, lines: &[WireLine]) {
+fn private(server: &Server, cluster: &Cluster, from: &Client, to_node: &str, to_uid: u64, lines: Vec<WireLine>) {
     if to_node != cluster.node {
         return;
     }
     let Some(to) = server.clients.get(&to_uid).map(|c| c.clone()) else { return };
     for wire in lines {
-        let line = wire.to_line();
+        let line = wire.into_line();
         let filter = tags_filter(&line);
         if to.deliver(&mut variants(&line), None, &filter) > 0 {
             METRICS.relayed(1, 1);
@@ -868,12 +868,12 @@ fn tags_filter(line: &Line) -> impl Fn(&Client, CapSet) -> bool {
 
 /// Channel messages of a remote user, delivered to this node's members:
 /// in one block, or to the ops/voiced ones for `@#chan` and `+#chan`.
-fn to_channel(server: &Server, lines: &[WireLine]) {
+fn to_channel(server: &Server, lines: Vec<WireLine>) {
     let Some(first) = lines.first() else { return };
     let target = first.params.first().map(String::as_str).unwrap_or("");
     let status: String = target.chars().take_while(|c| *c == '@' || *c == '+').collect();
     let Some(ch) = server.find_channel(&target[status.len()..]) else { return };
-    let lines: Vec<Line> = lines.iter().map(WireLine::to_line).collect();
+    let lines: Vec<Line> = lines.into_iter().map(WireLine::into_line).collect();
     if status.is_empty() {
         let filter = tags_filter(&lines[0]);
         let block: Vec<fanout::BlockLine> = lines.into_iter().map(|l| (l, Vec::new())).collect();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// The version of this encoding of events (and of the snapshots made of
 /// them), compared when a node joins: a release that changes it must not
 /// join a network whose log another release wrote.
-pub const FORMAT: &str = "1";
+pub const FORMAT: &str = "2";
 
 /// One change the other nodes must see. On the wire the variant's short
 /// name is the one key of an object holding its fields (`{"J":{...}}`):
@@ -334,7 +334,9 @@ pub enum Event {
         /// For a message to a user: the recipient's node and id there.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<(String, u64)>,
-        /// The lines, in order.
+        /// The lines, in order ([packed](super::packed): what a line shares
+        /// with the one before it is left out).
+        #[serde(with = "super::packed")]
         lines: Vec<WireLine>,
     },
     /// A draft/multiline message from one user to a channel or to a user of
@@ -529,7 +531,7 @@ impl WireLine {
 
     /// The line again, with each known server tag shown to the clients with
     /// its capability (unknown tags are dropped).
-    pub fn to_line(&self) -> Line {
+    pub fn into_line(self) -> Line {
         let command: std::borrow::Cow<'static, str> = match self.cmd.as_str() {
             "PRIVMSG" => "PRIVMSG".into(),
             "NOTICE" => "NOTICE".into(),
@@ -545,14 +547,19 @@ impl WireLine {
             "WALLOPS" => "WALLOPS".into(),
             other => other.to_owned().into(),
         };
-        let mut line = Line::new(self.src.clone(), command, self.params.clone());
-        for (key, value) in &self.tags {
-            if let Some((key, cap)) = known_tag(key) {
-                line = line.tag(key, value.clone(), cap);
+        let mut line = Line::new(self.src, command, self.params);
+        for (key, value) in self.tags {
+            if let Some((key, cap)) = known_tag(&key) {
+                line = line.tag(key, value, cap);
             }
         }
-        line.client_tags = self.ctags.clone();
+        line.client_tags = self.ctags;
         line
+    }
+
+    /// The line this is, leaving it as it was (see [`WireLine::into_line`]).
+    pub fn to_line(&self) -> Line {
+        self.clone().into_line()
     }
 }
 

@@ -23,6 +23,7 @@ pub mod ask;
 pub mod backplane;
 pub mod compact;
 pub mod event;
+pub mod packed;
 pub mod snapshot;
 
 use crate::commands::chathistory::Recipient;
