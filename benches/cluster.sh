@@ -39,7 +39,10 @@
 # throwaway PostgreSQL shared by the nodes, as store.sh starts it),
 # REDIS_AOF [yes] (appendonly everysec, as docs/cluster.md advises),
 # REDIS_RATE [1], NODE_THREADS [0] (each banterd's `server.worker_threads`;
-# 0: one per core), PIN [0] (1: every server process, banterd and
+# 0: one per core), SPLIT_CORES [0] (1: the two nodes of `two` and
+# `two-independent` get half the cores each, one and alone all of them: the
+# machine divided among its nodes, as docs/cluster.md advises for nodes
+# sharing one; overrides NODE_THREADS), PIN [0] (1: every server process, banterd and
 # redis-server, on CPU 0 and banter-bench on CPU 1, so one node and two nodes
 # get the same single core and the load generator never takes it from them),
 # BEFORE_BIN [], OUT [mktemp -d], BANTERD and BENCH (prebuilt
@@ -57,6 +60,7 @@ PACED=${PACED:-200000}
 STORE=${STORE:-sqlite}
 REDIS_AOF=${REDIS_AOF:-yes}
 NODE_THREADS=${NODE_THREADS:-0}
+SPLIT_CORES=${SPLIT_CORES:-0}
 REDIS_RATE=${REDIS_RATE:-1}
 BEFORE_BIN=${BEFORE_BIN:-}
 PIN=${PIN:-0}
@@ -123,8 +127,16 @@ wait_port "$REDIS_PORT" "$REDIS_PID"
 # set (and with STORE=sqlite separate_stores, each node on its own file):
 # heartbeat, ttl and grace keep their defaults.
 node_config() {
+    local threads=$NODE_THREADS
+    if [ "$SPLIT_CORES" = 1 ]; then
+        case $2 in
+        two-* | ind-*) threads=$(($(nproc) / 2)) ;;
+        *) threads=$(nproc) ;;
+        esac
+        [ "$threads" -ge 1 ] || threads=1
+    fi
     {
-        sed "s/^\[server\]\$/[server]\nworker_threads = $NODE_THREADS/" benches/bench.toml
+        sed "s/^\[server\]\$/[server]\nworker_threads = $threads/" benches/bench.toml
         printf '\n%s\n' "$STORE_SECTION"
         if [ "$3" = 1 ]; then
             printf '\n[cluster]\nredis_url = "%s"\nnode_name = "%s"\n' "$REDIS_URL" "$2"

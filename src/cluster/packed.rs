@@ -208,6 +208,35 @@ mod tests {
         round_trip(vec![line(&[], None, "s", "PRIVMSG", &[])]);
     }
 
+    /// A line from few choices, so neighbours often share fields.
+    fn any_line() -> impl proptest::strategy::Strategy<Value = WireLine> {
+        use proptest::prelude::*;
+        let tag =
+            (prop::sample::select(vec!["time", "msgid", "account", "bot"]), prop::sample::select(vec!["", "1", "2"]));
+        (
+            prop::collection::vec(tag, 0..4),
+            prop::option::of(prop::sample::select(vec!["+a", "+a=1;+b", ""])),
+            prop::sample::select(vec!["a!u@h", "b!u@h"]),
+            prop::sample::select(vec!["PRIVMSG", "NOTICE", "TAGMSG"]),
+            prop::collection::vec(prop::sample::select(vec!["#c", "#d", "", "hi", "a b"]), 0..4),
+        )
+            .prop_map(|(tags, ctags, src, cmd, params)| WireLine {
+                tags: tags.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                // No client-only tags and an empty set of them are one thing.
+                ctags: ctags.filter(|c| !c.is_empty()).map(str::to_owned),
+                src: src.to_owned(),
+                cmd: cmd.to_owned(),
+                params: params.into_iter().map(str::to_owned).collect(),
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_lines_come_back_as_they_went(lines in proptest::collection::vec(any_line(), 0..8)) {
+            round_trip(lines);
+        }
+    }
+
     #[test]
     fn malformed_packings_are_refused() {
         for bad in [
