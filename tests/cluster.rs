@@ -796,6 +796,60 @@ fn a_thousand_numbered_messages_each_way_arrive_in_order() {
     }
 }
 
+/// Messages a client pipelines to one channel travel as one event, each line
+/// leaving out what it shares with the line before it (src/cluster/packed.rs):
+/// whatever changes from line to line (client-only tags there or not, the
+/// command, the text), a member on the other node gets exactly the lines a
+/// member on the sender's node gets, tags included.
+#[test]
+fn pipelined_lines_with_changing_tags_arrive_on_the_other_node_as_sent() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let caps = "message-tags server-time account-tag";
+    let mut alice = common::with_caps(&a, "alice", caps);
+    alice.send("JOIN #t");
+    alice.expect("366");
+    let mut carol = common::with_caps(&a, "carol", caps);
+    carol.send("JOIN #t");
+    carol.expect("366");
+    let mut bob = common::with_caps(&b, "bob", caps);
+    join_after(&mut bob, "#t", "alice");
+    wait_member(&mut alice, "#t", "bob");
+    let burst = [
+        "@+draft/reply=m1 PRIVMSG #t :one",
+        "PRIVMSG #t :two",
+        "@+draft/react=x;+draft/reply=m1 TAGMSG #t",
+        "NOTICE #t :three",
+        "@+draft/reply=m2 NOTICE #t :three",
+        "PRIVMSG #t :four five",
+        "PRIVMSG #t ::six",
+    ];
+    alice.send_raw(format!("{}\r\n", burst.join("\r\n")).as_bytes());
+    let seen = |c: &mut Client| -> Vec<String> {
+        let mut lines = Vec::new();
+        while lines.len() < burst.len() {
+            let line = c.recv_within(WAIT).unwrap_or_else(|| panic!("{} got only {lines:#?}", c.nick));
+            if matches!(command_of(&line), "PRIVMSG" | "NOTICE" | "TAGMSG") {
+                lines.push(line);
+            }
+        }
+        lines
+    };
+    let here = seen(&mut carol);
+    assert_eq!(seen(&mut bob), here, "the other node shows them otherwise");
+    let replies: Vec<Option<&str>> = here.iter().map(|l| common::tag(l, "+draft/reply")).collect();
+    assert_eq!(replies, [Some("m1"), None, Some("m1"), None, Some("m2"), None, None], "{here:#?}");
+    assert!(here[6].ends_with(" PRIVMSG #t ::six"), "{}", here[6]);
+    assert!(here.iter().all(|l| common::tag(l, "msgid").is_some() && common::tag(l, "time").is_some()));
+    // They went as one packed event: later lines leave out the source.
+    let events = "local out = {} for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do \
+                  for i = 1, #e[2], 2 do if e[2][i] == 'e' then table.insert(out, e[2][i + 1]) end end end \
+                  return table.concat(out, '\\n')";
+    let log = redis.bulk(&["EVAL", events, "1", "banter:log"]).expect("the log");
+    let packed = log.lines().filter(|e| e.starts_with(r#"{"M":"#) && e.contains(r#""h":1"#)).count();
+    assert!(packed >= 1, "no message event with a line packed after another: {log}");
+}
+
 #[test]
 fn private_messages_cross_nodes() {
     let redis = Redis::start();
