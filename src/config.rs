@@ -518,8 +518,9 @@ impl LimitsConfig {
     /// Takes `other`'s [`shared`](Self::shared) limits (REHASH on a node of
     /// a cluster); returns whether any differed.
     pub fn keep_shared(&mut self, other: &LimitsConfig) -> bool {
-        let differed = self.shared() != other.shared();
-        for ((_, field), (_, value)) in SHARED_LIMITS.iter().zip(other.shared()) {
+        let theirs = other.shared();
+        let differed = self.shared() != theirs;
+        for ((_, field), (_, value)) in SHARED_LIMITS.iter().zip(theirs) {
             *field(self) = value;
         }
         differed

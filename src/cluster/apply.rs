@@ -705,9 +705,9 @@ fn mode(
     let applied: Vec<channel::ModeChange> = {
         let mut st = ch.write();
         if let Some((setter, Err(why))) = setter.map(|s| (s, st.may_change(s.id, true))) {
-            // An IRC operator keeps what it may make without ops: +P.
+            // An IRC operator keeps what needs no channel operator (+P).
             if setter.is_oper() {
-                changes.retain(|c| c.mode == 'P');
+                changes.retain(|c| !ChannelState::needs_op(c.mode));
             }
             if !setter.is_oper() || changes.is_empty() {
                 return Applied::Refused(why);

@@ -472,7 +472,8 @@ impl Event {
     }
 }
 
-fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+/// Whether `n` is its type's zero (a field left out when it is).
+pub(super) fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
     *n == N::default()
 }
 

@@ -13,7 +13,7 @@
 //! `c` the client-only tags (`""`: none), `s` the source, `m` the command,
 //! `h` how many leading parameters are the line before's, `p` the rest.
 
-use super::event::WireLine;
+use super::event::{is_zero, WireLine};
 use serde::de::Error as _;
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -21,28 +21,20 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// One line as written (borrowing `S = &str`) or read (`S = String`).
 #[derive(Serialize, Deserialize)]
 struct Packed<S> {
-    #[serde(rename = "k", default = "none", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
     keys: Option<Vec<S>>,
-    #[serde(rename = "v", default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "v", default, skip_serializing_if = "Vec::is_empty")]
     values: Vec<Option<S>>,
-    #[serde(rename = "c", default = "none", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     ctags: Option<S>,
-    #[serde(rename = "s", default = "none", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     src: Option<S>,
-    #[serde(rename = "m", default = "none", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
     cmd: Option<S>,
     #[serde(rename = "h", default, skip_serializing_if = "is_zero")]
     same: usize,
-    #[serde(rename = "p", default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
     params: Vec<S>,
-}
-
-fn none<T>() -> Option<T> {
-    None
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 impl<'a> Packed<&'a str> {

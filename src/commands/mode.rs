@@ -7,7 +7,7 @@ use crate::cluster::Event;
 use crate::proto::line::Line;
 use crate::proto::numeric::*;
 use crate::proto::{Message, OwnedMessage};
-use crate::state::channel::Channel;
+use crate::state::channel::{Channel, ChannelState};
 use crate::state::{extban, sequencer};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -269,7 +269,7 @@ fn channel_mode_change(ctx: &mut Ctx, msg: &Message<'_>) -> Result<Option<(Arc<C
                     ctx.numeric(ERR_NOPRIVILEGES, &[]);
                     continue;
                 }
-                if !(is_op || c == 'P') {
+                if !is_op && ChannelState::needs_op(c) {
                     denied = true;
                     continue;
                 }

@@ -214,6 +214,13 @@ impl ChannelState {
         }
     }
 
+    /// Whether changing channel mode `mode` takes a channel operator: all
+    /// but `P`, which an IRC operator changes whether or not it is one.
+    /// Checked when MODE decides a change, and again where the log has it.
+    pub fn needs_op(mode: char) -> bool {
+        mode != 'P'
+    }
+
     /// The status an account gets on joining a registered channel: the
     /// founder and AMODE `+o` accounts are ops, AMODE `+v` ones voiced.
     pub fn access_of(&self, casemap: super::casemap::Casemap, account: Option<&str>) -> Option<MemberModes> {
