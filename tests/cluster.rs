@@ -1447,6 +1447,55 @@ fn away_realname_account_and_user_modes_are_seen_on_the_other_node() {
     assert!(carol.collect_until("318").iter().all(|l| command_of(l) != "301"));
 }
 
+/// A login's ACCOUNT goes through the log, but the users of the node it was
+/// made on are shown it before the maker's reply and before anything the
+/// maker does next, as on a single node. Alice logs in with SASL and says
+/// something in the same write, while Redis is held for a moment: Dave, on
+/// her node, and Bob, on the other,
+/// get ACCOUNT before her message, and a watcher with extended-monitor gets
+/// ACCOUNT before the answer to a PING it sends once Alice's 900 is in
+/// (irctest's `testExtendedMonitorAccountNotify` checks that; before, the
+/// message came first on Alice's node, and the PING's answer could).
+#[test]
+fn a_login_is_shown_on_its_node_before_the_makers_next_line() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let mut maker = b.client("maker");
+    maker.send("REGISTER alicia * correct-horse-battery");
+    maker.expect("REGISTER");
+    maker.send("QUIT");
+    let mut alice = common::with_caps(&a, "alice", "sasl");
+    alice.send("JOIN #room");
+    alice.expect("366");
+    let mut dave = common::with_caps(&a, "dave", "account-notify");
+    dave.send("JOIN #room");
+    dave.expect("366");
+    let mut bob = common::with_caps(&b, "bob", "account-notify");
+    join_after(&mut bob, "#room", "alice");
+    wait_member(&mut dave, "#room", "bob");
+    let mut watcher = common::with_caps(&a, "watcher", "extended-monitor account-notify");
+    watcher.send("MONITOR + alice");
+    watcher.expect("730");
+    alice.send("AUTHENTICATE PLAIN");
+    alice.expect("AUTHENTICATE");
+    // Redis held for a moment: the ACCOUNT's way through the log is longer
+    // than anything Alice's node does meanwhile. PLAIN: no authorization
+    // identity, account "alicia", the password (not the nick's: a
+    // registered nick would be protected).
+    redis.signal("STOP");
+    alice.send_raw(b"AUTHENTICATE AGFsaWNpYQBjb3JyZWN0LWhvcnNlLWJhdHRlcnk=\r\nPRIVMSG #room :logged in now\r\n");
+    std::thread::sleep(Duration::from_millis(400));
+    redis.signal("CONT");
+    alice.expect("900");
+    let got = watcher.sync();
+    assert!(got.iter().any(|l| l == ":alice!~alice@127.0.0.1 ACCOUNT alicia"), "PING answered first: {got:?}");
+    for (who, c) in [("dave", &mut dave), ("bob", &mut bob)] {
+        let (line, _) = c.expect_where("ACCOUNT or PRIVMSG", |l| matches!(command_of(l), "ACCOUNT" | "PRIVMSG"));
+        assert_eq!(line, ":alice!~alice@127.0.0.1 ACCOUNT alicia", "{who} got the message before the login");
+        assert!(c.expect("PRIVMSG").ends_with(":logged in now"), "{who}");
+    }
+}
+
 #[test]
 fn invitations_cross_nodes() {
     let redis = Redis::start();

@@ -103,6 +103,21 @@ struct Waiter {
     done: oneshot::Sender<apply::Applied>,
 }
 
+/// A sequenced change of this node on its way through the log (see
+/// [`Cluster::append_in_turn`]).
+pub struct Applying {
+    cluster: Arc<Cluster>,
+    id: String,
+    applied: oneshot::Receiver<apply::Applied>,
+}
+
+impl Applying {
+    /// Waits (at most `wait`) until this node has applied the change.
+    pub async fn done(self, wait: Duration) {
+        let _ = self.cluster.outcome(&self.id, self.applied, wait).await;
+    }
+}
+
 /// How this node's part in the network is going, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Health {
@@ -616,11 +631,17 @@ impl Cluster {
         self.outcome(&id, applied, wait).await
     }
 
-    /// Appends a sequenced change no one waits for: applied here when the
-    /// reader reaches it, as on every other node.
-    pub fn append_in_turn(&self, event: Event) {
+    /// Appends a sequenced change whose maker goes on at once: applied here
+    /// when the reader reaches it, as on every other node. The returned
+    /// [`Applying`] tells when that happened.
+    pub fn append_in_turn(self: &Arc<Self>, event: Event) -> Option<Applying> {
         debug_assert!(event.sequenced_id().is_some(), "not a sequenced event: {event:?}");
+        let waiting = (!self.left.load(Ordering::Relaxed))
+            .then(|| event.sequenced_id().map(|id| self.wait_for(id.to_owned(), None)))
+            .flatten();
         self.publish(event);
+        let (id, applied) = waiting?;
+        Some(Applying { cluster: self.clone(), id, applied })
     }
 
     /// Waits for the sequenced change `id`, made by connection `by`, to be

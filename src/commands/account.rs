@@ -12,8 +12,9 @@ use crate::state::sequencer;
 use std::time::Instant;
 
 /// Logs the client in to `account`: 900, and ACCOUNT to peers with
-/// account-notify (a sequenced change no one waits for: the client knows
-/// its account at once).
+/// account-notify (a sequenced change: the client knows its account at
+/// once; on a cluster its reply goes out once the peers here were shown
+/// the ACCOUNT).
 pub fn login(ctx: &mut Ctx, account: &str) {
     ctx.client.info_mut().account = Some(account.to_owned());
     let who = crate::state::history::identity(&ctx.server, &ctx.client);
@@ -30,7 +31,9 @@ pub fn login(ctx: &mut Ctx, account: &str) {
             line: crate::cluster::WireLine::of(&line),
             id: sequencer::token(&ctx.server),
         };
-        sequencer::in_turn(&ctx.server, event);
+        if let Some(applying) = sequencer::in_turn(&ctx.server, event) {
+            ctx.waits.get_or_insert_with(Default::default).applying.push(applying);
+        }
     }
     tracing::info!(client = ctx.client.id, account, "logged in");
 }

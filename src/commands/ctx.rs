@@ -137,8 +137,9 @@ pub struct Ctx {
     pub waits: Option<Box<Waits>>,
 }
 
-/// Work a command's reply waits for: store commits, and requests to services
-/// (`PRIVMSG ChanServ`), which run after the handler, asynchronously.
+/// Work a command's reply waits for: store commits, changes on their way
+/// through a cluster's log, and requests to services (`PRIVMSG ChanServ`),
+/// which run after the handler, asynchronously.
 #[derive(Default)]
 pub struct Waits {
     /// Persistent changes being committed, with the command that made them.
@@ -147,6 +148,9 @@ pub struct Waits {
     pub services: Vec<(String, String)>,
     /// An identity that just logged in, whose read markers are read from the store.
     pub load_markers: Option<String>,
+    /// Sequenced changes on their way through a cluster's log, until this
+    /// node has applied them (see [`crate::state::sequencer::in_turn`]).
+    pub applying: Vec<crate::cluster::Applying>,
 }
 
 impl Ctx {
@@ -180,7 +184,8 @@ impl Ctx {
         }
     }
 
-    /// Runs the service requests and waits for the commits this command made.
+    /// Runs the service requests and waits for the changes this command made:
+    /// applied on this node (a cluster's log), and committed.
     pub async fn settle(&mut self) {
         let Some(mut waits) = self.waits.take() else { return };
         for (service, text) in std::mem::take(&mut waits.services) {
@@ -189,6 +194,10 @@ impl Ctx {
         // A service may have queued more.
         if let Some(more) = self.waits.take() {
             waits.commits.extend(more.commits);
+            waits.applying.extend(more.applying);
+        }
+        for applying in std::mem::take(&mut waits.applying) {
+            crate::state::sequencer::applied(&self.server, applying).await;
         }
         if let Some(who) = waits.load_markers.take() {
             self.load_markers(who).await;

@@ -82,17 +82,27 @@ pub async fn in_order(server: &Arc<Server>, event: Event, by: Option<ClientId>) 
     }
 }
 
-/// Sequences `event` without waiting for it: applied at once on a single
-/// node; on a node of a cluster, appended to the log and applied here too
-/// when the log has it (a login's ACCOUNT, whose maker knows its account at
-/// once).
-pub fn in_turn(server: &Arc<Server>, event: Event) {
+/// Sequences `event` without holding its maker up (a login's ACCOUNT: the
+/// client knows its account at once): applied at once on a single node; on
+/// a node of a cluster, appended to the log and applied here too when the
+/// log has it. The command's reply then waits for that ([`applied`]), so
+/// that everyone on this node was shown the change before its maker's
+/// reply, and before anything the maker does next, as on a single node.
+pub fn in_turn(server: &Arc<Server>, event: Event) -> Option<crate::cluster::Applying> {
     match server.cluster() {
         None => {
             now(server, &event, None);
+            None
         }
         Some(cluster) => cluster.append_in_turn(event),
     }
+}
+
+/// Waits until a change [`in_turn`] appended is applied on this node, as
+/// long as [`in_order`] waits at most.
+pub async fn applied(server: &Server, applying: crate::cluster::Applying) {
+    let cfg = &server.config().cluster;
+    applying.done(std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms)).await;
 }
 
 /// The id a sequenced JOIN, PART or KICK carries so that its node knows it
