@@ -65,7 +65,11 @@ fn node(redis: &Redis, name: &str) -> Server {
 
 /// A client of `node` registered as `nick` and in `chan`.
 fn in_channel(node: &Server, nick: &str, chan: &str) -> Client {
-    let mut c = node.client(nick);
+    joined(node.client(nick), chan)
+}
+
+/// `c`, once it has joined `chan` (read up to the end of its NAMES).
+fn joined(mut c: Client, chan: &str) -> Client {
     c.send(&format!("JOIN {chan}"));
     c.expect("366");
     c
@@ -1464,12 +1468,8 @@ fn a_login_is_shown_on_its_node_before_the_makers_next_line() {
     maker.send("REGISTER alicia * correct-horse-battery");
     maker.expect("REGISTER");
     maker.send("QUIT");
-    let mut alice = common::with_caps(&a, "alice", "sasl");
-    alice.send("JOIN #room");
-    alice.expect("366");
-    let mut dave = common::with_caps(&a, "dave", "account-notify");
-    dave.send("JOIN #room");
-    dave.expect("366");
+    let mut alice = joined(common::with_caps(&a, "alice", "sasl"), "#room");
+    let mut dave = joined(common::with_caps(&a, "dave", "account-notify"), "#room");
     let mut bob = common::with_caps(&b, "bob", "account-notify");
     join_after(&mut bob, "#room", "alice");
     wait_member(&mut dave, "#room", "bob");
