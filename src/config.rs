@@ -459,6 +459,15 @@ impl Default for ClusterConfig {
     }
 }
 
+impl ClusterConfig {
+    /// How long a command waits for its sequenced change to be applied on
+    /// its node (the grace period, then a TTL: Redis away, or a node that
+    /// stopped answering, is given up on by then).
+    pub fn sequenced_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.grace_ms + self.ttl_ms)
+    }
+}
+
 /// The format of log lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

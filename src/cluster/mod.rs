@@ -104,7 +104,7 @@ struct Waiter {
 }
 
 /// A sequenced change of this node on its way through the log (see
-/// [`Cluster::append_in_turn`]).
+/// [`Cluster::append_sequenced`]).
 pub struct Applying {
     cluster: Arc<Cluster>,
     id: String,
@@ -112,9 +112,10 @@ pub struct Applying {
 }
 
 impl Applying {
-    /// Waits (at most `wait`) until this node has applied the change.
-    pub async fn done(self, wait: Duration) {
-        let _ = self.cluster.outcome(&self.id, self.applied, wait).await;
+    /// Waits (at most `wait`) until this node has applied the change: what
+    /// it did, or `Err` if that did not happen in time.
+    pub async fn done(self, wait: Duration) -> Result<apply::Applied, ()> {
+        self.cluster.outcome(&self.id, self.applied, wait).await
     }
 }
 
@@ -614,33 +615,28 @@ impl Cluster {
     /// in the log's order: what it did, or `Err` if that did not happen in
     /// time (Redis away, or this node left the network).
     pub(crate) async fn sequence(
-        &self,
+        self: &Arc<Self>,
         event: Event,
         by: Option<ClientId>,
         wait: Duration,
     ) -> Result<apply::Applied, ()> {
+        self.append_sequenced(event, by).ok_or(())?.done(wait).await
+    }
+
+    /// Appends `event`, a sequenced change made by connection `by`, to the
+    /// log without waiting: the returned [`Applying`] tells when this node's
+    /// reader has applied it in the log's order. `None`, and nothing
+    /// appended, once this node left the network.
+    pub fn append_sequenced(self: &Arc<Self>, event: Event, by: Option<ClientId>) -> Option<Applying> {
         let Some(id) = event.sequenced_id().map(str::to_owned) else {
             debug_assert!(false, "not a sequenced event: {event:?}");
-            return Err(());
+            return None;
         };
         if self.left.load(Ordering::Relaxed) {
-            return Err(());
+            return None;
         }
         let (id, applied) = self.wait_for(id, by);
         self.publish(event);
-        self.outcome(&id, applied, wait).await
-    }
-
-    /// Appends a sequenced change whose maker goes on at once: applied here
-    /// when the reader reaches it, as on every other node. The returned
-    /// [`Applying`] tells when that happened.
-    pub fn append_in_turn(self: &Arc<Self>, event: Event) -> Option<Applying> {
-        debug_assert!(event.sequenced_id().is_some(), "not a sequenced event: {event:?}");
-        let waiting = (!self.left.load(Ordering::Relaxed))
-            .then(|| event.sequenced_id().map(|id| self.wait_for(id.to_owned(), None)))
-            .flatten();
-        self.publish(event);
-        let (id, applied) = waiting?;
         Some(Applying { cluster: self.clone(), id, applied })
     }
 
@@ -899,8 +895,7 @@ pub async fn claim_nick(
             cluster.sequenced.remove(&id);
             return Err(e);
         }
-        let cfg = &server.config().cluster;
-        let wait = Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
+        let wait = server.config().cluster.sequenced_wait();
         return sequencer::renamed(Outcome::confirmed(cluster.outcome(&id, applied, wait).await));
     }
     claimed?;

@@ -75,8 +75,7 @@ pub async fn in_order(server: &Arc<Server>, event: Event, by: Option<ClientId>) 
     match server.cluster() {
         None => now(server, &event, by),
         Some(cluster) => {
-            let cfg = &server.config().cluster;
-            let wait = std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms);
+            let wait = server.config().cluster.sequenced_wait();
             Outcome::confirmed(cluster.sequence(event, by, wait).await)
         }
     }
@@ -94,15 +93,14 @@ pub fn in_turn(server: &Arc<Server>, event: Event) -> Option<crate::cluster::App
             now(server, &event, None);
             None
         }
-        Some(cluster) => cluster.append_in_turn(event),
+        Some(cluster) => cluster.append_sequenced(event, None),
     }
 }
 
 /// Waits until a change [`in_turn`] appended is applied on this node, as
 /// long as [`in_order`] waits at most.
 pub async fn applied(server: &Server, applying: crate::cluster::Applying) {
-    let cfg = &server.config().cluster;
-    applying.done(std::time::Duration::from_millis(cfg.grace_ms + cfg.ttl_ms)).await;
+    let _ = applying.done(server.config().cluster.sequenced_wait()).await;
 }
 
 /// The id a sequenced JOIN, PART or KICK carries so that its node knows it
