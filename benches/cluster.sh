@@ -9,6 +9,13 @@
 #          the same way (--network independent: not a cluster, a message
 #          reaches its sender's server only): what splitting every channel in
 #          two costs by itself, without any relaying
+#   two-mirrored  two separate banterd without [cluster] (channels without
+#          +n), members spread the same way, every sender also connected to
+#          the other server outside the channel and sending each message
+#          there too (--network mirrored): every member gets every message,
+#          and each server does the same per-message and per-delivery work as
+#          a node of `two`, but nothing is relayed: two nodes whose relaying
+#          costs nothing, the floor of `two` on this machine
 #   before (only with BEFORE_BIN=path) another banterd binary, e.g. one built
 #          before the cluster code, without [cluster]: "today's" figures
 # for the 1×500 and 50×20 fan-out shapes of compare.sh (closed loop: as fast
@@ -38,9 +45,9 @@
 # deliveries/s, STORE [sqlite|postgres] (a
 # throwaway PostgreSQL shared by the nodes, as store.sh starts it),
 # REDIS_AOF [yes] (appendonly everysec, as docs/cluster.md advises),
-# REDIS_RATE [1], NODE_THREADS [0] (each banterd's `server.worker_threads`;
-# 0: one per core), SPLIT_CORES [0] (1: the two nodes of `two` and
-# `two-independent` get half the cores each, one and alone all of them: the
+# REDIS_RATE [1], MIRRORED [1] (0: leave out two-mirrored), NODE_THREADS [0] (each banterd's `server.worker_threads`;
+# 0: one per core), SPLIT_CORES [0] (1: the two nodes of `two`,
+# `two-independent` and `two-mirrored` get half the cores each, one and alone all of them: the
 # machine divided among its nodes, as docs/cluster.md advises for nodes
 # sharing one; overrides NODE_THREADS), PIN [0] (1: every server process, banterd and
 # redis-server, on CPU 0 and banter-bench on CPU 1, so one node and two nodes
@@ -62,6 +69,7 @@ REDIS_AOF=${REDIS_AOF:-yes}
 NODE_THREADS=${NODE_THREADS:-0}
 SPLIT_CORES=${SPLIT_CORES:-0}
 REDIS_RATE=${REDIS_RATE:-1}
+MIRRORED=${MIRRORED:-1}
 BEFORE_BIN=${BEFORE_BIN:-}
 PIN=${PIN:-0}
 SERVER_CPU=()
@@ -130,7 +138,7 @@ node_config() {
     local threads=$NODE_THREADS
     if [ "$SPLIT_CORES" = 1 ]; then
         case $2 in
-        two-* | ind-*) threads=$(($(nproc) / 2)) ;;
+        two-* | ind-* | mir-*) threads=$(($(nproc) / 2)) ;;
         *) threads=$(nproc) ;;
         esac
         [ "$threads" -ge 1 ] || threads=1
@@ -138,6 +146,8 @@ node_config() {
     {
         sed "s/^\[server\]\$/[server]\nworker_threads = $threads/" benches/bench.toml
         printf '\n%s\n' "$STORE_SECTION"
+        # Mirrored servers: the senders' twins speak from outside the channel.
+        case $2 in mir-*) printf '\n[channels]\ndefault_modes = "t"\n' ;; esac
         if [ "$3" = 1 ]; then
             printf '\n[cluster]\nredis_url = "%s"\nnode_name = "%s"\n' "$REDIS_URL" "$2"
             if [ "$STORE" = sqlite ]; then echo "separate_stores = true"; fi
@@ -163,6 +173,7 @@ node_config "$OUT/nodes/probe.toml" probe 1
 if $BANTERD check-config --config "$OUT/nodes/probe.toml" >"$OUT/nodes/probe.out" 2>&1; then
     CLUSTER=1
     CONFIGS="alone one two two-independent"
+    [ "$MIRRORED" = 1 ] && CONFIGS="$CONFIGS two-mirrored"
 else
     CLUSTER=0
     CONFIGS="alone two-independent"
@@ -196,6 +207,10 @@ start_config() {
         start_node "$BANTERD" ind-a 0
         start_node "$BANTERD" ind-b 0
         ;;
+    two-mirrored)
+        start_node "$BANTERD" mir-a 0
+        start_node "$BANTERD" mir-b 0
+        ;;
     esac
     sleep 0.5
 }
@@ -217,6 +232,7 @@ run() {
     case $config in
     one | two) pids+=("$REDIS_PID") args+=(--redis "127.0.0.1:$REDIS_PORT") ;;
     two-independent) args+=(--network independent) ;;
+    two-mirrored) args+=(--network mirrored) ;;
     esac
     for p in "${pids[@]}"; do args+=(--pid "$p"); done
     "${RCLI[@]}" CONFIG RESETSTAT >/dev/null

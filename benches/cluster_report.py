@@ -2,7 +2,8 @@
 """Tables of benches/cluster.sh: RESULTS.jsonl -> Markdown on stdout.
 
 Every line is one banter-bench fanout run tagged by cluster.sh with its
-configuration (alone, one, two, two-independent, before), repetition, shape,
+configuration (alone, one, two, two-independent, two-mirrored, before),
+repetition, shape,
 and Redis's XADD and total command counts over the run. Ratios are taken
 within each repetition (the configurations of one repetition ran back to
 back), then their median is shown next to every repetition's value.
@@ -45,7 +46,7 @@ def per_rep(rows, shape, config):
 
 def main(path):
     rows = load(path)
-    configs = [c for c in ["before", "alone", "one", "two", "two-independent"] if any(r["config"] == c for r in rows)]
+    configs = [c for c in ["before", "alone", "one", "two", "two-independent", "two-mirrored"] if any(r["config"] == c for r in rows)]
     two = "two" if "two" in configs else "two-independent"
     shapes = list(dict.fromkeys(r["shape"] for r in rows))
     print("CPU-s/M: CPU seconds per million deliveries, summed over every banterd and, with [cluster],")
@@ -70,7 +71,7 @@ def main(path):
                   f"| {total('broken')} | {len(rs)} |")
 
     pairs = [(two, "alone"), (two, "one"), ("two-independent", "alone"), (two, "two-independent"),
-             ("one", "alone"), ("alone", "before")]
+             ("two-mirrored", "alone"), (two, "two-mirrored"), ("one", "alone"), ("alone", "before")]
     pairs = [(a, b) for a, b in pairs if a in configs and b in configs and a != b]
     print("\nRatios within each repetition (values per repetition, then the median):\n")
     print("| shape | ratio | per repetition | median |")

@@ -14,6 +14,7 @@ use super::multi::{self, Network, ProcCpu, RedisCounts, Targets};
 use super::phase::{Phase, PhaseCtl};
 use super::procfs;
 use serde::Serialize;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -176,8 +177,8 @@ pub struct Report {
     /// Servers the members were spread over (multi-server runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub servers: Option<usize>,
-    /// `one` (a cluster) or `independent` (separate servers, not a
-    /// cluster); multi-server runs only.
+    /// `one` (a cluster), `independent` or `mirrored` (separate servers,
+    /// not a cluster; see [`Network`]); multi-server runs only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
     /// Each process's CPU when several `--pid` were given (`server_cpu_s`
@@ -224,6 +225,17 @@ pub async fn run(t: &Targets, spec: &Spec) -> Result<Report, String> {
             };
             let nick = fleet::nick(&tag, c * spec.members + m);
             let addr = t.addrs[t.server_of(c, m)];
+            // Twins (mirrored servers only): this sender's connections on the
+            // other servers, named after its global sender id.
+            let twins: Vec<(SocketAddr, String)> = match role.sender {
+                Some(sid) => t
+                    .twin_servers(c, m)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, a)| (a, fleet::nick(&tag, total + t.addrs.len() * (1 + sid) + k)))
+                    .collect(),
+                None => Vec::new(),
+            };
             let (sh, sem, ready) = (sh.clone(), sem.clone(), ready_tx.clone());
             let read_size = spec.read_size;
             tasks.push(tokio::spawn(async move {
@@ -232,12 +244,18 @@ pub async fn run(t: &Targets, spec: &Spec) -> Result<Report, String> {
                     let mut c = Conn::connect(addr, read_size).await.map_err(|e| e.to_string())?;
                     c.register(&nick, deadline).await.map_err(|e| e.to_string())?;
                     c.join(&role.chan, deadline).await.map_err(|e| e.to_string())?;
-                    Ok::<_, String>(c)
+                    let mut twin_conns = Vec::with_capacity(twins.len());
+                    for (a, n) in &twins {
+                        let mut tw = Conn::connect(*a, 4096).await.map_err(|e| e.to_string())?;
+                        tw.register(n, deadline).await.map_err(|e| e.to_string())?;
+                        twin_conns.push(tw);
+                    }
+                    Ok::<_, String>((c, twin_conns))
                 };
                 match setup.await {
-                    Ok(c) => {
+                    Ok((c, twins)) => {
                         let _ = ready.send(Ok(()));
-                        member::run(c, role, &sh).await
+                        member::run(c, twins, role, &sh).await
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e.clone()));
@@ -375,6 +393,7 @@ pub fn summary(r: &Report) -> String {
     let cpu = r.server_cpu_s_per_million.map(|c| format!(", {who} {c:.3} CPU-s/M")).unwrap_or_default();
     let spread = match (r.servers, &r.network) {
         (Some(n), Some(net)) if net == "one" => format!(" over {n} servers (one network)"),
+        (Some(n), Some(net)) if net == "mirrored" => format!(" over {n} mirrored servers (not a cluster)"),
         (Some(n), _) => format!(" over {n} independent servers (not a cluster)"),
         _ => String::new(),
     };

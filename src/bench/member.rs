@@ -111,8 +111,10 @@ pub struct Role {
     pub sender: Option<usize>,
 }
 
-/// Runs the member until the phase is `Done`.
-pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
+/// Runs the member until the phase is `Done`. A sender's `twins` (mirrored
+/// servers only, see [`super::multi::Network::Mirrored`]) send every line
+/// it sends, each on its own server; nothing is read from them.
+pub async fn run(mut conn: Conn, mut twins: Vec<Conn>, role: Role, sh: &Shared) -> MemberStats {
     let mut st = MemberStats::default();
     let mut tracks = vec![SeqTrack::default(); sh.senders];
     let first_sid = role.chan_idx * sh.senders;
@@ -155,6 +157,7 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
             if n > 0 {
                 let ts = sh.base.elapsed().as_nanos() as u64;
                 let out = conn.wbuf();
+                let from = out.len();
                 for _ in 0..n {
                     out.extend_from_slice(&prefix);
                     push_u64(out, sid as u64);
@@ -169,10 +172,17 @@ pub async fn run(mut conn: Conn, role: Role, sh: &Shared) -> MemberStats {
                     out.extend_from_slice(b"\r\n");
                     sent += 1;
                 }
+                for tw in &mut twins {
+                    tw.queue(&out[from..]);
+                }
                 slot.sent.store(sent, Ordering::Release);
             }
         }
-        if let Err(e) = conn.flush().await {
+        let mut flushed = conn.flush().await;
+        for tw in &mut twins {
+            flushed = flushed.and(tw.flush().await);
+        }
+        if let Err(e) = flushed {
             st.error = Some(e.to_string());
             break;
         }

@@ -80,6 +80,9 @@ several servers (fanout, sweep, soak): members of each channel spread round robi
                             checks that each server lists every member before counting
   --network independent     separate servers (not a cluster): a message reaches the
                             members on its sender's server only
+  --network mirrored        separate servers, each sender also connected (outside the
+                            channel) to every other server and sending there too: every
+                            member gets every message with no relaying (channels without +n)
   --redis 127.0.0.1:6379    the cluster's redis-server: XADDs and all commands per message
                             sent during the measured phase (INFO commandstats)
   --threads 2               worker threads of the bench's own runtime

@@ -25,6 +25,13 @@ pub enum Network {
     /// Separate servers (not a cluster): a channel exists once per server
     /// and a message reaches the members on the sender's server only.
     Independent,
+    /// Separate servers (not a cluster) where every sender also has a
+    /// connection on each other server, outside the channel, and sends each
+    /// message there too: every member gets every message, as on one
+    /// network, but no server relays anything. What two nodes would cost if
+    /// relaying cost nothing. The servers must let non-members speak (a
+    /// channel without `+n`).
+    Mirrored,
 }
 
 /// The servers and processes of a run.
@@ -60,7 +67,8 @@ pub struct CpuReading(Vec<Option<f64>>);
 
 impl Targets {
     /// Reads `--server` (repeatable, or a comma-separated list; default
-    /// 127.0.0.1:6667), `--pid` (likewise) and `--network one|independent`.
+    /// 127.0.0.1:6667), `--pid` (likewise) and `--network
+    /// one|independent|mirrored`.
     /// Several servers or processes are for `fanout` only (`multi_ok`).
     pub fn from_args(a: &Args, multi_ok: bool) -> Result<Targets, String> {
         let mut addrs: Vec<SocketAddr> =
@@ -76,7 +84,8 @@ impl Targets {
         let network = match a.get("network").unwrap_or("one") {
             "one" => Network::One,
             "independent" => Network::Independent,
-            other => return Err(format!("--network {other:?}: expected one or independent")),
+            "mirrored" => Network::Mirrored,
+            other => return Err(format!("--network {other:?}: expected one, independent or mirrored")),
         };
         let redis = a.get("redis").map(loopback_addr).transpose()?;
         let t = Targets { addrs, pids, network, redis };
@@ -102,11 +111,12 @@ impl Targets {
     }
 
     /// How many members receive each message of member `m` of channel `c`
-    /// (a channel of `members`): all the others on one network, only those
-    /// on the same server when the servers are independent.
+    /// (a channel of `members`): all the others on one network (or
+    /// mirrored), only those on the same server when the servers are
+    /// independent.
     pub fn receivers(&self, c: usize, m: usize, members: usize) -> u32 {
         let n = match self.network {
-            Network::One => members,
+            Network::One | Network::Mirrored => members,
             Network::Independent => (0..members).filter(|&o| self.server_of(c, o) == self.server_of(c, m)).count(),
         };
         n.saturating_sub(1) as u32
@@ -117,7 +127,19 @@ impl Targets {
         match self.network {
             Network::One => "one",
             Network::Independent => "independent",
+            Network::Mirrored => "mirrored",
         }
+    }
+
+    /// The servers where member `m` of channel `c`, a sender, keeps a twin
+    /// connection that sends its messages too: every other server when
+    /// mirrored, none otherwise.
+    pub fn twin_servers(&self, c: usize, m: usize) -> Vec<SocketAddr> {
+        if self.network != Network::Mirrored {
+            return Vec::new();
+        }
+        let home = self.server_of(c, m);
+        self.addrs.iter().enumerate().filter(|&(i, _)| i != home).map(|(_, &a)| a).collect()
     }
 
     /// CPU seconds of every process now.
@@ -312,5 +334,16 @@ mod tests {
         assert_eq!(t.receivers(1, 1, 5), 1);
         let one = targets(1, Network::Independent);
         assert_eq!(one.receivers(0, 0, 20), 19);
+    }
+
+    #[test]
+    fn mirrored_senders_reach_everyone_through_twins() {
+        let t = targets(3, Network::Mirrored);
+        assert_eq!(t.receivers(0, 0, 20), 19);
+        let home = t.addrs[t.server_of(1, 0)];
+        let twins = t.twin_servers(1, 0);
+        assert_eq!(twins.len(), 2);
+        assert!(!twins.contains(&home));
+        assert!(targets(2, Network::One).twin_servers(0, 0).is_empty());
     }
 }
