@@ -21,13 +21,21 @@ impl Drop for Server {
 /// Uses the bench config when there is one (no flood control for
 /// 127.0.0.1), so that throttling cannot hold messages past the drain.
 fn start_banterd(data_dir: &std::path::Path) -> (Server, u16) {
+    start_banterd_with(data_dir, "")
+}
+
+/// [`start_banterd`] with `extra` TOML appended to its configuration.
+fn start_banterd_with(data_dir: &std::path::Path, extra: &str) -> (Server, u16) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_banterd"));
     // irctest.toml first: it keeps the INFO log with the listening address
     // (bench.toml logs warnings only).
     let config = ["tests/irctest.toml", "benches/bench.toml"].iter().map(|p| root.join(p)).find(|p| p.exists());
     if let Some(c) = config {
-        cmd.arg("--config").arg(c);
+        let path = data_dir.join("banterd.toml");
+        let text = std::fs::read_to_string(c).expect("read the test config");
+        std::fs::write(&path, format!("{text}\n{extra}\n")).expect("write the test config");
+        cmd.arg("--config").arg(path);
     }
     let mut child = cmd
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
@@ -135,13 +143,17 @@ fn assert_sound(v: &serde_json::Value, ctx: &str) {
 /// Multi-server fan-out against two real banterd processes: members spread
 /// over both. As independent servers (`--network independent`, not a
 /// cluster) each message reaches the members on its sender's server only;
-/// the same server given twice is one network, which also goes through the
-/// check that every server lists every member. CPU is summed over both pids.
+/// mirrored (`--network mirrored`), each sender also sends from outside the
+/// channel on the other server, so every member gets every message; the
+/// same server given twice is one network, which also goes through the
+/// check that every server lists every member. CPU is summed over both
+/// pids. The servers' channels start without `+n`, as mirroring needs.
 #[test]
 fn fanout_spreads_members_over_several_servers() {
     let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
-    let (a, port_a) = start_banterd(dir_a.path());
-    let (b, port_b) = start_banterd(dir_b.path());
+    let open_channels = "[channels]\ndefault_modes = \"t\"";
+    let (a, port_a) = start_banterd_with(dir_a.path(), open_channels);
+    let (b, port_b) = start_banterd_with(dir_b.path(), open_channels);
     let (addr_a, addr_b) = (format!("127.0.0.1:{port_a}"), format!("127.0.0.1:{port_b}"));
     let (pid_a, pid_b) = (a.0.id().to_string(), b.0.id().to_string());
     let common = ["fanout", "--channels", "2", "--members", "6", "--senders", "2", "--window", "8"];
@@ -159,6 +171,17 @@ fn fanout_spreads_members_over_several_servers() {
     assert_eq!(procs.len(), 2, "{ctx}");
     assert!(procs.iter().all(|p| p["name"] == "banterd" && p["cpu_s"].as_f64().is_some_and(|c| c >= 0.0)), "{ctx}");
     assert!(ctx.contains("over 2 independent servers (not a cluster)"), "{ctx}");
+
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--server", &addr_a, "--server", &addr_b, "--pid", &pid_a, "--pid", &pid_b]);
+    args.extend(["--network", "mirrored"]);
+    args.extend(short);
+    let (v, ctx) = bench_json(&args);
+    assert_sound(&v, &ctx);
+    assert_eq!((v["servers"].as_u64(), v["network"].as_str()), (Some(2), Some("mirrored")), "{ctx}");
+    // Every other member of the channel, on either server: 5 receivers.
+    assert_eq!(v["expected"].as_u64(), v["sent"].as_u64().map(|s| s * 5), "{ctx}");
+    assert!(ctx.contains("over 2 mirrored servers (not a cluster)"), "{ctx}");
 
     let twice = format!("{addr_a},{addr_a}");
     let mut args: Vec<&str> = common.to_vec();
