@@ -158,13 +158,18 @@ fn fanout_spreads_members_over_several_servers() {
     let (pid_a, pid_b) = (a.0.id().to_string(), b.0.id().to_string());
     let common = ["fanout", "--channels", "2", "--members", "6", "--senders", "2", "--window", "8"];
     let short = ["--warmup", "0.3", "--duration", "0.7", "--threads", "1", "--time-limit", "60"];
-    let mut args: Vec<&str> = common.to_vec();
-    args.extend(["--server", &addr_a, "--server", &addr_b, "--pid", &pid_a, "--pid", &pid_b]);
-    args.extend(["--network", "independent"]);
-    args.extend(short);
-    let (v, ctx) = bench_json(&args);
-    assert_sound(&v, &ctx);
-    assert_eq!((v["servers"].as_u64(), v["network"].as_str()), (Some(2), Some("independent")), "{ctx}");
+    // A sound run over both servers, as `network`, reported as such.
+    let across = |network: &str| {
+        let mut args: Vec<&str> = common.to_vec();
+        args.extend(["--server", &addr_a, "--server", &addr_b, "--pid", &pid_a, "--pid", &pid_b]);
+        args.extend(["--network", network]);
+        args.extend(short);
+        let (v, ctx) = bench_json(&args);
+        assert_sound(&v, &ctx);
+        assert_eq!((v["servers"].as_u64(), v["network"].as_str()), (Some(2), Some(network)), "{ctx}");
+        (v, ctx)
+    };
+    let (v, ctx) = across("independent");
     // 3 members of each channel per server: 2 receivers per message.
     assert_eq!(v["expected"].as_u64(), v["sent"].as_u64().map(|s| s * 2), "{ctx}");
     let procs = v["processes"].as_array().expect("processes");
@@ -172,13 +177,7 @@ fn fanout_spreads_members_over_several_servers() {
     assert!(procs.iter().all(|p| p["name"] == "banterd" && p["cpu_s"].as_f64().is_some_and(|c| c >= 0.0)), "{ctx}");
     assert!(ctx.contains("over 2 independent servers (not a cluster)"), "{ctx}");
 
-    let mut args: Vec<&str> = common.to_vec();
-    args.extend(["--server", &addr_a, "--server", &addr_b, "--pid", &pid_a, "--pid", &pid_b]);
-    args.extend(["--network", "mirrored"]);
-    args.extend(short);
-    let (v, ctx) = bench_json(&args);
-    assert_sound(&v, &ctx);
-    assert_eq!((v["servers"].as_u64(), v["network"].as_str()), (Some(2), Some("mirrored")), "{ctx}");
+    let (v, ctx) = across("mirrored");
     // Every other member of the channel, on either server: 5 receivers.
     assert_eq!(v["expected"].as_u64(), v["sent"].as_u64().map(|s| s * 5), "{ctx}");
     assert!(ctx.contains("over 2 mirrored servers (not a cluster)"), "{ctx}");
